@@ -1,0 +1,45 @@
+"""What each role may do, as Django permissions on the role's group.
+
+Permissions say *what*; Membership says *where*: a check needs both.
+"""
+
+from apps.accounts.models import Role
+
+GROUP_NAMES = {Role.EDITOR: "Editors", Role.REVIEWER: "Reviewers", Role.ADMIN: "Admins"}
+
+# (app_label, model) -> actions, per role.
+ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
+    Role.EDITOR: {
+        ("briefs", "contentbrief"): ("add", "change", "view"),
+        ("briefs", "contenttype"): ("add", "change", "view"),
+        ("briefs", "styleguide"): ("add", "change", "view"),
+        ("generation", "generationjob"): ("view", "change"),
+        ("generation", "draft"): ("view",),
+        ("evaluation", "evaluation"): ("view",),
+        ("publishing", "publishingtarget"): ("add", "change", "view"),
+        ("publishing", "publication"): ("view", "change"),
+    },
+    Role.REVIEWER: {
+        ("briefs", "contentbrief"): ("view",),
+        ("generation", "draft"): ("view",),
+        ("evaluation", "evaluation"): ("view",),
+        ("reviews", "review"): ("add", "view"),
+        ("reviews", "draftrevision"): ("add", "view"),
+        ("publishing", "publication"): ("view",),
+    },
+}
+# Admins may do everything editors and reviewers may, and manage members.
+ROLE_PERMISSIONS[Role.ADMIN] = {
+    **ROLE_PERMISSIONS[Role.EDITOR],
+    **ROLE_PERMISSIONS[Role.REVIEWER],
+    ("accounts", "membership"): ("add", "change", "delete", "view"),
+}
+for key in set(ROLE_PERMISSIONS[Role.EDITOR]) & set(ROLE_PERMISSIONS[Role.REVIEWER]):
+    ROLE_PERMISSIONS[Role.ADMIN][key] = tuple(
+        sorted(set(ROLE_PERMISSIONS[Role.EDITOR][key]) | set(ROLE_PERMISSIONS[Role.REVIEWER][key]))
+    )
+
+# Which roles may take which workspace action (checked with the membership).
+CAN_SUBMIT_BRIEFS = (Role.EDITOR, Role.ADMIN)
+CAN_REVIEW = (Role.REVIEWER, Role.ADMIN)
+CAN_VIEW = (Role.EDITOR, Role.REVIEWER, Role.ADMIN)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from apps.accounts.models import Membership
+from apps.core.errors import PermissionDenied
+from apps.core.models import Workspace
+
+
+def membership_for(
+    user: AbstractBaseUser | AnonymousUser, workspace_id: int | None = None
+) -> Membership | None:
+    """The user's membership in `workspace_id`, or in their first workspace."""
+    if not user.is_authenticated:
+        return None
+    memberships = Membership.objects.select_related("workspace").filter(user=user)
+    if workspace_id is not None:
+        memberships = memberships.filter(workspace_id=workspace_id)
+    return memberships.order_by("id").first()
+
+
+def workspace_require(
+    user: AbstractBaseUser | AnonymousUser, roles: Iterable[str], workspace_id: int | None = None
+) -> Workspace:
+    """The workspace where `user` holds one of `roles`, or PermissionDenied."""
+    membership = membership_for(user, workspace_id)
+    if membership is None or membership.role not in set(roles):
+        raise PermissionDenied("You do not have a role in this workspace that allows this.")
+    return membership.workspace

@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TimeStamped, Workspace
+from apps.core.state_machine import StateMachine
+
+
+class ContentType(TimeStamped):
+    """A kind of content (blog post, newsletter, social post) and how to prompt for it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="content_types")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80)
+    prompt_template = models.TextField(
+        help_text="Python format fields: {title} {topic} {audience} {tone} {keywords} "
+        "{target_length} {language} {source_material}"
+    )
+    default_length = models.PositiveIntegerField(default=120, help_text="words")
+    default_variants = models.PositiveSmallIntegerField(default=3)
+    model_profile = models.ForeignKey(
+        "generation.ModelProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="content_type_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StyleGuide(TimeStamped):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="style_guides")
+    name = models.CharField(max_length=120)
+    tone = models.CharField(max_length=200, blank=True)
+    banned_terms = models.JSONField(default=list, blank=True)
+    required_terms = models.JSONField(default=list, blank=True)
+    example_texts = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BriefState(models.TextChoices):
+    DRAFT = "draft"
+    QUEUED = "queued"
+    GENERATING = "generating"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+S = BriefState
+BRIEF_MACHINE = StateMachine.of(
+    "Brief",
+    [
+        (S.DRAFT, S.QUEUED),
+        (S.QUEUED, S.GENERATING),
+        (S.GENERATING, S.IN_REVIEW),
+        (S.IN_REVIEW, S.APPROVED),
+        (S.IN_REVIEW, S.CHANGES_REQUESTED),
+        (S.IN_REVIEW, S.REJECTED),
+        (S.CHANGES_REQUESTED, S.QUEUED),
+        (S.APPROVED, S.SCHEDULED),
+        (S.SCHEDULED, S.PUBLISHED),
+        (S.QUEUED, S.FAILED),
+        (S.GENERATING, S.FAILED),
+        (S.SCHEDULED, S.FAILED),
+        (S.FAILED, S.QUEUED),
+        *[(src, S.CANCELLED) for src in (S.DRAFT, S.QUEUED, S.GENERATING, S.IN_REVIEW,
+                                         S.CHANGES_REQUESTED)],
+    ],
+)
+
+
+class Origin(models.TextChoices):
+    DASHBOARD = "dashboard"
+    API = "api"
+    WEBHOOK = "webhook"
+
+
+class ContentBrief(TimeStamped):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="briefs")
+    title = models.CharField(max_length=200)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="briefs")
+    style_guide = models.ForeignKey(
+        StyleGuide, null=True, blank=True, on_delete=models.SET_NULL, related_name="briefs"
+    )
+    topic = models.TextField(max_length=2000)
+    audience = models.CharField(max_length=200, blank=True)
+    tone = models.CharField(max_length=200, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    target_length = models.PositiveIntegerField(help_text="words")
+    variants = models.PositiveSmallIntegerField(default=3)
+    language = models.CharField(max_length=16, default="en")
+    source_material = models.TextField(blank=True, max_length=50_000)
+    reference_texts = models.JSONField(default=list, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    priority = models.SmallIntegerField(default=0, help_text="higher runs first")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.DASHBOARD)
+    external_id = models.CharField(max_length=200, blank=True)
+    state = models.CharField(
+        max_length=24, choices=BriefState.choices, default=BriefState.DRAFT, db_index=True
+    )
+    feedback = models.TextField(blank=True, help_text="the last reviewer feedback, for regeneration")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "origin", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="brief_external_id_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "state", "-priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.title

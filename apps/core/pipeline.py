@@ -1,0 +1,23 @@
+"""Which task runs next after which event: the pipeline's wiring in one table.
+
+Tasks are enqueued by name so the web tier never imports the compute side
+(torch, transformers). Every task is idempotent, so a relay that runs twice
+(the sweeper after a crash) does no harm.
+"""
+
+from __future__ import annotations
+
+from celery import current_app
+
+NEXT_STEP: dict[str, str] = {
+    "job.queued": "generation.run_job",
+    "job.evaluating": "evaluation.evaluate_job",
+    "publication.scheduled": "publishing.publish",
+}
+
+
+def dispatch(event_type: str, subject_id: int) -> str | None:
+    task_name = NEXT_STEP.get(event_type)
+    if task_name:
+        current_app.send_task(task_name, args=[subject_id])
+    return task_name

@@ -1,0 +1,122 @@
+"""Audit, domain events and state transitions: the write path every app uses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models, transaction
+from django.utils import timezone
+
+from apps.core.models import AuditEvent, OutboxEvent
+from apps.core.state_machine import StateMachine
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=models.Model)
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def _user_or_none(actor: Actor) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def audit_record(
+    *,
+    workspace_id: int,
+    action: str,
+    subject: models.Model,
+    actor: Actor = None,
+    actor_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    user = _user_or_none(actor)
+    return AuditEvent.objects.create(
+        workspace_id=workspace_id,
+        actor=user,
+        actor_label=actor_label or (user.get_username() if user else "system"),
+        action=action,
+        subject_type=subject._meta.model_name or "",
+        subject_id=subject.pk,
+        before=before or {},
+        after=after or {},
+    )
+
+
+def event_emit(
+    *, workspace_id: int, type: str, subject: models.Model, payload: dict[str, Any]
+) -> OutboxEvent:
+    """Write a domain event to the outbox; it is relayed once the transaction commits."""
+    event = OutboxEvent.objects.create(
+        workspace_id=workspace_id,
+        type=type,
+        subject_type=subject._meta.model_name or "",
+        subject_id=subject.pk,
+        payload=payload,
+    )
+    from apps.core.relay import outbox_relay
+
+    # robust: the event is committed either way; a failed relay is retried by the sweeper.
+    transaction.on_commit(lambda: outbox_relay(event_id=event.pk), robust=True)
+    return event
+
+
+def transition(
+    instance: M,
+    *,
+    machine: StateMachine,
+    to: str,
+    workspace_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    actor: Actor = None,
+    actor_label: str = "",
+    **fields: Any,
+) -> M:
+    """Move `instance` to state `to` along an allowed edge, atomically.
+
+    The state is re-read and updated with a conditional UPDATE, so two racing
+    callers cannot both take the same edge; the loser gets IllegalTransition.
+    The audit entry and the domain event are written in the same transaction.
+    """
+    model = type(instance)
+    with transaction.atomic():
+        current = model.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
+        if current is None or not machine.allows(current, to):
+            raise machine.refuse(instance.pk, current or "missing", to)
+        if any(f.name == "updated_at" for f in model._meta.get_fields()):
+            fields.setdefault("updated_at", timezone.now())
+        updated = model.objects.filter(pk=instance.pk, state=current).update(state=to, **fields)
+        if updated != 1:
+            latest = model.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
+            raise machine.refuse(instance.pk, latest or "missing", to)
+        instance.state = to  # type: ignore[attr-defined]
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        audit_record(
+            workspace_id=workspace_id,
+            action=f"{machine.name.lower()}.{to}",
+            subject=instance,
+            actor=actor,
+            actor_label=actor_label,
+            before={"state": current},
+            after={"state": to, **_jsonable(fields)},
+        )
+        event_emit(
+            workspace_id=workspace_id,
+            type=event_type,
+            subject=instance,
+            payload={"state": to, "previous_state": current, **payload},
+        )
+    return instance
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "updated_at" or isinstance(value, models.expressions.Combinable):
+            continue
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out

@@ -1,0 +1,105 @@
+from django.db import models
+
+from apps.briefs.models import ContentBrief
+from apps.core.models import TimeStamped, Workspace
+from apps.core.state_machine import StateMachine
+
+
+class Backend(models.TextChoices):
+    BUILTIN = "builtin", "Built-in model"
+    TRANSFORMERS = "transformers", "Hugging Face transformers"
+    OPENAI = "openai", "OpenAI-compatible server"
+
+
+class ModelProfile(TimeStamped):
+    """Which model writes, with what defaults, on which queue and device."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_profiles")
+    name = models.CharField(max_length=120)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.BUILTIN)
+    model = models.CharField(
+        max_length=500, blank=True, help_text="model directory, hub id or server model name"
+    )
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text="defaults: temperature, top_p, max_new_tokens"
+    )
+    queue = models.CharField(max_length=60, default="generation")
+    device = models.CharField(max_length=20, default="auto", help_text="auto, cpu, cuda, cuda:1")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    EVALUATING = "evaluating"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+J = JobState
+JOB_MACHINE = StateMachine.of(
+    "Job",
+    [
+        (J.QUEUED, J.RUNNING),
+        (J.RUNNING, J.EVALUATING),
+        (J.EVALUATING, J.SUCCEEDED),
+        (J.RUNNING, J.QUEUED),  # requeued by the sweeper when its worker died
+        (J.QUEUED, J.FAILED),
+        (J.RUNNING, J.FAILED),
+        (J.EVALUATING, J.FAILED),
+        (J.QUEUED, J.CANCELLED),
+        (J.RUNNING, J.CANCELLED),
+        (J.EVALUATING, J.CANCELLED),
+    ],
+)
+
+
+class GenerationJob(TimeStamped):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    brief = models.ForeignKey(ContentBrief, on_delete=models.CASCADE, related_name="jobs")
+    model_profile = models.ForeignKey(
+        ModelProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    state = models.CharField(
+        max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+    )
+    variants = models.PositiveSmallIntegerField()
+    prompt = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker_id = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    generated_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} for brief {self.brief_id}"
+
+
+class Draft(models.Model):
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="drafts")
+    brief = models.ForeignKey(ContentBrief, on_delete=models.CASCADE, related_name="drafts")
+    variant = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    model_name = models.CharField(max_length=500)
+    model_revision = models.CharField(max_length=100, blank=True)
+    seed = models.BigIntegerField()
+    parameters = models.JSONField(default=dict)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "variant"], name="one_draft_per_job_variant")
+        ]
+        ordering = ["job_id", "variant"]
+
+    def __str__(self) -> str:
+        return f"Draft {self.variant} of job {self.job_id}"

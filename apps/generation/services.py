@@ -1,0 +1,184 @@
+"""The generation job lifecycle: create, claim, heartbeat, record drafts, fail, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.briefs.lifecycle import brief_transition
+from apps.briefs.models import BriefState, ContentBrief
+from apps.briefs.prompting import prompt_render
+from apps.core.errors import IllegalTransition
+from apps.core.services import Actor, audit_record, event_emit, transition
+from apps.generation.models import JOB_MACHINE, Draft, GenerationJob, JobState, ModelProfile
+from apps.reviews.services import revision_create_initial
+from workers.generation.types import GeneratedText
+
+
+def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor: Actor = None,
+                    payload: dict | None = None, **fields: object) -> GenerationJob:
+    return transition(
+        job,
+        machine=JOB_MACHINE,
+        to=to,
+        workspace_id=job.workspace_id,
+        event_type=f"job.{to}",
+        payload={"job_id": job.pk, "brief_id": job.brief_id, **(payload or {})},
+        actor=actor,
+        actor_label=actor_label,
+        **fields,
+    )
+
+
+def model_profile_for(brief: ContentBrief) -> ModelProfile | None:
+    return brief.content_type.model_profile or (
+        ModelProfile.objects.filter(workspace_id=brief.workspace_id).order_by("id").first()
+    )
+
+
+@transaction.atomic
+def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
+    """A queued job for `brief`; `job.queued` sends it to a generation worker after commit."""
+    from apps.briefs.services import brief_fields_for_prompt
+
+    job = GenerationJob.objects.create(
+        workspace_id=brief.workspace_id,
+        brief=brief,
+        model_profile=model_profile_for(brief),
+        variants=brief.variants,
+        prompt=prompt_render(brief.content_type.prompt_template, brief_fields_for_prompt(brief)),
+    )
+    audit_record(workspace_id=brief.workspace_id, action="job.created", subject=job, actor=actor)
+    event_emit(
+        workspace_id=brief.workspace_id,
+        type="job.queued",
+        subject=job,
+        payload={"job_id": job.pk, "brief_id": brief.pk, "state": job.state},
+    )
+    return job
+
+
+@transaction.atomic
+def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
+    """queued → running for exactly one worker; None when someone else has it or it ended.
+
+    Safe to call for a redelivered message: only a queued job can be claimed.
+    """
+    job = GenerationJob.objects.select_related("brief").filter(pk=job_id).first()
+    if job is None or job.state != JobState.QUEUED:
+        return None
+    now = timezone.now()
+    try:
+        _job_transition(
+            job, to=JobState.RUNNING, actor_label=worker_id, worker_id=worker_id,
+            attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+        )
+    except IllegalTransition:
+        return None
+    if job.brief.state == BriefState.QUEUED:
+        brief_transition(job.brief, to=BriefState.GENERATING, actor_label=worker_id,
+                         payload={"job_id": job.pk})
+    job.refresh_from_db()
+    return job
+
+
+def job_heartbeat(*, job_id: int, worker_id: str) -> bool:
+    """Record that the worker still works on the job; False if the job was taken from it."""
+    return bool(
+        GenerationJob.objects.filter(pk=job_id, state=JobState.RUNNING, worker_id=worker_id)
+        .update(heartbeat_at=timezone.now())
+    )
+
+
+def job_is_cancelled(*, job_id: int) -> bool:
+    return GenerationJob.objects.filter(pk=job_id, state=JobState.CANCELLED).exists()
+
+
+@transaction.atomic
+def job_record_drafts(
+    *, job_id: int, worker_id: str, texts: Sequence[GeneratedText]
+) -> GenerationJob | None:
+    """Store the variants once (unique per job and variant) and hand the job to evaluation.
+
+    running → evaluating. Returns None when the job is no longer this worker's
+    (cancelled, or requeued after a missed heartbeat): its texts are dropped.
+    """
+    job = GenerationJob.objects.filter(pk=job_id, state=JobState.RUNNING, worker_id=worker_id).first()
+    if job is None:
+        return None
+    for item in texts:
+        try:
+            with transaction.atomic():
+                draft = Draft.objects.create(
+                    job=job, brief_id=job.brief_id, variant=item.variant, text=item.text,
+                    model_name=item.model_name, model_revision=item.model_revision, seed=item.seed,
+                    parameters=item.parameters, prompt_tokens=item.prompt_tokens,
+                    completion_tokens=item.completion_tokens,
+                )
+        except IntegrityError:
+            continue  # already stored by an earlier delivery of the same job
+        revision_create_initial(draft=draft)
+    return _job_transition(
+        job, to=JobState.EVALUATING, actor_label=worker_id, generated_at=timezone.now(),
+        prompt_tokens=sum(t.prompt_tokens for t in texts),
+        completion_tokens=sum(t.completion_tokens for t in texts),
+        payload={"variants": len(texts)},
+    )
+
+
+@transaction.atomic
+def job_fail(*, job_id: int, error: str, actor_label: str = "") -> GenerationJob | None:
+    """Any active state → failed, with the reason the editor will read; the brief fails too."""
+    job = GenerationJob.objects.select_related("brief").get(pk=job_id)
+    if job.state not in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
+        return None
+    _job_transition(job, to=JobState.FAILED, actor_label=actor_label, error=error[:5000],
+                    finished_at=timezone.now(), payload={"error": error[:500]})
+    if job.brief.state in (BriefState.QUEUED, BriefState.GENERATING):
+        brief_transition(job.brief, to=BriefState.FAILED, actor_label=actor_label,
+                         payload={"error": error[:500]})
+    return job
+
+
+@transaction.atomic
+def job_cancel_active(*, brief: ContentBrief, actor: Actor = None) -> int:
+    """Cancel the brief's unfinished jobs; a running worker sees it at its next check."""
+    cancelled = 0
+    active = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
+    for job in GenerationJob.objects.filter(brief=brief, state__in=active):
+        _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
+        cancelled += 1
+    return cancelled
+
+
+@transaction.atomic
+def job_succeed(*, job: GenerationJob, actor_label: str = "") -> GenerationJob:
+    """evaluating → succeeded, and the brief goes to review."""
+    _job_transition(job, to=JobState.SUCCEEDED, actor_label=actor_label, finished_at=timezone.now())
+    brief = ContentBrief.objects.get(pk=job.brief_id)
+    brief_transition(brief, to=BriefState.IN_REVIEW, actor_label=actor_label,
+                     payload={"job_id": job.pk})
+    return job
+
+
+def jobs_requeue_stale(*, older_than: timedelta) -> list[int]:
+    """running → queued for jobs whose worker stopped sending heartbeats.
+
+    The `job.queued` event sends them to a worker again; drafts are unique per
+    (job, variant), so a job that did finish half its work never doubles it.
+    """
+    cutoff = timezone.now() - older_than
+    requeued = []
+    stale = GenerationJob.objects.filter(state=JobState.RUNNING, heartbeat_at__lt=cutoff)
+    for job in stale:
+        try:
+            _job_transition(job, to=JobState.QUEUED, actor_label="sweeper",
+                            payload={"reason": "worker heartbeat stopped"})
+        except IllegalTransition:
+            continue
+        requeued.append(job.pk)
+    return requeued

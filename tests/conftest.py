@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from aigc_platform.embedded import running_valkey
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker() -> Iterator[str]:
+    """The real broker and channel layer: REDIS_URL's server, or the embedded Valkey."""
+    if settings.EMBEDDED_VALKEY:
+        with running_valkey(Path(settings.VAR_DIR)):
+            yield settings.REDIS_URL
+    else:
+        yield settings.REDIS_URL

@@ -1,0 +1,31 @@
+"""Plain data crossing the boundary between the platform and generation engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    variants: int
+    max_new_tokens: int
+    seed: int
+    temperature: float = 0.8
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    model: str = "builtin"  # a model directory, hub id or server model name
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    variant: int
+    text: str
+    seed: int
+    prompt_tokens: int
+    completion_tokens: int
+    model_name: str
+    model_revision: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
