@@ -128,6 +128,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Finishes relays a crash or broker outage interrupted (outbox guarantee).
+    "relay-pending-events": {"task": "events.relay_pending", "schedule": 30.0},
+    # Re-queues jobs whose worker stopped sending heartbeats.
+    "sweep-stale-jobs": {"task": "generation.sweep_stale_jobs", "schedule": 60.0},
+    # Publishes what has come due (scheduled posts and retries after backoff).
+    "dispatch-due-publications": {"task": "publishing.dispatch_due", "schedule": 15.0},
+}
 
 CHANNEL_LAYERS = {
     "default": {

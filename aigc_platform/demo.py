@@ -1,0 +1,160 @@
+"""The demo workspace and the sample brief that `manage.py demo` runs through."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from apps.accounts.models import Role
+from apps.accounts.services import user_create_member
+from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
+from apps.briefs.services import brief_create
+from apps.core.models import Workspace
+from apps.evaluation.models import Evaluation
+from apps.generation.models import Backend, ModelProfile
+from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
+from apps.publishing.services import target_create
+from apps.reviews.services import review_approve
+
+DEMO_PASSWORD = "demo-pass-2026"
+EDITOR, REVIEWER = "editor", "reviewer"
+
+BLOG_TEMPLATE = (
+    "{title}\n\n"
+    "A {target_length}-word article for {audience} about {topic}. Tone: {tone}. "
+    "Keywords: {keywords}.\n\n"
+)
+
+SAMPLE_BRIEF = {
+    "title": "Five ways to cut food waste at home",
+    "topic": "practical ways households can reduce food waste: planning meals, storing "
+    "produce well, using leftovers and composting scraps",
+    "audience": "busy families",
+    "keywords": ["food waste", "leftovers", "compost"],
+    "target_length": 60,
+    "variants": 3,
+}
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    workspace: Workspace
+    content_type: ContentType
+    file_target: PublishingTarget
+
+
+@transaction.atomic
+def demo_workspace_ensure() -> DemoWorkspace:
+    """The demo workspace with an editor, a reviewer and a file target (idempotent)."""
+    workspace, created = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+    if created:
+        user_create_member(workspace=workspace, username=EDITOR, password=DEMO_PASSWORD,
+                           role=Role.EDITOR)
+        user_create_member(workspace=workspace, username=REVIEWER, password=DEMO_PASSWORD,
+                           role=Role.REVIEWER)
+        profile = ModelProfile.objects.create(
+            workspace=workspace, name="Built-in model", backend=Backend.BUILTIN,
+            parameters={"temperature": 0.8, "top_p": 0.95},
+        )
+        StyleGuide.objects.create(workspace=workspace, name="House style", tone="friendly, concrete",
+                                  banned_terms=["synergy"], required_terms=[])
+        ContentType.objects.create(
+            workspace=workspace, name="Blog post", slug="blog-post", prompt_template=BLOG_TEMPLATE,
+            default_length=120, default_variants=3, model_profile=profile,
+        )
+        target_create(workspace=workspace, name="Static site", kind=TargetKind.FILE,
+                      config={"folder": "demo-site"})
+    return DemoWorkspace(
+        workspace=workspace,
+        content_type=ContentType.objects.get(workspace=workspace, slug="blog-post"),
+        file_target=PublishingTarget.objects.get(workspace=workspace, kind=TargetKind.FILE),
+    )
+
+
+def demo_brief_submit(demo: DemoWorkspace) -> ContentBrief:
+    from django.contrib.auth import get_user_model
+
+    editor = get_user_model().objects.get(username=EDITOR)
+    return brief_create(workspace=demo.workspace, content_type=demo.content_type,
+                        created_by=editor, **SAMPLE_BRIEF)
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def wait_for_state(brief_id: int, states: set[str], timeout: float) -> ContentBrief:
+    deadline = time.monotonic() + timeout
+    while True:
+        brief = ContentBrief.objects.get(pk=brief_id)
+        if brief.state in states:
+            return brief
+        if brief.state in (BriefState.FAILED, BriefState.CANCELLED, BriefState.REJECTED):
+            error = brief.jobs.order_by("-id").values_list("error", flat=True).first() or ""
+            raise DemoFailed(f"brief {brief_id} ended in '{brief.state}'. {error}".strip())
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"brief {brief_id} still '{brief.state}' after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def demo_approve_best(brief: ContentBrief, target: PublishingTarget) -> Evaluation:
+    """What the demo reviewer does: approve the best-scored draft, publish to `target`."""
+    from django.contrib.auth import get_user_model
+
+    best = (Evaluation.objects.select_related("draft")
+            .filter(draft__job__brief=brief).order_by("-score", "draft__variant").first())
+    if best is None:
+        raise DemoFailed(f"brief {brief.pk} reached review without scored drafts")
+    reviewer = get_user_model().objects.get(username=REVIEWER)
+    review_approve(brief=brief, draft_id=best.draft_id, reviewer=reviewer,
+                   comment="Approved by the demo reviewer.", target_ids=[target.pk])
+    return best
+
+
+def demo_report(brief_id: int) -> dict:
+    brief = ContentBrief.objects.get(pk=brief_id)
+    job = brief.jobs.order_by("-id").first()
+
+    def seconds(start, end):  # type: ignore[no-untyped-def]
+        return round((end - start).total_seconds(), 3) if start and end else None
+
+    evaluations = Evaluation.objects.filter(draft__job=job).select_related("draft")
+    return {
+        "brief_id": brief.pk,
+        "state": brief.state,
+        "job": {
+            "id": job.pk if job else None,
+            "state": job.state if job else None,
+            "attempts": job.attempts if job else 0,
+            "queued_s": seconds(job.created_at, job.started_at) if job else None,
+            "generation_s": seconds(job.started_at, job.generated_at) if job else None,
+            "evaluation_s": seconds(job.generated_at, job.finished_at) if job else None,
+            "prompt_tokens": job.prompt_tokens if job else 0,
+            "completion_tokens": job.completion_tokens if job else 0,
+        },
+        "scores": [
+            {"draft_id": e.draft_id, "variant": e.draft.variant, "score": round(e.score, 4),
+             "relevance": round(e.relevance, 4), "length_fit": round(e.length_fit, 4)}
+            for e in evaluations.order_by("-score")
+        ],
+        "publications": [
+            {"target": p.target.name, "kind": p.target.kind, "state": p.state,
+             "external_id": p.external_id, "external_url": p.external_url}
+            for p in Publication.objects.filter(brief=brief).select_related("target")
+        ],
+    }
+
+
+def wait_for_publications(brief_id: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = set(Publication.objects.filter(brief_id=brief_id).values_list("state", flat=True))
+        if states and states <= {PublicationState.PUBLISHED, PublicationState.FAILED}:
+            if PublicationState.FAILED in states:
+                errors = Publication.objects.filter(brief_id=brief_id, state="failed")
+                raise DemoFailed("publication failed: " + "; ".join(p.last_error for p in errors))
+            return
+        time.sleep(0.5)
+    raise DemoFailed(f"publications of brief {brief_id} not finished after {timeout:.0f}s")

@@ -1,0 +1,75 @@
+"""The whole platform on one machine: broker, workers, beat and web as child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+from aigc_platform.embedded import running_valkey
+from aigc_platform.processes import (
+    CPU_QUEUES,
+    GPU_QUEUES,
+    IO_QUEUES,
+    ManagedProcess,
+    web_command,
+    worker_command,
+)
+
+WORKER_READY = "ready."
+
+
+def stack_processes(*, web_port: int | None, log_dir: Path) -> list[ManagedProcess]:
+    """worker-gpu, a combined cpu+io worker running beat, and optionally the web server.
+
+    On one small host the cpu and io queues share a threaded worker; compose.yaml
+    splits them into separate services for production.
+    """
+    processes = [
+        ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES), {},
+                       log_dir / "worker-gpu.log"),
+        ManagedProcess(
+            "worker-cpu-io",
+            worker_command("worker-cpu-io", CPU_QUEUES + IO_QUEUES, pool="threads",
+                           concurrency=4, beat=True),
+            {}, log_dir / "worker-cpu-io.log",
+        ),
+    ]
+    if web_port is not None:
+        processes.append(ManagedProcess("web", web_command("127.0.0.1", web_port), {},
+                                        log_dir / "web.log"))
+    return processes
+
+
+@contextlib.contextmanager
+def platform_running(*, web_port: int | None = None, timeout: float = 120) -> Iterator[
+        list[ManagedProcess]]:
+    """Start the broker (embedded unless REDIS_URL is set) and the processes; stop all on exit."""
+    log_dir = Path(settings.VAR_DIR) / "logs"
+    with contextlib.ExitStack() as stack:
+        if settings.EMBEDDED_VALKEY:
+            stack.enter_context(running_valkey(Path(settings.VAR_DIR)))
+        processes = stack_processes(web_port=web_port, log_dir=log_dir)
+        for process in processes:
+            process.log_path.unlink(missing_ok=True)
+            stack.callback(process.stop)
+            process.start()
+        for process in processes:
+            if process.name == "web":
+                process.wait_for_port("127.0.0.1", web_port or 0, timeout)
+            else:
+                process.wait_for_log(WORKER_READY, timeout)
+        yield processes
+
+
+def run_until_interrupted(processes: list[ManagedProcess]) -> list[str]:
+    """Block until Ctrl-C (returns []) or until a process dies (returns the dead ones' names)."""
+    try:
+        while all(p.alive() for p in processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return []
+    return [p.name for p in processes if not p.alive()]

@@ -1,0 +1,59 @@
+import json
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from aigc_platform import demo
+from aigc_platform.processes import free_port
+from aigc_platform.stack import platform_running, run_until_interrupted
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the platform on the current settings with a demo workspace and a sample brief. "
+        "--once: run the brief through every stage, print one JSON report and exit."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--once", action="store_true")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--timeout", type=float, default=600, help="seconds per stage")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        call_command("migrate", verbosity=0, interactive=False)
+        if not (settings.MODELS_DIR / "builtin" / "config.json").exists():
+            self.stderr.write("No built-in model yet: training one (a few minutes, once).")
+            call_command("train_model")
+        workspace = demo.demo_workspace_ensure()
+        if options["once"]:
+            self._run_once(workspace, options["timeout"])
+        else:
+            self._serve(workspace, options["port"])
+
+    def _run_once(self, workspace: demo.DemoWorkspace, timeout: float) -> None:
+        try:
+            with platform_running():
+                brief = demo.demo_brief_submit(workspace)
+                brief = demo.wait_for_state(brief.pk, {"in_review"}, timeout)
+                demo.demo_approve_best(brief, workspace.file_target)
+                demo.wait_for_publications(brief.pk, timeout)
+                demo.wait_for_state(brief.pk, {"published"}, timeout)
+        except demo.DemoFailed as exc:
+            raise CommandError(f"The demo brief did not make it: {exc}") from exc
+        self.stdout.write(json.dumps(demo.demo_report(brief.pk)))
+
+    def _serve(self, workspace: demo.DemoWorkspace, port: int) -> None:
+        port = port or free_port()
+        with platform_running(web_port=port) as processes:
+            brief = demo.demo_brief_submit(workspace)
+            self.stdout.write(
+                f"\nDashboard: http://127.0.0.1:{port}/   (admin: http://127.0.0.1:{port}/admin/)\n"
+                f"Logins: {demo.EDITOR} / {demo.DEMO_PASSWORD} (editor), "
+                f"{demo.REVIEWER} / {demo.DEMO_PASSWORD} (reviewer)\n"
+                f"Sample brief #{brief.pk} is generating now. Logs: {settings.VAR_DIR}/logs/\n"
+                "Ctrl-C stops everything.\n"
+            )
+            dead = run_until_interrupted(processes)
+        if dead:
+            raise CommandError(f"{', '.join(dead)} stopped; see {settings.VAR_DIR}/logs/")

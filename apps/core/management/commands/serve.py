@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from aigc_platform.stack import platform_running, run_until_interrupted
+
+
+class Command(BaseCommand):
+    help = "Run web, workers and beat on this machine (and the embedded Valkey without REDIS_URL)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        with platform_running(web_port=options["port"]) as processes:
+            self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ — Ctrl-C stops.")
+            dead = run_until_interrupted(processes)
+        if dead:
+            raise CommandError(f"{', '.join(dead)} stopped; see {settings.VAR_DIR}/logs/")
