@@ -1,0 +1,223 @@
+"""The services that carry a brief from submission to publication, without workers."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.briefs.models import BriefState
+from apps.briefs.services import brief_cancel, brief_create, brief_submit
+from apps.core.errors import DomainError, IllegalTransition, PermissionDenied
+from apps.core.models import AuditEvent, OutboxEvent
+from apps.evaluation.services import evaluation_record
+from apps.generation.models import Draft, GenerationJob, JobState
+from apps.generation.services import (
+    job_claim,
+    job_fail,
+    job_record_drafts,
+    jobs_requeue_stale,
+)
+from apps.publishing.models import Publication, PublicationState
+from apps.publishing.services import (
+    publication_claim,
+    publication_succeed,
+    target_create,
+)
+from apps.reviews.models import DraftRevision, Review
+from apps.reviews.services import review_approve, review_request_changes
+from tests import factories
+from workers.evaluation.types import DraftScore
+from workers.generation.types import GeneratedText
+
+pytestmark = pytest.mark.django_db
+
+
+def _texts(n: int) -> list[GeneratedText]:
+    return [GeneratedText(variant=i, text=f"Variant {i} about compost.", seed=100 + i,
+                          prompt_tokens=10, completion_tokens=5, model_name="builtin")
+            for i in range(n)]
+
+
+def _in_review(ws=None):
+    ws = ws or factories.workspace()
+    brief = factories.brief(ws, variants=2)
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    job_claim(job_id=job.pk, worker_id="w1")
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=_texts(2))
+    scores = [DraftScore(draft_id=d.pk, relevance=0.5 + d.variant / 10, length_fit=1.0,
+                         score=0.6 + d.variant / 10, embedding_model="minilm")
+              for d in Draft.objects.filter(job=job)]
+    evaluation_record(job_id=job.pk, scores=scores)
+    brief.refresh_from_db()
+    return ws, brief, job
+
+
+def test_submit_queues_a_job_with_the_rendered_prompt_and_events():
+    ws = factories.workspace()
+    brief = factories.brief(ws, title="Rain gardens", topic="planting for heavy rain",
+                            keywords=["rain", "garden"])
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    assert (brief.state, job.state, job.variants) == (BriefState.QUEUED, JobState.QUEUED, 2)
+    assert job.prompt.startswith("Title: Rain gardens\nWrite a 40-word piece for beginners "
+                                 "about planting for heavy rain. Keywords: rain, garden.")
+    types = list(OutboxEvent.objects.order_by("id").values_list("type", flat=True))
+    assert types == ["brief.created", "brief.queued", "job.queued"]
+
+
+def test_unknown_content_type_of_another_workspace_is_refused_and_nothing_written():
+    ws, other = factories.workspace(), factories.workspace()
+    foreign = factories.content_type(other)
+    with pytest.raises(DomainError, match="Unknown content type for this workspace."):
+        brief_create(workspace=ws, content_type=foreign, title="x", topic="y")
+    assert ws.briefs.count() == 0
+
+
+def test_duplicate_external_id_from_the_same_origin_is_refused():
+    ws = factories.workspace()
+    ct = factories.content_type(ws)
+    factories.brief(ws, ct, origin="api", external_id="cms-42")
+    with pytest.raises(DomainError, match="external id 'cms-42' already exists"):
+        factories.brief(ws, ct, origin="api", external_id="cms-42")
+
+
+def test_a_job_is_claimed_once_and_drafts_are_recorded_once():
+    ws = factories.workspace()
+    brief = factories.brief(ws)
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    claimed = job_claim(job_id=job.pk, worker_id="w1")
+    assert (claimed.state, claimed.attempts, claimed.worker_id) == ("running", 1, "w1")
+    assert job_claim(job_id=job.pk, worker_id="w2") is None  # a redelivered message
+    brief.refresh_from_db()
+    assert brief.state == BriefState.GENERATING
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=_texts(2))
+    # a second delivery of the result, or a worker that lost the job, writes nothing
+    assert job_record_drafts(job_id=job.pk, worker_id="w1", texts=_texts(2)) is None
+    assert job_record_drafts(job_id=job.pk, worker_id="w2", texts=_texts(2)) is None
+    assert Draft.objects.filter(job=job).count() == 2
+    assert DraftRevision.objects.filter(draft__job=job, number=1).count() == 2
+    job.refresh_from_db()
+    assert (job.state, job.prompt_tokens, job.completion_tokens) == ("evaluating", 20, 10)
+
+
+def test_evaluation_sends_the_brief_to_review_once():
+    _, brief, job = _in_review()
+    job.refresh_from_db()
+    assert (brief.state, job.state) == (BriefState.IN_REVIEW, JobState.SUCCEEDED)
+    assert evaluation_record(job_id=job.pk, scores=[]) is None
+
+
+def test_a_stale_running_job_is_requeued_and_its_worker_loses_it():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ws = factories.workspace()
+    brief = factories.brief(ws)
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    job_claim(job_id=job.pk, worker_id="dead-worker")
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    assert jobs_requeue_stale(older_than=timedelta(minutes=2)) == [job.pk]
+    assert job_record_drafts(job_id=job.pk, worker_id="dead-worker", texts=_texts(1)) is None
+    again = job_claim(job_id=job.pk, worker_id="w2")
+    assert (again.state, again.attempts) == ("running", 2)
+
+
+def test_a_failed_job_fails_the_brief_with_the_reason():
+    ws = factories.workspace()
+    brief = factories.brief(ws)
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    job_fail(job_id=job.pk, error="No built-in model: run manage.py train_model")
+    brief.refresh_from_db()
+    job.refresh_from_db()
+    assert (brief.state, job.state, job.error) == (
+        "failed", "failed", "No built-in model: run manage.py train_model")
+
+
+def test_approval_schedules_one_publication_per_target_and_a_second_approval_is_refused():
+    ws, brief, job = _in_review()
+    target_create(workspace=ws, name="site", kind="file", config={"folder": "site"})
+    target_create(workspace=ws, name="hook", kind="webhook",
+                  config={"url": "http://127.0.0.1:9/hook"}, secret="whsec_c2VjcmV0")
+    reviewer = factories.member(ws, "reviewer")
+    best = Draft.objects.get(job=job, variant=1)
+    review_approve(brief=brief, draft_id=best.pk, reviewer=reviewer, comment="good")
+    brief.refresh_from_db()
+    assert brief.state == BriefState.SCHEDULED
+    pubs = Publication.objects.filter(brief=brief).order_by("target__name")
+    assert [(p.target.name, p.state, p.revision.number) for p in pubs] == [
+        ("hook", "scheduled", 1), ("site", "scheduled", 1)]
+    with pytest.raises(IllegalTransition, match="cannot go from 'scheduled' to 'approved'"):
+        review_approve(brief=brief, draft_id=best.pk, reviewer=reviewer)
+    assert Review.objects.filter(brief=brief).count() == 1
+    assert Publication.objects.filter(brief=brief).count() == 2
+
+
+def test_an_editor_cannot_approve_and_nothing_changes():
+    ws, brief, job = _in_review()
+    editor = factories.member(ws, "editor")
+    with pytest.raises(PermissionDenied):
+        review_approve(brief=brief, draft_id=job.drafts.first().pk, reviewer=editor)
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+    assert not Review.objects.exists()
+
+
+def test_approving_a_draft_of_another_brief_or_an_unknown_target_is_refused_whole():
+    ws, brief, job = _in_review()
+    _, other_brief, other_job = _in_review(ws)
+    reviewer = factories.member(ws, "reviewer")
+    with pytest.raises(DomainError, match="does not belong to this brief"):
+        review_approve(brief=brief, draft_id=other_job.drafts.first().pk, reviewer=reviewer)
+    with pytest.raises(DomainError, match="Unknown or disabled targets: 999"):
+        review_approve(brief=brief, draft_id=job.drafts.first().pk, reviewer=reviewer,
+                       target_ids=[999])
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW  # one transaction: the approval rolled back
+    assert not Review.objects.exists()
+
+
+def test_requesting_changes_queues_a_new_job_whose_prompt_carries_the_feedback():
+    ws, brief, job = _in_review()
+    reviewer = factories.member(ws, "reviewer")
+    review_request_changes(brief=brief, reviewer=reviewer, feedback="Mention worm bins.")
+    brief.refresh_from_db()
+    new_job = brief.jobs.exclude(pk=job.pk).get()
+    assert brief.state == BriefState.QUEUED
+    assert new_job.prompt.endswith("Revise according to this feedback: Mention worm bins.\n")
+    with pytest.raises(DomainError, match="Say what should change"):
+        review_request_changes(brief=brief, reviewer=reviewer, feedback="  ")
+
+
+def test_the_brief_is_published_when_its_last_publication_is():
+    ws, brief, job = _in_review()
+    target_create(workspace=ws, name="a", kind="file", config={"folder": "a"})
+    target_create(workspace=ws, name="b", kind="file", config={"folder": "b"})
+    review_approve(brief=brief, draft_id=job.drafts.first().pk,
+                   reviewer=factories.member(ws, "reviewer"))
+    first, second = Publication.objects.filter(brief=brief).order_by("id")
+    publication_succeed(publication=publication_claim(publication_id=first.pk, worker_id="io"),
+                        external_id="a/post.md")
+    assert publication_claim(publication_id=first.pk, worker_id="io") is None
+    brief.refresh_from_db()
+    assert brief.state == BriefState.SCHEDULED
+    publication_succeed(publication=publication_claim(publication_id=second.pk, worker_id="io"),
+                        external_id="b/post.md")
+    brief.refresh_from_db()
+    assert brief.state == BriefState.PUBLISHED
+    assert set(Publication.objects.values_list("state", flat=True)) == {PublicationState.PUBLISHED}
+
+
+def test_cancel_stops_active_jobs_and_is_audited():
+    ws = factories.workspace()
+    brief = factories.brief(ws)
+    brief_submit(brief=brief)
+    brief_cancel(brief=brief)
+    assert brief.jobs.get().state == JobState.CANCELLED
+    assert AuditEvent.objects.filter(subject_type="contentbrief", subject_id=brief.pk,
+                                     action="brief.cancelled").count() == 1
+    with pytest.raises(IllegalTransition):
+        brief_cancel(brief=brief)
