@@ -1,0 +1,29 @@
+"""Which workspace an API request acts in, and whether the caller's role allows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from apps.accounts.selectors import workspace_require
+from apps.core.models import Workspace
+
+WORKSPACE_HEADER = "X-Workspace"
+
+
+def request_workspace_id(request: Request) -> int | None:
+    """The `X-Workspace` header, else the session's current workspace, else None (first membership)."""
+    raw = request.headers.get(WORKSPACE_HEADER) or request.session.get("workspace_id")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError({WORKSPACE_HEADER: ["A workspace id is a whole number."]}) from None
+
+
+def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
+    """The caller's current workspace, if they hold one of `roles` there (else 403)."""
+    return workspace_require(request.user, roles, request_workspace_id(request))

@@ -1,0 +1,83 @@
+"""Reads of briefs and what hangs off them, scoped to one workspace, query-count aware."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from apps.briefs.models import ContentBrief, ContentType, StyleGuide
+from apps.core.errors import NotFound
+from apps.core.models import Workspace
+from apps.generation.models import Draft, GenerationJob
+from apps.publishing.models import Publication
+from apps.reviews.models import DraftRevision, Review
+
+
+def content_type_find(*, workspace: Workspace, ref: str) -> ContentType | None:
+    """A content type of `workspace` by id or slug; an id wins over a numeric slug."""
+    types = ContentType.objects.filter(workspace=workspace)
+    found = types.filter(pk=int(ref)).first() if ref.isdigit() else None
+    return found or types.filter(slug=ref).first()
+
+
+def style_guide_find(*, workspace: Workspace, style_guide_id: int) -> StyleGuide | None:
+    return StyleGuide.objects.filter(workspace=workspace, pk=style_guide_id).first()
+
+
+def brief_list(*, workspace: Workspace, state: str | None = None) -> QuerySet[ContentBrief]:
+    """Newest first; the content type comes in the same query."""
+    briefs = ContentBrief.objects.filter(workspace=workspace).select_related("content_type")
+    if state:
+        briefs = briefs.filter(state=state)
+    return briefs.order_by("-created_at", "-id")
+
+
+def brief_get(*, workspace: Workspace, brief_id: int) -> ContentBrief:
+    """The brief, if it is in `workspace`; another workspace's brief does not exist here."""
+    brief = ContentBrief.objects.filter(workspace=workspace, pk=brief_id).first()
+    if brief is None:
+        raise NotFound(f"Brief {brief_id} not found.")
+    return brief
+
+
+def brief_detail(*, workspace: Workspace, brief_id: int) -> ContentBrief:
+    """The brief with its jobs, drafts (scores, newest revision first), reviews, publications.
+
+    Six queries whatever the number of jobs, drafts or reviews.
+    """
+    revisions = DraftRevision.objects.select_related("author").order_by("-number")
+    drafts = Draft.objects.select_related("evaluation").prefetch_related(
+        Prefetch("revisions", queryset=revisions, to_attr="revisions_newest_first")
+    )
+    brief = (
+        ContentBrief.objects.filter(workspace=workspace, pk=brief_id)
+        .select_related("content_type")
+        .prefetch_related(
+            Prefetch("jobs", queryset=GenerationJob.objects.order_by("id")),
+            Prefetch("drafts", queryset=drafts.order_by("job_id", "variant")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer", "revision")),
+            Prefetch("publications", queryset=Publication.objects.select_related("target")
+                     .order_by("id")),
+        )
+        .first()
+    )
+    if brief is None:
+        raise NotFound(f"Brief {brief_id} not found.")
+    return brief
+
+
+def brief_state_counts(*, workspace_id: int) -> dict[str, int]:
+    rows = (
+        ContentBrief.objects.filter(workspace_id=workspace_id)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by("state")
+    )
+    return {row["state"]: row["n"] for row in rows}
+
+
+def publication_list(*, workspace: Workspace, brief_id: int | None = None) -> QuerySet[Publication]:
+    """A workspace's publications (of one brief, if given), newest first, with their targets."""
+    publications = Publication.objects.filter(workspace=workspace).select_related("target")
+    if brief_id is not None:
+        publications = publications.filter(brief_id=brief_id)
+    return publications.order_by("-created_at", "-id")

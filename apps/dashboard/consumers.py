@@ -1,0 +1,107 @@
+"""Live updates over websockets: a job's events, and everything in a workspace.
+
+Consumers authorize in `connect` through selectors and then only forward what
+the relay (`apps.core.realtime.broadcast`) sends to their group. They join the
+group before reading the snapshot, so no event falls between the two: a client
+that reconnects reloads state from the snapshot, then follows events.
+
+Refusals accept first and then close with an application code (4401 not signed
+in, 4403 not allowed, 4400 bad request): a close before the handshake reaches
+a browser only as a bare failure, without the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+
+from apps.accounts.roles import CAN_VIEW
+from apps.accounts.selectors import workspace_require
+from apps.briefs.selectors import brief_state_counts
+from apps.briefs.serializers import JobDetailSerializer, JobSerializer
+from apps.core.errors import PermissionDenied
+from apps.core.models import Workspace
+from apps.generation.selectors import job_get, job_workspace_for, jobs_active
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class EventsConsumer(AsyncJsonWebsocketConsumer):
+    """Joins one group once authorized, sends a snapshot, then forwards the group's events."""
+
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def follow(self, group: str, snapshot: Callable[[], dict[str, Any]]) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)  # left again in websocket_disconnect
+        await self.accept()
+        await self.send_json({"type": "snapshot", **await database_sync_to_async(snapshot)()})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Clients only listen; what they send is ignored."""
+
+    async def event_message(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+
+class JobEventsConsumer(EventsConsumer):
+    """/ws/jobs/<job_id>/: for members of the job's workspace."""
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            return await self.refuse(CLOSE_UNAUTHENTICATED)
+        job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        workspace = await database_sync_to_async(job_workspace_for)(user=user, job_id=job_id)
+        if workspace is None:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        await self.follow(f"job.{job_id}", partial(job_snapshot, workspace, job_id))
+
+
+class WorkspaceEventsConsumer(EventsConsumer):
+    """/ws/workspace/[?workspace=<id>]: that workspace, else the session's current one,
+    else the user's first."""
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            return await self.refuse(CLOSE_UNAUTHENTICATED)
+        requested = parse_qs(self.scope.get("query_string", b"").decode()).get("workspace", [""])[0]
+        try:
+            workspace = await database_sync_to_async(socket_workspace)(
+                user, self.scope["session"], requested
+            )
+        except ValueError:
+            return await self.refuse(CLOSE_BAD_REQUEST)
+        except PermissionDenied:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        await self.follow(f"workspace.{workspace.pk}", partial(workspace_snapshot, workspace))
+
+
+def socket_workspace(user: AbstractBaseUser, session: SessionBase, requested: str) -> Workspace:
+    """The workspace a socket follows; ValueError for a malformed id, PermissionDenied if not a member."""
+    raw = requested or session.get("workspace_id")
+    return workspace_require(user, CAN_VIEW, int(raw) if raw not in (None, "") else None)
+
+
+def job_snapshot(workspace: Workspace, job_id: int) -> dict[str, Any]:
+    return {"job": JobDetailSerializer(job_get(workspace=workspace, job_id=job_id)).data}
+
+
+def workspace_snapshot(workspace: Workspace) -> dict[str, Any]:
+    return {
+        "workspace": {"id": workspace.pk, "name": workspace.name},
+        "briefs_by_state": brief_state_counts(workspace_id=workspace.pk),
+        "active_jobs": JobSerializer(jobs_active(workspace_id=workspace.pk), many=True).data,
+    }

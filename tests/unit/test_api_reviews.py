@@ -1,0 +1,203 @@
+"""REST API v1: review decisions, the brief's full detail, and publications."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Role
+from apps.briefs.models import BriefState, ContentBrief
+from apps.evaluation.services import evaluation_record
+from apps.generation.services import job_claim, job_record_drafts
+from apps.publishing.models import Publication
+from apps.publishing.services import publication_claim, publication_succeed, target_create
+from apps.reviews.models import Review
+from apps.reviews.services import revision_edit
+from tests import factories
+from workers.evaluation.types import DraftScore
+from workers.generation.types import GeneratedText
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def brief_in_review(ws) -> ContentBrief:
+    """A brief carried by the real services through generation and scoring to review."""
+    brief = factories.brief(ws, submit=True, variants=2)
+    job = brief.jobs.get()
+    job_claim(job_id=job.pk, worker_id="w1")
+    texts = [GeneratedText(variant=v, text=f"Variant {v} about compost.", seed=v,
+                           prompt_tokens=12, completion_tokens=30, model_name="builtin")
+             for v in (0, 1)]
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=texts)
+    evaluation_record(job_id=job.pk, scores=[
+        DraftScore(draft_id=d.pk, relevance=0.7, length_fit=0.9, score=(0.8, 0.6)[d.variant],
+                   embedding_model="minilm") for d in job.drafts.all()])
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+    return brief
+
+
+@pytest.fixture
+def ws():
+    return factories.workspace()
+
+
+@pytest.fixture
+def reviewer(ws):
+    return factories.member(ws, Role.REVIEWER, username="rita")
+
+
+@pytest.fixture
+def brief(ws):
+    return brief_in_review(ws)
+
+
+@pytest.fixture
+def target(ws, tmp_path):
+    return target_create(workspace=ws, name="Blog folder", kind="file",
+                         config={"folder": str(tmp_path)}, auto_publish=False)
+
+
+def url(brief: ContentBrief, action: str) -> str:
+    return f"/api/v1/briefs/{brief.pk}/{action}/"
+
+
+def test_approve_schedules_the_chosen_target(brief, reviewer, target):
+    # given a brief in review and its best draft
+    draft = brief.drafts.get(variant=0)
+    # when the reviewer approves it for one target
+    response = client_for(reviewer).post(
+        url(brief, "approve"), {"draft_id": draft.pk, "comment": "Good.",
+                                "target_ids": [target.pk]}, format="json")
+    # then the brief is scheduled with a publication to that target
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "scheduled"
+    assert [(r["decision"], r["reviewer"], r["draft_id"], r["revision"], r["comment"])
+            for r in body["reviews"]] == [("approve", "rita", draft.pk, 1, "Good.")]
+    publication = Publication.objects.get()
+    assert [(p["id"], p["target"], p["state"], p["external_id"]) for p in body["publications"]] == [
+        (publication.pk, {"id": target.pk, "name": "Blog folder", "kind": "file"}, "scheduled",
+         "")]
+
+
+def test_a_second_approval_is_an_illegal_transition(brief, reviewer, target):
+    # given an approved brief
+    client = client_for(reviewer)
+    body = {"draft_id": brief.drafts.get(variant=0).pk, "target_ids": [target.pk]}
+    assert client.post(url(brief, "approve"), body, format="json").status_code == 200
+    # when it is approved again
+    again = client.post(url(brief, "approve"), body, format="json")
+    # then the state machine refuses it with a conflict and nothing more is written
+    assert again.status_code == 409
+    assert again.json() == {"detail": f"Brief {brief.pk} cannot go from 'scheduled' to 'approved'."}
+    assert (Review.objects.count(), Publication.objects.count()) == (1, 1)
+
+
+def test_an_unknown_target_is_refused_and_the_approval_rolled_back(brief, reviewer):
+    response = client_for(reviewer).post(
+        url(brief, "approve"), {"draft_id": brief.drafts.get(variant=0).pk,
+                                "target_ids": [999_999]}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Unknown or disabled targets: 999999."}
+    brief.refresh_from_db()
+    assert (brief.state, Review.objects.count()) == (BriefState.IN_REVIEW, 0)
+
+
+def test_approve_validates_its_fields_and_the_draft(ws, brief, reviewer):
+    client = client_for(reviewer)
+    other_draft = brief_in_review(ws).drafts.get(variant=0)
+    missing = client.post(url(brief, "approve"), {"target_ids": ["x"]}, format="json")
+    foreign = client.post(url(brief, "approve"), {"draft_id": other_draft.pk}, format="json")
+    assert missing.status_code == 400
+    assert missing.json() == {"draft_id": ["This field is required."],
+                              "target_ids": {"0": ["A valid integer is required."]}}
+    assert foreign.status_code == 400
+    assert foreign.json() == {"detail": "That draft does not belong to this brief."}
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+
+
+def test_who_may_decide(ws, brief):
+    # given an editor here and a reviewer of another workspace
+    editor = factories.member(ws, Role.EDITOR)
+    outsider = factories.member(factories.workspace(), Role.REVIEWER)
+    body = {"draft_id": brief.drafts.get(variant=0).pk}
+    # when they try to approve or reject
+    as_editor = client_for(editor).post(url(brief, "approve"), body, format="json")
+    as_outsider = client_for(outsider).post(url(brief, "reject"), {}, format="json")
+    # then the editor's role may not, and the outsider cannot see the brief
+    assert as_editor.status_code == 403
+    assert as_outsider.status_code == 404
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+
+
+def test_reject_ends_the_brief(brief, reviewer):
+    response = client_for(reviewer).post(url(brief, "reject"), {"comment": "Off topic."},
+                                         format="json")
+    assert response.status_code == 200
+    assert response.json()["state"] == "rejected"
+    assert [(r["decision"], r["comment"], r["draft_id"]) for r in response.json()["reviews"]] == [
+        ("reject", "Off topic.", None)]
+
+
+def test_request_changes_needs_feedback_and_queues_a_new_job(brief, reviewer):
+    client = client_for(reviewer)
+    empty = client.post(url(brief, "request-changes"), {"feedback": " "}, format="json")
+    assert empty.status_code == 400
+    assert empty.json() == {"feedback": ["This field may not be blank."]}
+    response = client.post(url(brief, "request-changes"), {"feedback": "Shorter, please."},
+                           format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["state"], body["feedback"]) == ("queued", "Shorter, please.")
+    assert [j["state"] for j in body["jobs"]] == ["succeeded", "queued"]
+
+
+def test_detail_shows_scores_revisions_reviews_and_publications_in_seven_queries(
+    ws, brief, reviewer, target, django_assert_num_queries
+):
+    # given a reviewer's edit of variant 0, its approval, and the publication done
+    draft = brief.drafts.get(variant=0)
+    revision_edit(draft=draft, text="Edited compost text.", author=reviewer)
+    client = client_for(reviewer)
+    client.post(url(brief, "approve"), {"draft_id": draft.pk, "target_ids": [target.pk]},
+                format="json")
+    publication = publication_claim(publication_id=Publication.objects.get().pk, worker_id="io")
+    publication_succeed(publication=publication, external_id="post-7",
+                        external_url="https://cms.example/post-7")
+    # when the brief is read: membership, brief, jobs, drafts, revisions, reviews, publications
+    with django_assert_num_queries(7):
+        response = client.get(f"/api/v1/briefs/{brief.pk}/")
+    listed = client.get("/api/v1/publications/", {"brief": brief.pk}).json()
+    # then everything the pipeline produced is there
+    body = response.json()
+    assert body["state"] == "published"
+    assert [(d["variant"], d["evaluation"]["score"], d["latest_revision"]["number"],
+             d["latest_revision"]["author"], d["latest_revision"]["text"])
+            for d in body["drafts"]] == [
+        (0, 0.8, 2, "rita", "Edited compost text."),
+        (1, 0.6, 1, None, "Variant 1 about compost."),
+    ]
+    assert [(r["decision"], r["revision"]) for r in body["reviews"]] == [("approve", 2)]
+    assert [(p["target"]["name"], p["state"], p["external_id"], p["external_url"])
+            for p in body["publications"]] == [
+        ("Blog folder", "published", "post-7", "https://cms.example/post-7")]
+    assert listed["results"] == body["publications"]
+
+
+def test_publications_are_scoped_to_the_workspace(brief, reviewer, target):
+    client_for(reviewer).post(url(brief, "approve"), {"draft_id": brief.drafts.get(variant=0).pk,
+                                                      "target_ids": [target.pk]}, format="json")
+    outsider = factories.member(factories.workspace(), Role.EDITOR)
+    mine = client_for(reviewer).get("/api/v1/publications/").json()
+    theirs = client_for(outsider).get("/api/v1/publications/", {"brief": brief.pk}).json()
+    assert [p["brief_id"] for p in mine["results"]] == [brief.pk]
+    assert (theirs["count"], theirs["results"]) == (0, [])
