@@ -1,0 +1,190 @@
+"""Publishing as a signed webhook: one POST per publication, Standard Webhooks headers.
+
+The receiver (a CMS plugin, a Zapier hook, a team's own service) verifies
+`webhook-signature` = v1,base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))
+with the target's `whsec_` secret, and deduplicates by `webhook-id`, which is
+the publication's idempotency key, so a retried delivery carries the same id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from apps.core.crypto import secret_decrypt
+from apps.core.errors import DomainError
+from apps.publishing.connectors.base import (
+    PermanentPublishError,
+    PublishItem,
+    PublishResult,
+    TransientPublishError,
+)
+from apps.publishing.models import PublishingTarget
+
+EVENT_TYPE = "publication.created"
+SECRET_PREFIX = "whsec_"
+# Connecting fails fast (an unreachable host is retried later anyway); storing
+# a post may take a CMS a while, so reading gets longer.
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MESSAGE_MAX = 500  # characters of the target's own message kept for the editor
+EXTERNAL_ID_MAX = 500  # Publication.external_id
+EXTERNAL_URL_MAX = 1000  # Publication.external_url
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key inside a `whsec_<base64>` secret, or PermanentPublishError."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise PermanentPublishError("The webhook target needs a secret of the form whsec_<base64>.")
+    encoded = secret[len(SECRET_PREFIX):]
+    try:  # padding is optional in the wild; the reference library accepts it missing too
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error as exc:
+        raise PermanentPublishError("The webhook secret after whsec_ is not valid base64.") from exc
+    if not key:
+        raise PermanentPublishError("The webhook secret is empty.")
+    return key
+
+
+def signature(*, key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def payload(item: PublishItem) -> dict[str, Any]:
+    """The event body, shaped as Standard Webhooks suggests: type, timestamp, data."""
+    return {
+        "type": EVENT_TYPE,
+        "timestamp": item.published_at.isoformat(),
+        "data": {
+            "idempotency_key": item.idempotency_key,
+            "publication_id": item.publication_id,
+            "brief_id": item.brief_id,
+            "revision": item.revision,
+            "title": item.title,
+            "body": item.body,
+            "format": "markdown",
+            "keywords": list(item.keywords),
+            "language": item.language,
+            "content_type": item.content_type,
+        },
+    }
+
+
+class WebhookConnector:
+    def __init__(self, *, url: str, secret: str, timeout: httpx.Timeout = TIMEOUT) -> None:
+        self.url = url
+        self.secret = secret
+        self.timeout = timeout
+
+    @classmethod
+    def from_target(cls, target: PublishingTarget) -> WebhookConnector:
+        try:
+            secret = secret_decrypt(target.secret_encrypted)
+        except DomainError as exc:
+            raise PermanentPublishError(str(exc)) from exc
+        return cls(url=str(target.config.get("url", "")), secret=secret)
+
+    def validate(self) -> None:
+        try:
+            url = httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise PermanentPublishError(f"The webhook URL is invalid: {exc}.") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise PermanentPublishError("The webhook target needs an http(s) URL with a host.")
+        secret_key(self.secret)
+
+    def publish(self, item: PublishItem) -> PublishResult:
+        key = secret_key(self.secret)
+        body = json.dumps(payload(item), ensure_ascii=False, separators=(",", ":")).encode()
+        msg_id = item.idempotency_key
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(key=key, msg_id=msg_id, timestamp=timestamp, body=body),
+        }
+        try:
+            response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
+        except httpx.TimeoutException as exc:
+            raise TransientPublishError(
+                f"The target did not answer in time ({type(exc).__name__})."
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientPublishError(f"The target could not be reached: {exc}.") from exc
+        return _result(response, msg_id)
+
+
+def _result(response: httpx.Response, msg_id: str) -> PublishResult:
+    status = response.status_code
+    if 200 <= status < 300:
+        data = _json(response)
+        url = data.get("url")
+        return PublishResult(
+            external_id=_external_id(data.get("id")) or msg_id,
+            external_url=url if isinstance(url, str) and url.startswith(("http://", "https://"))
+            and len(url) <= EXTERNAL_URL_MAX else "",
+        )
+    message = _target_message(response)
+    if status in (408, 429) or status >= 500:
+        raise TransientPublishError(
+            f"The target answered HTTP {status}: {message}", status=status,
+            retry_after=_retry_after_s(response.headers.get("retry-after")),
+        )
+    raise PermanentPublishError(
+        f"The target refused the publication (HTTP {status}): {message}", status=status
+    )
+
+
+def _external_id(value: Any) -> str:
+    """The receiver's id for the post, if it answered one (a string or an integer)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value)[:EXTERNAL_ID_MAX]
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _target_message(response: httpx.Response) -> str:
+    """The receiver's own words: a JSON message/error/detail/title, else its text."""
+    if response.is_redirect:
+        return f"redirected to {response.headers.get('location', '?')}; update the target's URL."
+    data = _json(response)
+    for name in ("message", "error", "detail", "title"):
+        value = data.get(name)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MESSAGE_MAX]
+    return response.text.strip()[:MESSAGE_MAX] or response.reason_phrase
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())

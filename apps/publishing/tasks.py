@@ -1,0 +1,38 @@
+"""Publishing tasks (worker-io, `publishing` queue): thin around apps.publishing.outcomes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Task, shared_task
+
+from apps.publishing.outcomes import publication_attempt, publications_requeue_stale
+from apps.publishing.services import publication_claim, publications_due_ids
+
+# A webhook waits at most 5 s + 30 s (connect + read); a file write is instant.
+PUBLISH_SOFT_LIMIT_S = 90
+PUBLISH_HARD_LIMIT_S = 120
+STALE_AFTER = timedelta(minutes=10)  # well above the hard limit: only dead workers' rows
+
+
+@shared_task(bind=True, name="publishing.publish", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=PUBLISH_SOFT_LIMIT_S, time_limit=PUBLISH_HARD_LIMIT_S)
+def publish(self: Task, publication_id: int) -> str | None:
+    worker = self.request.hostname or "local"
+    publication = publication_claim(publication_id=publication_id, worker_id=worker)
+    if publication is None:  # not due, or another delivery has it
+        return None
+    outcome = publication_attempt(publication=publication, actor_label=worker)
+    if outcome.redispatch_in_s is not None:
+        publish.apply_async(args=[publication_id], countdown=outcome.redispatch_in_s)
+    return outcome.state
+
+
+@shared_task(name="publishing.dispatch_due")
+def dispatch_due() -> int:
+    """Beat: send every due publication to a worker (retries, scheduled posts, lost ones)."""
+    publications_requeue_stale(older_than=STALE_AFTER)
+    due = publications_due_ids()
+    for publication_id in due:
+        publish.delay(publication_id)
+    return len(due)
