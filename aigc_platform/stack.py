@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from django.conf import settings
@@ -22,37 +22,43 @@ from aigc_platform.processes import (
 WORKER_READY = "ready."
 
 
-def stack_processes(*, web_port: int | None, log_dir: Path) -> list[ManagedProcess]:
+def stack_processes(*, web_port: int | None, log_dir: Path,
+                    env: Mapping[str, str] | None = None) -> list[ManagedProcess]:
     """worker-gpu, a combined cpu+io worker running beat, and optionally the web server.
 
     On one small host the cpu and io queues share a threaded worker; compose.yaml
     splits them into separate services for production.
     """
+    env = dict(env or {})
     processes = [
-        ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES), {},
+        ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES), env,
                        log_dir / "worker-gpu.log"),
         ManagedProcess(
             "worker-cpu-io",
             worker_command("worker-cpu-io", CPU_QUEUES + IO_QUEUES, pool="threads",
                            concurrency=4, beat=True),
-            {}, log_dir / "worker-cpu-io.log",
+            env, log_dir / "worker-cpu-io.log",
         ),
     ]
     if web_port is not None:
-        processes.append(ManagedProcess("web", web_command("127.0.0.1", web_port), {},
+        processes.append(ManagedProcess("web", web_command("127.0.0.1", web_port), env,
                                         log_dir / "web.log"))
     return processes
 
 
 @contextlib.contextmanager
-def platform_running(*, web_port: int | None = None, timeout: float = 120) -> Iterator[
-        list[ManagedProcess]]:
-    """Start the broker (embedded unless REDIS_URL is set) and the processes; stop all on exit."""
-    log_dir = Path(settings.VAR_DIR) / "logs"
+def platform_running(*, web_port: int | None = None, timeout: float = 120,
+                     env: Mapping[str, str] | None = None, log_dir: Path | None = None
+                     ) -> Iterator[list[ManagedProcess]]:
+    """Start the broker (embedded unless REDIS_URL is set) and the processes; stop all on exit.
+
+    `env` is added to the children's environment (the tests point them at the test database).
+    """
+    log_dir = log_dir or Path(settings.VAR_DIR) / "logs"
     with contextlib.ExitStack() as stack:
         if settings.EMBEDDED_VALKEY:
             stack.enter_context(running_valkey(Path(settings.VAR_DIR)))
-        processes = stack_processes(web_port=web_port, log_dir=log_dir)
+        processes = stack_processes(web_port=web_port, log_dir=log_dir, env=env)
         for process in processes:
             process.log_path.unlink(missing_ok=True)
             stack.callback(process.stop)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -43,20 +46,35 @@ def _publication_transition(publication: Publication, *, to: str, actor: Actor =
     )
 
 
-def target_config_validate(kind: str, config: dict[str, Any]) -> None:
-    if kind == TargetKind.WEBHOOK and not str(config.get("url", "")).startswith(("http://", "https://")):
-        raise DomainError("A webhook target needs an http(s) 'url' in its config.")
-    if kind == TargetKind.FILE and not config.get("folder"):
-        raise DomainError("A file target needs a 'folder' in its config.")
+def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") -> None:
     if kind not in TargetKind.values:
         raise DomainError(f"Unknown target kind '{kind}'.")
+    if kind == TargetKind.WEBHOOK:
+        if not str(config.get("url", "")).startswith(("http://", "https://")):
+            raise DomainError("A webhook target needs an http(s) 'url' in its config.")
+        if secret and not secret.startswith("whsec_"):
+            raise DomainError("A webhook secret has the form 'whsec_<base64>'; leave it empty "
+                              "to have one generated.")
+    if kind == TargetKind.FILE:
+        folder = PurePosixPath(str(config.get("folder", "")))
+        # Relative to the platform's publish folder, so an editor cannot make a
+        # worker write anywhere else on its disk.
+        if not str(folder) or str(folder) == "." or folder.is_absolute() or ".." in folder.parts:
+            raise DomainError("A file target needs a relative 'folder' (no '..') in its config.")
+
+
+def webhook_secret_generate() -> str:
+    """A Standard Webhooks secret: 'whsec_' and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @transaction.atomic
 def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[str, Any],
                   secret: str = "", auto_publish: bool = True, actor: Actor = None
                   ) -> PublishingTarget:
-    target_config_validate(kind, config)
+    target_config_validate(kind, config, secret)
+    if kind == TargetKind.WEBHOOK and not secret:
+        secret = webhook_secret_generate()
     target = PublishingTarget.objects.create(
         workspace=workspace, name=name, kind=kind, config=config,
         secret_encrypted=secret_encrypt(secret), auto_publish=auto_publish,

@@ -221,3 +221,28 @@ def test_cancel_stops_active_jobs_and_is_audited():
                                      action="brief.cancelled").count() == 1
     with pytest.raises(IllegalTransition):
         brief_cancel(brief=brief)
+
+
+@pytest.mark.parametrize("kind,config,secret,message", [
+    ("webhook", {"url": "ftp://x"}, "", "needs an http(s) 'url'"),
+    ("webhook", {"url": "http://127.0.0.1/h"}, "plain", "has the form 'whsec_<base64>'"),
+    ("file", {"folder": "/etc"}, "", "needs a relative 'folder'"),
+    ("file", {"folder": "site/../../etc"}, "", "needs a relative 'folder'"),
+    ("file", {}, "", "needs a relative 'folder'"),
+    ("carrier-pigeon", {}, "", "Unknown target kind 'carrier-pigeon'."),
+])
+def test_bad_target_settings_are_refused(kind, config, secret, message):
+    ws = factories.workspace()
+    with pytest.raises(DomainError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        target_create(workspace=ws, name="t", kind=kind, config=config, secret=secret)
+    assert not ws.targets.exists()
+
+
+def test_a_webhook_target_without_a_secret_gets_a_generated_one_stored_encrypted():
+    from apps.core.crypto import secret_decrypt
+
+    target = target_create(workspace=factories.workspace(), name="hook", kind="webhook",
+                           config={"url": "http://127.0.0.1/h"})
+    secret = secret_decrypt(target.secret_encrypted)
+    assert secret.startswith("whsec_") and len(secret) == 6 + 44
+    assert "whsec_" not in target.secret_encrypted
