@@ -1,0 +1,58 @@
+"""Celery entrypoint of the evaluation queue: score a job's drafts and record them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from pathlib import Path
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from apps.evaluation.selectors import job_awaits_evaluation, scoring_inputs_for_job
+from apps.evaluation.services import evaluation_record
+from apps.generation.services import job_fail
+from workers.evaluation.embeddings import packaged_model_dir
+from workers.evaluation.scorer import score_drafts
+
+logger = logging.getLogger(__name__)
+
+# A locked SQLite file or a restarting PostgreSQL clears within seconds; more than
+# three tries (about 2 + 4 + 8 s of backoff) means something an operator must fix.
+DATABASE_RETRIES = 3
+
+
+def embedding_model_dir() -> Path:
+    """AIGC_EMBEDDING_MODEL_DIR when set, else the model packaged with the platform."""
+    return Path(settings.EMBEDDING_MODEL_DIR) if settings.EMBEDDING_MODEL_DIR else packaged_model_dir()
+
+
+def worker_label(task: Task) -> str:
+    return f"{task.request.hostname or socket.gethostname()}:{os.getpid()}"
+
+
+@shared_task(bind=True, name="evaluation.evaluate_job", acks_late=True,
+             reject_on_worker_lost=True, max_retries=DATABASE_RETRIES)
+def evaluate_job(self: Task, job_id: int) -> None:
+    """Score every draft of an evaluating job; a redelivery after it was recorded does nothing."""
+    worker = worker_label(self)
+    try:
+        if not job_awaits_evaluation(job_id=job_id):
+            return
+        scores = score_drafts(scoring_inputs_for_job(job_id), embedding_model_dir())
+        evaluation_record(job_id=job_id, scores=scores, actor_label=worker)
+    except OperationalError as exc:
+        if self.request.retries < DATABASE_RETRIES:
+            delay = 2 ** (self.request.retries + 1) + random.uniform(0, 1)
+            raise self.retry(exc=exc, countdown=delay) from exc
+        _fail(job_id, f"Evaluation could not reach the database: {exc}", worker)
+    except Exception as exc:  # the model or a draft cannot be scored: a retry would fail alike
+        _fail(job_id, f"Evaluation failed: {type(exc).__name__}: {exc}", worker)
+
+
+def _fail(job_id: int, error: str, worker: str) -> None:
+    logger.exception("evaluation of job %s failed", job_id)
+    job_fail(job_id=job_id, error=error, actor_label=worker)
