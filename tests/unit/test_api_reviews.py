@@ -59,9 +59,9 @@ def brief(ws):
 
 
 @pytest.fixture
-def target(ws, tmp_path):
+def target(ws):
     return target_create(workspace=ws, name="Blog folder", kind="file",
-                         config={"folder": str(tmp_path)}, auto_publish=False)
+                         config={"folder": "blog"}, auto_publish=False)
 
 
 def url(brief: ContentBrief, action: str) -> str:

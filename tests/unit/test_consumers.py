@@ -1,0 +1,157 @@
+"""Websockets through the real ASGI stack: session cookie, channel layer (Valkey), relay."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from aigc_platform.asgi import application
+from apps.accounts.models import Role
+from apps.accounts.services import membership_grant
+from apps.briefs.services import brief_cancel
+from apps.core.models import OutboxEvent
+from apps.core.realtime import broadcast
+from apps.generation.models import GenerationJob
+from tests import factories
+
+# Real commits: the relay runs on commit, and the consumer reads what the test wrote.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 5
+
+
+def session_cookie(user, workspace_id: int | None = None) -> bytes:
+    """The cookie of a real signed-in session, as a browser would send it."""
+    client = Client()
+    client.force_login(user)
+    if workspace_id is not None:
+        session = client.session
+        session["workspace_id"] = workspace_id
+        session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+def socket(path: str, cookie: bytes | None = None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def queued_job(ws) -> GenerationJob:
+    # Created as a row rather than by brief_submit: the relayed `job.queued` would send a
+    # real task to the shared broker, where a running dev worker could pick it up.
+    brief = factories.brief(ws)
+    return GenerationJob.objects.create(workspace=ws, brief=brief, variants=brief.variants)
+
+
+def close_codes(*attempts: tuple[str, bytes | None]) -> list[int]:
+    """The close code each (path, cookie) connection gets; they run side by side."""
+
+    async def attempt(path: str, cookie: bytes | None) -> int:
+        communicator = socket(path, cookie)
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected  # accepted first, so that a browser sees the close code
+        closed = await communicator.receive_output(timeout=TIMEOUT)
+        assert closed["type"] == "websocket.close"
+        await communicator.disconnect(code=closed["code"])
+        return closed["code"]
+
+    async def scenario() -> list[int]:
+        return list(await asyncio.gather(*(attempt(path, cookie) for path, cookie in attempts)))
+
+    return async_to_sync(scenario)()
+
+
+def test_an_outsider_or_a_stranger_is_refused():
+    # given a job, a member of another workspace, and a visitor who is not signed in
+    job = queued_job(factories.workspace())
+    outsider = factories.member(factories.workspace(), Role.EDITOR)
+    cookie = session_cookie(outsider)
+    # when they open the job's socket, or the outsider asks for a missing job, for the
+    # job's workspace, or for a malformed workspace id
+    codes = close_codes(
+        (f"/ws/jobs/{job.pk}/", cookie),
+        (f"/ws/jobs/{job.pk + 1000}/", cookie),
+        (f"/ws/workspace/?workspace={job.workspace_id}", cookie),
+        ("/ws/workspace/?workspace=mine", cookie),
+        (f"/ws/jobs/{job.pk}/", None),
+        ("/ws/workspace/", None),
+    )
+    # then the outsider gets 4403 (4400 for the malformed id), the visitor 4401
+    assert codes == [4403, 4403, 4403, 4400, 4401, 4401]
+
+
+def test_a_member_gets_the_snapshot_then_broadcast_and_relayed_events_in_order():
+    # given a queued job and a reviewer of its workspace, connected to its socket
+    ws = factories.workspace()
+    job = queued_job(ws)
+    member = factories.member(ws, Role.REVIEWER)
+    cookie = session_cookie(member)
+
+    async def scenario() -> list[dict[str, Any]]:
+        communicator = socket(f"/ws/jobs/{job.pk}/", cookie)
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected
+        received = [await communicator.receive_json_from(timeout=TIMEOUT)]
+        # when a worker broadcasts progress, then the brief is cancelled (its events relayed)
+        await database_sync_to_async(broadcast)(
+            [f"job.{job.pk}"], {"type": "job.progress", "data": {"job_id": job.pk, "tokens": 12}})
+        await database_sync_to_async(brief_cancel)(brief=job.brief)
+        received += [await communicator.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+        assert await communicator.receive_nothing(timeout=0.2)
+        await communicator.disconnect()
+        return received
+
+    snapshot, progress, cancelled = async_to_sync(scenario)()
+    # then it saw the job as stored, then both events, in order
+    assert snapshot["type"] == "snapshot"
+    assert {k: snapshot["job"][k] for k in ("id", "state", "brief", "drafts", "events")} == {
+        "id": job.pk, "state": "queued", "events": f"/ws/jobs/{job.pk}/", "drafts": [],
+        "brief": {"id": job.brief_id, "title": "Composting at home", "state": "draft"}}
+    assert progress == {"type": "job.progress", "data": {"job_id": job.pk, "tokens": 12}}
+    event = OutboxEvent.objects.get(type="job.cancelled")
+    assert cancelled == {
+        "id": event.pk, "type": "job.cancelled",
+        "subject": {"type": "generationjob", "id": job.pk},
+        "data": {"state": "cancelled", "previous_state": "queued", "job_id": job.pk,
+                 "brief_id": job.brief_id},
+        "at": event.created_at.isoformat(),
+    }
+    assert event.relayed_at is not None
+
+
+def test_the_workspace_socket_follows_the_session_workspace():
+    # given a user in two workspaces whose session's current workspace is the second
+    first, second = factories.workspace(), factories.workspace()
+    job = queued_job(second)
+    user = factories.member(first, Role.EDITOR)
+    membership_grant(user=user, workspace=second, role=Role.REVIEWER)
+    cookie = session_cookie(user, workspace_id=second.pk)
+
+    async def scenario() -> list[dict[str, Any]]:
+        communicator = socket("/ws/workspace/", cookie)
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected
+        received = [await communicator.receive_json_from(timeout=TIMEOUT)]
+        # when the brief is cancelled
+        await database_sync_to_async(brief_cancel)(brief=job.brief, actor=user)
+        received += [await communicator.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+        await communicator.disconnect()
+        return received
+
+    snapshot, brief_event, job_event = async_to_sync(scenario)()
+    # then the snapshot is the second workspace's, and both events follow in order
+    assert snapshot["workspace"] == {"id": second.pk, "name": second.name}
+    assert snapshot["briefs_by_state"] == {"draft": 1}
+    assert [j["id"] for j in snapshot["active_jobs"]] == [job.pk]
+    assert (brief_event["type"], brief_event["data"]["state"]) == ("brief.cancelled", "cancelled")
+    assert (job_event["type"], job_event["subject"]) == (
+        "job.cancelled", {"type": "generationjob", "id": job.pk})
