@@ -1,0 +1,87 @@
+"""Dashboard forms: they parse and validate input; the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apps.briefs.models import ContentType, StyleGuide
+from apps.core.models import Workspace
+from apps.publishing.models import PublishingTarget
+
+MAX_KEYWORDS = 30
+
+
+class BriefForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    content_type = forms.ModelChoiceField(queryset=ContentType.objects.none())
+    style_guide = forms.ModelChoiceField(queryset=StyleGuide.objects.none(), required=False)
+    topic = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    audience = forms.CharField(max_length=200, required=False)
+    tone = forms.CharField(max_length=200, required=False)
+    keywords = forms.CharField(max_length=2000, required=False, help_text="Comma separated.")
+    target_length = forms.IntegerField(
+        min_value=10, max_value=5000, required=False,
+        help_text="Words. Empty: the content type's default.",
+    )
+    variants = forms.IntegerField(
+        min_value=1, max_value=8, required=False, help_text="Empty: the content type's default."
+    )
+    language = forms.CharField(max_length=16, initial="en")
+    source_material = forms.CharField(
+        max_length=50_000, required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    due_at = forms.DateTimeField(
+        required=False, label="Due",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    priority = forms.IntegerField(min_value=-100, max_value=100, initial=0,
+                                  help_text="Higher runs first.")
+
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["content_type"].queryset = ContentType.objects.filter(
+            workspace=workspace).order_by("name")
+        self.fields["style_guide"].queryset = StyleGuide.objects.filter(
+            workspace=workspace).order_by("name")
+
+    def clean_keywords(self) -> list[str]:
+        words = [w.strip() for w in self.cleaned_data["keywords"].split(",")]
+        keywords = list(dict.fromkeys(w for w in words if w))
+        if len(keywords) > MAX_KEYWORDS:
+            raise forms.ValidationError(f"At most {MAX_KEYWORDS} keywords.")
+        return keywords
+
+
+class ApproveForm(forms.Form):
+    draft_id = forms.IntegerField(widget=forms.HiddenInput)
+    comment = forms.CharField(max_length=10_000, required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+    targets = forms.ModelMultipleChoiceField(
+        queryset=PublishingTarget.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple, label="Publish to",
+    )
+
+    def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("targets", [t.pk for t in targets if t.auto_publish])
+        super().__init__(*args, **kwargs)
+        field = self.fields["targets"]
+        field.queryset = PublishingTarget.objects.filter(pk__in=[t.pk for t in targets])
+        # The page already holds the targets: render them without another query.
+        field.choices = [(t.pk, str(t)) for t in targets]
+
+
+class RejectForm(forms.Form):
+    comment = forms.CharField(max_length=10_000, required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RequestChangesForm(forms.Form):
+    feedback = forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}),
+                               help_text="What should change: it goes into the next prompt.")
+
+
+class WorkspaceSwitchForm(forms.Form):
+    workspace_id = forms.IntegerField(label="Workspace")

@@ -1,0 +1,132 @@
+"""Reads behind the dashboard pages, each a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from apps.briefs.models import BriefState, ContentBrief
+from apps.core.errors import NotFound
+from apps.core.models import AuditEvent
+from apps.generation.models import Draft, GenerationJob
+from apps.publishing.models import Publication, PublishingTarget
+from apps.reviews.models import DraftRevision, Review
+
+# The queue shows every brief still moving, and finished ones of the last week:
+# older finished work is the admin's (searchable, paginated) business.
+FINISHED_STATES = (BriefState.PUBLISHED, BriefState.REJECTED, BriefState.CANCELLED)
+FINISHED_SHOWN_FOR = timedelta(days=7)
+# Column order on the queue page: the pipeline's own order.
+QUEUE_ORDER = (
+    BriefState.DRAFT, BriefState.QUEUED, BriefState.GENERATING, BriefState.IN_REVIEW,
+    BriefState.CHANGES_REQUESTED, BriefState.APPROVED, BriefState.SCHEDULED,
+    BriefState.PUBLISHED, BriefState.FAILED, BriefState.REJECTED, BriefState.CANCELLED,
+)
+
+
+@dataclass
+class QueueColumn:
+    state: str
+    label: str
+    briefs: list[ContentBrief] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.briefs)
+
+
+def _with_latest_job(briefs: QuerySet) -> QuerySet:
+    latest = GenerationJob.objects.filter(brief=OuterRef("pk")).order_by("-id")
+    return briefs.select_related("content_type").annotate(
+        latest_job_id=Subquery(latest.values("id")[:1]),
+        latest_job_state=Subquery(latest.values("state")[:1]),
+    )
+
+
+def queue_columns(*, workspace_id: int) -> list[QueueColumn]:
+    """The workspace's briefs by state, in pipeline order, highest priority first: one query."""
+    recent = timezone.now() - FINISHED_SHOWN_FOR
+    briefs = _with_latest_job(
+        ContentBrief.objects.filter(workspace_id=workspace_id)
+        .filter(~Q(state__in=FINISHED_STATES) | Q(updated_at__gte=recent))
+    ).order_by("-priority", F("due_at").asc(nulls_last=True), "created_at")
+    columns = {state: QueueColumn(state=state, label=BriefState(state).label)
+               for state in QUEUE_ORDER}
+    for brief in briefs:
+        columns[brief.state].briefs.append(brief)
+    return list(columns.values())
+
+
+def queue_card(*, workspace_id: int, brief_id: int) -> ContentBrief:
+    brief = _with_latest_job(
+        ContentBrief.objects.filter(workspace_id=workspace_id, pk=brief_id)
+    ).first()
+    if brief is None:
+        raise NotFound("No such brief in this workspace.")
+    return brief
+
+
+def targets_enabled(*, workspace_id: int) -> list[PublishingTarget]:
+    """Where a reviewer may publish an approval to."""
+    return list(PublishingTarget.objects.filter(workspace_id=workspace_id, enabled=True)
+                .order_by("name", "id"))
+
+
+@dataclass
+class BriefPage:
+    brief: ContentBrief
+    jobs: list[GenerationJob]
+    drafts: list[Draft]  # the latest round's, best score first
+    earlier_drafts: list[Draft]
+    publications: list[Publication]
+    reviews: list[Review]
+    audit: list[AuditEvent]
+    targets: list[PublishingTarget]
+
+
+def _score(draft: Draft) -> float:
+    evaluation = getattr(draft, "evaluation", None)
+    return evaluation.score if evaluation is not None else float("-inf")
+
+
+def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> BriefPage:
+    """Everything the brief page shows, in eight queries whatever the number of drafts."""
+    brief = (
+        ContentBrief.objects.select_related("content_type", "style_guide", "created_by")
+        .filter(workspace_id=workspace_id, pk=brief_id).first()
+    )
+    if brief is None:
+        raise NotFound("No such brief in this workspace.")
+    jobs = list(brief.jobs.select_related("model_profile").order_by("-id"))
+    drafts = list(
+        brief.drafts.select_related("evaluation")
+        .prefetch_related(Prefetch("revisions", queryset=DraftRevision.objects.order_by("-number"),
+                                   to_attr="revisions_newest_first"))
+        .order_by("-job_id", "variant")
+    )
+    for draft in drafts:
+        # What a reviewer approves is the newest revision (an edit, or the model's text).
+        newest = draft.revisions_newest_first[0] if draft.revisions_newest_first else None
+        draft.current_text = newest.text if newest else draft.text
+        draft.revision_number = newest.number if newest else 1
+    latest_job_id = drafts[0].job_id if drafts else None
+    current = sorted((d for d in drafts if d.job_id == latest_job_id), key=_score, reverse=True)
+    publications = list(brief.publications.select_related("target", "revision").order_by("id"))
+    reviews = list(brief.reviews.select_related("reviewer", "revision"))
+    subjects = (
+        Q(subject_type="contentbrief", subject_id=brief.pk)
+        | Q(subject_type="generationjob", subject_id__in=[j.pk for j in jobs])
+        | Q(subject_type="draft", subject_id__in=[d.pk for d in drafts])
+        | Q(subject_type="publication", subject_id__in=[p.pk for p in publications])
+    )
+    audit = list(AuditEvent.objects.filter(subjects, workspace_id=workspace_id)
+                 .select_related("actor")[:audit_limit])
+    targets = targets_enabled(workspace_id=workspace_id)
+    return BriefPage(
+        brief=brief, jobs=jobs, drafts=current,
+        earlier_drafts=[d for d in drafts if d.job_id != latest_job_id],
+        publications=publications, reviews=reviews, audit=audit, targets=targets,
+    )

@@ -1,0 +1,246 @@
+// Live updates for the queue and brief pages, from the workspace's websocket.
+//
+// The server sends {"type": "snapshot", ...} on connect, then events shaped
+// {"type": "brief.queued", "subject": {...}, "data": {"brief_id", "job_id", "state", ...}, "at"}.
+// The database is the source of truth: after a reconnect the page reloads its
+// live parts over HTTP, then follows events again.
+(function () {
+  "use strict";
+
+  const root = document.querySelector("[data-live-root]");
+  const workspaceId = document.body.dataset.workspaceId;
+  if (!root || !workspaceId || !("WebSocket" in window)) return;
+
+  const page = root.dataset.page;
+  const briefFilter = page === "brief" ? root.dataset.briefId : null;
+  const statusEl = document.querySelector("[data-live-status]");
+  const ACTIVE_JOB_STATES = new Set(["queued", "running", "evaluating"]);
+  const MAX_BACKOFF_MS = 30000;
+  const PERMANENT_CLOSES = { 4400: "offline (bad request)", 4401: "offline (signed out)",
+    4403: "offline (not allowed)" };
+  let attempts = 0;
+  let seenSnapshot = false;
+  let refreshTimer = null;
+
+  function setStatus(text) {
+    if (statusEl) statusEl.textContent = text;
+  }
+
+  function socketUrl() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + window.location.host + "/ws/workspace/?workspace=" +
+      encodeURIComponent(workspaceId);
+  }
+
+  function connect() {
+    const socket = new WebSocket(socketUrl());
+    socket.addEventListener("open", function () {
+      attempts = 0;
+      setStatus("live");
+    });
+    socket.addEventListener("message", function (event) {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      handle(message);
+    });
+    socket.addEventListener("close", function (event) {
+      if (PERMANENT_CLOSES[event.code]) {
+        setStatus(PERMANENT_CLOSES[event.code]);
+        return; // retrying cannot help: signed out, not a member, or a bad request
+      }
+      // Exponential backoff with jitter, so a restarted server is not stampeded.
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
+      attempts += 1;
+      setStatus("offline, retrying in " + Math.round(delay / 1000) + " s");
+      window.setTimeout(connect, delay);
+    });
+  }
+
+  function handle(message) {
+    const type = String(message.type || "");
+    const data = message.data || {};
+    if (type === "snapshot") {
+      if (seenSnapshot) scheduleRefresh(); // a reconnect: events may have been missed
+      seenSnapshot = true;
+      return;
+    }
+    const briefId = data.brief_id != null ? String(data.brief_id) : null;
+    if (briefFilter !== null && briefId !== briefFilter) return;
+    if (type === "job.progress") {
+      showProgress(data);
+    } else if (page === "queue") {
+      onQueueEvent(type, data, briefId);
+    } else {
+      scheduleRefresh();
+    }
+  }
+
+  // --- queue page -----------------------------------------------------------
+
+  function card(briefId) {
+    return root.querySelector('.card[data-brief-id="' + briefId + '"]');
+  }
+
+  function onQueueEvent(type, data, briefId) {
+    if (briefId === null) return;
+    const existing = card(briefId);
+    if (type.startsWith("brief.")) {
+      if (!existing) {
+        insertCard(briefId);
+      } else if (data.state) {
+        placeCard(existing, data.state);
+      }
+    } else if (type.startsWith("job.") && existing && data.state) {
+      setJobState(existing, data.state);
+    }
+  }
+
+  function insertCard(briefId) {
+    const url = root.dataset.cardUrl.replace(/0\/card\/$/, briefId + "/card/");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null || card(briefId)) return;
+        const template = document.createElement("template");
+        template.innerHTML = html.trim();
+        const fresh = template.content.firstElementChild;
+        if (fresh) placeCard(fresh, fresh.dataset.state);
+      });
+  }
+
+  function placeCard(el, state) {
+    const list = root.querySelector('[data-column="' + state + '"] [data-cards]');
+    if (!list) return;
+    el.dataset.state = state;
+    // Keep each column ordered by priority, highest first, as the server renders it.
+    const priority = Number(el.dataset.priority || 0);
+    const before = Array.prototype.find.call(list.children, function (other) {
+      return other !== el && Number(other.dataset.priority || 0) < priority;
+    });
+    list.insertBefore(el, before || null);
+    updateCounts();
+  }
+
+  function updateCounts() {
+    root.querySelectorAll("[data-column]").forEach(function (column) {
+      const count = column.querySelector("[data-cards]").children.length;
+      const badge = column.querySelector("[data-count]");
+      badge.textContent = String(count);
+      badge.setAttribute("aria-label", count + " briefs");
+    });
+  }
+
+  function setJobState(el, state) {
+    const label = el.querySelector("[data-job-state]");
+    if (label) label.textContent = state;
+    const progress = el.querySelector("[data-progress]");
+    if (!progress) return;
+    progress.hidden = !ACTIVE_JOB_STATES.has(state);
+    if (state === "evaluating") setBar(progress, 1, "scoring…");
+  }
+
+  // --- progress (both pages) ------------------------------------------------
+
+  // The fraction done: `progress` (0..1) when the worker sends it, else tokens so far
+  // over the token budget; null when unknown (the bar stays indeterminate).
+  function fraction(data) {
+    if (typeof data.progress === "number") return data.progress;
+    const done = data.tokens != null ? data.tokens : data.completion_tokens;
+    const budget = data.max_tokens != null ? data.max_tokens : data.max_new_tokens;
+    return done != null && budget ? Math.min(1, done / budget) : null;
+  }
+
+  function setBar(container, value, text) {
+    const bar = container.querySelector("[data-progress-bar]");
+    const label = container.querySelector("[data-progress-text]");
+    if (bar && value !== null) bar.value = Math.round(value * 100);
+    if (label) label.textContent = text;
+  }
+
+  function showProgress(data) {
+    const value = fraction(data);
+    const text = value === null ? "" : Math.round(value * 100) + "%";
+    const scope = page === "queue" ? card(String(data.brief_id)) :
+      root.querySelector('.job[data-job-id="' + data.job_id + '"]');
+    if (!scope) return;
+    const container = scope.querySelector("[data-progress]");
+    if (container) {
+      container.hidden = false;
+      setBar(container, value, text);
+    }
+    const stream = scope.querySelector("[data-stream]");
+    if (stream && typeof data.text === "string") streamText(stream, data);
+  }
+
+  // `text` is the variant's text so far; one block per variant.
+  function streamText(stream, data) {
+    const variant = data.variant != null ? String(data.variant) : "0";
+    let block = stream.querySelector('[data-variant="' + variant + '"]');
+    if (!block) {
+      block = document.createElement("pre");
+      block.dataset.variant = variant;
+      block.setAttribute("aria-label", "Variant " + variant + " as it is written");
+      stream.appendChild(block);
+    }
+    block.textContent = data.text;
+  }
+
+  // --- re-reading the page --------------------------------------------------
+
+  function scheduleRefresh() {
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(refresh, 300); // one reload for a burst of events
+  }
+
+  function refresh() {
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html")
+          .querySelector("[data-live-root]");
+        if (!fresh) return;
+        if (page === "queue") {
+          root.innerHTML = fresh.innerHTML;
+          return;
+        }
+        replaceSections(fresh);
+      });
+  }
+
+  // Brief page: swap each live section for its fresh copy, in the fresh order, except
+  // one holding a field the user is typing in, unless the brief's state moved (then
+  // that form no longer applies).
+  function replaceSections(fresh) {
+    const stateOf = function (doc) {
+      const el = doc.querySelector("[data-brief-state]");
+      return el ? el.dataset.briefState : "";
+    };
+    const stateMoved = stateOf(root) !== stateOf(fresh);
+    const busy = function (section) {
+      const active = document.activeElement;
+      return section.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName);
+    };
+    const wanted = Array.prototype.slice.call(fresh.querySelectorAll("[data-live-section]"));
+    const wantedIds = new Set(wanted.map(function (section) { return section.id; }));
+    root.querySelectorAll("[data-live-section]").forEach(function (section) {
+      if (!wantedIds.has(section.id)) section.remove();
+    });
+    let previous = null;
+    wanted.forEach(function (section) {
+      const current = root.querySelector("#" + section.id);
+      const keep = current !== null && busy(current) && !stateMoved;
+      const node = keep ? current : section;
+      if (current && !keep) current.replaceWith(node);
+      else if (!current && previous) previous.after(node);
+      else if (!current) root.prepend(node);
+      previous = node;
+    });
+  }
+
+  connect();
+})();

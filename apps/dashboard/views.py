@@ -1,0 +1,208 @@
+"""Server-rendered dashboard pages; every change goes through a service.
+
+A DomainError becomes a page with its status (403, 404, 409) and the
+domain's own message, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.models import Membership
+from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.accounts.selectors import membership_for, workspace_require
+from apps.briefs.models import BriefState, Origin
+from apps.briefs.services import brief_create
+from apps.core.errors import DomainError, PermissionDenied
+from apps.core.models import Workspace
+from apps.dashboard import selectors
+from apps.dashboard.forms import (
+    ApproveForm,
+    BriefForm,
+    RejectForm,
+    RequestChangesForm,
+    WorkspaceSwitchForm,
+)
+from apps.reviews.services import review_approve, review_reject, review_request_changes
+
+View = Callable[..., HttpResponse]
+
+
+def domain_errors(view: View) -> View:
+    """Turn a refusal from a selector or service into an error page with its status."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as exc:
+            return render(request, "dashboard/error.html", {"message": str(exc)},
+                          status=exc.status_code)
+
+    return wrapped
+
+
+def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
+    """The workspace the user works in now (chosen in the header, else their first)."""
+    chosen = request.session.get("workspace_id")
+    if chosen is not None and membership_for(request.user, chosen) is None:
+        chosen = None  # membership revoked since it was chosen
+        request.session.pop("workspace_id", None)
+    return workspace_require(request.user, roles, chosen)
+
+
+def _page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
+          **context: Any) -> HttpResponse:
+    memberships = list(
+        Membership.objects.filter(user_id=request.user.pk).select_related("workspace")
+        .order_by("workspace__name")
+    )
+    role = next((m.role for m in memberships if m.workspace_id == workspace.pk), "")
+    context.update(workspace=workspace, memberships=memberships, role=role,
+                   can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW)
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+@domain_errors
+def queue(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    columns = selectors.queue_columns(workspace_id=workspace.pk)
+    return _page(request, "dashboard/queue.html", workspace, columns=columns)
+
+
+@require_GET
+@login_required
+@domain_errors
+def brief_card(request: HttpRequest, brief_id: int) -> HttpResponse:
+    """One queue card, for the page's script to insert when a brief appears."""
+    workspace = _workspace(request, CAN_VIEW)
+    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    return render(request, "dashboard/_brief_card.html", {"brief": brief})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@domain_errors
+def brief_new(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    form = BriefForm(request.POST or None, workspace=workspace)
+    if request.method == "POST" and form.is_valid():
+        try:
+            brief = brief_create(workspace=workspace, created_by=request.user,
+                                 origin=Origin.DASHBOARD, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"“{brief.title}” is queued for generation.")
+            return redirect("dashboard:brief", brief_id=brief.pk)
+    status = 400 if form.errors else 200
+    return _page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
+
+
+def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
+                error: str = "", bound: dict[str, Any] | None = None) -> HttpResponse:
+    page = selectors.brief_page(workspace_id=workspace.pk, brief_id=brief_id)
+    bound = bound or {}
+    approve_forms = [
+        (draft, bound.get(("approve", draft.pk)) or ApproveForm(
+            targets=page.targets, initial={"draft_id": draft.pk}, auto_id=f"id_d{draft.pk}_%s"))
+        for draft in page.drafts
+    ]
+    return _page(
+        request, "dashboard/brief_detail.html", workspace, status=status, page=page,
+        brief=page.brief, error=error, reviewable=page.brief.state == BriefState.IN_REVIEW,
+        approve_forms=approve_forms,
+        reject_form=bound.get("reject") or RejectForm(auto_id="id_reject_%s"),
+        changes_form=bound.get("changes") or RequestChangesForm(auto_id="id_changes_%s"),
+    )
+
+
+@require_GET
+@login_required
+@domain_errors
+def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    return _brief_page(request, workspace, brief_id)
+
+
+def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, form: Any,
+                   form_key: Any, decide: Callable[[Any], object], done: str) -> HttpResponse:
+    """Run one review decision; show the form's or the domain's refusal on the brief page."""
+    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    if not form.is_valid():
+        return _brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
+    try:
+        decide(brief)
+    except DomainError as exc:
+        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc))
+    messages.success(request, done)
+    return redirect("dashboard:brief", brief_id=brief_id)
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_REVIEW)
+    draft_id = request.POST.get("draft_id", "")
+    form = ApproveForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
+                       auto_id=f"id_d{draft_id}_%s" if draft_id.isdigit() else "id_%s")
+    return _review_action(
+        request, workspace, brief_id, form,
+        ("approve", int(draft_id)) if draft_id.isdigit() else "approve", done="Approved.",
+        decide=lambda brief: review_approve(
+            brief=brief, draft_id=form.cleaned_data["draft_id"], reviewer=request.user,
+            comment=form.cleaned_data["comment"],
+            target_ids=[t.pk for t in form.cleaned_data["targets"]],
+        ),
+    )
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_reject(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_REVIEW)
+    form = RejectForm(request.POST, auto_id="id_reject_%s")
+    return _review_action(
+        request, workspace, brief_id, form, "reject", done="Rejected.",
+        decide=lambda brief: review_reject(brief=brief, reviewer=request.user,
+                                           comment=form.cleaned_data["comment"]),
+    )
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_request_changes(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_REVIEW)
+    form = RequestChangesForm(request.POST, auto_id="id_changes_%s")
+    return _review_action(
+        request, workspace, brief_id, form, "changes",
+        done="Changes requested: a new round is queued.",
+        decide=lambda brief: review_request_changes(brief=brief, reviewer=request.user,
+                                                    feedback=form.cleaned_data["feedback"]),
+    )
+
+
+@require_POST
+@login_required
+@domain_errors
+def workspace_switch(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceSwitchForm(request.POST)
+    membership = (membership_for(request.user, form.cleaned_data["workspace_id"])
+                  if form.is_valid() else None)
+    if membership is None:
+        raise PermissionDenied("You are not a member of that workspace.")
+    request.session["workspace_id"] = membership.workspace_id
+    return redirect("dashboard:queue")

@@ -1,0 +1,117 @@
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.briefs.services import brief_cancel
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
+from apps.core.errors import DomainError
+from apps.generation.models import Draft, GenerationJob, JobState, ModelProfile
+
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
+
+
+def _evaluation_value(draft: Draft, name: str) -> str:
+    evaluation = getattr(draft, "evaluation", None)
+    return "—" if evaluation is None else f"{getattr(evaluation, name):.3f}"
+
+
+def _excerpt(text: str, size: int = 160) -> str:
+    return text[:size] + ("…" if len(text) > size else "")
+
+
+class JobInline(ReadOnlyInline):
+    model = GenerationJob
+    fields = ("state", "attempts", "worker_id", "started_at", "finished_at",
+              "completion_tokens", "error")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+class DraftScoreInline(ReadOnlyInline):
+    """A job's or a brief's drafts with their scores, best first."""
+
+    model = Draft
+    fields = ("variant", "job", "score", "relevance", "length_fit", "excerpt")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super().get_queryset(request).select_related("job", "evaluation")
+            .order_by(F("evaluation__score").desc(nulls_last=True), "variant")
+        )
+
+    @admin.display(description="score")
+    def score(self, draft: Draft) -> str:
+        return _evaluation_value(draft, "score")
+
+    @admin.display(description="relevance")
+    def relevance(self, draft: Draft) -> str:
+        return _evaluation_value(draft, "relevance")
+
+    @admin.display(description="length fit")
+    def length_fit(self, draft: Draft) -> str:
+        return _evaluation_value(draft, "length_fit")
+
+    @admin.display(description="text")
+    def excerpt(self, draft: Draft) -> str:
+        return _excerpt(draft.text)
+
+
+@admin.register(ModelProfile)
+class ModelProfileAdmin(WorkspaceScopedAdmin):
+    list_display = ("name", "workspace", "backend", "model", "queue", "device", "updated_at")
+    list_filter = ("backend", "queue", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "model")
+    list_select_related = ("workspace",)
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "brief", "workspace", "state", "attempts", "worker_id",
+                    "model_profile", "started_at", "finished_at", "completion_tokens")
+    list_filter = ("state", ("workspace", admin.RelatedOnlyFieldListFilter),
+                   ("model_profile", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("=id", "brief__title", "worker_id")
+    list_select_related = ("brief", "workspace", "model_profile")
+    date_hierarchy = "created_at"
+    inlines = (DraftScoreInline,)
+    actions = ("cancel_jobs",)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        # The form stays view-only; cancelling needs the model's change permission.
+        return self.has_service_permission(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in GenerationJob._meta.fields]
+
+    @admin.action(description="Cancel (the job and its brief)", permissions=("cancel",))
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        def cancel(job: GenerationJob) -> None:
+            if job.state not in ACTIVE_JOB_STATES:
+                raise DomainError(f"This job has already ended ({job.state}).")
+            # A job runs for its brief: cancelling the brief cancels its active jobs too,
+            # so no brief is left waiting on a job that will never finish.
+            brief_cancel(brief=job.brief, actor=request.user)
+
+        run_service_action(
+            self, request, queryset.select_related("brief"), done="cancelled",
+            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda job: job.workspace_id, act=cancel,
+        )
+
+
+@admin.register(Draft)
+class DraftAdmin(ReadOnlyAdmin):
+    workspace_path = "brief__workspace_id"
+    list_display = ("id", "brief", "job", "variant", "model_name", "score", "completion_tokens",
+                    "created_at")
+    list_filter = ("model_name", ("brief__workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("=id", "brief__title", "text")
+    list_select_related = ("brief", "job", "evaluation")
+
+    @admin.display(description="score", ordering="evaluation__score")
+    def score(self, draft: Draft) -> str:
+        return _evaluation_value(draft, "score")
