@@ -11,16 +11,26 @@ from apps.accounts.selectors import workspace_require
 from apps.core.models import Workspace
 
 WORKSPACE_HEADER = "X-Workspace"
+# Ids are 64-bit: a larger number is refused as input rather than overflowing in the database.
+ID_MAX = 2**63 - 1
+
+
+def workspace_id_parse(raw: object) -> int | None:
+    """None when absent; the id when it is one; else ValueError."""
+    if raw in (None, ""):
+        return None
+    value = int(str(raw))
+    if not 0 < value <= ID_MAX:
+        raise ValueError(f"{raw!r} is not an id")
+    return value
 
 
 def request_workspace_id(request: Request) -> int | None:
     """The `X-Workspace` header, else the session's current workspace, else None (first membership)."""
     raw = request.headers.get(WORKSPACE_HEADER) or request.session.get("workspace_id")
-    if raw in (None, ""):
-        return None
     try:
-        return int(raw)
-    except (TypeError, ValueError):
+        return workspace_id_parse(raw)
+    except ValueError:
         raise ValidationError({WORKSPACE_HEADER: ["A workspace id is a whole number."]}) from None
 
 

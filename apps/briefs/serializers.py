@@ -11,11 +11,19 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.accounts.api_auth import ID_MAX
 from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
 from apps.briefs.selectors import content_type_find, style_guide_find
 from apps.generation.models import Draft, GenerationJob
 from apps.publishing.models import Publication
 from apps.reviews.models import DraftRevision, Review
+
+
+class IdField(serializers.IntegerField):
+    """A database id: positive and 64-bit."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
 class BriefCreateSerializer(serializers.Serializer):
@@ -45,7 +53,7 @@ class BriefCreateSerializer(serializers.Serializer):
     due_at = serializers.DateTimeField(required=False, allow_null=True)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    style_guide = serializers.IntegerField(required=False, allow_null=True)
+    style_guide = IdField(required=False, allow_null=True)
 
     def validate_content_type(self, value: str) -> ContentType:
         found = content_type_find(workspace=self.context["workspace"], ref=value)
@@ -69,7 +77,7 @@ class BriefFilterSerializer(serializers.Serializer):
 
 
 class PublicationFilterSerializer(serializers.Serializer):
-    brief = serializers.IntegerField(min_value=1, required=False)
+    brief = IdField(required=False)
 
 
 class ContentTypeRefSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 
+from apps.accounts.api_auth import workspace_id_parse
 from apps.accounts.roles import CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.selectors import brief_state_counts
@@ -91,8 +92,8 @@ class WorkspaceEventsConsumer(EventsConsumer):
 
 def socket_workspace(user: AbstractBaseUser, session: SessionBase, requested: str) -> Workspace:
     """The workspace a socket follows; ValueError for a malformed id, PermissionDenied if not a member."""
-    raw = requested or session.get("workspace_id")
-    return workspace_require(user, CAN_VIEW, int(raw) if raw not in (None, "") else None)
+    workspace_id = workspace_id_parse(requested or session.get("workspace_id"))
+    return workspace_require(user, CAN_VIEW, workspace_id)
 
 
 def job_snapshot(workspace: Workspace, job_id: int) -> dict[str, Any]:

@@ -13,16 +13,16 @@ from rest_framework.views import APIView
 from apps.accounts.api_auth import request_workspace
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
-from apps.briefs.serializers import BriefDetailSerializer
+from apps.briefs.serializers import BriefDetailSerializer, IdField
 from apps.core.models import Workspace
 from apps.reviews.services import review_approve, review_reject, review_request_changes
 
 
 class ApproveSerializer(serializers.Serializer):
-    draft_id = serializers.IntegerField(min_value=1)
+    draft_id = IdField()
     comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
     target_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=50, required=False,
+        child=IdField(), max_length=50, required=False,
         help_text="default: the workspace's auto-publish targets",
     )
     publish_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -278,3 +278,26 @@ def test_job_detail_names_its_brief_and_drafts(ws, ct, editor):
         job.pk, "queued", 2, 0)
     assert body["brief"] == {"id": brief.pk, "title": "Rain gardens", "state": "queued"}
     assert body["drafts"] == []
+
+
+def test_ids_beyond_64_bits_are_refused_or_not_found_never_a_500(editor):
+    # given a client that does not raise server errors but answers them, as in production
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(editor)
+    huge = "9" * 25
+    # when ids too large for the database arrive in a path, a query, a header or a body
+    detail = client.get(f"{BRIEFS}{huge}/")
+    publications = client.get("/api/v1/publications/", {"brief": huge})
+    header = client.get(BRIEFS, headers={"X-Workspace": huge})
+    body = client.post(BRIEFS, {"title": "t", "topic": "x", "content_type": huge,
+                                "style_guide": int(huge)}, format="json")
+    # then each is a 404 or a 400 that says why
+    assert detail.status_code == 404
+    assert publications.status_code == 400
+    assert publications.json() == {
+        "brief": ["Ensure this value is less than or equal to 9223372036854775807."]}
+    assert header.status_code == 400
+    assert body.status_code == 400
+    assert body.json() == {
+        "content_type": [f"Unknown content type '{huge}' in this workspace."],
+        "style_guide": ["Ensure this value is less than or equal to 9223372036854775807."]}

@@ -193,11 +193,26 @@ def test_detail_shows_scores_revisions_reviews_and_publications_in_seven_queries
     assert listed["results"] == body["publications"]
 
 
-def test_publications_are_scoped_to_the_workspace(brief, reviewer, target):
+def test_publications_are_scoped_to_the_workspace_in_three_queries(
+    ws, brief, reviewer, target, django_assert_num_queries
+):
+    # given two approved briefs with a publication each, and an editor of another workspace
+    second_target = target_create(workspace=ws, name="Second", kind="file",
+                                  config={"folder": "second"}, auto_publish=False)
     client_for(reviewer).post(url(brief, "approve"), {"draft_id": brief.drafts.get(variant=0).pk,
                                                       "target_ids": [target.pk]}, format="json")
+    other = brief_in_review(ws)
+    client_for(reviewer).post(url(other, "approve"), {"draft_id": other.drafts.get(variant=0).pk,
+                                                      "target_ids": [second_target.pk]},
+                              format="json")
     outsider = factories.member(factories.workspace(), Role.EDITOR)
-    mine = client_for(reviewer).get("/api/v1/publications/").json()
+    # when each lists publications: membership, count, page (targets joined)
+    with django_assert_num_queries(3):
+        everything = client_for(reviewer).get("/api/v1/publications/").json()
+    mine = client_for(reviewer).get("/api/v1/publications/", {"brief": brief.pk}).json()
     theirs = client_for(outsider).get("/api/v1/publications/", {"brief": brief.pk}).json()
+    # then ours are newest first, filtered by brief; theirs are empty
+    assert [(p["brief_id"], p["target"]["name"]) for p in everything["results"]] == [
+        (other.pk, "Second"), (brief.pk, "Blog folder")]
     assert [p["brief_id"] for p in mine["results"]] == [brief.pk]
     assert (theirs["count"], theirs["results"]) == (0, [])

@@ -76,17 +76,18 @@ def test_an_outsider_or_a_stranger_is_refused():
     outsider = factories.member(factories.workspace(), Role.EDITOR)
     cookie = session_cookie(outsider)
     # when they open the job's socket, or the outsider asks for a missing job, for the
-    # job's workspace, or for a malformed workspace id
+    # job's workspace, or for a malformed or overlong workspace id
     codes = close_codes(
         (f"/ws/jobs/{job.pk}/", cookie),
         (f"/ws/jobs/{job.pk + 1000}/", cookie),
         (f"/ws/workspace/?workspace={job.workspace_id}", cookie),
         ("/ws/workspace/?workspace=mine", cookie),
+        (f"/ws/workspace/?workspace={'9' * 25}", cookie),
         (f"/ws/jobs/{job.pk}/", None),
         ("/ws/workspace/", None),
     )
-    # then the outsider gets 4403 (4400 for the malformed id), the visitor 4401
-    assert codes == [4403, 4403, 4403, 4400, 4401, 4401]
+    # then the outsider gets 4403 (4400 for the bad ids), the visitor 4401
+    assert codes == [4403, 4403, 4403, 4400, 4400, 4401, 4401]
 
 
 def test_a_member_gets_the_snapshot_then_broadcast_and_relayed_events_in_order():
