@@ -43,7 +43,7 @@ def job_workspace_for(*, user: AbstractBaseUser | AnonymousUser, job_id: int) ->
 
 
 def jobs_active(*, workspace_id: int, limit: int = 100) -> list[GenerationJob]:
-    """The workspace's unfinished jobs, oldest first (the order workers take them)."""
+    """The workspace's unfinished jobs, oldest first."""
     return list(
         GenerationJob.objects.filter(workspace_id=workspace_id, state__in=ACTIVE_STATES)
         .order_by("id")[:limit]
