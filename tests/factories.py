@@ -53,3 +53,30 @@ def brief(ws: Workspace, ct: ContentType | None = None, **kwargs: Any) -> Conten
                               "keywords": ["compost", "garden"], "submit": False}
     values.update(kwargs)
     return brief_create(workspace=ws, content_type=ct or content_type(ws), **values)
+
+
+def brief_in_review(ws: Workspace, scores: tuple[float, ...] = (0.8, 0.6), **kwargs: Any
+                    ) -> ContentBrief:
+    """A brief carried by the real services through generation and scoring to review.
+
+    One draft per entry of `scores`, variant i scored scores[i]; the texts are
+    hand-written inputs standing for what a worker would have generated.
+    """
+    from apps.evaluation.services import evaluation_record
+    from apps.generation.services import job_claim, job_record_drafts
+    from workers.evaluation.types import DraftScore
+    from workers.generation.types import GeneratedText
+
+    created = brief(ws, submit=True, variants=len(scores), **kwargs)
+    job = created.jobs.get()
+    job_claim(job_id=job.pk, worker_id="w1")
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=[
+        GeneratedText(variant=v, text=f"Variant {v}: start a compost heap.", seed=v,
+                      prompt_tokens=12, completion_tokens=30, model_name="builtin")
+        for v in range(len(scores))])
+    evaluation_record(job_id=job.pk, scores=[
+        DraftScore(draft_id=d.pk, relevance=round(scores[d.variant] - 0.1, 4), length_fit=0.9,
+                   score=scores[d.variant], embedding_model="minilm")
+        for d in job.drafts.all()])
+    created.refresh_from_db()
+    return created

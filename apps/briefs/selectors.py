@@ -73,11 +73,3 @@ def brief_state_counts(*, workspace_id: int) -> dict[str, int]:
         .order_by("state")
     )
     return {row["state"]: row["n"] for row in rows}
-
-
-def publication_list(*, workspace: Workspace, brief_id: int | None = None) -> QuerySet[Publication]:
-    """A workspace's publications (of one brief, if given), newest first, with their targets."""
-    publications = Publication.objects.filter(workspace=workspace).select_related("target")
-    if brief_id is not None:
-        publications = publications.filter(brief_id=brief_id)
-    return publications.order_by("-created_at", "-id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
@@ -47,30 +47,32 @@ def brief_create(
         raise DomainError("Unknown content type for this workspace.")
     if style_guide is not None and style_guide.workspace_id != workspace.pk:
         raise DomainError("Unknown style guide for this workspace.")
-    if external_id and ContentBrief.objects.filter(
-        workspace=workspace, origin=origin, external_id=external_id
-    ).exists():
-        raise DomainError(f"A brief with external id '{external_id}' already exists.")
-    brief = ContentBrief.objects.create(
-        workspace=workspace,
-        title=title,
-        content_type=content_type,
-        style_guide=style_guide,
-        topic=topic,
-        audience=audience,
-        tone=tone or (style_guide.tone if style_guide else ""),
-        keywords=keywords or [],
-        target_length=target_length or content_type.default_length,
-        variants=variants or content_type.default_variants,
-        language=language,
-        source_material=source_material,
-        reference_texts=reference_texts or [],
-        due_at=due_at,
-        priority=priority,
-        origin=origin,
-        external_id=external_id,
-        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
-    )
+    try:
+        # The unique constraint decides between two concurrent pushes of one id.
+        with transaction.atomic():
+            brief = ContentBrief.objects.create(
+                workspace=workspace,
+                title=title,
+                content_type=content_type,
+                style_guide=style_guide,
+                topic=topic,
+                audience=audience,
+                tone=tone or (style_guide.tone if style_guide else ""),
+                keywords=keywords or [],
+                target_length=target_length or content_type.default_length,
+                variants=variants or content_type.default_variants,
+                language=language,
+                source_material=source_material,
+                reference_texts=reference_texts or [],
+                due_at=due_at,
+                priority=priority,
+                origin=origin,
+                external_id=external_id,
+                created_by=created_by if created_by is not None and created_by.is_authenticated
+                else None,
+            )
+    except IntegrityError as exc:
+        raise DomainError(f"A brief with external id '{external_id}' already exists.") from exc
     audit_record(
         workspace_id=workspace.pk, action="brief.created", subject=brief, actor=created_by,
         after={"title": title, "origin": origin},

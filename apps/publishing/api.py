@@ -8,8 +8,8 @@ from rest_framework.response import Response
 
 from apps.accounts.api_auth import request_workspace
 from apps.accounts.roles import CAN_VIEW
-from apps.briefs.selectors import publication_list
 from apps.briefs.serializers import PublicationFilterSerializer, PublicationSerializer
+from apps.publishing.selectors import publication_list
 
 
 class PublicationListApi(GenericAPIView):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.core.models import Workspace
 from apps.publishing.connectors.base import PublishItem
 from apps.publishing.models import Publication
 
@@ -28,3 +30,11 @@ def publish_item_for(publication: Publication) -> PublishItem:
         content_type=brief.content_type.slug,
         published_at=timezone.now(),
     )
+
+
+def publication_list(*, workspace: Workspace, brief_id: int | None = None) -> QuerySet[Publication]:
+    """A workspace's publications (of one brief, if given), newest first, with their targets."""
+    publications = Publication.objects.filter(workspace=workspace).select_related("target")
+    if brief_id is not None:
+        publications = publications.filter(brief_id=brief_id)
+    return publications.order_by("-created_at", "-id")

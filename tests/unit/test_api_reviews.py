@@ -7,15 +7,11 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
-from apps.evaluation.services import evaluation_record
-from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication
 from apps.publishing.services import publication_claim, publication_succeed, target_create
 from apps.reviews.models import Review
 from apps.reviews.services import revision_edit
 from tests import factories
-from workers.evaluation.types import DraftScore
-from workers.generation.types import GeneratedText
 
 pytestmark = pytest.mark.django_db
 
@@ -24,23 +20,6 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-def brief_in_review(ws) -> ContentBrief:
-    """A brief carried by the real services through generation and scoring to review."""
-    brief = factories.brief(ws, submit=True, variants=2)
-    job = brief.jobs.get()
-    job_claim(job_id=job.pk, worker_id="w1")
-    texts = [GeneratedText(variant=v, text=f"Variant {v} about compost.", seed=v,
-                           prompt_tokens=12, completion_tokens=30, model_name="builtin")
-             for v in (0, 1)]
-    job_record_drafts(job_id=job.pk, worker_id="w1", texts=texts)
-    evaluation_record(job_id=job.pk, scores=[
-        DraftScore(draft_id=d.pk, relevance=0.7, length_fit=0.9, score=(0.8, 0.6)[d.variant],
-                   embedding_model="minilm") for d in job.drafts.all()])
-    brief.refresh_from_db()
-    assert brief.state == BriefState.IN_REVIEW
-    return brief
 
 
 @pytest.fixture
@@ -55,7 +34,7 @@ def reviewer(ws):
 
 @pytest.fixture
 def brief(ws):
-    return brief_in_review(ws)
+    return factories.brief_in_review(ws)
 
 
 @pytest.fixture
@@ -112,7 +91,7 @@ def test_an_unknown_target_is_refused_and_the_approval_rolled_back(brief, review
 
 def test_approve_validates_its_fields_and_the_draft(ws, brief, reviewer):
     client = client_for(reviewer)
-    other_draft = brief_in_review(ws).drafts.get(variant=0)
+    other_draft = factories.brief_in_review(ws).drafts.get(variant=0)
     missing = client.post(url(brief, "approve"), {"target_ids": ["x"]}, format="json")
     foreign = client.post(url(brief, "approve"), {"draft_id": other_draft.pk}, format="json")
     assert missing.status_code == 400
@@ -184,7 +163,7 @@ def test_detail_shows_scores_revisions_reviews_and_publications_in_seven_queries
              d["latest_revision"]["author"], d["latest_revision"]["text"])
             for d in body["drafts"]] == [
         (0, 0.8, 2, "rita", "Edited compost text."),
-        (1, 0.6, 1, None, "Variant 1 about compost."),
+        (1, 0.6, 1, None, "Variant 1: start a compost heap."),
     ]
     assert [(r["decision"], r["revision"]) for r in body["reviews"]] == [("approve", 2)]
     assert [(p["target"]["name"], p["state"], p["external_id"], p["external_url"])
@@ -201,7 +180,7 @@ def test_publications_are_scoped_to_the_workspace_in_three_queries(
                                   config={"folder": "second"}, auto_publish=False)
     client_for(reviewer).post(url(brief, "approve"), {"draft_id": brief.drafts.get(variant=0).pk,
                                                       "target_ids": [target.pk]}, format="json")
-    other = brief_in_review(ws)
+    other = factories.brief_in_review(ws)
     client_for(reviewer).post(url(other, "approve"), {"draft_id": other.drafts.get(variant=0).pk,
                                                       "target_ids": [second_target.pk]},
                               format="json")

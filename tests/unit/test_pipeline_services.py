@@ -25,7 +25,6 @@ from apps.publishing.services import (
 from apps.reviews.models import DraftRevision, Review
 from apps.reviews.services import review_approve, review_request_changes
 from tests import factories
-from workers.evaluation.types import DraftScore
 from workers.generation.types import GeneratedText
 
 pytestmark = pytest.mark.django_db
@@ -39,17 +38,8 @@ def _texts(n: int) -> list[GeneratedText]:
 
 def _in_review(ws=None):
     ws = ws or factories.workspace()
-    brief = factories.brief(ws, variants=2)
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
-    job_claim(job_id=job.pk, worker_id="w1")
-    job_record_drafts(job_id=job.pk, worker_id="w1", texts=_texts(2))
-    scores = [DraftScore(draft_id=d.pk, relevance=0.5 + d.variant / 10, length_fit=1.0,
-                         score=0.6 + d.variant / 10, embedding_model="minilm")
-              for d in Draft.objects.filter(job=job)]
-    evaluation_record(job_id=job.pk, scores=scores)
-    brief.refresh_from_db()
-    return ws, brief, job
+    brief = factories.brief_in_review(ws)
+    return ws, brief, brief.jobs.get()
 
 
 def test_submit_queues_a_job_with_the_rendered_prompt_and_events():
