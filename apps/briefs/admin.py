@@ -84,6 +84,11 @@ class ContentBriefAdmin(WorkspaceScopedAdmin):
     date_hierarchy = "created_at"
     inlines = (JobInline, DraftScoreInline, PublicationInline)
     actions = ("submit_briefs", "cancel_briefs")
+    fieldsets = (
+        (None, {"fields": ("workspace", *CONTENT_FIELDS)}),
+        ("Scheduling", {"fields": ("due_at", "priority")}),
+        ("Lifecycle", {"fields": SERVICE_FIELDS}),
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:

@@ -53,6 +53,11 @@ class PublishingTargetAdmin(WorkspaceScopedAdmin):
                    ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     list_select_related = ("workspace",)
+    fieldsets = (
+        (None, {"fields": ("workspace", "name", "kind", "config", "enabled", "auto_publish")}),
+        ("Credentials", {"fields": ("secret", "has_secret")}),
+        ("Timestamps", {"fields": ("created_at", "updated_at")}),
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fixed = ("has_secret", "created_at", "updated_at")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
 from apps.briefs.models import BriefState, ContentBrief, Origin
-from apps.briefs.services import brief_submit
+from apps.briefs.services import brief_cancel, brief_submit
 from apps.evaluation.services import evaluation_record
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
@@ -102,6 +105,7 @@ def test_queue_queries_do_not_grow_with_the_number_of_briefs(ws, editor):
         factories.brief(ws, ct, title=f"Brief {n}", submit=n % 2 == 0)
     with_30 = _queue_queries(client)
     # then the page costs the same number of queries
+    print(f"queue page: {with_3} queries with 3 briefs, {with_30} with 30")
     assert with_30 == with_3
 
 
@@ -124,6 +128,19 @@ def test_queue_groups_briefs_by_state_with_counts(ws, editor):
     assert queued.briefs[0].latest_job_state == "queued"
     assert b'data-column="queued"' in response.content
     assert b"dashboard/live.js" in response.content
+
+
+def test_queue_leaves_out_briefs_finished_over_a_week_ago(ws, editor):
+    # given two cancelled briefs, one of them cancelled eight days ago
+    recent = factories.brief(ws, title="Cancelled today")
+    old = factories.brief(ws, title="Cancelled last week")
+    for brief in (recent, old):
+        brief_cancel(brief=brief, actor=editor)
+    ContentBrief.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=8))
+    # when the queue is shown
+    columns = {c.state: c for c in logged_in(editor).get("/").context["columns"]}
+    # then only the recent one is there
+    assert [b.title for b in columns[BriefState.CANCELLED].briefs] == ["Cancelled today"]
 
 
 def test_queue_redirects_anonymous_users_to_login():

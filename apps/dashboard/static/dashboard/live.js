@@ -104,11 +104,15 @@
     fetch(url, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
-        if (html === null || card(briefId)) return;
+        if (html === null) return;
         const template = document.createElement("template");
         template.innerHTML = html.trim();
         const fresh = template.content.firstElementChild;
-        if (fresh) placeCard(fresh, fresh.dataset.state);
+        if (!fresh) return;
+        // Events that came while this was in flight found no card; the server's copy is newer.
+        const stale = card(briefId);
+        if (stale) stale.remove();
+        placeCard(fresh, fresh.dataset.state);
       });
   }
 
