@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -95,6 +96,7 @@ class PublicationAdmin(ReadOnlyAdmin):
     list_select_related = ("brief", "target", "workspace")
     date_hierarchy = "created_at"
     actions = ("retry_publications",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return self.has_service_permission(request)
