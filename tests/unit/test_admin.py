@@ -20,7 +20,6 @@ from apps.publishing.models import Publication, PublicationState, PublishingTarg
 from apps.publishing.services import publication_claim, publication_fail, target_create
 from apps.reviews.services import review_approve, review_reject
 from tests import factories
-from tests.unit.test_dashboard_views import brief_in_review
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +51,7 @@ def root(superuser) -> Client:
 
 def published_round(ws, name: str) -> Publication:
     """A brief in review, approved by a reviewer to a file target, whose publishing failed."""
-    brief = brief_in_review(ws, title=name)
+    brief = factories.brief_in_review(ws, title=name)
     reviewer = factories.member(ws, Role.REVIEWER)
     target = target_create(workspace=ws, name=f"{name} site", kind="file",
                            config={"folder": "site"})
@@ -121,7 +120,7 @@ def _act(client: Client, path: str, action: str, ids: list[int]) -> list[tuple[s
 def test_cancel_action_cancels_a_queued_brief_and_reports_an_illegal_one(ws, root):
     # given a queued brief and a rejected one
     queued = factories.brief(ws, title="Queued", submit=True)
-    rejected = brief_in_review(ws, title="Rejected")
+    rejected = factories.brief_in_review(ws, title="Rejected")
     review_reject(brief=rejected, reviewer=factories.member(ws, Role.REVIEWER))
     # when the admin cancels both
     reported = _act(root, "/admin/briefs/contentbrief/", "cancel_briefs",
@@ -150,7 +149,7 @@ def test_submit_action_queues_a_draft_brief(ws, root):
 def test_job_cancel_action_cancels_the_brief_and_refuses_a_finished_job(ws, root):
     # given a queued job and a succeeded one
     queued = factories.brief(ws, title="Queued", submit=True).jobs.get()
-    finished = brief_in_review(ws, title="Done").jobs.get()
+    finished = factories.brief_in_review(ws, title="Done").jobs.get()
     # when the admin cancels both
     reported = _act(root, "/admin/generation/generationjob/", "cancel_jobs",
                     [queued.pk, finished.pk])

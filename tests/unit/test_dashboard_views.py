@@ -14,36 +14,14 @@ from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.briefs.services import brief_cancel, brief_submit
-from apps.evaluation.services import evaluation_record
-from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.services import target_create
 from apps.reviews.models import Decision, Review
 from tests import factories
-from workers.evaluation.types import DraftScore
-from workers.generation.types import GeneratedText
 
 pytestmark = pytest.mark.django_db
 
-SCORES = {0: 0.61, 1: 0.87}  # variant 1 is the better one
-
-
-def brief_in_review(ws, **kwargs) -> ContentBrief:
-    """A brief taken by the real services through generation and scoring to review."""
-    brief = factories.brief(ws, submit=True, variants=2, **kwargs)
-    job = brief.jobs.get()
-    job_claim(job_id=job.pk, worker_id="w1")
-    texts = [GeneratedText(variant=v, text=f"Variant {v}: start a compost heap.", seed=v,
-                           prompt_tokens=12, completion_tokens=30, model_name="builtin")
-             for v in SCORES]
-    job_record_drafts(job_id=job.pk, worker_id="w1", texts=texts)
-    evaluation_record(job_id=job.pk, scores=[
-        DraftScore(draft_id=d.pk, relevance=SCORES[d.variant] - 0.1, length_fit=0.9,
-                   score=SCORES[d.variant], embedding_model="minilm")
-        for d in job.drafts.all()
-    ])
-    brief.refresh_from_db()
-    return brief
+SCORES = (0.61, 0.87)  # variant 1 is the better one
 
 
 def logged_in(user) -> Client:
@@ -75,7 +53,7 @@ def outsider():
 
 @pytest.fixture
 def in_review(ws):
-    return brief_in_review(ws)
+    return factories.brief_in_review(ws, scores=SCORES)
 
 
 @pytest.fixture
@@ -114,7 +92,7 @@ def test_queue_groups_briefs_by_state_with_counts(ws, editor):
     factories.brief(ws, title="Still a draft")
     factories.brief(ws, title="Queued low", submit=True, priority=0)
     factories.brief(ws, title="Queued high", submit=True, priority=5)
-    brief_in_review(ws, title="Ready to review")
+    factories.brief_in_review(ws, title="Ready to review")
     # when an editor opens the queue
     response = logged_in(editor).get("/")
     # then each state's column holds its briefs, highest priority first
