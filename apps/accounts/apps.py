@@ -14,5 +14,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Permissions exist only after migrate has run, so the role groups are
-        # (re)built then rather than in a data migration.
-        post_migrate.connect(_sync_role_groups, sender=self)
+        # (re)built then rather than in a data migration. No sender: the call
+        # after the last app's migrations is the one that sees every permission.
+        post_migrate.connect(_sync_role_groups, dispatch_uid="accounts.sync_role_groups")

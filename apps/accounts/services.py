@@ -26,14 +26,19 @@ def roles_sync_groups() -> None:
 
 @transaction.atomic
 def membership_grant(*, user: AbstractBaseUser, workspace: Workspace, role: str) -> Membership:
-    """Give `user` `role` in `workspace` (replacing an earlier role) and its group."""
+    """Give `user` `role` in `workspace` (replacing an earlier role there).
+
+    The user's groups are the union of their roles across workspaces; what a
+    permission allows is still checked against the workspace's membership.
+    """
     role = Role(role)
     membership, _ = Membership.objects.update_or_create(
         user=user, workspace=workspace, defaults={"role": role}
     )
-    groups = Group.objects.filter(name__in=GROUP_NAMES.values())
-    user.groups.remove(*groups)  # type: ignore[attr-defined]
-    user.groups.add(Group.objects.get(name=GROUP_NAMES[role]))  # type: ignore[attr-defined]
+    held = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    groups = {g.name: g for g in Group.objects.filter(name__in=GROUP_NAMES.values())}
+    user.groups.remove(*[groups[GROUP_NAMES[r]] for r in Role if r not in held])  # type: ignore[attr-defined]
+    user.groups.add(*[groups[GROUP_NAMES[Role(r)]] for r in held])  # type: ignore[attr-defined]
     return membership
 
 

@@ -11,7 +11,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.models import Role
-from apps.accounts.services import roles_sync_groups
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
@@ -236,8 +235,6 @@ def test_target_config_is_validated(ws, root):
 
 
 def test_members_see_only_their_workspaces(ws):
-    # given the role groups' permissions (synced after migrate; see apps/accounts/apps.py)
-    roles_sync_groups()
     # and an editor of one workspace, and briefs in it and in another
     editor = factories.member(ws, Role.EDITOR)
     mine = factories.brief(ws, title="Mine")
@@ -254,8 +251,7 @@ def test_members_see_only_their_workspaces(ws):
 
 
 def test_members_act_and_pick_only_within_their_workspaces(ws):
-    # given an editor (with the role groups' permissions) and a queued brief of theirs
-    roles_sync_groups()
+    # given an editor and a queued brief of theirs
     editor = factories.member(ws, Role.EDITOR)
     queued = factories.brief(ws, title="Queued", submit=True)
     factories.workspace(name="Someone else's")

@@ -236,3 +236,18 @@ def test_a_webhook_target_without_a_secret_gets_a_generated_one_stored_encrypted
     secret = secret_decrypt(target.secret_encrypted)
     assert secret.startswith("whsec_") and len(secret) == 6 + 44
     assert "whsec_" not in target.secret_encrypted
+
+
+def test_role_groups_carry_permissions_after_migrate_and_add_up_across_workspaces():
+    from django.contrib.auth.models import Group
+
+    assert Group.objects.get(name="Editors").permissions.filter(codename="add_contentbrief").exists()
+    assert Group.objects.get(name="Reviewers").permissions.filter(codename="add_review").exists()
+    first, second = factories.workspace(), factories.workspace()
+    user = factories.member(first, "editor")
+    from apps.accounts.services import membership_grant
+
+    membership_grant(user=user, workspace=second, role="reviewer")
+    assert sorted(user.groups.values_list("name", flat=True)) == ["Editors", "Reviewers"]
+    membership_grant(user=user, workspace=first, role="reviewer")
+    assert sorted(user.groups.values_list("name", flat=True)) == ["Reviewers"]
