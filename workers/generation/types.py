@@ -11,10 +11,11 @@ class GenerationRequest:
     prompt: str
     variants: int
     max_new_tokens: int
-    seed: int
+    seed: int  # variant i samples with seed + i
     temperature: float = 0.8
     top_p: float = 0.95
     stop: tuple[str, ...] = ()
+    min_new_tokens: int = 0  # the end-of-text token is held back until this many are written
     model: str = "builtin"  # a model directory, hub id or server model name
     device: str = "auto"
 

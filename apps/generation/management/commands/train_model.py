@@ -1,0 +1,51 @@
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the built-in model (tokenizer and a small GPT-2, a few minutes on a CPU) into "
+        "MODELS_DIR/builtin, with a model card. Prints the training report as JSON."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--steps", type=int, default=None,
+                            help="training steps (default 600, fewer if the time budget ends first)")
+        parser.add_argument("--max-seconds", type=float, default=None,
+                            help="time budget of the training loop (default 240 s, or none "
+                            "when --steps is given)")
+        parser.add_argument("--output", type=Path, default=None,
+                            help="model folder (default MODELS_DIR/builtin)")
+        parser.add_argument("--force", action="store_true", help="replace an existing model")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        # Imported here: torch loads only for this command, never for the web tier.
+        from dataclasses import replace
+
+        from workers.generation.builtin.training import (
+            DEFAULT_STEPS,
+            TrainingPlan,
+            train_builtin_model,
+        )
+
+        output = (options["output"] or settings.MODELS_DIR / "builtin").resolve()
+        if output.exists() and not options["force"]:
+            raise CommandError(f"{output} already exists; use --force to train it again.")
+        steps, budget = options["steps"], options["max_seconds"]
+        plan = TrainingPlan() if steps is None else replace(TrainingPlan(), max_seconds=None)
+        if budget is not None:
+            plan = replace(plan, max_seconds=budget)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        report = train_builtin_model(
+            output, DEFAULT_STEPS if steps is None else steps, plan, replace_existing=options["force"],
+            on_log=self.stderr.write,
+        )
+        self.stderr.write(
+            f"Trained {report.parameters:,} parameters for {report.steps} steps in "
+            f"{report.train_seconds:.0f} s: final loss {report.final_loss:.3f}, held-out "
+            f"perplexity {report.heldout_perplexity:.1f}. Model card: {output / 'README.md'}"
+        )
+        self.stdout.write(json.dumps(report.to_json()))

@@ -1,0 +1,39 @@
+"""A tiny built-in model, trained once per test session in a few seconds.
+
+Import the fixtures into a test module with
+`from tests.generation_fixtures import tiny_model_dir, tiny_models_dir  # noqa: F401`;
+point `settings.MODELS_DIR` (or a worker's AIGC_MODELS_DIR) at `tiny_models_dir`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workers.generation.builtin.training import TrainingPlan, TrainingReport, train_builtin_model
+
+# 1 layer, width 32, 64 positions, 320 tokens: trains in about a second and still
+# writes distinct sampled texts, which is all the platform's tests need of it.
+TINY_PLAN = TrainingPlan(vocab_size=320, n_layer=1, n_head=2, n_embd=32, block_size=64,
+                         batch_size=8, warmup_steps=5, max_documents=200, max_seconds=None,
+                         eval_blocks=8, threads=1)
+TINY_STEPS = 30
+
+
+@pytest.fixture(scope="session")
+def tiny_training(tmp_path_factory: pytest.TempPathFactory) -> TrainingReport:
+    models_dir = tmp_path_factory.mktemp("models")
+    return train_builtin_model(models_dir / "builtin", TINY_STEPS, TINY_PLAN)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_training: TrainingReport) -> Path:
+    """The tiny model's own folder (config.json, model.safetensors, tokenizer, README.md)."""
+    return Path(tiny_training.output_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tiny_model_dir: Path) -> Path:
+    """A MODELS_DIR whose `builtin` model is the tiny one."""
+    return tiny_model_dir.parent

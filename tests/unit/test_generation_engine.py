@@ -1,0 +1,145 @@
+"""The generation engine against a real (tiny) model trained in this session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.generation_fixtures import (  # noqa: F401
+    tiny_model_dir,
+    tiny_models_dir,
+    tiny_training,
+)
+from workers.generation.builtin.training import TrainingReport
+from workers.generation.engine import (
+    InvalidRequest,
+    ModelUnavailable,
+    generate,
+    load_model,
+)
+from workers.generation.types import GenerationRequest
+
+PROMPT = "Title: Composting at home\nWrite a short piece about compost.\n\n"
+
+
+def request(**kwargs: object) -> GenerationRequest:
+    values: dict = {"prompt": PROMPT, "variants": 3, "max_new_tokens": 12, "min_new_tokens": 12,
+                    "seed": 7, "temperature": 1.0, "top_p": 0.95, "device": "cpu"}
+    values.update(kwargs)
+    return GenerationRequest(**values)
+
+
+def prompt_length(models_dir: Path) -> int:
+    tokenizer = load_model("builtin", "cpu", models_dir).tokenizer
+    return len(tokenizer(PROMPT, add_special_tokens=False)["input_ids"])
+
+
+def test_variants_are_written_with_consecutive_seeds_and_counted(
+    tiny_models_dir: Path, tiny_training: TrainingReport  # noqa: F811
+) -> None:
+    # given a request for three sampled variants
+    # when they are generated
+    texts = generate(request(), models_dir=tiny_models_dir)
+    # then each variant has its own seed, the full token budget and the model's revision
+    assert [t.variant for t in texts] == [0, 1, 2]
+    assert [t.seed for t in texts] == [7, 8, 9]
+    assert [t.completion_tokens for t in texts] == [12, 12, 12]
+    assert {t.prompt_tokens for t in texts} == {prompt_length(tiny_models_dir)}
+    assert {t.model_name for t in texts} == {"builtin"}
+    assert {t.model_revision for t in texts} == {tiny_training.revision}
+    assert texts[0].parameters == {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 12,
+                                   "min_new_tokens": 12, "stop": [], "device": "cpu"}
+    # and different seeds wrote different texts
+    assert len({t.text for t in texts}) == 3
+    assert all(t.text for t in texts)
+
+
+def test_a_seed_writes_the_same_text_again(tiny_models_dir: Path) -> None:  # noqa: F811
+    first = generate(request(variants=2), models_dir=tiny_models_dir)
+    second = generate(request(variants=2), models_dir=tiny_models_dir)
+    assert [t.text for t in first] == [t.text for t in second]
+
+
+def test_greedy_decoding_is_deterministic_and_ignores_the_seed(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    greedy = generate(request(temperature=0.0, seed=1), models_dir=tiny_models_dir)
+    again = generate(request(temperature=0.0, seed=99), models_dir=tiny_models_dir)
+    assert len({t.text for t in greedy + again}) == 1
+
+
+def test_on_text_sees_each_variant_grow_to_its_final_text(tiny_models_dir: Path) -> None:  # noqa: F811
+    seen: dict[int, list[tuple[str, int]]] = {0: [], 1: []}
+    texts = generate(request(variants=2), lambda v, text, n: seen[v].append((text, n)),
+                     models_dir=tiny_models_dir)
+    for variant, updates in seen.items():
+        assert [n for _, n in updates] == sorted(n for _, n in updates)
+        for (earlier, _), (later, _) in zip(updates, updates[1:], strict=False):
+            assert later.startswith(earlier)
+        assert updates[-1][0].strip() == texts[variant].text
+
+
+def test_should_stop_ends_generation_between_steps(tiny_models_dir: Path) -> None:  # noqa: F811
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # two steps, then stop
+
+    texts = generate(request(), None, should_stop, models_dir=tiny_models_dir)
+    assert [t.completion_tokens for t in texts] == [2, 2, 2]
+    assert len(asked) == 3
+
+
+def test_generation_slides_past_the_models_context(
+    tiny_models_dir: Path, tiny_training: TrainingReport  # noqa: F811
+) -> None:
+    # given the tiny model's 64 positions, when 150 tokens are asked for
+    texts = generate(request(variants=1, max_new_tokens=150, min_new_tokens=150),
+                     models_dir=tiny_models_dir)
+    # then all are written
+    assert texts[0].completion_tokens == 150
+
+
+def test_a_stop_string_ends_the_text_before_it(tiny_models_dir: Path) -> None:  # noqa: F811
+    texts = generate(request(max_new_tokens=40, min_new_tokens=40, stop=("e",)),
+                     models_dir=tiny_models_dir)
+    assert all("e" not in t.text for t in texts)
+    assert all(t.completion_tokens < 40 for t in texts)
+
+
+def test_a_missing_builtin_model_says_how_to_train_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match=r"Run `python manage\.py train_model`"):
+        generate(request(), models_dir=tmp_path)
+
+
+def test_a_missing_model_folder_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="does not exist on this worker"):
+        generate(request(model=str(tmp_path / "nowhere")))
+
+
+def test_any_hugging_face_folder_loads_by_path(
+    tiny_model_dir: Path, tiny_training: TrainingReport  # noqa: F811
+) -> None:
+    texts = generate(request(model=str(tiny_model_dir), variants=1))
+    assert texts[0].model_name == str(tiny_model_dir)
+    assert texts[0].model_revision == tiny_training.revision
+
+
+def test_the_model_is_loaded_once_per_process(tiny_models_dir: Path) -> None:  # noqa: F811
+    assert load_model("builtin", "cpu", tiny_models_dir) is load_model(
+        "builtin", "cpu", tiny_models_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"variants": 0}, "variants"), ({"temperature": -1.0}, "temperature"),
+     ({"top_p": 0.0}, "top_p"), ({"min_new_tokens": 13}, "min_new_tokens"),
+     ({"device": "tpu"}, "Unknown device")],
+)
+def test_requests_the_engine_cannot_serve_are_refused(
+    tiny_models_dir: Path, change: dict, message: str  # noqa: F811
+) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        generate(request(**change), models_dir=tiny_models_dir)

@@ -1,0 +1,1 @@
+"""Generation engines: Django-free, plain dataclasses in and out; torch is imported lazily."""

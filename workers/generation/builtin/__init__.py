@@ -1,0 +1,1 @@
+"""The platform's own small model: its corpus, training and model card."""

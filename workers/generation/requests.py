@@ -1,0 +1,87 @@
+"""Turning a job and its model profile into a GenerationRequest (plain values in and out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workers.generation.engine import BUILTIN, InvalidRequest
+from workers.generation.types import GenerationRequest
+
+TOKENS_PER_WORD = 1.5  # English averages ~1.3 BPE tokens a word; the rest is headroom
+MAX_NEW_TOKENS_CAP = 1024
+SEED_STRIDE = 1000  # job n's variants use seeds n*1000, n*1000+1, ...: no two jobs share one
+
+
+def _number(parameters: Mapping[str, Any], name: str, default: float, low: float,
+            high: float) -> float:
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidRequest(
+            f"Model profile parameter {name!r} must be a number from {low} to {high}, "
+            f"got {value!r}."
+        )
+    return float(value)
+
+
+def _whole(parameters: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidRequest(
+            f"Model profile parameter {name!r} must be a whole number from {low} to {high}, "
+            f"got {value!r}."
+        )
+    return value
+
+
+def _model_for(backend: str, model: str) -> str:
+    if backend == BUILTIN:
+        return model or BUILTIN
+    if backend == "transformers":
+        if not model:
+            raise InvalidRequest("A transformers model profile needs a model folder or hub id.")
+        return model
+    raise InvalidRequest(
+        f"The {backend!r} backend is not served by generation workers; "
+        "use a 'builtin' or 'transformers' model profile."
+    )
+
+
+def request_for_job(
+    *,
+    job_id: int,
+    prompt: str,
+    variants: int,
+    target_words: int,
+    backend: str | None,
+    model: str = "",
+    parameters: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    default_model: str = BUILTIN,
+) -> GenerationRequest:
+    """The request for a job; a job without a model profile uses `default_model`.
+
+    Raises InvalidRequest, with a message for the editor, for profile values
+    the engine cannot use.
+    """
+    parameters = parameters or {}
+    stop = parameters.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise InvalidRequest(f"Model profile parameter 'stop' must be a list of strings, "
+                             f"got {stop!r}.")
+    fitted = round(target_words * TOKENS_PER_WORD)
+    max_new_tokens = _whole(parameters, "max_new_tokens",
+                            min(max(fitted, 16), MAX_NEW_TOKENS_CAP), 1, 4096)
+    return GenerationRequest(
+        prompt=prompt,
+        variants=variants,
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=_whole(parameters, "min_new_tokens", max_new_tokens // 2, 0,
+                              max_new_tokens),
+        seed=_whole(parameters, "seed", job_id * SEED_STRIDE, 0, 2**62),
+        temperature=_number(parameters, "temperature", 0.8, 0, 5),
+        top_p=_number(parameters, "top_p", 0.95, 0.01, 1),
+        stop=tuple(stop),
+        model=_model_for(backend, model) if backend else default_model,
+        device=device or "auto",
+    )

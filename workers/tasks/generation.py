@@ -1,0 +1,155 @@
+"""Celery entrypoints of the generation queue: claim a job, write its variants, record them.
+
+Idempotent by construction: `job_claim` lets one delivery of a job run it,
+drafts are unique per (job, variant), and a job taken away from this worker
+(cancelled, or requeued after a missed heartbeat) stops writing within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from apps.core.realtime import broadcast
+from apps.generation.models import GenerationJob
+from apps.generation.services import (
+    job_claim,
+    job_fail,
+    job_heartbeat,
+    job_is_cancelled,
+    job_record_drafts,
+    jobs_requeue_stale,
+)
+from workers.generation.engine import GenerationError, generate
+from workers.generation.progress import ProgressThrottle
+from workers.generation.requests import request_for_job
+from workers.generation.types import GeneratedText, GenerationRequest
+
+logger = logging.getLogger(__name__)
+
+CANCEL_CHECK_EVERY_S = 0.5  # a cancelled job stops writing within a second
+TRANSIENT_ATTEMPTS = 3  # an unreadable model file or a hiccup of shared storage, then give up
+
+
+class JobWatch:
+    """The engine's `should_stop`: heartbeats the job and notices when it is no longer ours."""
+
+    def __init__(self, job_id: int, worker_id: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.job_id, self.worker_id, self._clock = job_id, worker_id, clock
+        # Several beats fit in the sweeper's timeout, so one slow step never looks like a death.
+        self._beat_every = min(5.0, settings.JOB_HEARTBEAT_TIMEOUT_S / 4)
+        self._last_beat = self._last_check = clock()
+        self.stopped = False
+
+    def should_stop(self) -> bool:
+        now = self._clock()
+        if self.stopped:
+            return True
+        if now - self._last_beat >= self._beat_every:
+            self._last_beat = self._last_check = now
+            self.stopped = not job_heartbeat(job_id=self.job_id, worker_id=self.worker_id)
+        elif now - self._last_check >= CANCEL_CHECK_EVERY_S:
+            self._last_check = now
+            self.stopped = job_is_cancelled(job_id=self.job_id)
+        return self.stopped
+
+
+def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
+    """Sends `job.progress` straight to the channel layer, shaped like a relayed event."""
+    groups = [f"workspace.{job.workspace_id}", f"job.{job.pk}"]
+
+    def send(variant: int, text: str, tokens: int) -> None:
+        message = {
+            "type": "job.progress",
+            "subject": {"type": "generationjob", "id": job.pk},
+            "data": {"job_id": job.pk, "brief_id": job.brief_id, "variant": variant,
+                     "text": text, "tokens": tokens},
+            "at": timezone.now().isoformat(),
+        }
+        try:
+            broadcast(groups, message)
+        except Exception:  # progress is a courtesy: a channel-layer outage must not fail the job
+            logger.warning("progress for job %s not sent", job.pk, exc_info=True)
+
+    return send
+
+
+def job_request(job: GenerationJob) -> GenerationRequest:
+    profile = job.model_profile
+    return request_for_job(
+        job_id=job.pk, prompt=job.prompt, variants=job.variants,
+        target_words=job.brief.target_length,
+        backend=profile.backend if profile else None,
+        model=profile.model if profile else "",
+        parameters=profile.parameters if profile else {},
+        device=profile.device if profile else "auto",
+        default_model=settings.GENERATION_MODEL,
+    )
+
+
+def _generate_with_retries(request: GenerationRequest, throttle: ProgressThrottle,
+                           watch: JobWatch) -> list[GeneratedText]:
+    attempt = 1
+    while True:
+        try:
+            return generate(request, throttle.offer, watch.should_stop,
+                            models_dir=settings.MODELS_DIR)
+        except OSError:
+            if attempt == TRANSIENT_ATTEMPTS:
+                raise
+            logger.warning("generation attempt %s failed; retrying", attempt, exc_info=True)
+            time.sleep(2**attempt + random.random())  # backoff with jitter: 2-3 s, then 4-5 s
+            attempt += 1
+
+
+def _run_claimed(job: GenerationJob, worker_id: str) -> str:
+    watch = JobWatch(job.pk, worker_id)
+    throttle = ProgressThrottle(progress_sender(job), settings.PROGRESS_MAX_PER_SECOND)
+    try:
+        texts = _generate_with_retries(job_request(job), throttle, watch)
+    except GenerationError as exc:  # the model or the profile needs fixing; a retry cannot
+        job_fail(job_id=job.pk, error=str(exc), actor_label=worker_id)
+        return "failed"
+    except Exception as exc:
+        # Left running, the job would be requeued by the sweeper and crash again forever.
+        logger.exception("generation of job %s failed", job.pk)
+        job_fail(job_id=job.pk, error=f"Generation failed: {type(exc).__name__}: {exc}",
+                 actor_label=worker_id)
+        return "failed"
+    if watch.stopped:
+        return "stopped"
+    throttle.flush()
+    recorded = job_record_drafts(job_id=job.pk, worker_id=worker_id, texts=texts)
+    return "recorded" if recorded else "dropped"
+
+
+@shared_task(
+    bind=True, name="generation.run_job", acks_late=True, reject_on_worker_lost=True,
+    # Before the claim commits the job is still queued, so a whole-task retry is safe.
+    autoretry_for=(OperationalError, OSError), max_retries=5, retry_backoff=2,
+    retry_backoff_max=60, retry_jitter=True,
+)
+def run_job(self: Any, job_id: int) -> str:
+    """Write the job's variants and record them; returns what happened, for the worker log."""
+    worker_id = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+    job = job_claim(job_id=job_id, worker_id=worker_id)
+    if job is None:
+        return "skipped"
+    return _run_claimed(job, worker_id)
+
+
+@shared_task(name="generation.sweep_stale_jobs")
+def sweep_stale_jobs() -> list[int]:
+    return jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
