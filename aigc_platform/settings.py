@@ -140,7 +140,10 @@ CELERY_BEAT_SCHEDULE = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+        # redis-py 8 times reads out after 5 s by default, the same as the layer's
+        # blocking BZPOPMIN, which then kills idle websockets: give reads room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 500,
+                   "expiry": 30},
     }
 }
 

@@ -1,0 +1,93 @@
+"""The platform as users run it: real worker processes, the web server, broker and database.
+
+The children connect to the test database (PostgreSQL when DATABASE_URL is set,
+else the SQLite test file), to the same broker and channel layer as the tests,
+and to a small built-in model trained once for the session.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from aigc_platform.processes import ManagedProcess, database_url, free_port
+from aigc_platform.stack import platform_running
+from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
+
+
+@dataclass
+class LivePlatform:
+    url: str
+    ws_url: str
+    publish_dir: Path
+    processes: list[ManagedProcess]
+
+    def process(self, name: str) -> ManagedProcess:
+        return next(p for p in self.processes if p.name == name)
+
+
+@pytest.fixture(scope="session")
+def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory  # noqa: F811
+                  ) -> Iterator[LivePlatform]:
+    root = tmp_path_factory.mktemp("platform")
+    with django_db_blocker.unblock():
+        db_url = database_url(connection.settings_dict)
+    env = {
+        "DATABASE_URL": db_url,
+        "AIGC_MODELS_DIR": str(tiny_models_dir),
+        "AIGC_PUBLISH_DIR": str(root / "published"),
+        "AIGC_JOB_HEARTBEAT_TIMEOUT_S": "30",
+    }
+    port = free_port()
+    with platform_running(web_port=port, env=env, log_dir=root / "logs", timeout=180) as processes:
+        yield LivePlatform(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
+                           publish_dir=root / "published", processes=processes)
+
+
+@dataclass
+class EventListener:
+    """A real websocket client collecting every JSON message in a background thread."""
+
+    messages: list[dict] = field(default_factory=list)
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, predicate, timeout: float) -> dict:  # type: ignore[no-untyped-def]
+        with self._arrived:
+            found = self._arrived.wait_for(
+                lambda: next((m for m in self.messages if predicate(m)), None), timeout)
+        if not found:
+            seen = [m.get("type") for m in self.messages]
+            raise AssertionError(f"no matching websocket message within {timeout}s; got {seen}")
+        return found
+
+    def _collect(self, connection) -> None:  # type: ignore[no-untyped-def]
+        for raw in connection:
+            with self._arrived:
+                self.messages.append(json.loads(raw))
+                self._arrived.notify_all()
+
+
+@pytest.fixture
+def listen():
+    """listen(url, session_cookie, origin) -> EventListener; closed at teardown."""
+    from websockets.sync.client import connect
+
+    opened = []
+
+    def open_listener(url: str, session_id: str, origin: str) -> EventListener:
+        ws = connect(url, additional_headers={"Cookie": f"sessionid={session_id}"}, origin=origin,
+                     open_timeout=10)
+        opened.append(ws)
+        listener = EventListener()
+        threading.Thread(target=listener._collect, args=(ws,), daemon=True).start()
+        return listener
+
+    yield open_listener
+    for ws in opened:
+        ws.close()
