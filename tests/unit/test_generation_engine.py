@@ -119,6 +119,11 @@ def test_a_missing_model_folder_is_unavailable(tmp_path: Path) -> None:
         generate(request(model=str(tmp_path / "nowhere")))
 
 
+def test_a_hub_id_missing_from_the_local_cache_is_never_downloaded() -> None:
+    with pytest.raises(ModelUnavailable, match="never download at run time"):
+        generate(request(model="example-org/no-such-model"))
+
+
 def test_any_hugging_face_folder_loads_by_path(
     tiny_model_dir: Path, tiny_training: TrainingReport  # noqa: F811
 ) -> None:

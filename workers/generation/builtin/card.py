@@ -23,7 +23,7 @@ def _figures(report: TrainingReport, plan: TrainingPlan) -> list[tuple[str, str]
                       f"decay, seed {plan.seed}"),
         ("final training loss", f"{report.final_loss:.4f} (mean of the last 20 steps)"),
         ("held-out loss", f"{report.heldout_loss:.4f}"),
-        ("held-out perplexity", f"{report.heldout_perplexity:.2f} (per BPE token)"),
+        ("held-out perplexity", f"{report.heldout_perplexity:.2f} (per BPE token, held-out set)"),
         ("training time", f"{report.train_seconds:.1f} s ({report.train_seconds / 60:.1f} min)"),
     ]
 

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--steps", type=int, default=None,
-                            help="training steps (default 600, fewer if the time budget ends first)")
+                            help="training steps (default 2400, fewer if the time budget ends first)")
         parser.add_argument("--max-seconds", type=float, default=None,
                             help="time budget of the training loop (default 240 s, or none "
                             "when --steps is given)")
