@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from aigc_platform.celery import app as celery_app
 from aigc_platform.processes import ManagedProcess, database_url, free_port
 from aigc_platform.stack import platform_running
 from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
@@ -32,7 +33,7 @@ class LivePlatform:
         return next(p for p in self.processes if p.name == name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory  # noqa: F811
                   ) -> Iterator[LivePlatform]:
     root = tmp_path_factory.mktemp("platform")
@@ -44,7 +45,11 @@ def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_
         "AIGC_PUBLISH_DIR": str(root / "published"),
         "AIGC_JOB_HEARTBEAT_TIMEOUT_S": "30",
     }
+    # Messages left by earlier runs' transactional tests name rows that no longer exist.
+    celery_app.control.purge()
     port = free_port()
+    # Module scope: these workers consume whatever the broker holds, so they must
+    # be gone before other tests enqueue work of their own.
     with platform_running(web_port=port, env=env, log_dir=root / "logs", timeout=180) as processes:
         yield LivePlatform(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
                            publish_dir=root / "published", processes=processes)
