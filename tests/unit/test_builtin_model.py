@@ -50,6 +50,7 @@ def test_training_writes_a_loadable_hugging_face_model(
     assert len(tokenizer) == tiny_training.vocab_size == TINY_PLAN.vocab_size
     assert sum(p.numel() for p in model.parameters()) == tiny_training.parameters
     weights = (tiny_model_dir / "model.safetensors").read_bytes()
+    assert (tiny_model_dir / "model.safetensors").stat().st_mode & 0o777 == 0o644
     assert tiny_training.revision == hashlib.sha256(weights).hexdigest()[:12]
     assert tiny_training.steps == TINY_STEPS
 

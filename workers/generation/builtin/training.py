@@ -260,6 +260,9 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     metadata = {**report.to_json(), "plan": plan_json}
     (built / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     (built / "README.md").write_text(model_card(report, plan))
+    # The weights arrive 0600 (a renamed temp file); workers may run as another user.
+    for path in built.iterdir():
+        path.chmod(0o644)
     _move_into_place(built, output_dir, replace_existing=replace_existing)
     log(f"saved to {output_dir} (revision {report.revision})")
     return report
