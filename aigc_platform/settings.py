@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "apps.reviews",
     "apps.publishing",
     "apps.dashboard",
+    "apps.integrations",
+    "apps.apikeys",
 ]
 
 MIDDLEWARE = [
