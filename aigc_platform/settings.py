@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.dashboard",
     "apps.integrations",
     "apps.apikeys",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
