@@ -1,13 +1,22 @@
-"""Which workspace an API request acts in, and whether the caller's role allows it."""
+"""Which workspace an API request acts in, who may call, and the base every v1 endpoint shares."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import authentication, permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from apps.accounts.selectors import workspace_require
+from apps.apikeys.authentication import (
+    ApiKeyAuthentication,
+    ApiKeyRateThrottle,
+    HasScope,
+    UserRateThrottle,
+)
+from apps.apikeys.models import ApiKey
 from apps.core.models import Workspace
 
 WORKSPACE_HEADER = "X-Workspace"
@@ -26,7 +35,10 @@ def workspace_id_parse(raw: object) -> int | None:
 
 
 def request_workspace_id(request: Request) -> int | None:
-    """The `X-Workspace` header, else the session's current workspace, else None (first membership)."""
+    """An API key's own workspace; else the `X-Workspace` header, else the session's
+    current workspace, else None (first membership)."""
+    if isinstance(request.auth, ApiKey):
+        return request.auth.workspace_id
     raw = request.headers.get(WORKSPACE_HEADER) or request.session.get("workspace_id")
     try:
         return workspace_id_parse(raw)
@@ -37,3 +49,19 @@ def request_workspace_id(request: Request) -> int | None:
 def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
     """The caller's current workspace, if they hold one of `roles` there (else 403)."""
     return workspace_require(request.user, roles, request_workspace_id(request))
+
+
+class ApiBase:
+    """Mixed into every v1 view: API keys (scoped) or sessions, throttles, OpenAPI schema.
+
+    `read_scope` / `write_scope` name the API key scope a view needs; a view
+    without one cannot be called with a key at all.
+    """
+
+    authentication_classes = [ApiKeyAuthentication, authentication.SessionAuthentication,
+                              authentication.BasicAuthentication]
+    permission_classes = [permissions.IsAuthenticated, HasScope]
+    throttle_classes = [ApiKeyRateThrottle, UserRateThrottle]
+    schema = AutoSchema()
+    read_scope: str | None = None
+    write_scope: str | None = None

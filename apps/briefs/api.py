@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import request_workspace
+from apps.accounts.api_auth import ApiBase, request_workspace
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.models import Origin
 from apps.briefs.selectors import brief_detail, brief_get, brief_list
@@ -21,7 +21,9 @@ from apps.briefs.serializers import (
 from apps.briefs.services import brief_cancel, brief_create
 
 
-class BriefListCreateApi(GenericAPIView):
+class BriefListCreateApi(ApiBase, GenericAPIView):
+    read_scope, write_scope = "briefs:read", "briefs:write"
+
     def get(self, request: Request) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
         filters = BriefFilterSerializer(data=request.query_params)
@@ -39,14 +41,18 @@ class BriefListCreateApi(GenericAPIView):
         return Response(BriefDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
-class BriefDetailApi(APIView):
+class BriefDetailApi(ApiBase, APIView):
+    read_scope = "briefs:read"
+
     def get(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
         return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
                                                            brief_id=brief_id)).data)
 
 
-class BriefCancelApi(APIView):
+class BriefCancelApi(ApiBase, APIView):
+    write_scope = "briefs:write"
+
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
         brief_cancel(brief=brief_get(workspace=workspace, brief_id=brief_id), actor=request.user)

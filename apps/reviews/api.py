@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import request_workspace
+from apps.accounts.api_auth import ApiBase, request_workspace
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
 from apps.briefs.serializers import BriefDetailSerializer, IdField
@@ -41,7 +41,9 @@ def _brief_response(workspace: Workspace, brief_id: int) -> Response:
                                                        brief_id=brief_id)).data)
 
 
-class BriefApproveApi(APIView):
+class BriefApproveApi(ApiBase, APIView):
+    write_scope = "reviews:write"
+
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_REVIEW)
         brief = brief_get(workspace=workspace, brief_id=brief_id)
@@ -51,7 +53,9 @@ class BriefApproveApi(APIView):
         return _brief_response(workspace, brief_id)
 
 
-class BriefRejectApi(APIView):
+class BriefRejectApi(ApiBase, APIView):
+    write_scope = "reviews:write"
+
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_REVIEW)
         brief = brief_get(workspace=workspace, brief_id=brief_id)
@@ -61,7 +65,9 @@ class BriefRejectApi(APIView):
         return _brief_response(workspace, brief_id)
 
 
-class BriefRequestChangesApi(APIView):
+class BriefRequestChangesApi(ApiBase, APIView):
+    write_scope = "reviews:write"
+
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_REVIEW)
         brief = brief_get(workspace=workspace, brief_id=brief_id)

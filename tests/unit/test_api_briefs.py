@@ -158,11 +158,11 @@ def test_roles_that_may_not_create_are_refused(ws, ct):
     # when they post a brief
     as_reviewer = client_for(reviewer).post(BRIEFS, body, format="json")
     anonymous = client_for().post(BRIEFS, body, format="json")
-    # then both are forbidden and nothing is written
+    # then the reviewer is forbidden, the stranger challenged for a key, and nothing is written
     assert as_reviewer.status_code == 403
     assert as_reviewer.json() == {
         "detail": "You do not have a role in this workspace that allows this."}
-    assert anonymous.status_code == 403
+    assert (anonymous.status_code, anonymous["WWW-Authenticate"]) == (401, "Bearer")
     assert anonymous.json() == {"detail": "Authentication credentials were not provided."}
     assert ContentBrief.objects.count() == 0
 

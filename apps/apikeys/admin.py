@@ -1,0 +1,71 @@
+"""API keys in the admin: created through the service, the key shown once, revoked by action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.accounts.roles import CAN_VIEW
+from apps.accounts.selectors import workspace_require
+from apps.apikeys.models import ApiKey, Scope
+from apps.apikeys.services import apikey_create, apikey_revoke
+from apps.core.admin import WorkspaceScopedAdmin, run_service_action
+from apps.core.errors import DomainError
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices,
+                                       widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ("workspace", "user", "name", "scopes")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None and data.get("workspace") and data.get("user"):
+            try:
+                workspace_require(data["user"], CAN_VIEW, data["workspace"].pk)
+            except DomainError as exc:
+                self.add_error("user", str(exc))
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(WorkspaceScopedAdmin):
+    form = ApiKeyForm
+    list_display = ("name", "prefix", "workspace", "user", "scopes", "last_used_at",
+                    "revoked_at", "created_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),
+                   ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "prefix")
+    list_select_related = ("workspace", "user")
+    actions = ("revoke_keys",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fixed = ("prefix", "last_used_at", "revoked_at", "created_at")
+        return fixed if obj is None else ("workspace", "user", "scopes", *fixed)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plaintext = apikey_create(workspace=obj.workspace, user=obj.user, name=obj.name,
+                                       scopes=form.cleaned_data["scopes"], actor=request.user)
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        # The only time the key is ever shown: only its digest is stored.
+        self.message_user(request, f"Copy this key now, it is not shown again: {plaintext}",
+                          level=messages.WARNING)
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        run_service_action(
+            self, request, queryset, done="revoked", roles=CAN_VIEW,
+            workspace_of=lambda key: key.workspace_id,
+            act=lambda key: apikey_revoke(key=key, actor=request.user),
+        )

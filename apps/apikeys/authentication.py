@@ -1,0 +1,79 @@
+"""DRF authentication by API key (`Authorization: Bearer aigc_…`), scope checks, throttles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.request import Request
+
+from apps.apikeys.models import ApiKey
+from apps.apikeys.services import apikey_authenticate
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`request.user` is the key's owner and `request.auth` the ApiKey."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0] != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Send 'Authorization: Bearer <api key>'.")
+        key = apikey_authenticate(plaintext=header[1])
+        if key is None or not key.user.is_active:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """An API key needs the view's scope (`read_scope` for safe methods, else `write_scope`).
+
+    Sessions are not scoped: a dashboard user acts with their role only.
+    """
+
+    message = "This API key lacks the scope this endpoint needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            return True
+        safe = request.method in permissions.SAFE_METHODS
+        scope = getattr(view, "read_scope" if safe else "write_scope", None)
+        if scope is None:
+            return False
+        self.message = f"This API key lacks the '{scope}' scope."
+        return scope in request.auth.scopes
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per API key (API_THROTTLE_KEY_RATE, default 600/min)."""
+
+    scope = "apikey"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "API_THROTTLE_KEY_RATE", "600/min")
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class UserRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per user, whatever the credential (API_THROTTLE_USER_RATE, default 1200/min)."""
+
+    scope = "user"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "API_THROTTLE_USER_RATE", "1200/min")
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
