@@ -1,21 +1,48 @@
-"""Review decisions on a brief's drafts, and the draft revisions they act on."""
+"""Review decisions on a brief's drafts, the draft revisions they act on, and the review
+workflow around them: approval policy, edit locks, comments, assignment, guest links."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from apps.accounts.roles import CAN_REVIEW
+from apps.accounts.models import Membership, Role
+from apps.accounts.roles import CAN_REVIEW, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.lifecycle import brief_transition
-from apps.briefs.models import BriefState, ContentBrief
-from apps.core.errors import DomainError
+from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
+from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit
 from apps.generation.models import Draft
-from apps.reviews.models import Decision, DraftRevision, Review
+from apps.notifications.models import Kind
+from apps.notifications.services import notify
+from apps.reviews.models import (
+    ApprovalPolicy,
+    Decision,
+    DraftRevision,
+    EditLock,
+    GuestLink,
+    Review,
+    ReviewAssignment,
+    ReviewComment,
+)
+
+# Long enough to write a paragraph between two saves, short enough that a closed
+# tab frees the draft soon; the edit form renews it while open.
+LOCK_TTL = timedelta(minutes=2)
+GUEST_LINK_SALT = "reviews.guest-link"
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+
+
+class EditConflict(DomainError):
+    status_code = 409
 
 
 def revision_create_initial(*, draft: Draft) -> DraftRevision:
@@ -31,19 +58,79 @@ def revision_latest(draft: Draft) -> DraftRevision:
     return revision or revision_create_initial(draft=draft)
 
 
+def approval_policy_for(content_type_id: int) -> ApprovalPolicy:
+    """The content type's policy, else the default: one approval."""
+    policy = ApprovalPolicy.objects.filter(content_type_id=content_type_id).first()
+    return policy or ApprovalPolicy(content_type_id=content_type_id)
+
+
+def _live_lock(draft: Draft) -> EditLock | None:
+    return EditLock.objects.select_related("holder").filter(
+        draft=draft, expires_at__gt=timezone.now()).first()
+
+
 @transaction.atomic
-def revision_edit(*, draft: Draft, text: str, author: Actor) -> DraftRevision:
-    """Save a reviewer's edit as the next revision; the model's text is kept."""
+def draft_lock_acquire(*, draft: Draft, user: Actor) -> EditLock:
+    """Take (or renew) the edit lock of a draft in review; EditConflict while another holds it."""
+    brief = ContentBrief.objects.get(pk=draft.brief_id)
+    workspace_require(user, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    if brief.state != BriefState.IN_REVIEW:
+        raise DomainError("Only a draft in review can be edited.")
+    held = _live_lock(draft)
+    if held is not None and held.holder_id != user.pk:  # type: ignore[union-attr]
+        raise EditConflict(f"{held.holder.get_username()} is editing this draft.")
+    lock, created = EditLock.objects.update_or_create(
+        draft=draft, defaults={"holder": user, "expires_at": timezone.now() + LOCK_TTL})
+    if created or held is None:
+        event_emit(workspace_id=brief.workspace_id, type="draft.locked", subject=draft,
+                   payload={"brief_id": brief.pk, "draft_id": draft.pk,
+                            "holder": user.get_username()})  # type: ignore[union-attr]
+    return lock
+
+
+@transaction.atomic
+def draft_lock_release(*, draft: Draft, user: Actor) -> bool:
+    """Free the user's own lock; False when they did not hold it."""
+    deleted, _ = EditLock.objects.filter(draft=draft, holder_id=user.pk).delete()  # type: ignore[union-attr]
+    if deleted:
+        brief = ContentBrief.objects.get(pk=draft.brief_id)
+        event_emit(workspace_id=brief.workspace_id, type="draft.unlocked", subject=draft,
+                   payload={"brief_id": brief.pk, "draft_id": draft.pk})
+    return bool(deleted)
+
+
+@transaction.atomic
+def revision_edit(*, draft: Draft, text: str, author: Actor,
+                  base_revision: int | None = None) -> DraftRevision:
+    """Save a reviewer's edit as the next revision; the model's text is kept.
+
+    Refused (EditConflict) while another reviewer holds the draft's edit lock,
+    or when `base_revision` (the revision the editor started from) is no longer
+    the newest, so two reviewers never overwrite each other. An edit resets the
+    approvals given so far on the brief: they approved another text.
+    """
     brief = ContentBrief.objects.get(pk=draft.brief_id)
     workspace_require(author, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
     if brief.state != BriefState.IN_REVIEW:
         raise DomainError("Only a draft in review can be edited.")
     if not text.strip():
         raise DomainError("The edited text is empty.")
-    number = (draft.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    held = _live_lock(draft)
+    if held is not None and held.holder_id != author.pk:  # type: ignore[union-attr]
+        raise EditConflict(f"{held.holder.get_username()} is editing this draft.")
+    latest = draft.revisions.aggregate(n=Max("number"))["n"] or 0
+    if base_revision is not None and base_revision != max(latest, 1):
+        raise EditConflict(f"Revision {latest} was saved meanwhile: reload to edit the newest text.")
+    number = latest + 1 if latest else 2  # 1 is the model's own text
+    if not latest:
+        revision_create_initial(draft=draft)
     revision = DraftRevision.objects.create(draft=draft, number=number, text=text, author=author)
+    reset = Review.objects.filter(brief=brief, decision=Decision.APPROVE,
+                                  superseded=False).update(superseded=True)
+    EditLock.objects.filter(draft=draft, holder_id=author.pk).delete()  # type: ignore[union-attr]
     audit_record(workspace_id=brief.workspace_id, action="draft.edited", subject=draft,
-                 actor=author, after={"revision": number})
+                 actor=author, before={"revision": number - 1},
+                 after={"revision": number, "approvals_reset": reset})
     event_emit(workspace_id=brief.workspace_id, type="draft.edited", subject=draft,
                payload={"brief_id": brief.pk, "draft_id": draft.pk, "revision": number})
     return revision
@@ -57,12 +144,65 @@ def _reviewable_draft(brief: ContentBrief, draft_id: int) -> Draft:
 
 
 def _review_create(*, brief: ContentBrief, reviewer: Actor, decision: str, comment: str,
-                   revision: DraftRevision | None) -> Review:
-    review = Review.objects.create(brief=brief, revision=revision, reviewer=reviewer,
-                                   decision=decision, comment=comment)
+                   revision: DraftRevision | None, guest_name: str = "") -> Review:
+    review = Review.objects.create(brief=brief, revision=revision,
+                                   reviewer=reviewer if guest_name == "" else None,
+                                   guest_name=guest_name, decision=decision, comment=comment)
     event_emit(workspace_id=brief.workspace_id, type=f"review.{decision}", subject=review,
                payload={"brief_id": brief.pk, "review_id": review.pk, "decision": decision,
                         "draft_id": revision.draft_id if revision else None})
+    return review
+
+
+def _require_in_review(brief: ContentBrief, to: str) -> ContentBrief:
+    """The brief re-read under a row lock, so concurrent decisions queue up; 409 unless in review."""
+    current = ContentBrief.objects.select_for_update().get(pk=brief.pk)
+    if current.state != BriefState.IN_REVIEW:
+        raise BRIEF_MACHINE.refuse(brief.pk, current.state, to)
+    return current
+
+
+def _decision_audience(brief: ContentBrief) -> set[int | None]:
+    """Who hears of a decision: the brief's author, its assignee and everyone who reviewed it."""
+    reviewers = set(Review.objects.filter(brief=brief, reviewer__isnull=False)
+                    .values_list("reviewer_id", flat=True))
+    assignee = ReviewAssignment.objects.filter(brief=brief).values_list("reviewer_id", flat=True)
+    return {brief.created_by_id, *reviewers, *assignee}
+
+
+def _approve(*, brief: ContentBrief, draft: Draft, reviewer: Actor, guest_name: str, comment: str,
+             target_ids: Sequence[int] | None, publish_at: datetime | None) -> Review:
+    from apps.publishing.services import publications_schedule
+
+    brief = _require_in_review(brief, BriefState.APPROVED)
+    revision = revision_latest(draft)
+    policy = approval_policy_for(brief.content_type_id)
+    standing = Review.objects.filter(brief=brief, decision=Decision.APPROVE, superseded=False,
+                                     revision__draft=draft)
+    if (policy.distinct_reviewers and reviewer is not None and not guest_name
+            and standing.filter(reviewer_id=reviewer.pk).exists()):
+        raise DomainError("You already approved this draft: the policy needs another reviewer.")
+    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.APPROVE,
+                            comment=comment, revision=revision, guest_name=guest_name)
+    given = standing.count()
+    who = guest_name or (reviewer.get_username() if reviewer else "someone")
+    if given < policy.approvals_required:
+        audit_record(workspace_id=brief.workspace_id, action="review.approval_recorded",
+                     subject=brief, actor=reviewer, actor_label=guest_name,
+                     after={"approvals": given, "required": policy.approvals_required,
+                            "draft_id": draft.pk})
+        notify(user_ids=_decision_audience(brief), workspace_id=brief.workspace_id,
+               kind=Kind.DECISION, brief=brief, exclude_id=getattr(reviewer, "pk", None),
+               message=f"{who} approved “{brief.title}” ({given} of "
+                       f"{policy.approvals_required} approvals).")
+        return review
+    brief_transition(brief, to=BriefState.APPROVED, actor=reviewer, actor_label=guest_name,
+                     payload={"draft_id": draft.pk, "revision": revision.number})
+    notify(user_ids=_decision_audience(brief), workspace_id=brief.workspace_id,
+           kind=Kind.DECISION, brief=brief, exclude_id=getattr(reviewer, "pk", None),
+           message=f"{who} approved “{brief.title}”.")
+    publications_schedule(brief=brief, revision=revision, target_ids=target_ids,
+                          publish_at=publish_at, actor=reviewer)
     return review
 
 
@@ -76,42 +216,269 @@ def review_approve(
     target_ids: Sequence[int] | None = None,
     publish_at: datetime | None = None,
 ) -> Review:
-    """in_review → approved, then scheduled on the chosen (default: auto-publish) targets.
+    """Record an approval of a draft's newest revision; once the content type's policy has
+    its N approvals (from distinct reviewers if it says so), in_review → approved and the
+    revision is scheduled on the chosen (default: auto-publish) targets at `publish_at`.
 
-    A second approval of the same brief is refused as an illegal transition.
+    An approval of a brief no longer in review is refused as an illegal transition.
     """
-    from apps.publishing.services import publications_schedule
-
     workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
     draft = _reviewable_draft(brief, draft_id)
-    revision = revision_latest(draft)
-    brief_transition(brief, to=BriefState.APPROVED, actor=reviewer,
-                     payload={"draft_id": draft.pk, "revision": revision.number})
-    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.APPROVE,
-                            comment=comment, revision=revision)
-    publications_schedule(brief=brief, revision=revision, target_ids=target_ids,
-                          publish_at=publish_at, actor=reviewer)
+    return _approve(brief=brief, draft=draft, reviewer=reviewer, guest_name="", comment=comment,
+                    target_ids=target_ids, publish_at=publish_at)
+
+
+def _reject(*, brief: ContentBrief, reviewer: Actor, guest_name: str, comment: str) -> Review:
+    brief = _require_in_review(brief, BriefState.REJECTED)
+    audience = _decision_audience(brief)  # read before: earlier approvers hear of it too
+    brief_transition(brief, to=BriefState.REJECTED, actor=reviewer, actor_label=guest_name)
+    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.REJECT,
+                            comment=comment, revision=None, guest_name=guest_name)
+    who = guest_name or (reviewer.get_username() if reviewer else "someone")
+    notify(user_ids=audience, workspace_id=brief.workspace_id, kind=Kind.DECISION, brief=brief,
+           exclude_id=getattr(reviewer, "pk", None),
+           message=f"{who} rejected “{brief.title}”" + (f": {comment}" if comment else "."))
     return review
 
 
 @transaction.atomic
 def review_reject(*, brief: ContentBrief, reviewer: Actor, comment: str = "") -> Review:
+    """in_review → rejected; the author, the assignee and earlier reviewers are notified."""
     workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
-    brief_transition(brief, to=BriefState.REJECTED, actor=reviewer)
-    return _review_create(brief=brief, reviewer=reviewer, decision=Decision.REJECT,
-                          comment=comment, revision=None)
+    return _reject(brief=brief, reviewer=reviewer, guest_name="", comment=comment)
 
 
 @transaction.atomic
 def review_request_changes(*, brief: ContentBrief, reviewer: Actor, feedback: str) -> Review:
-    """in_review → changes_requested → queued: a new job writes with the feedback in its prompt."""
+    """in_review → changes_requested → queued: a new job writes with the feedback in its prompt.
+
+    Approvals given in this round stop counting: the next round is another text.
+    """
     from apps.briefs.services import brief_regenerate
 
     workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
     if not feedback.strip():
         raise DomainError("Say what should change: the feedback goes to the model.")
+    audience = _decision_audience(brief)
     brief_transition(brief, to=BriefState.CHANGES_REQUESTED, actor=reviewer, feedback=feedback)
+    Review.objects.filter(brief=brief, decision=Decision.APPROVE).update(superseded=True)
     review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.REQUEST_CHANGES,
                             comment=feedback, revision=None)
+    notify(user_ids=audience, workspace_id=brief.workspace_id, kind=Kind.DECISION, brief=brief,
+           exclude_id=reviewer.pk,  # type: ignore[union-attr]
+           message=f"{reviewer.get_username()} requested changes to “{brief.title}”.")  # type: ignore[union-attr]
     brief_regenerate(brief=brief, actor=reviewer)
     return review
+
+
+# --- comments ---------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_add(*, brief: ContentBrief, author: Actor, body: str, parent_id: int | None = None,
+                draft_id: int | None = None) -> ReviewComment:
+    """A comment or a reply; members @mentioned by username are notified."""
+    workspace_require(author, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+    if not body.strip():
+        raise DomainError("The comment is empty.")
+    parent = None
+    if parent_id is not None:
+        parent = ReviewComment.objects.filter(pk=parent_id, brief=brief).first()
+        if parent is None:
+            raise NotFound("No such comment on this brief.")
+        draft_id = parent.draft_id
+    draft = _reviewable_draft(brief, draft_id) if draft_id is not None else None
+    comment = ReviewComment.objects.create(brief=brief, draft=draft, parent=parent, author=author,
+                                           body=body.strip())
+    event_emit(workspace_id=brief.workspace_id, type="comment.added", subject=comment,
+               payload={"brief_id": brief.pk, "comment_id": comment.pk})
+    names = set(MENTION.findall(body))
+    mentioned = Membership.objects.filter(workspace_id=brief.workspace_id,
+                                          user__username__in=names).values_list("user_id", flat=True)
+    notify(user_ids=mentioned, workspace_id=brief.workspace_id, kind=Kind.MENTION, brief=brief,
+           exclude_id=author.pk,  # type: ignore[union-attr]
+           message=f"{author.get_username()} mentioned you on “{brief.title}”.")  # type: ignore[union-attr]
+    if parent is not None and parent.author_id not in mentioned:
+        notify(user_ids=[parent.author_id], workspace_id=brief.workspace_id, kind=Kind.MENTION,
+               brief=brief, exclude_id=author.pk,  # type: ignore[union-attr]
+               message=f"{author.get_username()} replied to you on “{brief.title}”.")  # type: ignore[union-attr]
+    return comment
+
+
+# --- assignment ---------------------------------------------------------------
+
+
+def _reviewer_ids(workspace_id: int) -> list[int]:
+    return list(Membership.objects.filter(workspace_id=workspace_id, role=Role.REVIEWER)
+                .order_by("user_id").values_list("user_id", flat=True))
+
+
+@transaction.atomic
+def assignment_set(*, brief: ContentBrief, reviewer_id: int, assigned_by: Actor = None,
+                   reason: str = "assigned") -> ReviewAssignment:
+    """Make `reviewer_id` (a reviewer or admin of the brief's workspace) the brief's reviewer."""
+    if assigned_by is not None:
+        workspace_require(assigned_by, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+    if not Membership.objects.filter(workspace_id=brief.workspace_id, user_id=reviewer_id,
+                                     role__in=CAN_REVIEW).exists():
+        raise DomainError("Only a reviewer of this workspace can be assigned.")
+    before = ReviewAssignment.objects.filter(brief=brief).values_list("reviewer_id", flat=True).first()
+    assignment, _ = ReviewAssignment.objects.update_or_create(
+        brief=brief, defaults={"reviewer_id": reviewer_id, "assigned_by": assigned_by
+                               if assigned_by is not None and assigned_by.is_authenticated else None,
+                               "assigned_at": timezone.now(), "reminded_at": None,
+                               "escalated_at": None})
+    audit_record(workspace_id=brief.workspace_id, action=f"brief.{reason}", subject=brief,
+                 actor=assigned_by, before={"reviewer_id": before},
+                 after={"reviewer_id": reviewer_id})
+    event_emit(workspace_id=brief.workspace_id, type="brief.assigned", subject=brief,
+               payload={"brief_id": brief.pk, "reviewer_id": reviewer_id})
+    username = get_user_model().objects.filter(pk=reviewer_id).values_list("username", flat=True)
+    notify(user_ids=[reviewer_id], workspace_id=brief.workspace_id, kind=Kind.ASSIGNMENT,
+           brief=brief, exclude_id=getattr(assigned_by, "pk", None),
+           message=f"“{brief.title}” is yours to review, {username.first()}.")
+    return assignment
+
+
+def reviewer_next_in_turn(*, brief: ContentBrief, exclude_id: int | None = None) -> int | None:
+    """Round robin per content type: the reviewer whose last assignment of this type is oldest."""
+    candidates = [i for i in _reviewer_ids(brief.workspace_id) if i != exclude_id]
+    if not candidates:
+        return None
+    last = dict(ReviewAssignment.objects.filter(
+        brief__content_type_id=brief.content_type_id, reviewer_id__in=candidates)
+        .values("reviewer_id").annotate(at=Max("assigned_at")).values_list("reviewer_id", "at"))
+    never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+    return min(candidates, key=lambda i: (last.get(i) or never, i))
+
+
+@transaction.atomic
+def assignment_round_robin(*, brief: ContentBrief, assigned_by: Actor = None
+                           ) -> ReviewAssignment | None:
+    """Assign the next reviewer in turn; None when the workspace has no reviewer."""
+    reviewer_id = reviewer_next_in_turn(brief=brief)
+    if reviewer_id is None:
+        return None
+    return assignment_set(brief=brief, reviewer_id=reviewer_id, assigned_by=assigned_by,
+                          reason="assigned_in_turn")
+
+
+def review_arrived(*, brief_id: int) -> ReviewAssignment | None:
+    """A brief reached review: assign it in turn if its content type's policy says so
+    and nobody has it yet (idempotent)."""
+    brief = ContentBrief.objects.filter(pk=brief_id, state=BriefState.IN_REVIEW).first()
+    if brief is None or ReviewAssignment.objects.filter(brief=brief).exists():
+        return None
+    if not approval_policy_for(brief.content_type_id).round_robin:
+        return None
+    return assignment_round_robin(brief=brief)
+
+
+def reviews_sla_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Remind assignees of reviews past their content type's SLA, once; escalate reviews
+    past the escalation delay to the policy's contact, else to the next reviewer in turn.
+
+    Idempotent: reminded_at / escalated_at mark what was done; run it from beat.
+    """
+    now = now or timezone.now()
+    done = {"assigned": 0, "reminded": 0, "escalated": 0}
+    policies = ApprovalPolicy.objects.exclude(review_sla_hours=None, escalate_after_hours=None,
+                                              round_robin=False)
+    for policy in policies.select_related("content_type"):
+        in_review = ContentBrief.objects.filter(content_type_id=policy.content_type_id,
+                                                state=BriefState.IN_REVIEW)
+        if policy.round_robin:
+            for brief in in_review.filter(assignment__isnull=True):
+                done["assigned"] += review_arrived(brief_id=brief.pk) is not None
+        assignments = ReviewAssignment.objects.filter(brief__in=in_review).select_related("brief")
+        for assignment in assignments:
+            age = now - assignment.assigned_at
+            if (policy.escalate_after_hours is not None and assignment.escalated_at is None
+                    and age >= timedelta(hours=policy.escalate_after_hours)):
+                done["escalated"] += _escalate(assignment, policy, now)
+            elif (policy.review_sla_hours is not None and assignment.reminded_at is None
+                    and age >= timedelta(hours=policy.review_sla_hours)):
+                with transaction.atomic():
+                    ReviewAssignment.objects.filter(pk=assignment.pk).update(reminded_at=now)
+                    notify(user_ids=[assignment.reviewer_id], kind=Kind.REMINDER,
+                           workspace_id=assignment.brief.workspace_id, brief=assignment.brief,
+                           message=f"Review of “{assignment.brief.title}” is overdue "
+                                   f"(SLA {policy.review_sla_hours} h).")
+                done["reminded"] += 1
+    return done
+
+
+@transaction.atomic
+def _escalate(assignment: ReviewAssignment, policy: ApprovalPolicy, now: datetime) -> bool:
+    brief = assignment.brief
+    target = policy.escalate_to_id or reviewer_next_in_turn(brief=brief,
+                                                            exclude_id=assignment.reviewer_id)
+    if target is None:
+        return False
+    previous = assignment.reviewer_id
+    if target != previous and Membership.objects.filter(
+            workspace_id=brief.workspace_id, user_id=target, role__in=CAN_REVIEW).exists():
+        assignment = assignment_set(brief=brief, reviewer_id=target, reason="escalated")
+    ReviewAssignment.objects.filter(pk=assignment.pk).update(escalated_at=now)
+    notify(user_ids=[target, previous], workspace_id=brief.workspace_id, kind=Kind.ESCALATION,
+           brief=brief, message=f"Review of “{brief.title}” was escalated: overdue by "
+                                f"{policy.escalate_after_hours} h.")
+    return True
+
+
+# --- guest approval -------------------------------------------------------------
+
+
+@transaction.atomic
+def guest_link_create(*, brief: ContentBrief, created_by: Actor, guest_name: str,
+                      guest_email: str = "", valid_for: timedelta = timedelta(days=3)
+                      ) -> tuple[GuestLink, str]:
+    """A single-use link for an outside approver; returns the link and its signed token."""
+    workspace_require(created_by, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+    if brief.state != BriefState.IN_REVIEW:
+        raise DomainError("Only a brief in review can be sent to a guest.")
+    if not guest_name.strip():
+        raise DomainError("Name the guest: their name is recorded with the decision.")
+    link = GuestLink.objects.create(brief=brief, guest_name=guest_name.strip(),
+                                    guest_email=guest_email, created_by=created_by,
+                                    expires_at=timezone.now() + valid_for)
+    audit_record(workspace_id=brief.workspace_id, action="brief.guest_link_created", subject=brief,
+                 actor=created_by, after={"guest": link.guest_name,
+                                          "expires_at": link.expires_at.isoformat()})
+    return link, signing.dumps({"link": link.pk}, salt=GUEST_LINK_SALT)
+
+
+def guest_link_open(*, token: str) -> GuestLink:
+    """The link a token names, if its signature holds and it is unexpired and unused."""
+    try:
+        link_id = signing.loads(token, salt=GUEST_LINK_SALT)["link"]
+    except (signing.BadSignature, KeyError, TypeError):
+        raise NotFound("This link is not valid.") from None
+    link = GuestLink.objects.select_related("brief").filter(pk=link_id).first()
+    if link is None:
+        raise NotFound("This link is not valid.")
+    if link.used_at is not None:
+        raise IllegalTransition("This link was already used.")
+    if link.expires_at <= timezone.now():
+        raise IllegalTransition("This link has expired.")
+    return link
+
+
+@transaction.atomic
+def guest_decide(*, token: str, decision: str, draft_id: int | None = None,
+                 comment: str = "") -> Review:
+    """An outside approver's approve or reject, recorded as a decision under their name;
+    the link is spent by the first decision (a conditional update decides races)."""
+    link = guest_link_open(token=token)
+    if not GuestLink.objects.filter(pk=link.pk, used_at__isnull=True).update(used_at=timezone.now()):
+        raise IllegalTransition("This link was already used.")
+    brief = link.brief
+    name = f"{link.guest_name} (guest)"
+    if decision == Decision.APPROVE:
+        if draft_id is None:
+            raise DomainError("Choose the draft to approve.")
+        return _approve(brief=brief, draft=_reviewable_draft(brief, draft_id), reviewer=None,
+                        guest_name=name, comment=comment, target_ids=None, publish_at=None)
+    if decision == Decision.REJECT:
+        return _reject(brief=brief, reviewer=None, guest_name=name, comment=comment)
+    raise DomainError("A guest may approve or reject.")

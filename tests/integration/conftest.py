@@ -1,58 +1,20 @@
-"""The platform as users run it: real worker processes, the web server, broker and database.
-
-The children connect to the test database (PostgreSQL when DATABASE_URL is set,
-else the SQLite test file), to the same broker and channel layer as the tests,
-and to a small built-in model trained once for the session.
-"""
+"""Integration fixtures: the live platform (tests/live.py) and a websocket listener."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from aigc_platform.celery import app as celery_app
-from aigc_platform.processes import ManagedProcess, database_url, free_port
-from aigc_platform.stack import platform_running
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
-
-
-@dataclass
-class LivePlatform:
-    url: str
-    ws_url: str
-    publish_dir: Path
-    processes: list[ManagedProcess]
-
-    def process(self, name: str) -> ManagedProcess:
-        return next(p for p in self.processes if p.name == name)
-
-
-@pytest.fixture(scope="module")
-def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory  # noqa: F811
-                  ) -> Iterator[LivePlatform]:
-    root = tmp_path_factory.mktemp("platform")
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = {
-        "DATABASE_URL": db_url,
-        "AIGC_MODELS_DIR": str(tiny_models_dir),
-        "AIGC_PUBLISH_DIR": str(root / "published"),
-        "AIGC_JOB_HEARTBEAT_TIMEOUT_S": "30",
-    }
-    # Messages left by earlier runs' transactional tests name rows that no longer exist.
-    celery_app.control.purge()
-    port = free_port()
-    # Module scope: these workers consume whatever the broker holds, so they must
-    # be gone before other tests enqueue work of their own.
-    with platform_running(web_port=port, env=env, log_dir=root / "logs", timeout=180) as processes:
-        yield LivePlatform(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
-                           publish_dir=root / "published", processes=processes)
+from tests.live import (  # noqa: F401
+    LivePlatform,
+    live_platform,
+    tiny_model_dir,
+    tiny_models_dir,
+    tiny_training,
+)
 
 
 @dataclass
