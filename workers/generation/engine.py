@@ -1,13 +1,14 @@
 """Writing variants with a local transformers causal LM, streamed token by token.
 
-All variants of a request share its prompt, so they run as one batch with
-no padding: one forward pass per step for the whole job. Each variant samples
-with its own generator seeded `seed + variant`, so a variant's text does not
-depend on how many variants were asked for. The decode loop is our own
-(rather than `model.generate`) because it has to stream every variant, check
-for cancellation between steps and slide the context window past the model's
-length, which the 128-token built-in model needs for any real article.
-"""
+Every variant of every request in a batch is a row of one tensor: one forward
+pass per step advances all of them, whichever job they belong to (the
+micro-batching in workers.generation.batching hands several jobs in at once).
+Each variant samples with its own generator seeded `seed + variant`, so its
+text depends neither on how many variants were asked for nor on its batch
+neighbours. The decode loop is our own (rather than `model.generate`) because
+it has to stream every variant, check each job for cancellation between steps,
+let finished rows leave the batch, and slide the context window past the
+model's length, which the 128-token built-in model needs for any real article."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import hashlib
 import inspect
 import json
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +111,17 @@ def resolve_device(device: str) -> Any:
     return resolved
 
 
+def _dtype_for(target: Any) -> Any:
+    """float32 on CPU; bf16 on GPUs that have it (Ampere and later), else fp16. Untested here."""
+    import torch
+
+    if target.type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def load_model(model: str, device: str = "auto", models_dir: Path | None = None) -> LoadedModel:
     """Load once per process; a retrained model (new files) is loaded again."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     location = model_location(model, models_dir)
@@ -125,7 +135,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
             tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
             network = AutoModelForCausalLM.from_pretrained(
                 location, local_files_only=True,
-                dtype=torch.float32 if target.type == "cpu" else "auto",
+                dtype=_dtype_for(target),
             )
         except OSError as exc:
             if isinstance(location, Path):
@@ -164,24 +174,189 @@ def _check(request: GenerationRequest) -> None:
         raise InvalidRequest(f"top_p must be above 0 and at most 1, got {request.top_p}.")
 
 
-def _next_tokens(logits: Any, request: GenerationRequest, generators: list[Any]) -> list[int]:
-    """Greedy at temperature 0, else nucleus sampling with each variant's own generator."""
+def _sample(logits: Any, row: _Row) -> int:
+    """Greedy at temperature 0, else nucleus sampling with the row's own generator."""
     import torch
 
+    request = row.request
     if request.temperature == 0:
-        return [int(t) for t in logits.argmax(dim=-1)]
+        return int(logits.argmax())
     probs = torch.softmax(logits / request.temperature, dim=-1)
     if request.top_p < 1:
-        ranked, order = probs.sort(dim=-1, descending=True)
+        ranked, order = probs.sort(descending=True)
         outside = ranked.cumsum(dim=-1) - ranked > request.top_p  # mass before it already enough
         probs = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(outside, 0.0))
-    return [int(torch.multinomial(probs[row], 1, generator=generator))
-            for row, generator in enumerate(generators)]
+    return int(torch.multinomial(probs, 1, generator=row.generator))
 
 
 def _cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     hits = [text.find(stop) for stop in stops if stop and stop in text]
     return (text[: min(hits)], True) if hits else (text, False)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One job's request with its own callbacks, served in a batch shared with other jobs."""
+
+    request: GenerationRequest
+    on_text: OnText | None = None
+    should_stop: ShouldStop | None = None
+
+
+@dataclass(eq=False)
+class _Row:
+    """One variant of one item: a row of the shared batch."""
+
+    item: int
+    variant: int
+    request: GenerationRequest
+    generator: Any
+    window: list[int]  # the token ids the model currently sees for this row
+    prompt_tokens: int
+    written: list[int] = field(default_factory=list)
+    text: str = ""
+    done: bool = False
+    first_token_s: float = 0.0
+    device_s: float = 0.0
+
+
+def prompt_ids(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
+    """The prompt's token ids: through the tokenizer's chat template when it has one."""
+    tokenizer = loaded.tokenizer
+    if request.chat and getattr(tokenizer, "chat_template", None):
+        encoded = tokenizer.apply_chat_template(
+            [{"role": "user", "content": request.prompt}], add_generation_prompt=True,
+            tokenize=True, return_dict=True)
+        ids = list(encoded["input_ids"])
+    else:
+        ids = tokenizer(request.prompt, add_special_tokens=False)["input_ids"]
+    return ids or [tokenizer.eos_token_id]
+
+
+def _padded(rows: list[_Row], pad: int, device: Any) -> tuple[Any, Any, Any]:
+    """Left-padded ids, attention mask and positions: each row sees only its own tokens."""
+    import torch
+
+    width = max(len(r.window) for r in rows)
+    ids = torch.tensor([[pad] * (width - len(r.window)) + r.window for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r.window)) + [1] * len(r.window) for r in rows],
+                        device=device)
+    positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+    return ids, mask, positions
+
+
+def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> list[list[GeneratedText]]:
+    """Write every item's variants in shared forward passes: one step advances all rows.
+
+    All items must name the same model and device. Prompts are left-padded and
+    masked, with positions counted per row, so a row's text does not depend
+    on its neighbours (greedy output equals one-at-a-time output). Finished
+    rows leave the batch (and the KV cache) so the rest run narrower. A step's
+    time is shared among the rows it advanced: that is each variant's `device_s`.
+    """
+    import torch
+
+    if len({(i.request.model, i.request.device) for i in items}) != 1:
+        raise InvalidRequest("A batch serves one model on one device.")
+    for item in items:
+        _check(item.request)
+    first = items[0].request
+    loaded = load_model(first.model, first.device, models_dir)
+    tokenizer, device = loaded.tokenizer, loaded.device
+    eos = tokenizer.eos_token_id
+    pad = eos if eos is not None else 0
+    rows: list[_Row] = []
+    for index, item in enumerate(items):
+        ids = prompt_ids(loaded, item.request)
+        for variant in range(item.request.variants):
+            generator = torch.Generator(device=device).manual_seed(item.request.seed + variant)
+            # A prompt longer than the model's context keeps its end, which the text continues.
+            rows.append(_Row(index, variant, item.request, generator,
+                             ids[-(loaded.context - 1):], len(ids)))
+    started = clock()
+    active = list(rows)
+    ids, mask, positions = _padded(active, pad, device)
+    step_input, past = ids, None
+    with torch.inference_mode():
+        while active:
+            for index, item in enumerate(items):
+                if item.should_stop is not None and any(r.item == index for r in active) \
+                        and item.should_stop():
+                    for row in active:
+                        row.done = row.done or row.item == index
+            keep = [n for n, row in enumerate(active) if not row.done]
+            if not keep:
+                break
+            if len(keep) < len(active):  # finished rows leave the batch and the cache
+                active = [active[n] for n in keep]
+                chosen = torch.tensor(keep, device=device)
+                mask, positions = mask[chosen], positions[chosen]
+                step_input = step_input[chosen]
+                if past is not None:
+                    past.batch_select_indices(chosen)
+            step_started = clock()
+            output = loaded.model(input_ids=step_input, attention_mask=mask,
+                                  position_ids=positions[:, -step_input.shape[1]:],
+                                  use_cache=True, **{loaded.cache_argument: past})
+            past = getattr(output, loaded.cache_argument)
+            logits = output.logits[:, -1, :].float()
+            now = clock()
+            tokens = []
+            for n, row in enumerate(active):
+                row.device_s += (now - step_started) / len(active)
+                if len(row.written) < row.request.min_new_tokens and eos is not None:
+                    logits[n, eos] = float("-inf")
+                token = _sample(logits[n], row)
+                tokens.append(token)
+                _advance(row, token, eos, tokenizer, items[row.item].on_text,
+                         now - started)
+            step_input = torch.tensor(tokens, device=device).unsqueeze(1)
+            mask = torch.cat([mask, torch.ones_like(step_input)], dim=1)
+            positions = torch.cat([positions, positions[:, -1:] + 1], dim=1)
+            if any(len(row.window) > loaded.context for row in active if not row.done):
+                # slide: a row past the context re-reads its latest half window
+                for row in active:
+                    if len(row.window) > loaded.context:
+                        row.window = row.window[-(loaded.context // 2):]
+                ids, mask, positions = _padded(active, pad, device)
+                step_input, past = ids, None
+    return [[_result(row, loaded, str(device)) for row in rows if row.item == index]
+            for index in range(len(items))]
+
+
+def _advance(row: _Row, token: int, eos: int | None, tokenizer: Any, on_text: OnText | None,
+             elapsed: float) -> None:
+    row.window.append(token)
+    if token == eos:
+        row.done = True
+        return
+    row.written.append(token)
+    if len(row.written) == 1:
+        row.first_token_s = elapsed
+    if len(row.written) >= row.request.max_new_tokens:
+        row.done = True
+    text = tokenizer.decode(row.written, skip_special_tokens=True)
+    if text.endswith("\ufffd") and not row.done:
+        return  # the token ends inside a multi-byte character; wait for the rest
+    row.text, stopped = _cut_at_stop(text, row.request.stop)
+    row.done = row.done or stopped
+    if on_text is not None:
+        on_text(row.variant, row.text.lstrip(), len(row.written))
+
+
+def _result(row: _Row, loaded: LoadedModel, device: str) -> GeneratedText:
+    request = row.request
+    parameters = {"temperature": request.temperature, "top_p": request.top_p,
+                  "max_new_tokens": request.max_new_tokens,
+                  "min_new_tokens": request.min_new_tokens, "stop": list(request.stop),
+                  "device": device}
+    return GeneratedText(
+        variant=row.variant, text=row.text.strip(), seed=request.seed + row.variant,
+        prompt_tokens=row.prompt_tokens, completion_tokens=len(row.written),
+        model_name=request.model, model_revision=loaded.revision, parameters=parameters,
+        first_token_s=row.first_token_s, device_s=row.device_s,
+    )
 
 
 def generate(
@@ -197,63 +372,4 @@ def generate(
     written so far are returned. Raises ModelUnavailable or InvalidRequest for
     what a retry cannot fix.
     """
-    import torch
-
-    _check(request)
-    loaded = load_model(request.model, request.device, models_dir)
-    tokenizer, device = loaded.tokenizer, loaded.device
-    eos = tokenizer.eos_token_id
-    prompt_ids = tokenizer(request.prompt, add_special_tokens=False)["input_ids"] or [eos]
-    rows = request.variants
-    # A prompt longer than the model's context keeps its end, which the text continues.
-    context = torch.tensor([prompt_ids[-(loaded.context - 1):]] * rows, device=device)
-    generators = [torch.Generator(device=device).manual_seed(request.seed + row)
-                  for row in range(rows)]
-    written: list[list[int]] = [[] for _ in range(rows)]
-    texts = [""] * rows
-    done = [False] * rows
-    step_input, past = context, None
-    with torch.inference_mode():
-        for _ in range(request.max_new_tokens):
-            if should_stop is not None and should_stop():
-                break
-            output = loaded.model(input_ids=step_input, use_cache=True,
-                                  **{loaded.cache_argument: past})
-            past = getattr(output, loaded.cache_argument)
-            logits = output.logits[:, -1, :].float()
-            for row in range(rows):
-                if len(written[row]) < request.min_new_tokens and eos is not None:
-                    logits[row, eos] = float("-inf")
-            tokens = _next_tokens(logits, request, generators)
-            for row, token in enumerate(tokens):
-                if done[row]:
-                    continue
-                if token == eos:
-                    done[row] = True
-                    continue
-                written[row].append(token)
-                text = tokenizer.decode(written[row], skip_special_tokens=True)
-                if text.endswith("\ufffd"):
-                    continue  # the token ends inside a multi-byte character; wait for the rest
-                texts[row], done[row] = _cut_at_stop(text, request.stop)
-                if on_text is not None:
-                    on_text(row, texts[row].lstrip(), len(written[row]))
-            if all(done):
-                break
-            step_input = torch.tensor(tokens, device=device).unsqueeze(1)
-            context = torch.cat([context, step_input], dim=1)
-            if context.shape[1] > loaded.context:  # slide: re-read the latest half window
-                context = context[:, -(loaded.context // 2):]
-                step_input, past = context, None
-    parameters = {"temperature": request.temperature, "top_p": request.top_p,
-                  "max_new_tokens": request.max_new_tokens,
-                  "min_new_tokens": request.min_new_tokens, "stop": list(request.stop),
-                  "device": str(device)}
-    return [
-        GeneratedText(
-            variant=row, text=texts[row].strip(), seed=request.seed + row,
-            prompt_tokens=len(prompt_ids), completion_tokens=len(written[row]),
-            model_name=request.model, model_revision=loaded.revision, parameters=parameters,
-        )
-        for row in range(rows)
-    ]
+    return generate_batch([BatchItem(request, on_text, should_stop)], models_dir=models_dir)[0]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+LOCAL_BACKENDS = ("builtin", "transformers")  # served by workers.generation.engine in-process
+OPENAI = "openai"  # an OpenAI-compatible chat-completions server
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -18,6 +21,13 @@ class GenerationRequest:
     min_new_tokens: int = 0  # the end-of-text token is held back until this many are written
     model: str = "builtin"  # a model directory, hub id or server model name
     device: str = "auto"
+    backend: str = "builtin"
+    chat: bool = True  # use the tokenizer's chat template when it has one
+    base_url: str = ""  # openai: e.g. http://gpu-box:8000/v1
+    api_key: str = field(default="", repr=False)  # never in a repr, so never in a log line
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0  # longest silence between two streamed chunks
+    max_retries: int = 4  # per variant, on 429/5xx, timeouts and dropped streams
 
 
 @dataclass(frozen=True)
@@ -30,3 +40,6 @@ class GeneratedText:
     model_name: str
     model_revision: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    first_token_s: float = 0.0  # from the start of generation to this variant's first token
+    device_s: float = 0.0  # this variant's share of the forward passes (local backends)
+    retries: int = 0  # transient failures retried while writing it
