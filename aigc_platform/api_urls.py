@@ -4,6 +4,7 @@ from django.urls import path
 
 from apps.briefs.api import BriefCancelApi, BriefDetailApi, BriefListCreateApi
 from apps.generation.api import JobDetailApi
+from apps.integrations.api import InboundHookApi
 from apps.publishing.api import PublicationListApi
 from apps.reviews.api import BriefApproveApi, BriefRejectApi, BriefRequestChangesApi
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("briefs/<int:brief_id>/request-changes/", BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
     path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
+    path("hooks/<slug:slug>/", InboundHookApi.as_view(), name="hook-receive"),
     path("publications/", PublicationListApi.as_view(), name="publication-list"),
 ]

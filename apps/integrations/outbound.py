@@ -1,0 +1,218 @@
+"""Outbound webhooks: fan events out to subscriptions, deliver them signed, retry, give up.
+
+A delivery is retried on any non-2xx answer or transport error at growing
+intervals (RETRY_DELAYS_S) for about 24 hours. A subscription whose delivery
+exhausts its retries with no success meanwhile is disabled, with the reason
+shown in the admin and a `subscription.disabled` event for the dashboard.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from celery import current_app
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.crypto import secret_decrypt, secret_encrypt
+from apps.core.errors import DomainError
+from apps.core.models import OutboxEvent, Workspace
+from apps.core.services import Actor, audit_record, event_emit
+from apps.integrations import signing
+from apps.integrations.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
+
+PAYLOAD_VERSION = 1
+EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "subscription")
+# Seconds to wait after try n (1-based); 11 tries spread over 23.7 hours.
+RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+DELIVER_TASK = "webhooks.deliver"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    state: str
+    retry_in_s: float | None = None
+
+
+def event_types_validate(patterns: Iterable[str]) -> list[str]:
+    patterns = [p.strip() for p in patterns if p.strip()]
+    if not patterns:
+        raise DomainError("Subscribe to at least one event type, e.g. 'brief.*'.")
+    for pattern in patterns:
+        family = pattern.split(".", 1)[0]
+        if pattern != "*" and family not in EVENT_FAMILIES:
+            raise DomainError(f"'{pattern}' matches no event; event types start with "
+                              f"{', '.join(f + '.' for f in EVENT_FAMILIES)}")
+    return patterns
+
+
+def event_matches(patterns: Iterable[str], event_type: str) -> bool:
+    return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
+
+
+def event_payload(event: OutboxEvent, version: int = PAYLOAD_VERSION) -> dict[str, Any]:
+    """Version 1 of the body we send (documented in docs/integrations.md and the schema)."""
+    return {
+        "id": f"evt_{event.pk}",
+        "version": version,
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "workspace_id": event.workspace_id,
+        "subject": {"type": event.subject_type, "id": event.subject_id},
+        "data": event.payload,
+    }
+
+
+@transaction.atomic
+def subscription_create(*, workspace: Workspace, name: str, url: str, event_types: list[str],
+                        actor: Actor = None) -> tuple[Subscription, str]:
+    """A subscription with a generated secret, returned once in plaintext."""
+    if not url.startswith(("http://", "https://")):
+        raise DomainError("A subscription needs an http(s) URL.")
+    secret = signing.secret_generate()
+    subscription = Subscription.objects.create(
+        workspace=workspace, name=name, url=url, event_types=event_types_validate(event_types),
+        secret_encrypted=secret_encrypt(secret),
+    )
+    audit_record(workspace_id=workspace.pk, action="subscription.created", subject=subscription,
+                 actor=actor, after={"url": url, "event_types": subscription.event_types})
+    return subscription, secret
+
+
+@transaction.atomic
+def subscription_enable(*, subscription: Subscription, actor: Actor = None) -> Subscription:
+    subscription.enabled, subscription.failing_since, subscription.disabled_reason = True, None, ""
+    subscription.save(update_fields=["enabled", "failing_since", "disabled_reason", "updated_at"])
+    audit_record(workspace_id=subscription.workspace_id, action="subscription.enabled",
+                 subject=subscription, actor=actor)
+    return subscription
+
+
+def subscriptions_fanout(event: OutboxEvent) -> list[int]:
+    """One delivery per matching enabled subscription, sent to the `webhooks` queue.
+
+    Called by the outbox relay; unique (subscription, event) makes a second
+    relay of the same event create and send nothing.
+    """
+    created = []
+    for subscription in Subscription.objects.filter(workspace_id=event.workspace_id, enabled=True):
+        if not event_matches(subscription.event_types, event.type):
+            continue
+        delivery, new = Delivery.objects.get_or_create(
+            subscription=subscription, event_id=event.pk,
+            defaults={"event_type": event.type, "next_attempt_at": timezone.now(),
+                      "payload": event_payload(event, subscription.payload_version)},
+        )
+        if new:
+            created.append(delivery.pk)
+    for delivery_id in created:
+        transaction.on_commit(lambda d=delivery_id: current_app.send_task(DELIVER_TASK, args=[d]))
+    return created
+
+
+def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
+    """pending and due → sending for one worker; None when not due, taken or disabled."""
+    now = now or timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now,
+        subscription__enabled=True,
+    ).update(state=DeliveryState.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    if not claimed:
+        return None
+    return Delivery.objects.select_related("subscription").get(pk=delivery_id)
+
+
+def delivery_attempt(*, delivery: Delivery, now: datetime | None = None) -> DeliveryOutcome:
+    """POST a claimed delivery once, log the try, and decide: done, retry later, or give up."""
+    subscription = delivery.subscription
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {"content-type": "application/json", "user-agent": "aigc-platform-webhooks/1",
+               **signing.signed_headers(secret=secret_decrypt(subscription.secret_encrypted),
+                                        msg_id=f"msg_{delivery.message_id.hex}", body=body)}
+    started = time.monotonic()
+    status, error = None, ""
+    try:
+        status = httpx.post(subscription.url, content=body, headers=headers,
+                            timeout=TIMEOUT).status_code
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    latency_ms = round((time.monotonic() - started) * 1000)
+    return _delivery_record(delivery, status=status, error=error, latency_ms=latency_ms,
+                            now=now or timezone.now())
+
+
+@transaction.atomic
+def _delivery_record(delivery: Delivery, *, status: int | None, error: str, latency_ms: int,
+                     now: datetime) -> DeliveryOutcome:
+    DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts,
+                                   response_status=status, latency_ms=latency_ms, error=error)
+    subscription = delivery.subscription
+    fields = {"response_status": status, "latency_ms": latency_ms, "updated_at": now}
+    if status is not None and 200 <= status < 300:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=DeliveryState.SUCCEEDED, delivered_at=now, last_error="", **fields)
+        Subscription.objects.filter(pk=subscription.pk).update(failing_since=None)
+        return DeliveryOutcome(DeliveryState.SUCCEEDED)
+    error = error or f"HTTP {status}"
+    Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(
+        failing_since=now)
+    if status == 410:  # Gone: the receiver says this URL is retired for good
+        _subscription_disable(subscription, f"The receiver answered 410 Gone on {now:%Y-%m-%d}.")
+    elif delivery.attempts > len(RETRY_DELAYS_S):
+        _subscription_disable(subscription, f"Every try to deliver event {delivery.event_id} "
+                              f"failed for 24 hours; the last: {error}.")
+    else:
+        delay = RETRY_DELAYS_S[delivery.attempts - 1] * random.uniform(1.0, 1.1)  # jitter
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=DeliveryState.PENDING, next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error, **fields)
+        return DeliveryOutcome(DeliveryState.PENDING, retry_in_s=delay)
+    Delivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.FAILED, last_error=error,
+                                                   **fields)
+    return DeliveryOutcome(DeliveryState.FAILED)
+
+
+def _subscription_disable(subscription: Subscription, reason: str) -> None:
+    updated = Subscription.objects.filter(pk=subscription.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason[:500], updated_at=timezone.now())
+    if updated:
+        audit_record(workspace_id=subscription.workspace_id, action="subscription.disabled",
+                     subject=subscription, actor_label="webhooks", after={"reason": reason})
+        event_emit(workspace_id=subscription.workspace_id, type="subscription.disabled",
+                   subject=subscription, payload={"subscription_id": subscription.pk,
+                                                  "name": subscription.name, "reason": reason})
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: Delivery, actor: Actor = None) -> Delivery:
+    """Send a finished delivery again now (same webhook-id, so receivers can deduplicate)."""
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, state__in=(DeliveryState.SUCCEEDED, DeliveryState.FAILED)
+    ).update(state=DeliveryState.PENDING, next_attempt_at=timezone.now())
+    if not updated:
+        raise DomainError(f"Delivery {delivery.pk} is still being delivered.")
+    audit_record(workspace_id=delivery.subscription.workspace_id, action="delivery.redelivered",
+                 subject=delivery, actor=actor)
+    transaction.on_commit(lambda: current_app.send_task(DELIVER_TASK, args=[delivery.pk]))
+    delivery.refresh_from_db()
+    return delivery
+
+
+def deliveries_due_ids(*, stale_after: timedelta, limit: int = 500) -> list[int]:
+    """Due deliveries, after returning to pending those a dead worker left in `sending`."""
+    now = timezone.now()
+    Delivery.objects.filter(state=DeliveryState.SENDING, updated_at__lt=now - stale_after).update(
+        state=DeliveryState.PENDING, next_attempt_at=now)
+    return list(Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now,
+                                        subscription__enabled=True)
+                .order_by("next_attempt_at").values_list("id", flat=True)[:limit])

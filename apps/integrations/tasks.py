@@ -1,0 +1,34 @@
+"""Integration tasks: webhook deliveries on the `webhooks` queue; feeds and schedules on `default`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from apps.integrations.outbound import deliveries_due_ids, delivery_attempt, delivery_claim
+
+# Short waits ride on a countdown; longer ones are picked up by `webhooks.dispatch_due`
+# (a countdown beyond the broker's visibility timeout would be redelivered early).
+COUNTDOWN_MAX_S = 300
+STALE_AFTER = timedelta(minutes=5)  # 15 s connect+read timeouts: only dead workers' rows
+
+
+@shared_task(name="webhooks.deliver", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=60, time_limit=90)
+def deliver(delivery_id: int) -> str | None:
+    delivery = delivery_claim(delivery_id=delivery_id)
+    if delivery is None:  # not due, already sent, or its subscription is disabled
+        return None
+    outcome = delivery_attempt(delivery=delivery)
+    if outcome.retry_in_s is not None and outcome.retry_in_s <= COUNTDOWN_MAX_S:
+        deliver.apply_async(args=[delivery_id], countdown=outcome.retry_in_s)
+    return outcome.state
+
+
+@shared_task(name="webhooks.dispatch_due")
+def dispatch_due() -> int:
+    due = deliveries_due_ids(stale_after=STALE_AFTER)
+    for delivery_id in due:
+        deliver.delay(delivery_id)
+    return len(due)
