@@ -30,6 +30,30 @@ class ContentType(TimeStamped):
         return self.name
 
 
+class PromptTemplateVersion(models.Model):
+    """A content type's prompt template as it was when a job used it; rows are never edited.
+
+    Editing ContentType.prompt_template makes the next job add version n+1,
+    so every draft can name the exact template that made it.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE,
+                                     related_name="template_versions")
+    version = models.PositiveIntegerField()
+    template = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "version"],
+                                    name="one_template_per_version")
+        ]
+        ordering = ["content_type_id", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.content_type} template v{self.version}"
+
+
 class StyleGuide(TimeStamped):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="style_guides")
     name = models.CharField(max_length=120)

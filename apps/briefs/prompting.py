@@ -1,10 +1,13 @@
-"""Rendering a content type's prompt template with a brief's fields."""
+"""Rendering a content type's prompt template with a brief's fields; template versions."""
 
 from __future__ import annotations
 
 import string
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
+from apps.briefs.models import ContentType, PromptTemplateVersion
 from apps.core.errors import DomainError
 
 PROMPT_FIELDS = (
@@ -36,3 +39,22 @@ def prompt_render(template: str, fields: dict[str, Any]) -> str:
         # Reviewer feedback must reach the model even if the template forgot it.
         prompt += f"\nRevise according to this feedback: {fields['feedback']}\n"
     return prompt
+
+
+def template_version_current(content_type: ContentType) -> PromptTemplateVersion:
+    """The version row of the content type's template as it reads now; added if it changed.
+
+    Versions are only ever added (unique per content type and number), so a
+    draft's version always shows the template that made it. Two jobs racing to
+    add the same new version: the loser reads the winner's row.
+    """
+    latest = content_type.template_versions.order_by("-version").first()
+    if latest is not None and latest.template == content_type.prompt_template:
+        return latest
+    try:
+        with transaction.atomic():
+            return PromptTemplateVersion.objects.create(
+                content_type=content_type, template=content_type.prompt_template,
+                version=(latest.version if latest else 0) + 1)
+    except IntegrityError:
+        return content_type.template_versions.get(version=(latest.version if latest else 0) + 1)

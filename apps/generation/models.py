@@ -25,6 +25,19 @@ class ModelProfile(TimeStamped):
     )
     queue = models.CharField(max_length=60, default="generation")
     device = models.CharField(max_length=20, default="auto", help_text="auto, cpu, cuda, cuda:1")
+    base_url = models.URLField(
+        max_length=500, blank=True, help_text="openai: the server's base URL, e.g. http://gpu:8000/v1"
+    )
+    api_key_env = models.CharField(
+        max_length=100, blank=True,
+        help_text="openai: name of the worker's environment variable holding the API key",
+    )
+    api_key_encrypted = models.TextField(
+        blank=True, editable=False, help_text="openai: the API key, encrypted (apps.core.crypto)"
+    )
+    timeout_s = models.PositiveIntegerField(
+        default=600, help_text="a job running longer than this fails as timed out"
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -76,6 +89,14 @@ class GenerationJob(TimeStamped):
     finished_at = models.DateTimeField(null=True, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    latency_s = models.FloatField(null=True, blank=True, help_text="claim to drafts recorded")
+    first_token_s = models.FloatField(null=True, blank=True, help_text="claim to first token")
+    device_seconds = models.FloatField(default=0.0, help_text="share of forward passes")
+    retries = models.PositiveIntegerField(default=0, help_text="transient failures retried")
+    prompt_template_version = models.ForeignKey(
+        "briefs.PromptTemplateVersion", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
     error = models.TextField(blank=True)
 
     def __str__(self) -> str:
@@ -91,6 +112,11 @@ class Draft(models.Model):
     model_revision = models.CharField(max_length=100, blank=True)
     seed = models.BigIntegerField()
     parameters = models.JSONField(default=dict)
+    prompt = models.TextField(blank=True, help_text="the rendered prompt the model was given")
+    prompt_template_version = models.ForeignKey(
+        "briefs.PromptTemplateVersion", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -103,3 +129,19 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft {self.variant} of job {self.job_id}"
+
+
+class GenerationQuota(TimeStamped):
+    """A workspace's monthly caps and concurrency; a workspace without one is unlimited."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE,
+                                     related_name="generation_quota")
+    monthly_tokens = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="prompt + completion tokens per calendar month (UTC)")
+    monthly_device_seconds = models.FloatField(
+        null=True, blank=True, help_text="device seconds per calendar month (UTC)")
+    max_running_jobs = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="jobs of this workspace generating at once")
+
+    def __str__(self) -> str:
+        return f"Generation quota of {self.workspace}"

@@ -1,20 +1,34 @@
-"""The generation job lifecycle: create, claim, heartbeat, record drafts, fail, cancel."""
+"""The generation job lifecycle: create, claim, heartbeat, record drafts, fail, cancel.
+
+Also the workspace's generation quota: a monthly token and device-time budget
+checked when a job is created, and a cap on jobs generating at once checked
+when one is claimed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
-from apps.briefs.prompting import prompt_render
-from apps.core.errors import IllegalTransition
+from apps.briefs.prompting import prompt_render, template_version_current
+from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit, transition
-from apps.generation.models import JOB_MACHINE, Draft, GenerationJob, JobState, ModelProfile
+from apps.generation.models import (
+    JOB_MACHINE,
+    Draft,
+    GenerationJob,
+    GenerationQuota,
+    JobState,
+    ModelProfile,
+)
 from apps.reviews.services import revision_create_initial
 from workers.generation.types import GeneratedText
 
@@ -40,17 +54,82 @@ def model_profile_for(brief: ContentBrief) -> ModelProfile | None:
     )
 
 
+class BudgetExceeded(DomainError):
+    status_code = 429
+
+
+class ConcurrencyLimitReached(DomainError):
+    """The workspace already generates as many jobs as its quota allows; try again later."""
+
+    status_code = 429
+
+
+@dataclass(frozen=True)
+class Usage:
+    jobs: int
+    prompt_tokens: int
+    completion_tokens: int
+    device_seconds: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return now.astimezone(timezone.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage_since(*, workspace_id: int, since: datetime) -> Usage:
+    """What the workspace's jobs created since `since` have used (one query)."""
+    totals = GenerationJob.objects.filter(workspace_id=workspace_id, created_at__gte=since).aggregate(
+        jobs=Count("id"),
+        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+        device_seconds=Coalesce(Sum("device_seconds"), 0.0),
+    )
+    return Usage(**totals)
+
+
+def quota_check_budget(*, workspace_id: int) -> None:
+    """Refuse a new job once the workspace used its monthly budget (calendar month, UTC)."""
+    quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
+    if quota is None or (quota.monthly_tokens is None and quota.monthly_device_seconds is None):
+        return
+    start = month_start()
+    used = usage_since(workspace_id=workspace_id, since=start)
+    next_month = (start + timedelta(days=32)).replace(day=1)
+    resets = f"It resets on {next_month:%Y-%m-%d} (UTC); an admin can raise the cap."
+    if quota.monthly_tokens is not None and used.tokens >= quota.monthly_tokens:
+        raise BudgetExceeded(
+            f"This workspace used its monthly generation budget: {used.tokens} of "
+            f"{quota.monthly_tokens} tokens. {resets}")
+    if (quota.monthly_device_seconds is not None
+            and used.device_seconds >= quota.monthly_device_seconds):
+        raise BudgetExceeded(
+            f"This workspace used its monthly generation budget: {used.device_seconds:.0f} of "
+            f"{quota.monthly_device_seconds:.0f} device seconds. {resets}")
+
+
 @transaction.atomic
 def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
-    """A queued job for `brief`; `job.queued` sends it to a generation worker after commit."""
+    """A queued job for `brief`; `job.queued` sends it to a generation worker after commit.
+
+    Raises BudgetExceeded when the workspace used its monthly budget. The job
+    keeps the template version and the prompt rendered from it.
+    """
     from apps.briefs.services import brief_fields_for_prompt
 
+    quota_check_budget(workspace_id=brief.workspace_id)
+    version = template_version_current(brief.content_type)
     job = GenerationJob.objects.create(
         workspace_id=brief.workspace_id,
         brief=brief,
         model_profile=model_profile_for(brief),
         variants=brief.variants,
-        prompt=prompt_render(brief.content_type.prompt_template, brief_fields_for_prompt(brief)),
+        prompt_template_version=version,
+        prompt=prompt_render(version.template, brief_fields_for_prompt(brief)),
     )
     audit_record(workspace_id=brief.workspace_id, action="job.created", subject=job, actor=actor)
     event_emit(
@@ -67,10 +146,21 @@ def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
     """queued → running for exactly one worker; None when someone else has it or it ended.
 
     Safe to call for a redelivered message: only a queued job can be claimed.
+    Raises ConcurrencyLimitReached while the workspace runs its quota's maximum.
     """
     job = GenerationJob.objects.select_related("brief").filter(pk=job_id).first()
     if job is None or job.state != JobState.QUEUED:
         return None
+    # The quota row is the workspace's lock (PostgreSQL), so two claims cannot both take
+    # the last slot; SQLite serialises writers anyway.
+    quota = GenerationQuota.objects.select_for_update().filter(
+        workspace_id=job.workspace_id).first()
+    if quota is not None and quota.max_running_jobs is not None:
+        running = GenerationJob.objects.filter(workspace_id=job.workspace_id,
+                                               state=JobState.RUNNING).count()
+        if running >= quota.max_running_jobs:
+            raise ConcurrencyLimitReached(
+                f"Workspace runs {running} of at most {quota.max_running_jobs} jobs.")
     now = timezone.now()
     try:
         _job_transition(
@@ -98,14 +188,22 @@ def job_is_cancelled(*, job_id: int) -> bool:
     return GenerationJob.objects.filter(pk=job_id, state=JobState.CANCELLED).exists()
 
 
+@dataclass(frozen=True)
+class JobTimings:
+    latency_s: float  # claim to texts written
+    retries: int = 0  # transient failures retried outside the texts (e.g. unreadable files)
+
+
 @transaction.atomic
 def job_record_drafts(
-    *, job_id: int, worker_id: str, texts: Sequence[GeneratedText]
+    *, job_id: int, worker_id: str, texts: Sequence[GeneratedText], timings: JobTimings | None = None
 ) -> GenerationJob | None:
     """Store the variants once (unique per job and variant) and hand the job to evaluation.
 
-    running → evaluating. Returns None when the job is no longer this worker's
-    (cancelled, or requeued after a missed heartbeat): its texts are dropped.
+    running → evaluating, with the job's token counts, time to first token,
+    device seconds and retries. Each draft keeps the prompt and template
+    version that made it. Returns None when the job is no longer this
+    worker's (cancelled, or requeued after a missed heartbeat): its texts are dropped.
     """
     job = GenerationJob.objects.filter(pk=job_id, state=JobState.RUNNING, worker_id=worker_id).first()
     if job is None:
@@ -117,7 +215,8 @@ def job_record_drafts(
                     job=job, brief_id=job.brief_id, variant=item.variant, text=item.text,
                     model_name=item.model_name, model_revision=item.model_revision, seed=item.seed,
                     parameters=item.parameters, prompt_tokens=item.prompt_tokens,
-                    completion_tokens=item.completion_tokens,
+                    completion_tokens=item.completion_tokens, prompt=job.prompt,
+                    prompt_template_version_id=job.prompt_template_version_id,
                 )
         except IntegrityError:
             continue  # already stored by an earlier delivery of the same job
@@ -126,6 +225,10 @@ def job_record_drafts(
         job, to=JobState.EVALUATING, actor_label=worker_id, generated_at=timezone.now(),
         prompt_tokens=sum(t.prompt_tokens for t in texts),
         completion_tokens=sum(t.completion_tokens for t in texts),
+        first_token_s=min((t.first_token_s for t in texts if t.completion_tokens), default=None),
+        device_seconds=sum(t.device_s for t in texts),
+        latency_s=timings.latency_s if timings else None,
+        retries=sum(t.retries for t in texts) + (timings.retries if timings else 0),
         payload={"variants": len(texts)},
     )
 
@@ -153,6 +256,30 @@ def job_cancel_active(*, brief: ContentBrief, actor: Actor = None) -> int:
         _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
         cancelled += 1
     return cancelled
+
+
+@transaction.atomic
+def job_cancel(*, workspace_id: int, job_id: int, actor: Actor = None) -> GenerationJob:
+    """Cancel one queued, running or evaluating job of the workspace, and its brief.
+
+    A queued job is never claimed afterwards; a running worker sees the state
+    within a second and stops writing. Raises NotFound for another workspace's
+    job and IllegalTransition for one that already ended.
+    """
+    from apps.briefs.services import brief_cancel
+
+    job = GenerationJob.objects.select_related("brief").filter(
+        pk=job_id, workspace_id=workspace_id).first()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found.")
+    if job.state not in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
+        raise IllegalTransition(f"Job {job_id} already ended ({job.state}).")
+    if job.brief.state in (BriefState.QUEUED, BriefState.GENERATING):
+        brief_cancel(brief=job.brief, actor=actor)  # cancels the brief's active jobs with it
+    else:
+        _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
 
 
 @transaction.atomic

@@ -186,8 +186,10 @@ def test_requests_default_from_the_brief_length_and_job_id() -> None:
         "builtin", 7000, 150, 75)
     assert request_for_job(job_id=7, prompt="Hi", variants=1, target_words=5000,
                            backend=None, default_model="/models/x").max_new_tokens == 1024
-    with pytest.raises(InvalidRequest, match="not served by generation workers"):
+    with pytest.raises(InvalidRequest, match="needs the server's model name"):
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10, backend="openai")
+    with pytest.raises(InvalidRequest, match="Unknown model backend 'llamafile'"):
+        request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10, backend="llamafile")
     with pytest.raises(InvalidRequest, match="needs a model folder or hub id"):
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10,
                         backend="transformers")

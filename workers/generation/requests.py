@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workers.generation.engine import BUILTIN, InvalidRequest
-from workers.generation.types import GenerationRequest
+from workers.generation.types import OPENAI, GenerationRequest
 
 TOKENS_PER_WORD = 1.5  # English averages ~1.3 BPE tokens a word; the rest is headroom
 MAX_NEW_TOKENS_CAP = 1024
@@ -41,10 +41,11 @@ def _model_for(backend: str, model: str) -> str:
         if not model:
             raise InvalidRequest("A transformers model profile needs a model folder or hub id.")
         return model
-    raise InvalidRequest(
-        f"The {backend!r} backend is not served by generation workers; "
-        "use a 'builtin' or 'transformers' model profile."
-    )
+    if backend == OPENAI:
+        if not model:
+            raise InvalidRequest("An openai model profile needs the server's model name.")
+        return model
+    raise InvalidRequest(f"Unknown model backend {backend!r}; use builtin, transformers or openai.")
 
 
 def request_for_job(
@@ -58,6 +59,8 @@ def request_for_job(
     parameters: Mapping[str, Any] | None = None,
     device: str = "auto",
     default_model: str = BUILTIN,
+    base_url: str = "",
+    api_key: str = "",
 ) -> GenerationRequest:
     """The request for a job; a job without a model profile uses `default_model`.
 
@@ -84,4 +87,16 @@ def request_for_job(
         stop=tuple(stop),
         model=_model_for(backend, model) if backend else default_model,
         device=device or "auto",
+        backend=backend or (BUILTIN if default_model == BUILTIN else "transformers"),
+        base_url=base_url,
+        api_key=api_key,
+        chat=_flag(parameters, "chat", True),
     )
+
+
+def _flag(parameters: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = parameters.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"Model profile parameter {name!r} must be true or false, "
+                             f"got {value!r}.")
+    return value

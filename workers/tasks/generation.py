@@ -3,6 +3,11 @@
 Idempotent by construction: `job_claim` lets one delivery of a job run it,
 drafts are unique per (job, variant), and a job taken away from this worker
 (cancelled, or requeued after a missed heartbeat) stops writing within a second.
+
+Local models are served through the process's BatchCollector: run the worker
+with a thread pool (`--pool threads --concurrency 8`, prefetch multiplier 1)
+and the jobs its threads hold share forward passes; with the solo pool each
+job is simply a batch of its own variants.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,9 +27,12 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
+from apps.core.crypto import secret_decrypt
 from apps.core.realtime import broadcast
-from apps.generation.models import GenerationJob
+from apps.generation.models import GenerationJob, ModelProfile
 from apps.generation.services import (
+    ConcurrencyLimitReached,
+    JobTimings,
     job_claim,
     job_fail,
     job_heartbeat,
@@ -31,31 +40,58 @@ from apps.generation.services import (
     job_record_drafts,
     jobs_requeue_stale,
 )
-from workers.generation.engine import GenerationError, generate
+from workers.generation.batching import BatchCollector
+from workers.generation.engine import BatchItem, GenerationError, generate_batch
+from workers.generation.openai_chat import generate_openai
 from workers.generation.progress import ProgressThrottle
 from workers.generation.requests import request_for_job
-from workers.generation.types import GeneratedText, GenerationRequest
+from workers.generation.types import OPENAI, GeneratedText, GenerationRequest
 
 logger = logging.getLogger(__name__)
 
 CANCEL_CHECK_EVERY_S = 0.5  # a cancelled job stops writing within a second
 TRANSIENT_ATTEMPTS = 3  # an unreadable model file or a hiccup of shared storage, then give up
+DEFAULT_TIMEOUT_S = 600  # a job without a model profile
+# 32 rows of the built-in model take ~30 ms a step on 2 CPU cores (bench/generation_batching.py);
+# a GPU takes far more: set AIGC_GENERATION_BATCH_ROWS to what its memory holds.
+BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
+BATCH_WINDOW_S = 0.05  # prefetched messages arrive within milliseconds of each other
+BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
+BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
+
+_collector: BatchCollector | None = None
+_collector_lock = threading.Lock()
+
+
+def local_collector() -> BatchCollector:
+    """The process's one collector: every task thread's local-model requests meet here."""
+    global _collector
+    with _collector_lock:
+        if _collector is None:
+            _collector = BatchCollector(
+                lambda items: generate_batch(items, models_dir=settings.MODELS_DIR),
+                max_rows=BATCH_ROWS, window_s=BATCH_WINDOW_S)
+        return _collector
 
 
 class JobWatch:
     """The engine's `should_stop`: heartbeats the job and notices when it is no longer ours."""
 
-    def __init__(self, job_id: int, worker_id: str,
+    def __init__(self, job_id: int, worker_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.job_id, self.worker_id, self._clock = job_id, worker_id, clock
         # Several beats fit in the sweeper's timeout, so one slow step never looks like a death.
         self._beat_every = min(5.0, settings.JOB_HEARTBEAT_TIMEOUT_S / 4)
-        self._last_beat = self._last_check = clock()
-        self.stopped = False
+        self.started = self._last_beat = self._last_check = clock()
+        self.timeout_s = timeout_s
+        self.stopped = self.timed_out = False
 
     def should_stop(self) -> bool:
         now = self._clock()
         if self.stopped:
+            return True
+        if now - self.started > self.timeout_s:
+            self.stopped = self.timed_out = True
             return True
         if now - self._last_beat >= self._beat_every:
             self._last_beat = self._last_check = now
@@ -86,6 +122,17 @@ def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
     return send
 
 
+def api_key_for(profile: ModelProfile) -> str:
+    """The worker's environment variable named by the profile, else its encrypted key."""
+    if profile.api_key_env:
+        key = os.environ.get(profile.api_key_env, "")
+        if not key:
+            raise GenerationError(f"The worker has no environment variable "
+                                  f"{profile.api_key_env} for model profile {profile.name!r}.")
+        return key
+    return secret_decrypt(profile.api_key_encrypted)
+
+
 def job_request(job: GenerationJob) -> GenerationRequest:
     profile = job.model_profile
     return request_for_job(
@@ -96,16 +143,25 @@ def job_request(job: GenerationJob) -> GenerationRequest:
         parameters=profile.parameters if profile else {},
         device=profile.device if profile else "auto",
         default_model=settings.GENERATION_MODEL,
+        base_url=profile.base_url if profile else "",
+        api_key=api_key_for(profile) if profile and profile.backend == OPENAI else "",
     )
 
 
+def write_texts(request: GenerationRequest, throttle: ProgressThrottle,
+                watch: JobWatch) -> list[GeneratedText]:
+    if request.backend == OPENAI:
+        return generate_openai(request, throttle.offer, watch.should_stop)
+    return local_collector().submit(BatchItem(request, throttle.offer, watch.should_stop))
+
+
 def _generate_with_retries(request: GenerationRequest, throttle: ProgressThrottle,
-                           watch: JobWatch) -> list[GeneratedText]:
+                           watch: JobWatch) -> tuple[list[GeneratedText], int]:
+    """The texts and how many transient failures were retried on the way."""
     attempt = 1
     while True:
         try:
-            return generate(request, throttle.offer, watch.should_stop,
-                            models_dir=settings.MODELS_DIR)
+            return write_texts(request, throttle, watch), attempt - 1
         except OSError:
             if attempt == TRANSIENT_ATTEMPTS:
                 raise
@@ -115,10 +171,11 @@ def _generate_with_retries(request: GenerationRequest, throttle: ProgressThrottl
 
 
 def _run_claimed(job: GenerationJob, worker_id: str) -> str:
-    watch = JobWatch(job.pk, worker_id)
+    profile = job.model_profile
+    watch = JobWatch(job.pk, worker_id, profile.timeout_s if profile else DEFAULT_TIMEOUT_S)
     throttle = ProgressThrottle(progress_sender(job), settings.PROGRESS_MAX_PER_SECOND)
     try:
-        texts = _generate_with_retries(job_request(job), throttle, watch)
+        texts, retries = _generate_with_retries(job_request(job), throttle, watch)
     except GenerationError as exc:  # the model or the profile needs fixing; a retry cannot
         job_fail(job_id=job.pk, error=str(exc), actor_label=worker_id)
         return "failed"
@@ -128,10 +185,15 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
         job_fail(job_id=job.pk, error=f"Generation failed: {type(exc).__name__}: {exc}",
                  actor_label=worker_id)
         return "failed"
+    if watch.timed_out:
+        job_fail(job_id=job.pk, error=f"Generation timed out after {watch.timeout_s:.0f} s "
+                 "(the model profile's timeout).", actor_label=worker_id)
+        return "timed out"
     if watch.stopped:
         return "stopped"
     throttle.flush()
-    recorded = job_record_drafts(job_id=job.pk, worker_id=worker_id, texts=texts)
+    timings = JobTimings(latency_s=time.monotonic() - watch.started, retries=retries)
+    recorded = job_record_drafts(job_id=job.pk, worker_id=worker_id, texts=texts, timings=timings)
     return "recorded" if recorded else "dropped"
 
 
@@ -143,8 +205,17 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
 )
 def run_job(self: Any, job_id: int) -> str:
     """Write the job's variants and record them; returns what happened, for the worker log."""
-    worker_id = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
-    job = job_claim(job_id=job_id, worker_id=worker_id)
+    worker_id = (f"{self.request.hostname or socket.gethostname()}:{os.getpid()}:"
+                 f"{threading.current_thread().name}")
+    try:
+        job = job_claim(job_id=job_id, worker_id=worker_id)
+    except ConcurrencyLimitReached as exc:
+        if self.request.retries >= BUSY_MAX_RETRIES:
+            job_fail(job_id=job_id, error=f"No generation slot within an hour: {exc}",
+                     actor_label=worker_id)
+            return "failed"
+        raise self.retry(countdown=BUSY_RETRY_S * (1 + random.random()),
+                         max_retries=BUSY_MAX_RETRIES) from exc
     if job is None:
         return "skipped"
     return _run_claimed(job, worker_id)
