@@ -10,10 +10,19 @@ from apps.reviews.models import DraftRevision
 class TargetKind(models.TextChoices):
     WEBHOOK = "webhook", "Signed webhook"
     FILE = "file", "Markdown files (static site)"
+    WORDPRESS = "wordpress", "WordPress (REST API, application password)"
+    GHOST = "ghost", "Ghost (Admin API key)"
+    MASTODON = "mastodon", "Mastodon (or a compatible server)"
+    CHAT = "chat", "Slack or Discord incoming webhook"
 
 
 class PublishingTarget(TimeStamped):
-    """Where approved content goes. `config` is public; `secret` is encrypted at rest."""
+    """Where approved content goes. `config` is public; `secret` is encrypted at rest.
+
+    The secret per kind: webhook `whsec_…`; WordPress `username:application password`;
+    Ghost the Admin API key `id:secret`; Mastodon an access token; chat the
+    incoming-webhook URL (Slack and Discord treat the URL itself as the credential).
+    """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="targets")
     name = models.CharField(max_length=120)
@@ -22,6 +31,20 @@ class PublishingTarget(TimeStamped):
     secret_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     auto_publish = models.BooleanField(default=True, help_text="publish on approval")
+    min_interval_s = models.PositiveIntegerField(
+        default=0, help_text="rate limit: at least this many seconds between two posts (0: none)"
+    )
+    # The next moment a post may start (rate limit), kept on the row so bursts
+    # are spread across workers instead of refused by the target.
+    next_slot_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Circuit breaker: consecutive transient failures; at the threshold the
+    # target pauses until `paused_until`.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Revoked or expired credentials: paused until the secret is replaced.
+    credentials_rejected = models.BooleanField(default=False, editable=False)
+    pause_reason = models.TextField(blank=True, editable=False)
+    credentials_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
@@ -33,6 +56,7 @@ class PublicationState(models.TextChoices):
     PUBLISHING = "publishing"
     PUBLISHED = "published"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 P = PublicationState
@@ -46,6 +70,9 @@ PUBLICATION_MACHINE = StateMachine.of(
         (P.PUBLISHING, P.FAILED),
         (P.SCHEDULED, P.FAILED),
         (P.FAILED, P.SCHEDULED),  # manual retry
+        (P.PENDING, P.CANCELLED),
+        (P.SCHEDULED, P.CANCELLED),
+        (P.FAILED, P.CANCELLED),
     ],
 )
 
@@ -71,6 +98,9 @@ class Publication(TimeStamped):
     external_url = models.URLField(max_length=1000, blank=True)
     last_error = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Pulled from the target by beat (favourites, boosts, replies, comments).
+    engagement = models.JSONField(default=dict, blank=True)
+    engagement_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.core.errors import IllegalTransition
 from apps.publishing.connectors import (
+    CredentialsRejected,
     PermanentPublishError,
     TransientPublishError,
     connector_for,
@@ -27,6 +28,10 @@ from apps.publishing.services import (
     publication_fail,
     publication_retry_later,
     publication_succeed,
+    target_credentials_accepted,
+    target_credentials_rejected,
+    target_failure_record,
+    target_success_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,13 +75,24 @@ def publication_attempt(*, publication: Publication, actor_label: str) -> Attemp
     fewer than MAX_ATTEMPTS were made; → failed with the target's own message
     after a permanent error or the last attempt. Idempotent towards the target:
     connectors deduplicate by the publication's idempotency key.
+
+    The credentials are checked right before each post (`validate`); refused
+    ones pause the target for the editor to replace them. Transient failures
+    count towards the target's circuit breaker.
     """
     try:
         connector = connector_for(publication.target)
         connector.validate()
+        target_credentials_accepted(target_id=publication.target_id)
         result = connector.publish(publish_item_for(publication))
     except TransientPublishError as exc:
+        target_failure_record(target_id=publication.target_id, error=exc.message)
         return _transient(publication, exc.message, exc.retry_after, actor_label)
+    except CredentialsRejected as exc:
+        target_credentials_rejected(target_id=publication.target_id, reason=exc.message)
+        message = f"{exc.message} The target is paused until its credentials are replaced."
+        publication_fail(publication=publication, error=message, actor_label=actor_label)
+        return AttemptOutcome(state=PublicationState.FAILED, error=message)
     except PermanentPublishError as exc:
         publication_fail(publication=publication, error=exc.message, actor_label=actor_label)
         return AttemptOutcome(state=PublicationState.FAILED, error=exc.message)
@@ -86,6 +102,7 @@ def publication_attempt(*, publication: Publication, actor_label: str) -> Attemp
                           actor_label)
     publication_succeed(publication=publication, external_id=result.external_id,
                         external_url=result.external_url, actor_label=actor_label)
+    target_success_record(target_id=publication.target_id)
     return AttemptOutcome(state=PublicationState.PUBLISHED)
 
 

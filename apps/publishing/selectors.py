@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.core.models import Workspace
+from apps.publishing.connectors import Preview, connector_for
 from apps.publishing.connectors.base import PublishItem
-from apps.publishing.models import Publication
+from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 
 
 def publish_item_for(publication: Publication) -> PublishItem:
@@ -29,6 +34,7 @@ def publish_item_for(publication: Publication) -> PublishItem:
         language=brief.language,
         content_type=brief.content_type.slug,
         published_at=timezone.now(),
+        scheduled_at=publication.scheduled_at,
     )
 
 
@@ -38,3 +44,33 @@ def publication_list(*, workspace: Workspace, brief_id: int | None = None) -> Qu
     if brief_id is not None:
         publications = publications.filter(brief_id=brief_id)
     return publications.order_by("-created_at", "-id")
+
+
+def publication_preview(*, target: PublishingTarget, title: str, text: str,
+                        keywords: Sequence[str] = (), language: str = "en") -> Preview:
+    """`text` (Markdown) as `target` would receive it, for the review screen. No network:
+    a Mastodon thread is split at the target's configured `max_characters` (500 if unset)."""
+    item = PublishItem(
+        idempotency_key=str(uuid.UUID(int=0)), publication_id=0, brief_id=0, revision=0,
+        title=title, body=text, keywords=tuple(keywords), language=language,
+        content_type="", published_at=timezone.now(),
+    )
+    return connector_for(target).preview(item)
+
+
+# Engagement settles within days; older posts are not asked again.
+ENGAGEMENT_WINDOW = timedelta(days=30)
+ENGAGEMENT_KINDS = (TargetKind.WORDPRESS, TargetKind.MASTODON)
+
+
+def publications_for_engagement(*, limit: int = 500) -> QuerySet[Publication]:
+    """Recent published posts on targets that count reactions, least recently pulled first."""
+    return (
+        Publication.objects.filter(
+            state=PublicationState.PUBLISHED, target__kind__in=ENGAGEMENT_KINDS,
+            target__enabled=True, target__credentials_rejected=False,
+            published_at__gte=timezone.now() - ENGAGEMENT_WINDOW,
+        ).exclude(external_id="")
+        .select_related("target")
+        .order_by(F("engagement_at").asc(nulls_first=True), "id")[:limit]
+    )

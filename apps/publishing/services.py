@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -18,7 +18,7 @@ from apps.briefs.models import BriefState, ContentBrief
 from apps.core.crypto import secret_encrypt
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
-from apps.core.services import Actor, audit_record, transition
+from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.publishing.models import (
     PUBLICATION_MACHINE,
     Publication,
@@ -55,6 +55,18 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
         if secret and not secret.startswith("whsec_"):
             raise DomainError("A webhook secret has the form 'whsec_<base64>'; leave it empty "
                               "to have one generated.")
+    if kind in (TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON):
+        if not str(config.get("url", "")).startswith(("http://", "https://")):
+            raise DomainError(f"A {kind} target needs the site's http(s) 'url' in its config.")
+    if kind == TargetKind.WORDPRESS and secret and ":" not in secret:
+        raise DomainError("A WordPress secret is 'username:application password'.")
+    if kind == TargetKind.GHOST and secret and ":" not in secret:
+        raise DomainError("A Ghost secret is the Admin API key 'id:secret'.")
+    if kind == TargetKind.CHAT:
+        if config.get("flavor", "slack") not in ("slack", "discord"):
+            raise DomainError("A chat target's config 'flavor' is 'slack' or 'discord'.")
+        if secret and not secret.startswith(("http://", "https://")):
+            raise DomainError("A chat target's secret is its incoming-webhook URL.")
     if kind == TargetKind.FILE:
         folder = PurePosixPath(str(config.get("folder", "")))
         # Relative to the platform's publish folder, so an editor cannot make a
@@ -82,6 +94,100 @@ def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[st
     audit_record(workspace_id=workspace.pk, action="target.created", subject=target, actor=actor,
                  after={"name": name, "kind": kind})
     return target
+
+
+@transaction.atomic
+def target_secret_set(*, target: PublishingTarget, secret: str, actor: Actor = None
+                      ) -> PublishingTarget:
+    """Replace the target's credentials (stored encrypted, never shown again) and lift a
+    pause for rejected credentials: the next attempt tries the new ones."""
+    target_config_validate(target.kind, target.config, secret)
+    target.secret_encrypted = secret_encrypt(secret)
+    target.credentials_rejected = False
+    target.pause_reason = ""
+    target.save(update_fields=["secret_encrypted", "credentials_rejected", "pause_reason",
+                               "updated_at"])
+    audit_record(workspace_id=target.workspace_id, action="target.secret_set", subject=target,
+                 actor=actor)
+    return target
+
+
+@transaction.atomic
+def target_credentials_rejected(*, target_id: int, reason: str) -> None:
+    """Pause the target until its secret is replaced, and tell the workspace's editors."""
+    target = PublishingTarget.objects.select_for_update().get(pk=target_id)
+    if target.credentials_rejected:
+        return
+    target.credentials_rejected = True
+    target.pause_reason = reason[:5000]
+    target.save(update_fields=["credentials_rejected", "pause_reason", "updated_at"])
+    audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
+                 actor_label="publishing", after={"reason": reason[:500]})
+    event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
+               payload={"target_id": target.pk, "name": target.name, "reason": reason[:500],
+                        "until": None})
+
+
+@transaction.atomic
+def target_credentials_accepted(*, target_id: int) -> None:
+    PublishingTarget.objects.filter(pk=target_id).update(credentials_checked_at=timezone.now())
+
+
+# Circuit breaker: 5 transient failures in a row (a target down for a few
+# minutes yields about 2 per publication) pause the target for 10 minutes,
+# so a dead CMS is not hammered by every queued publication's retries.
+BREAKER_THRESHOLD = 5
+BREAKER_PAUSE = timedelta(minutes=10)
+
+
+@transaction.atomic
+def target_failure_record(*, target_id: int, error: str) -> bool:
+    """Count a transient failure; True when it opened the circuit (the target pauses)."""
+    target = PublishingTarget.objects.select_for_update().get(pk=target_id)
+    target.consecutive_failures += 1
+    opened = target.consecutive_failures >= BREAKER_THRESHOLD and not _paused(target)
+    fields = ["consecutive_failures", "updated_at"]
+    if opened:
+        target.paused_until = timezone.now() + BREAKER_PAUSE
+        target.pause_reason = f"{target.consecutive_failures} failures in a row; last: {error}"
+        fields += ["paused_until", "pause_reason"]
+    target.save(update_fields=fields)
+    if opened:
+        audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
+                     actor_label="publishing", after={"reason": target.pause_reason[:500]})
+        event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
+                   payload={"target_id": target.pk, "name": target.name,
+                            "reason": target.pause_reason[:500],
+                            "until": target.paused_until.isoformat()})
+    return opened
+
+
+def target_success_record(*, target_id: int) -> None:
+    """Close the circuit: a success resets the failure count."""
+    PublishingTarget.objects.filter(pk=target_id).exclude(
+        consecutive_failures=0, paused_until=None).update(
+        consecutive_failures=0, paused_until=None, updated_at=timezone.now())
+
+
+def _paused(target: PublishingTarget) -> bool:
+    return target.paused_until is not None and target.paused_until > timezone.now()
+
+
+# A target paused for its credentials is looked at again this often (its
+# publications wait, scheduled, until an editor replaces the secret).
+CREDENTIALS_RECHECK = timedelta(minutes=5)
+
+
+def _hold_until(target: PublishingTarget, now: datetime) -> datetime | None:
+    """When a post to `target` may start, if not now: a pause, or the rate limit's next slot."""
+    if target.credentials_rejected:
+        return now + CREDENTIALS_RECHECK
+    if target.paused_until and target.paused_until > now:
+        return target.paused_until
+    if target.next_slot_at and target.next_slot_at > now:
+        return target.next_slot_at
+    return None
+
 
 
 def _targets_for(brief: ContentBrief, target_ids: Sequence[int] | None) -> list[PublishingTarget]:
@@ -125,15 +231,75 @@ def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
 
 
 @transaction.atomic
+def publication_reschedule(*, publication: Publication, publish_at: datetime,
+                           actor: Actor = None) -> Publication:
+    """A scheduled publication's time moved to `publish_at` (timezone-aware).
+
+    A task already queued for the old time finds it not due and does nothing;
+    beat sends it once due. Refused (IllegalTransition) unless still scheduled.
+    """
+    if timezone.is_naive(publish_at):
+        raise DomainError("A publish time needs a time zone.")
+    moved = Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED).update(
+        scheduled_at=publish_at, updated_at=timezone.now())
+    if moved != 1:
+        current = Publication.objects.filter(pk=publication.pk).values_list("state", flat=True)
+        raise IllegalTransition(f"Publication {publication.pk} is {current.first()}, not "
+                                "scheduled: it cannot be rescheduled.")
+    before = publication.scheduled_at
+    publication.scheduled_at = publish_at
+    audit_record(workspace_id=publication.workspace_id, action="publication.rescheduled",
+                 subject=publication, actor=actor,
+                 before={"scheduled_at": before.isoformat() if before else None},
+                 after={"scheduled_at": publish_at.isoformat()})
+    event_emit(workspace_id=publication.workspace_id, type="publication.rescheduled",
+               subject=publication,
+               payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
+                        "target_id": publication.target_id,
+                        "scheduled_at": publish_at.isoformat()})
+    return publication
+
+
+@transaction.atomic
+def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publication:
+    """pending/scheduled/failed → cancelled: never published, whatever task is still queued
+    (the claim only takes `scheduled` rows). A publication being sent right now
+    cannot be cancelled; withdraw it from the target once published instead."""
+    return _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
+
+
+@transaction.atomic
+def publication_engagement_record(*, publication_id: int, engagement: dict[str, int]) -> None:
+    Publication.objects.filter(pk=publication_id).update(
+        engagement=engagement, engagement_at=timezone.now())
+
+
+@transaction.atomic
 def publication_claim(*, publication_id: int, worker_id: str) -> Publication | None:
-    """scheduled → publishing for one worker, once it is due; None otherwise (idempotent)."""
+    """scheduled → publishing for one worker, once it is due; None otherwise (idempotent).
+
+    A target that is paused (circuit open, credentials refused) or rate-limited
+    moves the publication's due time to when it may go instead.
+    """
     publication = (
         Publication.objects.select_related("target", "revision", "brief")
         .filter(pk=publication_id, state=PublicationState.SCHEDULED)
         .first()
     )
-    if publication is None or (publication.scheduled_at and publication.scheduled_at > timezone.now()):
+    now = timezone.now()
+    if publication is None or (publication.scheduled_at and publication.scheduled_at > now):
         return None
+    # The target row is locked so two workers cannot both take its next slot.
+    target = PublishingTarget.objects.select_for_update().get(pk=publication.target_id)
+    hold = _hold_until(target, now)
+    if hold is not None:  # spread, not failed: due again when the target may take it
+        Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED).update(
+            scheduled_at=hold, updated_at=now)
+        return None
+    if target.min_interval_s:
+        target.next_slot_at = now + timedelta(seconds=target.min_interval_s)
+        target.save(update_fields=["next_slot_at"])
+    publication.target = target
     try:
         _publication_transition(publication, to=PublicationState.PUBLISHING, actor_label=worker_id,
                                 attempts=F("attempts") + 1)
@@ -153,7 +319,8 @@ def publication_succeed(*, publication: Publication, external_id: str, external_
         last_error="", payload={"external_id": external_id, "external_url": external_url},
     )
     brief = ContentBrief.objects.get(pk=publication.brief_id)
-    unfinished = Publication.objects.filter(brief=brief).exclude(state=PublicationState.PUBLISHED)
+    unfinished = Publication.objects.filter(brief=brief).exclude(
+        state__in=[PublicationState.PUBLISHED, PublicationState.CANCELLED])
     if brief.state == BriefState.SCHEDULED and not unfinished.exists():
         brief_transition(brief, to=BriefState.PUBLISHED, actor_label=actor_label)
     return publication

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from celery import Task, shared_task
 
+from apps.publishing.feedback import engagement_pull
 from apps.publishing.outcomes import publication_attempt, publications_requeue_stale
 from apps.publishing.services import publication_claim, publications_due_ids
 
@@ -36,3 +37,9 @@ def dispatch_due() -> int:
     for publication_id in due:
         publish.delay(publication_id)
     return len(due)
+
+
+@shared_task(name="publishing.pull_engagement", soft_time_limit=600, time_limit=660)
+def pull_engagement() -> int:
+    """Beat: favourites, boosts, replies and comments of recent posts."""
+    return engagement_pull()

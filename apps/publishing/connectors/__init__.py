@@ -6,19 +6,31 @@ from collections.abc import Callable
 
 from apps.publishing.connectors.base import (
     Connector,
+    CredentialsRejected,
+    Engagement,
     PermanentPublishError,
+    Preview,
     PublishError,
     PublishItem,
     PublishResult,
+    RemoteConnector,
     TransientPublishError,
 )
+from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.file import FileConnector
+from apps.publishing.connectors.ghost import GhostConnector
+from apps.publishing.connectors.mastodon import MastodonConnector
 from apps.publishing.connectors.webhook import WebhookConnector
+from apps.publishing.connectors.wordpress import WordPressConnector
 from apps.publishing.models import PublishingTarget, TargetKind
 
 CONNECTORS: dict[str, Callable[[PublishingTarget], Connector]] = {
     TargetKind.WEBHOOK: WebhookConnector.from_target,
     TargetKind.FILE: FileConnector.from_target,
+    TargetKind.WORDPRESS: WordPressConnector.from_target,
+    TargetKind.GHOST: GhostConnector.from_target,
+    TargetKind.MASTODON: MastodonConnector.from_target,
+    TargetKind.CHAT: ChatConnector.from_target,
 }
 
 
@@ -32,10 +44,14 @@ def connector_for(target: PublishingTarget) -> Connector:
 
 __all__ = [
     "Connector",
+    "CredentialsRejected",
+    "Engagement",
     "PermanentPublishError",
     "PublishError",
     "PublishItem",
+    "Preview",
     "PublishResult",
+    "RemoteConnector",
     "TransientPublishError",
     "connector_for",
 ]

@@ -24,6 +24,7 @@ class PublishItem:
     language: str
     content_type: str  # the content type's slug, e.g. "blog-post"
     published_at: datetime  # the time of this attempt, timezone-aware
+    scheduled_at: datetime | None = None  # the planned time (a CMS may hold the post until then)
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,53 @@ class PermanentPublishError(PublishError):
     """Retrying cannot help (a 4xx, a bad configuration): the publication fails."""
 
 
+class CredentialsRejected(PermanentPublishError):
+    """The target refused our credentials (401/403): revoked or expired, not transient.
+
+    The target is paused until an editor replaces its secret.
+    """
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Reactions to a post, as the target counts them; None where it has no such count."""
+
+    likes: int | None = None  # favourites (Mastodon)
+    shares: int | None = None  # boosts
+    replies: int | None = None  # replies (Mastodon), comments (WordPress)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in (("likes", self.likes), ("shares", self.shares),
+                                  ("replies", self.replies)) if v is not None}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a target would show: HTML for a CMS, text parts (a thread) for social posts."""
+
+    format: str  # "html" | "text" | "markdown" | "json"
+    title: str
+    parts: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
 class Connector(Protocol):
     def validate(self) -> None:
-        """Raise PermanentPublishError if the target's configuration cannot work."""
+        """Raise PermanentPublishError (CredentialsRejected for bad credentials) if the
+        target cannot work; remote connectors make one authenticated request."""
 
     def publish(self, item: PublishItem) -> PublishResult:
         """Publish `item` once (idempotent by `item.idempotency_key`)."""
+
+    def preview(self, item: PublishItem) -> Preview:
+        """`item` formatted as this target would receive it; no network."""
+
+
+class RemoteConnector(Connector, Protocol):
+    """A CMS or social account: the post can be withdrawn and measured."""
+
+    def unpublish(self, external_id: str) -> None:
+        """Withdraw the post (trash, delete); a post already gone is not an error."""
+
+    def engagement(self, external_id: str) -> Engagement:
+        """Current reactions to the post."""

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from apps.publishing.connectors.base import (
     PermanentPublishError,
+    Preview,
     PublishItem,
     PublishResult,
     TransientPublishError,
@@ -114,6 +115,10 @@ class FileConnector:
             raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
         url = f"{self.base_url.rstrip('/')}/{path.stem}" if self.base_url else ""
         return PublishResult(external_id=path.relative_to(self.folder).as_posix(), external_url=url)
+
+    def preview(self, item: PublishItem) -> Preview:
+        return Preview(format="markdown", title=item.title,
+                       parts=(render(item, slug=slug_for(item)),))
 
     def _candidates(self, base: str) -> list[Path]:
         # The slug comes from the title, so an earlier attempt wrote `base.md`

@@ -14,20 +14,20 @@ import hashlib
 import hmac
 import json
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from django.utils import timezone
 
 from apps.core.crypto import secret_decrypt
 from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     PermanentPublishError,
+    Preview,
     PublishItem,
     PublishResult,
     TransientPublishError,
 )
+from apps.publishing.connectors.http import response_json, retry_after_s, target_message
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
@@ -35,7 +35,6 @@ SECRET_PREFIX = "whsec_"
 # Connecting fails fast (an unreachable host is retried later anyway); storing
 # a post may take a CMS a while, so reading gets longer.
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-MESSAGE_MAX = 500  # characters of the target's own message kept for the editor
 EXTERNAL_ID_MAX = 500  # Publication.external_id
 EXTERNAL_URL_MAX = 1000  # Publication.external_url
 
@@ -123,22 +122,26 @@ class WebhookConnector:
             raise TransientPublishError(f"The target could not be reached: {exc}.") from exc
         return _result(response, msg_id)
 
+    def preview(self, item: PublishItem) -> Preview:
+        return Preview(format="json", title=item.title,
+                       parts=(json.dumps(payload(item), ensure_ascii=False, indent=2),))
+
 
 def _result(response: httpx.Response, msg_id: str) -> PublishResult:
     status = response.status_code
     if 200 <= status < 300:
-        data = _json(response)
+        data = response_json(response)
         url = data.get("url")
         return PublishResult(
             external_id=_external_id(data.get("id")) or msg_id,
             external_url=url if isinstance(url, str) and url.startswith(("http://", "https://"))
             and len(url) <= EXTERNAL_URL_MAX else "",
         )
-    message = _target_message(response)
+    message = target_message(response)
     if status in (408, 429) or status >= 500:
         raise TransientPublishError(
             f"The target answered HTTP {status}: {message}", status=status,
-            retry_after=_retry_after_s(response.headers.get("retry-after")),
+            retry_after=retry_after_s(response.headers.get("retry-after")),
         )
     raise PermanentPublishError(
         f"The target refused the publication (HTTP {status}): {message}", status=status
@@ -152,39 +155,3 @@ def _external_id(value: Any) -> str:
     return str(value)[:EXTERNAL_ID_MAX]
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _target_message(response: httpx.Response) -> str:
-    """The receiver's own words: a JSON message/error/detail/title, else its text."""
-    if response.is_redirect:
-        return f"redirected to {response.headers.get('location', '?')}; update the target's URL."
-    data = _json(response)
-    for name in ("message", "error", "detail", "title"):
-        value = data.get(name)
-        if isinstance(value, dict):
-            value = value.get("message")
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:MESSAGE_MAX]
-    return response.text.strip()[:MESSAGE_MAX] or response.reason_phrase
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - timezone.now()).total_seconds())

@@ -1,0 +1,95 @@
+"""Slack and Discord incoming webhooks: a short announcement in a team channel.
+
+The webhook URL is the credential (either service lets anyone holding it
+post), so it is the target's encrypted secret, never its public config.
+Neither service takes an idempotency key or can be searched with the webhook
+alone, so a connection dropped after the service accepted a message can
+repeat it once on retry: for a channel notice we accept that rather than
+risk never announcing (at-least-once, unlike the CMS and social connectors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from apps.core.crypto import secret_decrypt
+from apps.core.errors import DomainError
+from apps.publishing.connectors.base import (
+    CredentialsRejected,
+    PermanentPublishError,
+    Preview,
+    PublishItem,
+    PublishResult,
+)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.formatting import hashtags, plain_text, truncate
+
+FLAVORS = ("slack", "discord")
+DISCORD_CONTENT_MAX = 2000  # Discord refuses longer `content`
+# Slack accepts 40,000 characters but truncates a message's display long
+# before; an announcement links to the full post instead.
+SLACK_TEXT_MAX = 3000
+
+
+def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
+    tags = " ".join(hashtags(item.keywords))
+    head = f"{bold}{item.title.strip()}{bold}"
+    room = limit - len(head) - len(tags) - 4
+    return "\n\n".join(p for p in (head, truncate(plain_text(item.body), room), tags) if p)
+
+
+class ChatConnector:
+    def __init__(self, *, flavor: str, webhook_url: str, timeout: httpx.Timeout = TIMEOUT) -> None:
+        self.flavor = flavor
+        self.webhook_url = webhook_url
+        self.timeout = timeout
+
+    @classmethod
+    def from_target(cls, target: Any) -> ChatConnector:
+        try:
+            url = secret_decrypt(target.secret_encrypted)
+        except DomainError as exc:
+            raise PermanentPublishError(str(exc)) from exc
+        return cls(flavor=str(target.config.get("flavor", "slack")), webhook_url=url)
+
+    def validate(self) -> None:
+        """Discord answers a GET of its webhook (401/404 once revoked); Slack has no
+        such check, so only the URL's form is checked there."""
+        if self.flavor not in FLAVORS:
+            raise PermanentPublishError(f"A chat target's flavor is slack or discord, not "
+                                        f"'{self.flavor}'.")
+        base_url(self.webhook_url)
+        if self.flavor == "discord":
+            with httpx.Client(timeout=self.timeout) as client:
+                self._checked(send(client, "GET", self.webhook_url), doing="checking the webhook")
+
+    def publish(self, item: PublishItem) -> PublishResult:
+        with httpx.Client(timeout=self.timeout) as client:
+            if self.flavor == "discord":
+                # wait=true: Discord answers the message it made, with its id.
+                response = send(client, "POST", self.webhook_url, params={"wait": "true"},
+                                json={"content": self._text(item)})
+                message = response_json(self._checked(response, doing="posting the message"))
+                return PublishResult(external_id=str(message.get("id", item.idempotency_key)))
+            response = send(client, "POST", self.webhook_url, json={"text": self._text(item)})
+            self._checked(response, doing="posting the message")
+        return PublishResult(external_id=item.idempotency_key)
+
+    def preview(self, item: PublishItem) -> Preview:
+        return Preview(format="text", title=item.title, parts=(self._text(item),))
+
+    def _text(self, item: PublishItem) -> str:
+        if self.flavor == "discord":
+            return message_text(item, limit=DISCORD_CONTENT_MAX, bold="**")
+        return message_text(item, limit=SLACK_TEXT_MAX, bold="*")
+
+    def _checked(self, response: httpx.Response, *, doing: str) -> httpx.Response:
+        # A deleted webhook answers 404 (Discord "Unknown Webhook", Slack
+        # "no_service") and an archived Slack channel 410: the URL no longer works.
+        if response.status_code in (404, 410):
+            raise CredentialsRejected(
+                f"The {self.flavor} webhook no longer exists (HTTP {response.status_code}: "
+                f"{response.text.strip()[:200]}); replace its URL.", status=response.status_code)
+        return checked(response, doing=doing)

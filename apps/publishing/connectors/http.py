@@ -1,0 +1,115 @@
+"""HTTP for connectors: one client call, and the target's answer mapped to our errors.
+
+Every remote connector sorts answers the same way: 2xx is success; 401/403
+mean the credentials were refused (revoked, expired: retrying cannot help and
+the target is paused); 408, 429 and 5xx are transient (retried with the
+target's Retry-After if it sent one); any other 4xx is permanent, with the
+target's own message for the editor.
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from apps.publishing.connectors.base import (
+    CredentialsRejected,
+    PermanentPublishError,
+    TransientPublishError,
+)
+
+# Connecting fails fast (an unreachable host is retried later anyway); storing
+# a post may take a CMS a while, so reading gets longer.
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MESSAGE_MAX = 500  # characters of the target's own message kept for the editor
+
+
+def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request; a timeout or a dropped connection is transient (the outcome is unknown,
+    so the next attempt looks the post up before creating it)."""
+    try:
+        return client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise TransientPublishError(
+            f"The target did not answer in time ({type(exc).__name__})."
+        ) from exc
+    except httpx.TransportError as exc:
+        raise TransientPublishError(f"The target could not be reached: {exc}.") from exc
+
+
+def checked(response: httpx.Response, *, doing: str) -> httpx.Response:
+    """`response` if it is a 2xx, else the matching PublishError (see the module doc)."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    message = target_message(response)
+    if status in (401, 403):
+        raise CredentialsRejected(
+            f"The target refused our credentials while {doing} (HTTP {status}): {message}",
+            status=status,
+        )
+    if status in (408, 429) or status >= 500:
+        raise TransientPublishError(
+            f"The target answered HTTP {status} while {doing}: {message}", status=status,
+            retry_after=retry_after_s(response.headers.get("retry-after")),
+        )
+    raise PermanentPublishError(
+        f"The target refused {doing} (HTTP {status}): {message}", status=status
+    )
+
+
+def response_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def target_message(response: httpx.Response) -> str:
+    """The target's own words: a JSON message/error/detail/title (or Ghost's
+    `errors[0].message`), else its text."""
+    if response.is_redirect:
+        return f"redirected to {response.headers.get('location', '?')}; update the target's URL."
+    data = response_json(response)
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        data = errors[0]
+    for name in ("message", "error", "detail", "title"):
+        value = data.get(name)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MESSAGE_MAX]
+    return response.text.strip()[:MESSAGE_MAX] or response.reason_phrase
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def base_url(value: object) -> str:
+    """A target's configured site URL without a trailing slash, or PermanentPublishError."""
+    url = str(value or "").rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise PermanentPublishError(f"The target URL is invalid: {exc}.") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise PermanentPublishError("The target needs an http(s) 'url' with a host.")
+    return url

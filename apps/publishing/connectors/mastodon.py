@@ -1,0 +1,156 @@
+"""Mastodon (and servers speaking its API: GoToSocial, Pleroma, Akkoma…).
+
+A post is the brief's title, the text as plain text and hashtags from its
+keywords. Text longer than the server's limit (`configuration.statuses.
+max_characters` from `/api/v2/instance`; 500 on mastodon.social, other servers
+differ) becomes a numbered reply thread. Each status carries an
+`Idempotency-Key` (the publication's key and the part's number): the server
+answers a repeated key with the status it already made (for an hour), so a
+retry after a lost answer never posts twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from apps.core.crypto import secret_decrypt
+from apps.core.errors import DomainError
+from apps.publishing.connectors.base import (
+    Engagement,
+    PermanentPublishError,
+    Preview,
+    PublishItem,
+    PublishResult,
+)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.formatting import hashtags, plain_text, thread_split
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+DEFAULT_MAX_CHARACTERS = 500  # Mastodon's own default, when a server does not say
+DEFAULT_URL_LENGTH = 23
+# A thread of 20 parts is ~10,000 characters, already more than anyone reads
+# on a timeline; and 20 ids fit Publication.external_id (500 characters).
+MAX_PARTS = 20
+
+
+def status_text(item: PublishItem) -> str:
+    tags = " ".join(hashtags(item.keywords))
+    return "\n\n".join(p for p in (item.title.strip(), plain_text(item.body), tags) if p)
+
+
+class MastodonConnector:
+    def __init__(self, *, url: str, token: str, visibility: str = "public",
+                 spoiler_text: str = "", language: str = "",
+                 max_characters: int = DEFAULT_MAX_CHARACTERS,
+                 timeout: httpx.Timeout = TIMEOUT) -> None:
+        self.url = url
+        self.token = token
+        self.visibility = visibility
+        self.spoiler_text = spoiler_text
+        self.language = language
+        self.max_characters = max_characters  # for previews; publishing asks the server
+        self.timeout = timeout
+
+    @classmethod
+    def from_target(cls, target: Any) -> MastodonConnector:
+        try:
+            token = secret_decrypt(target.secret_encrypted)
+        except DomainError as exc:
+            raise PermanentPublishError(str(exc)) from exc
+        config = target.config
+        return cls(url=str(config.get("url", "")), token=token,
+                   visibility=str(config.get("visibility", "public")),
+                   spoiler_text=str(config.get("spoiler_text", "")),
+                   language=str(config.get("language", "")),
+                   max_characters=int(config.get("max_characters", DEFAULT_MAX_CHARACTERS)))
+
+    def validate(self) -> None:
+        """The token is valid (one GET of the account it belongs to)."""
+        if self.visibility not in VISIBILITIES:
+            raise PermanentPublishError(
+                f"A Mastodon target's visibility is one of {', '.join(VISIBILITIES)}, "
+                f"not '{self.visibility}'."
+            )
+        if not self.token:
+            raise PermanentPublishError("A Mastodon target needs an access token as its secret.")
+        with self._client() as client:
+            checked(send(client, "GET", self._api("v1/accounts/verify_credentials")),
+                    doing="checking the access token")
+
+    def publish(self, item: PublishItem) -> PublishResult:
+        with self._client() as client:
+            limit, url_length = self._limits(client)
+            parts = self._parts(item, limit, url_length)
+            statuses: list[dict[str, Any]] = []
+            for number, text in enumerate(parts, 1):
+                body: dict[str, Any] = {"status": text, "visibility": self.visibility,
+                                        "language": self.language or item.language}
+                if self.spoiler_text:
+                    body["spoiler_text"] = self.spoiler_text
+                if statuses:
+                    body["in_reply_to_id"] = statuses[-1]["id"]
+                response = send(client, "POST", self._api("v1/statuses"), json=body,
+                                headers={"idempotency-key": f"{item.idempotency_key}-{number}"})
+                statuses.append(response_json(checked(
+                    response, doing=f"posting part {number} of {len(parts)}")))
+        url = statuses[0].get("url")
+        return PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
+                             external_url=url if isinstance(url, str) else "")
+
+    def unpublish(self, external_id: str) -> None:
+        """Deletes every status of the thread, the replies first."""
+        with self._client() as client:
+            for status_id in reversed(external_id.split(",")):
+                response = send(client, "DELETE", self._api(f"v1/statuses/{status_id}"))
+                if response.status_code != 404:
+                    checked(response, doing="deleting the status")
+
+    def engagement(self, external_id: str) -> Engagement:
+        """Favourites, boosts and replies of the thread's first status; our own
+        continuation of the thread is not counted as a reply."""
+        ids = external_id.split(",")
+        with self._client() as client:
+            status = response_json(checked(send(client, "GET", self._api(f"v1/statuses/{ids[0]}")),
+                                           doing="reading the status"))
+        own_replies = 1 if len(ids) > 1 else 0
+        return Engagement(likes=int(status.get("favourites_count", 0)),
+                          shares=int(status.get("reblogs_count", 0)),
+                          replies=max(int(status.get("replies_count", 0)) - own_replies, 0))
+
+    def preview(self, item: PublishItem) -> Preview:
+        parts = thread_split(status_text(item),
+                             limit=self.max_characters - len(self.spoiler_text))
+        warnings = (f"Split into a thread of {len(parts)} posts.",) if len(parts) > 1 else ()
+        return Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout,
+                            headers={"authorization": f"Bearer {self.token}"})
+
+    def _api(self, path: str) -> str:
+        return f"{base_url(self.url)}/api/{path}"
+
+    def _limits(self, client: httpx.Client) -> tuple[int, int]:
+        """The server's character limit and the length it counts per URL."""
+        instance = response_json(checked(send(client, "GET", self._api("v2/instance")),
+                                         doing="reading the server's limits"))
+        statuses = (instance.get("configuration") or {}).get("statuses") or {}
+        return (int(statuses.get("max_characters", DEFAULT_MAX_CHARACTERS)),
+                int(statuses.get("characters_reserved_per_url", DEFAULT_URL_LENGTH)))
+
+    def _parts(self, item: PublishItem, limit: int, url_length: int) -> list[str]:
+        # The content warning counts towards the limit, on every part.
+        room = limit - len(self.spoiler_text)
+        if room < 50:
+            raise PermanentPublishError(
+                f"The server allows {limit} characters; the content warning leaves too few."
+            )
+        parts = thread_split(status_text(item), limit=room, url_length=url_length)
+        if len(parts) > MAX_PARTS:
+            raise PermanentPublishError(
+                f"The text needs a thread of {len(parts)} posts at this server's limit of "
+                f"{limit} characters; at most {MAX_PARTS} are posted. Shorten it."
+            )
+        return parts

@@ -1,0 +1,193 @@
+"""WordPress through its REST API (v2), signed in with an application password.
+
+Routes go through `/?rest_route=`, which every WordPress answers whatever its
+permalink settings (`/wp-json/` needs pretty permalinks). WordPress takes no
+idempotency key, so each post carries a marker: its slug ends with the first
+eight characters of the publication's idempotency key. Every attempt looks
+that slug up (in any status but trash) before creating, so an attempt whose
+answer was lost (timeout, dropped connection) never yields a second post.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC
+from typing import Any
+
+import httpx
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.core.crypto import secret_decrypt
+from apps.core.errors import DomainError
+from apps.publishing.connectors.base import (
+    CredentialsRejected,
+    Engagement,
+    PermanentPublishError,
+    Preview,
+    PublishItem,
+    PublishResult,
+)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.formatting import markdown_html, plain_text, truncate
+
+STATUSES = ("publish", "draft", "future")
+SLUG_TITLE_MAX = 60
+EXCERPT_MAX = 300
+TERMS_PER_PAGE = 100
+
+
+def slug_for(item: PublishItem) -> str:
+    """The post's slug and exactly-once marker: title words, then the key's first 8 characters."""
+    words = slugify(item.title)[:SLUG_TITLE_MAX].strip("-")
+    marker = item.idempotency_key.replace("-", "")[:8]
+    return f"{words}-{marker}" if words else f"post-{marker}"
+
+
+class WordPressConnector:
+    def __init__(self, *, url: str, username: str, password: str, status: str = "publish",
+                 categories: tuple[str, ...] = (), timeout: httpx.Timeout = TIMEOUT) -> None:
+        self.url = url
+        self.username = username
+        self.password = password
+        self.status = status
+        self.categories = categories
+        self.timeout = timeout
+
+    @classmethod
+    def from_target(cls, target: Any) -> WordPressConnector:
+        try:
+            secret = secret_decrypt(target.secret_encrypted)
+        except DomainError as exc:
+            raise PermanentPublishError(str(exc)) from exc
+        username, _, password = secret.partition(":")
+        config = target.config
+        return cls(url=str(config.get("url", "")), username=username, password=password,
+                   status=str(config.get("status", "publish")),
+                   categories=tuple(str(c) for c in config.get("categories", ())))
+
+    # --- the connector interface --------------------------------------------
+
+    def validate(self) -> None:
+        """The site answers and the user may publish posts (one authenticated GET)."""
+        self._check_config()
+        with self._client() as client:
+            me = response_json(self._call(client, "GET", "users/me", "checking the credentials",
+                                          params={"context": "edit"}))
+        capabilities = me.get("capabilities") or {}
+        if isinstance(capabilities, dict) and not capabilities.get("publish_posts"):
+            raise CredentialsRejected(
+                f"The WordPress user '{self.username}' may not publish posts; give it the "
+                "Author role or higher."
+            )
+
+    def publish(self, item: PublishItem) -> PublishResult:
+        self._check_config()
+        with self._client() as client:
+            earlier = self._find(client, slug_for(item))
+            if earlier is not None:
+                return earlier
+            body = self._post_body(client, item)
+            post = response_json(self._call(client, "POST", "posts", "creating the post",
+                                            json=body))
+        return _result(post)
+
+    def unpublish(self, external_id: str) -> None:
+        """Moves the post to the trash (WordPress keeps it 30 days)."""
+        with self._client() as client:
+            response = send(client, "DELETE", self._endpoint(), params=self._route(
+                f"posts/{int(external_id)}"))
+            if response.status_code in (404, 410):  # deleted, or already in the trash
+                return
+            checked(response, doing="trashing the post")
+
+    def engagement(self, external_id: str) -> Engagement:
+        """Approved comments on the post (WordPress counts nothing else)."""
+        with self._client() as client:
+            response = self._call(client, "GET", "comments", "counting comments",
+                                  params={"post": int(external_id), "per_page": 1})
+        return Engagement(replies=int(response.headers.get("x-wp-total", "0")))
+
+    def preview(self, item: PublishItem) -> Preview:
+        return Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
+
+    # --- details -------------------------------------------------------------
+
+    def _check_config(self) -> None:
+        base_url(self.url)
+        if not self.username or not self.password:
+            raise PermanentPublishError(
+                "A WordPress target needs a secret 'username:application password'."
+            )
+        if self.status not in STATUSES:
+            raise PermanentPublishError(
+                f"A WordPress target's status is one of {', '.join(STATUSES)}, not '{self.status}'."
+            )
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout, auth=(self.username, self.password),
+                            headers={"accept": "application/json"})
+
+    def _endpoint(self) -> str:
+        return base_url(self.url) + "/"
+
+    @staticmethod
+    def _route(path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"rest_route": f"/wp/v2/{path}", **(params or {})}
+
+    def _call(self, client: httpx.Client, method: str, path: str, doing: str, *,
+              params: dict[str, Any] | None = None, json: Any = None) -> httpx.Response:
+        response = send(client, method, self._endpoint(), params=self._route(path, params),
+                        json=json)
+        return checked(response, doing=doing)
+
+    def _find(self, client: httpx.Client, slug: str) -> PublishResult | None:
+        response = self._call(client, "GET", "posts", "looking up an earlier post",
+                              params={"slug": slug, "status": "any", "context": "edit"})
+        posts = response.json()
+        return _result(posts[0]) if isinstance(posts, list) and posts else None
+
+    def _post_body(self, client: httpx.Client, item: PublishItem) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "title": item.title,
+            "content": markdown_html(item.body),
+            "excerpt": truncate(" ".join(plain_text(item.body).split()), EXCERPT_MAX),
+            "slug": slug_for(item),
+            "status": self.status,
+            "tags": [self._term_id(client, "tags", k) for k in item.keywords],
+            "categories": [self._term_id(client, "categories", c) for c in self.categories],
+        }
+        if not body["categories"]:
+            del body["categories"]  # WordPress then files it under the default category
+        when = item.scheduled_at if _in_future(item) else None
+        if self.status == "future" and when is None:
+            body["status"] = "publish"  # a "future" post needs a future date
+        if self.status in ("publish", "future") and when is not None:
+            body["status"] = "future"  # WordPress holds it and publishes it at date_gmt
+            body["date_gmt"] = when.astimezone(UTC).replace(tzinfo=None).isoformat(
+                timespec="seconds")
+        return body
+
+    def _term_id(self, client: httpx.Client, taxonomy: str, name: str) -> int:
+        """The id of the tag or category called `name`, created when missing."""
+        found = self._call(client, "GET", taxonomy, f"looking up the {taxonomy}",
+                           params={"search": name, "per_page": TERMS_PER_PAGE}).json()
+        for term in found if isinstance(found, list) else []:
+            if html.unescape(str(term.get("name", ""))).casefold() == name.casefold():
+                return int(term["id"])
+        response = send(client, "POST", self._endpoint(), params=self._route(taxonomy),
+                        json={"name": name})
+        data = response_json(response)
+        if response.status_code == 400 and data.get("code") == "term_exists":  # a racing attempt
+            return int((data.get("data") or {})["term_id"])
+        return int(response_json(checked(response, doing=f"creating the {taxonomy}"))["id"])
+
+
+def _in_future(item: PublishItem) -> bool:
+    return item.scheduled_at is not None and item.scheduled_at > timezone.now()
+
+
+def _result(post: dict[str, Any]) -> PublishResult:
+    link = post.get("link")
+    return PublishResult(external_id=str(post["id"]),
+                         external_url=link if isinstance(link, str) else "")

@@ -1,0 +1,88 @@
+"""A Mastodon API peer: bearer tokens, `/api/v2/instance` limits, statuses with
+`Idempotency-Key`, reply threads, counts, and Mastodon's `{"error": "..."}` shape."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.peers.base import Answer, PeerServer, Request
+
+URL_RE = re.compile(r"https?://\S+")
+VISIBILITIES = {"public", "unlisted", "private", "direct"}
+
+
+class MastodonPeer(PeerServer):
+    def __init__(self, *, max_characters: int = 500, token: str = "peer-token") -> None:
+        super().__init__()
+        self.max_characters = max_characters
+        self.tokens = {token}
+        self.statuses: dict[str, dict[str, Any]] = {}
+        self._by_key: dict[tuple[str, str], str] = {}
+        self._ids = itertools.count(109000000000000001)
+
+    def handle(self, request: Request) -> Answer:
+        if request.method == "GET" and request.path == "/api/v2/instance":  # public
+            return Answer(200, {"domain": "peer.local", "configuration": {"statuses": {
+                "max_characters": self.max_characters, "max_media_attachments": 4,
+                "characters_reserved_per_url": 23}}})
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens:
+            return Answer(401, {"error": "The access token is invalid"})
+        if request.method == "GET" and request.path == "/api/v1/accounts/verify_credentials":
+            return Answer(200, {"id": "1", "username": "editor", "acct": "editor"})
+        if request.method == "POST" and request.path == "/api/v1/statuses":
+            return self._post(request, token)
+        if match := re.fullmatch(r"/api/v1/statuses/(\d+)", request.path):
+            status = self.statuses.get(match[1])
+            if status is None:
+                return Answer(404, {"error": "Record not found"})
+            if request.method == "DELETE":
+                del self.statuses[match[1]]
+            return Answer(200, status)
+        return Answer(404, {"error": "Record not found"})
+
+    def react(self, status_id: str, *, favourites: int = 0, reblogs: int = 0,
+              replies: int = 0) -> None:
+        status = self.statuses[status_id]
+        status["favourites_count"] += favourites
+        status["reblogs_count"] += reblogs
+        status["replies_count"] += replies
+
+    def _post(self, request: Request, token: str) -> Answer:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = request.json()
+        else:
+            data = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        key = request.headers.get("idempotency-key")
+        if key and (token, key) in self._by_key:  # the same status, not a second one
+            return Answer(200, self.statuses[self._by_key[(token, key)]])
+        text, spoiler = str(data.get("status", "")), str(data.get("spoiler_text", ""))
+        if not text.strip():
+            return Answer(422, {"error": "Validation failed: Text can't be blank"})
+        if len(URL_RE.sub("x" * 23, text)) + len(spoiler) > self.max_characters:
+            return Answer(422, {"error": "Validation failed: Text character limit of "
+                                         f"{self.max_characters} exceeded"})
+        visibility = data.get("visibility", "public")
+        if visibility not in VISIBILITIES:
+            return Answer(422, {"error": f"Validation failed: Visibility '{visibility}' is "
+                                         "not a valid visibility"})
+        parent = data.get("in_reply_to_id")
+        if parent is not None and parent not in self.statuses:
+            return Answer(404, {"error": "Record not found"})
+        status_id = str(next(self._ids))
+        status = {
+            "id": status_id, "url": f"{self.url}/@editor/{status_id}",
+            "content": f"<p>{text}</p>", "text": text, "spoiler_text": spoiler,
+            "sensitive": bool(spoiler), "visibility": visibility,
+            "language": data.get("language"), "in_reply_to_id": parent,
+            "favourites_count": 0, "reblogs_count": 0, "replies_count": 0,
+        }
+        self.statuses[status_id] = status
+        if parent is not None:
+            self.statuses[parent]["replies_count"] += 1
+        if key:
+            self._by_key[(token, key)] = status_id
+        return Answer(200, status)
