@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
@@ -78,7 +78,7 @@ class Usage:
 
 def month_start(now: datetime | None = None) -> datetime:
     now = now or timezone.now()
-    return now.astimezone(timezone.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def usage_since(*, workspace_id: int, since: datetime) -> Usage:
