@@ -62,6 +62,10 @@ class ApproveForm(forms.Form):
         queryset=PublishingTarget.objects.none(), required=False,
         widget=forms.CheckboxSelectMultiple, label="Publish to",
     )
+    publish_at = forms.DateTimeField(
+        required=False, label="Publish at", help_text="Empty: as soon as approved.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
 
     def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
@@ -85,3 +89,41 @@ class RequestChangesForm(forms.Form):
 
 class WorkspaceSwitchForm(forms.Form):
     workspace_id = forms.IntegerField(label="Workspace")
+
+
+class EditForm(forms.Form):
+    text = forms.CharField(max_length=50_000, widget=forms.Textarea(attrs={"rows": 10}),
+                           label="Text")
+    base_revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}),
+                           label="Comment", help_text="Mention someone with @username.")
+    parent_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    draft_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+ROUND_ROBIN = "round_robin"
+
+
+class AssignForm(forms.Form):
+    reviewer = forms.ChoiceField(label="Reviewer")
+
+    def __init__(self, *args: Any, reviewers: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reviewer"].choices = [(ROUND_ROBIN, "Next in turn"),
+                                           *[(str(i), name) for i, name in reviewers]]
+
+
+class GuestLinkForm(forms.Form):
+    guest_name = forms.CharField(max_length=150, label="Guest's name")
+    guest_email = forms.EmailField(required=False, label="Guest's email")
+    valid_days = forms.IntegerField(min_value=1, max_value=30, initial=3, label="Valid for (days)")
+
+
+class GuestDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    draft_id = forms.IntegerField(required=False)
+    comment = forms.CharField(max_length=10_000, required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}))

@@ -8,12 +8,24 @@ from datetime import timedelta
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from apps.accounts.models import Membership
+from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.errors import NotFound
 from apps.core.models import AuditEvent
 from apps.generation.models import Draft, GenerationJob
 from apps.publishing.models import Publication, PublishingTarget
-from apps.reviews.models import DraftRevision, Review
+from apps.reviews.diff import word_diff
+from apps.reviews.models import (
+    ApprovalPolicy,
+    Decision,
+    DraftRevision,
+    EditLock,
+    Review,
+    ReviewAssignment,
+    ReviewComment,
+)
+from apps.reviews.services import approval_policy_for
 
 # The queue shows every brief still moving, and finished ones of the last week:
 # older finished work is the admin's (searchable, paginated) business.
@@ -85,6 +97,10 @@ class BriefPage:
     reviews: list[Review]
     audit: list[AuditEvent]
     targets: list[PublishingTarget]
+    comments: list[ReviewComment]  # top-level, each with `thread` (its replies, oldest first)
+    assignment: ReviewAssignment | None
+    policy: ApprovalPolicy
+    reviewers: list[tuple[int, str]]  # who may be assigned: (user id, username)
 
 
 def _score(draft: Draft) -> float:
@@ -92,8 +108,42 @@ def _score(draft: Draft) -> float:
     return evaluation.score if evaluation is not None else float("-inf")
 
 
+def reviewers(*, workspace_id: int) -> list[tuple[int, str]]:
+    """Who may be assigned a review: (user id, username), by name."""
+    return list(Membership.objects.filter(workspace_id=workspace_id, role__in=CAN_REVIEW)
+                .order_by("user__username").values_list("user_id", "user__username"))
+
+
+def _comment_threads(brief: ContentBrief) -> list[ReviewComment]:
+    comments = list(ReviewComment.objects.filter(brief=brief).select_related("author"))
+    by_parent: dict[int | None, list[ReviewComment]] = {}
+    for comment in comments:
+        by_parent.setdefault(comment.parent_id, []).append(comment)
+
+    def attach(comment: ReviewComment) -> ReviewComment:
+        comment.thread = [attach(reply) for reply in by_parent.get(comment.pk, [])]
+        return comment
+
+    return [attach(c) for c in by_parent.get(None, [])]
+
+
+def _annotate_review_state(drafts: list[Draft], reviews: list[Review]) -> None:
+    """Per draft: the word diff of its newest revision against the model's text, who holds
+    its edit lock, and the approvals that still count."""
+    now = timezone.now()
+    locks = {lock.draft_id: lock for lock in EditLock.objects.filter(
+        draft__in=drafts, expires_at__gt=now).select_related("holder")}
+    for draft in drafts:
+        draft.diff = word_diff(draft.text, draft.current_text) if draft.revision_number > 1 else []
+        draft.lock = locks.get(draft.pk)
+        draft.approvals = [r for r in reviews if r.decision == Decision.APPROVE
+                           and not r.superseded and r.revision is not None
+                           and r.revision.draft_id == draft.pk]
+
+
 def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> BriefPage:
-    """Everything the brief page shows, in eight queries whatever the number of drafts."""
+    """Everything the brief page shows, in a fixed number of queries whatever the number
+    of drafts, comments and reviews."""
     brief = (
         ContentBrief.objects.select_related("content_type", "style_guide", "created_by")
         .filter(workspace_id=workspace_id, pk=brief_id).first()
@@ -125,8 +175,13 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
     audit = list(AuditEvent.objects.filter(subjects, workspace_id=workspace_id)
                  .select_related("actor")[:audit_limit])
     targets = targets_enabled(workspace_id=workspace_id)
+    _annotate_review_state(current, reviews)
     return BriefPage(
         brief=brief, jobs=jobs, drafts=current,
         earlier_drafts=[d for d in drafts if d.job_id != latest_job_id],
         publications=publications, reviews=reviews, audit=audit, targets=targets,
+        comments=_comment_threads(brief),
+        assignment=ReviewAssignment.objects.filter(brief=brief).select_related("reviewer").first(),
+        policy=approval_policy_for(brief.content_type_id),
+        reviewers=reviewers(workspace_id=workspace_id),
     )

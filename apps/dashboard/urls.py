@@ -14,4 +14,10 @@ urlpatterns = [
     path("briefs/<int:brief_id>/reject/", views.brief_reject, name="brief_reject"),
     path("briefs/<int:brief_id>/request-changes/", views.brief_request_changes,
          name="brief_request_changes"),
+    path("briefs/<int:brief_id>/comments/", views.brief_comment, name="brief_comment"),
+    path("briefs/<int:brief_id>/assign/", views.brief_assign, name="brief_assign"),
+    path("briefs/<int:brief_id>/guest-link/", views.brief_guest_link, name="brief_guest_link"),
+    path("briefs/<int:brief_id>/drafts/<int:draft_id>/edit/", views.draft_edit, name="draft_edit"),
+    path("briefs/<int:brief_id>/drafts/<int:draft_id>/lock/", views.draft_lock, name="draft_lock"),
+    path("guest/<str:token>/", views.guest_review, name="guest"),
 ]

@@ -7,13 +7,15 @@ domain's own message, never a 500.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Membership
@@ -21,17 +23,37 @@ from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
 from apps.briefs.models import BriefState, Origin
 from apps.briefs.services import brief_create
-from apps.core.errors import DomainError, PermissionDenied
+from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
 from apps.dashboard.forms import (
+    ROUND_ROBIN,
     ApproveForm,
+    AssignForm,
     BriefForm,
+    CommentForm,
+    EditForm,
+    GuestDecisionForm,
+    GuestLinkForm,
     RejectForm,
     RequestChangesForm,
     WorkspaceSwitchForm,
 )
-from apps.reviews.services import review_approve, review_reject, review_request_changes
+from apps.generation.models import Draft
+from apps.reviews.services import (
+    assignment_round_robin,
+    assignment_set,
+    comment_add,
+    draft_lock_acquire,
+    draft_lock_release,
+    guest_decide,
+    guest_link_create,
+    guest_link_open,
+    review_approve,
+    review_reject,
+    review_request_changes,
+    revision_edit,
+)
 
 View = Callable[..., HttpResponse]
 
@@ -110,7 +132,8 @@ def brief_new(request: HttpRequest) -> HttpResponse:
 
 
 def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
-                error: str = "", bound: dict[str, Any] | None = None) -> HttpResponse:
+                error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
+                ) -> HttpResponse:
     page = selectors.brief_page(workspace_id=workspace.pk, brief_id=brief_id)
     bound = bound or {}
     approve_forms = [
@@ -118,12 +141,25 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
             targets=page.targets, initial={"draft_id": draft.pk}, auto_id=f"id_d{draft.pk}_%s"))
         for draft in page.drafts
     ]
+    edit_forms = {
+        draft.pk: bound.get(("edit", draft.pk)) or EditForm(
+            initial={"text": draft.current_text, "base_revision": draft.revision_number},
+            auto_id=f"id_edit{draft.pk}_%s")
+        for draft in page.drafts
+    }
+    for draft, _ in approve_forms:
+        draft.edit_form = edit_forms[draft.pk]
     return _page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
         brief=page.brief, error=error, reviewable=page.brief.state == BriefState.IN_REVIEW,
         approve_forms=approve_forms,
         reject_form=bound.get("reject") or RejectForm(auto_id="id_reject_%s"),
         changes_form=bound.get("changes") or RequestChangesForm(auto_id="id_changes_%s"),
+        comment_form=bound.get("comment") or CommentForm(auto_id="id_comment_%s"),
+        assign_form=AssignForm(reviewers=page.reviewers, auto_id="id_assign_%s", initial={
+            "reviewer": page.assignment.reviewer_id if page.assignment else ROUND_ROBIN}),
+        guest_form=bound.get("guest") or GuestLinkForm(auto_id="id_guest_%s"),
+        guest_url=guest_url,
     )
 
 
@@ -137,7 +173,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, form: Any,
                    form_key: Any, decide: Callable[[Any], object], done: str) -> HttpResponse:
-    """Run one review decision; show the form's or the domain's refusal on the brief page."""
+    """Run one review action; show the form's or the domain's refusal on the brief page."""
     brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
@@ -164,6 +200,7 @@ def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
             brief=brief, draft_id=form.cleaned_data["draft_id"], reviewer=request.user,
             comment=form.cleaned_data["comment"],
             target_ids=[t.pk for t in form.cleaned_data["targets"]],
+            publish_at=form.cleaned_data["publish_at"],
         ),
     )
 
@@ -206,3 +243,117 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("You are not a member of that workspace.")
     request.session["workspace_id"] = membership.workspace_id
     return redirect("dashboard:queue")
+
+
+def _draft(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
+    draft = Draft.objects.filter(pk=draft_id, brief_id=brief_id, brief__workspace=workspace).first()
+    if draft is None:
+        raise NotFound("No such draft in this workspace.")
+    return draft
+
+
+@require_POST
+@login_required
+@domain_errors
+def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
+    """Save an inline edit as a new revision; the page then shows its word diff."""
+    workspace = _workspace(request, CAN_REVIEW)
+    draft = _draft(workspace, brief_id, draft_id)
+    form = EditForm(request.POST, auto_id=f"id_edit{draft_id}_%s")
+    return _review_action(
+        request, workspace, brief_id, form, ("edit", draft_id),
+        done="Edit saved as a new revision.",
+        decide=lambda brief: revision_edit(draft=draft, text=form.cleaned_data["text"],
+                                           author=request.user,
+                                           base_revision=form.cleaned_data["base_revision"]),
+    )
+
+
+@require_POST
+@login_required
+@domain_errors
+def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
+    """Take or renew the edit lock (the page's script calls it while the editor is open);
+    `release=1` frees it. 409 with the holder's name while someone else edits."""
+    workspace = _workspace(request, CAN_REVIEW)
+    draft = _draft(workspace, brief_id, draft_id)
+    if request.POST.get("release"):
+        return JsonResponse({"released": draft_lock_release(draft=draft, user=request.user)})
+    try:
+        lock = draft_lock_acquire(draft=draft, user=request.user)
+    except DomainError as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status_code)
+    return JsonResponse({"holder": request.user.get_username(),
+                         "expires_at": lock.expires_at.isoformat()})
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_comment(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    form = CommentForm(request.POST, auto_id="id_comment_%s")
+    return _review_action(
+        request, workspace, brief_id, form, "comment", done="Comment added.",
+        decide=lambda brief: comment_add(brief=brief, author=request.user,
+                                         body=form.cleaned_data["body"],
+                                         parent_id=form.cleaned_data["parent_id"],
+                                         draft_id=form.cleaned_data["draft_id"]),
+    )
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    page_reviewers = selectors.reviewers(workspace_id=workspace.pk)
+    form = AssignForm(request.POST, reviewers=page_reviewers, auto_id="id_assign_%s")
+
+    def assign(brief: Any) -> object:
+        choice = form.cleaned_data["reviewer"]
+        if choice == ROUND_ROBIN:
+            if assignment_round_robin(brief=brief, assigned_by=request.user) is None:
+                raise DomainError("This workspace has no reviewer to assign.")
+            return None
+        return assignment_set(brief=brief, reviewer_id=int(choice), assigned_by=request.user)
+
+    return _review_action(request, workspace, brief_id, form, "assign", done="Reviewer assigned.",
+                          decide=assign)
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
+    """Create a guest link and show it once on the page (it is not stored in clear)."""
+    workspace = _workspace(request, CAN_VIEW)
+    form = GuestLinkForm(request.POST, auto_id="id_guest_%s")
+    if not form.is_valid():
+        return _brief_page(request, workspace, brief_id, status=400, bound={"guest": form})
+    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    try:
+        _, token = guest_link_create(
+            brief=brief, created_by=request.user, guest_name=form.cleaned_data["guest_name"],
+            guest_email=form.cleaned_data["guest_email"],
+            valid_for=timedelta(days=form.cleaned_data["valid_days"]))
+    except DomainError as exc:
+        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc))
+    url = request.build_absolute_uri(reverse("dashboard:guest", args=[token]))
+    return _brief_page(request, workspace, brief_id, guest_url=url)
+
+
+@require_http_methods(["GET", "POST"])
+@domain_errors
+def guest_review(request: HttpRequest, token: str) -> HttpResponse:
+    """What an outside approver sees without an account: the drafts, approve or reject."""
+    link = guest_link_open(token=token)
+    form = GuestDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        review = guest_decide(token=token, decision=form.cleaned_data["decision"],
+                              draft_id=form.cleaned_data["draft_id"],
+                              comment=form.cleaned_data["comment"])
+        return render(request, "dashboard/guest_done.html", {"review": review, "brief": link.brief})
+    page = selectors.brief_page(workspace_id=link.brief.workspace_id, brief_id=link.brief_id)
+    return render(request, "dashboard/guest.html", {"link": link, "page": page, "form": form},
+                  status=400 if form.errors else 200)

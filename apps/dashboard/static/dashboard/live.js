@@ -19,7 +19,6 @@
   const PERMANENT_CLOSES = { 4400: "offline (bad request)", 4401: "offline (signed out)",
     4403: "offline (not allowed)" };
   let attempts = 0;
-  let seenSnapshot = false;
   let refreshTimer = null;
 
   function setStatus(text) {
@@ -64,8 +63,9 @@
     const type = String(message.type || "");
     const data = message.data || {};
     if (type === "snapshot") {
-      if (seenSnapshot) scheduleRefresh(); // a reconnect: events may have been missed
-      seenSnapshot = true;
+      // Events may have been missed: on a reconnect, and also between rendering this
+      // page and joining the group (a worker finishing in that gap was seen in tests).
+      scheduleRefresh();
       return;
     }
     const briefId = data.brief_id != null ? String(data.brief_id) : null;

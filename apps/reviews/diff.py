@@ -1,0 +1,41 @@
+"""Word-level differences between the model's text and a reviewer's revision."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+# A word keeps the whitespace after it, so joining the pieces restores the text exactly.
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass(frozen=True)
+class DiffPiece:
+    op: str  # "same", "added" or "removed"
+    text: str
+
+
+def word_diff(before: str, after: str) -> list[DiffPiece]:
+    """The pieces turning `before` into `after`, word by word, adjacent pieces of one kind merged."""
+    old, new = _WORD.findall(before), _WORD.findall(after)
+    # Compare words without their trailing whitespace: a rewrapped line is no edit.
+    matcher = SequenceMatcher(a=[w.strip() for w in old], b=[w.strip() for w in new],
+                              autojunk=False)
+    pieces: list[DiffPiece] = []
+
+    def add(op: str, words: list[str]) -> None:
+        if not words:
+            return
+        if pieces and pieces[-1].op == op:
+            pieces[-1] = DiffPiece(op, pieces[-1].text + "".join(words))
+        else:
+            pieces.append(DiffPiece(op, "".join(words)))
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add("same", new[j1:j2])
+        else:
+            add("removed", old[i1:i2])
+            add("added", new[j1:j2])
+    return pieces
