@@ -1,24 +1,91 @@
-"""REST API v1 (mounted at /api/v1/)."""
+"""REST API v1 (mounted at /api/v1/), and its OpenAPI 3 schema with Swagger UI and Redoc."""
 
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from apps.briefs.api import BriefCancelApi, BriefDetailApi, BriefListCreateApi
-from apps.generation.api import JobDetailApi
-from apps.integrations.api import InboundHookApi
-from apps.publishing.api import PublicationListApi
-from apps.reviews.api import BriefApproveApi, BriefRejectApi, BriefRequestChangesApi
+from apps.briefs import api as briefs
+from apps.generation import api as generation
+from apps.integrations import api as integrations
+from apps.reviews import api as reviews
 
 app_name = "api"
 
+SCHEMA_SETTINGS = {
+    "TITLE": "AIGC content platform API",
+    "DESCRIPTION": (
+        "Briefs in, published content out. Authenticate with `Authorization: Bearer <api key>` "
+        "(keys are created in the dashboard, scoped, shown once) or a dashboard session. "
+        "Lists are cursor-paginated (`next`/`previous` links). Errors are "
+        "`{\"detail\": ...}` or, for invalid input, one list of messages per field. "
+        "Outbound webhooks and inbound hooks use the Standard Webhooks signature scheme; "
+        "see docs/integrations.md."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BriefStateEnum": "apps.briefs.models.BriefState",
+        "JobStateEnum": "apps.generation.models.JobState",
+        "PublicationStateEnum": "apps.publishing.models.PublicationState",
+        "DeliveryStateEnum": "apps.integrations.models.DeliveryState",
+    },
+}
+
+
+class SchemaApi(SpectacularAPIView):
+    schema = None  # the schema endpoint is not part of the API it describes
+
+
+class SwaggerApi(SpectacularSwaggerView):
+    schema = None
+
+
+class RedocApi(SpectacularRedocView):
+    schema = None
+
+
+def _crud(prefix: str, name: str, listing, detail, **actions):  # type: ignore[no-untyped-def]
+    routes = [path(f"{prefix}/", listing.as_view(), name=f"{name}-list"),
+              path(f"{prefix}/<int:pk>/", detail.as_view(), name=f"{name}-detail")]
+    routes += [path(f"{prefix}/<int:pk>/{action.replace('_', '-')}/", view.as_view(),
+                    name=f"{name}-{action.replace('_', '-')}") for action, view in actions.items()]
+    return routes
+
+
 urlpatterns = [
-    path("briefs/", BriefListCreateApi.as_view(), name="brief-list"),
-    path("briefs/<int:brief_id>/", BriefDetailApi.as_view(), name="brief-detail"),
-    path("briefs/<int:brief_id>/cancel/", BriefCancelApi.as_view(), name="brief-cancel"),
-    path("briefs/<int:brief_id>/approve/", BriefApproveApi.as_view(), name="brief-approve"),
-    path("briefs/<int:brief_id>/reject/", BriefRejectApi.as_view(), name="brief-reject"),
-    path("briefs/<int:brief_id>/request-changes/", BriefRequestChangesApi.as_view(),
+    path("schema/", SchemaApi.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
+    path("schema/swagger/", SwaggerApi.as_view(url_name="api:schema"), name="swagger"),
+    path("schema/redoc/", RedocApi.as_view(url_name="api:schema"), name="redoc"),
+    path("briefs/", briefs.BriefListCreateApi.as_view(), name="brief-list"),
+    path("briefs/import/", briefs.BriefImportApi.as_view(), name="brief-import"),
+    path("briefs/<int:brief_id>/", briefs.BriefDetailApi.as_view(), name="brief-detail"),
+    path("briefs/<int:brief_id>/submit/", briefs.BriefSubmitApi.as_view(), name="brief-submit"),
+    path("briefs/<int:brief_id>/cancel/", briefs.BriefCancelApi.as_view(), name="brief-cancel"),
+    path("briefs/<int:brief_id>/regenerate/", briefs.BriefRegenerateApi.as_view(),
+         name="brief-regenerate"),
+    path("briefs/<int:brief_id>/approve/", reviews.BriefApproveApi.as_view(), name="brief-approve"),
+    path("briefs/<int:brief_id>/reject/", reviews.BriefRejectApi.as_view(), name="brief-reject"),
+    path("briefs/<int:brief_id>/request-changes/", reviews.BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
-    path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
-    path("hooks/<slug:slug>/", InboundHookApi.as_view(), name="hook-receive"),
-    path("publications/", PublicationListApi.as_view(), name="publication-list"),
+    path("jobs/", generation.JobListApi.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
+    *_crud("drafts", "draft", generation.DraftListApi, generation.DraftDetailApi),
+    *_crud("evaluations", "evaluation", generation.EvaluationListApi,
+           generation.EvaluationDetailApi),
+    *_crud("model-profiles", "model-profile", generation.ModelProfileListApi,
+           generation.ModelProfileDetailApi),
+    *_crud("content-types", "content-type", briefs.ContentTypeListApi,
+           briefs.ContentTypeDetailApi),
+    *_crud("style-guides", "style-guide", briefs.StyleGuideListApi, briefs.StyleGuideDetailApi),
+    path("reviews/", reviews.ReviewListApi.as_view(), name="review-list"),
+    *_crud("publications", "publication", reviews.PublicationListApi,
+           reviews.PublicationDetailApi, retry=reviews.PublicationRetryApi),
+    *_crud("targets", "target", reviews.TargetListCreateApi, reviews.TargetDetailApi),
+    path("hooks/<slug:slug>/", integrations.InboundHookApi.as_view(), name="hook-receive"),
+    *_crud("webhook-endpoints", "endpoint", integrations.EndpointListCreateApi,
+           integrations.EndpointDetailApi, rotate_secret=integrations.EndpointRotateSecretApi),
+    *_crud("webhook-subscriptions", "subscription", integrations.SubscriptionListCreateApi,
+           integrations.SubscriptionDetailApi, enable=integrations.SubscriptionEnableApi),
+    *_crud("webhook-deliveries", "delivery", integrations.DeliveryListApi,
+           integrations.DeliveryDetailApi, redeliver=integrations.DeliveryRedeliverApi),
 ]

@@ -1,35 +1,67 @@
-"""Briefs over REST: create (submitted at once), list, detail, cancel."""
+"""Briefs over REST: create (submitted at once), list, detail, the brief's actions, bulk import;
+content types and style guides (read: they are edited in the dashboard and admin)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import ApiBase, request_workspace
+from apps.accounts.api_auth import (
+    ApiBase,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
-from apps.briefs.models import Origin
+from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
 from apps.briefs.selectors import brief_detail, brief_get, brief_list
 from apps.briefs.serializers import (
     BriefCreateSerializer,
     BriefDetailSerializer,
-    BriefFilterSerializer,
     BriefListSerializer,
+    ContentTypeSerializer,
+    ImportReportSerializer,
+    StyleGuideSerializer,
 )
-from apps.briefs.services import brief_cancel, brief_create
+from apps.briefs.services import brief_cancel, brief_create, brief_regenerate, brief_submit
+from apps.core.models import Workspace
+from apps.integrations.importing import CsvParser, briefs_import
+
+BRIEF_EXAMPLE = OpenApiExample("A blog post", request_only=True, value={
+    "title": "Rain gardens", "content_type": "blog-post", "topic": "How to plan a rain garden",
+    "audience": "home gardeners", "keywords": ["rain", "garden"], "target_length": 300,
+    "variants": 2, "external_id": "cms-881"})
 
 
-class BriefListCreateApi(ApiBase, GenericAPIView):
+class BriefFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=BriefState.choices)
+    origin = django_filters.ChoiceFilter(choices=Origin.choices)
+    content_type = django_filters.CharFilter(field_name="content_type__slug")
+    external_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = ContentBrief
+        fields = ["state", "origin", "content_type", "external_id"]
+
+
+@extend_schema(methods=["POST"], request=BriefCreateSerializer,
+               responses={201: BriefDetailSerializer}, examples=[BRIEF_EXAMPLE])
+class BriefListCreateApi(WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "briefs:write"
+    serializer_class = BriefListSerializer
+    filterset_class = BriefFilter
 
-    def get(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_VIEW)
-        filters = BriefFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        page = self.paginate_queryset(brief_list(workspace=workspace, **filters.validated_data))
-        return self.get_paginated_response(BriefListSerializer(page, many=True).data)
+    def rows(self, workspace: Workspace):
+        return brief_list(workspace=workspace)
 
     def post(self, request: Request) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
@@ -41,6 +73,7 @@ class BriefListCreateApi(ApiBase, GenericAPIView):
         return Response(BriefDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(methods=["GET"], responses=BriefDetailSerializer)
 class BriefDetailApi(ApiBase, APIView):
     read_scope = "briefs:read"
 
@@ -50,11 +83,85 @@ class BriefDetailApi(ApiBase, APIView):
                                                            brief_id=brief_id)).data)
 
 
-class BriefCancelApi(ApiBase, APIView):
+@extend_schema(methods=["POST"], request=None, responses=BriefDetailSerializer)
+class BriefActionApi(ApiBase, APIView):
+    """POST with no body: one service moves the brief; answers the brief as it now stands."""
+
     write_scope = "briefs:write"
+    service: Callable[..., ContentBrief]
 
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        brief_cancel(brief=brief_get(workspace=workspace, brief_id=brief_id), actor=request.user)
+        self.service(brief=brief_get(workspace=workspace, brief_id=brief_id), actor=request.user)
         return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
                                                            brief_id=brief_id)).data)
+
+
+class BriefCancelApi(BriefActionApi):
+    """Cancel a brief not yet approved, and its running job."""
+
+    service = staticmethod(brief_cancel)
+
+
+class BriefSubmitApi(BriefActionApi):
+    """draft → queued, with a generation job."""
+
+    service = staticmethod(brief_submit)
+
+
+class BriefRegenerateApi(BriefActionApi):
+    """failed → queued (retry), with a new job."""
+
+    service = staticmethod(brief_regenerate)
+
+
+@extend_schema(methods=["POST"],
+    request={"application/json": BriefCreateSerializer(many=True),
+             "text/csv": {"type": "string"},
+             "multipart/form-data": {"type": "object", "properties": {
+                 "file": {"type": "string", "format": "binary"}}}},
+    responses={200: ImportReportSerializer},
+)
+class BriefImportApi(ApiBase, APIView):
+    """Many briefs at once from a JSON list or a CSV file; each row is created or refused alone."""
+
+    write_scope = "briefs:write"
+    parser_classes = [JSONParser, CsvParser, MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        report = briefs_import(workspace=workspace, data=request.data, actor=request.user)
+        return Response(ImportReportSerializer(report).data)
+
+
+class ContentTypeListApi(WorkspaceListApi):
+    read_scope = "briefs:read"
+    serializer_class = ContentTypeSerializer
+    filterset_fields = ["slug"]
+
+    def rows(self, workspace: Workspace):
+        return ContentType.objects.filter(workspace=workspace)
+
+
+class ContentTypeDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = ContentTypeSerializer
+
+    def rows(self, workspace: Workspace):
+        return ContentType.objects.filter(workspace=workspace)
+
+
+class StyleGuideListApi(WorkspaceListApi):
+    read_scope = "briefs:read"
+    serializer_class = StyleGuideSerializer
+
+    def rows(self, workspace: Workspace):
+        return StyleGuide.objects.filter(workspace=workspace)
+
+
+class StyleGuideDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = StyleGuideSerializer
+
+    def rows(self, workspace: Workspace):
+        return StyleGuide.objects.filter(workspace=workspace)

@@ -14,8 +14,9 @@ from rest_framework import serializers
 from apps.accounts.api_auth import ID_MAX
 from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
 from apps.briefs.selectors import content_type_find, style_guide_find
-from apps.generation.models import Draft, GenerationJob
-from apps.publishing.models import Publication
+from apps.evaluation.models import Evaluation
+from apps.generation.models import Draft, GenerationJob, ModelProfile
+from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.models import DraftRevision, Review
 
 
@@ -225,3 +226,66 @@ class BriefDetailSerializer(BriefListSerializer):
             "source_material", "reference_texts", "style_guide_id", "feedback", "jobs", "drafts",
             "reviews", "publications",
         ]
+
+
+class ContentTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContentType
+        fields = ["id", "name", "slug", "prompt_template", "default_length", "default_variants",
+                  "model_profile_id", "created_at", "updated_at"]
+
+
+class StyleGuideSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StyleGuide
+        fields = ["id", "name", "tone", "banned_terms", "required_terms", "example_texts",
+                  "created_at", "updated_at"]
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    brief_id = serializers.IntegerField(source="draft.brief_id")
+    job_id = serializers.IntegerField(source="draft.job_id")
+    variant = serializers.IntegerField(source="draft.variant")
+
+    class Meta:
+        model = Evaluation
+        fields = ["id", "draft_id", "brief_id", "job_id", "variant", "score", "relevance",
+                  "length_fit", "metrics", "embedding_model", "created_at"]
+
+
+class ModelProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelProfile
+        fields = ["id", "name", "backend", "model", "parameters", "queue", "device", "created_at",
+                  "updated_at"]
+
+
+class ReviewListSerializer(ReviewSerializer):
+    class Meta(ReviewSerializer.Meta):
+        fields = [*ReviewSerializer.Meta.fields, "brief_id"]
+
+
+class TargetSerializer(serializers.ModelSerializer):
+    """A target's public settings; its secret is write-only and never returned."""
+
+    secret = serializers.CharField(write_only=True, required=False, allow_blank=True,
+                                   max_length=500, trim_whitespace=False)
+
+    class Meta:
+        model = PublishingTarget
+        fields = ["id", "name", "kind", "config", "secret", "enabled", "auto_publish",
+                  "created_at", "updated_at"]
+        read_only_fields = ["enabled", "created_at", "updated_at"]
+
+
+class ImportRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1-based, as in the file (the CSV header is row 0)")
+    status = serializers.ChoiceField(choices=["created", "refused"])
+    brief_id = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(help_text="per field, when refused")
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    rows = ImportRowSerializer(many=True)

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.integrations.inbound import PayloadTooLarge, inbound_receive
+from apps.accounts.api_auth import (
+    ApiBase,
+    IdFilter,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.core.errors import NotFound
+from apps.core.models import Workspace
+from apps.integrations.inbound import (
+    PayloadTooLarge,
+    endpoint_create,
+    endpoint_secret_rotate,
+    inbound_receive,
+)
+from apps.integrations.models import Delivery, DeliveryState, InboundEndpoint, Subscription
+from apps.integrations.outbound import delivery_redeliver, subscription_create, subscription_enable
+from apps.integrations.serializers import (
+    DeliverySerializer,
+    EndpointCreatedSerializer,
+    EndpointSerializer,
+    SecretSerializer,
+    SubscriptionCreatedSerializer,
+    SubscriptionSerializer,
+)
 
 HOOK_HEADERS = [
     OpenApiParameter("webhook-id", str, OpenApiParameter.HEADER, required=True,
@@ -31,6 +57,17 @@ Problem = inline_serializer("HookProblem", {
     "errors": serializers.DictField(required=False, help_text="per brief field")})
 
 
+@extend_schema(methods=["POST"],
+    parameters=HOOK_HEADERS, tags=["hooks"],
+    request={"application/json": {"type": "object", "additionalProperties": True}},
+    responses={202: Accepted, 400: Problem, 401: Problem, 404: Problem, 409: Problem,
+               413: Problem, 422: Problem},
+    examples=[OpenApiExample("A CMS article", request_only=True, value={
+        "id": "post-881", "article": {"headline": "Rain gardens", "summary": "How to plan one"},
+        "tags": ["garden"]}),
+        OpenApiExample("Accepted", response_only=True, status_codes=["202"], value={
+            "brief_id": 42, "state": "queued", "status_url": "/api/v1/briefs/42/"})],
+)
 class InboundHookApi(APIView):
     """Signed pushes from other systems; the signature is the authentication."""
 
@@ -38,17 +75,6 @@ class InboundHookApi(APIView):
     permission_classes = [AllowAny]
     schema = AutoSchema()
 
-    @extend_schema(
-        operation_id="hooks_receive", parameters=HOOK_HEADERS, tags=["hooks"],
-        request={"application/json": {"type": "object", "additionalProperties": True}},
-        responses={202: Accepted, 400: Problem, 401: Problem, 404: Problem, 409: Problem,
-                   413: Problem, 422: Problem},
-        examples=[OpenApiExample("A CMS article", request_only=True, value={
-            "id": "post-881", "article": {"headline": "Rain gardens", "summary": "How to plan one"},
-            "tags": ["garden"]}),
-            OpenApiExample("Accepted", response_only=True, status_codes=["202"], value={
-                "brief_id": 42, "state": "queued", "status_url": "/api/v1/briefs/42/"})],
-    )
     def post(self, request: Request, slug: str) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
@@ -60,3 +86,145 @@ class InboundHookApi(APIView):
         if answer.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
+
+
+def _endpoints(workspace: Workspace):
+    return InboundEndpoint.objects.filter(workspace=workspace)
+
+
+@extend_schema(methods=["POST"], request=EndpointSerializer, responses={201: EndpointCreatedSerializer})
+class EndpointListCreateApi(WorkspaceListApi):
+    read_scope, write_scope = "events:read", "integrations:write"
+    serializer_class = EndpointSerializer
+    filterset_fields = ["enabled", "slug"]
+
+    def rows(self, workspace: Workspace):
+        return _endpoints(workspace)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = EndpointSerializer(data=request.data, context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        data = dict(fields.validated_data)
+        endpoint, secret = endpoint_create(
+            workspace=workspace, content_type_id=data.pop("content_type").pk, actor=request.user,
+            **data)
+        return Response({**EndpointSerializer(endpoint).data, "secret": secret},
+                        status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailApi(WorkspaceDetailApi):
+    read_scope = "events:read"
+    serializer_class = EndpointSerializer
+
+    def rows(self, workspace: Workspace):
+        return _endpoints(workspace)
+
+
+@extend_schema(methods=["POST"], request=None, responses=SecretSerializer)
+class EndpointRotateSecretApi(ApiBase, APIView):
+    """A new secret; the old ones stay valid for a day while the sender switches."""
+
+    write_scope = "integrations:write"
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        endpoint = _endpoints(workspace).filter(pk=pk).first()
+        if endpoint is None:
+            raise NotFound(f"Endpoint {pk} not found.")
+        return Response({"secret": endpoint_secret_rotate(endpoint=endpoint, actor=request.user)})
+
+
+def _subscriptions(workspace: Workspace):
+    return Subscription.objects.filter(workspace=workspace)
+
+
+@extend_schema(methods=["POST"], request=SubscriptionSerializer,
+               responses={201: SubscriptionCreatedSerializer},
+               examples=[OpenApiExample("Briefs and failures", request_only=True, value={
+                   "name": "Slack bot", "url": "https://bot.example.com/aigc",
+                   "event_types": ["brief.*", "job.failed"]})])
+class SubscriptionListCreateApi(WorkspaceListApi):
+    read_scope, write_scope = "events:read", "integrations:write"
+    serializer_class = SubscriptionSerializer
+    filterset_fields = ["enabled"]
+
+    def rows(self, workspace: Workspace):
+        return _subscriptions(workspace)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = SubscriptionSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        subscription, secret = subscription_create(workspace=workspace, actor=request.user,
+                                                   **fields.validated_data)
+        return Response({**SubscriptionSerializer(subscription).data, "secret": secret},
+                        status=status.HTTP_201_CREATED)
+
+
+class SubscriptionDetailApi(WorkspaceDetailApi):
+    read_scope = "events:read"
+    serializer_class = SubscriptionSerializer
+
+    def rows(self, workspace: Workspace):
+        return _subscriptions(workspace)
+
+
+@extend_schema(methods=["POST"], request=None, responses=SubscriptionSerializer)
+class SubscriptionEnableApi(ApiBase, APIView):
+    """Turn a subscription (back) on, e.g. after it was disabled for failing."""
+
+    write_scope = "integrations:write"
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        subscription = _subscriptions(workspace).filter(pk=pk).first()
+        if subscription is None:
+            raise NotFound(f"Subscription {pk} not found.")
+        subscription_enable(subscription=subscription, actor=request.user)
+        return Response(SubscriptionSerializer(subscription).data)
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    subscription = IdFilter(field_name="subscription_id")
+    state = django_filters.ChoiceFilter(choices=DeliveryState.choices)
+    event_type = django_filters.CharFilter()
+
+    class Meta:
+        model = Delivery
+        fields = ["subscription", "state", "event_type"]
+
+
+def _deliveries(workspace: Workspace):
+    return (Delivery.objects.filter(subscription__workspace=workspace)
+            .select_related("subscription").prefetch_related("log"))
+
+
+class DeliveryListApi(WorkspaceListApi):
+    read_scope = "events:read"
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+
+    def rows(self, workspace: Workspace):
+        return _deliveries(workspace)
+
+
+class DeliveryDetailApi(WorkspaceDetailApi):
+    read_scope = "events:read"
+    serializer_class = DeliverySerializer
+
+    def rows(self, workspace: Workspace):
+        return _deliveries(workspace)
+
+
+@extend_schema(methods=["POST"], request=None, responses=DeliverySerializer)
+class DeliveryRedeliverApi(ApiBase, APIView):
+    write_scope = "integrations:write"
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        delivery = _deliveries(workspace).filter(pk=pk).first()
+        if delivery is None:
+            raise NotFound(f"Delivery {pk} not found.")
+        delivery_redeliver(delivery=delivery, actor=request.user)
+        return Response(DeliverySerializer(_deliveries(workspace).get(pk=pk)).data)

@@ -1,0 +1,98 @@
+"""API shapes of inbound endpoints, subscriptions, deliveries, feeds and recurring briefs.
+
+Secrets are never returned, except once, in the answer that created or rotated them.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.integrations.models import (
+    Delivery,
+    DeliveryAttempt,
+    FeedSource,
+    InboundEndpoint,
+    RecurringBrief,
+    Subscription,
+)
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="where the sender posts")
+
+    class Meta:
+        model = InboundEndpoint
+        fields = ["id", "name", "slug", "url", "content_type", "field_mapping", "defaults",
+                  "max_body_bytes", "enabled", "created_at", "updated_at"]
+        read_only_fields = ["enabled", "created_at", "updated_at"]
+        extra_kwargs = {"max_body_bytes": {"min_value": 1, "max_value": 1_000_000}}
+
+    def get_url(self, endpoint: InboundEndpoint) -> str:
+        return f"/api/v1/hooks/{endpoint.slug}/"
+
+    def validate_content_type(self, value):  # type: ignore[no-untyped-def]
+        if value.workspace_id != self.context["workspace"].pk:
+            raise serializers.ValidationError("Unknown content type in this workspace.")
+        return value
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="whsec_…: shown this once, store it now")
+
+
+class EndpointCreatedSerializer(EndpointSerializer):
+    secret = serializers.CharField(help_text="whsec_…: shown this once, store it now")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    event_types = serializers.ListField(child=serializers.CharField(max_length=60), min_length=1,
+                                        max_length=50)
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "name", "url", "event_types", "payload_version", "enabled",
+                  "failing_since", "disabled_reason", "created_at", "updated_at"]
+        read_only_fields = ["payload_version", "enabled", "failing_since", "disabled_reason",
+                            "created_at", "updated_at"]
+
+
+class SubscriptionCreatedSerializer(SubscriptionSerializer):
+    secret = serializers.CharField(help_text="whsec_…: shown this once, store it now")
+
+    class Meta(SubscriptionSerializer.Meta):
+        fields = [*SubscriptionSerializer.Meta.fields, "secret"]
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "response_status", "latency_ms", "error", "created_at"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    log = DeliveryAttemptSerializer(many=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "subscription_id", "event_id", "event_type", "message_id", "state",
+                  "attempts", "next_attempt_at", "response_status", "latency_ms", "last_error",
+                  "created_at", "delivered_at", "payload", "log"]
+
+
+class FeedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FeedSource
+        fields = ["id", "name", "url", "content_type", "defaults", "enabled", "last_polled_at",
+                  "last_error", "created_at"]
+        read_only_fields = ["last_polled_at", "last_error", "created_at"]
+
+
+class RecurringBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecurringBrief
+        fields = ["id", "name", "cron", "timezone", "content_type", "brief_fields", "enabled",
+                  "next_run_at", "last_run_at", "created_at"]
+        read_only_fields = ["next_run_at", "last_run_at", "created_at"]
