@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
@@ -9,6 +10,7 @@ from apps.briefs.services import brief_cancel
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
 from apps.generation.models import Draft, GenerationJob, JobState, ModelProfile
+from apps.generation.services import model_profile_set_api_key
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 
@@ -60,19 +62,47 @@ class DraftScoreInline(ReadOnlyInline):
         return _excerpt(draft.text)
 
 
+class ModelProfileForm(forms.ModelForm):
+    base_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https",
+        help_text="openai: the server's base URL, e.g. http://gpu:8000/v1")
+    api_key = forms.CharField(
+        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+        help_text="openai: stored encrypted and never shown again; leave empty to keep the "
+                  "current key, or name an environment variable instead.")
+
+    class Meta:
+        model = ModelProfile
+        fields = ("workspace", "name", "backend", "model", "parameters", "queue", "device",
+                  "base_url", "api_key_env", "timeout_s")
+
+
 @admin.register(ModelProfile)
 class ModelProfileAdmin(WorkspaceScopedAdmin):
-    list_display = ("name", "workspace", "backend", "model", "queue", "device", "updated_at")
+    form = ModelProfileForm
+    list_display = ("name", "workspace", "backend", "model", "base_url", "queue", "device",
+                    "has_api_key", "updated_at")
     list_filter = ("backend", "queue", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "model")
     list_select_related = ("workspace",)
     readonly_fields = ("created_at", "updated_at")
 
+    @admin.display(boolean=True, description="API key stored")
+    def has_api_key(self, profile: ModelProfile) -> bool:
+        return bool(profile.api_key_encrypted)
+
+    def save_model(self, request: HttpRequest, obj: ModelProfile, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("api_key"):
+            model_profile_set_api_key(profile=obj, api_key=form.cleaned_data["api_key"],
+                                      actor=request.user)
+
 
 @admin.register(GenerationJob)
 class GenerationJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "brief", "workspace", "state", "attempts", "worker_id",
-                    "model_profile", "started_at", "finished_at", "completion_tokens")
+    list_display = ("id", "brief", "workspace", "state", "attempts", "retries", "worker_id",
+                    "model_profile", "started_at", "finished_at", "prompt_tokens",
+                    "completion_tokens", "first_token_s", "latency_s", "device_seconds")
     list_filter = ("state", ("workspace", admin.RelatedOnlyFieldListFilter),
                    ("model_profile", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=id", "brief__title", "worker_id")
@@ -106,11 +136,11 @@ class GenerationJobAdmin(ReadOnlyAdmin):
 @admin.register(Draft)
 class DraftAdmin(ReadOnlyAdmin):
     workspace_path = "brief__workspace_id"
-    list_display = ("id", "brief", "job", "variant", "model_name", "score", "completion_tokens",
-                    "created_at")
+    list_display = ("id", "brief", "job", "variant", "model_name", "model_revision", "seed",
+                    "prompt_template_version", "score", "completion_tokens", "created_at")
     list_filter = ("model_name", ("brief__workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=id", "brief__title", "text")
-    list_select_related = ("brief", "job", "evaluation")
+    list_select_related = ("brief", "job", "evaluation", "prompt_template_version__content_type")
 
     @admin.display(description="score", ordering="evaluation__score")
     def score(self, draft: Draft) -> str:

@@ -1,8 +1,14 @@
-"""Reads of generation jobs: the API's job view and the websocket's authorization and snapshot."""
+"""Reads of generation jobs: the API's job view, the websocket's authorization and snapshot,
+and usage per model and per workspace."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Avg, Count, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from apps.accounts.roles import CAN_VIEW
 from apps.accounts.selectors import workspace_require
@@ -48,3 +54,38 @@ def jobs_active(*, workspace_id: int, limit: int = 100) -> list[GenerationJob]:
         GenerationJob.objects.filter(workspace_id=workspace_id, state__in=ACTIVE_STATES)
         .order_by("id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """Totals of finished-generating jobs for one model (or workspace) over a period."""
+
+    key: str
+    jobs: int
+    prompt_tokens: int
+    completion_tokens: int
+    device_seconds: float
+    mean_latency_s: float | None
+    mean_first_token_s: float | None
+
+
+def _usage(rows: QuerySet, key: str) -> list[UsageRow]:
+    grouped = rows.exclude(generated_at=None).values(key).annotate(
+        jobs=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
+        device=Sum("device_seconds"), latency=Avg("latency_s"), first=Avg("first_token_s"),
+    ).order_by(key)
+    return [UsageRow(key=str(r[key]), jobs=r["jobs"], prompt_tokens=r["prompt"],
+                     completion_tokens=r["completion"], device_seconds=r["device"],
+                     mean_latency_s=r["latency"], mean_first_token_s=r["first"])
+            for r in grouped]
+
+
+def usage_by_model(*, workspace_id: int, since: datetime) -> list[UsageRow]:
+    """The workspace's generation since `since`, per model name (one query)."""
+    return _usage(GenerationJob.objects.filter(workspace_id=workspace_id, created_at__gte=since)
+                  .annotate(model=Coalesce("model_profile__model", Value("builtin"))), "model")
+
+
+def usage_by_workspace(*, since: datetime) -> list[UsageRow]:
+    """Every workspace's generation since `since`, keyed by workspace slug (one query)."""
+    return _usage(GenerationJob.objects.filter(created_at__gte=since), "workspace__slug")

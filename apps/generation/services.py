@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
+from apps.core.crypto import secret_encrypt
 from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
@@ -309,3 +310,12 @@ def jobs_requeue_stale(*, older_than: timedelta) -> list[int]:
             continue
         requeued.append(job.pk)
     return requeued
+
+
+@transaction.atomic
+def model_profile_set_api_key(*, profile: ModelProfile, api_key: str, actor: Actor = None) -> None:
+    """Store the profile's API key encrypted (an empty key removes it); audited, never echoed."""
+    profile.api_key_encrypted = secret_encrypt(api_key)
+    profile.save(update_fields=["api_key_encrypted", "updated_at"])
+    audit_record(workspace_id=profile.workspace_id, action="model_profile.api_key_set",
+                 subject=profile, actor=actor)

@@ -10,9 +10,10 @@ import pytest
 from django.utils import timezone
 
 from apps.briefs.models import BriefState, PromptTemplateVersion
-from apps.core.crypto import secret_encrypt
+from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import IllegalTransition, NotFound
 from apps.generation.models import Draft, GenerationJob, GenerationQuota, JobState
+from apps.generation.selectors import usage_by_model, usage_by_workspace
 from apps.generation.services import (
     BudgetExceeded,
     ConcurrencyLimitReached,
@@ -205,3 +206,50 @@ def test_transformers_folders_use_their_chat_template(tiny_model_dir: Path, tmp_
     assert prompt_ids(loaded, raw) == loaded.tokenizer("Compost?", add_special_tokens=False)[
         "input_ids"]
     assert json.loads((folder / "config.json").read_text())["model_type"] == "gpt2"
+
+
+@pytest.mark.django_db
+def test_usage_is_totalled_per_model_and_per_workspace() -> None:
+    since = timezone.now() - timedelta(minutes=1)
+    ws = factories.workspace(slug="garden")
+    builtin = factories.content_type(ws, model_profile=factories.model_profile(ws))
+    served = factories.content_type(ws, model_profile=factories.model_profile(
+        ws, backend="openai", model="house-7b"))
+    jobs = [factories.brief(ws, ct, submit=True).jobs.get() for ct in (builtin, builtin, served)]
+    for n, job in enumerate(jobs, start=1):
+        GenerationJob.objects.filter(pk=job.pk).update(
+            prompt_tokens=10 * n, completion_tokens=100 * n, device_seconds=n, latency_s=2.0 * n,
+            first_token_s=0.5, generated_at=timezone.now())
+    factories.brief(ws, builtin, submit=True)  # still queued: not counted
+    by_model = usage_by_model(workspace_id=ws.pk, since=since)
+    assert [(r.key, r.jobs, r.prompt_tokens, r.completion_tokens, r.device_seconds,
+             r.mean_latency_s, r.mean_first_token_s) for r in by_model] == [
+        ("", 2, 30, 300, 3.0, 3.0, 0.5), ("house-7b", 1, 30, 300, 3.0, 6.0, 0.5)]
+    by_workspace = {r.key: r.completion_tokens for r in usage_by_workspace(since=since)}
+    assert by_workspace["garden"] == 600
+
+
+@pytest.mark.django_db
+def test_the_admin_stores_an_api_key_encrypted_and_never_shows_it() -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    ws = factories.workspace()
+    profile = factories.model_profile(ws, backend="openai", model="m",
+                                      base_url="http://127.0.0.1:9/v1")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
+    form = {"workspace": ws.pk, "name": "House", "backend": "openai", "model": "m",
+            "parameters": "{}", "queue": "generation", "device": "auto",
+            "base_url": "http://127.0.0.1:9/v1", "api_key_env": "", "timeout_s": 60,
+            "api_key": "sk-admin-secret"}
+    response = client.post(f"/admin/generation/modelprofile/{profile.pk}/change/", form)
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert secret_decrypt(profile.api_key_encrypted) == "sk-admin-secret"
+    page = client.get(f"/admin/generation/modelprofile/{profile.pk}/change/").content.decode()
+    assert "sk-admin-secret" not in page and profile.api_key_encrypted not in page
+    # an empty field keeps the stored key
+    client.post(f"/admin/generation/modelprofile/{profile.pk}/change/", {**form, "api_key": ""})
+    profile.refresh_from_db()
+    assert secret_decrypt(profile.api_key_encrypted) == "sk-admin-secret"
