@@ -1,13 +1,35 @@
-"""Reads the evaluation side needs: what to score for a job."""
+"""Reads the evaluation side needs: what to score, what it must not duplicate, which gates apply."""
 
 from __future__ import annotations
 
+import numpy as np
+from django.db.models import Q, QuerySet
+
+from apps.briefs.models import ContentBrief
+from apps.core.models import Workspace
+from apps.evaluation.models import (
+    Evaluation,
+    GateDecision,
+    GateOutcome,
+    QualityGate,
+    TextFingerprint,
+    WorkspaceEvaluationSettings,
+)
 from apps.generation.models import Draft, GenerationJob, JobState
-from workers.evaluation.types import ScoringInput
+from apps.publishing.models import PublicationState
+from apps.reviews.models import DraftRevision
+from workers.evaluation.types import PublishedPiece, ScoringInput
+
+# A piece on its way out counts as published: two drafts approved the same day must
+# not both go out.
+PUBLISHED_STATES = (PublicationState.SCHEDULED, PublicationState.PUBLISHING,
+                    PublicationState.PUBLISHED)
 
 
-def job_awaits_evaluation(*, job_id: int) -> bool:
-    return GenerationJob.objects.filter(pk=job_id, state=JobState.EVALUATING).exists()
+def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
+    """The job's workspace id while the job waits for evaluation, else None."""
+    return (GenerationJob.objects.filter(pk=job_id, state=JobState.EVALUATING)
+            .values_list("workspace_id", flat=True).first())
 
 
 def brief_text(*, title: str, topic: str, keywords: list[str]) -> str:
@@ -20,18 +42,95 @@ def scoring_inputs_for_job(job_id: int) -> list[ScoringInput]:
     """One ScoringInput per draft of the job, by variant, in one query."""
     drafts = (
         Draft.objects.filter(job_id=job_id)
-        .select_related("brief")
-        .only("id", "variant", "text", "brief__title", "brief__topic", "brief__keywords",
-              "brief__target_length")
+        .select_related("brief", "brief__style_guide")
+        .only("id", "job_id", "variant", "text", "brief__title", "brief__topic",
+              "brief__keywords", "brief__target_length", "brief__reference_texts",
+              "brief__source_material", "brief__style_guide__banned_terms",
+              "brief__style_guide__required_terms")
         .order_by("variant")
     )
-    return [
-        ScoringInput(
+    inputs = []
+    for draft in drafts:
+        brief, guide = draft.brief, draft.brief.style_guide
+        inputs.append(ScoringInput(
             draft_id=draft.pk,
-            brief_text=brief_text(title=draft.brief.title, topic=draft.brief.topic,
-                                  keywords=draft.brief.keywords),
+            brief_text=brief_text(title=brief.title, topic=brief.topic, keywords=brief.keywords),
             draft_text=draft.text,
-            target_words=draft.brief.target_length,
-        )
-        for draft in drafts
+            target_words=brief.target_length,
+            keywords=tuple(brief.keywords),
+            required_terms=tuple(guide.required_terms) if guide else (),
+            banned_terms=tuple(guide.banned_terms) if guide else (),
+            reference_texts=tuple(brief.reference_texts),
+            source_material=brief.source_material,
+            job_id=draft.job_id,
+        ))
+    return inputs
+
+
+def _published_revisions(workspace_id: int) -> QuerySet:
+    return DraftRevision.objects.filter(
+        publications__workspace_id=workspace_id, publications__state__in=PUBLISHED_STATES
+    ).distinct()
+
+
+def published_texts_unindexed(*, workspace_id: int, embedding_model: str) -> list[tuple[int, str]]:
+    """(revision id, text) of published revisions without a fingerprint of this model yet:
+    a reviewer's edited revision, or one published before fingerprints were kept."""
+    return list(
+        _published_revisions(workspace_id)
+        .exclude(fingerprint__embedding_model=embedding_model)
+        .order_by("pk").values_list("pk", "text")
+    )
+
+
+def published_pieces(*, workspace_id: int, embedding_model: str) -> list[PublishedPiece]:
+    """The workspace's published pieces as stored fingerprints, in one query.
+
+    The comparison is one matrix product over these rows; at ~1.6 KB a piece, tens of
+    thousands of pieces stay fast. Past that, pgvector's index would do the nearest-
+    neighbour part inside PostgreSQL.
+    """
+    rows = TextFingerprint.objects.filter(
+        workspace_id=workspace_id, embedding_model=embedding_model,
+        revision__in=_published_revisions(workspace_id),
+    ).order_by("pk").values_list("revision_id", "embedding", "signature")
+    return [
+        PublishedPiece(piece_id=revision_id,
+                       embedding=tuple(np.frombuffer(bytes(blob), dtype="<f4").tolist()),
+                       signature=tuple(signature))
+        for revision_id, blob, signature in rows
     ]
+
+
+def gates_for_brief(brief: ContentBrief) -> list[QualityGate]:
+    """The enabled gates of the brief's content type: the general one, plus one per target
+    that publishes automatically (where an approved draft would go)."""
+    return list(
+        QualityGate.objects.filter(content_type_id=brief.content_type_id, enabled=True)
+        .filter(Q(target=None) | Q(target__enabled=True, target__auto_publish=True))
+        .order_by("target_id", "pk")
+    )
+
+
+def auto_approve_enabled(*, workspace_id: int) -> bool:
+    return WorkspaceEvaluationSettings.objects.filter(
+        workspace_id=workspace_id, auto_approve=True).exists()
+
+
+def regenerations_done(*, brief_id: int) -> int:
+    """How many automatic regenerations led to the job now evaluated: the run of
+    `regenerate` decisions since the brief's last other decision."""
+    latest = GateDecision.objects.filter(brief_id=brief_id).order_by("-id").first()
+    if latest is None or latest.decision != GateOutcome.REGENERATE:
+        return 0
+    return latest.regeneration + 1
+
+
+def gate_decisions_for_brief(*, workspace: Workspace, brief_id: int) -> QuerySet:
+    """The brief's score cards, newest first: the history across regenerations."""
+    return GateDecision.objects.filter(workspace=workspace, brief_id=brief_id).order_by("-id")
+
+
+def evaluations_for_job(*, job_id: int) -> QuerySet:
+    return Evaluation.objects.filter(draft__job_id=job_id).select_related("draft").order_by(
+        "rank", "-score", "draft__variant")

@@ -1,47 +1,187 @@
-"""Recording a job's scores and sending the brief to review."""
+"""Recording a job's scores, applying the quality gate, and acting on its decision."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
+import numpy as np
 from django.db import transaction
 
+from apps.briefs.lifecycle import brief_transition
+from apps.briefs.models import BriefState, ContentBrief
 from apps.core.services import event_emit
-from apps.evaluation.models import Evaluation
+from apps.evaluation import gating, selectors
+from apps.evaluation.models import (
+    Evaluation,
+    GateDecision,
+    QualityGate,
+    TextFingerprint,
+    WorkspaceEvaluationSettings,
+)
 from apps.generation.models import Draft, GenerationJob, JobState
 from apps.generation.services import job_succeed
-from workers.evaluation.types import DraftScore
+from apps.reviews.models import DraftRevision
+from workers.evaluation.types import DraftScore, PublishedPiece
+
+GATE_ACTOR = "quality-gate"
+
+
+def _embedding_bytes(vector: Sequence[float]) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+@transaction.atomic
+def fingerprints_store(
+    *, workspace_id: int, pieces: Sequence[PublishedPiece], embedding_model: str
+) -> int:
+    """Store fingerprints of revisions (piece_id is the revision id); existing ones are kept.
+
+    Idempotent: a fingerprint is unique per revision. Returns how many were added.
+    """
+    added = 0
+    for piece in pieces:
+        _, created = TextFingerprint.objects.get_or_create(
+            revision_id=piece.piece_id,
+            defaults={"workspace_id": workspace_id, "embedding": _embedding_bytes(piece.embedding),
+                      "embedding_model": embedding_model, "signature": list(piece.signature)},
+        )
+        added += created
+    return added
+
+
+def _policy(gates: Sequence[QualityGate]) -> gating.Policy:
+    return gating.merge([gate.policy() for gate in gates])
+
+
+def _feedback(decision: gating.Decision) -> str:
+    return ("The quality gate rejected every variant: " + "; ".join(decision.reasons)
+            + ". Write a new version that fixes this.")
 
 
 @transaction.atomic
 def evaluation_record(
-    *, job_id: int, scores: Sequence[DraftScore], actor_label: str = ""
+    *, job_id: int, scores: Sequence[DraftScore], actor_label: str = "",
+    audit_draw: float | None = None,
 ) -> GenerationJob | None:
-    """Store one Evaluation per draft (replacing an earlier one) and finish the job.
+    """Store one Evaluation per draft, apply the brief's quality gates, and act on the decision.
 
-    evaluating → succeeded; the brief goes to in_review. Returns None when the
-    job is no longer evaluating (cancelled, or recorded by an earlier delivery).
+    evaluating → succeeded, and the brief goes:
+    - with no gate: to in_review (every draft ranked by its score);
+    - `review`: to in_review, the score card saying why (warnings, risks, audit, failing);
+    - `regenerate`: in_review → changes_requested → queued, the gate's reasons as the
+      feedback the next prompt carries (at most the gate's max_regenerations times);
+    - `auto_approve` (only where the workspace enables it): to approved, then scheduled
+      on its automatic targets, the best variant's latest revision.
+    Idempotent: returns None when the job is no longer evaluating (cancelled, or
+    recorded by an earlier delivery). `audit_draw` (uniform in [0, 1)) is drawn here
+    unless given.
     """
     job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
     if job is None or job.state != JobState.EVALUATING:
         return None
+    brief = ContentBrief.objects.get(pk=job.brief_id)
     drafts = {d.pk: d for d in Draft.objects.filter(job=job)}
+    gates = selectors.gates_for_brief(brief)
+    decision = None
+    if gates:
+        decision = gating.decide(
+            [gating.Variant(draft_id=s.draft_id, text=drafts[s.draft_id].text, score=s.score,
+                            metrics=s.metrics) for s in scores],
+            _policy(gates),
+            regenerations_done=selectors.regenerations_done(brief_id=brief.pk),
+            auto_approve=selectors.auto_approve_enabled(workspace_id=job.workspace_id),
+            audit_draw=random.random() if audit_draw is None else audit_draw,
+        )
+    verdicts = {v.draft_id: v for v in decision.variants} if decision else {}
+    _record_scores(job, drafts, scores, verdicts)
+    if decision is None:
+        return job_succeed(job=job, actor_label=actor_label)
+    GateDecision.objects.create(
+        workspace_id=job.workspace_id, job=job, brief=brief, decision=decision.decision,
+        best_draft_id=decision.best_draft_id, passed=decision.passed,
+        reasons=list(decision.reasons), risks=list(decision.risks),
+        required_group=decision.required_group, audit_sampled=decision.audit_sampled,
+        regeneration=decision.regeneration, gates=[gate.pk for gate in gates],
+    )
+    event_emit(
+        workspace_id=job.workspace_id, type="gate.decided", subject=job,
+        payload={"brief_id": brief.pk, "job_id": job.pk, "decision": decision.decision,
+                 "passed": decision.passed, "best_draft_id": decision.best_draft_id,
+                 "reasons": list(decision.reasons), "required_group": decision.required_group,
+                 "regeneration": decision.regeneration},
+    )
+    job_succeed(job=job, actor_label=actor_label)
+    brief.refresh_from_db()
+    if decision.decision == gating.REGENERATE:
+        _regenerate(brief, _feedback(decision))
+    elif decision.decision == gating.AUTO_APPROVE:
+        _approve(brief, drafts[decision.best_draft_id])
+    return job
+
+
+def _record_scores(job: GenerationJob, drafts: dict[int, Draft], scores: Sequence[DraftScore],
+                   verdicts: dict[int, gating.VariantVerdict]) -> None:
+    revisions = dict(DraftRevision.objects.filter(draft__job=job, number=1)
+                     .values_list("draft_id", "pk"))
     for score in scores:
         draft = drafts[score.draft_id]
+        verdict = verdicts.get(draft.pk)
+        ranking_score = verdict.score if verdict else score.score
         Evaluation.objects.update_or_create(
             draft=draft,
             defaults={
                 "relevance": score.relevance,
                 "length_fit": score.length_fit,
-                "score": score.score,
+                "score": ranking_score,
                 "metrics": score.metrics,
                 "embedding_model": score.embedding_model,
+                "rank": verdict.rank if verdict else None,
+                "passed": verdict.passed if verdict else None,
+                "findings": [f.__dict__ for f in verdict.findings] if verdict else [],
             },
         )
+        if score.embedding and draft.pk in revisions:
+            fingerprints_store(
+                workspace_id=job.workspace_id, embedding_model=score.embedding_model,
+                pieces=[PublishedPiece(piece_id=revisions[draft.pk], embedding=score.embedding,
+                                       signature=score.signature)],
+            )
         event_emit(
             workspace_id=job.workspace_id, type="draft.evaluated", subject=draft,
             payload={"brief_id": job.brief_id, "job_id": job.pk, "draft_id": draft.pk,
-                     "variant": draft.variant, "score": score.score,
-                     "relevance": score.relevance, "length_fit": score.length_fit},
+                     "variant": draft.variant, "score": ranking_score,
+                     "relevance": score.relevance, "length_fit": score.length_fit,
+                     "rank": verdict.rank if verdict else None,
+                     "passed": verdict.passed if verdict else None},
         )
-    return job_succeed(job=job, actor_label=actor_label)
+
+
+def _regenerate(brief: ContentBrief, feedback: str) -> None:
+    # The brief walks the reviewer's request-changes path, with the gate as the reviewer;
+    # a direct generating → queued edge would spare the in_review step (see the report).
+    from apps.briefs.services import brief_regenerate
+
+    brief_transition(brief, to=BriefState.CHANGES_REQUESTED, actor_label=GATE_ACTOR,
+                     feedback=feedback)
+    brief_regenerate(brief=brief)
+
+
+def _approve(brief: ContentBrief, draft: Draft) -> None:
+    from apps.publishing.services import publications_schedule
+    from apps.reviews.services import revision_latest
+
+    revision = revision_latest(draft)
+    brief_transition(brief, to=BriefState.APPROVED, actor_label=GATE_ACTOR,
+                     payload={"draft_id": draft.pk, "revision": revision.number,
+                              "auto_approved": True})
+    publications_schedule(brief=brief, revision=revision)
+
+
+@transaction.atomic
+def evaluation_settings_set(*, workspace_id: int, auto_approve: bool
+                            ) -> WorkspaceEvaluationSettings:
+    """Turn automatic approval on or off for a workspace (off by default)."""
+    settings, _ = WorkspaceEvaluationSettings.objects.update_or_create(
+        workspace_id=workspace_id, defaults={"auto_approve": auto_approve})
+    return settings

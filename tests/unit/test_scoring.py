@@ -136,8 +136,16 @@ def test_score_is_the_documented_combination(model_dir: Path) -> None:
     # Then length fit, score and cheap metrics follow their formulas
     assert result.length_fit == 2.0 ** -(math.log2(71 / 60) ** 2)
     assert result.score == 0.7 * result.relevance + 0.3 * result.length_fit
-    assert result.metrics == {"word_count": 71, "target_words": 60, "sentence_count": 5,
-                              "distinct_words": 61, "repetition": 0.0}
+    counts = {name: result.metrics[name] for name in
+              ("word_count", "target_words", "char_count", "sentence_count", "distinct_words",
+               "repetition", "pii", "keyword_coverage", "duplicate_similarity",
+               "variant_similarity")}
+    assert counts == {"word_count": 71, "target_words": 60, "char_count": len(COMPOST_DRAFT),
+                      "sentence_count": 5, "distinct_words": 61, "repetition": 0.0, "pii": 0,
+                      "keyword_coverage": 1.0, "duplicate_similarity": 0.0,
+                      "variant_similarity": None}
+    assert (result.metrics["reading_ease"], result.metrics["reading_grade"]) == (
+        metrics.readability(COMPOST_DRAFT))
 
 
 def test_length_fit_peaks_at_target() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 # A word is a run of letters or digits, with inner apostrophes ("don't" is one word):
 # what an editor means by "a 300-word post", punctuation and dashes not counted.
@@ -59,3 +61,65 @@ def repetition(tokens: Sequence[str]) -> float:
     if not trigrams:
         return 0.0
     return 1.0 - len(set(trigrams)) / len(trigrams)
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """A case-insensitive match of `term` as whole words, any run of spaces between its words."""
+    parts = [re.escape(part) for part in term.split()]
+    return re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)", re.IGNORECASE)
+
+
+def distinct_terms(terms: Sequence[str]) -> list[str]:
+    """Non-blank terms, stripped, in order, the first spelling of each kept (case-insensitive)."""
+    unique: dict[str, str] = {}
+    for term in terms:
+        unique.setdefault(term.strip().lower(), term.strip())
+    unique.pop("", None)
+    return list(unique.values())
+
+
+def terms_found(text: str, terms: Sequence[str]) -> list[str]:
+    """The distinct terms that occur in `text`, as spelled in `terms`."""
+    return [term for term in distinct_terms(terms) if term_pattern(term).search(text)]
+
+
+def terms_missing(text: str, terms: Sequence[str]) -> list[str]:
+    return [term for term in distinct_terms(terms) if not term_pattern(term).search(text)]
+
+
+def coverage(text: str, terms: Sequence[str]) -> float:
+    """Share of the distinct terms found in `text`; 1.0 when there are none to find."""
+    unique = distinct_terms(terms)
+    if not unique:
+        return 1.0
+    return len(terms_found(text, unique)) / len(unique)
+
+
+@cache
+def _hyphenator() -> Any:
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
+
+
+def syllables(word: str) -> int:
+    """Syllables of an English word, from its hyphenation points (pyphen's TeX patterns); at least 1."""
+    return len(_hyphenator().positions(word.lower())) + 1
+
+
+def readability(text: str) -> tuple[float, float]:
+    """(Flesch reading ease, Flesch-Kincaid grade level) of the text; (0.0, 0.0) without words.
+
+        ease  = 206.835 - 1.015 * words/sentence - 84.6 * syllables/word
+        grade = 0.39 * words/sentence + 11.8 * syllables/word - 15.59
+
+    Ease 60-70 is plain English, below 30 is hard going; grade is the US school year
+    a reader needs. (textstat computes the same, but fetches a dictionary at run time.)
+    """
+    tokens = words(text)
+    if not tokens:
+        return 0.0, 0.0
+    per_sentence = len(tokens) / max(sentence_count(text), 1)
+    per_word = sum(syllables(t) for t in tokens) / len(tokens)
+    return (206.835 - 1.015 * per_sentence - 84.6 * per_word,
+            0.39 * per_sentence + 11.8 * per_word - 15.59)

@@ -12,6 +12,21 @@ class ScoringInput:
     brief_text: str  # what the draft should be about: title, topic, keywords
     draft_text: str
     target_words: int
+    keywords: tuple[str, ...] = ()
+    required_terms: tuple[str, ...] = ()  # the style guide's
+    banned_terms: tuple[str, ...] = ()  # the style guide's
+    reference_texts: tuple[str, ...] = ()  # the brief's examples of a good piece
+    source_material: str = ""  # what the draft's claims must rest on
+    job_id: int = 0  # drafts of one job are compared with each other (diversity)
+
+
+@dataclass(frozen=True)
+class PublishedPiece:
+    """A piece the workspace already published, as stored for near-duplicate search."""
+
+    piece_id: int
+    embedding: tuple[float, ...]
+    signature: tuple[int, ...]  # MinHash of its word shingles
 
 
 @dataclass(frozen=True)
@@ -22,3 +37,6 @@ class DraftScore:
     score: float
     embedding_model: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    # novelty search keys, stored so later drafts find this one once it is published
+    embedding: tuple[float, ...] = ()
+    signature: tuple[int, ...] = ()

@@ -12,11 +12,11 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from apps.evaluation.selectors import job_awaits_evaluation, scoring_inputs_for_job
-from apps.evaluation.services import evaluation_record
+from apps.evaluation import selectors
+from apps.evaluation.services import evaluation_record, fingerprints_store
 from apps.generation.services import job_fail
-from workers.evaluation.embeddings import packaged_model_dir
-from workers.evaluation.scorer import score_drafts
+from workers.evaluation.embeddings import model_name, packaged_model_dir
+from workers.evaluation.scorer import fingerprint_texts, score_drafts
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,22 @@ def worker_label(task: Task) -> str:
 @shared_task(bind=True, name="evaluation.evaluate_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=DATABASE_RETRIES)
 def evaluate_job(self: Task, job_id: int) -> None:
-    """Score every draft of an evaluating job; a redelivery after it was recorded does nothing."""
+    """Score every draft of an evaluating job and gate it; a redelivery after it was recorded
+    does nothing. Published pieces not yet fingerprinted are indexed first, once."""
     worker = worker_label(self)
     try:
-        if not job_awaits_evaluation(job_id=job_id):
+        workspace_id = selectors.workspace_awaiting_evaluation(job_id=job_id)
+        if workspace_id is None:
             return
-        scores = score_drafts(scoring_inputs_for_job(job_id), embedding_model_dir())
+        model_dir = embedding_model_dir()
+        model = model_name(model_dir)
+        unindexed = selectors.published_texts_unindexed(workspace_id=workspace_id,
+                                                        embedding_model=model)
+        if unindexed:
+            fingerprints_store(workspace_id=workspace_id, embedding_model=model,
+                               pieces=fingerprint_texts(unindexed, model_dir))
+        published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+        scores = score_drafts(selectors.scoring_inputs_for_job(job_id), model_dir, published)
         evaluation_record(job_id=job_id, scores=scores, actor_label=worker)
     except OperationalError as exc:
         if self.request.retries < DATABASE_RETRIES:
