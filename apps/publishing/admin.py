@@ -1,17 +1,25 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.accounts.selectors import workspace_require
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
-from apps.core.crypto import secret_encrypt
 from apps.core.errors import DomainError
+from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget
-from apps.publishing.services import publication_retry, target_config_validate, target_create
+from apps.publishing.services import (
+    publication_cancel,
+    publication_retry,
+    target_config_validate,
+    target_create,
+    target_secret_set,
+)
 
 
 class PublicationInline(ReadOnlyInline):
@@ -27,12 +35,23 @@ class PublishingTargetForm(forms.ModelForm):
     # Write-only: never rendered back, stored only encrypted.
     secret = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Signing key or token. Leave empty to keep the stored one.",
+        help_text="Credentials, stored encrypted and never shown: webhook whsec_…; WordPress "
+                  "'username:application password'; Ghost Admin API key 'id:secret'; Mastodon "
+                  "access token; Slack/Discord webhook URL. Leave empty to keep the stored one.",
+    )
+
+    min_interval_s = forms.IntegerField(
+        required=False, min_value=0, initial=0, label="Min interval (s)",
+        help_text="Rate limit: at least this many seconds between two posts (empty or 0: none).",
     )
 
     class Meta:
         model = PublishingTarget
-        fields = ("workspace", "name", "kind", "config", "enabled", "auto_publish")
+        fields = ("workspace", "name", "kind", "config", "enabled", "auto_publish",
+                  "min_interval_s")
+
+    def clean_min_interval_s(self) -> int:
+        return self.cleaned_data.get("min_interval_s") or 0
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -49,53 +68,85 @@ class PublishingTargetForm(forms.ModelForm):
 class PublishingTargetAdmin(WorkspaceScopedAdmin):
     form = PublishingTargetForm
     list_display = ("name", "workspace", "kind", "enabled", "auto_publish", "has_secret",
-                    "updated_at")
+                    "health", "updated_at")
     list_filter = ("kind", "enabled", "auto_publish",
                    ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     list_select_related = ("workspace",)
     fieldsets = (
-        (None, {"fields": ("workspace", "name", "kind", "config", "enabled", "auto_publish")}),
-        ("Credentials", {"fields": ("secret", "has_secret")}),
+        (None, {"fields": ("workspace", "name", "kind", "config", "enabled", "auto_publish",
+                           "min_interval_s")}),
+        ("Credentials", {"fields": ("secret", "has_secret", "credentials_checked_at")}),
+        ("Health", {"fields": ("health", "pause_reason", "consecutive_failures",
+                               "paused_until", "next_slot_at")}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        fixed = ("has_secret", "created_at", "updated_at")
+        fixed = ("has_secret", "credentials_checked_at", "health", "pause_reason",
+                 "consecutive_failures", "paused_until", "next_slot_at", "created_at",
+                 "updated_at")
         return fixed if obj is None else ("workspace", *fixed)
 
     @admin.display(boolean=True, description="secret set")
     def has_secret(self, target: PublishingTarget) -> bool:
         return bool(target.secret_encrypted)
 
+    @admin.display(description="health")
+    def health(self, target: PublishingTarget) -> str:
+        if target.credentials_rejected:
+            return "paused: credentials refused"
+        if target.paused_until and target.paused_until > timezone.now():
+            return f"paused until {target.paused_until:%Y-%m-%d %H:%M} UTC"
+        return "ok"
+
+    actions = ("test_connection",)
+
+    def has_test_permission(self, request: HttpRequest) -> bool:
+        return self.has_change_permission(request)
+
+    @admin.action(description="Test connection (checks the credentials)", permissions=("test",))
+    def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for target in queryset:
+            if not request.user.is_superuser:
+                try:
+                    workspace_require(request.user, CAN_SUBMIT_BRIEFS, target.workspace_id)
+                except DomainError as exc:
+                    self.message_user(request, f"{target}: {exc}", level=messages.ERROR)
+                    continue
+            ok, message = target_test_connection(target=target)
+            self.message_user(request, message if ok else f"{target}: {message}",
+                              level=messages.SUCCESS if ok else messages.ERROR)
+
     def save_model(self, request: HttpRequest, obj: PublishingTarget, form: Any,
                    change: bool) -> None:
         secret = form.cleaned_data.get("secret", "")
         if change:
-            if secret:
-                obj.secret_encrypted = secret_encrypt(secret)
             super().save_model(request, obj, form, change)
+            if secret:
+                target_secret_set(target=obj, secret=secret, actor=request.user)
             return
         target = target_create(workspace=obj.workspace, name=obj.name, kind=obj.kind,
                                config=obj.config, secret=secret, auto_publish=obj.auto_publish,
                                actor=request.user)
         obj.pk = target.pk
-        if not obj.enabled:
-            target.enabled = False
-            target.save(update_fields=["enabled", "updated_at"])
+        if not obj.enabled or obj.min_interval_s:
+            target.enabled = obj.enabled
+            target.min_interval_s = obj.min_interval_s
+            target.save(update_fields=["enabled", "min_interval_s", "updated_at"])
         obj.refresh_from_db()
 
 
 @admin.register(Publication)
 class PublicationAdmin(ReadOnlyAdmin):
     list_display = ("id", "brief", "target", "workspace", "state", "scheduled_at", "attempts",
-                    "external_url", "published_at")
+                    "external_url", "published_at", "engagement")
     list_filter = ("state", ("workspace", admin.RelatedOnlyFieldListFilter),
                    ("target", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=id", "brief__title", "external_id")
     list_select_related = ("brief", "target", "workspace")
     date_hierarchy = "created_at"
-    actions = ("retry_publications",)
+    actions = ("retry_publications", "cancel_publications")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
@@ -107,4 +158,12 @@ class PublicationAdmin(ReadOnlyAdmin):
             self, request, queryset, done="scheduled again", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda publication: publication.workspace_id,
             act=lambda publication: publication_retry(publication=publication, actor=request.user),
+        )
+
+    @admin.action(description="Cancel (not yet published ones)", permissions=("retry",))
+    def cancel_publications(self, request: HttpRequest, queryset: QuerySet) -> None:
+        run_service_action(
+            self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
+            workspace_of=lambda publication: publication.workspace_id,
+            act=lambda publication: publication_cancel(publication=publication, actor=request.user),
         )

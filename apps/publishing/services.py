@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
-from apps.core.crypto import secret_encrypt
+from apps.core.crypto import secret_encrypt, secret_rotate
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
@@ -110,6 +110,19 @@ def target_secret_set(*, target: PublishingTarget, secret: str, actor: Actor = N
     audit_record(workspace_id=target.workspace_id, action="target.secret_set", subject=target,
                  actor=actor)
     return target
+
+
+def target_secrets_rotate() -> int:
+    """Re-encrypt every target's secret with the newest key (AIGC_ENCRYPTION_KEYS[0]), so
+    an old key can then be removed; returns how many were rewritten. Row by row, so a
+    long run never holds one big transaction."""
+    rotated = 0
+    for target_id, token in PublishingTarget.objects.exclude(secret_encrypted="").values_list(
+            "id", "secret_encrypted").iterator():
+        fresh = secret_rotate(token)
+        rotated += PublishingTarget.objects.filter(pk=target_id, secret_encrypted=token).update(
+            secret_encrypted=fresh)
+    return rotated
 
 
 @transaction.atomic
@@ -265,7 +278,9 @@ def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publ
     """pending/scheduled/failed → cancelled: never published, whatever task is still queued
     (the claim only takes `scheduled` rows). A publication being sent right now
     cannot be cancelled; withdraw it from the target once published instead."""
-    return _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
+    _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
+    _brief_published_if_done(brief_id=publication.brief_id, actor=actor)
+    return publication
 
 
 @transaction.atomic
@@ -312,18 +327,27 @@ def publication_claim(*, publication_id: int, worker_id: str) -> Publication | N
 @transaction.atomic
 def publication_succeed(*, publication: Publication, external_id: str, external_url: str = "",
                         actor_label: str = "") -> Publication:
-    """publishing → published; the brief is published once all its publications are."""
+    """publishing → published; the brief is published once all its publications are
+    (or were cancelled)."""
     _publication_transition(
         publication, to=PublicationState.PUBLISHED, actor_label=actor_label,
         external_id=external_id, external_url=external_url, published_at=timezone.now(),
         last_error="", payload={"external_id": external_id, "external_url": external_url},
     )
-    brief = ContentBrief.objects.get(pk=publication.brief_id)
-    unfinished = Publication.objects.filter(brief=brief).exclude(
-        state__in=[PublicationState.PUBLISHED, PublicationState.CANCELLED])
-    if brief.state == BriefState.SCHEDULED and not unfinished.exists():
-        brief_transition(brief, to=BriefState.PUBLISHED, actor_label=actor_label)
+    _brief_published_if_done(brief_id=publication.brief_id, actor_label=actor_label)
     return publication
+
+
+def _brief_published_if_done(*, brief_id: int, actor: Actor = None, actor_label: str = "") -> None:
+    """scheduled → published for the brief once every publication is published or
+    cancelled, and at least one was published."""
+    brief = ContentBrief.objects.get(pk=brief_id)
+    publications = Publication.objects.filter(brief=brief)
+    unfinished = publications.exclude(
+        state__in=[PublicationState.PUBLISHED, PublicationState.CANCELLED])
+    if (brief.state == BriefState.SCHEDULED and not unfinished.exists()
+            and publications.filter(state=PublicationState.PUBLISHED).exists()):
+        brief_transition(brief, to=BriefState.PUBLISHED, actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic
