@@ -54,7 +54,9 @@ LABELS: dict[str, str] = {
 DEFAULT_RULES: list[dict[str, Any]] = [
     {"metric": "relevance", "min": 0.3, "severity": FAIL},  # MiniLM: off-topic text is < 0.25
     {"metric": "banned_terms_found", "max": 0, "severity": FAIL},
-    {"metric": "pii", "max": 0, "severity": FAIL},
+    {"metric": "emails", "max": 0, "severity": FAIL},
+    {"metric": "phone_numbers", "max": 0, "severity": FAIL},
+    {"metric": "card_numbers", "max": 0, "severity": FAIL},
     {"metric": "profanity", "max": 0, "severity": FAIL},
     # a copy: cosine >= 0.95 is the same text give or take a few words; Jaccard 0.5 of 5-word
     # shingles means half the sentences are shared verbatim

@@ -1,0 +1,198 @@
+"""The quality gate through the real services and evaluation task, with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.briefs.models import BriefState, ContentBrief, StyleGuide
+from apps.briefs.services import brief_submit
+from apps.core.models import Workspace
+from apps.evaluation import gating
+from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
+from apps.evaluation.services import evaluation_settings_set
+from apps.generation.models import GenerationJob, JobState
+from apps.generation.services import job_claim, job_record_drafts
+from apps.publishing.models import Publication, PublicationState
+from apps.publishing.services import target_create
+from apps.reviews.services import review_approve, revision_edit
+from tests import factories
+from workers.generation.types import GeneratedText
+from workers.tasks.evaluation import evaluate_job
+
+ON_TOPIC = (
+    "Composting turns kitchen scraps into food for your garden. Pick a shady corner, set up a "
+    "small bin, and layer vegetable peelings and coffee grounds with dry leaves. Keep the heap "
+    "damp and turn it over every week or two."
+)
+BUZZWORDS = (
+    "Composting brings real synergy to your garden: kitchen scraps and dry leaves become rich "
+    "compost. Keep the heap damp, turn it every week or two, and in a few months dig the dark, "
+    "crumbly compost into your beds."
+)
+LEAKY = (
+    "Composting turns kitchen scraps into food for your garden. Questions about your compost bin? "
+    "Mail ann.lee@example.org, and pay for a starter kit with card 4111 1111 1111 1111."
+)
+PUBLISHED = (
+    "Composting turns kitchen scraps into food for your garden. Pick a shady corner and set up a "
+    "small bin with a lid. Layer vegetable peelings and coffee grounds with dry leaves or shredded "
+    "cardboard. Keep the heap as damp as a wrung-out sponge and turn it every week or two. In "
+    "three to six months you will have dark, crumbly compost to dig into your beds."
+)
+
+
+def evaluated(brief: ContentBrief, texts: list[str]) -> GenerationJob:
+    """The brief's queued job generated (as given) and evaluated by the real task."""
+    job = brief.jobs.get(state=JobState.QUEUED)
+    job_claim(job_id=job.pk, worker_id="w1")
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=[
+        GeneratedText(variant=v, text=t, seed=v, prompt_tokens=10, completion_tokens=40,
+                      model_name="builtin") for v, t in enumerate(texts)])
+    evaluate_job.apply(args=[job.pk], throw=True)
+    job.refresh_from_db()
+    return job
+
+
+def gated_brief(ws: Workspace, *, max_regenerations: int = 2, submit: bool = True,
+                **gate: object) -> ContentBrief:
+    guide = StyleGuide.objects.create(workspace=ws, name="House", banned_terms=["synergy"],
+                                      required_terms=["kitchen scraps"])
+    content_type = factories.content_type(ws)
+    QualityGate.objects.create(workspace=ws, name="Blog", content_type=content_type,
+                               max_regenerations=max_regenerations, **gate)
+    brief = factories.brief(ws, content_type, style_guide=guide, target_length=40)
+    if submit:
+        brief_submit(brief=brief)
+    return brief
+
+
+@pytest.mark.django_db(transaction=True)
+def test_banned_term_fails_the_gate_and_the_next_prompt_carries_the_reason() -> None:
+    # Given a gate allowing one automatic regeneration and a style guide banning "synergy"
+    ws = factories.workspace()
+    brief = gated_brief(ws, max_regenerations=1)
+    # When every variant of the first job uses the banned term
+    first = evaluated(brief, [BUZZWORDS, BUZZWORDS.replace("real", "true")])
+    # Then the job succeeded, its score card says why, and the brief was sent back to generation
+    assert first.state == JobState.SUCCEEDED
+    card = GateDecision.objects.get(job=first)
+    assert (card.decision, card.passed, card.regeneration) == ("regenerate", False, 0)
+    assert card.reasons == ["banned terms found (none allowed): synergy"]
+    brief.refresh_from_db()
+    assert brief.state == BriefState.QUEUED
+    # And the new job's prompt carries the gate's reason
+    second_job = brief.jobs.get(state=JobState.QUEUED)
+    assert ("Revise according to this feedback: The quality gate rejected every variant: banned "
+            "terms found (none allowed): synergy. Write a new version that fixes this."
+            in second_job.prompt)
+    assert {e.passed for e in Evaluation.objects.filter(draft__job=first)} == {False}
+
+    # When the regeneration fails again, with the one allowed regeneration spent
+    second = evaluated(brief, [BUZZWORDS])
+    # Then the brief goes to review marked as failing, and the history shows both decisions
+    card = GateDecision.objects.get(job=second)
+    assert (card.decision, card.passed, card.regeneration) == ("review", False, 1)
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+    assert list(brief.gate_decisions.order_by("id").values_list("decision", flat=True)) == [
+        "regenerate", "review"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_and_card_number_fail_the_variant_and_the_clean_one_ranks_first() -> None:
+    # Given a gated brief whose job wrote a leaky variant and a clean one
+    ws = factories.workspace()
+    brief = gated_brief(ws)
+    # When it is evaluated
+    job = evaluated(brief, [LEAKY, ON_TOPIC])
+    # Then the leaky variant failed on the email and the card number, and ranks last
+    evaluations = {e.draft.variant: e for e in Evaluation.objects.filter(draft__job=job)
+                   .select_related("draft")}
+    leaky, clean = evaluations[0], evaluations[1]
+    assert leaky.metrics["emails"] == ["ann.lee@example.org"]
+    assert leaky.metrics["card_numbers"] == ["4111 1111 1111 1111"]
+    assert [f["reason"] for f in leaky.findings if f["severity"] == "fail"] == [
+        "email addresses found (none allowed): ann.lee@example.org",
+        "payment card numbers found (none allowed): 4111 1111 1111 1111",
+    ]
+    assert (leaky.passed, leaky.rank, clean.passed, clean.rank) == (False, 2, True, 1)
+    # And the brief went to review with the clean variant as the best
+    card = GateDecision.objects.get(job=job)
+    assert (card.decision, card.passed, card.best_draft_id) == ("review", True, clean.draft_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_of_a_published_piece_is_caught_as_a_duplicate() -> None:
+    # Given a workspace that published an edited version of a piece (revision 2)
+    ws = factories.workspace()
+    target_create(workspace=ws, name="site", kind="file", config={"folder": "site"})
+    first = factories.brief(ws, submit=True, target_length=80)
+    job = evaluated(first, [PUBLISHED])
+    reviewer = factories.member(ws, "reviewer")
+    draft = job.drafts.get()
+    revision_edit(draft=draft, text=PUBLISHED.replace("shady corner", "quiet corner"),
+                  author=reviewer)
+    review_approve(brief=first, draft_id=draft.pk, reviewer=reviewer)
+    assert Publication.objects.get(brief=first).state == PublicationState.SCHEDULED
+    # When a later brief's job writes a near copy of it next to a fresh variant
+    second = gated_brief(ws)
+    later = evaluated(second, [PUBLISHED.replace("Pick a shady", "Choose a quiet"), ON_TOPIC])
+    # Then the published revision was fingerprinted once, and the copy is caught
+    published_revision = draft.revisions.get(number=2)
+    assert TextFingerprint.objects.filter(revision=published_revision).count() == 1
+    evaluations = {e.draft.variant: e for e in Evaluation.objects.filter(draft__job=later)
+                   .select_related("draft")}
+    copy = evaluations[0]
+    assert copy.metrics["duplicate_similarity_of"] == published_revision.pk
+    assert copy.metrics["duplicate_similarity"] > 0.97
+    assert copy.metrics["duplicate_overlap"] > 0.5
+    assert not copy.passed and copy.rank == 2
+    assert {f["metric"] for f in copy.findings if f["severity"] == "fail"} == {
+        "duplicate_similarity", "duplicate_overlap"}
+    assert evaluations[1].passed and evaluations[1].metrics["duplicate_overlap"] < 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_auto_approval_schedules_the_best_variant_where_the_workspace_allows_it() -> None:
+    # Given a workspace that allows auto-approval, a gate that never samples, and a target
+    ws = factories.workspace()
+    evaluation_settings_set(workspace_id=ws.pk, auto_approve=True)
+    target_create(workspace=ws, name="site", kind="file", config={"folder": "site"})
+    brief = gated_brief(ws, audit_rate=0.0,
+                        rules=[r for r in gating.default_rules() if r["severity"] == "fail"])
+    # When a clean job is evaluated
+    job = evaluated(brief, [ON_TOPIC])
+    # Then the brief was approved by the gate and scheduled on the target
+    brief.refresh_from_db()
+    assert brief.state == BriefState.SCHEDULED
+    card = GateDecision.objects.get(job=job)
+    assert (card.decision, card.passed, card.audit_sampled) == ("auto_approve", True, False)
+    publication = Publication.objects.get(brief=brief)
+    assert publication.revision.draft_id == card.best_draft_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_risky_claim_needs_the_named_reviewer_group() -> None:
+    ws = factories.workspace()
+    evaluation_settings_set(workspace_id=ws.pk, auto_approve=True)
+    brief = gated_brief(ws, audit_rate=0.0, risk_reviewer_group="Compliance",
+                        risk_patterns=[{"name": "health claim", "pattern": r"\bcures?\b"}],
+                        rules=[r for r in gating.default_rules() if r["severity"] == "fail"])
+    job = evaluated(brief, [ON_TOPIC + " Fresh compost cures tired soil."])
+    card = GateDecision.objects.get(job=job)
+    assert (card.decision, card.required_group, card.risks) == (
+        "review", "Compliance", ["health claim"])
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_gate_the_brief_goes_to_review_unranked() -> None:
+    ws = factories.workspace()
+    brief = factories.brief(ws, submit=True)
+    job = evaluated(brief, [ON_TOPIC])
+    assert not GateDecision.objects.filter(job=job).exists()
+    evaluation = Evaluation.objects.get(draft__job=job)
+    assert (evaluation.passed, evaluation.rank, evaluation.findings) == (None, None, [])
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
