@@ -6,8 +6,10 @@ from typing import Any
 
 from django import forms
 
-from apps.briefs.models import ContentType, StyleGuide
+from apps.briefs.models import ContentType, Origin, StyleGuide
 from apps.core.models import Workspace
+from apps.dashboard.selectors import QueueFilters
+from apps.dashboard.services import BULK_ACTIONS, BULK_MAX, ROUND_ROBIN
 from apps.publishing.models import PublishingTarget
 
 MAX_KEYWORDS = 30
@@ -104,9 +106,6 @@ class CommentForm(forms.Form):
     draft_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
-ROUND_ROBIN = "round_robin"
-
-
 class AssignForm(forms.Form):
     reviewer = forms.ChoiceField(label="Reviewer")
 
@@ -127,3 +126,61 @@ class GuestDecisionForm(forms.Form):
     draft_id = forms.IntegerField(required=False)
     comment = forms.CharField(max_length=10_000, required=False,
                               widget=forms.Textarea(attrs={"rows": 2}))
+
+
+DUE_CHOICES = [("", "Any time"), ("overdue", "Overdue"), ("soon", "Due within 24 h"),
+               ("none", "No due date")]
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search"}))
+    content_type = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                          label="Content type")
+    target = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Target")
+    assignee = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                      label="Assignee")
+    due = forms.ChoiceField(choices=DUE_CHOICES, required=False, label="Due")
+    min_score = forms.FloatField(min_value=-1, max_value=1, required=False, label="Score at least")
+    origin = forms.ChoiceField(choices=[("", "Any origin"), *Origin.choices], required=False,
+                               label="Origin")
+    view = forms.ChoiceField(choices=[("board", "Board"), ("table", "Table")], required=False,
+                             widget=forms.HiddenInput)
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, content_types: list[tuple[int, str]],
+                 targets: list[tuple[int, str]], reviewers: list[tuple[int, str]],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["content_type"].choices = [("", "Any type"), *content_types]
+        self.fields["target"].choices = [("", "Any target"), *targets]
+        self.fields["assignee"].choices = [("", "Anyone"), (0, "Nobody yet"), *reviewers]
+
+    def filters(self) -> QueueFilters:
+        """The valid filters (an invalid one is ignored: the queue still shows)."""
+        self.is_valid()
+        data = self.cleaned_data  # the fields that validated
+        return QueueFilters(content_type_id=data.get("content_type"),
+                            target_id=data.get("target"), assignee_id=data.get("assignee"),
+                            due=data.get("due") or "", min_score=data.get("min_score"),
+                            origin=data.get("origin") or "", q=data.get("q") or "")
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=[(k, label) for k, (label, _) in BULK_ACTIONS.items()],
+                               label="With the selected briefs")
+    brief_ids = forms.TypedMultipleChoiceField(coerce=int, label="Briefs")
+    reviewer = forms.CharField(max_length=20, required=False, initial=ROUND_ROBIN)
+    comment = forms.CharField(max_length=10_000, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id is a valid choice here; the service keeps to the workspace's briefs.
+        field = self.fields["brief_ids"]
+        field.valid_value = lambda value: str(value).isdigit()  # type: ignore[method-assign]
+
+    def clean_brief_ids(self) -> list[int]:
+        ids = self.cleaned_data["brief_ids"]
+        if len(ids) > BULK_MAX:
+            raise forms.ValidationError(f"At most {BULK_MAX} briefs at once.")
+        return ids

@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_REVIEW
-from apps.briefs.models import BriefState, ContentBrief
+from apps.briefs.models import BriefState, ContentBrief, ContentType
 from apps.core.errors import NotFound
 from apps.core.models import AuditEvent
+from apps.evaluation.models import Evaluation
 from apps.generation.models import Draft, GenerationJob
 from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.diff import word_diff
@@ -39,37 +42,113 @@ QUEUE_ORDER = (
 )
 
 
+# A column shows its first cards; the count says how many there are in all (the
+# table view pages through the rest). 50 keeps the page small at 100,000 briefs.
+COLUMN_LIMIT = 50
+TABLE_PAGE_SIZE = 50
+DUE_SOON = timedelta(hours=24)
+QUEUE_ORDERING = (F("priority").desc(), F("due_at").asc(nulls_last=True), F("created_at").asc(),
+                  F("id").asc())
+
+
 @dataclass
 class QueueColumn:
     state: str
     label: str
+    count: int = 0
     briefs: list[ContentBrief] = field(default_factory=list)
 
-    @property
-    def count(self) -> int:
-        return len(self.briefs)
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue is narrowed to; empty values filter nothing."""
+
+    content_type_id: int | None = None
+    target_id: int | None = None
+    assignee_id: int | None = None  # 0: nobody assigned
+    due: str = ""  # "overdue", "soon" (within DUE_SOON) or "none"
+    min_score: float | None = None
+    origin: str = ""
+    q: str = ""
+
+
+def _filtered(workspace_id: int, filters: QueueFilters) -> QuerySet:
+    briefs = ContentBrief.objects.filter(workspace_id=workspace_id)
+    now = timezone.now()
+    if filters.content_type_id:
+        briefs = briefs.filter(content_type_id=filters.content_type_id)
+    if filters.target_id:
+        briefs = briefs.filter(pk__in=Publication.objects.filter(
+            target_id=filters.target_id).values("brief_id"))
+    if filters.assignee_id == 0:
+        briefs = briefs.filter(assignment__isnull=True)
+    elif filters.assignee_id:
+        briefs = briefs.filter(assignment__reviewer_id=filters.assignee_id)
+    if filters.due == "overdue":
+        briefs = briefs.filter(due_at__lt=now)
+    elif filters.due == "soon":
+        briefs = briefs.filter(due_at__gte=now, due_at__lt=now + DUE_SOON)
+    elif filters.due == "none":
+        briefs = briefs.filter(due_at__isnull=True)
+    if filters.min_score is not None:
+        briefs = briefs.filter(pk__in=Draft.objects.filter(
+            evaluation__score__gte=filters.min_score).values("brief_id"))
+    if filters.origin:
+        briefs = briefs.filter(origin=filters.origin)
+    if filters.q:
+        briefs = briefs.filter(Q(title__icontains=filters.q) | Q(topic__icontains=filters.q))
+    return briefs
 
 
 def _with_latest_job(briefs: QuerySet) -> QuerySet:
+    """Cards' extras as subqueries: the latest job, the best score and the assignee."""
     latest = GenerationJob.objects.filter(brief=OuterRef("pk")).order_by("-id")
-    return briefs.select_related("content_type").annotate(
+    best = Evaluation.objects.filter(draft__brief=OuterRef("pk")).order_by("-score")
+    return briefs.select_related("content_type", "assignment__reviewer").annotate(
         latest_job_id=Subquery(latest.values("id")[:1]),
         latest_job_state=Subquery(latest.values("state")[:1]),
+        best_score=Subquery(best.values("score")[:1]),
     )
 
 
-def queue_columns(*, workspace_id: int) -> list[QueueColumn]:
-    """The workspace's briefs by state, in pipeline order, highest priority first: one query."""
+def _mark_due(briefs: list[ContentBrief]) -> list[ContentBrief]:
+    now = timezone.now()
+    for brief in briefs:
+        brief.due_flag = ("" if brief.due_at is None or brief.state in FINISHED_STATES else
+                          "overdue" if brief.due_at < now else
+                          "due-soon" if brief.due_at < now + DUE_SOON else "")
+    return briefs
+
+
+def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
+                  limit: int = COLUMN_LIMIT) -> list[QueueColumn]:
+    """The workspace's briefs by state, in pipeline order, highest priority first, each column
+    its first `limit` cards and its full count: two queries whatever the number of briefs."""
     recent = timezone.now() - FINISHED_SHOWN_FOR
-    briefs = _with_latest_job(
-        ContentBrief.objects.filter(workspace_id=workspace_id)
-        .filter(~Q(state__in=FINISHED_STATES) | Q(updated_at__gte=recent))
-    ).order_by("-priority", F("due_at").asc(nulls_last=True), "created_at")
+    shown = _filtered(workspace_id, filters or QueueFilters()).filter(
+        ~Q(state__in=FINISHED_STATES) | Q(updated_at__gte=recent))
     columns = {state: QueueColumn(state=state, label=BriefState(state).label)
                for state in QUEUE_ORDER}
-    for brief in briefs:
+    for state, count in shown.values_list("state").annotate(n=Count("id")).order_by():
+        columns[state].count = count
+    # Rank inside each state on ids only; the cards' subqueries then run for the shown few.
+    ranked = shown.annotate(rank=Window(RowNumber(), partition_by=F("state"),
+                                        order_by=QUEUE_ORDERING)).filter(rank__lte=limit)
+    cards = _with_latest_job(ContentBrief.objects.filter(pk__in=ranked.values("pk"))
+                             ).order_by(*QUEUE_ORDERING)
+    for brief in _mark_due(list(cards)):
         columns[brief.state].briefs.append(brief)
     return list(columns.values())
+
+
+def queue_table(*, workspace_id: int, filters: QueueFilters | None = None, page: int = 1
+                ) -> Page:
+    """One page of the workspace's briefs, every state, in queue order (two queries)."""
+    briefs = _with_latest_job(_filtered(workspace_id, filters or QueueFilters())
+                              ).order_by(*QUEUE_ORDERING)
+    result = Paginator(briefs, TABLE_PAGE_SIZE).get_page(page)
+    result.object_list = _mark_due(list(result.object_list))
+    return result
 
 
 def queue_card(*, workspace_id: int, brief_id: int) -> ContentBrief:
@@ -78,7 +157,18 @@ def queue_card(*, workspace_id: int, brief_id: int) -> ContentBrief:
     ).first()
     if brief is None:
         raise NotFound("No such brief in this workspace.")
-    return brief
+    return _mark_due([brief])[0]
+
+
+def queue_filter_options(*, workspace_id: int) -> dict[str, list[tuple[int, str]]]:
+    """The choices of the queue's filters: content types, targets and reviewers."""
+    return {
+        "content_types": list(ContentType.objects.filter(workspace_id=workspace_id)
+                              .order_by("name").values_list("id", "name")),
+        "targets": list(PublishingTarget.objects.filter(workspace_id=workspace_id)
+                        .order_by("name").values_list("id", "name")),
+        "reviewers": reviewers(workspace_id=workspace_id),
+    }
 
 
 def targets_enabled(*, workspace_id: int) -> list[PublishingTarget]:

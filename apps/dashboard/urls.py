@@ -7,6 +7,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("workspace/", views.workspace_switch, name="workspace_switch"),
+    path("bulk/", views.queue_bulk, name="queue_bulk"),
     path("briefs/new/", views.brief_new, name="brief_new"),
     path("briefs/<int:brief_id>/", views.brief_detail, name="brief"),
     path("briefs/<int:brief_id>/card/", views.brief_card, name="brief_card"),

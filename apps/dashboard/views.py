@@ -27,22 +27,22 @@ from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
 from apps.dashboard.forms import (
-    ROUND_ROBIN,
     ApproveForm,
     AssignForm,
     BriefForm,
+    BulkForm,
     CommentForm,
     EditForm,
     GuestDecisionForm,
     GuestLinkForm,
+    QueueFilterForm,
     RejectForm,
     RequestChangesForm,
     WorkspaceSwitchForm,
 )
+from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
 from apps.reviews.services import (
-    assignment_round_robin,
-    assignment_set,
     comment_add,
     draft_lock_acquire,
     draft_lock_release,
@@ -97,9 +97,46 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
 @login_required
 @domain_errors
 def queue(request: HttpRequest) -> HttpResponse:
+    """The board (columns by state) or the table (every brief, paged), filtered and searched."""
     workspace = _workspace(request, CAN_VIEW)
-    columns = selectors.queue_columns(workspace_id=workspace.pk)
-    return _page(request, "dashboard/queue.html", workspace, columns=columns)
+    options = selectors.queue_filter_options(workspace_id=workspace.pk)
+    form = QueueFilterForm(request.GET, **options)
+    filters = form.filters()
+    view = "table" if request.GET.get("view") == "table" else "board"
+    context: dict[str, Any] = {"filter_form": form, "view": view, "bulk_form": BulkForm(),
+                               "filtered": filters != selectors.QueueFilters(),
+                               "reviewers": options["reviewers"]}
+    if view == "table":
+        context["table"] = selectors.queue_table(workspace_id=workspace.pk, filters=filters,
+                                                 page=form.cleaned_data.get("page") or 1)
+    else:
+        context["columns"] = selectors.queue_columns(workspace_id=workspace.pk, filters=filters)
+    return _page(request, "dashboard/queue.html", workspace, **context)
+
+
+@require_POST
+@login_required
+@domain_errors
+def queue_bulk(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    form = BulkForm(request.POST)
+    back = request.POST.get("next") or reverse("dashboard:queue")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("dashboard:queue")  # never redirect off-site
+    if not form.is_valid():
+        messages.error(request, "Choose an action and at least one brief.")
+        return redirect(back)
+    result = queue_bulk_act(workspace=workspace, actor=request.user,
+                            action=form.cleaned_data["action"],
+                            brief_ids=form.cleaned_data["brief_ids"],
+                            reviewer=form.cleaned_data["reviewer"] or ROUND_ROBIN,
+                            comment=form.cleaned_data["comment"])
+    if result.done:
+        messages.success(request, f"Done for {len(result.done)} brief(s): "
+                                  + ", ".join(result.done))
+    for refusal in result.refused:
+        messages.error(request, refusal)
+    return redirect(back)
 
 
 @require_GET
@@ -310,16 +347,9 @@ def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
     page_reviewers = selectors.reviewers(workspace_id=workspace.pk)
     form = AssignForm(request.POST, reviewers=page_reviewers, auto_id="id_assign_%s")
 
-    def assign(brief: Any) -> object:
-        choice = form.cleaned_data["reviewer"]
-        if choice == ROUND_ROBIN:
-            if assignment_round_robin(brief=brief, assigned_by=request.user) is None:
-                raise DomainError("This workspace has no reviewer to assign.")
-            return None
-        return assignment_set(brief=brief, reviewer_id=int(choice), assigned_by=request.user)
-
     return _review_action(request, workspace, brief_id, form, "assign", done="Reviewer assigned.",
-                          decide=assign)
+                          decide=lambda brief: assign_choice(
+                              brief=brief, actor=request.user, choice=form.cleaned_data["reviewer"]))
 
 
 @require_POST

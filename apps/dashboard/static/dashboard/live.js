@@ -208,8 +208,8 @@
         const fresh = new DOMParser().parseFromString(html, "text/html")
           .querySelector("[data-live-root]");
         if (!fresh) return;
-        if (page === "queue") {
-          root.innerHTML = fresh.innerHTML;
+        if (page !== "brief") {
+          root.innerHTML = fresh.innerHTML; // the queue's board or table, as a whole
           return;
         }
         replaceSections(fresh);
