@@ -145,3 +145,49 @@ class GenerationQuota(TimeStamped):
 
     def __str__(self) -> str:
         return f"Generation quota of {self.workspace}"
+
+
+class TrainingKind(models.TextChoices):
+    TRAIN = "train", "Train the built-in model from scratch"
+    FINETUNE = "finetune", "Fine-tune on the workspace's published texts"
+
+
+class TrainingState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+T = TrainingState
+TRAINING_MACHINE = StateMachine.of(
+    "Training",
+    [(T.QUEUED, T.RUNNING), (T.RUNNING, T.SUCCEEDED), (T.QUEUED, T.FAILED), (T.RUNNING, T.FAILED),
+     (T.RUNNING, T.QUEUED)],
+)
+
+
+class TrainingRun(TimeStamped):
+    """Training or fine-tuning as a job on the generation queue; loss streams live meanwhile."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=TrainingKind.choices)
+    state = models.CharField(max_length=16, choices=TrainingState.choices,
+                             default=TrainingState.QUEUED, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="steps, max_seconds, ...")
+    base_model = models.CharField(max_length=500, blank=True)
+    output_model = models.CharField(max_length=500, blank=True, help_text="the folder written")
+    revision = models.CharField(max_length=100, blank=True)
+    documents = models.PositiveIntegerField(default=0)
+    steps = models.PositiveIntegerField(default=0)
+    final_loss = models.FloatField(null=True, blank=True)
+    heldout_perplexity_before = models.FloatField(null=True, blank=True)
+    heldout_perplexity_after = models.FloatField(null=True, blank=True)
+    loss_curve = models.JSONField(default=list, blank=True, help_text="[step, loss] pairs")
+    worker_id = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.state})"

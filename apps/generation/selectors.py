@@ -89,3 +89,15 @@ def usage_by_model(*, workspace_id: int, since: datetime) -> list[UsageRow]:
 def usage_by_workspace(*, since: datetime) -> list[UsageRow]:
     """Every workspace's generation since `since`, keyed by workspace slug (one query)."""
     return _usage(GenerationJob.objects.filter(created_at__gte=since), "workspace__slug")
+
+
+def published_texts(*, workspace_id: int) -> list[str]:
+    """The texts the workspace published (each revision once), oldest first: fine-tuning data."""
+    from apps.publishing.models import PublicationState
+    from apps.reviews.models import DraftRevision
+
+    return list(
+        DraftRevision.objects.filter(publications__workspace_id=workspace_id,
+                                     publications__state=PublicationState.PUBLISHED)
+        .distinct().order_by("id").values_list("text", flat=True)
+    )

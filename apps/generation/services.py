@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
@@ -24,11 +25,15 @@ from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
     JOB_MACHINE,
+    TRAINING_MACHINE,
     Draft,
     GenerationJob,
     GenerationQuota,
     JobState,
     ModelProfile,
+    TrainingKind,
+    TrainingRun,
+    TrainingState,
 )
 from apps.reviews.services import revision_create_initial
 from workers.generation.types import GeneratedText
@@ -319,3 +324,79 @@ def model_profile_set_api_key(*, profile: ModelProfile, api_key: str, actor: Act
     profile.save(update_fields=["api_key_encrypted", "updated_at"])
     audit_record(workspace_id=profile.workspace_id, action="model_profile.api_key_set",
                  subject=profile, actor=actor)
+
+
+def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
+                         payload: dict | None = None, **fields: object) -> TrainingRun:
+    return transition(run, machine=TRAINING_MACHINE, to=to, workspace_id=run.workspace_id,
+                      event_type=f"training.{to}",
+                      payload={"training_run_id": run.pk, "kind": run.kind, **(payload or {})},
+                      actor=actor, actor_label=actor_label, **fields)
+
+
+@transaction.atomic
+def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
+                        actor: Actor = None) -> TrainingRun:
+    """A queued training run, sent to the generation queue after commit (by task name).
+
+    Fine-tuning starts from the built-in model and writes the workspace's own
+    model folder; training from scratch rewrites the built-in model itself.
+    """
+    if kind not in TrainingKind.values:
+        raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
+    run = TrainingRun.objects.create(
+        workspace_id=workspace_id, kind=kind, parameters=parameters or {},
+        base_model="builtin" if kind == TrainingKind.FINETUNE else "",
+        output_model=f"builtin-ws{workspace_id}" if kind == TrainingKind.FINETUNE else "builtin",
+    )
+    audit_record(workspace_id=workspace_id, action="training.created", subject=run, actor=actor)
+    event_emit(workspace_id=workspace_id, type="training.queued", subject=run,
+               payload={"training_run_id": run.pk, "kind": kind})
+    transaction.on_commit(lambda: current_app.send_task("generation.train", args=[run.pk]))
+    return run
+
+
+@transaction.atomic
+def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
+    """queued → running for one worker; None for a redelivered or ended run."""
+    run = TrainingRun.objects.filter(pk=run_id, state=TrainingState.QUEUED).first()
+    if run is None:
+        return None
+    try:
+        return _training_transition(run, to=TrainingState.RUNNING, actor_label=worker_id,
+                                    worker_id=worker_id, started_at=timezone.now())
+    except IllegalTransition:
+        return None
+
+
+@transaction.atomic
+def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: int,
+                         documents: int, final_loss: float, loss_curve: list,
+                         heldout_perplexity_before: float | None,
+                         heldout_perplexity_after: float, model_path: str) -> TrainingRun:
+    """running → succeeded with the figures; a fine-tuned model gets (or updates) its profile,
+    so editors can pick it for a content type."""
+    run = TrainingRun.objects.get(pk=run_id)
+    _training_transition(
+        run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
+        documents=documents, final_loss=final_loss, loss_curve=loss_curve,
+        heldout_perplexity_before=heldout_perplexity_before,
+        heldout_perplexity_after=heldout_perplexity_after, finished_at=timezone.now(),
+        payload={"heldout_perplexity_before": heldout_perplexity_before,
+                 "heldout_perplexity_after": heldout_perplexity_after},
+    )
+    if run.kind == TrainingKind.FINETUNE:
+        ModelProfile.objects.update_or_create(
+            workspace_id=run.workspace_id, name="Fine-tuned house model",
+            defaults={"backend": "builtin", "model": model_path})
+    return run
+
+
+@transaction.atomic
+def training_run_fail(*, run_id: int, error: str, actor_label: str = "") -> TrainingRun | None:
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.state not in (TrainingState.QUEUED, TrainingState.RUNNING):
+        return None
+    return _training_transition(run, to=TrainingState.FAILED, actor_label=actor_label,
+                                error=error[:5000], finished_at=timezone.now(),
+                                payload={"error": error[:500]})

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +30,8 @@ from django.utils import timezone
 
 from apps.core.crypto import secret_decrypt
 from apps.core.realtime import broadcast
-from apps.generation.models import GenerationJob, ModelProfile
+from apps.generation.models import GenerationJob, ModelProfile, TrainingKind, TrainingRun
+from apps.generation.selectors import published_texts
 from apps.generation.services import (
     ConcurrencyLimitReached,
     JobTimings,
@@ -39,9 +41,14 @@ from apps.generation.services import (
     job_is_cancelled,
     job_record_drafts,
     jobs_requeue_stale,
+    training_run_claim,
+    training_run_fail,
+    training_run_succeed,
 )
 from workers.generation.batching import BatchCollector
-from workers.generation.engine import BatchItem, GenerationError, generate_batch
+from workers.generation.builtin.finetune import FineTunePlan, finetune_model
+from workers.generation.builtin.training import DEFAULT_STEPS, TrainingPlan, train_builtin_model
+from workers.generation.engine import BUILTIN, BatchItem, GenerationError, generate_batch
 from workers.generation.openai_chat import generate_openai
 from workers.generation.progress import ProgressThrottle
 from workers.generation.requests import request_for_job
@@ -224,3 +231,81 @@ def run_job(self: Any, job_id: int) -> str:
 @shared_task(name="generation.sweep_stale_jobs")
 def sweep_stale_jobs() -> list[int]:
     return jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
+
+
+def loss_sender(run: TrainingRun, curve: list[list[float]]) -> Callable[[int, float], None]:
+    """Keeps the loss curve and streams it, throttled, to the workspace's live dashboard."""
+
+    def send(variant: int, text: str, step: int) -> None:
+        message = {"type": "training.progress",
+                   "subject": {"type": "trainingrun", "id": run.pk},
+                   "data": {"training_run_id": run.pk, "step": step, "loss": float(text)},
+                   "at": timezone.now().isoformat()}
+        try:
+            broadcast([f"workspace.{run.workspace_id}"], message)
+        except Exception:  # the dashboard is a courtesy: a channel-layer outage must not fail it
+            logger.warning("loss of training run %s not sent", run.pk, exc_info=True)
+
+    throttle = ProgressThrottle(send, settings.PROGRESS_MAX_PER_SECOND)
+
+    def on_loss(step: int, loss: float) -> None:
+        curve.append([step, round(loss, 4)])
+        throttle.offer(0, f"{loss:.4f}", step)
+
+    return on_loss
+
+
+def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str, Any]:
+    """Run the engine for the run's kind; the figures `training_run_succeed` records."""
+    models_dir = settings.MODELS_DIR
+    if run.kind == TrainingKind.FINETUNE:
+        plan = replace(FineTunePlan(), **training_parameters(run.parameters, FineTunePlan))
+        report = finetune_model(models_dir / BUILTIN, models_dir / run.output_model,
+                                published_texts(workspace_id=run.workspace_id), plan,
+                                on_loss=on_loss)
+        return {"revision": report.revision, "steps": report.steps,
+                "documents": report.documents, "final_loss": report.final_loss,
+                "heldout_perplexity_before": report.heldout_perplexity_before,
+                "heldout_perplexity_after": report.heldout_perplexity_after,
+                "model_path": report.output_dir}
+    parameters = dict(run.parameters)
+    steps = parameters.pop("steps", DEFAULT_STEPS)
+    plan = replace(TrainingPlan(), **training_parameters(parameters, TrainingPlan))
+    models_dir.mkdir(parents=True, exist_ok=True)
+    trained = train_builtin_model(models_dir / BUILTIN, steps, plan, replace_existing=True,
+                                  on_loss=on_loss)
+    return {"revision": trained.revision, "steps": trained.steps, "documents": 0,
+            "final_loss": trained.final_loss, "heldout_perplexity_before": None,
+            "heldout_perplexity_after": trained.heldout_perplexity,
+            "model_path": trained.output_dir}
+
+
+def training_parameters(parameters: dict[str, Any], plan: type) -> dict[str, Any]:
+    known = {f.name for f in fields(plan)} - {"corpus"}
+    unknown = set(parameters) - known
+    if unknown:
+        raise GenerationError(f"Unknown training parameters: {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(sorted(known))}.")
+    return parameters
+
+
+@shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)
+def train(self: Any, run_id: int) -> str:
+    """Train or fine-tune, streaming the loss; the run records the held-out perplexity."""
+    worker_id = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+    run = training_run_claim(run_id=run_id, worker_id=worker_id)
+    if run is None:
+        return "skipped"
+    curve: list[list[float]] = []
+    try:
+        figures = _train(run, loss_sender(run, curve))
+    except GenerationError as exc:
+        training_run_fail(run_id=run.pk, error=str(exc), actor_label=worker_id)
+        return "failed"
+    except Exception as exc:
+        logger.exception("training run %s failed", run.pk)
+        training_run_fail(run_id=run.pk, error=f"Training failed: {type(exc).__name__}: {exc}",
+                          actor_label=worker_id)
+        return "failed"
+    training_run_succeed(run_id=run.pk, worker_id=worker_id, loss_curve=curve, **figures)
+    return "trained"

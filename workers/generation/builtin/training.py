@@ -101,7 +101,7 @@ def _train_tokenizer(documents: list[str], vocab_size: int) -> Any:
     )
 
 
-def _token_stream(tokenizer: Any, documents: list[str]) -> Any:
+def token_stream(tokenizer: Any, documents: list[str]) -> Any:
     """All documents as one id tensor, each followed by the end-of-text token."""
     import torch
 
@@ -120,8 +120,13 @@ def _learning_rate(step: int, progress: float, plan: TrainingPlan) -> float:
     return plan.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
-              log: Callable[[str], None]) -> tuple[int, list[float]]:
+OnLoss = Callable[[int, float], None]  # (step, mean loss of the recent steps)
+LOSS_EVERY = 10  # steps between loss reports: ~1 s apart for the shipped model on 2 cores
+
+
+def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
+              log: Callable[[str], None], on_loss: OnLoss | None = None
+              ) -> tuple[int, list[float]]:
     """Train on random windows until `steps` or the time budget; the steps done, last losses."""
     import torch
 
@@ -151,12 +156,14 @@ def _optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
         optimizer.step()
         recent = (recent + [loss.item()])[-20:]
         step += 1
+        if on_loss is not None and (step % LOSS_EVERY == 0 or step == steps):
+            on_loss(step, sum(recent) / len(recent))
         if step % 200 == 0 or step == steps:
             log(f"step {step}/{steps}: loss {sum(recent) / len(recent):.3f}")
     return step, recent
 
 
-def _heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
+def heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
     import torch
 
     usable = (len(ids) - 1) // plan.block_size
@@ -171,7 +178,7 @@ def _heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
     return sum(losses) / len(blocks)
 
 
-def _file_revision(path: Path) -> str:
+def file_revision(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -179,7 +186,7 @@ def _file_revision(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _move_into_place(built: Path, output_dir: Path, *, replace_existing: bool) -> None:
+def move_into_place(built: Path, output_dir: Path, *, replace_existing: bool) -> None:
     if output_dir.exists():
         if not replace_existing:
             raise FileExistsError(f"{output_dir} already exists; pass replace_existing=True")
@@ -198,6 +205,7 @@ def train_builtin_model(
     *,
     replace_existing: bool = False,
     on_log: Callable[[str], None] | None = None,
+    on_loss: OnLoss | None = None,
 ) -> TrainingReport:
     """Train the tokenizer and the model, save both as a Hugging Face folder with a model card.
 
@@ -212,13 +220,14 @@ def train_builtin_model(
     threads = torch.get_num_threads()
     torch.set_num_threads(plan.threads or threads)
     try:
-        return _train(output_dir, steps, plan, replace_existing, on_log or (lambda _: None))
+        return _train(output_dir, steps, plan, replace_existing, on_log or (lambda _: None),
+                      on_loss)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: bool,
-           log: Callable[[str], None]) -> TrainingReport:
+           log: Callable[[str], None], on_loss: OnLoss | None) -> TrainingReport:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -226,8 +235,8 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     documents = corpus_documents(plan.corpus)[: plan.max_documents]
     split = corpus_split(documents)
     tokenizer = _train_tokenizer(split.train, plan.vocab_size)
-    train_ids = _token_stream(tokenizer, split.train)
-    heldout_ids = _token_stream(tokenizer, split.heldout)
+    train_ids = token_stream(tokenizer, split.train)
+    heldout_ids = token_stream(tokenizer, split.heldout)
     log(f"corpus: {len(documents)} documents, {len(train_ids)} training tokens, "
         f"{len(heldout_ids)} held-out tokens, vocabulary {len(tokenizer)}")
 
@@ -239,20 +248,20 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     )
     model = GPT2LMHeadModel(config)
     parameters = sum(p.numel() for p in model.parameters())
-    step, recent_losses = _optimise(model, train_ids, steps, plan, log)
-    heldout_loss = _heldout_loss(model, heldout_ids, plan)
+    step, recent_losses = optimise(model, train_ids, steps, plan, log, on_loss)
+    final_heldout = heldout_loss(model, heldout_ids, plan)
 
     built = output_dir.with_name(f".{output_dir.name}.new-{os.getpid()}")
     shutil.rmtree(built, ignore_errors=True)
     model.save_pretrained(built)
     tokenizer.save_pretrained(built)
     report = TrainingReport(
-        output_dir=str(output_dir), revision=_file_revision(built / WEIGHTS_FILE),
+        output_dir=str(output_dir), revision=file_revision(built / WEIGHTS_FILE),
         parameters=parameters, steps=step, planned_steps=steps,
         tokens_seen=step * plan.batch_size * plan.block_size,
         final_loss=round(sum(recent_losses) / len(recent_losses), 4) if recent_losses
         else float("nan"),
-        heldout_loss=round(heldout_loss, 4), heldout_perplexity=round(math.exp(heldout_loss), 2),
+        heldout_loss=round(final_heldout, 4), heldout_perplexity=round(math.exp(final_heldout), 2),
         train_seconds=round(time.perf_counter() - started, 1), train_tokens=len(train_ids),
         heldout_tokens=len(heldout_ids), vocab_size=len(tokenizer),
     )
@@ -263,6 +272,6 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     # The weights arrive 0600 (a renamed temp file); workers may run as another user.
     for path in built.iterdir():
         path.chmod(0o644)
-    _move_into_place(built, output_dir, replace_existing=replace_existing)
+    move_into_place(built, output_dir, replace_existing=replace_existing)
     log(f"saved to {output_dir} (revision {report.revision})")
     return report

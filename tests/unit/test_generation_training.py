@@ -1,0 +1,151 @@
+"""Training as a job: fine-tuning on published texts, loss streamed, perplexity recorded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from apps.accounts.models import Role
+from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
+from apps.generation.selectors import published_texts
+from apps.generation.services import training_run_create
+from apps.publishing.services import publication_claim, publication_succeed, target_create
+from apps.reviews.services import review_approve, revision_edit
+from tests import factories
+from tests.generation_fixtures import (  # noqa: F401
+    tiny_model_dir,
+    tiny_models_dir,
+    tiny_training,
+)
+from workers.generation.builtin.finetune import FineTunePlan, finetune_model, split_documents
+from workers.generation.engine import InvalidRequest, generate
+from workers.generation.types import GenerationRequest
+from workers.tasks.generation import train
+
+HOUSE_TEXTS = [
+    f"Compost note {n}: layer green kitchen scraps with brown leaves, keep the heap damp, "
+    f"turn it every week, and in {n + 2} months the garden gets dark crumbly compost."
+    for n in range(10)
+]
+
+
+def publish(ws, text: str) -> None:  # noqa: ANN001
+    """A brief through review (its draft edited to `text`) to a published file publication."""
+    brief = factories.brief_in_review(ws, scores=(0.8,))
+    reviewer = factories.member(ws, Role.REVIEWER)
+    draft = brief.drafts.get()
+    revision_edit(draft=draft, text=text, author=reviewer)
+    target = target_create(workspace=ws, name=f"Site {brief.pk}", kind="file",
+                           config={"folder": "site"})
+    review_approve(brief=brief, draft_id=draft.pk, reviewer=reviewer, target_ids=[target.pk])
+    publication = publication_claim(publication_id=brief.publications.get().pk, worker_id="io")
+    publication_succeed(publication=publication, external_id=f"post-{brief.pk}")
+
+
+def test_fine_tuning_lowers_held_out_perplexity_on_the_house_texts(
+    tiny_model_dir: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    losses: list[tuple[int, float]] = []
+    report = finetune_model(tiny_model_dir, tmp_path / "house", HOUSE_TEXTS,
+                            FineTunePlan(steps=30, learning_rate=3e-3, max_seconds=None),
+                            on_loss=lambda step, loss: losses.append((step, loss)))
+    assert report.documents == 10
+    assert report.heldout_perplexity_after < report.heldout_perplexity_before
+    assert [step for step, _ in losses] == [10, 20, 30]
+    assert report.revision != report.base_revision
+    metadata = json.loads((tmp_path / "house" / "training.json").read_text())
+    assert metadata["heldout_perplexity_after"] == report.heldout_perplexity_after
+    assert "held-out perplexity before" in (tmp_path / "house" / "README.md").read_text()
+    # and the fine-tuned folder serves generation like any model
+    [text] = generate(GenerationRequest(prompt="Compost note", variants=1, max_new_tokens=5,
+                                        min_new_tokens=5, seed=1, model=str(tmp_path / "house"),
+                                        device="cpu"))
+    assert (text.completion_tokens, text.model_revision) == (5, report.revision)
+
+
+def test_documents_are_held_out_whole_and_two_are_needed() -> None:
+    train_texts, heldout = split_documents([f"t{n}" for n in range(11)])
+    assert heldout == ["t4", "t9"]
+    assert len(train_texts) == 9
+    assert split_documents(["a", "b"]) == (["a"], ["b"])
+    with pytest.raises(InvalidRequest, match="at least two published texts"):
+        split_documents(["only one", "  "])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
+    settings, tiny_model_dir: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    # given a workspace that published four texts, and its dashboard listening
+    models_dir = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models_dir / "builtin")
+    settings.MODELS_DIR = models_dir
+    ws = factories.workspace()
+    for text in HOUSE_TEXTS[:4]:
+        publish(ws, text)
+    assert published_texts(workspace_id=ws.pk) == HOUSE_TEXTS[:4]
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"workspace.{ws.pk}", channel)
+    # when a fine-tuning run is created and a worker runs it
+    run = training_run_create(workspace_id=ws.pk, kind=TrainingKind.FINETUNE,
+                              parameters={"steps": 20, "learning_rate": 0.003,
+                                          "max_seconds": None})
+    assert train.apply(args=(run.pk,)).get() == "trained"
+    # then the run records what it learned, perplexity before and after
+    run.refresh_from_db()
+    assert (run.state, run.steps, run.documents) == (TrainingState.SUCCEEDED, 20, 4)
+    assert run.heldout_perplexity_after < run.heldout_perplexity_before
+    assert [step for step, _ in run.loss_curve] == [10, 20]
+    # and the workspace can pick the fine-tuned model
+    profile = ModelProfile.objects.get(workspace=ws, name="Fine-tuned house model")
+    assert profile.model == str(models_dir / f"builtin-ws{ws.pk}")
+    assert json.loads((Path(profile.model) / "training.json").read_text())["revision"] \
+        == run.revision
+    # and the loss reached the dashboard live
+    from tests.unit.test_generation_task import receive_all
+
+    progress = [m["event"] for m in receive_all(channel)
+                if m["event"]["type"] == "training.progress"]
+    assert [e["data"]["step"] for e in progress] == [10, 20]
+    assert progress[-1]["data"]["loss"] == run.loss_curve[-1][1]
+    # and a second delivery of the message does nothing
+    assert train.apply(args=(run.pk,)).get() == "skipped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fine_tuning_without_published_texts_fails_with_the_reason(
+    settings, tiny_models_dir: Path  # noqa: F811
+) -> None:
+    settings.MODELS_DIR = tiny_models_dir
+    ws = factories.workspace()
+    run = training_run_create(workspace_id=ws.pk, kind=TrainingKind.FINETUNE)
+    assert train.apply(args=(run.pk,)).get() == "failed"
+    run.refresh_from_db()
+    assert run.state == TrainingState.FAILED
+    assert run.error == ("Fine-tuning needs at least two published texts (one is held out to "
+                         "measure it); found 0.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_training_from_scratch_runs_as_a_job(settings, tmp_path: Path) -> None:
+    settings.MODELS_DIR = tmp_path / "models"
+    ws = factories.workspace()
+    run = training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN, parameters={
+        "steps": 10, "vocab_size": 300, "n_layer": 1, "n_head": 2, "n_embd": 16,
+        "block_size": 32, "max_documents": 60, "max_seconds": None, "eval_blocks": 4})
+    assert train.apply(args=(run.pk,)).get() == "trained"
+    run.refresh_from_db()
+    assert (run.state, run.steps, len(run.loss_curve)) == (TrainingState.SUCCEEDED, 10, 1)
+    assert run.heldout_perplexity_after > 1
+    assert (tmp_path / "models" / "builtin" / "config.json").is_file()
+    bad = training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN,
+                              parameters={"layers": 3})
+    assert train.apply(args=(bad.pk,)).get() == "failed"
+    assert TrainingRun.objects.get(pk=bad.pk).error.startswith(
+        "Unknown training parameters: layers; known:")
