@@ -23,6 +23,11 @@ SCHEMA_SETTINGS = {
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # What Django's converters match: anything else is Django's own (HTML) 404, not ours.
+    "PATH_CONVERTER_OVERRIDES": {
+        "int": {"type": "integer", "minimum": 0},
+        "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    },
     "ENUM_NAME_OVERRIDES": {
         "BriefStateEnum": "apps.briefs.models.BriefState",
         "JobStateEnum": "apps.generation.models.JobState",

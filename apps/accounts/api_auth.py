@@ -56,6 +56,34 @@ def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
     return workspace_require(request.user, roles, request_workspace_id(request))
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "`detail` says why a request was refused; invalid input instead lists "
+                   "messages per field, e.g. {\"title\": [\"This field is required.\"]}.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {},
+}
+ERRORS = {
+    "400": "Invalid input, field by field.",
+    "401": "No credentials, or an unknown or revoked API key.",
+    "403": "The caller's role or the API key's scopes do not allow this.",
+    "404": "Not found in the caller's workspace.",
+    "409": "The object is not in a state that allows this action.",
+    "429": "Too many requests for this key or user; see Retry-After.",
+}
+
+
+class ApiSchema(AutoSchema):
+    """Every v1 operation documents the errors the platform answers with."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        responses = super()._get_response_bodies(direction)
+        for code, description in ERRORS.items():
+            responses.setdefault(code, {"description": description, "content": {
+                "application/json": {"schema": ERROR_SCHEMA}}})
+        return responses
+
+
 class ApiBase:
     """Mixed into every v1 view: API keys (scoped) or sessions, throttles, OpenAPI schema.
 
@@ -67,7 +95,7 @@ class ApiBase:
                               authentication.BasicAuthentication]
     permission_classes = [permissions.IsAuthenticated, HasScope]
     throttle_classes = [ApiKeyRateThrottle, UserRateThrottle]
-    schema = AutoSchema()
+    schema = ApiSchema()
     read_scope: str | None = None
     write_scope: str | None = None
 

@@ -268,6 +268,7 @@ class ReviewListSerializer(ReviewSerializer):
 class TargetSerializer(serializers.ModelSerializer):
     """A target's public settings; its secret is write-only and never returned."""
 
+    config = serializers.DictField(default=dict, help_text="url (webhook), folder (file)")
     secret = serializers.CharField(write_only=True, required=False, allow_blank=True,
                                    max_length=500, trim_whitespace=False)
 

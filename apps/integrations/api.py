@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django.conf import settings
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.api_auth import (
     ApiBase,
+    ApiSchema,
     IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
@@ -73,7 +73,7 @@ class InboundHookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    schema = AutoSchema()
+    schema = ApiSchema()
 
     def post(self, request: Request, slug: str) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or "0"
