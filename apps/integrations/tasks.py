@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from apps.integrations.models import FeedSource
 from apps.integrations.outbound import deliveries_due_ids, delivery_attempt, delivery_claim
+from apps.integrations.sources import feed_poll, recurring_run_due
 
 # Short waits ride on a countdown; longer ones are picked up by `webhooks.dispatch_due`
 # (a countdown beyond the broker's visibility timeout would be redelivered early).
@@ -32,3 +34,15 @@ def dispatch_due() -> int:
     for delivery_id in due:
         deliver.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name="integrations.poll_feeds")
+def poll_feeds() -> int:
+    """Beat: poll every enabled feed; each new entry becomes a brief."""
+    return sum(len(feed_poll(feed=feed)) for feed in FeedSource.objects.filter(enabled=True))
+
+
+@shared_task(name="integrations.run_recurring")
+def run_recurring() -> int:
+    """Beat: create the recurring briefs that have come due."""
+    return len(recurring_run_due())
