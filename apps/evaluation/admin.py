@@ -1,19 +1,48 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from apps.core.admin import ReadOnlyAdmin
-from apps.evaluation.models import Evaluation
+from apps.evaluation.models import Evaluation, GateDecision
 
 
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyAdmin):
     workspace_path = "draft__brief__workspace_id"
-    list_display = ("id", "draft", "brief", "score", "relevance", "length_fit",
+    list_display = ("id", "draft", "brief", "rank", "score", "passed", "relevance", "length_fit",
                     "embedding_model", "created_at")
-    list_filter = ("embedding_model", ("draft__brief__workspace", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("passed", "embedding_model",
+                   ("draft__brief__workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=draft__id", "draft__brief__title")
     list_select_related = ("draft", "draft__brief")
     ordering = ("-created_at",)
+    readonly_fields = ("score_card", "gate_history")
 
     @admin.display(description="brief", ordering="draft__brief__title")
     def brief(self, evaluation: Evaluation) -> str:
         return str(evaluation.draft.brief)
+
+    @admin.display(description="score card")
+    def score_card(self, evaluation: Evaluation) -> str:
+        if evaluation.passed is None:
+            return "No quality gate applies to this content type."
+        verdict = "passed every hard check" if evaluation.passed else "failed a hard check"
+        if not evaluation.findings:
+            return format_html("Rank {}: {}; nothing to report.", evaluation.rank, verdict)
+        return format_html(
+            "Rank {}: {}.<ul>{}</ul>", evaluation.rank, verdict,
+            format_html_join("", "<li>{}: {}</li>",
+                             ((f["severity"], f["reason"]) for f in evaluation.findings)),
+        )
+
+    @admin.display(description="gate decisions on this brief (newest first)")
+    def gate_history(self, evaluation: Evaluation) -> str:
+        decisions = GateDecision.objects.filter(brief_id=evaluation.draft.brief_id).order_by("-id")
+        if not decisions:
+            return "None."
+        return format_html("<ol>{}</ol>", format_html_join(
+            "", "<li>job {}: {} (regeneration {}){}{}</li>",
+            ((d.job_id, d.get_decision_display(), d.regeneration,
+              " — " + "; ".join(d.reasons) if d.reasons else "",
+              f" — needs {d.required_group}" if d.required_group else "")
+             for d in decisions),
+        ))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.briefs.models import ContentBrief
 from apps.core.models import Workspace
 from apps.evaluation.models import (
-    Evaluation,
     GateDecision,
     GateOutcome,
     QualityGate,
@@ -126,11 +125,14 @@ def regenerations_done(*, brief_id: int) -> int:
     return latest.regeneration + 1
 
 
-def gate_decisions_for_brief(*, workspace: Workspace, brief_id: int) -> QuerySet:
-    """The brief's score cards, newest first: the history across regenerations."""
-    return GateDecision.objects.filter(workspace=workspace, brief_id=brief_id).order_by("-id")
+def score_cards(*, workspace: Workspace, brief_id: int) -> list[GateDecision]:
+    """The brief's gate decisions, newest first (the history across regenerations), each
+    with its job's drafts and their evaluations: four queries however many there are.
+    A brief of another workspace does not exist here (404)."""
+    from apps.briefs.selectors import brief_get
 
-
-def evaluations_for_job(*, job_id: int) -> QuerySet:
-    return Evaluation.objects.filter(draft__job_id=job_id).select_related("draft").order_by(
-        "rank", "-score", "draft__variant")
+    brief = brief_get(workspace=workspace, brief_id=brief_id)
+    return list(
+        GateDecision.objects.filter(brief=brief).order_by("-id").prefetch_related(
+            Prefetch("job__drafts", queryset=Draft.objects.select_related("evaluation")))
+    )

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from pytest_django import DjangoAssertNumQueries
+from rest_framework.test import APIRequestFactory, force_authenticate
 
 from apps.briefs.models import BriefState, ContentBrief, StyleGuide
 from apps.briefs.services import brief_submit
 from apps.core.models import Workspace
 from apps.evaluation import gating
+from apps.evaluation.api import BriefScoreCardsApi
 from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
 from apps.evaluation.services import evaluation_settings_set
 from apps.generation.models import GenerationJob, JobState
@@ -196,3 +201,52 @@ def test_without_a_gate_the_brief_goes_to_review_unranked() -> None:
     assert (evaluation.passed, evaluation.rank, evaluation.findings) == (None, None, [])
     brief.refresh_from_db()
     assert brief.state == BriefState.IN_REVIEW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_score_cards_over_the_api_and_in_admin(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    # Given a gated brief regenerated once for a banned term, then sent to review
+    ws = factories.workspace()
+    brief = gated_brief(ws, max_regenerations=1)
+    first = evaluated(brief, [BUZZWORDS, LEAKY])
+    second = evaluated(brief, [ON_TOPIC])
+    viewer = factories.member(ws, "reviewer")
+    # When a workspace member reads the brief's score cards
+    request = APIRequestFactory().get(f"/api/v1/briefs/{brief.pk}/scorecards/",
+                                      HTTP_X_WORKSPACE=str(ws.pk))
+    force_authenticate(request, user=viewer)
+    with django_assert_num_queries(5):  # membership, brief, cards, jobs, drafts with scores
+        response = BriefScoreCardsApi.as_view()(request, brief_id=brief.pk)
+    # Then the history is there, newest first, with each job's variants ranked
+    assert response.status_code == 200
+    cards = response.data
+    assert [(c["job_id"], c["decision"], c["passed"]) for c in cards] == [
+        (second.pk, "review", True), (first.pk, "regenerate", False)]
+    # (the leaky variant scores higher, so its reason leads; one reason per failing metric)
+    assert cards[1]["reasons"] == [
+        "email addresses found (none allowed): ann.lee@example.org",
+        "payment card numbers found (none allowed): 4111 1111 1111 1111",
+        "banned terms found (none allowed): synergy",
+    ]
+    assert [(v["variant"], v["rank"], v["passed"]) for v in cards[1]["variants"]] == [
+        (1, 1, False), (0, 2, False)]
+    # And another workspace's member is told it does not exist
+    outsider_ws = factories.workspace()
+    outsider = factories.member(outsider_ws, "reviewer")
+    request = APIRequestFactory().get("/", HTTP_X_WORKSPACE=str(outsider_ws.pk))
+    force_authenticate(request, user=outsider)
+    assert BriefScoreCardsApi.as_view()(request, brief_id=brief.pk).status_code == 404
+
+    # When a superuser opens the failing variant's evaluation in admin
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456!")
+    client = Client()
+    client.force_login(root)
+    evaluation = Evaluation.objects.get(draft__job=first, draft__variant=1)
+    page = client.get(f"/admin/evaluation/evaluation/{evaluation.pk}/change/").content.decode()
+    # Then its score card and the brief's gate history read in plain words
+    assert "Rank 1: failed a hard check." in page
+    assert "<li>fail: email addresses found (none allowed): ann.lee@example.org</li>" in page
+    assert (f"<li>job {first.pk}: regenerated (regeneration 0) — email addresses found (none "
+            "allowed): ann.lee@example.org; " in page)
