@@ -8,6 +8,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from apps.briefs.models import ContentBrief
 from apps.core.models import Workspace
 from apps.evaluation.models import (
+    Evaluation,
     GateDecision,
     GateOutcome,
     QualityGate,
@@ -136,3 +137,61 @@ def score_cards(*, workspace: Workspace, brief_id: int) -> list[GateDecision]:
         GateDecision.objects.filter(brief=brief).order_by("-id").prefetch_related(
             Prefetch("job__drafts", queryset=Draft.objects.select_related("evaluation")))
     )
+
+
+# Numeric metrics the report relates to reviewers' decisions (when measured).
+REPORT_METRICS = ("score", "relevance", "length_fit", "keyword_coverage", "required_coverage",
+                  "reading_ease", "grounding", "duplicate_similarity", "rougeL", "bleu")
+
+
+def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, object]]:
+    """One row per evaluated job: its best variant's metrics, the gate's call, and the first
+    reviewer decision on the brief after the job finished (before the brief's next job).
+
+    Two queries: the best evaluations with their job, brief, content type and gate decision;
+    the briefs' reviews.
+    """
+    from apps.reviews.models import Review
+
+    evaluations = (
+        Evaluation.objects.filter(draft__job__state=JobState.SUCCEEDED)
+        .select_related("draft__job__gate_decision", "draft__brief__content_type")
+        .order_by("draft__job_id", "rank", "-score", "draft__variant")
+    )
+    if workspace_id is not None:
+        evaluations = evaluations.filter(draft__brief__workspace_id=workspace_id)
+    best: dict[int, Evaluation] = {}
+    for evaluation in evaluations:
+        best.setdefault(evaluation.draft.job_id, evaluation)  # the first is the best ranked
+    reviews: dict[int, list[Review]] = {}
+    for review in Review.objects.filter(
+            brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
+        reviews.setdefault(review.brief_id, []).append(review)
+    jobs_by_brief: dict[int, list[GenerationJob]] = {}
+    for evaluation in best.values():
+        jobs_by_brief.setdefault(evaluation.draft.brief_id, []).append(evaluation.draft.job)
+    rows = []
+    for job_id, evaluation in best.items():
+        job, brief = evaluation.draft.job, evaluation.draft.brief
+        later = [j.created_at for j in jobs_by_brief[brief.pk] if j.created_at > job.created_at]
+        until = min(later) if later else None
+        review = next((r for r in reviews.get(brief.pk, [])
+                       if r.created_at >= job.finished_at and (until is None or r.created_at < until)),
+                      None)
+        gate = getattr(job, "gate_decision", None)
+        rows.append({
+            "job_id": job_id, "brief_id": brief.pk, "workspace_id": brief.workspace_id,
+            "content_type": brief.content_type.name, "best_draft_id": evaluation.draft_id,
+            "finished_at": job.finished_at,
+            **{name: _metric(evaluation, name) for name in REPORT_METRICS},
+            "gate_decision": gate.decision if gate else "",
+            "gate_passed": gate.passed if gate else None,
+            "reviewer_decision": review.decision if review else "",
+        })
+    return rows
+
+
+def _metric(evaluation: Evaluation, name: str) -> float | None:
+    value = getattr(evaluation, name, None) if name in ("score", "relevance", "length_fit") \
+        else evaluation.metrics.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
