@@ -13,6 +13,7 @@ from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin,
 from apps.core.errors import DomainError
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget
+from apps.publishing.outcomes import publication_withdraw
 from apps.publishing.services import (
     publication_cancel,
     publication_retry,
@@ -146,7 +147,7 @@ class PublicationAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "brief__title", "external_id")
     list_select_related = ("brief", "target", "workspace")
     date_hierarchy = "created_at"
-    actions = ("retry_publications", "cancel_publications")
+    actions = ("retry_publications", "cancel_publications", "withdraw_publications")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
@@ -166,4 +167,20 @@ class PublicationAdmin(ReadOnlyAdmin):
             self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda publication: publication.workspace_id,
             act=lambda publication: publication_cancel(publication=publication, actor=request.user),
+        )
+
+    @admin.action(description="Withdraw from the target (published ones)",
+                  permissions=("retry",))
+    def withdraw_publications(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # Synchronous like "test connection": one bounded request per post (5 s to
+        # connect, 30 s to answer), and the editor reads the target's answer at once.
+        def withdraw(publication: Publication) -> None:
+            refused = publication_withdraw(publication=publication, actor=request.user)
+            if refused:
+                raise DomainError(refused)
+
+        run_service_action(
+            self, request, queryset.select_related("target"), done="withdrawn",
+            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,
+            act=withdraw,
         )

@@ -57,6 +57,7 @@ class PublicationState(models.TextChoices):
     PUBLISHED = "published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"  # taken down from the target after publishing
 
 
 P = PublicationState
@@ -73,6 +74,7 @@ PUBLICATION_MACHINE = StateMachine.of(
         (P.PENDING, P.CANCELLED),
         (P.SCHEDULED, P.CANCELLED),
         (P.FAILED, P.CANCELLED),
+        (P.PUBLISHED, P.WITHDRAWN),
     ],
 )
 

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from apps.core.errors import IllegalTransition
 from apps.publishing.connectors import (
     CredentialsRejected,
     PermanentPublishError,
+    PublishError,
+    RemoteConnector,
     TransientPublishError,
     connector_for,
 )
@@ -28,6 +31,7 @@ from apps.publishing.services import (
     publication_fail,
     publication_retry_later,
     publication_succeed,
+    publication_withdrawn,
     target_credentials_accepted,
     target_credentials_rejected,
     target_failure_record,
@@ -143,3 +147,20 @@ def publications_requeue_stale(*, older_than: timedelta) -> list[int]:
             continue
         requeued.append(publication.pk)
     return requeued
+
+
+def publication_withdraw(*, publication: Publication, actor: Any = None) -> str:
+    """Take a published post down from its target (trash, delete), then published →
+    withdrawn. Returns "" or the target's message; a failure leaves it published
+    (the editor asks again: taking down twice is harmless, a gone post is not an error)."""
+    if publication.state != PublicationState.PUBLISHED:
+        return f"Only a published publication can be withdrawn (this one is {publication.state})."
+    try:
+        connector = connector_for(publication.target)
+        if not isinstance(connector, RemoteConnector):
+            return f"Posts on {publication.target.get_kind_display()} targets cannot be withdrawn."
+        connector.unpublish(publication.external_id)
+    except PublishError as exc:
+        return exc.message
+    publication_withdrawn(publication=publication, actor=actor)
+    return ""

@@ -284,6 +284,12 @@ def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publ
 
 
 @transaction.atomic
+def publication_withdrawn(*, publication: Publication, actor: Actor = None) -> Publication:
+    """published → withdrawn, once the connector took the post down."""
+    return _publication_transition(publication, to=PublicationState.WITHDRAWN, actor=actor)
+
+
+@transaction.atomic
 def publication_engagement_record(*, publication_id: int, engagement: dict[str, int]) -> None:
     Publication.objects.filter(pk=publication_id).update(
         engagement=engagement, engagement_at=timezone.now())

@@ -224,3 +224,15 @@ def first_error(publication: Publication) -> str:
 
 def _key_item(publication: Publication) -> PublishItem:
     return _item(idempotency_key=str(publication.idempotency_key), title=publication.brief.title)
+
+
+def test_unpublishing_moves_the_post_to_the_trash_and_tolerates_it_gone(wordpress):
+    item = _item()
+    connector = _connector(wordpress)
+    result = connector.publish(item)
+
+    connector.unpublish(result.external_id)
+    connector.unpublish(result.external_id)  # already in the trash: 410, not an error
+
+    post = wordpress.api("GET", f"posts/{result.external_id}", params={"context": "edit"}).json()
+    assert post["status"] == "trash"

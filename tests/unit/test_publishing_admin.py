@@ -1,15 +1,19 @@
-"""Target admin: write-only credentials, the "test connection" action, cancelling."""
+"""Target admin: write-only credentials, "test connection", cancelling and withdrawing."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.test import Client
+from django.utils import timezone
 
 from apps.core.crypto import secret_decrypt
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.services import target_create, target_credentials_rejected
+from apps.publishing.tasks import publish
 from tests import factories
 from tests.peers.content import approved_publications
 from tests.peers.mastodon import MastodonPeer
@@ -81,3 +85,25 @@ def test_cancel_action_cancels_a_scheduled_publication(root):
 
     assert reported == [("success", f"{publication}: cancelled.")]
     assert Publication.objects.get(pk=publication.pk).state == PublicationState.CANCELLED
+
+
+def test_withdraw_takes_the_post_down_and_refuses_what_cannot_be_withdrawn(root):
+    ws = factories.workspace()
+    with MastodonPeer() as peer:
+        target = target_create(workspace=ws, name="Social", kind=TargetKind.MASTODON,
+                               config={"url": peer.url}, secret="peer-token")
+        [published] = approved_publications(ws, target)
+        publish(published.pk)
+        [scheduled] = approved_publications(ws, target, title="Later",
+                                            publish_at=timezone.now() + timedelta(days=1))
+
+        reported = _act(root, "/admin/publishing/publication/", "withdraw_publications",
+                        [published.pk, scheduled.pk])
+
+    assert sorted(reported) == [
+        ("error", f"{scheduled}: Only a published publication can be withdrawn (this one "
+                  "is scheduled)."),
+        ("success", f"{published}: withdrawn."),
+    ]
+    assert peer.statuses == {}
+    assert Publication.objects.get(pk=published.pk).state == PublicationState.WITHDRAWN

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ class Connector(Protocol):
         """`item` formatted as this target would receive it; no network."""
 
 
+@runtime_checkable
 class RemoteConnector(Connector, Protocol):
     """A CMS or social account: the post can be withdrawn and measured."""
 
