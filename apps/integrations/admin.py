@@ -1,0 +1,212 @@
+"""Integrations in the admin: secrets shown once, state changed only through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
+from apps.core.errors import DomainError
+from apps.integrations.inbound import endpoint_create, endpoint_secret_rotate, mapping_validate
+from apps.integrations.models import (
+    Delivery,
+    DeliveryAttempt,
+    FeedSource,
+    InboundEndpoint,
+    RecurringBrief,
+    Subscription,
+)
+from apps.integrations.outbound import (
+    delivery_redeliver,
+    event_types_validate,
+    subscription_create,
+    subscription_enable,
+)
+from apps.integrations.sources import recurring_create, schedule_next
+
+
+def _show_once(model_admin: admin.ModelAdmin, request: HttpRequest, secret: str) -> None:
+    model_admin.message_user(request, f"Copy this signing secret now, it is not shown again: "
+                             f"{secret}", level=messages.WARNING)
+
+
+class EndpointForm(forms.ModelForm):
+    class Meta:
+        model = InboundEndpoint
+        fields = ("workspace", "name", "slug", "content_type", "field_mapping", "defaults",
+                  "max_body_bytes", "enabled")
+
+    def clean_field_mapping(self) -> dict:
+        mapping = self.cleaned_data["field_mapping"] or {}
+        try:
+            mapping_validate(mapping)
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return mapping
+
+
+@admin.register(InboundEndpoint)
+class InboundEndpointAdmin(WorkspaceScopedAdmin):
+    form = EndpointForm
+    list_display = ("name", "slug", "workspace", "content_type", "enabled", "updated_at")
+    list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "slug")
+    list_select_related = ("workspace", "content_type")
+    actions = ("rotate_secrets",)
+
+    def save_model(self, request: HttpRequest, obj: InboundEndpoint, form: Any,
+                   change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        endpoint, secret = endpoint_create(
+            workspace=obj.workspace, name=obj.name, slug=obj.slug,
+            content_type_id=obj.content_type_id, field_mapping=obj.field_mapping,
+            defaults=obj.defaults, actor=request.user)
+        obj.pk = endpoint.pk
+        obj.refresh_from_db()
+        _show_once(self, request, secret)
+
+    @admin.action(description="Rotate the signing secret (old ones valid for a day)")
+    def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[InboundEndpoint]) -> None:
+        for endpoint in queryset:
+            _show_once(self, request, endpoint_secret_rotate(endpoint=endpoint,
+                                                             actor=request.user))
+
+
+class SubscriptionForm(forms.ModelForm):
+    class Meta:
+        model = Subscription
+        fields = ("workspace", "name", "url", "event_types")
+
+    def clean_event_types(self) -> list[str]:
+        try:
+            return event_types_validate(self.cleaned_data["event_types"] or [])
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(WorkspaceScopedAdmin):
+    form = SubscriptionForm
+    list_display = ("name", "url", "workspace", "event_types", "enabled", "disabled_reason",
+                    "failing_since")
+    list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "url")
+    list_select_related = ("workspace",)
+    readonly_fields = ("enabled", "failing_since", "disabled_reason", "created_at", "updated_at")
+    actions = ("enable_subscriptions",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: Subscription, form: Any,
+                   change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        subscription, secret = subscription_create(
+            workspace=obj.workspace, name=obj.name, url=obj.url, event_types=obj.event_types,
+            actor=request.user)
+        obj.pk = subscription.pk
+        obj.refresh_from_db()
+        _show_once(self, request, secret)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # The notice of automatic disabling: shown until someone enables the subscription again.
+        for subscription in self.get_queryset(request).filter(enabled=False).exclude(
+                disabled_reason=""):
+            self.message_user(request, f"Webhook subscription '{subscription.name}' was "
+                              f"disabled: {subscription.disabled_reason}", level=messages.ERROR)
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Enable the selected subscriptions")
+    def enable_subscriptions(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        run_service_action(
+            self, request, queryset, done="enabled", roles=CAN_SUBMIT_BRIEFS,
+            workspace_of=lambda s: s.workspace_id,
+            act=lambda s: subscription_enable(subscription=s, actor=request.user),
+        )
+
+
+class DeliveryAttemptInline(ReadOnlyInline):
+    model = DeliveryAttempt
+    fields = ("number", "response_status", "latency_ms", "error", "created_at")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    workspace_path = "subscription__workspace_id"
+    list_display = ("id", "subscription", "event_type", "state", "attempts", "response_status",
+                    "latency_ms", "next_attempt_at", "created_at")
+    list_filter = ("state", "event_type")
+    search_fields = ("=event_id", "event_type")
+    list_select_related = ("subscription",)
+    inlines = (DeliveryAttemptInline,)
+    actions = ("redeliver",)
+
+    @admin.action(description="Deliver the selected again")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        run_service_action(
+            self, request, queryset, done="queued for delivery", roles=CAN_SUBMIT_BRIEFS,
+            workspace_of=lambda d: d.subscription.workspace_id,
+            act=lambda d: delivery_redeliver(delivery=d, actor=request.user),
+        )
+
+
+@admin.register(FeedSource)
+class FeedSourceAdmin(WorkspaceScopedAdmin):
+    list_display = ("name", "url", "workspace", "content_type", "enabled", "last_polled_at",
+                    "last_error")
+    list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "url")
+    list_select_related = ("workspace", "content_type")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
+
+
+class RecurringForm(forms.ModelForm):
+    class Meta:
+        model = RecurringBrief
+        fields = ("workspace", "name", "cron", "timezone", "content_type", "brief_fields",
+                  "enabled")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("cron") and data.get("timezone"):
+            try:
+                schedule_next(cron=data["cron"], tz=data["timezone"], after=timezone.now())
+            except DomainError as exc:
+                self.add_error("cron" if "cron" in str(exc) else "timezone", str(exc))
+        return data
+
+
+@admin.register(RecurringBrief)
+class RecurringBriefAdmin(WorkspaceScopedAdmin):
+    form = RecurringForm
+    list_display = ("name", "cron", "timezone", "workspace", "enabled", "next_run_at",
+                    "last_run_at")
+    list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("workspace",)
+
+    def save_model(self, request: HttpRequest, obj: RecurringBrief, form: Any,
+                   change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            recurring = recurring_create(
+                workspace=obj.workspace, name=obj.name, cron=obj.cron, tz=obj.timezone,
+                content_type_id=obj.content_type_id, brief_fields=obj.brief_fields,
+                actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        obj.pk = recurring.pk
+        obj.refresh_from_db()
