@@ -50,6 +50,12 @@ class PublishingTargetForm(forms.ModelForm):
         model = PublishingTarget
         fields = ("workspace", "name", "kind", "config", "enabled", "auto_publish",
                   "min_interval_s")
+        help_texts = {"config": (
+            'JSON. webhook: {"url"}; file: {"folder", "base_url"}; wordpress: {"url", '
+            '"status": publish|draft|future, "categories": [...]}; ghost: {"url", "status": '
+            'published|draft|scheduled}; mastodon: {"url", "visibility", "spoiler_text", '
+            '"language", "max_characters" (previews)}; chat: {"flavor": slack|discord}.'
+        )}
 
     def clean_min_interval_s(self) -> int:
         return self.cleaned_data.get("min_interval_s") or 0
