@@ -30,8 +30,9 @@ BODY = ("# Start small\n\nA **bucket** will do. Read [the guide](https://example
         "\n\n<script>alert('x')</script>\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wordpress() -> WordPressSite:
+    """Started once per run (about 2 s when the packages are installed)."""
     return wordpress_start()
 
 
