@@ -132,7 +132,7 @@ def _plots(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
         shown = [m for m in ("score", "relevance", "length_fit", "keyword_coverage")
                  if any(r[m] is not None for r in reviewed)]
         figure, axes_row = plt.subplots(1, len(shown), figsize=(3 * len(shown), 3.2),
-                                        squeeze=False)
+                                        squeeze=False, layout="constrained")
         for axes, metric in zip(axes_row[0], shown, strict=True):
             groups = [[r[metric] for r in reviewed if r[metric] is not None
                        and (r["reviewer_decision"] == APPROVE) == approved]

@@ -195,3 +195,10 @@ def _metric(evaluation: Evaluation, name: str) -> float | None:
     value = getattr(evaluation, name, None) if name in ("score", "relevance", "length_fit") \
         else evaluation.metrics.get(name)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def approval_group_required(*, brief_id: int) -> str:
+    """The reviewer group whose approval the gate asked for on the brief's latest job ('' if none);
+    for the review service to check before an approval."""
+    latest = GateDecision.objects.filter(brief_id=brief_id).order_by("-id").first()
+    return latest.required_group if latest else ""

@@ -14,6 +14,7 @@ from apps.core.models import Workspace
 from apps.evaluation import gating
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
+from apps.evaluation.selectors import approval_group_required
 from apps.evaluation.services import evaluation_settings_set
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
@@ -187,6 +188,7 @@ def test_a_risky_claim_needs_the_named_reviewer_group() -> None:
     card = GateDecision.objects.get(job=job)
     assert (card.decision, card.required_group, card.risks) == (
         "review", "Compliance", ["health claim"])
+    assert approval_group_required(brief_id=brief.pk) == "Compliance"
     brief.refresh_from_db()
     assert brief.state == BriefState.IN_REVIEW
 
