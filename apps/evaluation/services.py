@@ -35,13 +35,14 @@ def _embedding_bytes(vector: Sequence[float]) -> bytes:
 def fingerprints_store(
     *, workspace_id: int, pieces: Sequence[PublishedPiece], embedding_model: str
 ) -> int:
-    """Store fingerprints of revisions (piece_id is the revision id); existing ones are kept.
+    """Store fingerprints of revisions (piece_id is the revision id), one per revision.
 
-    Idempotent: a fingerprint is unique per revision. Returns how many were added.
+    Idempotent; a fingerprint made with another embedding model is replaced, so a
+    change of model re-indexes published pieces once. Returns how many were new.
     """
     added = 0
     for piece in pieces:
-        _, created = TextFingerprint.objects.get_or_create(
+        _, created = TextFingerprint.objects.update_or_create(
             revision_id=piece.piece_id,
             defaults={"workspace_id": workspace_id, "embedding": _embedding_bytes(piece.embedding),
                       "embedding_model": embedding_model, "signature": list(piece.signature)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -15,13 +16,14 @@ from apps.evaluation import gating
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
 from apps.evaluation.selectors import approval_group_required
-from apps.evaluation.services import evaluation_settings_set
+from apps.evaluation.services import evaluation_settings_set, fingerprints_store
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.services import target_create
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
+from workers.evaluation.types import PublishedPiece
 from workers.generation.types import GeneratedText
 from workers.tasks.evaluation import evaluate_job
 
@@ -252,3 +254,16 @@ def test_score_cards_over_the_api_and_in_admin(
     assert "<li>fail: email addresses found (none allowed): ann.lee@example.org</li>" in page
     assert (f"<li>job {first.pk}: regenerated (regeneration 0) — email addresses found (none "
             "allowed): ann.lee@example.org; " in page)
+
+
+@pytest.mark.django_db
+def test_fingerprints_are_stored_once_and_replaced_on_a_model_change() -> None:
+    ws = factories.workspace()
+    revision = factories.brief_in_review(ws, scores=(0.5,)).drafts.get().revisions.get()
+    piece = PublishedPiece(piece_id=revision.pk, embedding=(0.6, 0.8), signature=(1, 2, 3))
+    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="a") == 1
+    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="a") == 0
+    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="b") == 0
+    stored = TextFingerprint.objects.get(revision=revision)
+    assert (stored.embedding_model, stored.signature) == ("b", [1, 2, 3])
+    assert np.frombuffer(bytes(stored.embedding), dtype="<f4").tolist() == pytest.approx([0.6, 0.8])
