@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Membership
@@ -123,7 +122,8 @@ def _mark_due(briefs: list[ContentBrief]) -> list[ContentBrief]:
 def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
                   limit: int = COLUMN_LIMIT) -> list[QueueColumn]:
     """The workspace's briefs by state, in pipeline order, highest priority first, each column
-    its first `limit` cards and its full count: two queries whatever the number of briefs."""
+    its first `limit` cards and its full count: at most 2 + one query per state, whatever
+    the number of briefs."""
     recent = timezone.now() - FINISHED_SHOWN_FOR
     shown = _filtered(workspace_id, filters or QueueFilters()).filter(
         ~Q(state__in=FINISHED_STATES) | Q(updated_at__gte=recent))
@@ -131,11 +131,15 @@ def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
                for state in QUEUE_ORDER}
     for state, count in shown.values_list("state").annotate(n=Count("id")).order_by():
         columns[state].count = count
-    # Rank inside each state on ids only; the cards' subqueries then run for the shown few.
-    ranked = shown.annotate(rank=Window(RowNumber(), partition_by=F("state"),
-                                        order_by=QUEUE_ORDERING)).filter(rank__lte=limit)
-    cards = _with_latest_job(ContentBrief.objects.filter(pk__in=ranked.values("pk"))
-                             ).order_by(*QUEUE_ORDERING)
+    # Each column's first ids from the (workspace, state, priority) index, one query per
+    # non-empty state: ranking all states at once with a window function sorted every
+    # shown brief (1.4 s at 100,000 on SQLite); this way the sort stays within one state.
+    ids: list[int] = []
+    for column in columns.values():
+        if column.count:
+            ids += shown.filter(state=column.state).order_by(*QUEUE_ORDERING
+                                                            ).values_list("id", flat=True)[:limit]
+    cards = _with_latest_job(ContentBrief.objects.filter(pk__in=ids)).order_by(*QUEUE_ORDERING)
     for brief in _mark_due(list(cards)):
         columns[brief.state].briefs.append(brief)
     return list(columns.values())
@@ -143,11 +147,12 @@ def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
 
 def queue_table(*, workspace_id: int, filters: QueueFilters | None = None, page: int = 1
                 ) -> Page:
-    """One page of the workspace's briefs, every state, in queue order (two queries)."""
-    briefs = _with_latest_job(_filtered(workspace_id, filters or QueueFilters())
-                              ).order_by(*QUEUE_ORDERING)
-    result = Paginator(briefs, TABLE_PAGE_SIZE).get_page(page)
-    result.object_list = _mark_due(list(result.object_list))
+    """One page of the workspace's briefs, every state, in queue order: three queries (count,
+    the page's ids, then the page's cards with their extras)."""
+    ids = _filtered(workspace_id, filters or QueueFilters()).order_by(*QUEUE_ORDERING)
+    result = Paginator(ids.values_list("id", flat=True), TABLE_PAGE_SIZE).get_page(page)
+    cards = _with_latest_job(ContentBrief.objects.filter(pk__in=list(result.object_list)))
+    result.object_list = _mark_due(list(cards.order_by(*QUEUE_ORDERING)))
     return result
 
 

@@ -11,7 +11,7 @@ from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.models import ContentBrief
 from apps.briefs.services import brief_cancel, brief_regenerate
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.core.services import Actor
 from apps.generation.models import Draft
@@ -80,8 +80,11 @@ def queue_bulk_act(*, workspace: Workspace, actor: Actor, action: str, brief_ids
         raise DomainError(f"At most {BULK_MAX} briefs at once.")
     if action == "assign" and reviewer != ROUND_ROBIN and not reviewer.isdigit():
         raise DomainError("Choose a reviewer, or the next in turn.")
+    briefs = list(ContentBrief.objects.filter(workspace=workspace, pk__in=brief_ids).order_by("id"))
+    if len(briefs) != len(set(brief_ids)):
+        raise NotFound("No such brief in this workspace.")
     result = BulkResult()
-    for brief in ContentBrief.objects.filter(workspace=workspace, pk__in=brief_ids).order_by("id"):
+    for brief in briefs:
         try:
             with transaction.atomic():
                 _one(action, brief, actor, reviewer, comment)

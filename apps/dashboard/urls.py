@@ -20,5 +20,9 @@ urlpatterns = [
     path("briefs/<int:brief_id>/guest-link/", views.brief_guest_link, name="brief_guest_link"),
     path("briefs/<int:brief_id>/drafts/<int:draft_id>/edit/", views.draft_edit, name="draft_edit"),
     path("briefs/<int:brief_id>/drafts/<int:draft_id>/lock/", views.draft_lock, name="draft_lock"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("insights/", views.insights_page, name="insights"),
+    path("insights.json", views.insights_json, name="insights_json"),
     path("guest/<str:token>/", views.guest_review, name="guest"),
 ]

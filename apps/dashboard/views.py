@@ -40,8 +40,11 @@ from apps.dashboard.forms import (
     RequestChangesForm,
     WorkspaceSwitchForm,
 )
+from apps.dashboard.insights import insights
 from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
+from apps.notifications.selectors import notifications_recent, notifications_unread_count
+from apps.notifications.services import notifications_mark_read
 from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
@@ -89,6 +92,8 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
     )
     role = next((m.role for m in memberships if m.workspace_id == workspace.pk), "")
     context.update(workspace=workspace, memberships=memberships, role=role,
+                   unread=notifications_unread_count(user_id=request.user.pk,
+                                                     workspace_id=workspace.pk),
                    can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW)
     return render(request, template, context, status=status)
 
@@ -387,3 +392,50 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
     page = selectors.brief_page(workspace_id=link.brief.workspace_id, brief_id=link.brief_id)
     return render(request, "dashboard/guest.html", {"link": link, "page": page, "form": form},
                   status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+@domain_errors
+def notifications(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    notes = notifications_recent(user_id=request.user.pk, workspace_id=workspace.pk)
+    return _page(request, "dashboard/notifications.html", workspace, notes=notes)
+
+
+@require_POST
+@login_required
+@domain_errors
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    notifications_mark_read(user_id=request.user.pk, workspace_id=workspace.pk)
+    return redirect("dashboard:notifications")
+
+
+@require_GET
+@login_required
+@domain_errors
+def insights_page(request: HttpRequest) -> HttpResponse:
+    workspace = _workspace(request, CAN_VIEW)
+    figures = insights(workspace_id=workspace.pk, days=_days(request))
+    peak = max((d["briefs"] for d in figures["briefs_per_day"]), default=0)
+    top_bin = max(figures["score_distribution"]["counts"], default=0)
+    distribution = figures["score_distribution"]
+    return _page(request, "dashboard/insights.html", workspace, figures=figures,
+                 peak=peak or 1, top_bin=top_bin or 1,
+                 score_rows=list(zip(distribution["bins"], distribution["counts"], strict=True)))
+
+
+@require_GET
+@login_required
+@domain_errors
+def insights_json(request: HttpRequest) -> HttpResponse:
+    """The insights page's numbers, for scripts and other tools."""
+    workspace = _workspace(request, CAN_VIEW)
+    return JsonResponse({"workspace": workspace.pk,
+                         **insights(workspace_id=workspace.pk, days=_days(request))})
+
+
+def _days(request: HttpRequest) -> int:
+    raw = request.GET.get("days", "")
+    return min(365, max(1, int(raw))) if raw.isdigit() else 30

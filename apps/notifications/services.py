@@ -50,9 +50,11 @@ def _send(mails: list[tuple[str, str, str, list[str]]]) -> None:
         logger.exception("notification email failed for %d recipients", len(mails))
 
 
-def notifications_mark_read(*, user_id: int, ids: Iterable[int] | None = None) -> int:
-    """Mark the user's notifications read (all unread ones when `ids` is None)."""
-    unread = Notification.objects.filter(user_id=user_id, read_at__isnull=True)
+def notifications_mark_read(*, user_id: int, workspace_id: int,
+                            ids: Iterable[int] | None = None) -> int:
+    """Mark the user's notifications in a workspace read (all unread ones when `ids` is None)."""
+    unread = Notification.objects.filter(user_id=user_id, workspace_id=workspace_id,
+                                         read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=timezone.now())

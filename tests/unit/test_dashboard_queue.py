@@ -113,7 +113,7 @@ def test_the_table_pages_through_every_brief_in_queue_order(ws, editor):
     assert b"3 briefs" in response.content
 
 
-def test_board_and_table_cost_the_same_queries_for_3_and_30_briefs(ws, editor):
+def test_board_and_table_queries_do_not_grow_with_the_number_of_briefs(ws, editor):
     ct = factories.content_type(ws)
     client = logged_in(editor)
 
@@ -122,12 +122,18 @@ def test_board_and_table_cost_the_same_queries_for_3_and_30_briefs(ws, editor):
             assert client.get("/", params).status_code == 200
         return len(captured)
 
-    for n in range(3):
-        factories.brief_in_review(ws, ct=ct, title=f"Brief {n}")
+    def add(n: int) -> None:  # n briefs in each of draft, queued and in review
+        for i in range(n):
+            factories.brief(ws, ct, title=f"Draft {i}")
+            factories.brief(ws, ct, title=f"Queued {i}", submit=True)
+            factories.brief_in_review(ws, ct=ct, title=f"Review {i}")
+
+    add(1)
     few = (queries({}), queries({"view": "table"}))
-    for n in range(27):
-        factories.brief(ws, ct, title=f"More {n}", submit=n % 2 == 0)
+    add(9)
+    # The board costs one query per non-empty state on top of a fixed few.
     assert (queries({}), queries({"view": "table"})) == few
+    assert few[0] - 3 + len(BriefState) <= 30  # even with every state non-empty
 
 
 def test_bulk_assign_in_turn_then_approve_and_reject(ws, editor, rita):

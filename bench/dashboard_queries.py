@@ -1,0 +1,135 @@
+"""The queue page with real volume: 100,000 briefs in one workspace.
+
+Seeds a fresh database (SQLite in a temporary folder unless DATABASE_URL is set;
+point it at an empty PostgreSQL database to measure there) with briefs spread
+over every state, 40,000 generation jobs with two scored drafts each, and
+reviewer assignments; then renders the queue page (board and table, plain and
+filtered) through Django's test client as a signed-in editor, counting queries
+and timing REPEATS renders each. The median counts.
+
+    .venv/bin/python bench/dashboard_queries.py [--briefs 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+REPEATS = 7
+BATCH = 5_000
+WITH_JOBS = 0.4  # the share of briefs that got as far as a generation job
+
+
+def setup_django() -> None:
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["AIGC_VAR_DIR"] = tempfile.mkdtemp(prefix="aigc-bench-")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aigc_platform.settings")
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed(n_briefs: int) -> object:
+    from django.utils import timezone
+
+    from apps.accounts.models import Role
+    from apps.briefs.models import BriefState, ContentBrief, Origin
+    from apps.evaluation.models import Evaluation
+    from apps.generation.models import Draft, GenerationJob, JobState
+    from apps.reviews.models import ReviewAssignment
+    from tests import factories
+
+    rng = random.Random(7)
+    ws = factories.workspace(name="Bench")
+    editor = factories.member(ws, Role.EDITOR, username="editor")
+    reviewers = [factories.member(ws, Role.REVIEWER, username=f"reviewer{i}") for i in range(5)]
+    types = [factories.content_type(ws, name=f"Type {i}") for i in range(4)]
+    states = [s for s in BriefState]
+    now = timezone.now()
+    made = 0
+    while made < n_briefs:
+        size = min(BATCH, n_briefs - made)
+        briefs = ContentBrief.objects.bulk_create([
+            ContentBrief(workspace=ws, title=f"Brief {made + i}", content_type=rng.choice(types),
+                         topic="composting kitchen scraps", target_length=120, variants=2,
+                         state=rng.choice(states), priority=rng.randint(-5, 5),
+                         origin=rng.choice(list(Origin)),
+                         due_at=now + timedelta(hours=rng.randint(-72, 240))
+                         if rng.random() < 0.5 else None)
+            for i in range(size)])
+        with_jobs = [b for b in briefs if rng.random() < WITH_JOBS]
+        jobs = GenerationJob.objects.bulk_create([
+            GenerationJob(workspace=ws, brief=b, variants=2, state=JobState.SUCCEEDED)
+            for b in with_jobs])
+        drafts = Draft.objects.bulk_create([
+            Draft(job=j, brief_id=j.brief_id, variant=v, text="A draft.", model_name="bench", seed=v)
+            for j in jobs for v in range(2)])
+        Evaluation.objects.bulk_create([
+            Evaluation(draft=d, relevance=0.5, length_fit=0.9, score=rng.random(),
+                       embedding_model="bench") for d in drafts])
+        ReviewAssignment.objects.bulk_create([
+            ReviewAssignment(brief=b, reviewer=rng.choice(reviewers), assigned_at=now)
+            for b in with_jobs if b.state == BriefState.IN_REVIEW])
+        made += size
+    return editor
+
+
+def measure(client: object, params: dict[str, str]) -> tuple[int, float]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings = []
+    for _ in range(REPEATS):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get("/", params)  # type: ignore[attr-defined]
+            timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return len(queries), statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--briefs", type=int, default=100_000)
+    args = parser.parse_args()
+    setup_django()
+    from django.test import Client
+
+    started = time.perf_counter()
+    editor = seed(args.briefs)
+    print(f"seeded {args.briefs} briefs in {time.perf_counter() - started:.1f} s")
+    client = Client()
+    client.force_login(editor)
+    rows = {
+        "board": {},
+        "table": {"view": "table"},
+        "board, overdue, searched": {"due": "overdue", "q": "Brief 9"},
+        "table, score >= 0.5, page 20": {"view": "table", "min_score": "0.5", "page": "20"},
+    }
+    results = {name: measure(client, params) for name, params in rows.items()}
+    print(f"{'queue page':32} {'queries':>8} {'median ms':>10}")
+    for name, (queries, ms) in results.items():
+        print(f"{name:32} {queries:>8} {ms:>10.1f}")
+    board_queries, board_ms = results["board"]
+    print(json.dumps({"queries": board_queries, "median_ms": round(board_ms, 1),
+                      "worst_queries": max(q for q, _ in results.values()),
+                      "worst_median_ms": round(max(ms for _, ms in results.values()), 1),
+                      "briefs": args.briefs}))
+
+
+if __name__ == "__main__":
+    main()
