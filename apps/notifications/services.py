@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.briefs.models import ContentBrief
-from apps.notifications.models import Notification
+from apps.notifications.models import Kind, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,37 @@ def notifications_mark_read(*, user_id: int, workspace_id: int,
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+def notify_brief_failed(*, brief_id: int) -> list[Notification]:
+    """Tell the brief's author and reviewer that generation failed, with the reason."""
+    from apps.generation.models import GenerationJob
+    from apps.reviews.models import ReviewAssignment
+
+    brief = ContentBrief.objects.filter(pk=brief_id).first()
+    if brief is None:
+        return []
+    error = (GenerationJob.objects.filter(brief=brief).order_by("-id")
+             .values_list("error", flat=True).first()) or "no reason recorded"
+    assignee = ReviewAssignment.objects.filter(brief=brief).values_list("reviewer_id", flat=True)
+    return notify(user_ids=[brief.created_by_id, *assignee], workspace_id=brief.workspace_id,
+                  kind=Kind.FAILURE, brief=brief,
+                  message=f"Generation of “{brief.title}” failed: {error}"[:500])
+
+
+def notify_publication_failed(*, publication_id: int) -> list[Notification]:
+    """Tell the brief's author and its approvers that a publication failed for good."""
+    from apps.publishing.models import Publication
+    from apps.reviews.models import Decision, Review
+
+    publication = (Publication.objects.select_related("brief", "target")
+                   .filter(pk=publication_id).first())
+    if publication is None:
+        return []
+    brief = publication.brief
+    approvers = Review.objects.filter(brief=brief, decision=Decision.APPROVE,
+                                      reviewer__isnull=False).values_list("reviewer_id", flat=True)
+    return notify(user_ids=[brief.created_by_id, *approvers], workspace_id=brief.workspace_id,
+                  kind=Kind.FAILURE, brief=brief,
+                  message=f"Publishing “{brief.title}” to {publication.target.name} failed: "
+                          f"{publication.last_error or 'no reason recorded'}"[:500])

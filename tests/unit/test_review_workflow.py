@@ -259,3 +259,19 @@ def test_a_guest_rejection_notifies_the_author(brief, editor):
     assert brief.state == BriefState.REJECTED
     assert list(Notification.objects.values_list("user__username", "message")) == [
         ("eddie", "Legal (guest) rejected “Composting at home”: Claims unverified.")]
+
+
+def test_a_brief_reaching_review_is_assigned_in_turn_once(brief, rita, sam):
+    from apps.reviews.tasks import brief_in_review
+
+    ApprovalPolicy.objects.create(content_type=brief.content_type, round_robin=True)
+    assert brief_in_review(brief.pk) is True
+    assert brief_in_review(brief.pk) is False  # a redelivered event changes nothing
+    assert ReviewAssignment.objects.get(brief=brief).reviewer == rita
+
+
+def test_without_round_robin_a_brief_reaching_review_stays_unassigned(brief, rita):
+    from apps.reviews.tasks import brief_in_review
+
+    assert brief_in_review(brief.pk) is False
+    assert not ReviewAssignment.objects.exists()

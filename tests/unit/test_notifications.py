@@ -1,0 +1,98 @@
+"""Notifications: failures, the dashboard list, marking read, email after commit only."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from apps.accounts.models import Role
+from apps.generation.services import job_fail
+from apps.notifications.models import Kind, Notification
+from apps.notifications.tasks import brief_failed, publication_failed
+from apps.publishing.models import Publication
+from apps.publishing.services import target_create
+from apps.reviews.services import assignment_set, review_approve
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ws():
+    return factories.workspace(name="Garden Weekly")
+
+
+@pytest.fixture
+def editor(ws):
+    user = factories.member(ws, Role.EDITOR, username="eddie")
+    user.email = "eddie@example.org"
+    user.save(update_fields=["email"])
+    return user
+
+
+def test_a_failed_generation_notifies_the_author_with_the_reason(ws, editor):
+    brief = factories.brief(ws, title="Broken", submit=True, created_by=editor)
+    job_fail(job_id=brief.jobs.get().pk, error="CUDA out of memory")
+    assert brief_failed(brief.pk) == 1
+    assert list(Notification.objects.values_list("user__username", "kind", "message")) == [
+        ("eddie", Kind.FAILURE, "Generation of “Broken” failed: CUDA out of memory")]
+
+
+def test_a_failed_publication_notifies_the_author_and_the_approver(ws, editor):
+    rita = factories.member(ws, Role.REVIEWER, username="rita")
+    target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
+    brief = factories.brief_in_review(ws, title="Out", created_by=editor)
+    review_approve(brief=brief, draft_id=brief.drafts.first().pk, reviewer=rita)
+    Notification.objects.all().delete()
+    publication = Publication.objects.get(brief=brief)
+    Publication.objects.filter(pk=publication.pk).update(last_error="HTTP 503 from the CMS")
+    assert publication_failed(publication.pk) == 2
+    assert sorted(Notification.objects.values_list("user__username", "message")) == [
+        ("eddie", "Publishing “Out” to Site failed: HTTP 503 from the CMS"),
+        ("rita", "Publishing “Out” to Site failed: HTTP 503 from the CMS")]
+
+
+def test_the_email_goes_only_once_the_assignment_commits(ws, editor,
+                                                         django_capture_on_commit_callbacks):
+    rita = factories.member(ws, Role.REVIEWER, username="rita")
+    rita.email = "rita@example.org"
+    rita.save(update_fields=["email"])
+    brief = factories.brief_in_review(ws, title="Mine")
+    # While the transaction is open the row exists, the email does not
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=editor)
+    assert (Notification.objects.get().user, mail.outbox) == (rita, [])
+    # Once it commits, the email goes out
+    for callback in pending:
+        callback()
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["rita@example.org"], "[AIGC] “Mine” is yours to review, rita.")]
+
+
+def test_the_page_lists_then_marks_read(ws, editor):
+    rita = factories.member(ws, Role.REVIEWER, username="rita")
+    brief = factories.brief_in_review(ws, title="Yours")
+    assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=editor)
+    client = Client()
+    client.force_login(rita)
+    page = client.get("/notifications/")
+    assert page.status_code == 200
+    assert [n.message for n in page.context["notes"]] == ["“Yours” is yours to review, rita."]
+    assert page.context["unread"] == 1
+    client.post("/notifications/read/")
+    assert client.get("/notifications/").context["unread"] == 0
+
+
+def test_a_member_changes_their_password(ws, editor):
+    client = Client()
+    client.force_login(editor)
+    form = client.get("/accounts/password_change/")
+    assert form.status_code == 200
+    assert b'<label for="id_old_password">' in form.content
+    done = client.post("/accounts/password_change/", {
+        "old_password": "pw-123456!", "new_password1": "a-Much-longer-one-42",
+        "new_password2": "a-Much-longer-one-42"}, follow=True)
+    assert done.redirect_chain[-1][0] == "/accounts/password_change/done/"
+    editor.refresh_from_db()
+    assert editor.check_password("a-Much-longer-one-42")
