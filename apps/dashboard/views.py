@@ -45,6 +45,9 @@ from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
 from apps.notifications.selectors import notifications_recent, notifications_unread_count
 from apps.notifications.services import notifications_mark_read
+from apps.publishing.connectors import PublishError
+from apps.publishing.connectors.base import Preview
+from apps.publishing.selectors import publication_preview
 from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
@@ -173,6 +176,19 @@ def brief_new(request: HttpRequest) -> HttpResponse:
     return _page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
 
 
+def _previews(page: selectors.BriefPage, draft: Draft) -> list[tuple[str, Preview | str]]:
+    """The draft as each enabled target would receive it; a refusal is shown as its reason."""
+    previews: list[tuple[str, Preview | str]] = []
+    for target in page.targets:
+        try:
+            previews.append((target.name, publication_preview(
+                target=target, title=page.brief.title, text=draft.current_text,
+                keywords=page.brief.keywords, language=page.brief.language)))
+        except PublishError as exc:
+            previews.append((target.name, str(exc)))
+    return previews
+
+
 def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
                 error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
                 ) -> HttpResponse:
@@ -189,12 +205,13 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
             auto_id=f"id_edit{draft.pk}_%s")
         for draft in page.drafts
     }
+    reviewable = page.brief.state == BriefState.IN_REVIEW
     for draft, _ in approve_forms:
         draft.edit_form = edit_forms[draft.pk]
+        draft.previews = _previews(page, draft) if reviewable else []
     return _page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
-        brief=page.brief, error=error, reviewable=page.brief.state == BriefState.IN_REVIEW,
-        approve_forms=approve_forms,
+        brief=page.brief, error=error, reviewable=reviewable, approve_forms=approve_forms,
         reject_form=bound.get("reject") or RejectForm(auto_id="id_reject_%s"),
         changes_form=bound.get("changes") or RequestChangesForm(auto_id="id_changes_%s"),
         comment_form=bound.get("comment") or CommentForm(auto_id="id_comment_%s"),
