@@ -1,4 +1,4 @@
-"""A tiny built-in model, trained once per test session in a few seconds.
+"""A tiny built-in model, trained once per test session in a few seconds; channel-layer reads.
 
 Import the fixtures into a test module with
 `from tests.generation_fixtures import tiny_model_dir, tiny_models_dir  # noqa: F401`;
@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
 from workers.generation.builtin.training import TrainingPlan, TrainingReport, train_builtin_model
 
@@ -37,3 +39,20 @@ def tiny_model_dir(tiny_training: TrainingReport) -> Path:
 def tiny_models_dir(tiny_model_dir: Path) -> Path:
     """A MODELS_DIR whose `builtin` model is the tiny one."""
     return tiny_model_dir.parent
+
+
+def receive_all(channel: str) -> list[dict]:
+    """Every message waiting on `channel` (the layer keeps them for 30 s)."""
+    import asyncio
+
+    layer = get_channel_layer()
+
+    async def drain() -> list[dict]:
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                return messages
+
+    return async_to_sync(drain)()

@@ -17,6 +17,7 @@ from apps.generation.services import job_claim
 from apps.reviews.models import DraftRevision
 from tests import factories
 from tests.generation_fixtures import (  # noqa: F401
+    receive_all,
     tiny_model_dir,
     tiny_models_dir,
     tiny_training,
@@ -33,23 +34,6 @@ def submitted_job(**profile: object) -> GenerationJob:
     factories.model_profile(ws, **profile)
     brief = factories.brief(ws, submit=True)
     return GenerationJob.objects.get(brief=brief)
-
-
-def receive_all(channel: str) -> list[dict]:
-    """Every message waiting on `channel` (the layer keeps them for 30 s)."""
-    import asyncio
-
-    layer = get_channel_layer()
-
-    async def drain() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return messages
-
-    return async_to_sync(drain)()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,6 +18,7 @@ from apps.publishing.services import publication_claim, publication_succeed, tar
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
 from tests.generation_fixtures import (  # noqa: F401
+    receive_all,
     tiny_model_dir,
     tiny_models_dir,
     tiny_training,
@@ -108,8 +109,6 @@ def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
     assert json.loads((Path(profile.model) / "training.json").read_text())["revision"] \
         == run.revision
     # and the loss reached the dashboard live
-    from tests.unit.test_generation_task import receive_all
-
     progress = [m["event"] for m in receive_all(channel)
                 if m["event"]["type"] == "training.progress"]
     assert [e["data"]["step"] for e in progress] == [10, 20]
