@@ -111,7 +111,10 @@
         if (!fresh) return;
         // Events that came while this was in flight found no card; the server's copy is newer.
         const stale = card(briefId);
-        if (stale) stale.remove();
+        if (stale) {
+          bump(stale.dataset.state, -1);
+          stale.remove();
+        }
         placeCard(fresh, fresh.dataset.state);
       });
   }
@@ -119,6 +122,7 @@
   function placeCard(el, state) {
     const list = root.querySelector('[data-column="' + state + '"] [data-cards]');
     if (!list) return;
+    const from = el.isConnected ? el.dataset.state : null;
     el.dataset.state = state;
     // Keep each column ordered by priority, highest first, as the server renders it.
     const priority = Number(el.dataset.priority || 0);
@@ -126,16 +130,20 @@
       return other !== el && Number(other.dataset.priority || 0) < priority;
     });
     list.insertBefore(el, before || null);
-    updateCounts();
+    // A column shows only its first cards, so counts move by one rather than being recounted.
+    if (from !== state) {
+      if (from) bump(from, -1);
+      bump(state, 1);
+    }
   }
 
-  function updateCounts() {
-    root.querySelectorAll("[data-column]").forEach(function (column) {
-      const count = column.querySelector("[data-cards]").children.length;
-      const badge = column.querySelector("[data-count]");
-      badge.textContent = String(count);
-      badge.setAttribute("aria-label", count + " briefs");
-    });
+  function bump(state, delta) {
+    const badge = root.querySelector('[data-column="' + state + '"] [data-count]');
+    if (!badge) return;
+    const capped = badge.textContent.trim().endsWith("+");
+    const count = Math.max(0, parseInt(badge.textContent, 10) + delta);
+    badge.textContent = count + (capped ? "+" : "");
+    badge.setAttribute("aria-label", count + (capped ? " or more" : "") + " briefs");
   }
 
   function setJobState(el, state) {
