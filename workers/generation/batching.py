@@ -30,9 +30,14 @@ class OutOfDeviceMemory(GenerationError):
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA OOM; the failed batch's cached blocks are released so the halves can use them."""
     import torch
 
-    return isinstance(exc, torch.cuda.OutOfMemoryError)
+    if not isinstance(exc, torch.cuda.OutOfMemoryError):
+        return False
+    if torch.cuda.is_available():  # untested here: no GPU on the development machine
+        torch.cuda.empty_cache()
+    return True
 
 
 def run_splitting(run: RunBatch, items: list[BatchItem]) -> list[list[GeneratedText] | Exception]:
