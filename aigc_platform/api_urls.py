@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.briefs import api as briefs
+from apps.evaluation.api import BriefScoreCardsApi
 from apps.generation import api as generation
 from apps.integrations import api as integrations
 from apps.reviews import api as reviews
@@ -33,6 +34,8 @@ SCHEMA_SETTINGS = {
         "JobStateEnum": "apps.generation.models.JobState",
         "PublicationStateEnum": "apps.publishing.models.PublicationState",
         "DeliveryStateEnum": "apps.integrations.models.DeliveryState",
+        "ReviewDecisionEnum": "apps.reviews.models.Decision",
+        "GateOutcomeEnum": "apps.evaluation.models.GateOutcome",
     },
 }
 
@@ -72,6 +75,8 @@ urlpatterns = [
     path("briefs/<int:brief_id>/reject/", reviews.BriefRejectApi.as_view(), name="brief-reject"),
     path("briefs/<int:brief_id>/request-changes/", reviews.BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
+    path("briefs/<int:brief_id>/scorecards/", BriefScoreCardsApi.as_view(),
+         name="brief-scorecards"),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
     *_crud("drafts", "draft", generation.DraftListApi, generation.DraftDetailApi),
