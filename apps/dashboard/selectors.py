@@ -14,7 +14,7 @@ from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.models import BriefState, ContentBrief, ContentType
 from apps.core.errors import NotFound
 from apps.core.models import AuditEvent
-from apps.evaluation.models import Evaluation
+from apps.evaluation.models import Evaluation, GateDecision
 from apps.generation.models import Draft, GenerationJob
 from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.diff import word_diff
@@ -208,6 +208,7 @@ class BriefPage:
     assignment: ReviewAssignment | None
     policy: ApprovalPolicy
     reviewers: list[tuple[int, str]]  # who may be assigned: (user id, username)
+    gate: GateDecision | None  # the quality gate's latest decision: reasons, risks, group
 
 
 def _score(draft: Draft) -> float:
@@ -291,4 +292,5 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
         assignment=ReviewAssignment.objects.filter(brief=brief).select_related("reviewer").first(),
         policy=approval_policy_for(brief.content_type_id),
         reviewers=reviewers(workspace_id=workspace_id),
+        gate=GateDecision.objects.filter(brief=brief).order_by("-id").first(),
     )

@@ -20,6 +20,7 @@ from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit
+from apps.evaluation.selectors import approval_group_required
 from apps.generation.models import Draft
 from apps.notifications.models import Kind
 from apps.notifications.services import notify
@@ -185,16 +186,21 @@ def _approve(*, brief: ContentBrief, draft: Draft, reviewer: Actor, guest_name: 
     review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.APPROVE,
                             comment=comment, revision=revision, guest_name=guest_name)
     given = standing.count()
+    # The quality gate may also ask for an approval from a named group (a risky claim).
+    group = approval_group_required(brief_id=brief.pk)
+    missing_group = bool(group) and not standing.filter(reviewer__groups__name=group).exists()
     who = guest_name or (reviewer.get_username() if reviewer else "someone")
-    if given < policy.approvals_required:
+    if given < policy.approvals_required or missing_group:
         audit_record(workspace_id=brief.workspace_id, action="review.approval_recorded",
                      subject=brief, actor=reviewer, actor_label=guest_name,
                      after={"approvals": given, "required": policy.approvals_required,
+                            "group_missing": group if missing_group else "",
                             "draft_id": draft.pk})
         notify(user_ids=_decision_audience(brief), workspace_id=brief.workspace_id,
                kind=Kind.DECISION, brief=brief, exclude_id=getattr(reviewer, "pk", None),
                message=f"{who} approved “{brief.title}” ({given} of "
-                       f"{policy.approvals_required} approvals).")
+                       f"{policy.approvals_required} approvals"
+                       + (f"; one from {group} still needed)." if missing_group else ")."))
         return review
     brief_transition(brief, to=BriefState.APPROVED, actor=reviewer, actor_label=guest_name,
                      payload={"draft_id": draft.pk, "revision": revision.number})
@@ -217,7 +223,8 @@ def review_approve(
     publish_at: datetime | None = None,
 ) -> Review:
     """Record an approval of a draft's newest revision; once the content type's policy has
-    its N approvals (from distinct reviewers if it says so), in_review → approved and the
+    its N approvals (from distinct reviewers if it says so), and one from the group the
+    quality gate named if it named one, in_review → approved and the
     revision is scheduled on the chosen (default: auto-publish) targets at `publish_at`.
 
     An approval of a brief no longer in review is refused as an illegal transition.

@@ -275,3 +275,26 @@ def test_without_round_robin_a_brief_reaching_review_stays_unassigned(brief, rit
 
     assert brief_in_review(brief.pk) is False
     assert not ReviewAssignment.objects.exists()
+
+
+def test_a_gate_naming_a_group_needs_an_approval_from_a_member(ws, brief, rita, sam):
+    from django.contrib.auth.models import Group
+
+    from apps.evaluation.models import GateDecision
+
+    # Given the gate asked for Compliance on this brief, and sam is in Compliance
+    GateDecision.objects.create(workspace=ws, job=brief.jobs.get(), brief=brief,
+                                decision="review", passed=True, reasons=["health claim"],
+                                risks=["health claim"], required_group="Compliance")
+    sam.groups.add(Group.objects.create(name="Compliance"))
+    draft = best_draft(brief)
+    # When rita approves, the brief still waits for Compliance
+    review_approve(brief=brief, draft_id=draft.pk, reviewer=rita)
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+    assert Notification.objects.get(user__username="eddie").message == (
+        "rita approved “Composting at home” (1 of 1 approvals; one from Compliance still needed).")
+    # and sam's approval completes it
+    review_approve(brief=brief, draft_id=draft.pk, reviewer=sam)
+    brief.refresh_from_db()
+    assert brief.state == BriefState.SCHEDULED
