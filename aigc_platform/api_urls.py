@@ -22,6 +22,8 @@ SCHEMA_SETTINGS = {
         "see docs/integrations.md."
     ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",  # 3.1 documents outbound webhooks
+    "WEBHOOKS": "apps.integrations.api.EVENT_WEBHOOKS",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # What Django's converters match: anything else is Django's own (HTML) 404, not ours.

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import django_filters
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiWebhook,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -228,3 +234,40 @@ class DeliveryRedeliverApi(ApiBase, APIView):
             raise NotFound(f"Delivery {pk} not found.")
         delivery_redeliver(delivery=delivery, actor=request.user)
         return Response(DeliverySerializer(_deliveries(workspace).get(pk=pk)).data)
+
+
+
+EVENT_V1 = {
+    "type": "object",
+    "required": ["id", "version", "type", "timestamp", "workspace_id", "subject", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "evt_<n>; one event may reach several "
+                                                "subscriptions"},
+        "version": {"type": "integer", "enum": [1]},
+        "type": {"type": "string", "description": "brief.<state>, job.<state>, draft.edited, "
+                 "review.<decision>, publication.<state>, subscription.disabled"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "workspace_id": {"type": "integer"},
+        "subject": {"type": "object", "required": ["type", "id"], "properties": {
+            "type": {"type": "string"}, "id": {"type": "integer"}}},
+        "data": {"type": "object", "additionalProperties": True, "description":
+                 "the event's fields: state, previous_state, brief_id, job_id, publication_id, "
+                 "error, ..."},
+    },
+}
+# A raw operation: spectacular renders it as is, whatever the default schema class.
+EVENT_WEBHOOKS = [OpenApiWebhook(name="event", decorator={"post": {
+    "summary": "An event a subscription asked for",
+    "description": "POSTed to the subscription's URL, signed with its secret the Standard "
+                   "Webhooks way (webhook-id, webhook-timestamp, webhook-signature). Answer any "
+                   "2xx within 15 s; anything else is retried for about 24 hours.",
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": EVENT_V1,
+        "examples": {"brief.in_review": {"value": {
+            "id": "evt_981", "version": 1, "type": "brief.in_review",
+            "timestamp": "2026-11-29T16:40:02.120000+00:00", "workspace_id": 1,
+            "subject": {"type": "contentbrief", "id": 42},
+            "data": {"state": "in_review", "previous_state": "generating", "brief_id": 42,
+                     "title": "Rain gardens", "job_id": 57}}}}}}},
+    "responses": {"2XX": {"description": "Received; anything else is retried."}},
+}})]

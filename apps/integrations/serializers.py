@@ -96,3 +96,4 @@ class RecurringBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "cron", "timezone", "content_type", "brief_fields", "enabled",
                   "next_run_at", "last_run_at", "created_at"]
         read_only_fields = ["next_run_at", "last_run_at", "created_at"]
+

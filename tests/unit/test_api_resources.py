@@ -169,6 +169,8 @@ def test_schema_swagger_and_redoc_are_served(editor, settings):
     assert spec["openapi"].startswith("3.")
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert "/api/v1/hooks/{slug}/" in spec["paths"]
+    event = spec["webhooks"]["event"]["post"]["requestBody"]["content"]["application/json"]
+    assert event["schema"]["properties"]["version"] == {"type": "integer", "enum": [1]}
     assert set(spec["paths"]["/api/v1/briefs/"]["post"]["responses"]) >= {
         "201", "400", "401", "403", "429"}
     for page in ("swagger", "redoc"):
