@@ -98,6 +98,9 @@ urlpatterns = [
            integrations.EndpointDetailApi, rotate_secret=integrations.EndpointRotateSecretApi),
     *_crud("webhook-subscriptions", "subscription", integrations.SubscriptionListCreateApi,
            integrations.SubscriptionDetailApi, enable=integrations.SubscriptionEnableApi),
+    *_crud("feeds", "feed", integrations.FeedListCreateApi, integrations.FeedDetailApi),
+    *_crud("recurring-briefs", "recurring-brief", integrations.RecurringBriefListCreateApi,
+           integrations.RecurringBriefDetailApi),
     *_crud("webhook-deliveries", "delivery", integrations.DeliveryListApi,
            integrations.DeliveryDetailApi, redeliver=integrations.DeliveryRedeliverApi),
 ]

@@ -34,16 +34,26 @@ from apps.integrations.inbound import (
     endpoint_secret_rotate,
     inbound_receive,
 )
-from apps.integrations.models import Delivery, DeliveryState, InboundEndpoint, Subscription
+from apps.integrations.models import (
+    Delivery,
+    DeliveryState,
+    FeedSource,
+    InboundEndpoint,
+    RecurringBrief,
+    Subscription,
+)
 from apps.integrations.outbound import delivery_redeliver, subscription_create, subscription_enable
 from apps.integrations.serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,
     EndpointSerializer,
+    FeedSerializer,
+    RecurringBriefSerializer,
     SecretSerializer,
     SubscriptionCreatedSerializer,
     SubscriptionSerializer,
 )
+from apps.integrations.sources import feed_create, recurring_create
 
 HOOK_HEADERS = [
     OpenApiParameter("webhook-id", str, OpenApiParameter.HEADER, required=True,
@@ -271,3 +281,70 @@ EVENT_WEBHOOKS = [OpenApiWebhook(name="event", decorator={"post": {
                      "title": "Rain gardens", "job_id": 57}}}}}}},
     "responses": {"2XX": {"description": "Received; anything else is retried."}},
 }})]
+
+
+def _feeds(workspace: Workspace):
+    return FeedSource.objects.filter(workspace=workspace)
+
+
+@extend_schema(methods=["POST"], request=FeedSerializer, responses={201: FeedSerializer})
+class FeedListCreateApi(WorkspaceListApi):
+    """RSS/Atom feeds polled on a schedule; each new entry becomes a brief."""
+
+    read_scope, write_scope = "events:read", "integrations:write"
+    serializer_class = FeedSerializer
+    filterset_fields = ["enabled"]
+
+    def rows(self, workspace: Workspace):
+        return _feeds(workspace)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = FeedSerializer(data=request.data, context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        feed = feed_create(workspace=workspace, actor=request.user, **fields.validated_data)
+        return Response(FeedSerializer(feed).data, status=status.HTTP_201_CREATED)
+
+
+class FeedDetailApi(WorkspaceDetailApi):
+    read_scope = "events:read"
+    serializer_class = FeedSerializer
+
+    def rows(self, workspace: Workspace):
+        return _feeds(workspace)
+
+
+def _recurring(workspace: Workspace):
+    return RecurringBrief.objects.filter(workspace=workspace)
+
+
+@extend_schema(methods=["POST"], request=RecurringBriefSerializer,
+               responses={201: RecurringBriefSerializer})
+class RecurringBriefListCreateApi(WorkspaceListApi):
+    """Briefs created on a cron schedule in an IANA time zone."""
+
+    read_scope, write_scope = "events:read", "integrations:write"
+    serializer_class = RecurringBriefSerializer
+    filterset_fields = ["enabled"]
+
+    def rows(self, workspace: Workspace):
+        return _recurring(workspace)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = RecurringBriefSerializer(data=request.data, context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        data = fields.validated_data
+        recurring = recurring_create(
+            workspace=workspace, name=data["name"], cron=data["cron"], tz=data["timezone"],
+            content_type_id=data["content_type"].pk, brief_fields=data["brief_fields"],
+            actor=request.user)
+        return Response(RecurringBriefSerializer(recurring).data, status=status.HTTP_201_CREATED)
+
+
+class RecurringBriefDetailApi(WorkspaceDetailApi):
+    read_scope = "events:read"
+    serializer_class = RecurringBriefSerializer
+
+    def rows(self, workspace: Workspace):
+        return _recurring(workspace)

@@ -17,7 +17,17 @@ from apps.integrations.models import (
 )
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class WorkspaceContentTypeMixin:
+    def validate_content_type(self, value):  # type: ignore[no-untyped-def]
+        if value.workspace_id != self.context["workspace"].pk:  # type: ignore[attr-defined]
+            raise serializers.ValidationError("Unknown content type in this workspace.")
+        return value
+
+
+class EndpointSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+    field_mapping = serializers.DictField(child=serializers.CharField(max_length=200),
+                                          default=dict, help_text="brief field → dotted path")
+    defaults = serializers.DictField(default=dict, help_text="brief fields the sender omits")
     url = serializers.SerializerMethodField(help_text="where the sender posts")
 
     class Meta:
@@ -29,11 +39,6 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     def get_url(self, endpoint: InboundEndpoint) -> str:
         return f"/api/v1/hooks/{endpoint.slug}/"
-
-    def validate_content_type(self, value):  # type: ignore[no-untyped-def]
-        if value.workspace_id != self.context["workspace"].pk:
-            raise serializers.ValidationError("Unknown content type in this workspace.")
-        return value
 
 
 class SecretSerializer(serializers.Serializer):
@@ -82,7 +87,9 @@ class DeliverySerializer(serializers.ModelSerializer):
                   "created_at", "delivered_at", "payload", "log"]
 
 
-class FeedSerializer(serializers.ModelSerializer):
+class FeedSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+    defaults = serializers.DictField(default=dict, help_text="brief fields for every entry")
+
     class Meta:
         model = FeedSource
         fields = ["id", "name", "url", "content_type", "defaults", "enabled", "last_polled_at",
@@ -90,7 +97,10 @@ class FeedSerializer(serializers.ModelSerializer):
         read_only_fields = ["last_polled_at", "last_error", "created_at"]
 
 
-class RecurringBriefSerializer(serializers.ModelSerializer):
+class RecurringBriefSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+    brief_fields = serializers.DictField(help_text="the brief's fields; {date} in the title "
+                                         "becomes the run's local date")
+
     class Meta:
         model = RecurringBrief
         fields = ["id", "name", "cron", "timezone", "content_type", "brief_fields", "enabled",

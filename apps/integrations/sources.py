@@ -29,6 +29,20 @@ FEED_MAX_BYTES = 5_000_000
 SOURCE_MATERIAL_MAX = 50_000  # ContentBrief.source_material
 
 
+@transaction.atomic
+def feed_create(*, workspace: Workspace, name: str, url: str, content_type: Any,
+                defaults: dict[str, Any] | None = None, enabled: bool = True,
+                actor: Actor = None) -> FeedSource:
+    if not url.startswith(("http://", "https://")):
+        raise DomainError("A feed needs an http(s) URL.")
+    feed = FeedSource.objects.create(workspace=workspace, name=name, url=url,
+                                     content_type=content_type, defaults=defaults or {},
+                                     enabled=enabled)
+    audit_record(workspace_id=workspace.pk, action="feed.created", subject=feed, actor=actor,
+                 after={"url": url})
+    return feed
+
+
 def _entry_text(entry: Any) -> str:
     """The entry as source material: its content (or summary) and its link."""
     content = entry.get("content") or []

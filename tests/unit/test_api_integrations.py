@@ -108,3 +108,23 @@ def test_reviewers_and_keys_without_scopes_may_not_manage_integrations(ws, edito
     listed = APIClient().get(f"{API}/webhook-subscriptions/", HTTP_AUTHORIZATION=f"Bearer {reader}")
     assert (as_reviewer.status_code, as_reader.status_code, listed.status_code) == (403, 403, 200)
     assert Subscription.objects.count() == 0
+
+
+def test_feeds_and_recurring_briefs_are_set_up_over_the_api(ws, editor):
+    ct = factories.content_type(ws, slug="news")
+    client = client_for(editor)
+    feed = client.post(f"{API}/feeds/", {"name": "News", "url": "https://news.test/rss",
+                                         "content_type": ct.pk, "defaults": {"variants": 1}},
+                       format="json")
+    recurring = client.post(f"{API}/recurring-briefs/", {
+        "name": "Digest", "cron": "0 9 * * MON", "timezone": "Europe/Paris", "content_type": ct.pk,
+        "brief_fields": {"title": "Digest {date}", "topic": "the week"}}, format="json")
+    bad_zone = client.post(f"{API}/recurring-briefs/", {
+        "name": "x", "cron": "0 9 * * MON", "timezone": "Mars/Olympus", "content_type": ct.pk,
+        "brief_fields": {"title": "t", "topic": "x"}}, format="json")
+    assert (feed.status_code, feed.json()["defaults"]) == (201, {"variants": 1})
+    assert recurring.status_code == 201
+    assert recurring.json()["next_run_at"] is not None
+    assert (bad_zone.status_code, bad_zone.json()) == (400, {
+        "detail": "Unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Paris."})
+    assert [f["name"] for f in client.get(f"{API}/feeds/").json()["results"]] == ["News"]
