@@ -18,6 +18,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("evaluation", "evaluation"): ("view",),
         ("publishing", "publishingtarget"): ("add", "change", "view"),
         ("publishing", "publication"): ("view", "change"),
+        ("reviews", "approvalpolicy"): ("add", "change", "view"),
+        ("reviews", "reviewassignment"): ("view",),
+        ("notifications", "notification"): ("view",),
     },
     Role.REVIEWER: {
         ("briefs", "contentbrief"): ("view",),
@@ -26,6 +29,10 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("reviews", "review"): ("add", "view"),
         ("reviews", "draftrevision"): ("add", "view"),
         ("publishing", "publication"): ("view",),
+        ("reviews", "reviewcomment"): ("view",),
+        ("reviews", "reviewassignment"): ("view",),
+        ("reviews", "guestlink"): ("view",),
+        ("notifications", "notification"): ("view",),
     },
 }
 # Admins may do everything editors and reviewers may, and manage members.

@@ -1,9 +1,22 @@
-"""Reviews and revisions are written by the review services (dashboard); here they are read."""
+"""Reviews, revisions, comments, assignments, locks and guest links are written by the review
+services (dashboard); here they are read. Approval policies are settings, edited here."""
+
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 
-from apps.core.admin import ReadOnlyAdmin
-from apps.reviews.models import DraftRevision, Review
+from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin, member_workspace_ids
+from apps.reviews.models import (
+    ApprovalPolicy,
+    DraftRevision,
+    EditLock,
+    GuestLink,
+    Review,
+    ReviewAssignment,
+    ReviewComment,
+)
 
 
 @admin.register(DraftRevision)
@@ -18,7 +31,55 @@ class DraftRevisionAdmin(ReadOnlyAdmin):
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
     workspace_path = "brief__workspace_id"
-    list_display = ("id", "brief", "decision", "reviewer", "revision", "created_at")
-    list_filter = ("decision", ("brief__workspace", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("brief__title", "comment", "reviewer__username")
+    list_display = ("id", "brief", "decision", "reviewer", "guest_name", "superseded", "revision",
+                    "created_at")
+    list_filter = ("decision", "superseded", ("brief__workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("brief__title", "comment", "reviewer__username", "guest_name")
     list_select_related = ("brief", "reviewer", "revision")
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(WorkspaceScopedAdmin):
+    workspace_path = "content_type__workspace_id"
+    list_display = ("content_type", "approvals_required", "distinct_reviewers", "round_robin",
+                    "review_sla_hours", "escalate_after_hours", "escalate_to")
+    list_select_related = ("content_type", "escalate_to")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "escalate_to" and not request.user.is_superuser:
+            # Only members of the editor's own workspaces can be the escalation contact.
+            kwargs["queryset"] = get_user_model().objects.filter(
+                memberships__workspace_id__in=member_workspace_ids(request)).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(ReviewAssignment)
+class ReviewAssignmentAdmin(ReadOnlyAdmin):
+    workspace_path = "brief__workspace_id"
+    list_display = ("brief", "reviewer", "assigned_by", "assigned_at", "reminded_at",
+                    "escalated_at")
+    search_fields = ("brief__title", "reviewer__username")
+    list_select_related = ("brief", "reviewer", "assigned_by")
+
+
+@admin.register(ReviewComment)
+class ReviewCommentAdmin(ReadOnlyAdmin):
+    workspace_path = "brief__workspace_id"
+    list_display = ("id", "brief", "author", "parent", "created_at")
+    search_fields = ("brief__title", "body", "author__username")
+    list_select_related = ("brief", "author", "parent")
+
+
+@admin.register(EditLock)
+class EditLockAdmin(ReadOnlyAdmin):
+    workspace_path = "draft__brief__workspace_id"
+    list_display = ("draft", "holder", "expires_at")
+    list_select_related = ("draft", "holder")
+
+
+@admin.register(GuestLink)
+class GuestLinkAdmin(ReadOnlyAdmin):
+    workspace_path = "brief__workspace_id"
+    list_display = ("brief", "guest_name", "guest_email", "created_by", "expires_at", "used_at")
+    search_fields = ("brief__title", "guest_name", "guest_email")
+    list_select_related = ("brief", "created_by")

@@ -17,12 +17,21 @@ from apps.core.models import AuditEvent
 from apps.generation.models import JobState
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.services import publication_claim, publication_fail, target_create
-from apps.reviews.services import review_approve, review_reject
+from apps.reviews.models import ApprovalPolicy
+from apps.reviews.services import (
+    assignment_set,
+    comment_add,
+    draft_lock_acquire,
+    guest_link_create,
+    review_approve,
+    review_reject,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"core", "accounts", "briefs", "generation", "evaluation", "reviews", "publishing"}
+OUR_APPS = {"core", "accounts", "briefs", "generation", "evaluation", "reviews", "publishing",
+            "notifications"}
 MODELS = {
     (model._meta.app_label, model._meta.model_name): model
     for model in admin.site._registry
@@ -60,10 +69,23 @@ def published_round(ws, name: str) -> Publication:
     return publication_fail(publication=publication, error="HTTP 503 from the CMS")
 
 
+def review_round(ws, name: str) -> None:
+    """A brief in review with a policy, a comment, an assignee (notified), a lock and a guest link."""
+    brief = factories.brief_in_review(ws, title=f"{name} in review")
+    reviewer = factories.member(ws, Role.REVIEWER)
+    ApprovalPolicy.objects.create(content_type=brief.content_type, approvals_required=2,
+                                  escalate_to=reviewer)
+    comment_add(brief=brief, author=reviewer, body="Looks fine.")
+    assignment_set(brief=brief, reviewer_id=reviewer.pk)
+    draft_lock_acquire(draft=brief.drafts.first(), user=reviewer)
+    guest_link_create(brief=brief, created_by=reviewer, guest_name="Clara")
+
+
 def every_model_in(ws, name: str) -> None:
     factories.model_profile(ws, name=f"{name} model")
     ws.style_guides.create(name=f"{name} style", tone="warm")
     published_round(ws, name)
+    review_round(ws, name)
 
 
 def _changelist_queries(client: Client, app: str, model: str) -> int:
@@ -79,8 +101,10 @@ def test_every_model_is_registered():
         ("briefs", "styleguide"), ("core", "auditevent"), ("core", "outboxevent"),
         ("core", "workspace"), ("evaluation", "evaluation"), ("generation", "draft"),
         ("generation", "generationjob"), ("generation", "modelprofile"),
-        ("publishing", "publication"), ("publishing", "publishingtarget"),
-        ("reviews", "draftrevision"), ("reviews", "review"),
+        ("notifications", "notification"), ("publishing", "publication"),
+        ("publishing", "publishingtarget"), ("reviews", "approvalpolicy"),
+        ("reviews", "draftrevision"), ("reviews", "editlock"), ("reviews", "guestlink"),
+        ("reviews", "review"), ("reviews", "reviewassignment"), ("reviews", "reviewcomment"),
     ]
 
 
@@ -89,8 +113,9 @@ def test_changelists_render_in_a_fixed_number_of_queries(ws, root):
     every_model_in(ws, "First")
     with_one = {m: _changelist_queries(root, *m) for m in OUR_MODELS}
     # when there are three rounds
-    published_round(ws, "Second")
-    published_round(ws, "Third")
+    for name in ("Second", "Third"):
+        published_round(ws, name)
+        review_round(ws, name)
     with_three = {m: _changelist_queries(root, *m) for m in OUR_MODELS}
     # then every changelist renders with the same number of queries (no N+1)
     assert with_three == with_one
