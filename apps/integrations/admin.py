@@ -82,6 +82,8 @@ class InboundEndpointAdmin(WorkspaceScopedAdmin):
 
 
 class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=1000, assume_scheme="https")  # Django 6's default
+
     class Meta:
         model = Subscription
         fields = ("workspace", "name", "url", "event_types")
@@ -103,7 +105,6 @@ class SubscriptionAdmin(WorkspaceScopedAdmin):
     list_select_related = ("workspace",)
     readonly_fields = ("enabled", "failing_since", "disabled_reason", "created_at", "updated_at")
     actions = ("enable_subscriptions",)
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: Subscription, form: Any,
                    change: bool) -> None:
