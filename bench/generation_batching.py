@@ -6,9 +6,12 @@ prompts, sampled at temperature 0.8 with min_new_tokens = max_new_tokens so
 every job writes exactly TOKENS tokens). Batched: 32 threads submit at once to
 the worker's BatchCollector, as 32 prefetched Celery messages would.
 Sequential: one `generate` call after another. The model is loaded and warmed
-first; torch uses the process's default threads.
+first. `--threads N` sets torch's intra-op threads for both sides: on a busy
+2-core host the default two threads spin-wait on each other at every small op,
+which slows one-row steps far more than 32-row ones and inflates the ratio.
 
     .venv/bin/python bench/generation_batching.py [--jobs 32] [--tokens 64] [--device auto]
+                                                  [--threads N]
 """
 
 from __future__ import annotations
@@ -43,7 +46,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     models_dir = Path(os.environ.get("AIGC_MODELS_DIR", Path(__file__).parent.parent / "models"))
     requests = jobs(args.jobs, args.tokens, args.device)
     loaded = load_model("builtin", args.device, models_dir)
@@ -63,7 +71,10 @@ def main() -> None:
     tokens = sum(t.completion_tokens for texts in sequential for t in texts)
     assert tokens == sum(t.completion_tokens for texts in batched for t in texts)
     same = sum(a[0].text == b[0].text for a, b in zip(sequential, batched, strict=True))
+    import torch
+
     figures = {"jobs": args.jobs, "tokens_per_job": args.tokens, "device": str(loaded.device),
+               "torch_threads": torch.get_num_threads(),
                "model_revision": loaded.revision,
                "sequential_tok_s": round(tokens / sequential_s, 1),
                "batched_tok_s": round(tokens / batched_s, 1),

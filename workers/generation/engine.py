@@ -174,19 +174,36 @@ def _check(request: GenerationRequest) -> None:
         raise InvalidRequest(f"top_p must be above 0 and at most 1, got {request.top_p}.")
 
 
-def _sample(logits: Any, row: _Row) -> int:
-    """Greedy at temperature 0, else nucleus sampling with the row's own generator."""
+def _sample(logits: Any, rows: list[_Row]) -> list[int]:
+    """One token per row: greedy at temperature 0, else nucleus sampling, all rows at once.
+
+    Each sampled row draws its uniform number from its own generator and picks
+    by inverse CDF over its sorted nucleus, so a row's token depends only on
+    its logits and its seed, never on its batch neighbours (row-wise ops give
+    the same numbers batched or alone). One batched sort replaces a sort and a
+    multinomial per row, which were two thirds of a 32-row step on CPU.
+    """
     import torch
 
-    request = row.request
-    if request.temperature == 0:
-        return int(logits.argmax())
-    probs = torch.softmax(logits / request.temperature, dim=-1)
-    if request.top_p < 1:
-        ranked, order = probs.sort(descending=True)
-        outside = ranked.cumsum(dim=-1) - ranked > request.top_p  # mass before it already enough
-        probs = torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(outside, 0.0))
-    return int(torch.multinomial(probs, 1, generator=row.generator))
+    tokens = logits.argmax(dim=-1).tolist()
+    sampled = [n for n, row in enumerate(rows) if row.request.temperature > 0]
+    if not sampled:
+        return tokens
+    device = logits.device
+    temperature = torch.tensor([rows[n].request.temperature for n in sampled],
+                               device=device).unsqueeze(1)
+    top_p = torch.tensor([rows[n].request.top_p for n in sampled], device=device).unsqueeze(1)
+    draws = torch.cat([torch.rand(1, generator=rows[n].generator, device=device)
+                       for n in sampled]).unsqueeze(1)
+    probs = torch.softmax(logits[sampled] / temperature, dim=-1)
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked > top_p, 0.0)  # outside nucleus
+    cumulative = ranked.cumsum(dim=-1)
+    index = torch.searchsorted(cumulative, draws * cumulative[:, -1:], right=True)
+    index = index.clamp(max=cumulative.shape[1] - 1)
+    for n, token in zip(sampled, order.gather(1, index).squeeze(1).tolist(), strict=True):
+        tokens[n] = token
+    return tokens
 
 
 def _cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
@@ -301,14 +318,13 @@ def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
                                   use_cache=True, **{loaded.cache_argument: past})
             past = getattr(output, loaded.cache_argument)
             logits = output.logits[:, -1, :].float()
-            now = clock()
-            tokens = []
             for n, row in enumerate(active):
-                row.device_s += (now - step_started) / len(active)
                 if len(row.written) < row.request.min_new_tokens and eos is not None:
                     logits[n, eos] = float("-inf")
-                token = _sample(logits[n], row)
-                tokens.append(token)
+            tokens = _sample(logits, active)
+            now = clock()
+            for row, token in zip(active, tokens, strict=True):
+                row.device_s += (now - step_started) / len(active)
                 _advance(row, token, eos, tokenizer, items[row.item].on_text,
                          now - started)
             step_input = torch.tensor(tokens, device=device).unsqueeze(1)
