@@ -140,6 +140,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "generation.sweep_stale_jobs", "schedule": 60.0},
     # Publishes what has come due (scheduled posts and retries after backoff).
     "dispatch-due-publications": {"task": "publishing.dispatch_due", "schedule": 15.0},
+    # Likes, boosts, replies and comment counts of recent posts, for the report and fine-tuning.
+    "pull-engagement": {"task": "publishing.pull_engagement", "schedule": 3600.0},
 }
 
 CHANNEL_LAYERS = {
