@@ -233,8 +233,10 @@ def sweep_stale_jobs() -> list[int]:
     return jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
 
 
-def loss_sender(run: TrainingRun, curve: list[list[float]]) -> Callable[[int, float], None]:
-    """Keeps the loss curve and streams it, throttled, to the workspace's live dashboard."""
+def loss_sender(run: TrainingRun, curve: list[list[float]]
+                ) -> tuple[Callable[[int, float], None], Callable[[], None]]:
+    """Keeps the loss curve and streams it, throttled, to the workspace's live dashboard;
+    returns (on_loss, flush), flush sending the last loss when training ends."""
 
     def send(variant: int, text: str, step: int) -> None:
         message = {"type": "training.progress",
@@ -252,7 +254,7 @@ def loss_sender(run: TrainingRun, curve: list[list[float]]) -> Callable[[int, fl
         curve.append([step, round(loss, 4)])
         throttle.offer(0, f"{loss:.4f}", step)
 
-    return on_loss
+    return on_loss, throttle.flush
 
 
 def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str, Any]:
@@ -297,8 +299,9 @@ def train(self: Any, run_id: int) -> str:
     if run is None:
         return "skipped"
     curve: list[list[float]] = []
+    on_loss, flush = loss_sender(run, curve)
     try:
-        figures = _train(run, loss_sender(run, curve))
+        figures = _train(run, on_loss)
     except GenerationError as exc:
         training_run_fail(run_id=run.pk, error=str(exc), actor_label=worker_id)
         return "failed"
@@ -307,5 +310,6 @@ def train(self: Any, run_id: int) -> str:
         training_run_fail(run_id=run.pk, error=f"Training failed: {type(exc).__name__}: {exc}",
                           actor_label=worker_id)
         return "failed"
+    flush()
     training_run_succeed(run_id=run.pk, worker_id=worker_id, loss_curve=curve, **figures)
     return "trained"
