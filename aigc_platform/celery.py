@@ -13,6 +13,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = (
     "apps.core.tasks",
     "apps.publishing.tasks",
+    "apps.reviews.tasks",
+    "apps.notifications.tasks",
+    "apps.integrations.tasks",
     "workers.tasks.generation",
     "workers.tasks.evaluation",
 )

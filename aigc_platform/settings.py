@@ -142,6 +142,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-publications": {"task": "publishing.dispatch_due", "schedule": 15.0},
     # Likes, boosts, replies and comment counts of recent posts, for the report and fine-tuning.
     "pull-engagement": {"task": "publishing.pull_engagement", "schedule": 3600.0},
+    # Reminds reviewers of overdue reviews, then escalates.
+    "review-slas": {"task": "reviews.sweep_slas", "schedule": 300.0},
 }
 
 CHANNEL_LAYERS = {
@@ -153,6 +155,15 @@ CHANNEL_LAYERS = {
                    "expiry": 30},
     }
 }
+
+# --- Email (notifications): the console by default, SMTP when configured.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "aigc-platform@localhost")
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 
 # --- Auth
 AUTH_PASSWORD_VALIDATORS = [
