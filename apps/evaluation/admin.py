@@ -1,8 +1,41 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import ReadOnlyAdmin
-from apps.evaluation.models import Evaluation, GateDecision
+from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
+from apps.evaluation.models import (
+    Evaluation,
+    GateDecision,
+    QualityGate,
+    WorkspaceEvaluationSettings,
+)
+
+
+@admin.register(QualityGate)
+class QualityGateAdmin(WorkspaceScopedAdmin):
+    """Thresholds per metric; the model's clean() checks rules and patterns."""
+
+    list_display = ("name", "content_type", "target", "enabled", "max_regenerations", "audit_rate",
+                    "workspace")
+    list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "content_type__name")
+    list_select_related = ("content_type", "target", "workspace")
+
+
+@admin.register(WorkspaceEvaluationSettings)
+class WorkspaceEvaluationSettingsAdmin(WorkspaceScopedAdmin):
+    list_display = ("workspace", "auto_approve")
+    list_select_related = ("workspace",)
+
+
+@admin.register(GateDecision)
+class GateDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "brief", "job", "decision", "passed", "regeneration", "required_group",
+                    "audit_sampled", "created_at")
+    list_filter = ("decision", "passed", "audit_sampled",
+                   ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("brief__title", "=job__id")
+    list_select_related = ("brief", "job")
+    ordering = ("-created_at",)
 
 
 @admin.register(Evaluation)

@@ -14,6 +14,12 @@ from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
+from apps.evaluation.models import (
+    GateDecision,
+    GateOutcome,
+    QualityGate,
+    WorkspaceEvaluationSettings,
+)
 from apps.generation.models import JobState
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.services import publication_claim, publication_fail, target_create
@@ -81,11 +87,21 @@ def review_round(ws, name: str) -> None:
     guest_link_create(brief=brief, created_by=reviewer, guest_name="Clara")
 
 
+def gate_round(ws, name: str) -> None:
+    """A quality gate on a content type, the workspace's gate settings and one gate decision."""
+    brief = factories.brief_in_review(ws, title=f"{name} gated")
+    QualityGate.objects.create(workspace=ws, name=f"{name} gate", content_type=brief.content_type)
+    WorkspaceEvaluationSettings.objects.get_or_create(workspace=ws)
+    GateDecision.objects.create(workspace=ws, job=brief.jobs.get(), brief=brief,
+                                decision=GateOutcome.REVIEW, passed=True)
+
+
 def every_model_in(ws, name: str) -> None:
     factories.model_profile(ws, name=f"{name} model")
     ws.style_guides.create(name=f"{name} style", tone="warm")
     published_round(ws, name)
     review_round(ws, name)
+    gate_round(ws, name)
 
 
 def _changelist_queries(client: Client, app: str, model: str) -> int:
@@ -99,7 +115,9 @@ def test_every_model_is_registered():
     assert OUR_MODELS == [
         ("accounts", "membership"), ("briefs", "contentbrief"), ("briefs", "contenttype"),
         ("briefs", "styleguide"), ("core", "auditevent"), ("core", "outboxevent"),
-        ("core", "workspace"), ("evaluation", "evaluation"), ("generation", "draft"),
+        ("core", "workspace"), ("evaluation", "evaluation"), ("evaluation", "gatedecision"),
+        ("evaluation", "qualitygate"), ("evaluation", "workspaceevaluationsettings"),
+        ("generation", "draft"),
         ("generation", "generationjob"), ("generation", "modelprofile"),
         ("notifications", "notification"), ("publishing", "publication"),
         ("publishing", "publishingtarget"), ("reviews", "approvalpolicy"),
