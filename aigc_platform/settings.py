@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "channels",
     "apps.core",
     "apps.accounts",
@@ -144,6 +146,10 @@ CELERY_BEAT_SCHEDULE = {
     "pull-engagement": {"task": "publishing.pull_engagement", "schedule": 3600.0},
     # Reminds reviewers of overdue reviews, then escalates.
     "review-slas": {"task": "reviews.sweep_slas", "schedule": 300.0},
+    # Outbound webhook retries that came due, RSS/Atom feeds, cron-scheduled briefs.
+    "dispatch-due-webhooks": {"task": "webhooks.dispatch_due", "schedule": 30.0},
+    "poll-feeds": {"task": "integrations.poll_feeds", "schedule": 300.0},
+    "run-recurring-briefs": {"task": "integrations.run_recurring", "schedule": 60.0},
 }
 
 CHANNEL_LAYERS = {
@@ -177,10 +183,23 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.apikeys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "apps.apikeys.authentication.HasScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.apikeys.authentication.ApiKeyRateThrottle",
+        "apps.apikeys.authentication.UserRateThrottle",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api_errors.exception_handler",

@@ -21,6 +21,13 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("reviews", "approvalpolicy"): ("add", "change", "view"),
         ("reviews", "reviewassignment"): ("view",),
         ("notifications", "notification"): ("view",),
+        ("evaluation", "qualitygate"): ("add", "change", "view"),
+        ("evaluation", "gatedecision"): ("view",),
+        ("integrations", "inboundendpoint"): ("add", "change", "view"),
+        ("integrations", "subscription"): ("add", "change", "view"),
+        ("integrations", "feedsource"): ("add", "change", "view"),
+        ("integrations", "recurringbrief"): ("add", "change", "view"),
+        ("integrations", "delivery"): ("view",),
     },
     Role.REVIEWER: {
         ("briefs", "contentbrief"): ("view",),
@@ -40,6 +47,8 @@ ROLE_PERMISSIONS[Role.ADMIN] = {
     **ROLE_PERMISSIONS[Role.EDITOR],
     **ROLE_PERMISSIONS[Role.REVIEWER],
     ("accounts", "membership"): ("add", "change", "delete", "view"),
+    ("apikeys", "apikey"): ("add", "change", "view"),
+    ("evaluation", "workspaceevaluationsettings"): ("add", "change", "view"),
 }
 for key in set(ROLE_PERMISSIONS[Role.EDITOR]) & set(ROLE_PERMISSIONS[Role.REVIEWER]):
     ROLE_PERMISSIONS[Role.ADMIN][key] = tuple(

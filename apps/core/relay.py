@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.core import pipeline, realtime
 from apps.core.models import OutboxEvent
+from apps.integrations.outbound import subscriptions_fanout
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def outbox_relay(*, event_id: int) -> bool:
         return False
     realtime.broadcast(realtime.groups_for(event.workspace_id, event.payload), event_message(event))
     pipeline.dispatch(event.type, event.subject_id)
+    subscriptions_fanout(event)  # one delivery per (subscription, event): safe to repeat
     OutboxEvent.objects.filter(pk=event_id, relayed_at__isnull=True).update(
         relayed_at=timezone.now()
     )
