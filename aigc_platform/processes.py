@@ -26,8 +26,8 @@ ALL_QUEUES = tuple(Queue)
 
 def worker_command(name: str, queues: Sequence[str], *, pool: str = "solo",
                    concurrency: int = 1, beat: bool = False) -> list[str]:
-    # solo pool for the model worker: the loaded model stays in this one
-    # process and prefetch 1 keeps long jobs from queueing behind each other.
+    # One process per model worker (solo or threads) so the loaded model is
+    # shared; prefetch 1 per slot keeps long jobs from queueing behind others.
     command = [
         sys.executable, "-m", "celery", "-A", "aigc_platform", "worker",
         "-n", f"{name}@%h", "-Q", ",".join(str(q) for q in queues),

@@ -31,8 +31,10 @@ def stack_processes(*, web_port: int | None, log_dir: Path,
     """
     env = dict(env or {})
     processes = [
-        ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES), env,
-                       log_dir / "worker-gpu.log"),
+        # Threads, so concurrent jobs meet in the batch collector and share forward passes.
+        ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES, pool="threads",
+                                                    concurrency=8),
+                       env, log_dir / "worker-gpu.log"),
         ManagedProcess(
             "worker-cpu-io",
             worker_command("worker-cpu-io", CPU_QUEUES + IO_QUEUES, pool="threads",

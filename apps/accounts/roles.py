@@ -48,6 +48,8 @@ ROLE_PERMISSIONS[Role.ADMIN] = {
     **ROLE_PERMISSIONS[Role.REVIEWER],
     ("accounts", "membership"): ("add", "change", "delete", "view"),
     ("apikeys", "apikey"): ("add", "change", "view"),
+    ("generation", "generationquota"): ("add", "change", "view"),
+    ("generation", "trainingrun"): ("view",),
     ("evaluation", "workspaceevaluationsettings"): ("add", "change", "view"),
 }
 for key in set(ROLE_PERMISSIONS[Role.EDITOR]) & set(ROLE_PERMISSIONS[Role.REVIEWER]):

@@ -9,8 +9,16 @@ from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.briefs.services import brief_cancel
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
-from apps.generation.models import Draft, GenerationJob, JobState, ModelProfile
-from apps.generation.services import model_profile_set_api_key
+from apps.generation.models import (
+    Draft,
+    GenerationJob,
+    GenerationQuota,
+    JobState,
+    ModelProfile,
+    TrainingKind,
+    TrainingRun,
+)
+from apps.generation.services import model_profile_set_api_key, training_run_create
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 
@@ -145,3 +153,32 @@ class DraftAdmin(ReadOnlyAdmin):
     @admin.display(description="score", ordering="evaluation__score")
     def score(self, draft: Draft) -> str:
         return _evaluation_value(draft, "score")
+
+
+@admin.register(GenerationQuota)
+class GenerationQuotaAdmin(WorkspaceScopedAdmin):
+    """Monthly token and device-time budgets and the running-job cap of a workspace."""
+
+    list_display = ("workspace", "monthly_tokens", "monthly_device_seconds", "max_running_jobs")
+    list_select_related = ("workspace",)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    """Runs are started by the action (on the generation queue) and written by the worker."""
+
+    list_display = ("id", "workspace", "kind", "state", "steps", "final_loss",
+                    "heldout_perplexity_before", "heldout_perplexity_after", "created_at")
+    list_filter = ("kind", "state", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("workspace",)
+    ordering = ("-created_at",)
+    actions = ("finetune_again",)
+
+    @admin.action(description="Fine-tune again on the workspace's published content")
+    def finetune_again(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
+        run_service_action(
+            self, request, queryset, done="fine-tuning queued", roles=("admin",),
+            act=lambda run: training_run_create(workspace_id=run.workspace_id,
+                                                kind=TrainingKind.FINETUNE, actor=request.user),
+            workspace_of=lambda run: run.workspace_id,
+        )

@@ -20,7 +20,7 @@ from apps.evaluation.models import (
     QualityGate,
     WorkspaceEvaluationSettings,
 )
-from apps.generation.models import JobState
+from apps.generation.models import GenerationQuota, JobState, TrainingKind, TrainingRun
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.services import publication_claim, publication_fail, target_create
 from apps.reviews.models import ApprovalPolicy
@@ -98,6 +98,8 @@ def gate_round(ws, name: str) -> None:
 
 def every_model_in(ws, name: str) -> None:
     factories.model_profile(ws, name=f"{name} model")
+    GenerationQuota.objects.get_or_create(workspace=ws)
+    TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
     ws.style_guides.create(name=f"{name} style", tone="warm")
     published_round(ws, name)
     review_round(ws, name)
@@ -118,7 +120,8 @@ def test_every_model_is_registered():
         ("core", "workspace"), ("evaluation", "evaluation"), ("evaluation", "gatedecision"),
         ("evaluation", "qualitygate"), ("evaluation", "workspaceevaluationsettings"),
         ("generation", "draft"),
-        ("generation", "generationjob"), ("generation", "modelprofile"),
+        ("generation", "generationjob"), ("generation", "generationquota"),
+        ("generation", "modelprofile"), ("generation", "trainingrun"),
         ("notifications", "notification"), ("publishing", "publication"),
         ("publishing", "publishingtarget"), ("reviews", "approvalpolicy"),
         ("reviews", "draftrevision"), ("reviews", "editlock"), ("reviews", "guestlink"),
