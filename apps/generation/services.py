@@ -26,6 +26,7 @@ from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
     JOB_MACHINE,
     TRAINING_MACHINE,
+    Backend,
     Draft,
     GenerationJob,
     GenerationQuota,
@@ -400,3 +401,51 @@ def training_run_fail(*, run_id: int, error: str, actor_label: str = "") -> Trai
     return _training_transition(run, to=TrainingState.FAILED, actor_label=actor_label,
                                 error=error[:5000], finished_at=timezone.now(),
                                 payload={"error": error[:500]})
+
+
+MODEL_PROFILE_FIELDS = ("name", "backend", "model", "parameters", "queue", "device", "base_url",
+                        "api_key_env", "timeout_s")
+
+
+def _model_profile_save(profile: ModelProfile, *, action: str, api_key: str | None,
+                        actor: Actor, before: dict | None = None) -> ModelProfile:
+    if profile.backend not in Backend.values:
+        raise DomainError(f"Unknown model backend {profile.backend!r}.")
+    if api_key is not None:  # None keeps the stored key; "" removes it
+        profile.api_key_encrypted = secret_encrypt(api_key)
+    profile.save()
+    after = {name: getattr(profile, name) for name in MODEL_PROFILE_FIELDS}
+    # The key itself is never audited: only whether one is stored.
+    after["has_api_key"] = bool(profile.api_key_encrypted)
+    audit_record(workspace_id=profile.workspace_id, action=action, subject=profile, actor=actor,
+                 before=before, after=after)
+    return profile
+
+
+@transaction.atomic
+def model_profile_create(*, workspace_id: int, name: str, backend: str = Backend.BUILTIN,
+                         model: str = "", parameters: dict | None = None,
+                         queue: str = "generation", device: str = "auto", base_url: str = "",
+                         api_key_env: str = "", timeout_s: int = 600,
+                         api_key: str | None = None, actor: Actor = None) -> ModelProfile:
+    """A new profile; the API key, when given, is stored encrypted."""
+    profile = ModelProfile(workspace_id=workspace_id, name=name, backend=backend, model=model,
+                           parameters=parameters or {}, queue=queue, device=device,
+                           base_url=base_url, api_key_env=api_key_env, timeout_s=timeout_s)
+    return _model_profile_save(profile, action="model_profile.created", api_key=api_key,
+                               actor=actor)
+
+
+@transaction.atomic
+def model_profile_update(*, profile: ModelProfile, api_key: str | None = None,
+                         actor: Actor = None, **changes: object) -> ModelProfile:
+    """Change some of MODEL_PROFILE_FIELDS (and the key); jobs read the profile when they run."""
+    unknown = set(changes) - set(MODEL_PROFILE_FIELDS)
+    if unknown:
+        raise DomainError(f"Model profiles have no field(s) {', '.join(sorted(unknown))}.")
+    before = {name: getattr(profile, name) for name in MODEL_PROFILE_FIELDS}
+    before["has_api_key"] = bool(profile.api_key_encrypted)
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    return _model_profile_save(profile, action="model_profile.updated", api_key=api_key,
+                               actor=actor, before=before)
