@@ -54,8 +54,16 @@ class GhostPeer(PeerServer):
         if match := re.fullmatch(r"/posts/slug/([^/]+)/", path):
             post = next((p for p in self.posts.values() if p["slug"] == match[1]), None)
             return Answer(200, {"posts": [post]}) if post else self._not_found()
-        if request.method == "DELETE" and (match := re.fullmatch(r"/posts/([0-9a-f]+)/", path)):
-            return Answer(204) if self.posts.pop(match[1], None) else self._not_found()
+        if match := re.fullmatch(r"/posts/([0-9a-f]+)/", path):
+            post = self.posts.get(match[1])
+            if post is None:
+                return self._not_found()
+            if request.method == "DELETE":
+                del self.posts[match[1]]
+                return Answer(204)
+            if request.method == "PUT":
+                return self._edit(post, request)
+            return Answer(200, {"posts": [post]})
         return ghost_error(404, "NotFoundError", "Resource not found")
 
     def _auth(self, request: Request) -> Answer | None:
@@ -104,6 +112,28 @@ class GhostPeer(PeerServer):
         }
         self.posts[post_id] = stored
         return Answer(201, {"posts": [stored]})
+
+    def _edit(self, stored: dict[str, Any], request: Request) -> Answer:
+        """`PUT /posts/{id}/`: Ghost requires the post's current `updated_at` and refuses a
+        stale one (someone else saved in between) with 409 UpdateCollisionError."""
+        if request.query.get("source") != "html":
+            return ghost_error(422, "ValidationError", "Posts are sent as ?source=html here.")
+        [post] = request.json().get("posts") or [{}]
+        if not post.get("updated_at"):
+            return ghost_error(422, "ValidationError", "Validation error, cannot edit post.",
+                               "Value in [posts.updated_at] cannot be blank.")
+        if post["updated_at"] != stored["updated_at"]:
+            return ghost_error(409, "UpdateCollisionError",
+                               "Saving failed! Someone else is editing this post.")
+        for name in ("title", "html", "status", "published_at"):
+            if name in post:
+                stored[name] = post[name]
+        if "tags" in post:
+            stored["tags"] = [{"name": t["name"], "slug": t["name"].lower()}
+                              for t in post["tags"]]
+        # Microseconds, so two saves in one second still differ (Ghost's own are ms).
+        stored["updated_at"] = datetime.now(UTC).isoformat()
+        return Answer(200, {"posts": [stored]})
 
     @staticmethod
     def _not_found() -> Answer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -41,6 +42,8 @@ class MastodonPeer(PeerServer):
                 return Answer(404, {"error": "Record not found"})
             if request.method == "DELETE":
                 del self.statuses[match[1]]
+            if request.method == "PUT":
+                return self._edit(status, request.json())
             return Answer(200, status)
         return Answer(404, {"error": "Record not found"})
 
@@ -85,4 +88,18 @@ class MastodonPeer(PeerServer):
             self.statuses[parent]["replies_count"] += 1
         if key:
             self._by_key[(token, key)] = status_id
+        return Answer(200, status)
+
+    def _edit(self, status: dict[str, Any], data: dict[str, Any]) -> Answer:
+        """`PUT /api/v1/statuses/:id` (Mastodon 3.5+): new text, warning and language;
+        `edited_at` set; visibility and thread place cannot change."""
+        text, spoiler = str(data.get("status", "")), str(data.get("spoiler_text", ""))
+        if not text.strip():
+            return Answer(422, {"error": "Validation failed: Text can't be blank"})
+        if len(URL_RE.sub("x" * 23, text)) + len(spoiler) > self.max_characters:
+            return Answer(422, {"error": "Validation failed: Text character limit of "
+                                         f"{self.max_characters} exceeded"})
+        status.update(text=text, content=f"<p>{text}</p>", spoiler_text=spoiler,
+                      sensitive=bool(spoiler), language=data.get("language", status["language"]),
+                      edited_at=datetime.now(UTC).isoformat())
         return Answer(200, status)

@@ -96,6 +96,11 @@ class Connector(Protocol):
     def publish(self, item: PublishItem) -> PublishResult:
         """Publish `item` once (idempotent by `item.idempotency_key`)."""
 
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """Replace the post `external_id` (from `publish`) with `item`'s title and text,
+        in place: the same post, never a second one. Safe to repeat. A target that
+        cannot edit raises PermanentPublishError."""
+
     def preview(self, item: PublishItem) -> Preview:
         """`item` formatted as this target would receive it; no network."""
 

@@ -77,6 +77,11 @@ class ChatConnector:
             self._checked(response, doing="posting the message")
         return PublishResult(external_id=item.idempotency_key)
 
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        raise PermanentPublishError(
+            f"A {self.flavor} incoming webhook can only post new messages, not edit one; "
+            "announce the new revision as a new publication instead.")
+
     def preview(self, item: PublishItem) -> Preview:
         return Preview(format="text", title=item.title, parts=(self._text(item),))
 

@@ -113,8 +113,23 @@ class FileConnector:
             raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
         except OSError as exc:  # a full disk or a flaky network share: worth another try
             raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
-        url = f"{self.base_url.rstrip('/')}/{path.stem}" if self.base_url else ""
-        return PublishResult(external_id=path.relative_to(self.folder).as_posix(), external_url=url)
+        return PublishResult(external_id=path.relative_to(self.folder).as_posix(),
+                             external_url=self._url(path))
+
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """The same file (`external_id`, relative to the folder) rewritten atomically with
+        the new revision; its name, and so its URL, stays."""
+        path = self.folder / external_id
+        if path.resolve().parent != self.folder.resolve() or path.suffix != ".md":
+            raise PermanentPublishError(f"'{external_id}' is not a post of {self.folder}.")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._replace(path, render(item, slug=path.stem))
+        except PermissionError as exc:
+            raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
+        except OSError as exc:
+            raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
+        return PublishResult(external_id=external_id, external_url=self._url(path))
 
     def preview(self, item: PublishItem) -> Preview:
         return Preview(format="markdown", title=item.title,
@@ -136,16 +151,23 @@ class FileConnector:
     def _write(self, item: PublishItem, base: str) -> Path:
         names = itertools.chain([f"{base}.md"], (f"{base}-{n}.md" for n in itertools.count(2)))
         path = next(self.folder / name for name in names if not (self.folder / name).exists())
+        self._replace(path, render(item, slug=path.stem))
+        return path
+
+    def _url(self, path: Path) -> str:
+        return f"{self.base_url.rstrip('/')}/{path.stem}" if self.base_url else ""
+
+    def _replace(self, path: Path, text: str) -> None:
+        base = path.stem
         # A dot-prefixed temporary name that site generators ignore, renamed
         # into place only once complete and flushed to disk.
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{base}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(render(item, slug=path.stem))
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return path

@@ -85,6 +85,20 @@ class GhostConnector:
             posts = response_json(checked(response, doing="creating the post")).get("posts")
         return _result(posts[0])
 
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """New title, HTML and tags on the same post. Ghost refuses an edit without the
+        post's current `updated_at` (its guard against overwriting someone else's
+        change), so the post is read first; status and publish time stay as they are."""
+        with self._client() as client:
+            current = response_json(checked(send(client, "GET", self._api(f"posts/{external_id}/")),
+                                            doing="reading the post"))["posts"][0]
+            post = {k: v for k, v in self._post(item).items() if k in ("title", "html", "tags")}
+            post["updated_at"] = current["updated_at"]
+            response = send(client, "PUT", self._api(f"posts/{external_id}/"),
+                            params={"source": "html"}, json={"posts": [post]})
+            posts = response_json(checked(response, doing="updating the post")).get("posts")
+        return _result(posts[0])
+
     def unpublish(self, external_id: str) -> None:
         with self._client() as client:
             response = send(client, "DELETE", self._api(f"posts/{external_id}/"))

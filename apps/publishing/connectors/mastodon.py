@@ -99,6 +99,25 @@ class MastodonConnector:
         return PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
                              external_url=url if isinstance(url, str) else "")
 
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """Edits the thread's first status (`PUT /api/v1/statuses/<id>`) to the new text's
+        first part. Limitation: the replies continuing a thread keep their old text,
+        since Mastodon cannot insert into or trim a thread; withdraw and publish anew
+        when the rest of a long text changed."""
+        first_id = external_id.split(",")[0]
+        with self._client() as client:
+            limit, url_length = self._limits(client)
+            body: dict[str, Any] = {"status": self._parts(item, limit, url_length)[0],
+                                    "language": self.language or item.language}
+            if self.spoiler_text:
+                body["spoiler_text"] = self.spoiler_text
+            status = response_json(checked(
+                send(client, "PUT", self._api(f"v1/statuses/{first_id}"), json=body),
+                doing="editing the status"))
+        url = status.get("url")
+        return PublishResult(external_id=external_id,
+                             external_url=url if isinstance(url, str) else "")
+
     def unpublish(self, external_id: str) -> None:
         """Deletes every status of the thread, the replies first."""
         with self._client() as client:

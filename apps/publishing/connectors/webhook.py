@@ -31,6 +31,7 @@ from apps.publishing.connectors.http import response_json, retry_after_s, target
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
+UPDATE_EVENT_TYPE = "publication.updated"
 SECRET_PREFIX = "whsec_"
 # Connecting fails fast (an unreachable host is retried later anyway); storing
 # a post may take a CMS a while, so reading gets longer.
@@ -58,10 +59,10 @@ def signature(*, key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def payload(item: PublishItem) -> dict[str, Any]:
+def payload(item: PublishItem, *, event_type: str = EVENT_TYPE) -> dict[str, Any]:
     """The event body, shaped as Standard Webhooks suggests: type, timestamp, data."""
     return {
-        "type": EVENT_TYPE,
+        "type": event_type,
         "timestamp": item.published_at.isoformat(),
         "data": {
             "idempotency_key": item.idempotency_key,
@@ -102,9 +103,24 @@ class WebhookConnector:
         secret_key(self.secret)
 
     def publish(self, item: PublishItem) -> PublishResult:
+        return self._deliver(payload(item), msg_id=item.idempotency_key)
+
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """A `publication.updated` event with the new revision, naming the receiver's post.
+
+        Its `webhook-id` is the key and the revision, so the receiver deduplicates
+        retries of this update without taking it for the original delivery.
+        """
+        event = payload(item, event_type=UPDATE_EVENT_TYPE)
+        event["data"]["external_id"] = external_id
+        result = self._deliver(event, msg_id=f"{item.idempotency_key}-r{item.revision}")
+        # A receiver that answers no id of its own keeps the post's first id.
+        return PublishResult(external_id=external_id if result.external_id.startswith(
+            item.idempotency_key) else result.external_id, external_url=result.external_url)
+
+    def _deliver(self, event: dict[str, Any], *, msg_id: str) -> PublishResult:
         key = secret_key(self.secret)
-        body = json.dumps(payload(item), ensure_ascii=False, separators=(",", ":")).encode()
-        msg_id = item.idempotency_key
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {
             "content-type": "application/json",

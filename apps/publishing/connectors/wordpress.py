@@ -92,6 +92,17 @@ class WordPressConnector:
                                             json=body))
         return _result(post)
 
+    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+        """New title, content, excerpt and tags on the same post; its slug (the marker),
+        status and date stay as they are."""
+        self._check_config()
+        with self._client() as client:
+            body = self._post_body(client, item)
+            fields = {k: body[k] for k in ("title", "content", "excerpt", "tags")}
+            post = response_json(self._call(client, "POST", f"posts/{int(external_id)}",
+                                            "updating the post", json=fields))
+        return _result(post)
+
     def unpublish(self, external_id: str) -> None:
         """Moves the post to the trash (WordPress keeps it 30 days)."""
         with self._client() as client:
