@@ -237,3 +237,23 @@ def test_unpublishing_moves_the_post_to_the_trash_and_tolerates_it_gone(wordpres
 
     post = wordpress.api("GET", f"posts/{result.external_id}", params={"context": "edit"}).json()
     assert post["status"] == "trash"
+
+
+def test_an_update_changes_the_same_post_in_place_and_makes_no_second_one(wordpress):
+    item = _item()
+    connector = _connector(wordpress)
+    first = connector.publish(item)
+
+    updated = connector.update(first.external_id, replace(
+        item, revision=3, title="Composting, revised", body="Two **buckets** are better.",
+        keywords=("compost",)))
+
+    [post] = wordpress.posts_with_slug(slug_for(item))
+    assert updated == first
+    assert str(post["id"]) == first.external_id
+    assert post["title"]["raw"] == "Composting, revised"
+    assert post["content"]["raw"] == "<p>Two <strong>buckets</strong> are better.</p>"
+    assert post["excerpt"]["raw"] == "Two buckets are better."
+    assert _terms(wordpress, "tags", post["tags"]) == ["compost"]
+    assert post["status"] == "publish"
+    assert wordpress.posts_with_slug(slug_for(replace(item, title="Composting, revised"))) == []
