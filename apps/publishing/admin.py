@@ -17,10 +17,12 @@ from apps.publishing.outcomes import publication_withdraw
 from apps.publishing.services import (
     publication_cancel,
     publication_retry,
+    publication_update,
     target_config_validate,
     target_create,
     target_secret_set,
 )
+from apps.reviews.services import revision_latest
 
 
 class PublicationInline(ReadOnlyInline):
@@ -153,7 +155,8 @@ class PublicationAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "brief__title", "external_id")
     list_select_related = ("brief", "target", "workspace")
     date_hierarchy = "created_at"
-    actions = ("retry_publications", "cancel_publications", "withdraw_publications")
+    actions = ("retry_publications", "cancel_publications", "withdraw_publications",
+               "push_latest_revision")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
@@ -189,4 +192,14 @@ class PublicationAdmin(ReadOnlyAdmin):
             self, request, queryset.select_related("target"), done="withdrawn",
             roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,
             act=withdraw,
+        )
+
+    @admin.action(description="Push latest revision (published ones)", permissions=("retry",))
+    def push_latest_revision(self, request: HttpRequest, queryset: QuerySet) -> None:
+        run_service_action(
+            self, request, queryset.select_related("revision__draft"), done="update sent to the target",
+            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,
+            act=lambda publication: publication_update(
+                publication=publication, revision=revision_latest(publication.revision.draft),
+                actor=request.user),
         )

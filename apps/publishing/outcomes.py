@@ -31,6 +31,7 @@ from apps.publishing.services import (
     publication_fail,
     publication_retry_later,
     publication_succeed,
+    publication_update_record,
     publication_withdrawn,
     target_credentials_accepted,
     target_credentials_rejected,
@@ -164,3 +165,28 @@ def publication_withdraw(*, publication: Publication, actor: Any = None) -> str:
         return exc.message
     publication_withdrawn(publication=publication, actor=actor)
     return ""
+
+
+def publication_push(*, publication_id: int) -> TransientPublishError | None:
+    """Push a published publication's current revision to its post in place.
+
+    Returns a transient error for the task to retry after; a permanent one is
+    recorded on the publication for the editor. Repeating a push is harmless.
+    """
+    publication = (Publication.objects.select_related("target", "revision", "brief")
+                   .filter(pk=publication_id, state=PublicationState.PUBLISHED).first())
+    if publication is None:  # withdrawn since: nothing left to update
+        return None
+    try:
+        result = connector_for(publication.target).update(publication.external_id,
+                                                          publish_item_for(publication))
+    except TransientPublishError as exc:
+        publication_update_record(publication_id=publication_id, error=exc.message)
+        return exc
+    except PublishError as exc:
+        publication_update_record(publication_id=publication_id,
+                                  error=f"Updating the post failed: {exc.message}")
+        return None
+    publication_update_record(publication_id=publication_id, external_id=result.external_id,
+                              external_url=result.external_url)
+    return None

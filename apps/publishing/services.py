@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -287,6 +288,55 @@ def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publ
 def publication_withdrawn(*, publication: Publication, actor: Actor = None) -> Publication:
     """published → withdrawn, once the connector took the post down."""
     return _publication_transition(publication, to=PublicationState.WITHDRAWN, actor=actor)
+
+
+@transaction.atomic
+def publication_update(*, publication: Publication, revision: DraftRevision,
+                       actor: Actor = None) -> Publication:
+    """Point a published publication at a newer revision of its draft and have a
+    publishing worker push it to the target in place (`publishing.update`, after commit).
+
+    Refused (DomainError) unless published, and unless `revision` is a later
+    revision of the same draft that no other publication to this target holds.
+    """
+    publication = Publication.objects.select_for_update().select_related("revision").get(
+        pk=publication.pk)
+    if publication.state != PublicationState.PUBLISHED:
+        raise DomainError(f"Publication {publication.pk} is {publication.state}: only a "
+                          "published publication can be updated.")
+    current = publication.revision
+    if revision.draft_id != current.draft_id:
+        raise DomainError(f"Revision {revision.pk} belongs to another draft.")
+    if revision.number <= current.number:
+        raise DomainError(f"Publication {publication.pk} already has revision {current.number}; "
+                          f"revision {revision.number} is not newer.")
+    if Publication.objects.filter(revision=revision, target_id=publication.target_id).exists():
+        raise DomainError(f"Revision {revision.number} has its own publication to this target.")
+    publication.revision = revision
+    publication.save(update_fields=["revision", "updated_at"])
+    audit_record(workspace_id=publication.workspace_id, action="publication.updated",
+                 subject=publication, actor=actor, before={"revision": current.number},
+                 after={"revision": revision.number})
+    event_emit(workspace_id=publication.workspace_id, type="publication.updated",
+               subject=publication,
+               payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
+                        "target_id": publication.target_id, "revision": revision.number})
+    publication_id = publication.pk
+    transaction.on_commit(lambda: current_app.send_task("publishing.update",
+                                                        args=[publication_id]))
+    return publication
+
+
+@transaction.atomic
+def publication_update_record(*, publication_id: int, external_id: str = "",
+                              external_url: str = "", error: str = "") -> None:
+    """What pushing an update to the target gave: the post's (possibly new) address, or
+    the target's message for the editor (the post keeps its previous text)."""
+    fields: dict[str, Any] = {"last_error": error[:5000], "updated_at": timezone.now()}
+    if not error:
+        fields |= {"external_id": external_id, "external_url": external_url}
+    Publication.objects.filter(pk=publication_id, state=PublicationState.PUBLISHED).update(
+        **fields)
 
 
 @transaction.atomic

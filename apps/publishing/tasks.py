@@ -7,7 +7,12 @@ from datetime import timedelta
 from celery import Task, shared_task
 
 from apps.publishing.feedback import engagement_pull
-from apps.publishing.outcomes import publication_attempt, publications_requeue_stale
+from apps.publishing.outcomes import (
+    publication_attempt,
+    publication_push,
+    publications_requeue_stale,
+    retry_delay_s,
+)
 from apps.publishing.services import publication_claim, publications_due_ids
 
 # A webhook waits at most 5 s + 30 s (connect + read); a file write is instant.
@@ -27,6 +32,23 @@ def publish(self: Task, publication_id: int) -> str | None:
     if outcome.redispatch_in_s is not None:
         publish.apply_async(args=[publication_id], countdown=outcome.redispatch_in_s)
     return outcome.state
+
+
+UPDATE_MAX_RETRIES = 4
+
+
+@shared_task(bind=True, name="publishing.update", acks_late=True, reject_on_worker_lost=True,
+             max_retries=UPDATE_MAX_RETRIES, soft_time_limit=PUBLISH_SOFT_LIMIT_S,
+             time_limit=PUBLISH_HARD_LIMIT_S)
+def update(self: Task, publication_id: int) -> str:
+    """Push a published publication's newer revision to its post (idempotent)."""
+    transient = publication_push(publication_id=publication_id)
+    if transient is None:
+        return "done"
+    if self.request.retries >= UPDATE_MAX_RETRIES:
+        return "gave up"  # its last error stays on the publication for the editor
+    raise self.retry(countdown=retry_delay_s(attempt=self.request.retries + 1,
+                                             retry_after_s=transient.retry_after))
 
 
 @shared_task(name="publishing.dispatch_due")
