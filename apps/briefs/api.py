@@ -1,9 +1,10 @@
 """Briefs over REST: create (submitted at once), list, detail, the brief's actions, bulk import;
-content types and style guides (read: they are edited in the dashboard and admin)."""
+content types and style guides (read, create, update)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -30,7 +31,16 @@ from apps.briefs.serializers import (
     ImportReportSerializer,
     StyleGuideSerializer,
 )
-from apps.briefs.services import brief_cancel, brief_create, brief_regenerate, brief_submit
+from apps.briefs.services import (
+    brief_cancel,
+    brief_create,
+    brief_regenerate,
+    brief_submit,
+    content_type_create,
+    content_type_update,
+    style_guide_create,
+    style_guide_update,
+)
 from apps.core.models import Workspace
 from apps.integrations.importing import CsvParser, briefs_import
 
@@ -134,34 +144,87 @@ class BriefImportApi(ApiBase, APIView):
         return Response(ImportReportSerializer(report).data)
 
 
-class ContentTypeListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
+class CatalogCreate:
+    """POST to a list: editors and admins create a row of their workspace through a service."""
+
+    serializer_class: type
+    request: Request
+
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = self.serializer_class(data=request.data, context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        row = self.create(workspace, fields.validated_data)
+        return Response(self.serializer_class(row).data, status=status.HTTP_201_CREATED)
+
+
+class CatalogUpdate:
+    """PATCH a row: editors and admins change some fields through a service; another
+    workspace's row is a 404."""
+
+    serializer_class: type
+    request: Request
+    get_object: Callable[[], Any]  # the workspace's row, from WorkspaceDetailApi
+
+    def update(self, row: Any, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def patch(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        row = self.get_object()
+        fields = self.serializer_class(row, data=request.data, partial=True,
+                                       context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        return Response(self.serializer_class(self.update(row, fields.validated_data)).data)
+
+
+@extend_schema(methods=["POST"], request=ContentTypeSerializer,
+               responses={201: ContentTypeSerializer})
+class ContentTypeListApi(CatalogCreate, WorkspaceListApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ContentTypeSerializer
     filterset_fields = ["slug"]
 
     def rows(self, workspace: Workspace):
         return ContentType.objects.filter(workspace=workspace)
 
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> ContentType:
+        return content_type_create(workspace=workspace, actor=self.request.user, **fields)
 
-class ContentTypeDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
+
+class ContentTypeDetailApi(CatalogUpdate, WorkspaceDetailApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ContentTypeSerializer
 
     def rows(self, workspace: Workspace):
         return ContentType.objects.filter(workspace=workspace)
 
+    def update(self, row: ContentType, fields: dict[str, Any]) -> ContentType:
+        return content_type_update(content_type=row, actor=self.request.user, **fields)
 
-class StyleGuideListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
+
+@extend_schema(methods=["POST"], request=StyleGuideSerializer,
+               responses={201: StyleGuideSerializer})
+class StyleGuideListApi(CatalogCreate, WorkspaceListApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 
     def rows(self, workspace: Workspace):
         return StyleGuide.objects.filter(workspace=workspace)
 
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> StyleGuide:
+        return style_guide_create(workspace=workspace, actor=self.request.user, **fields)
 
-class StyleGuideDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
+
+class StyleGuideDetailApi(CatalogUpdate, WorkspaceDetailApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 
     def rows(self, workspace: Workspace):
         return StyleGuide.objects.filter(workspace=workspace)
+
+    def update(self, row: StyleGuide, fields: dict[str, Any]) -> StyleGuide:
+        return style_guide_update(style_guide=row, actor=self.request.user, **fields)

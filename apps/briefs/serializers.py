@@ -13,9 +13,11 @@ from rest_framework import serializers
 
 from apps.accounts.api_auth import ID_MAX
 from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
+from apps.briefs.prompting import PROMPT_FIELDS, template_validate
 from apps.briefs.selectors import content_type_find, style_guide_find
+from apps.core.errors import DomainError
 from apps.evaluation.models import Evaluation
-from apps.generation.models import Draft, GenerationJob, ModelProfile
+from apps.generation.models import Backend, Draft, GenerationJob, ModelProfile
 from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.models import DraftRevision, Review
 
@@ -228,14 +230,63 @@ class BriefDetailSerializer(BriefListSerializer):
         ]
 
 
-class ContentTypeSerializer(serializers.ModelSerializer):
+class WorkspaceScopedSerializer(serializers.ModelSerializer):
+    """Writes need `workspace` in the context; PATCH passes the row as the instance."""
+
+    def _others(self, model: type) -> Any:
+        rows = model.objects.filter(workspace=self.context["workspace"])
+        return rows.exclude(pk=self.instance.pk) if self.instance is not None else rows
+
+
+class ContentTypeSerializer(WorkspaceScopedSerializer):
+    default_length = serializers.IntegerField(min_value=10, max_value=5000, required=False,
+                                              help_text="words")
+    default_variants = serializers.IntegerField(min_value=1, max_value=8, required=False)
+    prompt_template = serializers.CharField(max_length=20_000, trim_whitespace=False,
+                                            help_text="Python format fields: " + ", ".join(
+                                                "{" + f + "}" for f in PROMPT_FIELDS))
+    model_profile_id = IdField(required=False, allow_null=True)
+
     class Meta:
         model = ContentType
         fields = ["id", "name", "slug", "prompt_template", "default_length", "default_variants",
                   "model_profile_id", "created_at", "updated_at"]
 
+    def validate_prompt_template(self, value: str) -> str:
+        try:
+            template_validate(value)
+        except DomainError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate_slug(self, value: str) -> str:
+        if self._others(ContentType).filter(slug=value).exists():
+            raise serializers.ValidationError(f"A content type with slug '{value}' already exists.")
+        return value
+
+    def validate_model_profile_id(self, value: int | None) -> int | None:
+        if value is not None and not ModelProfile.objects.filter(
+                workspace=self.context["workspace"], pk=value).exists():
+            raise serializers.ValidationError(f"Unknown model profile {value} in this workspace.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The service takes the profile itself.
+        if "model_profile_id" in attrs:
+            ref = attrs.pop("model_profile_id")
+            attrs["model_profile"] = ModelProfile.objects.get(pk=ref) if ref else None
+        return attrs
+
 
 class StyleGuideSerializer(serializers.ModelSerializer):
+    banned_terms = serializers.ListField(child=serializers.CharField(max_length=100),
+                                         max_length=200, required=False)
+    required_terms = serializers.ListField(child=serializers.CharField(max_length=100),
+                                           max_length=200, required=False)
+    example_texts = serializers.ListField(
+        child=serializers.CharField(max_length=10_000, trim_whitespace=False), max_length=20,
+        required=False)
+
     class Meta:
         model = StyleGuide
         fields = ["id", "name", "tone", "banned_terms", "required_terms", "example_texts",
@@ -253,11 +304,81 @@ class EvaluationSerializer(serializers.ModelSerializer):
                   "length_fit", "metrics", "embedding_model", "created_at"]
 
 
-class ModelProfileSerializer(serializers.ModelSerializer):
+def _number(name: str, value: object, low: float, high: float, whole: bool = False) -> str:
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        return f"'{name}' must be a {'whole ' if whole else ''}number from {low} to {high}."
+    return ""
+
+
+# What the generation workers read from a profile (workers/generation/requests.py), with the
+# ranges the API accepts: name -> message for a bad value, or "".
+MODEL_PARAMETERS = {
+    "temperature": lambda v: _number("temperature", v, 0, 2),
+    "top_p": lambda v: _number("top_p", v, 0.01, 1),
+    "max_new_tokens": lambda v: _number("max_new_tokens", v, 1, 4096, whole=True),
+    "min_new_tokens": lambda v: _number("min_new_tokens", v, 0, 4096, whole=True),
+    "seed": lambda v: _number("seed", v, 0, 2**62, whole=True),
+    "stop": lambda v: "" if isinstance(v, list) and len(v) <= 8 and all(
+        isinstance(s, str) and 0 < len(s) <= 100 for s in v)
+        else "'stop' must be a list of at most 8 non-empty strings.",
+    "chat": lambda v: "" if isinstance(v, bool) else "'chat' must be true or false.",
+}
+
+
+class ModelProfileSerializer(WorkspaceScopedSerializer):
+    """A model profile; its API key (openai backend) is write-only: "" removes it."""
+
+    parameters = serializers.DictField(required=False, help_text=", ".join(MODEL_PARAMETERS))
+    queue = serializers.RegexField(r"^[a-z0-9][a-z0-9._-]*$", max_length=60, required=False)
+    device = serializers.RegexField(r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$", max_length=20,
+                                    required=False,
+                                    error_messages={"invalid": "auto, cpu, mps, cuda or cuda:N."})
+    api_key_env = serializers.RegexField(
+        r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100, required=False, allow_blank=True,
+        error_messages={"invalid": "An environment variable name."})
+    # Inference servers often sit on bare internal hosts (http://gpu:8000/v1), which Django's
+    # URL validator refuses.
+    base_url = serializers.RegexField(
+        r"^https?://[^\s/?#]+(/[^\s]*)?$", max_length=500, required=False, allow_blank=True,
+        error_messages={"invalid": "An http(s) URL such as http://gpu:8000/v1."})
+    timeout_s = serializers.IntegerField(min_value=1, max_value=86_400, required=False)
+    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True,
+                                    max_length=500, trim_whitespace=False)
+    has_api_key = serializers.SerializerMethodField()
+
     class Meta:
         model = ModelProfile
-        fields = ["id", "name", "backend", "model", "parameters", "queue", "device", "created_at",
+        fields = ["id", "name", "backend", "model", "parameters", "queue", "device", "base_url",
+                  "api_key_env", "api_key", "has_api_key", "timeout_s", "created_at",
                   "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # What the workers need to run the backend, as the row will read after this write.
+        merged = {name: attrs.get(name, getattr(self.instance, name, ""))
+                  for name in ("backend", "model", "base_url")}
+        errors = {}
+        if merged["backend"] in (Backend.TRANSFORMERS, Backend.OPENAI) and not merged["model"]:
+            errors["model"] = [f"The {merged['backend']} backend needs a model name."]
+        if merged["backend"] == Backend.OPENAI and not merged["base_url"]:
+            errors["base_url"] = ["An openai profile needs the server's base URL."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def get_has_api_key(self, profile: ModelProfile) -> bool:
+        return bool(profile.api_key_encrypted)
+
+    def validate_parameters(self, value: dict[str, Any]) -> dict[str, Any]:
+        errors = [f"Unknown parameter '{name}'; known: {', '.join(MODEL_PARAMETERS)}."
+                  for name in value if name not in MODEL_PARAMETERS]
+        errors += [message for name, check in MODEL_PARAMETERS.items()
+                   if name in value and (message := check(value[name]))]
+        if not errors and value.get("min_new_tokens", 0) > value.get("max_new_tokens", 4096):
+            errors.append("'min_new_tokens' must not exceed 'max_new_tokens'.")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class ReviewListSerializer(ReviewSerializer):

@@ -1,4 +1,5 @@
-"""Creating, submitting, cancelling and regenerating briefs."""
+"""Creating, submitting, cancelling and regenerating briefs; editing content types and style
+guides."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from django.db import IntegrityError, transaction
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
+from apps.briefs.prompting import template_validate
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
+from apps.generation.models import ModelProfile
 from apps.generation.services import job_cancel_active, job_create
 
 
@@ -126,3 +129,105 @@ def brief_fields_for_prompt(brief: ContentBrief) -> dict[str, Any]:
         "banned_terms": ", ".join(guide.banned_terms) if guide else "",
         "required_terms": ", ".join(guide.required_terms) if guide else "",
     }
+
+
+CONTENT_TYPE_FIELDS = ("name", "slug", "prompt_template", "default_length", "default_variants",
+                       "model_profile")
+STYLE_GUIDE_FIELDS = ("name", "tone", "banned_terms", "required_terms", "example_texts")
+
+
+def _audit_values(row: ContentType | StyleGuide, names: tuple[str, ...]) -> dict[str, Any]:
+    """The audited view of a row: plain values, relations by id."""
+    return {name: getattr(row, f"{name}_id" if name == "model_profile" else name)
+            for name in names}
+
+
+def _content_type_save(content_type: ContentType, *, action: str, actor: Actor,
+                       before: dict[str, Any] | None = None) -> ContentType:
+    template_validate(content_type.prompt_template)
+    profile = content_type.model_profile
+    if profile is not None and profile.workspace_id != content_type.workspace_id:
+        raise DomainError("Unknown model profile for this workspace.")
+    try:
+        # The unique constraint decides between two concurrent writes of one slug.
+        with transaction.atomic():
+            content_type.save()
+    except IntegrityError as exc:
+        raise DomainError(f"A content type with slug '{content_type.slug}' already exists.") \
+            from exc
+    audit_record(workspace_id=content_type.workspace_id, action=action, subject=content_type,
+                 actor=actor, before=before,
+                 after=_audit_values(content_type, CONTENT_TYPE_FIELDS))
+    return content_type
+
+
+@transaction.atomic
+def content_type_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    slug: str,
+    prompt_template: str,
+    default_length: int = 120,
+    default_variants: int = 3,
+    model_profile: ModelProfile | None = None,
+    actor: Actor = None,
+) -> ContentType:
+    """A new content type; its template may only use the known prompt fields."""
+    content_type = ContentType(
+        workspace=workspace, name=name, slug=slug, prompt_template=prompt_template,
+        default_length=default_length, default_variants=default_variants,
+        model_profile=model_profile,
+    )
+    return _content_type_save(content_type, action="content_type.created", actor=actor)
+
+
+@transaction.atomic
+def content_type_update(*, content_type: ContentType, actor: Actor = None,
+                        **changes: Any) -> ContentType:
+    """Change some of CONTENT_TYPE_FIELDS; the next job versions a changed template."""
+    unknown = set(changes) - set(CONTENT_TYPE_FIELDS)
+    if unknown:
+        raise DomainError(f"Content types have no field(s) {', '.join(sorted(unknown))}.")
+    before = _audit_values(content_type, CONTENT_TYPE_FIELDS)
+    for name, value in changes.items():
+        setattr(content_type, name, value)
+    return _content_type_save(content_type, action="content_type.updated", actor=actor,
+                              before=before)
+
+
+@transaction.atomic
+def style_guide_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    tone: str = "",
+    banned_terms: list[str] | None = None,
+    required_terms: list[str] | None = None,
+    example_texts: list[str] | None = None,
+    actor: Actor = None,
+) -> StyleGuide:
+    guide = StyleGuide.objects.create(
+        workspace=workspace, name=name, tone=tone, banned_terms=banned_terms or [],
+        required_terms=required_terms or [], example_texts=example_texts or [],
+    )
+    audit_record(workspace_id=workspace.pk, action="style_guide.created", subject=guide,
+                 actor=actor, after=_audit_values(guide, STYLE_GUIDE_FIELDS))
+    return guide
+
+
+@transaction.atomic
+def style_guide_update(*, style_guide: StyleGuide, actor: Actor = None,
+                       **changes: Any) -> StyleGuide:
+    """Change some of STYLE_GUIDE_FIELDS; briefs read the guide when their job renders."""
+    unknown = set(changes) - set(STYLE_GUIDE_FIELDS)
+    if unknown:
+        raise DomainError(f"Style guides have no field(s) {', '.join(sorted(unknown))}.")
+    before = _audit_values(style_guide, STYLE_GUIDE_FIELDS)
+    for name, value in changes.items():
+        setattr(style_guide, name, value)
+    style_guide.save()
+    audit_record(workspace_id=style_guide.workspace_id, action="style_guide.updated",
+                 subject=style_guide, actor=actor, before=before,
+                 after=_audit_values(style_guide, STYLE_GUIDE_FIELDS))
+    return style_guide

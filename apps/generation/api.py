@@ -1,7 +1,9 @@
-"""Generation over REST, read only (the pipeline creates and moves these): jobs, drafts,
-evaluations, model profiles."""
+"""Generation over REST: jobs, drafts and evaluations read only (the pipeline creates and moves
+these); model profiles read, created and updated."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import django_filters
 from django.db.models import Prefetch
@@ -18,6 +20,7 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_VIEW
+from apps.briefs.api import CatalogCreate, CatalogUpdate
 from apps.briefs.serializers import (
     DraftSerializer,
     EvaluationSerializer,
@@ -29,6 +32,7 @@ from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Draft, GenerationJob, JobState, ModelProfile
 from apps.generation.selectors import job_get
+from apps.generation.services import model_profile_create, model_profile_update
 from apps.reviews.models import DraftRevision
 
 
@@ -125,18 +129,26 @@ class EvaluationDetailApi(WorkspaceDetailApi):
         return _evaluations(workspace)
 
 
-class ModelProfileListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
+@extend_schema(methods=["POST"], request=ModelProfileSerializer,
+               responses={201: ModelProfileSerializer})
+class ModelProfileListApi(CatalogCreate, WorkspaceListApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ModelProfileSerializer
     filterset_fields = ["backend"]
 
     def rows(self, workspace: Workspace):
         return ModelProfile.objects.filter(workspace=workspace)
 
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> ModelProfile:
+        return model_profile_create(workspace_id=workspace.pk, actor=self.request.user, **fields)
 
-class ModelProfileDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
+
+class ModelProfileDetailApi(CatalogUpdate, WorkspaceDetailApi):
+    read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ModelProfileSerializer
 
     def rows(self, workspace: Workspace):
         return ModelProfile.objects.filter(workspace=workspace)
+
+    def update(self, row: ModelProfile, fields: dict[str, Any]) -> ModelProfile:
+        return model_profile_update(profile=row, actor=self.request.user, **fields)
