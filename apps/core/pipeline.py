@@ -13,6 +13,7 @@ NEXT_STEP: dict[str, str] = {
     "job.queued": "generation.run_job",
     "job.evaluating": "evaluation.evaluate_job",
     "publication.scheduled": "publishing.publish",
+    "publication.updated": "publishing.update",
     "brief.in_review": "reviews.review_arrived",
     "brief.failed": "notifications.brief_failed",
     "publication.failed": "notifications.publication_failed",

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -321,9 +320,6 @@ def publication_update(*, publication: Publication, revision: DraftRevision,
                subject=publication,
                payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
                         "target_id": publication.target_id, "revision": revision.number})
-    publication_id = publication.pk
-    transaction.on_commit(lambda: current_app.send_task("publishing.update",
-                                                        args=[publication_id]))
     return publication
 
 
