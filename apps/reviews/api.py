@@ -5,6 +5,8 @@ Each answers with the brief as it now stands, so a client needs no second call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -59,43 +61,38 @@ def _brief_response(workspace: Workspace, brief_id: int) -> Response:
                                                        brief_id=brief_id)).data)
 
 
-@extend_schema(methods=["POST"], request=ApproveSerializer, responses=BriefDetailSerializer)
-class BriefApproveApi(ApiBase, APIView):
+class BriefDecisionApi(ApiBase, APIView):
+    """A reviewer's decision on a brief: one service call; answers with the brief as it now is."""
+
     write_scope = "reviews:write"
+    fields_class: type[serializers.Serializer]
+    decide: Callable[..., object]
 
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_REVIEW)
         brief = brief_get(workspace=workspace, brief_id=brief_id)
-        fields = ApproveSerializer(data=request.data)
+        fields = self.fields_class(data=request.data)
         fields.is_valid(raise_exception=True)
-        review_approve(brief=brief, reviewer=request.user, **fields.validated_data)
+        type(self).decide(brief=brief, reviewer=request.user, **fields.validated_data)
         return _brief_response(workspace, brief_id)
+
+
+@extend_schema(methods=["POST"], request=ApproveSerializer, responses=BriefDetailSerializer)
+class BriefApproveApi(BriefDecisionApi):
+    fields_class = ApproveSerializer
+    decide = staticmethod(review_approve)
 
 
 @extend_schema(methods=["POST"], request=RejectSerializer, responses=BriefDetailSerializer)
-class BriefRejectApi(ApiBase, APIView):
-    write_scope = "reviews:write"
-
-    def post(self, request: Request, brief_id: int) -> Response:
-        workspace = request_workspace(request, CAN_REVIEW)
-        brief = brief_get(workspace=workspace, brief_id=brief_id)
-        fields = RejectSerializer(data=request.data)
-        fields.is_valid(raise_exception=True)
-        review_reject(brief=brief, reviewer=request.user, **fields.validated_data)
-        return _brief_response(workspace, brief_id)
+class BriefRejectApi(BriefDecisionApi):
+    fields_class = RejectSerializer
+    decide = staticmethod(review_reject)
 
 
 @extend_schema(methods=["POST"], request=RequestChangesSerializer, responses=BriefDetailSerializer)
-class BriefRequestChangesApi(ApiBase, APIView):
-    write_scope = "reviews:write"
-
-    def post(self, request: Request, brief_id: int) -> Response:
-        workspace = request_workspace(request, CAN_REVIEW)
-        brief = brief_get(workspace=workspace, brief_id=brief_id)
-        fields = RequestChangesSerializer(data=request.data)
-        fields.is_valid(raise_exception=True)
-        review_request_changes(brief=brief, reviewer=request.user, **fields.validated_data)
-        return _brief_response(workspace, brief_id)
+class BriefRequestChangesApi(BriefDecisionApi):
+    fields_class = RequestChangesSerializer
+    decide = staticmethod(review_request_changes)
 
 
 class ReviewFilter(django_filters.FilterSet):
