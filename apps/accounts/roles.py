@@ -13,6 +13,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("briefs", "contentbrief"): ("add", "change", "view"),
         ("briefs", "contenttype"): ("add", "change", "view"),
         ("briefs", "styleguide"): ("add", "change", "view"),
+        ("generation", "modelprofile"): ("add", "change", "view"),
         ("generation", "generationjob"): ("view", "change"),
         ("generation", "draft"): ("view",),
         ("evaluation", "evaluation"): ("view",),

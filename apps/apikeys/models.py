@@ -11,7 +11,7 @@ class Scope(models.TextChoices):
     BRIEFS_WRITE = "briefs:write", "Create, submit, cancel and regenerate briefs"
     REVIEWS_WRITE = "reviews:write", "Approve, reject and request changes"
     PUBLICATIONS_WRITE = "publications:write", "Retry publications"
-    CATALOG_WRITE = "catalog:write", "Edit content types and style guides"
+    CATALOG_WRITE = "catalog:write", "Edit content types, style guides and model profiles"
     EVENTS_READ = "events:read", "Read webhook subscriptions and deliveries"
     INTEGRATIONS_WRITE = "integrations:write", "Manage inbound endpoints and subscriptions"
 

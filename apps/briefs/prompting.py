@@ -12,7 +12,8 @@ from apps.core.errors import DomainError
 
 PROMPT_FIELDS = (
     "title", "topic", "audience", "tone", "keywords", "target_length", "language",
-    "source_material", "feedback", "banned_terms", "required_terms",
+    "source_material", "feedback", "banned_terms", "required_terms", "example_texts",
+    "reference_texts",
 )
 
 

@@ -128,6 +128,9 @@ def brief_fields_for_prompt(brief: ContentBrief) -> dict[str, Any]:
         "feedback": brief.feedback,
         "banned_terms": ", ".join(guide.banned_terms) if guide else "",
         "required_terms": ", ".join(guide.required_terms) if guide else "",
+        # Whole texts, one paragraph block each: models imitate examples best verbatim.
+        "example_texts": "\n\n".join(guide.example_texts) if guide else "",
+        "reference_texts": "\n\n".join(brief.reference_texts),
     }
 
 

@@ -87,7 +87,8 @@ def test_content_type_input_is_refused_field_by_field(ws, editor):
         "slug": ["A content type with slug 'taken' already exists."],
         "prompt_template": [
             "Unknown prompt fields: subject. Known: title, topic, audience, tone, keywords, "
-            "target_length, language, source_material, feedback, banned_terms, required_terms."],
+            "target_length, language, source_material, feedback, banned_terms, required_terms, "
+            "example_texts, reference_texts."],
         "model_profile_id": [f"Unknown model profile {theirs.pk} in this workspace."],
         "default_variants": ["Ensure this value is less than or equal to 8."],
     }

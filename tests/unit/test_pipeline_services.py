@@ -251,3 +251,18 @@ def test_role_groups_carry_permissions_after_migrate_and_add_up_across_workspace
     assert sorted(user.groups.values_list("name", flat=True)) == ["Editors", "Reviewers"]
     membership_grant(user=user, workspace=first, role="reviewer")
     assert sorted(user.groups.values_list("name", flat=True)) == ["Reviewers"]
+
+
+def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_texts():
+    from apps.briefs.models import StyleGuide
+
+    ws = factories.workspace()
+    guide = StyleGuide.objects.create(workspace=ws, name="House", tone="warm",
+                                      example_texts=["Example one.", "Example two."])
+    ct = factories.content_type(ws, prompt_template="Like these:\n{example_texts}\n"
+                                "Sources:\n{reference_texts}\nNow: {title}\n")
+    brief = factories.brief(ws, ct, style_guide=guide, title="Leaf mould",
+                            reference_texts=["Ref A.", "Ref B."])
+    brief_submit(brief=brief)
+    assert brief.jobs.get().prompt == ("Like these:\nExample one.\n\nExample two.\n"
+                                       "Sources:\nRef A.\n\nRef B.\nNow: Leaf mould\n")
