@@ -201,6 +201,15 @@ class JobTimings:
     retries: int = 0  # transient failures retried outside the texts (e.g. unreadable files)
 
 
+# A byte-level model can emit any byte: PostgreSQL text refuses NUL, and no
+# other control character but tab and newlines belongs in a draft.
+_CONTROL_CHARACTERS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def draft_text_clean(text: str) -> str:
+    return text.translate(_CONTROL_CHARACTERS)
+
+
 @transaction.atomic
 def job_record_drafts(
     *, job_id: int, worker_id: str, texts: Sequence[GeneratedText], timings: JobTimings | None = None
@@ -219,7 +228,8 @@ def job_record_drafts(
         try:
             with transaction.atomic():
                 draft = Draft.objects.create(
-                    job=job, brief_id=job.brief_id, variant=item.variant, text=item.text,
+                    job=job, brief_id=job.brief_id, variant=item.variant,
+                    text=draft_text_clean(item.text),
                     model_name=item.model_name, model_revision=item.model_revision, seed=item.seed,
                     parameters=item.parameters, prompt_tokens=item.prompt_tokens,
                     completion_tokens=item.completion_tokens, prompt=job.prompt,

@@ -266,3 +266,15 @@ def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_te
     brief_submit(brief=brief)
     assert brief.jobs.get().prompt == ("Like these:\nExample one.\n\nExample two.\n"
                                        "Sources:\nRef A.\n\nRef B.\nNow: Leaf mould\n")
+
+
+def test_control_characters_a_model_emits_are_dropped_before_storing():
+    ws = factories.workspace()
+    brief = factories.brief(ws, variants=1)
+    brief_submit(brief=brief)
+    job = brief.jobs.get()
+    job_claim(job_id=job.pk, worker_id="w1")
+    job_record_drafts(job_id=job.pk, worker_id="w1", texts=[GeneratedText(
+        variant=0, text="Soil\x00 and\x07 worms.\n\tEnd", seed=1, prompt_tokens=1,
+        completion_tokens=1, model_name="builtin")])
+    assert Draft.objects.get(job=job).text == "Soil and worms.\n\tEnd"
