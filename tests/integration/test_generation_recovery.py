@@ -24,22 +24,12 @@ from aigc_platform.stack import WORKER_READY, platform_running
 from apps.core.models import AuditEvent
 from apps.generation.models import Draft, GenerationJob, JobState
 from tests import factories
+from tests.clients import wait_until
 from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 HEARTBEAT_TIMEOUT_S = 6
-
-
-def wait_until(read, done, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last: {value}")
-        time.sleep(0.3)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ a websocket client follows the job live.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 import yaml
@@ -20,6 +18,7 @@ from apps.accounts.models import Role
 from apps.generation.models import Backend, ModelProfile
 from apps.publishing.services import target_create
 from tests import factories
+from tests.clients import wait_until
 from tests.http_peers import HttpPeer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -27,17 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-123456!"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 JOB_ORDER = ["job.queued", "job.running", "job.evaluating", "job.succeeded"]
-
-
-def wait_until(read, done, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last: {value}")
-        time.sleep(0.3)
 
 
 def test_a_brief_from_the_api_is_generated_scored_reviewed_and_published(live_platform, listen):

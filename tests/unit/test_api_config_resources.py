@@ -12,6 +12,7 @@ from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
 from apps.generation.models import ModelProfile
 from tests import factories
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,6 @@ def ws():
 @pytest.fixture
 def editor(ws):
     return factories.member(ws, Role.EDITOR)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def audit_actions(ws) -> list[tuple[str, str]]:

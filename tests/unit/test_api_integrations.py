@@ -15,6 +15,7 @@ from apps.core.models import OutboxEvent
 from apps.integrations.models import Delivery, Subscription
 from apps.integrations.outbound import delivery_attempt, delivery_claim, subscriptions_fanout
 from tests import factories
+from tests.clients import client_for
 from tests.http_peers import HttpPeer
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +31,6 @@ def ws():
 @pytest.fixture
 def editor(ws):
     return factories.member(ws, Role.EDITOR)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_an_endpoint_created_over_the_api_accepts_pushes_signed_with_its_secret(ws, editor):

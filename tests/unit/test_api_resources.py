@@ -13,6 +13,7 @@ from apps.publishing.models import PublicationState
 from apps.publishing.services import publication_fail, target_create
 from apps.reviews.services import review_approve
 from tests import factories
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +33,6 @@ def editor(ws):
 @pytest.fixture
 def reviewer(ws):
     return factories.member(ws, Role.REVIEWER)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

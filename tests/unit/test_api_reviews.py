@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
@@ -12,14 +11,9 @@ from apps.publishing.services import publication_claim, publication_succeed, tar
 from apps.reviews.models import Review
 from apps.reviews.services import revision_edit
 from tests import factories
+from tests.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -15,14 +15,9 @@ from apps.publishing.models import Publication
 from apps.publishing.services import target_create
 from apps.reviews.models import Decision, DraftRevision, Review, ReviewAssignment, ReviewComment
 from tests import factories
+from tests.clients import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -18,16 +18,11 @@ from apps.publishing.models import Publication, PublicationState
 from apps.publishing.services import target_create
 from apps.reviews.models import Decision, Review
 from tests import factories
+from tests.clients import logged_in
 
 pytestmark = pytest.mark.django_db
 
 SCORES = (0.61, 0.87)  # variant 1 is the better one
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
