@@ -12,7 +12,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.accounts.api_auth import ID_MAX
-from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
+from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.briefs.prompting import PROMPT_FIELDS, template_validate
 from apps.briefs.selectors import content_type_find, style_guide_find
 from apps.core.errors import DomainError
@@ -73,14 +73,6 @@ class BriefCreateSerializer(serializers.Serializer):
         if found is None:
             raise serializers.ValidationError(f"Unknown style guide {value} in this workspace.")
         return found
-
-
-class BriefFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=BriefState.choices, required=False)
-
-
-class PublicationFilterSerializer(serializers.Serializer):
-    brief = IdField(required=False)
 
 
 class ContentTypeRefSerializer(serializers.ModelSerializer):

@@ -38,12 +38,10 @@ def publish_item_for(publication: Publication) -> PublishItem:
     )
 
 
-def publication_list(*, workspace: Workspace, brief_id: int | None = None) -> QuerySet[Publication]:
-    """A workspace's publications (of one brief, if given), newest first, with their targets."""
-    publications = Publication.objects.filter(workspace=workspace).select_related("target")
-    if brief_id is not None:
-        publications = publications.filter(brief_id=brief_id)
-    return publications.order_by("-created_at", "-id")
+def publication_list(*, workspace: Workspace) -> QuerySet[Publication]:
+    """A workspace's publications, newest first, with their targets."""
+    return (Publication.objects.filter(workspace=workspace).select_related("target")
+            .order_by("-created_at", "-id"))
 
 
 def publication_preview(*, target: PublishingTarget, title: str, text: str,

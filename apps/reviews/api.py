@@ -33,6 +33,7 @@ from apps.briefs.serializers import (
 from apps.core.errors import NotFound
 from apps.core.models import Workspace
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
+from apps.publishing.selectors import publication_list
 from apps.publishing.services import publication_retry, target_create
 from apps.reviews.models import Decision, Review
 from apps.reviews.services import review_approve, review_reject, review_request_changes
@@ -117,7 +118,7 @@ class ReviewListApi(WorkspaceListApi):
 # Publications and targets follow from an approval; they are served here until the
 # publishing app grows its own v1 views.
 def _publications(workspace: Workspace):
-    return Publication.objects.filter(workspace=workspace).select_related("target")
+    return publication_list(workspace=workspace)
 
 
 class PublicationDetailApi(WorkspaceDetailApi):
