@@ -21,7 +21,6 @@ from aigc_platform.queues import Queue
 GPU_QUEUES = (Queue.GENERATION,)
 CPU_QUEUES = (Queue.EVALUATION, Queue.DEFAULT)
 IO_QUEUES = (Queue.PUBLISHING, Queue.WEBHOOKS)
-ALL_QUEUES = tuple(Queue)
 
 
 def worker_command(name: str, queues: Sequence[str], *, pool: str = "solo",
