@@ -202,7 +202,8 @@ class JobTimings:
 
 
 # A byte-level model can emit any byte: PostgreSQL text refuses NUL, and no
-# other control character but tab and newlines belongs in a draft.
+# other control character but tab and newlines belongs in a draft. Live
+# progress sends the same cleaned text, so what streamed is what is stored.
 _CONTROL_CHARACTERS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
 

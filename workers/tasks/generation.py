@@ -35,6 +35,7 @@ from apps.generation.selectors import published_texts
 from apps.generation.services import (
     ConcurrencyLimitReached,
     JobTimings,
+    draft_text_clean,
     job_claim,
     job_fail,
     job_heartbeat,
@@ -118,7 +119,7 @@ def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
             "type": "job.progress",
             "subject": {"type": "generationjob", "id": job.pk},
             "data": {"job_id": job.pk, "brief_id": job.brief_id, "variant": variant,
-                     "text": text, "tokens": tokens},
+                     "text": draft_text_clean(text), "tokens": tokens},
             "at": timezone.now().isoformat(),
         }
         try:
