@@ -20,8 +20,11 @@ NEXT_STEP: dict[str, str] = {
 }
 
 
-def dispatch(event_type: str, subject_id: int) -> str | None:
+def dispatch(event_type: str, subject_id: int, payload: dict | None = None) -> str | None:
+    """Send the event's next step; an event that names a queue (a queued job whose model
+    profile has its own worker pool) sends it there instead of the task's default queue."""
     task_name = NEXT_STEP.get(event_type)
     if task_name:
-        current_app.send_task(task_name, args=[subject_id])
+        queue = (payload or {}).get("queue")
+        current_app.send_task(task_name, args=[subject_id], **({"queue": queue} if queue else {}))
     return task_name

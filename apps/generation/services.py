@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from aigc_platform.queues import Queue
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
@@ -40,15 +41,23 @@ from apps.reviews.services import revision_create_initial
 from workers.generation.types import GeneratedText
 
 
+def job_queue(job: GenerationJob) -> str:
+    """The queue the job's messages go to: its model profile's (a pool of workers serving that
+    model), else the shared generation queue."""
+    return job.model_profile.queue if job.model_profile_id else Queue.GENERATION.value
+
+
 def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor: Actor = None,
                     payload: dict | None = None, **fields: object) -> GenerationJob:
+    # A queued job's event names its queue: the relay sends the job's message there.
+    routing = {"queue": job_queue(job)} if to == JobState.QUEUED else {}
     return transition(
         job,
         machine=JOB_MACHINE,
         to=to,
         workspace_id=job.workspace_id,
         event_type=f"job.{to}",
-        payload={"job_id": job.pk, "brief_id": job.brief_id, **(payload or {})},
+        payload={"job_id": job.pk, "brief_id": job.brief_id, **routing, **(payload or {})},
         actor=actor,
         actor_label=actor_label,
         **fields,
@@ -143,7 +152,8 @@ def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
         workspace_id=brief.workspace_id,
         type="job.queued",
         subject=job,
-        payload={"job_id": job.pk, "brief_id": brief.pk, "state": job.state},
+        payload={"job_id": job.pk, "brief_id": brief.pk, "state": job.state,
+                 "queue": job_queue(job)},
     )
     return job
 
@@ -181,6 +191,52 @@ def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
                          payload={"job_id": job.pk})
     job.refresh_from_db()
     return job
+
+
+URGENT_CANDIDATES = 10  # queued jobs tried per message before it waits like its own job
+
+
+def job_claim_most_urgent(*, job_id: int, worker_id: str) -> GenerationJob | None:
+    """Claim, for the message of job `job_id`, the most urgent job queued on the same queue.
+
+    Every queued job sent one message, so a queue's messages are interchangeable:
+    the message claims a queued job of a strictly higher-priority brief (oldest
+    first) before its own, and its own job's turn passes to the message of the
+    job it took. A message whose job is no longer queued (taken that way,
+    cancelled, requeued) claims the most urgent queued job, so every queued job
+    keeps a message. This orders work by brief priority on any broker: Redis and
+    RabbitMQ message priorities differ in range and direction, RabbitMQ's need
+    queues redeclared, and neither reorders messages a worker already prefetched.
+    Raises ConcurrencyLimitReached when every candidate's workspace is at its cap
+    (the message waits and comes back); None when no job is queued there.
+    """
+    job = GenerationJob.objects.select_related("brief", "model_profile").filter(pk=job_id).first()
+    if job is None:
+        return None
+    queue = job_queue(job)
+    on_queue = Q(model_profile__queue=queue)
+    if queue == Queue.GENERATION.value:
+        on_queue |= Q(model_profile__isnull=True)
+    waiting = GenerationJob.objects.filter(on_queue, state=JobState.QUEUED)
+    own_turn = job.state == JobState.QUEUED
+    if own_turn:
+        waiting = waiting.filter(brief__priority__gt=job.brief.priority)
+    candidates = list(waiting.order_by("-brief__priority", "id")
+                      .values_list("pk", flat=True)[:URGENT_CANDIDATES])
+    if own_turn:
+        candidates.append(job.pk)
+    busy: ConcurrencyLimitReached | None = None
+    for candidate in candidates:
+        try:
+            claimed = job_claim(job_id=candidate, worker_id=worker_id)
+        except ConcurrencyLimitReached as exc:
+            busy = exc
+            continue
+        if claimed is not None:
+            return claimed
+    if busy is not None:
+        raise busy
+    return None
 
 
 def job_heartbeat(*, job_id: int, worker_id: str) -> bool:

@@ -36,7 +36,7 @@ from apps.generation.services import (
     ConcurrencyLimitReached,
     JobTimings,
     draft_text_clean,
-    job_claim,
+    job_claim_most_urgent,
     job_fail,
     job_heartbeat,
     job_is_cancelled,
@@ -212,11 +212,12 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
     retry_backoff_max=60, retry_jitter=True,
 )
 def run_job(self: Any, job_id: int) -> str:
-    """Write the job's variants and record them; returns what happened, for the worker log."""
+    """Write the most urgent queued job's variants (see `job_claim_most_urgent`: usually the
+    message's own job) and record them; returns what happened, for the worker log."""
     worker_id = (f"{self.request.hostname or socket.gethostname()}:{os.getpid()}:"
                  f"{threading.current_thread().name}")
     try:
-        job = job_claim(job_id=job_id, worker_id=worker_id)
+        job = job_claim_most_urgent(job_id=job_id, worker_id=worker_id)
     except ConcurrencyLimitReached as exc:
         if self.request.retries >= BUSY_MAX_RETRIES:
             job_fail(job_id=job_id, error=f"No generation slot within an hour: {exc}",
