@@ -307,6 +307,10 @@ def _number(name: str, value: object, low: float, high: float, whole: bool = Fal
 # ranges the API accepts: name -> message for a bad value, or "".
 MODEL_PARAMETERS = {
     "temperature": lambda v: _number("temperature", v, 0, 2),
+    # one per variant, cycled: variant i samples at temperatures[i % len]
+    "temperatures": lambda v: "" if isinstance(v, list) and 0 < len(v) <= 16 and not any(
+        _number("temperatures", t, 0, 2) for t in v)
+        else "'temperatures' must be a list of 1 to 16 numbers from 0 to 2.",
     "top_p": lambda v: _number("top_p", v, 0.01, 1),
     "max_new_tokens": lambda v: _number("max_new_tokens", v, 1, 4096, whole=True),
     "min_new_tokens": lambda v: _number("min_new_tokens", v, 0, 4096, whole=True),

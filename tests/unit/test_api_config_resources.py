@@ -186,7 +186,7 @@ def test_model_profile_input_is_refused_field_by_field(ws, editor):
         "backend": ['"gpt" is not a valid choice.'],
         "device": ["auto, cpu, mps, cuda or cuda:N."],
         "parameters": [
-            "Unknown parameter 'beam'; known: temperature, top_p, max_new_tokens, "
+            "Unknown parameter 'beam'; known: temperature, temperatures, top_p, max_new_tokens, "
             "min_new_tokens, seed, stop, chat.",
             "'temperature' must be a number from 0 to 2.",
             "'top_p' must be a number from 0.01 to 1.",

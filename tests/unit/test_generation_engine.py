@@ -69,6 +69,18 @@ def test_greedy_decoding_is_deterministic_and_ignores_the_seed(
     assert len({t.text for t in greedy + again}) == 1
 
 
+def test_variants_can_differ_in_temperature_as_well_as_seed(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    # given three variants: greedy, bold, greedy again (temperatures cycle)
+    texts = generate(request(temperatures=(0.0, 1.5)), models_dir=tiny_models_dir)
+    greedy = generate(request(temperature=0.0, variants=1), models_dir=tiny_models_dir)[0]
+    # then the greedy variants write the greedy text whatever their seed, the bold one does not,
+    # and each draft records the temperature it was written at
+    assert [t.parameters["temperature"] for t in texts] == [0.0, 1.5, 0.0]
+    assert texts[0].text == texts[2].text == greedy.text != texts[1].text
+
+
 def test_on_text_sees_each_variant_grow_to_its_final_text(tiny_models_dir: Path) -> None:  # noqa: F811
     seen: dict[int, list[tuple[str, int]]] = {0: [], 1: []}
     texts = generate(request(variants=2), lambda v, text, n: seen[v].append((text, n)),

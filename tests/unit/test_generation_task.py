@@ -177,3 +177,13 @@ def test_requests_default_from_the_brief_length_and_job_id() -> None:
     with pytest.raises(InvalidRequest, match="needs a model folder or hub id"):
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10,
                         backend="transformers")
+
+
+def test_a_profiles_temperatures_give_each_variant_its_own() -> None:
+    request = request_for_job(job_id=7, prompt="Hi", variants=3, target_words=10,
+                              backend="builtin", parameters={"temperatures": [0.3, 1.1]})
+    assert [request.temperature_for(v) for v in range(3)] == [0.3, 1.1, 0.3]
+    with pytest.raises(InvalidRequest, match="'temperatures' must be a list of at most 16 "
+                                             r"numbers from 0 to 5 \(one per variant\), got 'hot'"):
+        request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10, backend="builtin",
+                        parameters={"temperatures": "hot"})

@@ -51,6 +51,14 @@ def test_variants_stream_with_their_own_seeds_and_usage() -> None:
         assert updates[-1] == texts[variant].text
 
 
+def test_each_variant_is_asked_at_its_own_temperature() -> None:
+    with ChatPeer() as peer:
+        texts = generate_openai(request(peer, temperatures=(0.2, 1.2)))
+    bodies = sorted(peer.requests, key=lambda b: b["seed"])
+    assert [(b["seed"], b["temperature"]) for b in bodies] == [(40, 0.2), (41, 1.2)]
+    assert [t.parameters["temperature"] for t in texts] == [0.2, 1.2]
+
+
 def test_stop_sequences_end_the_text() -> None:
     with ChatPeer() as peer:
         full = ChatPeer.text_for(40, 6).split()

@@ -168,8 +168,9 @@ def _check(request: GenerationRequest) -> None:
     if not 0 <= request.min_new_tokens <= request.max_new_tokens:
         raise InvalidRequest(f"min_new_tokens must be between 0 and max_new_tokens, got "
                              f"{request.min_new_tokens}.")
-    if not 0 <= request.temperature <= 5:
-        raise InvalidRequest(f"temperature must be between 0 and 5, got {request.temperature}.")
+    for temperature in (request.temperature, *request.temperatures):
+        if not 0 <= temperature <= 5:
+            raise InvalidRequest(f"temperature must be between 0 and 5, got {temperature}.")
     if not 0 < request.top_p <= 1:
         raise InvalidRequest(f"top_p must be above 0 and at most 1, got {request.top_p}.")
 
@@ -186,11 +187,11 @@ def _sample(logits: Any, rows: list[_Row]) -> list[int]:
     import torch
 
     tokens = logits.argmax(dim=-1).tolist()
-    sampled = [n for n, row in enumerate(rows) if row.request.temperature > 0]
+    sampled = [n for n, row in enumerate(rows) if row.temperature > 0]
     if not sampled:
         return tokens
     device = logits.device
-    temperature = torch.tensor([rows[n].request.temperature for n in sampled],
+    temperature = torch.tensor([rows[n].temperature for n in sampled],
                                device=device).unsqueeze(1)
     top_p = torch.tensor([rows[n].request.top_p for n in sampled], device=device).unsqueeze(1)
     draws = torch.cat([torch.rand(1, generator=rows[n].generator, device=device)
@@ -235,6 +236,10 @@ class _Row:
     done: bool = False
     first_token_s: float = 0.0
     device_s: float = 0.0
+
+    @property
+    def temperature(self) -> float:
+        return self.request.temperature_for(self.variant)
 
 
 def prompt_ids(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
@@ -363,7 +368,7 @@ def _advance(row: _Row, token: int, eos: int | None, tokenizer: Any, on_text: On
 
 def _result(row: _Row, loaded: LoadedModel, device: str) -> GeneratedText:
     request = row.request
-    parameters = {"temperature": request.temperature, "top_p": request.top_p,
+    parameters = {"temperature": row.temperature, "top_p": request.top_p,
                   "max_new_tokens": request.max_new_tokens,
                   "min_new_tokens": request.min_new_tokens, "stop": list(request.stop),
                   "device": device}

@@ -73,7 +73,7 @@ def _body(request: GenerationRequest, variant: int) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": request.max_new_tokens,
-        "temperature": request.temperature,
+        "temperature": request.temperature_for(variant),
         "top_p": request.top_p,
         "seed": request.seed + variant,
     }
@@ -172,7 +172,7 @@ class _Variant:
     def _result(self, text: str, prompt_tokens: int, completion_tokens: int,
                 first_token_s: float) -> GeneratedText:
         request = self.request
-        parameters = {"temperature": request.temperature, "top_p": request.top_p,
+        parameters = {"temperature": request.temperature_for(self.variant), "top_p": request.top_p,
                       "max_new_tokens": request.max_new_tokens, "stop": list(request.stop),
                       "base_url": request.base_url}
         return GeneratedText(

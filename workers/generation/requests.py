@@ -83,6 +83,7 @@ def request_for_job(
                               max_new_tokens),
         seed=_whole(parameters, "seed", job_id * SEED_STRIDE, 0, 2**62),
         temperature=_number(parameters, "temperature", 0.8, 0, 5),
+        temperatures=_temperatures(parameters),
         top_p=_number(parameters, "top_p", 0.95, 0.01, 1),
         stop=tuple(stop),
         model=_model_for(backend, model) if backend else default_model,
@@ -92,6 +93,15 @@ def request_for_job(
         api_key=api_key,
         chat=_flag(parameters, "chat", True),
     )
+
+
+def _temperatures(parameters: Mapping[str, Any]) -> tuple[float, ...]:
+    value = parameters.get("temperatures", [])
+    if not isinstance(value, list) or len(value) > 16 or not all(
+            isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t <= 5 for t in value):
+        raise InvalidRequest(f"Model profile parameter 'temperatures' must be a list of at most "
+                             f"16 numbers from 0 to 5 (one per variant), got {value!r}.")
+    return tuple(float(t) for t in value)
 
 
 def _flag(parameters: Mapping[str, Any], name: str, default: bool) -> bool:

@@ -16,6 +16,9 @@ class GenerationRequest:
     max_new_tokens: int
     seed: int  # variant i samples with seed + i
     temperature: float = 0.8
+    # Variant i samples at temperatures[i % len]: variants that differ in boldness as well
+    # as in seed. Empty: every variant at `temperature`.
+    temperatures: tuple[float, ...] = ()
     top_p: float = 0.95
     stop: tuple[str, ...] = ()
     min_new_tokens: int = 0  # the end-of-text token is held back until this many are written
@@ -28,6 +31,10 @@ class GenerationRequest:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0  # longest silence between two streamed chunks
     max_retries: int = 4  # per variant, on 429/5xx, timeouts and dropped streams
+
+    def temperature_for(self, variant: int) -> float:
+        return self.temperatures[variant % len(self.temperatures)] if self.temperatures \
+            else self.temperature
 
 
 @dataclass(frozen=True)
