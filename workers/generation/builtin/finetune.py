@@ -30,7 +30,7 @@ from workers.generation.builtin.training import (
     optimise,
     token_stream,
 )
-from workers.generation.engine import InvalidRequest
+from workers.generation.engine import InvalidRequest, resolve_device
 
 MIN_WINDOW = 8  # tokens; shorter windows say little about a model of 128 positions
 HELDOUT_EVERY = 5
@@ -44,6 +44,7 @@ class FineTunePlan:
     max_seconds: float | None = 300.0
     seed: int = 1234
     threads: int | None = 1
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     train_texts, heldout_texts = split_documents(texts)
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, local_files_only=True,
-                                                 dtype=torch.float32)
+                                                 dtype=torch.float32).to(resolve_device(plan.device))
     train_ids = token_stream(tokenizer, train_texts)
     heldout_ids = token_stream(tokenizer, heldout_texts)
     block = min(model.config.n_positions, len(train_ids) - 1, len(heldout_ids) - 1)

@@ -32,6 +32,7 @@ from workers.generation.builtin.corpus import (
     corpus_documents,
     corpus_split,
 )
+from workers.generation.engine import resolve_device
 
 DEFAULT_STEPS = 2400
 EOS = "<|endoftext|>"
@@ -59,6 +60,7 @@ class TrainingPlan:
     # Tiny models train faster on one thread: with a busy second core, every small op
     # waits for the descheduled thread (10 ms vs 450 ms a step measured here).
     threads: int | None = None
+    device: str = "auto"  # a GPU worker trains on its GPU (fp32: the model is small)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, betas=(0.9, 0.95),
                                   weight_decay=0.01)
+    device = next(model.parameters()).device
+    train_ids = train_ids.to(device)
+    # Windows are drawn on the CPU, so a seed picks the same windows on any device.
     sampler = torch.Generator().manual_seed(plan.seed)
     window = torch.arange(plan.block_size)
     recent: list[float] = []
@@ -148,7 +153,7 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
             group["lr"] = _learning_rate(step, progress, plan)
         starts = torch.randint(0, len(train_ids) - plan.block_size, (plan.batch_size,),
                                generator=sampler)
-        batch = train_ids[starts[:, None] + window]
+        batch = train_ids[(starts[:, None] + window).to(device)]
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,6 +173,7 @@ def heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
 
     usable = (len(ids) - 1) // plan.block_size
     blocks = ids[: usable * plan.block_size].view(usable, plan.block_size)[: plan.eval_blocks]
+    blocks = blocks.to(next(model.parameters()).device)
     model.eval()
     losses = []
     with torch.no_grad():
@@ -246,7 +252,7 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
         n_layer=plan.n_layer, n_head=plan.n_head, resid_pdrop=0.0, embd_pdrop=0.0,
         attn_pdrop=0.0, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
     )
-    model = GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config).to(resolve_device(plan.device))
     parameters = sum(p.numel() for p in model.parameters())
     step, recent_losses = optimise(model, train_ids, steps, plan, log, on_loss)
     final_heldout = heldout_loss(model, heldout_ids, plan)
