@@ -135,13 +135,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat sends due publications (and re-sends those of dead workers).
+PUBLISH_DISPATCH_INTERVAL_S = float(os.environ.get("AIGC_PUBLISH_DISPATCH_INTERVAL_S", "15"))
 CELERY_BEAT_SCHEDULE = {
     # Finishes relays a crash or broker outage interrupted (outbox guarantee).
     "relay-pending-events": {"task": "events.relay_pending", "schedule": 30.0},
     # Re-queues jobs whose worker stopped sending heartbeats.
     "sweep-stale-jobs": {"task": "generation.sweep_stale_jobs", "schedule": 60.0},
     # Publishes what has come due (scheduled posts and retries after backoff).
-    "dispatch-due-publications": {"task": "publishing.dispatch_due", "schedule": 15.0},
+    "dispatch-due-publications": {"task": "publishing.dispatch_due",
+                                  "schedule": PUBLISH_DISPATCH_INTERVAL_S},
     # Likes, boosts, replies and comment counts of recent posts, for the report and fine-tuning.
     "pull-engagement": {"task": "publishing.pull_engagement", "schedule": 3600.0},
     # Reminds reviewers of overdue reviews, then escalates.
@@ -229,6 +232,20 @@ EMBEDDING_MODEL_DIR = os.environ.get("AIGC_EMBEDDING_MODEL_DIR", "")
 GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
 JOB_HEARTBEAT_TIMEOUT_S = int(os.environ.get("AIGC_JOB_HEARTBEAT_TIMEOUT_S", "120"))
+# One publish attempt's hard time limit (the soft one is 3/4 of it). A publication left
+# `publishing` longer than PUBLISH_STALE_AFTER_S is taken for a dead worker's and sent
+# again, so that must exceed the longest a live attempt can take, or a slow attempt
+# still running is posted a second time. Celery enforces the limit under the prefork
+# pool only; under the thread pool (worker-io) an attempt is bounded by its connectors'
+# HTTP timeouts instead (5 s connect + 30 s read per request), which 600 s also covers.
+PUBLISH_TIME_LIMIT_S = int(os.environ.get("AIGC_PUBLISH_TIME_LIMIT_S", "120"))
+PUBLISH_STALE_AFTER_S = int(os.environ.get("AIGC_PUBLISH_STALE_AFTER_S", "600"))
+if PUBLISH_STALE_AFTER_S <= PUBLISH_TIME_LIMIT_S:
+    raise RuntimeError(
+        f"AIGC_PUBLISH_STALE_AFTER_S ({PUBLISH_STALE_AFTER_S}) must exceed "
+        f"AIGC_PUBLISH_TIME_LIMIT_S ({PUBLISH_TIME_LIMIT_S}): an attempt still running "
+        "would be taken for a dead worker's and posted twice."
+    )
 PROGRESS_MAX_PER_SECOND = 10
 
 if not DEBUG:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from apps.publishing.feedback import engagement_pull
 from apps.publishing.outcomes import (
@@ -15,10 +16,12 @@ from apps.publishing.outcomes import (
 )
 from apps.publishing.services import publication_claim, publications_due_ids
 
-# A webhook waits at most 5 s + 30 s (connect + read); a file write is instant.
-PUBLISH_SOFT_LIMIT_S = 90
-PUBLISH_HARD_LIMIT_S = 120
-STALE_AFTER = timedelta(minutes=10)  # well above the hard limit: only dead workers' rows
+# A webhook waits at most 5 s + 30 s (connect + read); a file write is instant. The soft
+# limit leaves the attempt time to record a transient error before the hard one (90 of 120 s).
+PUBLISH_HARD_LIMIT_S = settings.PUBLISH_TIME_LIMIT_S
+PUBLISH_SOFT_LIMIT_S = PUBLISH_HARD_LIMIT_S * 3 // 4
+# Above the hard limit (settings refuse less): only dead workers' rows are re-sent.
+STALE_AFTER = timedelta(seconds=settings.PUBLISH_STALE_AFTER_S)
 
 
 @shared_task(bind=True, name="publishing.publish", acks_late=True, reject_on_worker_lost=True,
