@@ -62,3 +62,6 @@ for key in set(ROLE_PERMISSIONS[Role.EDITOR]) & set(ROLE_PERMISSIONS[Role.REVIEW
 CAN_SUBMIT_BRIEFS = (Role.EDITOR, Role.ADMIN)
 CAN_REVIEW = (Role.REVIEWER, Role.ADMIN)
 CAN_VIEW = (Role.EDITOR, Role.REVIEWER, Role.ADMIN)
+# Training changes the model the workspace's jobs use (from scratch: the built-in model every
+# workspace shares): admins only.
+CAN_TRAIN = (Role.ADMIN,)

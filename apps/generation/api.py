@@ -1,13 +1,16 @@
-"""Generation over REST: jobs, drafts and evaluations read only (the pipeline creates and moves
-these); model profiles read, created and updated."""
+"""Generation over REST: jobs (with what each cost; cancel), drafts and evaluations read only
+(the pipeline creates and moves these); usage against the monthly budget; model profiles
+read, created and updated; training runs listed, read and started."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
 import django_filters
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,20 +22,39 @@ from apps.accounts.api_auth import (
     WorkspaceListApi,
     request_workspace,
 )
-from apps.accounts.roles import CAN_VIEW
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.briefs.api import CatalogCreate, CatalogUpdate
-from apps.briefs.serializers import (
-    DraftSerializer,
-    EvaluationSerializer,
-    JobDetailSerializer,
-    JobSerializer,
-    ModelProfileSerializer,
-)
+from apps.briefs.serializers import DraftSerializer, EvaluationSerializer, ModelProfileSerializer
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
-from apps.generation.models import Draft, GenerationJob, JobState, ModelProfile
-from apps.generation.selectors import job_get
-from apps.generation.services import model_profile_create, model_profile_update
+from apps.generation.models import (
+    Draft,
+    GenerationJob,
+    JobState,
+    ModelProfile,
+    TrainingKind,
+    TrainingRun,
+    TrainingState,
+)
+from apps.generation.selectors import job_get, jobs_with_accounting, training_runs, usage_by_model
+from apps.generation.serializers import (
+    JobAccountingDetailSerializer,
+    JobAccountingSerializer,
+    TrainingRunCreateSerializer,
+    TrainingRunDetailSerializer,
+    TrainingRunSerializer,
+    UsageQuerySerializer,
+    UsageSerializer,
+)
+from apps.generation.services import (
+    Usage,
+    budget_monthly,
+    job_cancel,
+    model_profile_create,
+    model_profile_update,
+    month_start,
+    training_run_create,
+)
 from apps.reviews.models import DraftRevision
 
 
@@ -47,20 +69,57 @@ class JobFilter(django_filters.FilterSet):
 
 class JobListApi(WorkspaceListApi):
     read_scope = "briefs:read"
-    serializer_class = JobSerializer
+    serializer_class = JobAccountingSerializer
     filterset_class = JobFilter
 
     def rows(self, workspace: Workspace):
-        return GenerationJob.objects.filter(workspace=workspace)
+        return jobs_with_accounting(workspace=workspace)
 
 
-@extend_schema(methods=["GET"], responses=JobDetailSerializer)
+@extend_schema(methods=["GET"], responses=JobAccountingDetailSerializer)
 class JobDetailApi(ApiBase, APIView):
     read_scope = "briefs:read"
 
     def get(self, request: Request, job_id: int) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
-        return Response(JobDetailSerializer(job_get(workspace=workspace, job_id=job_id)).data)
+        return Response(JobAccountingDetailSerializer(job_get(workspace=workspace,
+                                                              job_id=job_id)).data)
+
+
+@extend_schema(methods=["POST"], request=None, responses=JobAccountingDetailSerializer)
+class JobCancelApi(ApiBase, APIView):
+    """Cancel a queued, running or evaluating job, and its brief while that waits on it; a
+    job that already ended is a 409."""
+
+    write_scope = "briefs:write"
+
+    def post(self, request: Request, job_id: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        job_cancel(workspace_id=workspace.pk, job_id=job_id, actor=request.user)
+        return Response(JobAccountingDetailSerializer(job_get(workspace=workspace,
+                                                              job_id=job_id)).data)
+
+
+@extend_schema(methods=["GET"], parameters=[UsageQuerySerializer], responses=UsageSerializer)
+class UsageApi(ApiBase, APIView):
+    """What the workspace's jobs used since a day, per model, and this month's budget."""
+
+    read_scope = "briefs:read"
+
+    def get(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_VIEW)
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        day = query.validated_data.get("since")
+        since = datetime.combine(day, time.min, tzinfo=UTC) if day else month_start()
+        rows = usage_by_model(workspace_id=workspace.pk, since=since)
+        totals = Usage(jobs=sum(r.jobs for r in rows),
+                       prompt_tokens=sum(r.prompt_tokens for r in rows),
+                       completion_tokens=sum(r.completion_tokens for r in rows),
+                       device_seconds=sum(r.device_seconds for r in rows))
+        return Response(UsageSerializer({
+            "since": since, "models": rows, "totals": totals,
+            "budget": budget_monthly(workspace_id=workspace.pk)}).data)
 
 
 class DraftFilter(django_filters.FilterSet):
@@ -152,3 +211,42 @@ class ModelProfileDetailApi(CatalogUpdate, WorkspaceDetailApi):
 
     def update(self, row: ModelProfile, fields: dict[str, Any]) -> ModelProfile:
         return model_profile_update(profile=row, actor=self.request.user, **fields)
+
+
+class TrainingRunFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=TrainingState.choices)
+    kind = django_filters.ChoiceFilter(choices=TrainingKind.choices)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["state", "kind"]
+
+
+@extend_schema(methods=["POST"], request=TrainingRunCreateSerializer,
+               responses={201: TrainingRunDetailSerializer})
+class TrainingRunListApi(WorkspaceListApi):
+    """Training runs of the workspace; admins start one (it queues on the generation queue,
+    its loss streams as `training.progress` events on /ws/workspace/)."""
+
+    read_scope, write_scope = "briefs:read", "catalog:write"
+    serializer_class = TrainingRunSerializer
+    filterset_class = TrainingRunFilter
+
+    def rows(self, workspace: Workspace):
+        return training_runs(workspace_id=workspace.pk)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        fields = TrainingRunCreateSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        run = training_run_create(workspace_id=workspace.pk, actor=request.user,
+                                  **fields.validated_data)
+        return Response(TrainingRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingRunDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = TrainingRunDetailSerializer
+
+    def rows(self, workspace: Workspace):
+        return TrainingRun.objects.filter(workspace=workspace)

@@ -1,5 +1,5 @@
 """Reads of generation jobs: the API's job view, the websocket's authorization and snapshot,
-and usage per model and per workspace."""
+usage per model and per workspace; and training runs."""
 
 from __future__ import annotations
 
@@ -7,22 +7,33 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Count, QuerySet, Sum, Value
+from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.accounts.roles import CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.models import Workspace
-from apps.generation.models import GenerationJob, JobState
+from apps.generation.models import Draft, GenerationJob, JobState, TrainingRun
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 
 
+def jobs_with_accounting(*, workspace: Workspace) -> QuerySet[GenerationJob]:
+    """The workspace's jobs with what accounts for them in the same query: the template
+    version, and `model_name` / `model_revision` as the first draft records them (None
+    until drafts exist)."""
+    first_draft = Draft.objects.filter(job=OuterRef("pk")).order_by("variant")
+    return (GenerationJob.objects.filter(workspace=workspace)
+            .select_related("prompt_template_version")
+            .annotate(model_name=Subquery(first_draft.values("model_name")[:1]),
+                      model_revision=Subquery(first_draft.values("model_revision")[:1])))
+
+
 def job_get(*, workspace: Workspace, job_id: int) -> GenerationJob:
-    """The job with its brief and drafts (with scores), if it is in `workspace`."""
+    """The job with its accounting, brief and drafts (with scores), if it is in `workspace`."""
     job = (
-        GenerationJob.objects.filter(workspace=workspace, pk=job_id)
+        jobs_with_accounting(workspace=workspace).filter(pk=job_id)
         .select_related("brief")
         .prefetch_related("drafts__evaluation")
         .first()
@@ -101,3 +112,17 @@ def published_texts(*, workspace_id: int) -> list[str]:
                                      publications__state=PublicationState.PUBLISHED)
         .distinct().order_by("id").values_list("text", flat=True)
     )
+
+
+def training_runs(*, workspace_id: int) -> QuerySet[TrainingRun]:
+    """The workspace's training runs, newest first, without their loss curves (up to 2,000
+    points each: a list has no use for them)."""
+    return TrainingRun.objects.filter(workspace_id=workspace_id).defer("loss_curve").order_by("-id")
+
+
+def training_run_get(*, workspace_id: int, run_id: int) -> TrainingRun:
+    """One run of the workspace, with its loss curve; NotFound for another workspace's."""
+    run = TrainingRun.objects.filter(workspace_id=workspace_id, pk=run_id).first()
+    if run is None:
+        raise NotFound(f"Training run {run_id} not found.")
+    return run

@@ -7,8 +7,9 @@ when one is claimed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from celery import current_app
@@ -38,6 +39,8 @@ from apps.generation.models import (
     TrainingState,
 )
 from apps.reviews.services import revision_create_initial
+from workers.generation.builtin.finetune import FineTunePlan
+from workers.generation.builtin.training import TrainingPlan
 from workers.generation.types import GeneratedText
 
 
@@ -108,21 +111,56 @@ def usage_since(*, workspace_id: int, since: datetime) -> Usage:
     return Usage(**totals)
 
 
+@dataclass(frozen=True)
+class MonthlyBudget:
+    """A workspace's monthly caps (None: unlimited), what this calendar month (UTC) used, and
+    what is left of each cap."""
+
+    month_start: datetime
+    resets_at: datetime
+    monthly_tokens: int | None
+    monthly_device_seconds: float | None
+    used: Usage
+
+    @property
+    def tokens_left(self) -> int | None:
+        return None if self.monthly_tokens is None else max(0, self.monthly_tokens - self.used.tokens)
+
+    @property
+    def device_seconds_left(self) -> float | None:
+        if self.monthly_device_seconds is None:
+            return None
+        return max(0.0, self.monthly_device_seconds - self.used.device_seconds)
+
+
+def _monthly_budget(quota: GenerationQuota | None, *, workspace_id: int) -> MonthlyBudget:
+    start = month_start()
+    return MonthlyBudget(
+        month_start=start, resets_at=(start + timedelta(days=32)).replace(day=1),
+        monthly_tokens=quota.monthly_tokens if quota else None,
+        monthly_device_seconds=quota.monthly_device_seconds if quota else None,
+        used=usage_since(workspace_id=workspace_id, since=start))
+
+
+def budget_monthly(*, workspace_id: int) -> MonthlyBudget:
+    """The workspace's monthly budget as `quota_check_budget` judges it (two queries)."""
+    quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
+    return _monthly_budget(quota, workspace_id=workspace_id)
+
+
 def quota_check_budget(*, workspace_id: int) -> None:
     """Refuse a new job once the workspace used its monthly budget (calendar month, UTC)."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     if quota is None or (quota.monthly_tokens is None and quota.monthly_device_seconds is None):
-        return
-    start = month_start()
-    used = usage_since(workspace_id=workspace_id, since=start)
-    next_month = (start + timedelta(days=32)).replace(day=1)
-    resets = f"It resets on {next_month:%Y-%m-%d} (UTC); an admin can raise the cap."
-    if quota.monthly_tokens is not None and used.tokens >= quota.monthly_tokens:
+        return  # unlimited: no usage query on every job created
+    budget = _monthly_budget(quota, workspace_id=workspace_id)
+    used = budget.used
+    resets = f"It resets on {budget.resets_at:%Y-%m-%d} (UTC); an admin can raise the cap."
+    if budget.tokens_left == 0:
         raise BudgetExceeded(
             f"This workspace used its monthly generation budget: {used.tokens} of "
             f"{quota.monthly_tokens} tokens. {resets}")
-    if (quota.monthly_device_seconds is not None
-            and used.device_seconds >= quota.monthly_device_seconds):
+    if budget.device_seconds_left == 0:
         raise BudgetExceeded(
             f"This workspace used its monthly generation budget: {used.device_seconds:.0f} of "
             f"{quota.monthly_device_seconds:.0f} device seconds. {resets}")
@@ -402,6 +440,79 @@ def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, acto
                       actor=actor, actor_label=actor_label, **fields)
 
 
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def _number(low: float, high: float, *, whole: bool = True, nullable: bool = False
+            ) -> Callable[[str, object], str]:
+    def check(name: str, value: object) -> str:
+        if value is None and nullable:
+            return ""
+        kinds = int if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            return (f"'{name}' must be {'null or ' if nullable else ''}a "
+                    f"{'whole ' if whole else ''}number from {_figure(low)} to {_figure(high)}.")
+        return ""
+
+    return check
+
+
+def _device(name: str, value: object) -> str:
+    if isinstance(value, str) and re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,2})?", value):
+        return ""
+    return f"'{name}' must be auto, cpu, mps, cuda or cuda:N."
+
+
+# What the API and the dashboard accept in a training run's parameters: name -> why a value is
+# refused, or "". The names a kind takes are its engine plan's fields that have a check here
+# (`training_parameter_names`); the worker checks the names again for runs made otherwise.
+TRAINING_PARAMETERS: dict[str, Callable[[str, object], str]] = {
+    "steps": _number(1, 1_000_000),
+    "learning_rate": _number(1e-7, 1.0, whole=False),
+    "batch_size": _number(1, 1024),
+    "max_seconds": _number(1, 7 * 86_400, whole=False, nullable=True),
+    "seed": _number(0, 2**32 - 1),
+    "threads": _number(1, 256, nullable=True),
+    "device": _device,
+    "vocab_size": _number(260, 200_000),  # the 256 bytes and the special tokens, at least
+    "n_layer": _number(1, 64),
+    "n_head": _number(1, 64),
+    "n_embd": _number(8, 8192),
+    "block_size": _number(8, 8192),
+    "warmup_steps": _number(0, 1_000_000),
+    "max_documents": _number(1, 10**9, nullable=True),
+    "eval_blocks": _number(1, 10**6, nullable=True),
+}
+
+
+def training_parameter_names(kind: str) -> list[str]:
+    """The parameters a run of `kind` takes: its engine plan's fields (the corpus is fixed;
+    training from scratch also takes its step count)."""
+    if kind == TrainingKind.FINETUNE:
+        names = [f.name for f in fields(FineTunePlan)]
+    else:
+        names = ["steps", *(f.name for f in fields(TrainingPlan))]
+    return [name for name in names if name in TRAINING_PARAMETERS]
+
+
+def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
+    """Why `parameters` cannot train a run of `kind` (a known kind), one message each; [] if
+    they can."""
+    names = training_parameter_names(kind)
+    errors = [f"Unknown parameter '{name}' for {kind}; known: {', '.join(names)}."
+              for name in parameters if name not in names]
+    errors += [message for name in names if name in parameters
+               and (message := TRAINING_PARAMETERS[name](name, parameters[name]))]
+    if kind == TrainingKind.TRAIN and not errors:
+        shape = TrainingPlan()
+        n_embd = parameters.get("n_embd", shape.n_embd)
+        n_head = parameters.get("n_head", shape.n_head)
+        if n_embd % n_head:  # each attention head takes an equal slice of the width
+            errors.append(f"'n_embd' ({n_embd}) must be a multiple of 'n_head' ({n_head}).")
+    return errors
+
+
 @transaction.atomic
 def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
                         actor: Actor = None) -> TrainingRun:
@@ -431,23 +542,50 @@ def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
     if run is None:
         return None
     try:
+        # A run requeued after its worker died trains again from the start: a fresh curve.
         return _training_transition(run, to=TrainingState.RUNNING, actor_label=worker_id,
-                                    worker_id=worker_id, started_at=timezone.now())
+                                    worker_id=worker_id, started_at=timezone.now(), loss_curve=[])
     except IllegalTransition:
         return None
 
 
+# The engines report the loss every LOSS_EVERY (10) steps: 2,000 points hold 20,000 steps,
+# ten times the shipped model's run, in about 30 kB of JSON.
+LOSS_CURVE_MAX_POINTS = 2_000
+
+
+@transaction.atomic
+def training_run_record_losses(*, run_id: int, worker_id: str,
+                               points: Sequence[Sequence[float]]) -> bool:
+    """Append [step, loss] points to a running run's curve, so a page opened mid-run draws
+    what came before. Past LOSS_CURVE_MAX_POINTS every other point is dropped (the latest
+    kept): the curve keeps its whole span at half the density. False, storing nothing, when
+    the run is not running on this worker."""
+    run = (TrainingRun.objects.select_for_update()
+           .filter(pk=run_id, state=TrainingState.RUNNING, worker_id=worker_id)
+           .only("id", "loss_curve").first())
+    if run is None:
+        return False
+    curve = [*run.loss_curve, *([int(step), float(loss)] for step, loss in points)]
+    while len(curve) > LOSS_CURVE_MAX_POINTS:
+        curve = curve[::-2][::-1]
+    run.loss_curve = curve
+    run.save(update_fields=["loss_curve", "updated_at"])
+    return True
+
+
 @transaction.atomic
 def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: int,
-                         documents: int, final_loss: float, loss_curve: list,
+                         documents: int, final_loss: float,
                          heldout_perplexity_before: float | None,
                          heldout_perplexity_after: float, model_path: str) -> TrainingRun:
-    """running → succeeded with the figures; a fine-tuned model gets (or updates) its profile,
-    so editors can pick it for a content type."""
+    """running → succeeded with the figures (the loss curve is already stored, see
+    `training_run_record_losses`); a fine-tuned model gets (or updates) its profile, so
+    editors can pick it for a content type."""
     run = TrainingRun.objects.get(pk=run_id)
     _training_transition(
         run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
-        documents=documents, final_loss=final_loss, loss_curve=loss_curve,
+        documents=documents, final_loss=final_loss,
         heldout_perplexity_before=heldout_perplexity_before,
         heldout_perplexity_after=heldout_perplexity_after, finished_at=timezone.now(),
         payload={"heldout_perplexity_before": heldout_perplexity_before,

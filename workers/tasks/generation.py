@@ -44,6 +44,7 @@ from apps.generation.services import (
     jobs_requeue_stale,
     training_run_claim,
     training_run_fail,
+    training_run_record_losses,
     training_run_succeed,
 )
 from workers.generation.batching import BatchCollector
@@ -235,12 +236,18 @@ def sweep_stale_jobs() -> list[int]:
     return jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
 
 
-def loss_sender(run: TrainingRun, curve: list[list[float]]
+def loss_sender(run: TrainingRun, worker_id: str
                 ) -> tuple[Callable[[int, float], None], Callable[[], None]]:
-    """Keeps the loss curve and streams it, throttled, to the workspace's live dashboard;
-    returns (on_loss, flush), flush sending the last loss when training ends."""
+    """Streams the loss, throttled, to the workspace's live dashboard, storing the points
+    reported since the last send first (so a page reloaded after an event finds its point);
+    returns (on_loss, flush), flush sending and storing the last of them when training ends."""
+    unsaved: list[list[float]] = []
 
     def send(variant: int, text: str, step: int) -> None:
+        # At most PROGRESS_MAX_PER_SECOND writes a second, each appending every point since
+        # the one before (the engines report one every 10 steps).
+        training_run_record_losses(run_id=run.pk, worker_id=worker_id, points=unsaved)
+        unsaved.clear()
         message = {"type": "training.progress",
                    "subject": {"type": "trainingrun", "id": run.pk},
                    "data": {"training_run_id": run.pk, "step": step, "loss": float(text)},
@@ -253,7 +260,7 @@ def loss_sender(run: TrainingRun, curve: list[list[float]]
     throttle = ProgressThrottle(send, settings.PROGRESS_MAX_PER_SECOND)
 
     def on_loss(step: int, loss: float) -> None:
-        curve.append([step, round(loss, 4)])
+        unsaved.append([step, round(loss, 4)])
         throttle.offer(0, f"{loss:.4f}", step)
 
     return on_loss, throttle.flush
@@ -300,8 +307,7 @@ def train(self: Any, run_id: int) -> str:
     run = training_run_claim(run_id=run_id, worker_id=worker_id)
     if run is None:
         return "skipped"
-    curve: list[list[float]] = []
-    on_loss, flush = loss_sender(run, curve)
+    on_loss, flush = loss_sender(run, worker_id)
     try:
         figures = _train(run, on_loss)
     except GenerationError as exc:
@@ -313,5 +319,5 @@ def train(self: Any, run_id: int) -> str:
                           actor_label=worker_id)
         return "failed"
     flush()
-    training_run_succeed(run_id=run.pk, worker_id=worker_id, loss_curve=curve, **figures)
+    training_run_succeed(run_id=run.pk, worker_id=worker_id, **figures)
     return "trained"
