@@ -7,6 +7,7 @@ from apps.briefs import api as briefs
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.generation import api as generation
 from apps.integrations import api as integrations
+from apps.publishing import api as publishing
 from apps.reviews import api as reviews
 
 app_name = "api"
@@ -96,9 +97,14 @@ urlpatterns = [
            briefs.ContentTypeDetailApi),
     *_crud("style-guides", "style-guide", briefs.StyleGuideListApi, briefs.StyleGuideDetailApi),
     path("reviews/", reviews.ReviewListApi.as_view(), name="review-list"),
-    *_crud("publications", "publication", reviews.PublicationListApi,
-           reviews.PublicationDetailApi, retry=reviews.PublicationRetryApi),
-    *_crud("targets", "target", reviews.TargetListCreateApi, reviews.TargetDetailApi),
+    *_crud("publications", "publication", publishing.PublicationListApi,
+           publishing.PublicationDetailApi, retry=publishing.PublicationRetryApi,
+           reschedule=publishing.PublicationRescheduleApi, cancel=publishing.PublicationCancelApi,
+           withdraw=publishing.PublicationWithdrawApi),
+    path("publications/<int:pk>/preview/", publishing.PublicationPreviewApi.as_view(),
+         name="publication-preview"),
+    *_crud("targets", "target", publishing.TargetListCreateApi, publishing.TargetDetailApi,
+           test_connection=publishing.TargetTestConnectionApi),
     path("hooks/<slug:slug>/", integrations.InboundHookApi.as_view(), name="hook-receive"),
     *_crud("webhook-endpoints", "endpoint", integrations.EndpointListCreateApi,
            integrations.EndpointDetailApi, rotate_secret=integrations.EndpointRotateSecretApi),

@@ -58,6 +58,13 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
     if kind in (TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON):
         if not str(config.get("url", "")).startswith(("http://", "https://")):
             raise DomainError(f"A {kind} target needs the site's http(s) 'url' in its config.")
+    if kind == TargetKind.MASTODON and "max_characters" in config:
+        limit = config["max_characters"]
+        # Previews split a thread at this length: a few characters leave no room for
+        # the " (i/n)" numbering, and below about 10 the split never settles.
+        if type(limit) is not int or not 50 <= limit <= 100_000:
+            raise DomainError("A Mastodon target's 'max_characters' is a whole number from 50 "
+                              "to 100000.")
     if kind == TargetKind.WORDPRESS and secret and ":" not in secret:
         raise DomainError("A WordPress secret is 'username:application password'.")
     if kind == TargetKind.GHOST and secret and ":" not in secret:
@@ -243,16 +250,24 @@ def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
     return publications
 
 
+# A time up to this far back means "now" as the caller's clock read it (the
+# request took a moment to arrive); an older one is refused as past.
+RESCHEDULE_PAST_GRACE = timedelta(minutes=1)
+
+
 @transaction.atomic
 def publication_reschedule(*, publication: Publication, publish_at: datetime,
                            actor: Actor = None) -> Publication:
-    """A scheduled publication's time moved to `publish_at` (timezone-aware).
+    """A scheduled publication's time moved to `publish_at` (timezone-aware, not past).
 
     A task already queued for the old time finds it not due and does nothing;
-    beat sends it once due. Refused (IllegalTransition) unless still scheduled.
+    beat sends it once due. Refused (IllegalTransition) unless still scheduled;
+    a naive or past time is refused (DomainError).
     """
     if timezone.is_naive(publish_at):
         raise DomainError("A publish time needs a time zone.")
+    if publish_at < timezone.now() - RESCHEDULE_PAST_GRACE:
+        raise DomainError(f"{publish_at.isoformat()} is in the past; choose a later time.")
     moved = Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED).update(
         scheduled_at=publish_at, updated_at=timezone.now())
     if moved != 1:

@@ -9,32 +9,16 @@ from collections.abc import Callable
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import (
-    ApiBase,
-    IdFilter,
-    WorkspaceDetailApi,
-    WorkspaceListApi,
-    request_workspace,
-)
-from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS
+from apps.accounts.api_auth import ApiBase, IdFilter, WorkspaceListApi, request_workspace
+from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
-from apps.briefs.serializers import (
-    BriefDetailSerializer,
-    IdField,
-    PublicationSerializer,
-    ReviewListSerializer,
-    TargetSerializer,
-)
-from apps.core.errors import NotFound
+from apps.briefs.serializers import BriefDetailSerializer, IdField, ReviewListSerializer
 from apps.core.models import Workspace
-from apps.publishing.models import Publication, PublicationState, PublishingTarget
-from apps.publishing.selectors import publication_list
-from apps.publishing.services import publication_retry, target_create
 from apps.reviews.models import Decision, Review
 from apps.reviews.services import review_approve, review_reject, review_request_changes
 
@@ -113,76 +97,3 @@ class ReviewListApi(WorkspaceListApi):
     def rows(self, workspace: Workspace):
         return Review.objects.filter(brief__workspace=workspace).select_related("reviewer",
                                                                                  "revision")
-
-
-# Publications and targets follow from an approval; they are served here until the
-# publishing app grows its own v1 views.
-def _publications(workspace: Workspace):
-    return publication_list(workspace=workspace)
-
-
-class PublicationDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
-    serializer_class = PublicationSerializer
-
-    def rows(self, workspace: Workspace):
-        return _publications(workspace)
-
-
-@extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)
-class PublicationRetryApi(ApiBase, APIView):
-    """failed → scheduled now: the editor's manual retry."""
-
-    write_scope = "publications:write"
-
-    def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        publication = _publications(workspace).filter(pk=pk).first()
-        if publication is None:
-            raise NotFound(f"Publication {pk} not found.")
-        publication_retry(publication=publication, actor=request.user)
-        return Response(PublicationSerializer(_publications(workspace).get(pk=pk)).data)
-
-
-@extend_schema(methods=["POST"], request=TargetSerializer, responses={201: TargetSerializer})
-class TargetListCreateApi(WorkspaceListApi):
-    read_scope, write_scope = "briefs:read", "integrations:write"
-    serializer_class = TargetSerializer
-    filterset_fields = ["kind", "enabled"]
-
-    def rows(self, workspace: Workspace):
-        return PublishingTarget.objects.filter(workspace=workspace)
-
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        fields = TargetSerializer(data=request.data)
-        fields.is_valid(raise_exception=True)
-        target = target_create(workspace=workspace, actor=request.user, **fields.validated_data)
-        return Response(TargetSerializer(target).data, status=status.HTTP_201_CREATED)
-
-
-class TargetDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
-    serializer_class = TargetSerializer
-
-    def rows(self, workspace: Workspace):
-        return PublishingTarget.objects.filter(workspace=workspace)
-
-
-class PublicationFilter(django_filters.FilterSet):
-    brief = IdFilter(field_name="brief_id")
-    state = django_filters.ChoiceFilter(choices=PublicationState.choices)
-    target = IdFilter(field_name="target_id")
-
-    class Meta:
-        model = Publication
-        fields = ["brief", "state", "target"]
-
-
-class PublicationListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
-    serializer_class = PublicationSerializer
-    filterset_class = PublicationFilter
-
-    def rows(self, workspace: Workspace):
-        return _publications(workspace)

@@ -1,0 +1,282 @@
+"""Publications and publishing targets over REST: lists and details, and the editor's
+controls (retry, reschedule, cancel, withdraw, preview, test connection).
+
+Each control is one service or selector call. An action the publication's state, its
+target's kind or the target itself refuses is a 409 with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils.timezone import is_naive
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api_auth import (
+    ApiBase,
+    IdFilter,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.briefs.serializers import PublicationSerializer, TargetSerializer
+from apps.core.errors import DomainError, NotFound
+from apps.core.models import Workspace
+from apps.publishing.connectors import PublishError
+from apps.publishing.health import target_test_connection
+from apps.publishing.models import Publication, PublicationState, PublishingTarget
+from apps.publishing.outcomes import publication_withdraw
+from apps.publishing.selectors import publication_list, publication_preview
+from apps.publishing.services import (
+    publication_cancel,
+    publication_reschedule,
+    publication_retry,
+    target_create,
+)
+
+
+class Refused(DomainError):
+    """The publication's state, its target's kind or the target's own answer refuses
+    the action; the message says which."""
+
+    status_code = 409
+
+
+def _publications(workspace: Workspace) -> QuerySet[Publication]:
+    return publication_list(workspace=workspace)
+
+
+def _publication(queryset: QuerySet[Publication], pk: int) -> Publication:
+    publication = queryset.filter(pk=pk).first()
+    if publication is None:
+        raise NotFound(f"Publication {pk} not found.")
+    return publication
+
+
+def _targets(workspace: Workspace) -> QuerySet[PublishingTarget]:
+    return PublishingTarget.objects.filter(workspace=workspace)
+
+
+class PublicationFilter(django_filters.FilterSet):
+    brief = IdFilter(field_name="brief_id")
+    state = django_filters.ChoiceFilter(choices=PublicationState.choices)
+    target = IdFilter(field_name="target_id")
+
+    class Meta:
+        model = Publication
+        fields = ["brief", "state", "target"]
+
+
+class PublicationListApi(WorkspaceListApi):
+    read_scope = "briefs:read"
+    serializer_class = PublicationSerializer
+    filterset_class = PublicationFilter
+
+    def rows(self, workspace: Workspace) -> QuerySet[Publication]:
+        return _publications(workspace)
+
+
+class PublicationDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = PublicationSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet[Publication]:
+        return _publications(workspace)
+
+
+class PublicationActionApi(ApiBase, APIView):
+    """An editor's action on one publication of their workspace (another workspace's is a
+    404): one service call; answers with the publication as it now is."""
+
+    write_scope = "publications:write"
+    fields_class: type[serializers.Serializer] | None = None
+
+    def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        publication = _publication(_publications(workspace), pk)
+        fields: dict[str, Any] = {}
+        if self.fields_class is not None:
+            given = self.fields_class(data=request.data)
+            given.is_valid(raise_exception=True)
+            fields = given.validated_data
+        self.act(publication, request.user, **fields)
+        return Response(PublicationSerializer(_publications(workspace).get(pk=pk)).data)
+
+
+@extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)
+class PublicationRetryApi(PublicationActionApi):
+    """failed → scheduled now: the editor's manual retry."""
+
+    def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
+        publication_retry(publication=publication, actor=actor)
+
+
+class PublishTimeField(serializers.DateTimeField):
+    """An ISO 8601 time: one with an offset is kept as that instant (in UTC); one without
+    stays naive for the request's `timezone` to place."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        return value if is_naive(value) else super().enforce_timezone(value)
+
+
+class RescheduleSerializer(serializers.Serializer):
+    publish_at = PublishTimeField(help_text="with an offset (2030-05-01T09:00:00+02:00), or "
+                                  "without one and a `timezone`; not in the past")
+    timezone = serializers.CharField(
+        max_length=64, required=False,
+        help_text="IANA zone (Europe/Paris) of a `publish_at` without an offset")
+
+    def validate_timezone(self, name: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise serializers.ValidationError(
+                f"Unknown time zone '{name}'; use an IANA name such as Europe/Paris.") from None
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        publish_at, zone = data["publish_at"], data.get("timezone")
+        if not is_naive(publish_at):
+            if zone is not None:
+                raise serializers.ValidationError({"timezone": [
+                    "publish_at already has an offset; send the offset or a timezone, not both."]})
+            return {"publish_at": publish_at}
+        if zone is None:
+            raise serializers.ValidationError({"publish_at": [
+                "A time without an offset needs a 'timezone', e.g. Europe/Paris."]})
+        return {"publish_at": _placed(publish_at, zone)}
+
+
+def _placed(local: datetime, zone: ZoneInfo) -> datetime:
+    """The instant a wall-clock time in `zone` names (the earlier one when clocks go back)."""
+    try:
+        instant = local.replace(tzinfo=zone).astimezone(UTC)
+        exists = instant.astimezone(zone).replace(tzinfo=None) == local
+    except OverflowError:
+        raise serializers.ValidationError({"publish_at": ["Datetime value out of range."]}) from None
+    if not exists:  # a time the clocks skip when they go forward
+        raise serializers.ValidationError({"publish_at": [
+            f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it)."]})
+    return instant
+
+
+@extend_schema(methods=["POST"], request=RescheduleSerializer, responses=PublicationSerializer,
+               examples=[OpenApiExample("Local time", request_only=True, value={
+                   "publish_at": "2030-05-01T09:00:00", "timezone": "Europe/Paris"})])
+class PublicationRescheduleApi(PublicationActionApi):
+    """A scheduled publication's time moved; its queued task then finds it not due."""
+
+    fields_class = RescheduleSerializer
+
+    def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
+        publication_reschedule(publication=publication, actor=actor, **fields)
+
+
+@extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)
+class PublicationCancelApi(PublicationActionApi):
+    """pending, scheduled or failed → cancelled: never published, whatever task is queued."""
+
+    def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
+        publication_cancel(publication=publication, actor=actor)
+
+
+@extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)
+class PublicationWithdrawApi(PublicationActionApi):
+    """published → withdrawn once the target took the post down.
+
+    Synchronous, like the admin's action: one bounded request per post (5 s to
+    connect, 30 s to answer), and the caller reads the target's answer at once.
+    """
+
+    def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
+        refused = publication_withdraw(publication=publication, actor=actor)
+        if refused:
+            raise Refused(refused)
+
+
+class PreviewSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["html", "text", "markdown", "json"])
+    title = serializers.CharField()
+    parts = serializers.ListField(child=serializers.CharField(),
+                                  help_text="one per post (a social thread), else one")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema(responses=PreviewSerializer)
+class PublicationPreviewApi(ApiBase, APIView):
+    """The publication's revision as its target receives it (no network)."""
+
+    read_scope = "briefs:read"
+
+    def get(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_VIEW)
+        publication = _publication(_publications(workspace).select_related("brief", "revision"),
+                                   pk)
+        brief = publication.brief
+        try:
+            preview = publication_preview(target=publication.target, title=brief.title,
+                                          text=publication.revision.text,
+                                          keywords=brief.keywords, language=brief.language)
+        except PublishError as exc:  # the target's configuration cannot format it
+            raise Refused(exc.message) from exc
+        return Response(PreviewSerializer(preview).data)
+
+
+@extend_schema(methods=["POST"], request=TargetSerializer, responses={201: TargetSerializer})
+class TargetListCreateApi(WorkspaceListApi):
+    read_scope, write_scope = "briefs:read", "integrations:write"
+    serializer_class = TargetSerializer
+    filterset_fields = ["kind", "enabled"]
+
+    def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
+        return _targets(workspace)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = TargetSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        target = target_create(workspace=workspace, actor=request.user, **fields.validated_data)
+        return Response(TargetSerializer(target).data, status=status.HTTP_201_CREATED)
+
+
+class TargetDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = TargetSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
+        return _targets(workspace)
+
+
+class ConnectionCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+@extend_schema(methods=["POST"], request=None, responses=ConnectionCheckSerializer)
+class TargetTestConnectionApi(ApiBase, APIView):
+    """The target's connector checks its config and credentials with one request.
+
+    Refused credentials pause the target (as a refused post does) until its
+    secret is replaced; the answer is 200 either way, `ok` says which.
+    """
+
+    write_scope = "integrations:write"
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        target = _targets(workspace).filter(pk=pk).first()
+        if target is None:
+            raise NotFound(f"Target {pk} not found.")
+        ok, message = target_test_connection(target=target)
+        return Response(ConnectionCheckSerializer({"ok": ok, "message": message}).data)
