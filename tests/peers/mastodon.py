@@ -1,5 +1,6 @@
 """A Mastodon API peer: bearer tokens, `/api/v2/instance` limits, statuses with
-`Idempotency-Key`, reply threads, counts, and Mastodon's `{"error": "..."}` shape."""
+`Idempotency-Key`, reply threads, counts, edits and deletes of one's own statuses
+(another account's answer 404, as Mastodon's do), and Mastodon's `{"error": "..."}` shape."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class MastodonPeer(PeerServer):
         self.tokens = {token}
         self.statuses: dict[str, dict[str, Any]] = {}
         self._by_key: dict[tuple[str, str], str] = {}
+        self._owners: dict[str, str] = {}  # status id → the token (account) that posted it
         self._ids = itertools.count(109000000000000001)
 
     def handle(self, request: Request) -> Answer:
@@ -38,10 +40,14 @@ class MastodonPeer(PeerServer):
             return self._post(request, token)
         if match := re.fullmatch(r"/api/v1/statuses/(\d+)", request.path):
             status = self.statuses.get(match[1])
+            if request.method in ("PUT", "DELETE") and self._owners.get(match[1]) != token:
+                # Mastodon looks these up among the caller's own statuses only, so
+                # another account's status is as unknown as a missing one.
+                status = None
             if status is None:
                 return Answer(404, {"error": "Record not found"})
             if request.method == "DELETE":
-                del self.statuses[match[1]]
+                return self._delete(status)
             if request.method == "PUT":
                 return self._edit(status, request.json())
             return Answer(200, status)
@@ -84,6 +90,7 @@ class MastodonPeer(PeerServer):
             "favourites_count": 0, "reblogs_count": 0, "replies_count": 0,
         }
         self.statuses[status_id] = status
+        self._owners[status_id] = token
         if parent is not None:
             self.statuses[parent]["replies_count"] += 1
         if key:
@@ -102,4 +109,13 @@ class MastodonPeer(PeerServer):
         status.update(text=text, content=f"<p>{text}</p>", spoiler_text=spoiler,
                       sensitive=bool(spoiler), language=data.get("language", status["language"]),
                       edited_at=datetime.now(UTC).isoformat())
+        return Answer(200, status)
+
+    def _delete(self, status: dict[str, Any]) -> Answer:
+        """`DELETE /api/v1/statuses/:id`: gone, its parent counts one reply less, and the
+        answer is the deleted status with its source `text` (for "delete and redraft")."""
+        del self.statuses[status["id"]]
+        parent = self.statuses.get(status["in_reply_to_id"] or "")
+        if parent is not None:
+            parent["replies_count"] = max(parent["replies_count"] - 1, 0)
         return Answer(200, status)

@@ -93,7 +93,7 @@ def test_ghost_update_of_a_deleted_post_is_permanent_with_ghosts_message():
 # --- Mastodon -----------------------------------------------------------------------
 
 
-def test_mastodon_update_edits_the_threads_first_status_in_place():
+def test_mastodon_update_edits_a_single_status_in_place():
     with MastodonPeer(max_characters=500) as mastodon:
         connector = MastodonConnector(url=mastodon.url, token="peer-token")
         first = connector.publish(_item())
@@ -105,6 +105,79 @@ def test_mastodon_update_edits_the_threads_first_status_in_place():
     assert status["text"] == "Composting, revised\n\nTwo buckets are better.\n\n#Compost"
     assert status["edited_at"] is not None
     assert mastodon.calls("PUT", f"/api/v1/statuses/{first.external_id}") == 1
+
+
+def _words(count: int) -> str:
+    return " ".join(f"word{i}" for i in range(count))
+
+
+def _thread(mastodon: MastodonPeer, external_id: str) -> list[dict]:
+    return [mastodon.statuses[i] for i in external_id.split(",")]
+
+
+def test_mastodon_update_of_a_3_part_thread_to_4_parts_edits_all_three_and_replies_once():
+    with MastodonPeer(max_characters=300) as mastodon:
+        connector = MastodonConnector(url=mastodon.url, token="peer-token")
+        first = connector.publish(_item(body=_words(90)))
+        three = first.external_id.split(",")
+
+        updated = connector.update(first.external_id, _item(revision=3, body=_words(130)))
+        again = connector.update(first.external_id, _item(revision=3, body=_words(130)))
+
+    thread = _thread(mastodon, updated.external_id)
+    assert len(three) == 3
+    assert updated == again == PublishResult(external_id=updated.external_id,
+                                             external_url=first.external_url)
+    assert [s["id"] for s in thread[:3]] == three  # the same three statuses, edited
+    assert [s["text"][-6:] for s in thread] == [" (1/4)", " (2/4)", " (3/4)", " (4/4)"]
+    assert all(s["edited_at"] is not None for s in thread[:3])
+    assert "edited_at" not in thread[3]
+    assert [s["in_reply_to_id"] for s in thread] == [None, *three]
+    assert "word129" in thread[3]["text"]
+    # Repeating the update sent the same key, so the server answered the same reply.
+    assert [r.headers["idempotency-key"] for r in mastodon.requests if r.method == "POST"] == [
+        f"{KEY}-1", f"{KEY}-2", f"{KEY}-3", f"{KEY}-r3-4", f"{KEY}-r3-4"]
+    assert len(mastodon.statuses) == 4
+
+
+def test_mastodon_update_of_a_3_part_thread_to_2_parts_edits_two_and_deletes_the_third():
+    with MastodonPeer(max_characters=300) as mastodon:
+        connector = MastodonConnector(url=mastodon.url, token="peer-token")
+        first = connector.publish(_item(body=_words(90)))
+        one, two, three = first.external_id.split(",")
+
+        updated = connector.update(first.external_id, _item(revision=3, body=_words(60)))
+        again = connector.update(first.external_id, _item(revision=3, body=_words(60)))
+
+    assert updated == again == PublishResult(external_id=f"{one},{two}",
+                                             external_url=first.external_url)
+    assert set(mastodon.statuses) == {one, two}
+    assert [s["text"][-6:] for s in _thread(mastodon, updated.external_id)] == [
+        " (1/2)", " (2/2)"]
+    assert "word59" in mastodon.statuses[two]["text"]
+    assert mastodon.statuses[two]["replies_count"] == 0  # its reply is gone
+    assert mastodon.calls("DELETE", f"/api/v1/statuses/{three}") == 2  # then 404: not an error
+
+
+def test_mastodon_peer_edits_and_deletes_only_the_callers_own_known_statuses():
+    with MastodonPeer() as mastodon:
+        mastodon.tokens.add("other-token")
+        status_id = MastodonConnector(url=mastodon.url, token="peer-token").publish(
+            _item()).external_id
+        url = f"{mastodon.url}/api/v1/statuses"
+        answers = [
+            httpx.put(f"{url}/{status_id}", json={"status": "x"}).status_code,
+            httpx.put(f"{url}/{status_id}", json={"status": "x"},
+                      headers={"authorization": "Bearer other-token"}).status_code,
+            httpx.delete(f"{url}/{status_id}",
+                         headers={"authorization": "Bearer other-token"}).status_code,
+            httpx.put(f"{url}/1", json={"status": "x"},
+                      headers={"authorization": "Bearer peer-token"}).status_code,
+            httpx.delete(f"{url}/1", headers={"authorization": "Bearer peer-token"}).status_code,
+        ]
+
+    assert answers == [401, 404, 404, 404, 404]
+    assert mastodon.statuses[status_id]["text"].startswith("Composting at home")
 
 
 # --- chat -------------------------------------------------------------------------

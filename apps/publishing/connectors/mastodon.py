@@ -83,48 +83,41 @@ class MastodonConnector:
         with self._client() as client:
             limit, url_length = self._limits(client)
             parts = self._parts(item, limit, url_length)
-            statuses: list[dict[str, Any]] = []
-            for number, text in enumerate(parts, 1):
-                body: dict[str, Any] = {"status": text, "visibility": self.visibility,
-                                        "language": self.language or item.language}
-                if self.spoiler_text:
-                    body["spoiler_text"] = self.spoiler_text
-                if statuses:
-                    body["in_reply_to_id"] = statuses[-1]["id"]
-                response = send(client, "POST", self._api("v1/statuses"), json=body,
-                                headers={"idempotency-key": f"{item.idempotency_key}-{number}"})
-                statuses.append(response_json(checked(
-                    response, doing=f"posting part {number} of {len(parts)}")))
-        url = statuses[0].get("url")
-        return PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
-                             external_url=url if isinstance(url, str) else "")
+            statuses = self._post_replies(client, item, parts, start=1, after=None,
+                                          key=item.idempotency_key)
+        return _result(statuses)
 
     def update(self, external_id: str, item: PublishItem) -> PublishResult:
-        """Edits the thread's first status (`PUT /api/v1/statuses/<id>`) to the new text's
-        first part. Limitation: the replies continuing a thread keep their old text,
-        since Mastodon cannot insert into or trim a thread; withdraw and publish anew
-        when the rest of a long text changed."""
-        first_id = external_id.split(",")[0]
+        """Edits every status of the thread in place (`PUT /api/v1/statuses/:id`), in order,
+        to the new text's parts. A text needing more parts gets the extra ones posted as
+        replies to the last status; one needing fewer has the surplus statuses deleted,
+        the last first. The result's external id lists the thread as it now stands.
+
+        Safe to repeat: edits and deletes are idempotent, and the extra replies carry an
+        Idempotency-Key of the publication's key, the revision and the part's number
+        (the server keeps those an hour; the update task's retries take minutes)."""
+        ids = external_id.split(",")
         with self._client() as client:
             limit, url_length = self._limits(client)
-            body: dict[str, Any] = {"status": self._parts(item, limit, url_length)[0],
-                                    "language": self.language or item.language}
-            if self.spoiler_text:
-                body["spoiler_text"] = self.spoiler_text
-            status = response_json(checked(
-                send(client, "PUT", self._api(f"v1/statuses/{first_id}"), json=body),
-                doing="editing the status"))
-        url = status.get("url")
-        return PublishResult(external_id=external_id,
-                             external_url=url if isinstance(url, str) else "")
+            parts = self._parts(item, limit, url_length)
+            statuses = []
+            for number, (status_id, text) in enumerate(zip(ids, parts, strict=False), 1):
+                statuses.append(response_json(checked(
+                    send(client, "PUT", self._api(f"v1/statuses/{status_id}"),
+                         json=self._body(item, text)),
+                    doing=f"editing part {number} of {len(parts)}")))
+            statuses += self._post_replies(client, item, parts[len(ids):], start=len(ids) + 1,
+                                           after=str(statuses[-1]["id"]),
+                                           key=f"{item.idempotency_key}-r{item.revision}")
+            for status_id in reversed(ids[len(parts):]):
+                self._delete(client, status_id)
+        return _result(statuses)
 
     def unpublish(self, external_id: str) -> None:
         """Deletes every status of the thread, the replies first."""
         with self._client() as client:
             for status_id in reversed(external_id.split(",")):
-                response = send(client, "DELETE", self._api(f"v1/statuses/{status_id}"))
-                if response.status_code != 404:
-                    checked(response, doing="deleting the status")
+                self._delete(client, status_id)
 
     def engagement(self, external_id: str) -> Engagement:
         """Favourites, boosts and replies of the thread's first status; our own
@@ -147,6 +140,35 @@ class MastodonConnector:
     def _client(self) -> httpx.Client:
         return httpx.Client(timeout=self.timeout,
                             headers={"authorization": f"Bearer {self.token}"})
+
+    def _body(self, item: PublishItem, text: str) -> dict[str, Any]:
+        """A status's text, language and content warning (what an edit may change too)."""
+        body: dict[str, Any] = {"status": text, "language": self.language or item.language}
+        if self.spoiler_text:
+            body["spoiler_text"] = self.spoiler_text
+        return body
+
+    def _post_replies(self, client: httpx.Client, item: PublishItem, parts: list[str], *,
+                      start: int, after: str | None, key: str) -> list[dict[str, Any]]:
+        """`parts` posted as a chain of replies to `after` (None: the first starts a thread),
+        part `start` first; each with the Idempotency-Key `<key>-<part number>`."""
+        statuses: list[dict[str, Any]] = []
+        total = start + len(parts) - 1
+        for number, text in enumerate(parts, start):
+            body = self._body(item, text) | {"visibility": self.visibility}
+            if after is not None:
+                body["in_reply_to_id"] = after
+            response = send(client, "POST", self._api("v1/statuses"), json=body,
+                            headers={"idempotency-key": f"{key}-{number}"})
+            statuses.append(response_json(checked(
+                response, doing=f"posting part {number} of {total}")))
+            after = str(statuses[-1]["id"])
+        return statuses
+
+    def _delete(self, client: httpx.Client, status_id: str) -> None:
+        response = send(client, "DELETE", self._api(f"v1/statuses/{status_id}"))
+        if response.status_code != 404:  # already gone is what we wanted
+            checked(response, doing="deleting the status")
 
     def _api(self, path: str) -> str:
         return f"{base_url(self.url)}/api/{path}"
@@ -173,3 +195,10 @@ class MastodonConnector:
                 f"{limit} characters; at most {MAX_PARTS} are posted. Shorten it."
             )
         return parts
+
+
+def _result(statuses: list[dict[str, Any]]) -> PublishResult:
+    """The thread as one post: its status ids in order, the first status's URL."""
+    url = statuses[0].get("url")
+    return PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
+                         external_url=url if isinstance(url, str) else "")
