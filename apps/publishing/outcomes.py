@@ -106,7 +106,8 @@ def publication_attempt(*, publication: Publication, actor_label: str) -> Attemp
         return _transient(publication, f"Unexpected error: {type(exc).__name__}: {exc}", None,
                           actor_label)
     publication_succeed(publication=publication, external_id=result.external_id,
-                        external_url=result.external_url, actor_label=actor_label)
+                        external_url=result.external_url, scheduled_for=result.scheduled_for,
+                        actor_label=actor_label)
     target_success_record(target_id=publication.target_id)
     return AttemptOutcome(state=PublicationState.PUBLISHED)
 

@@ -58,7 +58,7 @@ def publication_preview(*, target: PublishingTarget, title: str, text: str,
 
 # Engagement settles within days; older posts are not asked again.
 ENGAGEMENT_WINDOW = timedelta(days=30)
-ENGAGEMENT_KINDS = (TargetKind.WORDPRESS, TargetKind.MASTODON)
+ENGAGEMENT_KINDS = (TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON)
 
 
 def publications_for_engagement(*, limit: int = 500) -> QuerySet[Publication]:

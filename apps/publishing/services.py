@@ -69,6 +69,15 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
         raise DomainError("A WordPress secret is 'username:application password'.")
     if kind == TargetKind.GHOST and secret and ":" not in secret:
         raise DomainError("A Ghost secret is the Admin API key 'id:secret'.")
+    schedule_on_target = config.get("schedule_on_target", False)
+    if not isinstance(schedule_on_target, bool):
+        raise DomainError("A target's 'schedule_on_target' is true or false.")
+    if schedule_on_target and kind not in (TargetKind.WORDPRESS, TargetKind.GHOST):
+        raise DomainError("Only WordPress and Ghost targets hold a post until its time "
+                          "('schedule_on_target').")
+    if schedule_on_target and config.get("status") == "draft":
+        raise DomainError("A target with 'schedule_on_target' publishes: its 'status' cannot "
+                          "be 'draft'.")
     if kind == TargetKind.CHAT:
         if config.get("flavor", "slack") not in ("slack", "discord"):
             raise DomainError("A chat target's config 'flavor' is 'slack' or 'discord'.")
@@ -208,6 +217,27 @@ def _hold_until(target: PublishingTarget, now: datetime) -> datetime | None:
         return target.next_slot_at
     return None
 
+
+# A target that holds posts until their time itself (config `schedule_on_target`) is
+# handed a publication as soon as it is scheduled, when that time is at least this far
+# off; nearer, handing it over gains nothing (and Ghost refuses under 2 minutes).
+SCHEDULE_ON_TARGET_LEAD = timedelta(minutes=5)
+
+
+def _handed_over_early(publication: Publication, now: datetime) -> bool:
+    """The first attempt of a publication whose target schedules posts itself, while its
+    time is at least SCHEDULE_ON_TARGET_LEAD away. A later attempt (the handover failed)
+    waits for the time and publishes as any other."""
+    return (publication.target.config.get("schedule_on_target") is True
+            and publication.attempts == 0 and publication.scheduled_at is not None
+            and publication.scheduled_at >= now + SCHEDULE_ON_TARGET_LEAD)
+
+
+def _not_before_its_time(publication: Publication, at: datetime) -> datetime:
+    """`at`, or the publication's planned time if later: a post handed over early whose
+    attempt failed is never published before its time by a retry."""
+    planned = publication.scheduled_at
+    return max(at, planned) if planned is not None else at
 
 
 def _targets_for(brief: ContentBrief, target_ids: Sequence[int] | None) -> list[PublishingTarget]:
@@ -359,9 +389,12 @@ def publication_engagement_record(*, publication_id: int, engagement: dict[str, 
 @transaction.atomic
 def publication_claim(*, publication_id: int, worker_id: str) -> Publication | None:
     """scheduled → publishing for one worker, once it is due; None otherwise (idempotent).
+    A target with `schedule_on_target` gets a publication due later at once (its first
+    attempt, at least SCHEDULE_ON_TARGET_LEAD ahead), to hold until its time.
 
     A target that is paused (circuit open, credentials refused) or rate-limited
-    moves the publication's due time to when it may go instead.
+    moves the publication's due time to when it may go instead (one handed over
+    early keeps its time, and goes out then as any other).
     """
     publication = (
         Publication.objects.select_related("target", "revision", "brief")
@@ -369,14 +402,18 @@ def publication_claim(*, publication_id: int, worker_id: str) -> Publication | N
         .first()
     )
     now = timezone.now()
-    if publication is None or (publication.scheduled_at and publication.scheduled_at > now):
+    if publication is None:
+        return None
+    early = _handed_over_early(publication, now)
+    if publication.scheduled_at and publication.scheduled_at > now and not early:
         return None
     # The target row is locked so two workers cannot both take its next slot.
     target = PublishingTarget.objects.select_for_update().get(pk=publication.target_id)
     hold = _hold_until(target, now)
-    if hold is not None:  # spread, not failed: due again when the target may take it
-        Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED).update(
-            scheduled_at=hold, updated_at=now)
+    if hold is not None:
+        if not early:  # spread, not failed: due again when the target may take it
+            Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED
+                                       ).update(scheduled_at=hold, updated_at=now)
         return None
     if target.min_interval_s:
         target.next_slot_at = now + timedelta(seconds=target.min_interval_s)
@@ -393,13 +430,24 @@ def publication_claim(*, publication_id: int, worker_id: str) -> Publication | N
 
 @transaction.atomic
 def publication_succeed(*, publication: Publication, external_id: str, external_url: str = "",
-                        actor_label: str = "") -> Publication:
+                        scheduled_for: datetime | None = None, actor_label: str = ""
+                        ) -> Publication:
     """publishing → published; the brief is published once all its publications are
-    (or were cancelled)."""
+    (or were cancelled).
+
+    `scheduled_for`: the target holds the post and publishes it itself then
+    (`schedule_on_target`); it becomes the publication's `published_at` and the
+    event's `scheduled_for`. The publication is done for the platform: what is left
+    (the CMS publishing at that time) happens there, and withdraw and update work on
+    the held post as on a live one.
+    """
+    payload: dict[str, Any] = {"external_id": external_id, "external_url": external_url}
+    if scheduled_for is not None:
+        payload["scheduled_for"] = scheduled_for.isoformat()
     _publication_transition(
         publication, to=PublicationState.PUBLISHED, actor_label=actor_label,
-        external_id=external_id, external_url=external_url, published_at=timezone.now(),
-        last_error="", payload={"external_id": external_id, "external_url": external_url},
+        external_id=external_id, external_url=external_url,
+        published_at=scheduled_for or timezone.now(), last_error="", payload=payload,
     )
     _brief_published_if_done(brief_id=publication.brief_id, actor_label=actor_label)
     return publication
@@ -420,10 +468,12 @@ def _brief_published_if_done(*, brief_id: int, actor: Actor = None, actor_label:
 @transaction.atomic
 def publication_retry_later(*, publication: Publication, error: str, retry_at: datetime,
                             actor_label: str = "") -> Publication:
-    """publishing → scheduled after a transient error, due again at `retry_at`."""
+    """publishing → scheduled after a transient error, due again at `retry_at` (or at
+    its planned time, if later)."""
     return _publication_transition(
         publication, to=PublicationState.SCHEDULED, actor_label=actor_label,
-        last_error=error[:5000], scheduled_at=retry_at, payload={"error": error[:500]},
+        last_error=error[:5000], scheduled_at=_not_before_its_time(publication, retry_at),
+        payload={"error": error[:500]},
     )
 
 
@@ -438,9 +488,10 @@ def publication_fail(*, publication: Publication, error: str, actor_label: str =
 
 @transaction.atomic
 def publication_retry(*, publication: Publication, actor: Actor = None) -> Publication:
-    """failed → scheduled now (the editor's manual retry)."""
+    """failed → scheduled now, or at its planned time if that is still ahead (the
+    editor's manual retry)."""
     return _publication_transition(publication, to=PublicationState.SCHEDULED, actor=actor,
-                                   scheduled_at=timezone.now())
+                                   scheduled_at=_not_before_its_time(publication, timezone.now()))
 
 
 def publications_due_ids(*, limit: int = 200) -> list[int]:

@@ -217,6 +217,26 @@ def test_comment_counts_are_pulled_into_the_publication(wordpress):
     assert publication.engagement_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_with_schedule_on_target_wordpress_gets_the_post_at_once_as_future(wordpress):
+    ws = factories.workspace()
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    target = target_create(workspace=ws, name="Blog", kind=TargetKind.WORDPRESS,
+                           config={"url": wordpress.url, "schedule_on_target": True},
+                           secret=wordpress.secret)
+    [publication] = approved_publications(ws, target, publish_at=when,
+                                          title=f"Worm bins {uuid.uuid4().hex[:6]}")
+
+    state = publish(publication.pk)  # the task sent on approval, three days early
+
+    publication.refresh_from_db()
+    [post] = wordpress.posts_with_slug(slug_for(_key_item(publication)))
+    assert state == PublicationState.PUBLISHED
+    assert (post["status"], post["date_gmt"]) == (
+        "future", when.astimezone(UTC).replace(tzinfo=None).isoformat())
+    assert (publication.external_id, publication.published_at) == (str(post["id"]), when)
+
+
 def first_error(publication: Publication) -> str:
     publication.refresh_from_db()
     return publication.last_error.removesuffix(

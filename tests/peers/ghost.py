@@ -4,6 +4,11 @@ Follows the Admin API docs: `Authorization: Ghost <jwt>` (HS256, `kid` = the
 key's id, the hex secret as the key, `aud` "/admin/", at most 5 minutes
 between `iat` and `exp`); errors as `{"errors": [{"message", "context", "type"}]}`;
 slugs made unique with "-2", "-3"…
+
+As Ghost 5 does: a `scheduled` post needs a `published_at` at least 2 minutes
+ahead (when it is set or changed), and becomes `published` once that time
+passes; `?include=` on a post adds the requested `count.*` relations under
+`count` (unknown includes are dropped silently, not refused).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -19,6 +24,16 @@ import jwt
 from tests.peers.base import Answer, PeerServer, Request
 
 API = "/ghost/api/admin"
+# Ghost's `allowedIncludes` for Admin API posts (5.x), and its counted relations among them.
+ALLOWED_INCLUDES = (
+    "tags", "authors", "authors.roles", "email", "tiers", "newsletter", "count.conversions",
+    "count.signups", "count.paid_conversions", "count.clicks", "sentiment",
+    "count.positive_feedback", "count.negative_feedback", "post_revisions",
+    "post_revisions.author",
+)
+COUNTS = ("conversions", "signups", "paid_conversions", "clicks", "positive_feedback",
+          "negative_feedback")
+SCHEDULE_LEAD = timedelta(minutes=2)  # config `times.cannotScheduleAPostBeforeInMinutes`
 
 
 def ghost_error(status: int, type_: str, message: str, context: str = "") -> Answer:
@@ -27,11 +42,16 @@ def ghost_error(status: int, type_: str, message: str, context: str = "") -> Ans
 
 
 class GhostPeer(PeerServer):
-    def __init__(self) -> None:
+    def __init__(self, *, counts: bool = True) -> None:
+        """`counts=False`: a Ghost from before member attribution (4.x), whose posts have
+        no counted relations to include."""
         super().__init__()
+        self.includes = ALLOWED_INCLUDES if counts else tuple(
+            i for i in ALLOWED_INCLUDES if not i.startswith("count."))
         self.key_id = secrets.token_hex(12)
         self.secret = secrets.token_hex(32)
         self.posts: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, dict[str, int]] = {}  # post id → Ghost's counted relations
         self._ids = itertools.count(1)
 
     @property
@@ -41,10 +61,16 @@ class GhostPeer(PeerServer):
     def revoke_key(self) -> None:
         self.secret = secrets.token_hex(32)
 
+    def react(self, post_id: str, **counts: int) -> None:
+        """Readers act on the post: e.g. `clicks=3, signups=2, paid_conversions=1`."""
+        for name, value in counts.items():
+            self.counts[post_id][name] += value
+
     def handle(self, request: Request) -> Answer:
         refused = self._auth(request)
         if refused:
             return refused
+        self._publish_due()
         path = request.path.removeprefix(API)
         if request.method == "GET" and path == "/site/":
             return Answer(200, {"site": {"title": "Peer", "url": self.url + "/",
@@ -53,7 +79,8 @@ class GhostPeer(PeerServer):
             return self._create(request)
         if match := re.fullmatch(r"/posts/slug/([^/]+)/", path):
             post = next((p for p in self.posts.values() if p["slug"] == match[1]), None)
-            return Answer(200, {"posts": [post]}) if post else self._not_found()
+            return Answer(200, {"posts": [self._read(post, request)]}) if post \
+                else self._not_found()
         if match := re.fullmatch(r"/posts/([0-9a-f]+)/", path):
             post = self.posts.get(match[1])
             if post is None:
@@ -63,7 +90,7 @@ class GhostPeer(PeerServer):
                 return Answer(204)
             if request.method == "PUT":
                 return self._edit(post, request)
-            return Answer(200, {"posts": [post]})
+            return Answer(200, {"posts": [self._read(post, request)]})
         return ghost_error(404, "NotFoundError", "Resource not found")
 
     def _auth(self, request: Request) -> Answer | None:
@@ -94,6 +121,10 @@ class GhostPeer(PeerServer):
         if post.get("status", "draft") not in ("draft", "published", "scheduled"):
             return ghost_error(422, "ValidationError", "Validation error, cannot save post.",
                                "Value in [posts.status] is not a valid status.")
+        refused = _schedule_refused(post.get("status", "draft"), post.get("published_at"),
+                                    changed=True)
+        if refused:
+            return refused
         slug = post.get("slug") or re.sub(r"[^a-z0-9]+", "-", post["title"].lower()).strip("-")
         taken = {p["slug"] for p in self.posts.values()}
         for n in itertools.count(2):
@@ -111,6 +142,7 @@ class GhostPeer(PeerServer):
             "url": f"{self.url}/{slug}/", "created_at": now, "updated_at": now,
         }
         self.posts[post_id] = stored
+        self.counts[post_id] = dict.fromkeys(COUNTS, 0)
         return Answer(201, {"posts": [stored]})
 
     def _edit(self, stored: dict[str, Any], request: Request) -> Answer:
@@ -125,6 +157,11 @@ class GhostPeer(PeerServer):
         if post["updated_at"] != stored["updated_at"]:
             return ghost_error(409, "UpdateCollisionError",
                                "Saving failed! Someone else is editing this post.")
+        published_at = post.get("published_at", stored["published_at"])
+        refused = _schedule_refused(post.get("status", stored["status"]), published_at,
+                                    changed=published_at != stored["published_at"])
+        if refused:
+            return refused
         for name in ("title", "html", "status", "published_at"):
             if name in post:
                 stored[name] = post[name]
@@ -135,6 +172,41 @@ class GhostPeer(PeerServer):
         stored["updated_at"] = datetime.now(UTC).isoformat()
         return Answer(200, {"posts": [stored]})
 
+    def _read(self, post: dict[str, Any], request: Request) -> dict[str, Any]:
+        """The post with the `count.*` relations `?include=` asked for."""
+        asked = [i for i in request.query.get("include", "").strip().lower().split(",")
+                 if i in self.includes]
+        counts = {i.removeprefix("count."): self.counts[post["id"]][i.removeprefix("count.")]
+                  for i in asked if i.startswith("count.")}
+        return {**post, "count": counts} if counts else post
+
+    def _publish_due(self) -> None:
+        """Ghost's scheduler: a scheduled post goes live once its published_at passes."""
+        now = datetime.now(UTC)
+        for post in self.posts.values():
+            if post["status"] != "scheduled":
+                continue
+            when = datetime.fromisoformat(str(post["published_at"]))
+            if when.replace(tzinfo=when.tzinfo or UTC) <= now:
+                post["status"] = "published"
+
     @staticmethod
     def _not_found() -> Answer:
         return ghost_error(404, "NotFoundError", "Resource not found error, cannot read post.")
+
+
+def _schedule_refused(status: str, published_at: object, *, changed: bool) -> Answer | None:
+    """Ghost's rule (its Post model's `onSaving`): a scheduled post needs a valid
+    published_at, and one set or changed must be at least 2 minutes ahead."""
+    if status != "scheduled":
+        return None
+    try:
+        when = datetime.fromisoformat(str(published_at)) if published_at else None
+    except ValueError:
+        when = None
+    if when is None:
+        return ghost_error(422, "ValidationError", "Value in published_at cannot be blank.")
+    if changed and when.replace(tzinfo=when.tzinfo or UTC) < datetime.now(UTC) + SCHEDULE_LEAD:
+        return ghost_error(422, "ValidationError",
+                           "Date must be at least 2 minutes in the future.")
+    return None

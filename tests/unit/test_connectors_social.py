@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
 
@@ -73,6 +74,86 @@ def test_ghost_schedules_a_post_with_a_future_time():
 
     [post] = ghost.posts.values()
     assert (post["status"], post["published_at"]) == ("scheduled", when.isoformat())
+
+
+def test_ghost_scheduled_post_reports_when_ghost_will_publish_it():
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    with GhostPeer() as ghost:
+        connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
+        result = connector.publish(_item(scheduled_at=when))
+        again = connector.publish(_item(scheduled_at=when))  # found by its slug
+
+    assert result == again
+    assert result.scheduled_for == when
+
+
+def test_ghost_publishes_at_once_a_time_too_near_for_ghost_to_schedule():
+    soon = datetime.now(UTC) + timedelta(seconds=90)  # Ghost wants 2 minutes at least
+    with GhostPeer() as ghost:
+        result = GhostConnector(url=ghost.url, key=ghost.admin_key).publish(
+            _item(scheduled_at=soon))
+
+    [post] = ghost.posts.values()
+    assert post["status"] == "published"
+    assert result.scheduled_for is None
+
+
+def test_ghost_peer_refuses_to_schedule_without_a_published_at_2_minutes_ahead():
+    def create(client: httpx.Client, **post: object) -> httpx.Response:
+        return client.post(f"{ghost.url}/ghost/api/admin/posts/?source=html",
+                           json={"posts": [{"title": "T", "status": "scheduled", **post}]})
+
+    with GhostPeer() as ghost, httpx.Client(
+            headers={"authorization": f"Ghost {admin_token(ghost.admin_key)}"}) as client:
+        blank = create(client)
+        near = create(client, published_at=(datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+        far = create(client, published_at=(datetime.now(UTC) + timedelta(minutes=3)).isoformat())
+
+    assert (blank.status_code, blank.json()["errors"][0]["message"]) == (
+        422, "Value in published_at cannot be blank.")
+    assert (near.status_code, near.json()["errors"][0]["message"]) == (
+        422, "Date must be at least 2 minutes in the future.")
+    assert (far.status_code, far.json()["posts"][0]["status"]) == (201, "scheduled")
+
+
+def test_ghost_engagement_is_the_admin_apis_counts_for_the_post():
+    with GhostPeer() as ghost:
+        connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
+        post_id = connector.publish(_item()).external_id
+        before = connector.engagement(post_id)
+        ghost.react(post_id, clicks=12, signups=3, paid_conversions=1, positive_feedback=5)
+
+        engagement = connector.engagement(post_id)
+
+    assert before == Engagement(clicks=0, signups=0, paid_conversions=0)
+    assert engagement == Engagement(clicks=12, signups=3, paid_conversions=1)
+    assert engagement.as_dict() == {"clicks": 12, "signups": 3, "paid_conversions": 1}
+    read = [r for r in ghost.requests if r.method == "GET" and r.path.endswith(f"{post_id}/")]
+    assert read[-1].query == {"include": "count.clicks,count.signups,count.paid_conversions"}
+
+
+def test_ghost_peer_drops_unknown_includes_as_ghost_does():
+    with GhostPeer() as ghost:
+        post_id = GhostConnector(url=ghost.url, key=ghost.admin_key).publish(_item()).external_id
+        ghost.react(post_id, clicks=2)
+        with httpx.Client(headers={"authorization": f"Ghost {admin_token(ghost.admin_key)}"}) \
+                as client:
+            answer = client.get(f"{ghost.url}/ghost/api/admin/posts/{post_id}/",
+                                params={"include": "count.comments,count.clicks"})
+
+    assert answer.status_code == 200
+    assert answer.json()["posts"][0]["count"] == {"clicks": 2}
+
+
+def test_ghost_engagement_of_a_site_without_counts_is_empty():
+    with GhostPeer(counts=False) as ghost:  # drops the count includes it does not know
+        connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
+        post_id = connector.publish(_item()).external_id
+
+        engagement = connector.engagement(post_id)
+
+    assert engagement == Engagement()
+    assert engagement.as_dict() == {}
 
 
 def test_ghost_refuses_a_revoked_key_with_its_own_message():

@@ -7,7 +7,7 @@ every connector uses `idempotency_key` to find or deduplicate an earlier post.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +31,9 @@ class PublishItem:
 class PublishResult:
     external_id: str  # the target's id for the post (at most 500 characters)
     external_url: str = ""
+    # Set when the target holds the post and publishes it itself at this time
+    # (WordPress "future", Ghost "scheduled"); None: the post is live now.
+    scheduled_for: datetime | None = None
 
 
 class PublishError(Exception):
@@ -72,10 +75,12 @@ class Engagement:
     likes: int | None = None  # favourites (Mastodon)
     shares: int | None = None  # boosts
     replies: int | None = None  # replies (Mastodon), comments (WordPress)
+    clicks: int | None = None  # members who clicked a link in the newsletter email (Ghost)
+    signups: int | None = None  # members who signed up from the post (Ghost)
+    paid_conversions: int | None = None  # paid subscriptions started from the post (Ghost)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in (("likes", self.likes), ("shares", self.shares),
-                                  ("replies", self.replies)) if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,16 @@ idempotency key, so each post carries a marker: its slug ends with the first
 eight characters of the publication's idempotency key. Every attempt looks
 that slug up (in any status but trash) before creating, so an attempt whose
 answer was lost (timeout, dropped connection) never yields a second post.
+
+A publication whose time is still ahead (a target with `schedule_on_target`
+is handed it as soon as it is scheduled) goes in as status `future` with
+`date_gmt`, and WordPress publishes it then.
 """
 
 from __future__ import annotations
 
 import html
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -200,5 +204,9 @@ def _in_future(item: PublishItem) -> bool:
 
 def _result(post: dict[str, Any]) -> PublishResult:
     link = post.get("link")
+    scheduled_for = None
+    if post.get("status") == "future" and post.get("date_gmt"):  # held until then, in UTC
+        scheduled_for = datetime.fromisoformat(str(post["date_gmt"])).replace(tzinfo=UTC)
     return PublishResult(external_id=str(post["id"]),
-                         external_url=link if isinstance(link, str) else "")
+                         external_url=link if isinstance(link, str) else "",
+                         scheduled_for=scheduled_for)
