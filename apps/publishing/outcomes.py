@@ -21,8 +21,8 @@ from apps.publishing.connectors import (
     CredentialsRejected,
     PermanentPublishError,
     PublishError,
-    RemoteConnector,
     TransientPublishError,
+    WithdrawableConnector,
     connector_for,
 )
 from apps.publishing.models import Publication, PublicationState
@@ -159,7 +159,7 @@ def publication_withdraw(*, publication: Publication, actor: Any = None) -> str:
         return f"Only a published publication can be withdrawn (this one is {publication.state})."
     try:
         connector = connector_for(publication.target)
-        if not isinstance(connector, RemoteConnector):
+        if not isinstance(connector, WithdrawableConnector):
             return f"Posts on {publication.target.get_kind_display()} targets cannot be withdrawn."
         connector.unpublish(publication.external_id)
     except PublishError as exc:

@@ -19,6 +19,8 @@ from apps.core.crypto import secret_encrypt, secret_rotate
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
+from apps.publishing.connectors.base import PublishError
+from apps.publishing.connectors.file import git_author_parse
 from apps.publishing.models import (
     PUBLICATION_MACHINE,
     Publication,
@@ -89,6 +91,13 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
         # worker write anywhere else on its disk.
         if not str(folder) or str(folder) == "." or folder.is_absolute() or ".." in folder.parts:
             raise DomainError("A file target needs a relative 'folder' (no '..') in its config.")
+        if not isinstance(config.get("git_commit", False), bool):
+            raise DomainError("A file target's 'git_commit' is true or false.")
+        if "git_author" in config:
+            try:
+                git_author_parse(str(config["git_author"]))
+            except PublishError as exc:
+                raise DomainError(exc.message) from exc
 
 
 def webhook_secret_generate() -> str:

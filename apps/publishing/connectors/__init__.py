@@ -15,6 +15,7 @@ from apps.publishing.connectors.base import (
     PublishResult,
     RemoteConnector,
     TransientPublishError,
+    WithdrawableConnector,
 )
 from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.file import FileConnector
@@ -53,5 +54,6 @@ __all__ = [
     "PublishResult",
     "RemoteConnector",
     "TransientPublishError",
+    "WithdrawableConnector",
     "connector_for",
 ]

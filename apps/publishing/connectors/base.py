@@ -111,11 +111,16 @@ class Connector(Protocol):
 
 
 @runtime_checkable
-class RemoteConnector(Connector, Protocol):
-    """A CMS or social account: the post can be withdrawn and measured."""
+class WithdrawableConnector(Connector, Protocol):
+    """A target whose posts can be taken down again (a CMS, a social account, a folder)."""
 
     def unpublish(self, external_id: str) -> None:
         """Withdraw the post (trash, delete); a post already gone is not an error."""
+
+
+@runtime_checkable
+class RemoteConnector(WithdrawableConnector, Protocol):
+    """A CMS or social account: the post can be withdrawn and measured."""
 
     def engagement(self, external_id: str) -> Engagement:
         """Current reactions to the post."""

@@ -5,12 +5,21 @@ The file is written atomically (a temporary file renamed into place), so a
 site build never sees half a post, and a retried attempt of the same
 publication finds its earlier file by the idempotency key in the front matter
 instead of writing a second one.
+
+With `git_commit` the folder must lie in a git repository (its own, not one
+above the publish folder): every write and every removal is committed there,
+that one file only (`git commit -- <file>`: whatever else is staged stays
+staged), by `git_author`. A retried attempt commits what an earlier one left
+uncommitted, and commits nothing when the file is already committed as is.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -29,6 +38,20 @@ from apps.publishing.models import PublishingTarget
 FENCE = "---"
 SLUG_MAX = 80
 FRONT_MATTER_MAX_LINES = 200  # a post's own front matter is a dozen lines
+DEFAULT_GIT_AUTHOR = "AIGC Platform <platform@localhost>"
+GIT_AUTHOR_RE = re.compile(r"([^<>\n]*[^<>\s])\s*<([^<>\s]+)>")
+# Committing one file takes milliseconds; a hook or a lock holding on longer is a
+# failed attempt (retried), not something to wait out inside the publish task.
+GIT_TIMEOUT_S = 30
+
+
+def git_author_parse(value: str) -> tuple[str, str]:
+    """("Name", "email") from "Name <email>", or PermanentPublishError."""
+    match = GIT_AUTHOR_RE.fullmatch(value.strip())
+    if match is None:
+        raise PermanentPublishError(
+            f"A file target's 'git_author' has the form 'Name <email>', not '{value}'.")
+    return match[1], match[2]
 
 
 def yaml_str(value: str) -> str:
@@ -87,22 +110,36 @@ def _front_matter(path: Path) -> list[str]:
 
 
 class FileConnector:
-    def __init__(self, *, folder: Path, base_url: str = "") -> None:
+    def __init__(self, *, folder: Path, base_url: str = "", git_commit: bool = False,
+                 git_author: str = DEFAULT_GIT_AUTHOR, git_within: Path | None = None) -> None:
         self.folder = folder
         self.base_url = base_url
+        self.git_commit = git_commit
+        self.git_author = git_author
+        # The repository must lie inside this folder, so a post is never committed
+        # into a repository above it (the platform's own checkout, say).
+        self.git_within = git_within
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> FileConnector:
-        folder = Path(str(target.config.get("folder", "")))
+        config = target.config
+        root = Path(settings.PUBLISH_FILES_DIR)
+        folder = Path(str(config.get("folder", "")))
         if not folder.is_absolute():
-            folder = Path(settings.PUBLISH_FILES_DIR) / folder
-        return cls(folder=folder, base_url=str(target.config.get("base_url", "")))
+            folder = root / folder
+        return cls(folder=folder, base_url=str(config.get("base_url", "")),
+                   git_commit=config.get("git_commit") is True,
+                   git_author=str(config.get("git_author") or DEFAULT_GIT_AUTHOR),
+                   git_within=root if folder.is_relative_to(root) else folder)
 
     def validate(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise PermanentPublishError(f"{self.folder} is not a folder.")
         if self.folder.is_dir() and not os.access(self.folder, os.W_OK | os.X_OK):
             raise PermanentPublishError(f"The platform may not write to {self.folder}.")
+        if self.git_commit:
+            git_author_parse(self.git_author)
+            self._repository()
 
     def publish(self, item: PublishItem) -> PublishResult:
         base = slug_for(item)
@@ -113,15 +150,15 @@ class FileConnector:
             raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
         except OSError as exc:  # a full disk or a flaky network share: worth another try
             raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
+        if self.git_commit:
+            self._commit(path, f'Publish "{item.title}" (publication {item.publication_id})')
         return PublishResult(external_id=path.relative_to(self.folder).as_posix(),
                              external_url=self._url(path))
 
     def update(self, external_id: str, item: PublishItem) -> PublishResult:
         """The same file (`external_id`, relative to the folder) rewritten atomically with
         the new revision; its name, and so its URL, stays."""
-        path = self.folder / external_id
-        if path.resolve().parent != self.folder.resolve() or path.suffix != ".md":
-            raise PermanentPublishError(f"'{external_id}' is not a post of {self.folder}.")
+        path = self._post_path(external_id)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._replace(path, render(item, slug=path.stem))
@@ -129,11 +166,35 @@ class FileConnector:
             raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
         except OSError as exc:
             raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
+        if self.git_commit:
+            self._commit(path, f'Update "{item.title}" (publication {item.publication_id}, '
+                               f"revision {item.revision})")
         return PublishResult(external_id=external_id, external_url=self._url(path))
+
+    def unpublish(self, external_id: str) -> None:
+        """Deletes the file (one already gone is not an error); with `git_commit`, the
+        removal is committed, naming the post's title from its front matter."""
+        path = self._post_path(external_id)
+        title = _front_matter_title(path) if path.is_file() else None
+        try:
+            path.unlink(missing_ok=True)
+        except PermissionError as exc:
+            raise PermanentPublishError(f"Cannot delete {path}: {exc.strerror}.") from exc
+        except OSError as exc:
+            raise TransientPublishError(f"Deleting {path} failed: {exc}.") from exc
+        if self.git_commit:
+            named = f'"{title}" ({external_id})' if title is not None else external_id
+            self._commit(path, f"Withdraw {named}", removed=True)
 
     def preview(self, item: PublishItem) -> Preview:
         return Preview(format="markdown", title=item.title,
                        parts=(render(item, slug=slug_for(item)),))
+
+    def _post_path(self, external_id: str) -> Path:
+        path = self.folder / external_id
+        if path.resolve().parent != self.folder.resolve() or path.suffix != ".md":
+            raise PermanentPublishError(f"'{external_id}' is not a post of {self.folder}.")
+        return path
 
     def _candidates(self, base: str) -> list[Path]:
         # The slug comes from the title, so an earlier attempt wrote `base.md`
@@ -171,3 +232,75 @@ class FileConnector:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    # --- git ----------------------------------------------------------------------
+
+    def _repository(self) -> Path:
+        """The top folder of the git repository holding the target folder, or
+        PermanentPublishError saying what to do."""
+        # The folder itself is made on the first post; its nearest existing parent tells.
+        start = next(p for p in (self.folder, *self.folder.parents) if p.is_dir())
+        done = self._git(start, "rev-parse", "--show-toplevel", check=False)
+        if done.returncode != 0:
+            raise PermanentPublishError(
+                f"{self.folder} is not in a git repository, and the target's 'git_commit' "
+                "needs one: run 'git init' there (or in a folder above it), or turn "
+                "'git_commit' off.")
+        top = Path(done.stdout.strip()).resolve()
+        if self.git_within is not None and not top.is_relative_to(self.git_within.resolve()):
+            raise PermanentPublishError(
+                f"{self.folder} is in the git repository {top}, outside {self.git_within}; "
+                f"make {self.folder} (or a folder above it within {self.git_within}) a git "
+                "repository of its own.")
+        return top
+
+    def _commit(self, path: Path, message: str, *, removed: bool = False) -> None:
+        """Commit `path` (its new content, or its removal) and nothing else; no-op when
+        the repository already has it so."""
+        top = self._repository()
+        name = path.resolve().relative_to(top).as_posix()
+        if removed:
+            self._git(top, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", name)
+        else:
+            self._git(top, "add", "--", name)
+        if self._git(top, "diff", "--cached", "--quiet", "--", name, check=False).returncode == 0:
+            return  # committed by an earlier attempt
+        self._git(top, "commit", "--quiet", "--message", message, "--", name)
+
+    def _git(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        author, email = git_author_parse(self.git_author)
+        # Only our own GIT_* variables: inherited ones (GIT_DIR, GIT_INDEX_FILE in a
+        # hook's environment) would point git at another repository.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | {
+            "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": email,
+            "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
+        }
+        try:
+            done = subprocess.run(["git", "--literal-pathspecs", *args], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise TransientPublishError(
+                f"git {args[0]} in {cwd} took longer than {GIT_TIMEOUT_S} s.") from exc
+        except FileNotFoundError as exc:
+            raise PermanentPublishError("The target's 'git_commit' needs git on the worker.") \
+                from exc
+        if check and done.returncode != 0:
+            said = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            message = f"git {args[0]} failed in {cwd}: {said[-1] if said else done.returncode}"
+            if "index.lock" in done.stderr:  # another git process is at work: try again later
+                raise TransientPublishError(message)
+            raise PermanentPublishError(message)
+        return done
+
+
+def _front_matter_title(path: Path) -> str | None:
+    """The title our front matter holds (`yaml_str` output reads back as a JSON string)."""
+    for line in _front_matter(path):
+        if line.startswith("title: "):
+            try:
+                value = json.loads(line.removeprefix("title: "))
+            except ValueError:
+                return None
+            return value if isinstance(value, str) else None
+    return None
