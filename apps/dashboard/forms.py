@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -10,6 +11,8 @@ from apps.briefs.models import ContentType, Origin, StyleGuide
 from apps.core.models import Workspace
 from apps.dashboard.selectors import QueueFilters
 from apps.dashboard.services import BULK_ACTIONS, BULK_MAX, ROUND_ROBIN
+from apps.generation.models import TrainingKind
+from apps.generation.services import training_parameters_errors
 from apps.publishing.models import PublishingTarget
 
 MAX_KEYWORDS = 30
@@ -184,3 +187,31 @@ class BulkForm(forms.Form):
         if len(ids) > BULK_MAX:
             raise forms.ValidationError(f"At most {BULK_MAX} briefs at once.")
         return ids
+
+
+class TrainingStartForm(forms.Form):
+    kind = forms.ChoiceField(choices=TrainingKind.choices)
+    parameters = forms.CharField(
+        required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='A JSON object, e.g. {"steps": 200, "learning_rate": 0.0005}. '
+                  "Empty: the defaults.")
+
+    def clean_parameters(self) -> dict[str, Any]:
+        text = self.cleaned_data["parameters"].strip()
+        if not text:
+            return {}
+        try:
+            parameters = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+        if not isinstance(parameters, dict):
+            raise forms.ValidationError('A JSON object of parameters, e.g. {"steps": 200}.')
+        return parameters
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "kind" in cleaned and "parameters" in cleaned:
+            for message in training_parameters_errors(kind=cleaned["kind"],
+                                                      parameters=cleaned["parameters"]):
+                self.add_error("parameters", message)
+        return cleaned

@@ -24,5 +24,6 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("insights/", views.insights_page, name="insights"),
     path("insights.json", views.insights_json, name="insights_json"),
+    path("training/", views.training, name="training"),
     path("guest/<str:token>/", views.guest_review, name="guest"),
 ]

@@ -18,8 +18,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.accounts.api_auth import workspace_id_parse
 from apps.accounts.models import Membership
-from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
 from apps.briefs.models import BriefState, Origin
 from apps.briefs.services import brief_create
@@ -38,11 +39,14 @@ from apps.dashboard.forms import (
     QueueFilterForm,
     RejectForm,
     RequestChangesForm,
+    TrainingStartForm,
     WorkspaceSwitchForm,
 )
 from apps.dashboard.insights import insights
 from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
+from apps.generation.selectors import training_run_get, training_runs
+from apps.generation.services import training_run_create
 from apps.notifications.selectors import notifications_recent, notifications_unread_count
 from apps.notifications.services import notifications_mark_read
 from apps.publishing.connectors import PublishError
@@ -97,7 +101,8 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
     context.update(workspace=workspace, memberships=memberships, role=role,
                    unread=notifications_unread_count(user_id=request.user.pk,
                                                      workspace_id=workspace.pk),
-                   can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW)
+                   can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW,
+                   can_train=role in CAN_TRAIN)
     return render(request, template, context, status=status)
 
 
@@ -456,3 +461,31 @@ def insights_json(request: HttpRequest) -> HttpResponse:
 def _days(request: HttpRequest) -> int:
     raw = request.GET.get("days", "")
     return min(365, max(1, int(raw))) if raw.isdigit() else 30
+
+
+TRAINING_RUNS_SHOWN = 50
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@domain_errors
+def training(request: HttpRequest) -> HttpResponse:
+    """The workspace's training runs and one run's loss chart (`?run=`, else the newest), which
+    training.js extends live; admins start a run here."""
+    workspace = _workspace(request, CAN_TRAIN if request.method == "POST" else CAN_VIEW)
+    form = TrainingStartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        run = training_run_create(workspace_id=workspace.pk, kind=form.cleaned_data["kind"],
+                                  parameters=form.cleaned_data["parameters"], actor=request.user)
+        messages.success(request, f"Training run {run.pk} is queued.")
+        return redirect(f"{reverse('dashboard:training')}?run={run.pk}")
+    runs = list(training_runs(workspace_id=workspace.pk)[:TRAINING_RUNS_SHOWN])
+    try:
+        shown_id = workspace_id_parse(request.GET.get("run"))  # any 64-bit id parses alike
+    except ValueError:
+        shown_id = None
+    if shown_id is None and runs:
+        shown_id = runs[0].pk
+    shown = training_run_get(workspace_id=workspace.pk, run_id=shown_id) if shown_id else None
+    return _page(request, "dashboard/training.html", workspace,
+                 status=400 if form.errors else 200, form=form, runs=runs, shown=shown)
