@@ -222,9 +222,15 @@ def test_an_admin_starts_a_fine_tuning_run(ws, admin):
         "finished_at": None, "losses": []}
 
 
-def test_only_admins_start_training(ws, editor):
+def test_only_admins_start_training(ws, editor, admin):
     response = client_for(editor).post(f"{API}/training-runs/", {"kind": "train"}, format="json")
     assert response.status_code == 403
+    # and an admin's API key needs the catalog:write scope
+    _, key = apikey_create(workspace=ws, user=admin, name="ro", scopes=["briefs:read"])
+    response = APIClient().post(f"{API}/training-runs/", {"kind": "train"}, format="json",
+                                HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert (response.status_code, response.json()) == (
+        403, {"detail": "This API key lacks the 'catalog:write' scope."})
     assert not TrainingRun.objects.exists()
 
 
