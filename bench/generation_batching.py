@@ -55,7 +55,10 @@ def main() -> None:
     models_dir = Path(os.environ.get("AIGC_MODELS_DIR", Path(__file__).parent.parent / "models"))
     requests = jobs(args.jobs, args.tokens, args.device)
     loaded = load_model("builtin", args.device, models_dir)
-    generate(requests[0], models_dir=models_dir)  # warm up
+    # Warm both sides: a GPU loads kernels and picks GEMM algorithms per new shape (seen
+    # taking seconds on an H200 the first time a batch width ran).
+    generate(requests[0], models_dir=models_dir)
+    generate_batch([BatchItem(r) for r in requests], models_dir=models_dir)
 
     started = time.perf_counter()
     sequential = [generate(r, models_dir=models_dir) for r in requests]

@@ -42,7 +42,8 @@ def requests(count: int, tokens: int, model: str = "builtin", backend: str = "bu
 
 def greedy_batched_vs_sequential(models_dir: Path, jobs: int, tokens: int) -> dict:
     batch = requests(jobs, tokens)
-    generate(batch[0], models_dir=models_dir)  # load and warm up
+    generate(batch[0], models_dir=models_dir)  # load and warm up both shapes
+    generate_batch([BatchItem(r) for r in batch], models_dir=models_dir)
     started = time.perf_counter()
     sequential = [generate(r, models_dir=models_dir)[0] for r in batch]
     sequential_s = time.perf_counter() - started

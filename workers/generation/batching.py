@@ -30,14 +30,23 @@ class OutOfDeviceMemory(GenerationError):
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """A CUDA OOM; the failed batch's cached blocks are released so the halves can use them."""
     import torch
 
-    if not isinstance(exc, torch.cuda.OutOfMemoryError):
-        return False
-    if torch.cuda.is_available():  # untested here: no GPU on the development machine
+    return isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _release(exc: BaseException) -> None:
+    """Free what the failed batch still holds on the device before its halves run.
+
+    The exception's traceback keeps the engine's frames alive, and with them the
+    batch's activations and KV cache: retried inside `except`, every half ran out
+    of memory too (seen on an H200 with the memory capped at ten rows' worth).
+    """
+    import torch
+
+    exc.__traceback__ = None
+    if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return True
 
 
 def run_splitting(run: RunBatch, items: list[BatchItem]) -> list[list[GeneratedText] | Exception]:
@@ -49,17 +58,18 @@ def run_splitting(run: RunBatch, items: list[BatchItem]) -> list[list[GeneratedT
     try:
         return list(run(items))
     except Exception as exc:
+        failure = exc
+    if is_out_of_memory(failure):
+        _release(failure)
         if len(items) == 1:
-            if is_out_of_memory(exc):
-                return [OutOfDeviceMemory(
-                    "The job does not fit in the GPU's memory even alone; "
-                    "ask for fewer variants or fewer tokens.")]
-            return [exc]
-        if is_out_of_memory(exc):
-            logger.warning("out of device memory with %s jobs; halving the batch", len(items))
-            middle = len(items) // 2
-            return run_splitting(run, items[:middle]) + run_splitting(run, items[middle:])
-        return [result for item in items for result in run_splitting(run, [item])]
+            return [OutOfDeviceMemory("The job does not fit in the GPU's memory even alone; "
+                                      "ask for fewer variants or fewer tokens.")]
+        logger.warning("out of device memory with %s jobs; halving the batch", len(items))
+        middle = len(items) // 2
+        return run_splitting(run, items[:middle]) + run_splitting(run, items[middle:])
+    if len(items) == 1:
+        return [failure]
+    return [result for item in items for result in run_splitting(run, [item])]
 
 
 class BatchCollector:
