@@ -160,3 +160,41 @@ def test_requests_the_engine_cannot_serve_are_refused(
 ) -> None:
     with pytest.raises(InvalidRequest, match=message):
         generate(request(**change), models_dir=tiny_models_dir)
+
+
+def test_nucleus_picks_stay_in_the_nucleus_with_its_renormalised_odds() -> None:
+    import torch
+
+    from workers.generation import engine
+
+    # given a 6-token distribution whose 0.8-nucleus is its three likeliest tokens
+    probs = torch.tensor([[0.05, 0.40, 0.05, 0.25, 0.20, 0.05]]).repeat(20_000, 1)
+    top_p = torch.full((20_000, 1), 0.8)
+    generator = torch.Generator().manual_seed(11)
+    # when one token is picked per row
+    picked = engine._nucleus_pick(probs, top_p,
+                                  lambda rows: torch.rand(len(rows), 1, generator=generator))
+    # then only nucleus tokens come out, at 0.40 : 0.25 : 0.20 renormalised (within 2 points)
+    counts = torch.bincount(picked, minlength=6) / 20_000
+    assert counts[[0, 2, 5]].tolist() == [0.0, 0.0, 0.0]
+    for token, share in ((1, 0.40 / 0.85), (3, 0.25 / 0.85), (4, 0.20 / 0.85)):
+        assert abs(counts[token].item() - share) < 0.02
+
+
+def test_a_row_rejected_every_round_is_picked_by_ranking() -> None:
+    import torch
+
+    from workers.generation import engine
+
+    # given a flat distribution with a tiny top_p: a nucleus of the ~41 likeliest of 4096 tokens
+    probs = torch.softmax(torch.linspace(0, 0.01, 4096), dim=-1).unsqueeze(0)
+    rounds: list[int] = []
+
+    def draw(rows: list[int]) -> torch.Tensor:
+        rounds.append(len(rows))
+        return torch.full((len(rows), 1), 0.5)  # always the middle of the vocabulary
+
+    [token] = engine._nucleus_pick(probs, torch.tensor([[0.01]]), draw).tolist()
+    # then after every round's draw landed outside, the ranked nucleus's middle was picked
+    assert rounds == [1] * (engine.REJECTION_ROUNDS + 1)
+    assert probs[0, token + 1:].sum().item() <= 0.01 and token == 4075

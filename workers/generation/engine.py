@@ -175,14 +175,60 @@ def _check(request: GenerationRequest) -> None:
         raise InvalidRequest(f"top_p must be above 0 and at most 1, got {request.top_p}.")
 
 
+REJECTION_ROUNDS = 8  # a row still rejected after these (tiny top_p, flat distribution) is ranked
+
+
+def _ranked_pick(probs: Any, top_p: Any, draws: Any) -> Any:
+    """Inverse-CDF picks over each row's nucleus, its tokens ranked by probability."""
+    import torch
+
+    ranked, order = probs.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked > top_p, 0.0)  # outside
+    cumulative = ranked.cumsum(dim=-1)
+    index = torch.searchsorted(cumulative, draws * cumulative[:, -1:], right=True)
+    return order.gather(1, index.clamp(max=cumulative.shape[1] - 1)).squeeze(1)
+
+
+def _nucleus_pick(probs: Any, top_p: Any, draw: Callable[[list[int]], Any]) -> Any:
+    """One token per row from its nucleus (top-p), by rejection: no ranking of the vocabulary.
+
+    A token drawn from the whole distribution is kept when the mass of the
+    tokens more probable than it is at most top_p, i.e. when it lies in the
+    nucleus; kept draws are then distributed exactly as nucleus sampling's.
+    Ranking 4k tokens for 32 rows was half of a sampled step on CPU; a draw and
+    its check cost an eighth of that, and a row is kept with probability
+    >= top_p (0.95 by default) per round. `draw(rows)` gives each listed row
+    its next uniform number from the row's own generator, so a row's token
+    never depends on its batch neighbours.
+    """
+    import torch
+
+    cumulative = probs.cumsum(dim=-1)
+    last = probs.shape[1] - 1
+    tokens = torch.empty(len(probs), dtype=torch.long, device=probs.device)
+    pending = list(range(len(probs)))
+    for _ in range(REJECTION_ROUNDS):
+        rows = torch.tensor(pending, device=probs.device)
+        candidates = probs[rows]
+        index = torch.searchsorted(cumulative[rows], draw(pending) * cumulative[rows, -1:],
+                                   right=True).clamp(max=last)
+        above = (candidates * (candidates > candidates.gather(1, index))).sum(dim=-1)
+        kept = above <= top_p[rows].squeeze(1)
+        tokens[rows[kept]] = index[kept].squeeze(1)
+        pending = rows[~kept].tolist()
+        if not pending:
+            return tokens
+    rows = torch.tensor(pending, device=probs.device)
+    tokens[rows] = _ranked_pick(probs[rows], top_p[rows], draw(pending))
+    return tokens
+
+
 def _sample(logits: Any, rows: list[_Row]) -> list[int]:
     """One token per row: greedy at temperature 0, else nucleus sampling, all rows at once.
 
-    Each sampled row draws its uniform number from its own generator and picks
-    by inverse CDF over its sorted nucleus, so a row's token depends only on
-    its logits and its seed, never on its batch neighbours (row-wise ops give
-    the same numbers batched or alone). One batched sort replaces a sort and a
-    multinomial per row, which were two thirds of a 32-row step on CPU.
+    Each sampled row draws its uniform numbers from its own generator and all
+    operations are row-wise, so a row's token depends only on its logits and
+    its seed, never on its batch neighbours (the same numbers batched or alone).
     """
     import torch
 
@@ -194,15 +240,13 @@ def _sample(logits: Any, rows: list[_Row]) -> list[int]:
     temperature = torch.tensor([rows[n].temperature for n in sampled],
                                device=device).unsqueeze(1)
     top_p = torch.tensor([rows[n].request.top_p for n in sampled], device=device).unsqueeze(1)
-    draws = torch.cat([torch.rand(1, generator=rows[n].generator, device=device)
-                       for n in sampled]).unsqueeze(1)
+
+    def draw(pending: list[int]) -> Any:
+        return torch.cat([torch.rand(1, generator=rows[sampled[i]].generator, device=device)
+                          for i in pending]).unsqueeze(1)
+
     probs = torch.softmax(logits[sampled] / temperature, dim=-1)
-    ranked, order = probs.sort(dim=-1, descending=True)
-    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked > top_p, 0.0)  # outside nucleus
-    cumulative = ranked.cumsum(dim=-1)
-    index = torch.searchsorted(cumulative, draws * cumulative[:, -1:], right=True)
-    index = index.clamp(max=cumulative.shape[1] - 1)
-    for n, token in zip(sampled, order.gather(1, index).squeeze(1).tolist(), strict=True):
+    for n, token in zip(sampled, _nucleus_pick(probs, top_p, draw).tolist(), strict=True):
         tokens[n] = token
     return tokens
 
