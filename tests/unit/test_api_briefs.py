@@ -24,18 +24,8 @@ def client_for(user=None) -> APIClient:
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
 def ct(ws):
     return factories.content_type(ws, slug="blog")
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
 
 
 def test_create_submits_the_brief_and_answers_with_its_job(ws, ct, editor):

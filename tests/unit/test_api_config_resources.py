@@ -20,16 +20,6 @@ API = "/api/v1"
 TEMPLATE = "Write about {topic} for {audience}."
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
 def audit_actions(ws) -> list[tuple[str, str]]:
     return list(AuditEvent.objects.filter(workspace=ws).order_by("id")
                 .values_list("action", "actor_label"))

@@ -29,21 +29,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
-@pytest.fixture
-def admin(ws):
-    return factories.member(ws, Role.ADMIN)
-
-
 def generated(ws, *, model: str = "builtin", revision: str = "rev-1", variants: int = 2,
               profile_model: str = ""):
     """A job a worker wrote: claimed, its variants recorded with their costs."""

@@ -23,16 +23,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
 def test_an_endpoint_created_over_the_api_accepts_pushes_signed_with_its_secret(ws, editor):
     ct = factories.content_type(ws, slug="blog")
     created = client_for(editor).post(f"{API}/webhook-endpoints/", {

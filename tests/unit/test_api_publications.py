@@ -28,16 +28,6 @@ NEXT_YEAR = timezone.now().year + 1
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
-@pytest.fixture
 def mastodon():
     with MastodonPeer() as peer:
         yield peer

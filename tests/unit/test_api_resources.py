@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.models import Role
 from apps.apikeys.services import apikey_create
 from apps.briefs.models import BriefState, StyleGuide
 from apps.generation.services import job_fail
@@ -18,21 +17,6 @@ from tests.clients import client_for
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
-@pytest.fixture
-def reviewer(ws):
-    return factories.member(ws, Role.REVIEWER)
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
 def reviewer(ws):
     return factories.member(ws, Role.REVIEWER, username="rita")
 

@@ -27,16 +27,6 @@ def fresh_throttles():
     cache.clear()
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
 def bearer(plaintext: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")

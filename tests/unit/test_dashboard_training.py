@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 PAGE = "/training/"
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
-def admin(ws):
-    return factories.member(ws, Role.ADMIN)
-
-
 def running_run(ws, points: list) -> TrainingRun:
     run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
     training_run_claim(run_id=run.pk, worker_id="gpu-1")

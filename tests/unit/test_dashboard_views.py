@@ -31,16 +31,6 @@ def ws():
 
 
 @pytest.fixture
-def reviewer(ws):
-    return factories.member(ws, Role.REVIEWER)
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR)
-
-
-@pytest.fixture
 def outsider():
     """A reviewer, but of another workspace."""
     return factories.member(factories.workspace(), Role.REVIEWER)

@@ -18,11 +18,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
 def shown(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 

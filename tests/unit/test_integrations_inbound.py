@@ -24,11 +24,6 @@ ARTICLE = {"id": "post-881", "article": {"headline": "Rain gardens",
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
 def endpoint(ws):
     ct = factories.content_type(ws, slug="blog")
     return endpoint_create(workspace=ws, name="CMS", slug="cms", content_type_id=ct.pk,

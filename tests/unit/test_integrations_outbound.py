@@ -26,11 +26,6 @@ from tests.http_peers import HttpPeer
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace()
-
-
 def brief_events(ws) -> list[OutboxEvent]:
     factories.brief(ws, submit=True)
     return list(OutboxEvent.objects.filter(workspace=ws).order_by("id"))

@@ -28,11 +28,6 @@ RSS = """<?xml version="1.0"?>
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace()
-
-
-@pytest.fixture
 def ct(ws):
     return factories.content_type(ws, slug="news")
 
