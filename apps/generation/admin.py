@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN
 from apps.briefs.services import brief_cancel
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
@@ -177,7 +177,7 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     @admin.action(description="Fine-tune again on the workspace's published content")
     def finetune_again(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
         run_service_action(
-            self, request, queryset, done="fine-tuning queued", roles=("admin",),
+            self, request, queryset, done="fine-tuning queued", roles=CAN_TRAIN,
             act=lambda run: training_run_create(workspace_id=run.workspace_id,
                                                 kind=TrainingKind.FINETUNE, actor=request.user),
             workspace_of=lambda run: run.workspace_id,

@@ -50,15 +50,16 @@ def pages():
     ws = factories.workspace(name="Garden Weekly")
     editor = factories.member(ws, Role.EDITOR)
     reviewer = factories.member(ws, Role.REVIEWER)
+    admin = factories.member(ws, Role.ADMIN)
     target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     brief = factories.brief_in_review(ws)
     comment_add(brief=brief, author=reviewer, body="A first comment")
-    return {"editor": editor, "reviewer": reviewer, "brief": brief}
+    return {"editor": editor, "reviewer": reviewer, "admin": admin, "brief": brief}
 
 
 @pytest.mark.parametrize("who,path", [
     ("editor", "/"), ("editor", "/?view=table"), ("editor", "/briefs/new/"),
-    ("reviewer", "/briefs/{brief}/"),
+    ("reviewer", "/briefs/{brief}/"), ("admin", "/training/"),
     ("editor", "/accounts/password_change/"), (None, "/accounts/login/"),
 ])
 def test_every_control_is_labelled(pages, who, path):

@@ -13,51 +13,8 @@
 
   const page = root.dataset.page;
   const briefFilter = page === "brief" ? root.dataset.briefId : null;
-  const statusEl = document.querySelector("[data-live-status]");
   const ACTIVE_JOB_STATES = new Set(["queued", "running", "evaluating"]);
-  const MAX_BACKOFF_MS = 30000;
-  const PERMANENT_CLOSES = { 4400: "offline (bad request)", 4401: "offline (signed out)",
-    4403: "offline (not allowed)" };
-  let attempts = 0;
   let refreshTimer = null;
-
-  function setStatus(text) {
-    if (statusEl) statusEl.textContent = text;
-  }
-
-  function socketUrl() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return scheme + "//" + window.location.host + "/ws/workspace/?workspace=" +
-      encodeURIComponent(workspaceId);
-  }
-
-  function connect() {
-    const socket = new WebSocket(socketUrl());
-    socket.addEventListener("open", function () {
-      attempts = 0;
-      setStatus("live");
-    });
-    socket.addEventListener("message", function (event) {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (err) {
-        return;
-      }
-      handle(message);
-    });
-    socket.addEventListener("close", function (event) {
-      if (PERMANENT_CLOSES[event.code]) {
-        setStatus(PERMANENT_CLOSES[event.code]);
-        return; // retrying cannot help: signed out, not a member, or a bad request
-      }
-      // Exponential backoff with jitter, so a restarted server is not stampeded.
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
-      attempts += 1;
-      setStatus("offline, retrying in " + Math.round(delay / 1000) + " s");
-      window.setTimeout(connect, delay);
-    });
-  }
 
   function handle(message) {
     const type = String(message.type || "");
@@ -254,5 +211,5 @@
     });
   }
 
-  connect();
+  window.followWorkspace(workspaceId, handle);
 })();

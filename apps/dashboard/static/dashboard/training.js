@@ -17,16 +17,11 @@
   const line = chart.querySelector("[data-loss-line]");
   const stateEl = chart.querySelector("[data-run-state]");
   const latestEl = chart.querySelector("[data-loss-latest]");
-  const statusEl = document.querySelector("[data-live-status]");
   const dataEl = document.getElementById("loss-points");
   // The plot area inside the SVG's 640 x 240 viewBox (the axes' corner is at 56, 212).
   const AREA = { left: 56, right: 632, top: 8, bottom: 212 };
   const MAX_POINTS = 2000; // as many as the server stores; past that every other is dropped
-  const MAX_BACKOFF_MS = 30000;
-  const PERMANENT_CLOSES = { 4400: "offline (bad request)", 4401: "offline (signed out)",
-    4403: "offline (not allowed)" };
   let points = dataEl ? JSON.parse(dataEl.textContent) : [];
-  let attempts = 0;
 
   function setText(selector, text) {
     const el = chart.querySelector(selector);
@@ -106,36 +101,6 @@
     }
   }
 
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(scheme + "//" + window.location.host +
-      "/ws/workspace/?workspace=" + encodeURIComponent(workspaceId));
-    socket.addEventListener("open", function () {
-      attempts = 0;
-      if (statusEl) statusEl.textContent = "live";
-    });
-    socket.addEventListener("message", function (event) {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (err) {
-        return;
-      }
-      handle(message);
-    });
-    socket.addEventListener("close", function (event) {
-      if (PERMANENT_CLOSES[event.code]) {
-        if (statusEl) statusEl.textContent = PERMANENT_CLOSES[event.code];
-        return;
-      }
-      // Exponential backoff with jitter, as live.js does, so a restarted server is not stampeded.
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
-      attempts += 1;
-      if (statusEl) statusEl.textContent = "offline, retrying in " + Math.round(delay / 1000) + " s";
-      window.setTimeout(connect, delay);
-    });
-  }
-
   draw();
-  if ("WebSocket" in window) connect();
+  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle);
 })();
