@@ -281,6 +281,21 @@ def test_mastodon_engagement_counts_favourites_boosts_and_others_replies():
 # --- Slack and Discord ------------------------------------------------------------
 
 
+def test_mastodon_refuses_thread_lengths_that_leave_no_room_instead_of_splitting_forever():
+    # given a length the API would refuse, set on the row directly (admin, an older target)
+    tiny = MastodonConnector(url="http://127.0.0.1:9", token="t", max_characters=60,
+                             spoiler_text="A content warning that eats the limit")
+    with pytest.raises(PermanentPublishError, match="the content warning leaves too few"):
+        tiny.preview(_item())
+
+    class Target:
+        secret_encrypted = ""
+        config = {"url": "http://127.0.0.1:9", "max_characters": "lots"}
+
+    with pytest.raises(PermanentPublishError, match="'max_characters' is not a whole number"):
+        MastodonConnector.from_target(Target())
+
+
 def test_slack_gets_text_and_a_removed_webhook_pauses_the_target():
     with HttpPeer(Reply(200, "ok"), Reply(404, "no_service")) as peer:
         connector = ChatConnector(flavor="slack", webhook_url=f"{peer.url}/services/T/B/x")

@@ -33,6 +33,7 @@ DEFAULT_URL_LENGTH = 23
 # A thread of 20 parts is ~10,000 characters, already more than anyone reads
 # on a timeline; and 20 ids fit Publication.external_id (500 characters).
 MAX_PARTS = 20
+MIN_ROOM = 50  # below this a numbered part holds a word or two, and thread splitting may not settle
 
 
 def status_text(item: PublishItem) -> str:
@@ -60,11 +61,14 @@ class MastodonConnector:
         except DomainError as exc:
             raise PermanentPublishError(str(exc)) from exc
         config = target.config
+        max_characters = config.get("max_characters", DEFAULT_MAX_CHARACTERS)
+        if type(max_characters) is not int:  # a config edited around target_config_validate
+            raise PermanentPublishError("The target's 'max_characters' is not a whole number.")
         return cls(url=str(config.get("url", "")), token=token,
                    visibility=str(config.get("visibility", "public")),
                    spoiler_text=str(config.get("spoiler_text", "")),
                    language=str(config.get("language", "")),
-                   max_characters=int(config.get("max_characters", DEFAULT_MAX_CHARACTERS)))
+                   max_characters=max_characters)
 
     def validate(self) -> None:
         """The token is valid (one GET of the account it belongs to)."""
@@ -132,8 +136,7 @@ class MastodonConnector:
                           replies=max(int(status.get("replies_count", 0)) - own_replies, 0))
 
     def preview(self, item: PublishItem) -> Preview:
-        parts = thread_split(status_text(item),
-                             limit=self.max_characters - len(self.spoiler_text))
+        parts = thread_split(status_text(item), limit=self._room(self.max_characters))
         warnings = (f"Split into a thread of {len(parts)} posts.",) if len(parts) > 1 else ()
         return Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
 
@@ -181,14 +184,17 @@ class MastodonConnector:
         return (int(statuses.get("max_characters", DEFAULT_MAX_CHARACTERS)),
                 int(statuses.get("characters_reserved_per_url", DEFAULT_URL_LENGTH)))
 
-    def _parts(self, item: PublishItem, limit: int, url_length: int) -> list[str]:
-        # The content warning counts towards the limit, on every part.
+    def _room(self, limit: int) -> int:
+        """Characters a part may use: the content warning counts on every part."""
         room = limit - len(self.spoiler_text)
-        if room < 50:
+        if room < MIN_ROOM:
             raise PermanentPublishError(
                 f"The server allows {limit} characters; the content warning leaves too few."
             )
-        parts = thread_split(status_text(item), limit=room, url_length=url_length)
+        return room
+
+    def _parts(self, item: PublishItem, limit: int, url_length: int) -> list[str]:
+        parts = thread_split(status_text(item), limit=self._room(limit), url_length=url_length)
         if len(parts) > MAX_PARTS:
             raise PermanentPublishError(
                 f"The text needs a thread of {len(parts)} posts at this server's limit of "
