@@ -33,10 +33,26 @@ def template_validate(template: str) -> None:
         )
 
 
+# The style guide and the brief's sources reach the model even where a content type's
+# template leaves them out (a guide set once must apply to every template): each as a
+# labelled block before the template's text, which a completion model then continues.
+CONTEXT_BLOCKS = (
+    ("example_texts", "Examples of the house style:\n\n{}"),
+    ("reference_texts", "Reference material:\n\n{}"),
+    ("required_terms", "Use these terms: {}."),
+    ("banned_terms", "Never use these terms: {}."),
+)
+
+
 def prompt_render(template: str, fields: dict[str, Any]) -> str:
     template_validate(template)
+    used = template_fields(template)
+    context = [label.format(fields[name]) for name, label in CONTEXT_BLOCKS
+               if fields.get(name) and name not in used]
     prompt = template.format_map({name: fields.get(name, "") for name in PROMPT_FIELDS})
-    if fields.get("feedback") and "{feedback}" not in template:
+    if context:
+        prompt = "\n\n".join(context) + "\n\n" + prompt
+    if fields.get("feedback") and "feedback" not in used:
         # Reviewer feedback must reach the model even if the template forgot it.
         prompt += f"\nRevise according to this feedback: {fields['feedback']}\n"
     return prompt

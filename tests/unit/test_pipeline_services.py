@@ -268,6 +268,25 @@ def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_te
                                        "Sources:\nRef A.\n\nRef B.\nNow: Leaf mould\n")
 
 
+def test_a_template_without_style_fields_still_gives_the_model_the_guide_and_sources():
+    from apps.briefs.models import StyleGuide
+
+    # given a style guide and reference texts, and a template that names none of them
+    ws = factories.workspace()
+    guide = StyleGuide.objects.create(workspace=ws, name="House", example_texts=["Example one."],
+                                      required_terms=["compost"], banned_terms=["synergy"])
+    ct = factories.content_type(ws, prompt_template="Now: {title}\nUse {required_terms}.\n")
+    brief = factories.brief(ws, ct, style_guide=guide, title="Leaf mould",
+                            reference_texts=["Ref A."])
+    # when the brief is submitted
+    brief_submit(brief=brief)
+    # then the missing ones come first as labelled blocks; the template's own stay where it put them
+    assert brief.jobs.get().prompt == ("Examples of the house style:\n\nExample one.\n\n"
+                                       "Reference material:\n\nRef A.\n\n"
+                                       "Never use these terms: synergy.\n\n"
+                                       "Now: Leaf mould\nUse compost.\n")
+
+
 def test_control_characters_a_model_emits_are_dropped_before_storing():
     ws = factories.workspace()
     brief = factories.brief(ws, variants=1)
