@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -16,7 +18,7 @@ from apps.evaluation.models import (
     WorkspaceEvaluationSettings,
 )
 from apps.generation.models import Draft, GenerationJob, JobState
-from apps.publishing.models import PublicationState
+from apps.publishing.models import Publication, PublicationState
 from apps.reviews.models import DraftRevision
 from workers.evaluation.types import PublishedPiece, ScoringInput
 
@@ -144,12 +146,29 @@ REPORT_METRICS = ("score", "relevance", "length_fit", "keyword_coverage", "requi
                   "reading_ease", "grounding", "duplicate_similarity", "rougeL", "bleu")
 
 
-def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, object]]:
-    """One row per evaluated job: its best variant's metrics, the gate's call, and the first
-    reviewer decision on the brief after the job finished (before the brief's next job).
+def engagement_totals(publications: QuerySet[Publication], *, by: str) -> dict[Any, int]:
+    """Total engagement per `by` (a Publication field path such as "revision_id"), one query.
 
-    Two queries: the best evaluations with their job, brief, content type and gate decision;
-    the briefs' reviews.
+    A post's total engagement is every reaction its target counts, added up: likes
+    (favourites) + shares (boosts) + replies (comments) + clicks + signups + paid conversions,
+    whichever the target has (see `Engagement` of the connectors); a key's total sums its
+    posts on every target. A post without counts is no data, not zero (a file or webhook
+    target counts nothing; a post not pulled yet has nothing): a key with only such posts is
+    absent. A withdrawn post keeps the counts read while it was out.
+    """
+    totals: dict[Any, int] = {}
+    for key, counts in publications.exclude(engagement={}).values_list(by, "engagement"):
+        totals[key] = totals.get(key, 0) + sum(counts.values())
+    return totals
+
+
+def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, object]]:
+    """One row per evaluated job: its best variant's metrics, the gate's call, the first
+    reviewer decision on the brief after the job finished (before the brief's next job), and
+    the total engagement of what the job published (None without engagement data).
+
+    Three queries: the best evaluations with their job, brief, content type and gate decision;
+    the briefs' reviews; the engagement of the jobs' publications.
     """
     from apps.reviews.models import Review
 
@@ -167,6 +186,10 @@ def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, objec
     for review in Review.objects.filter(
             brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
         reviews.setdefault(review.brief_id, []).append(review)
+    publications = Publication.objects.all()
+    if workspace_id is not None:
+        publications = publications.filter(workspace_id=workspace_id)
+    engagement = engagement_totals(publications, by="revision__draft__job_id")
     jobs_by_brief: dict[int, list[GenerationJob]] = {}
     for evaluation in best.values():
         jobs_by_brief.setdefault(evaluation.draft.brief_id, []).append(evaluation.draft.job)
@@ -187,6 +210,7 @@ def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, objec
             "gate_decision": gate.decision if gate else "",
             "gate_passed": gate.passed if gate else None,
             "reviewer_decision": review.decision if review else "",
+            "engagement": engagement.get(job_id),
         })
     return rows
 

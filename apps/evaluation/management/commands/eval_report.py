@@ -1,4 +1,5 @@
-"""python manage.py eval_report [--out DIR] [--workspace ID]: the gate against reviewers."""
+"""python manage.py eval_report [--out DIR] [--workspace ID]: the gate against reviewers, and
+the scores against audience engagement."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.evaluation.report import gate_agreement, render_html, write_csv
+from apps.evaluation.report import gate_agreement, render_html, with_engagement, write_csv
 from apps.evaluation.selectors import gate_report_rows
 
 
 class Command(BaseCommand):
     help = ("Write eval_report.html (score distributions, plots, correlation of each metric and "
-            "of the gate with reviewers' decisions) and eval_report.csv (one row per job).")
+            "of the gate with reviewers' decisions, rank correlation of each metric with the "
+            "audience's engagement) and eval_report.csv (one row per job, with its total "
+            "engagement).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", type=Path, default=settings.VAR_DIR / "reports",
@@ -31,5 +34,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{len(rows)} jobs, {agreement.reviewed} reviewed with a gate verdict: "
             f"precision {agreement.precision}, recall {agreement.recall}; "
+            f"{len(with_engagement(rows))} with engagement data; "
             f"wrote {out / 'eval_report.html'} and {out / 'eval_report.csv'}"
         )
