@@ -483,14 +483,16 @@ TRAINING_PARAMETERS: dict[str, Callable[[str, object], str]] = {
     "warmup_steps": _number(0, 1_000_000),
     "max_documents": _number(1, 10**9, nullable=True),
     "eval_blocks": _number(1, 10**6, nullable=True),
+    "min_engagement": _number(0, 10**9),  # fine-tuning data: see `published_texts`
 }
 
 
 def training_parameter_names(kind: str) -> list[str]:
     """The parameters a run of `kind` takes: its engine plan's fields (the corpus is fixed;
-    training from scratch also takes its step count)."""
+    training from scratch also takes its step count, fine-tuning the least engagement of a
+    published text it learns from)."""
     if kind == TrainingKind.FINETUNE:
-        names = [f.name for f in fields(FineTunePlan)]
+        names = [*(f.name for f in fields(FineTunePlan)), "min_engagement"]
     else:
         names = ["steps", *(f.name for f in fields(TrainingPlan))]
     return [name for name in names if name in TRAINING_PARAMETERS]

@@ -223,7 +223,13 @@ def test_only_admins_start_training(ws, editor, admin):
     ({"kind": "distil"}, {"kind": ['"distil" is not a valid choice.']}),
     ({"kind": "finetune", "parameters": {"layers": 3}}, {"parameters": [
         "Unknown parameter 'layers' for finetune; known: steps, learning_rate, batch_size, "
-        "max_seconds, seed, threads, device."]}),
+        "max_seconds, seed, threads, device, min_engagement."]}),
+    ({"kind": "finetune", "parameters": {"min_engagement": -1}}, {"parameters": [
+        "'min_engagement' must be a whole number from 0 to 1,000,000,000."]}),
+    ({"kind": "train", "parameters": {"min_engagement": 5}}, {"parameters": [
+        "Unknown parameter 'min_engagement' for train; known: steps, vocab_size, n_layer, "
+        "n_head, n_embd, block_size, batch_size, learning_rate, warmup_steps, max_seconds, "
+        "seed, max_documents, eval_blocks, threads, device."]}),
     ({"kind": "train", "parameters": {"steps": 0, "max_seconds": "long"}}, {"parameters": [
         "'steps' must be a whole number from 1 to 1,000,000.",
         "'max_seconds' must be null or a number from 1 to 604,800."]}),

@@ -14,7 +14,12 @@ from apps.accounts.models import Role
 from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
 from apps.generation.selectors import published_texts
 from apps.generation.services import training_run_create
-from apps.publishing.services import publication_claim, publication_succeed, target_create
+from apps.publishing.services import (
+    publication_claim,
+    publication_engagement_record,
+    publication_succeed,
+    target_create,
+)
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
 from tests.generation_fixtures import (  # noqa: F401
@@ -35,8 +40,9 @@ HOUSE_TEXTS = [
 ]
 
 
-def publish(ws, text: str) -> None:  # noqa: ANN001
-    """A brief through review (its draft edited to `text`) to a published file publication."""
+def publish(ws, text: str, engagement: dict[str, int] | None = None) -> None:  # noqa: ANN001
+    """A brief through review (its draft edited to `text`) to a published file publication,
+    then its engagement pulled as given (None: never pulled)."""
     brief = factories.brief_in_review(ws, scores=(0.8,))
     reviewer = factories.member(ws, Role.REVIEWER)
     draft = brief.drafts.get()
@@ -46,6 +52,8 @@ def publish(ws, text: str) -> None:  # noqa: ANN001
     review_approve(brief=brief, draft_id=draft.pk, reviewer=reviewer, target_ids=[target.pk])
     publication = publication_claim(publication_id=brief.publications.get().pk, worker_id="io")
     publication_succeed(publication=publication, external_id=f"post-{brief.pk}")
+    if engagement is not None:
+        publication_engagement_record(publication_id=publication.pk, engagement=engagement)
 
 
 def test_fine_tuning_lowers_held_out_perplexity_on_the_house_texts(
@@ -76,6 +84,34 @@ def test_documents_are_held_out_whole_and_two_are_needed() -> None:
     assert split_documents(["a", "b"]) == (["a"], ["b"])
     with pytest.raises(InvalidRequest, match="at least two published texts"):
         split_documents(["only one", "  "])
+
+
+def test_a_text_given_twice_trains_twice_or_is_held_out_once() -> None:
+    texts = ["a", "a", "b", "c", "c", "d", "e", "e", "f"]
+    assert split_documents(texts) == (["a", "a", "b", "c", "c", "d", "f"], ["e"])
+    with pytest.raises(InvalidRequest, match=r"at least two published texts .*; found 1\."):
+        split_documents(["only one", "only one"])
+
+
+@pytest.mark.django_db
+def test_the_best_received_quarter_of_published_texts_is_learnt_twice(
+        django_assert_num_queries) -> None:  # noqa: ANN001
+    # given seven published texts, oldest first: A drew 12 reactions, B was never pulled,
+    # C drew 3, D's target counted nothing, E drew 30 clicks, F nothing, G 12 favourites
+    ws = factories.workspace()
+    for text, engagement in (("A", {"likes": 10, "shares": 2}), ("B", None), ("C", {"replies": 3}),
+                             ("D", {}), ("E", {"clicks": 30}), ("F", {"likes": 0}),
+                             ("G", {"likes": 12})):
+        publish(ws, text, engagement)
+    # when the fine-tuning data is read, then the top quarter of the five with engagement data
+    # (two, rounded up: 30 and 12, and the tie with 12) comes twice, the rest once, in two queries
+    with django_assert_num_queries(2):
+        texts = published_texts(workspace_id=ws.pk)
+    assert texts == ["A", "A", "B", "C", "D", "E", "E", "F", "G", "G"]
+    # and a least engagement of 3 leaves out the texts below it and those without data; of
+    # the four kept, the top quarter is E alone
+    assert published_texts(workspace_id=ws.pk, min_engagement=3) == ["A", "C", "E", "E", "G"]
+    assert published_texts(workspace_id=ws.pk, min_engagement=31) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,6 +165,24 @@ def test_fine_tuning_without_published_texts_fails_with_the_reason(
     assert run.state == TrainingState.FAILED
     assert run.error == ("Fine-tuning needs at least two published texts (one is held out to "
                          "measure it); found 0.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fine_tuning_with_too_high_a_least_engagement_fails_with_the_reason() -> None:
+    # given two published texts that drew 3 and 5 reactions
+    ws = factories.workspace()
+    publish(ws, HOUSE_TEXTS[0], {"likes": 3})
+    publish(ws, HOUSE_TEXTS[1], {"likes": 4, "replies": 1})
+    # when a fine-tuning run asks for texts with at least 6
+    run = training_run_create(workspace_id=ws.pk, kind=TrainingKind.FINETUNE,
+                              parameters={"min_engagement": 6, "steps": 10})
+    # then the worker fails it and says why
+    assert train.apply(args=(run.pk,)).get() == "failed"
+    run.refresh_from_db()
+    assert (run.state, run.error) == (
+        TrainingState.FAILED,
+        "No published texts with at least 6 engagement (likes, shares, replies, clicks and "
+        "signups together) to fine-tune on; lower min_engagement.")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -270,9 +270,15 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
     """Run the engine for the run's kind; the figures `training_run_succeed` records."""
     models_dir = settings.MODELS_DIR
     if run.kind == TrainingKind.FINETUNE:
-        plan = replace(FineTunePlan(), **training_parameters(run.parameters, FineTunePlan))
-        report = finetune_model(models_dir / BUILTIN, models_dir / run.output_model,
-                                published_texts(workspace_id=run.workspace_id), plan,
+        parameters = dict(run.parameters)
+        min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
+        plan = replace(FineTunePlan(), **training_parameters(parameters, FineTunePlan))
+        texts = published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement)
+        if min_engagement and not texts:
+            raise GenerationError(
+                f"No published texts with at least {min_engagement} engagement (likes, shares, "
+                f"replies, clicks and signups together) to fine-tune on; lower min_engagement.")
+        report = finetune_model(models_dir / BUILTIN, models_dir / run.output_model, texts, plan,
                                 on_loss=on_loss)
         return {"revision": report.revision, "steps": report.steps,
                 "documents": report.documents, "final_loss": report.final_loss,

@@ -68,12 +68,14 @@ class FineTuneReport:
 
 
 def split_documents(texts: list[str]) -> tuple[list[str], list[str]]:
-    """(train, held out): every fifth document held out, at least one."""
+    """(train, held out): every fifth distinct document held out, at least one. A text given
+    more than once (weighted up) trains as often, or is held out once and never trained on."""
     texts = [t.strip() for t in texts if t.strip()]
-    if len(texts) < 2:
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) < 2:
         raise InvalidRequest("Fine-tuning needs at least two published texts "
-                             f"(one is held out to measure it); found {len(texts)}.")
-    heldout = texts[HELDOUT_EVERY - 1 :: HELDOUT_EVERY] or texts[-1:]
+                             f"(one is held out to measure it); found {len(distinct)}.")
+    heldout = distinct[HELDOUT_EVERY - 1 :: HELDOUT_EVERY] or distinct[-1:]
     return [t for t in texts if t not in heldout], heldout
 
 
@@ -121,7 +123,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     tokenizer.save_pretrained(built)
     report = FineTuneReport(
         base_dir=str(base_dir), output_dir=str(output_dir), base_revision=base_revision,
-        revision=file_revision(built / WEIGHTS_FILE), documents=len(train_texts) + len(
+        revision=file_revision(built / WEIGHTS_FILE), documents=len(set(train_texts)) + len(
             heldout_texts), train_tokens=len(train_ids), heldout_tokens=len(heldout_ids),
         block_size=block, steps=steps,
         final_loss=round(sum(recent) / len(recent), 4) if recent else float("nan"),
