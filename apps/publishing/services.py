@@ -464,8 +464,12 @@ def publication_succeed(*, publication: Publication, external_id: str, external_
 
 def _brief_published_if_done(*, brief_id: int, actor: Actor = None, actor_label: str = "") -> None:
     """scheduled → published for the brief once every publication is published or
-    cancelled, and at least one was published."""
-    brief = ContentBrief.objects.get(pk=brief_id)
+    cancelled, and at least one was published.
+
+    The brief's row lock orders publications finishing at once: without it each
+    transaction saw the other's publication still publishing (PostgreSQL, read
+    committed) and neither moved the brief. Callers hold a transaction."""
+    brief = ContentBrief.objects.select_for_update().get(pk=brief_id)
     publications = Publication.objects.filter(brief=brief)
     unfinished = publications.exclude(
         state__in=[PublicationState.PUBLISHED, PublicationState.CANCELLED])

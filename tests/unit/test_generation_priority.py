@@ -18,6 +18,7 @@ from apps.generation.services import (
     jobs_requeue_stale,
 )
 from tests import factories
+from tests.clients import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -95,12 +96,16 @@ def test_queued_events_name_the_model_profiles_queue_also_when_requeued():
 
 
 def test_the_relay_sends_a_queued_jobs_message_to_its_profiles_queue():
-    # the real broker of the test session (embedded Valkey, or REDIS_URL/CELERY_BROKER_URL)
+    # the real broker of the test session (embedded Valkey, or REDIS_URL/CELERY_BROKER_URL),
+    # with the queue declared as Celery's producer declares a profile's queue
+    queue = celery_app.amqp.queues["gpu-priority-test"]
     with celery_app.connection_for_write() as connection:
-        channel = connection.default_channel
+        bound = queue(connection.default_channel)
+        bound.declare()
         pipeline.dispatch("job.queued", 4242, {"queue": "gpu-priority-test"})
-        try:
-            waiting = channel.queue_declare(queue="gpu-priority-test", passive=True).message_count
+        try:  # RabbitMQ routes a publish from another connection a moment later
+            waiting = wait_until(lambda: bound.queue_declare(passive=True).message_count,
+                                 lambda count: count == 1, 10, "the message on the profile's queue")
         finally:
-            channel.queue_purge("gpu-priority-test")
+            bound.delete()
     assert waiting == 1
