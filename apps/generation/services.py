@@ -525,6 +525,9 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None
     """
     if kind not in TrainingKind.values:
         raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
+    errors = training_parameters_errors(kind=kind, parameters=parameters or {})
+    if errors:
+        raise DomainError(" ".join(errors))
     run = TrainingRun.objects.create(
         workspace_id=workspace_id, kind=kind, parameters=parameters or {},
         base_model="builtin" if kind == TrainingKind.FINETUNE else "",

@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.accounts.models import Role
+from apps.core.errors import DomainError
 from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
 from apps.generation.selectors import published_texts
 from apps.generation.services import training_run_create
@@ -197,8 +198,11 @@ def test_training_from_scratch_runs_as_a_job(settings, tmp_path: Path) -> None:
     assert (run.state, run.steps, len(run.loss_curve)) == (TrainingState.SUCCEEDED, 10, 1)
     assert run.heldout_perplexity_after > 1
     assert (tmp_path / "models" / "builtin" / "config.json").is_file()
-    bad = training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN,
-                              parameters={"layers": 3})
-    assert train.apply(args=(bad.pk,)).get() == "failed"
-    assert TrainingRun.objects.get(pk=bad.pk).error.startswith(
-        "Unknown training parameters: layers; known:")
+    with pytest.raises(DomainError, match="Unknown parameter 'layers' for train; known: steps,"):
+        training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN, parameters={"layers": 3})
+    # and a run stored before a rule changed is checked again by the worker
+    stale = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.TRAIN,
+                                       parameters={"layers": 3}, output_model="builtin")
+    assert train.apply(args=(stale.pk,)).get() == "failed"
+    assert TrainingRun.objects.get(pk=stale.pk).error.startswith(
+        "Unknown parameter 'layers' for train; known: steps,")

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from apps.generation.services import (
     job_is_cancelled,
     job_record_drafts,
     jobs_requeue_stale,
+    training_parameters_errors,
     training_run_claim,
     training_run_fail,
     training_run_record_losses,
@@ -268,11 +269,14 @@ def loss_sender(run: TrainingRun, worker_id: str
 
 def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str, Any]:
     """Run the engine for the run's kind; the figures `training_run_succeed` records."""
+    errors = training_parameters_errors(kind=run.kind, parameters=run.parameters)
+    if errors:  # a run stored before a rule changed: checked again where it would run
+        raise GenerationError(" ".join(errors))
     models_dir = settings.MODELS_DIR
+    parameters = dict(run.parameters)
     if run.kind == TrainingKind.FINETUNE:
-        parameters = dict(run.parameters)
         min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
-        plan = replace(FineTunePlan(), **training_parameters(parameters, FineTunePlan))
+        plan = replace(FineTunePlan(), **parameters)
         texts = published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement)
         if min_engagement and not texts:
             raise GenerationError(
@@ -285,9 +289,8 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
                 "heldout_perplexity_before": report.heldout_perplexity_before,
                 "heldout_perplexity_after": report.heldout_perplexity_after,
                 "model_path": report.output_dir}
-    parameters = dict(run.parameters)
     steps = parameters.pop("steps", DEFAULT_STEPS)
-    plan = replace(TrainingPlan(), **training_parameters(parameters, TrainingPlan))
+    plan = replace(TrainingPlan(), **parameters)
     models_dir.mkdir(parents=True, exist_ok=True)
     trained = train_builtin_model(models_dir / BUILTIN, steps, plan, replace_existing=True,
                                   on_loss=on_loss)
@@ -295,15 +298,6 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
             "final_loss": trained.final_loss, "heldout_perplexity_before": None,
             "heldout_perplexity_after": trained.heldout_perplexity,
             "model_path": trained.output_dir}
-
-
-def training_parameters(parameters: dict[str, Any], plan: type) -> dict[str, Any]:
-    known = {f.name for f in fields(plan)} - {"corpus"}
-    unknown = set(parameters) - known
-    if unknown:
-        raise GenerationError(f"Unknown training parameters: {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(sorted(known))}.")
-    return parameters
 
 
 @shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)
