@@ -236,8 +236,8 @@ JOB_HEARTBEAT_TIMEOUT_S = int(os.environ.get("AIGC_JOB_HEARTBEAT_TIMEOUT_S", "12
 # `publishing` longer than PUBLISH_STALE_AFTER_S is taken for a dead worker's and sent
 # again, so that must exceed the longest a live attempt can take, or a slow attempt
 # still running is posted a second time. Celery enforces the limit under the prefork
-# pool only; under the thread pool (worker-io) an attempt is bounded by its connectors'
-# HTTP timeouts instead (5 s connect + 30 s read per request), which 600 s also covers.
+# pool only; on any pool an attempt's requests also end within 2/3 of it
+# (apps.publishing.connectors.http.attempt_deadline).
 PUBLISH_TIME_LIMIT_S = int(os.environ.get("AIGC_PUBLISH_TIME_LIMIT_S", "120"))
 PUBLISH_STALE_AFTER_S = int(os.environ.get("AIGC_PUBLISH_STALE_AFTER_S", "600"))
 if PUBLISH_STALE_AFTER_S <= PUBLISH_TIME_LIMIT_S:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.core.errors import IllegalTransition
@@ -25,6 +26,7 @@ from apps.publishing.connectors import (
     WithdrawableConnector,
     connector_for,
 )
+from apps.publishing.connectors.http import attempt_deadline
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.selectors import publish_item_for
 from apps.publishing.services import (
@@ -86,10 +88,13 @@ def publication_attempt(*, publication: Publication, actor_label: str) -> Attemp
     count towards the target's circuit breaker.
     """
     try:
-        connector = connector_for(publication.target)
-        connector.validate()
-        target_credentials_accepted(target_id=publication.target_id)
-        result = connector.publish(publish_item_for(publication))
+        # Ends before the task's soft limit (3/4 of the hard one), so also on the thread pool,
+        # which enforces neither, an attempt ends well inside the stale threshold.
+        with attempt_deadline(settings.PUBLISH_TIME_LIMIT_S * 2 / 3):
+            connector = connector_for(publication.target)
+            connector.validate()
+            target_credentials_accepted(target_id=publication.target_id)
+            result = connector.publish(publish_item_for(publication))
     except TransientPublishError as exc:
         target_failure_record(target_id=publication.target_id, error=exc.message)
         return _transient(publication, exc.message, exc.retry_after, actor_label)

@@ -23,6 +23,7 @@ from apps.publishing.connectors import (
 )
 from apps.publishing.connectors.base import PublishItem
 from apps.publishing.connectors.file import FileConnector, yaml_str
+from apps.publishing.connectors.http import attempt_deadline
 from apps.publishing.connectors.webhook import WebhookConnector
 from apps.publishing.models import PublishingTarget, TargetKind
 from tests.http_peers import HttpPeer, Reply
@@ -178,6 +179,14 @@ def test_a_receiver_slower_than_the_read_timeout_is_transient():
             _webhook(peer, timeout=timeout).publish(_item())
 
     assert caught.value.message == "The target did not answer in time (ReadTimeout)."
+
+
+def test_no_request_starts_once_the_attempts_deadline_passed():
+    with HttpPeer(Reply(200)) as peer, attempt_deadline(0):
+        with pytest.raises(TransientPublishError) as caught:
+            _webhook(peer).publish(_item())
+    assert caught.value.message.startswith("The attempt used up its time limit")
+    assert peer.requests == []
 
 
 def test_a_refused_connection_is_transient():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 
 import pytest
@@ -171,6 +172,24 @@ def test_a_target_that_stays_down_fails_after_the_last_attempt():
         "failed", MAX_ATTEMPTS, f"Gave up after {MAX_ATTEMPTS} attempts. Last error: "
         "The target answered HTTP 503: down for maintenance")
     assert len(peer.requests) == MAX_ATTEMPTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_slower_than_its_time_limit_ends_in_time_and_is_retried(settings):
+    # given a 3 s publish limit (2 s for the attempt) and a target that answers after 5 s
+    settings.PUBLISH_TIME_LIMIT_S = 3
+    ws = factories.workspace()
+    with HttpPeer(Reply(200, delay_s=5.0)) as peer:
+        [publication] = _approved(ws, _webhook_target(ws, peer))
+        # when a worker publishes it (the thread pool would enforce no task time limit)
+        started = time.monotonic()
+        state = publish(publication.pk)
+        took = time.monotonic() - started
+    # then the attempt gave up at its deadline and the publication waits for a retry
+    publication.refresh_from_db()
+    assert (state, publication.attempts) == (PublicationState.SCHEDULED, 1)
+    assert publication.last_error == "The target did not answer in time (ReadTimeout)."
+    assert 1.9 < took < 3.5
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,10 @@ target's own message for the editor.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -27,9 +31,47 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MESSAGE_MAX = 500  # characters of the target's own message kept for the editor
 
 
+_deadline: ContextVar[float | None] = ContextVar("publish_attempt_deadline", default=None)
+
+
+@contextmanager
+def attempt_deadline(seconds: float) -> Iterator[None]:
+    """Every request sent inside ends within `seconds` from now, or fails as transient.
+
+    Celery's thread pool (worker-io) enforces no task time limit, and a Mastodon
+    thread of 20 parts at 35 s a request could outlast the stale threshold, after
+    which the sweeper sends the publication again while this attempt still posts.
+    """
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _within_deadline(timeout: httpx.Timeout) -> httpx.Timeout | None:
+    """`timeout` cut to the time the attempt has left; None when there is no deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TransientPublishError("The attempt used up its time limit; it is retried later "
+                                    "(looking the post up first).")
+
+    def cut(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(connect=cut(timeout.connect), read=cut(timeout.read),
+                         write=cut(timeout.write), pool=cut(timeout.pool))
+
+
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request; a timeout or a dropped connection is transient (the outcome is unknown,
     so the next attempt looks the post up before creating it)."""
+    bounded = _within_deadline(client.timeout)
+    if bounded is not None:
+        kwargs["timeout"] = bounded
     try:
         return client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:

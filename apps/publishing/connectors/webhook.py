@@ -27,7 +27,7 @@ from apps.publishing.connectors.base import (
     PublishResult,
     TransientPublishError,
 )
-from apps.publishing.connectors.http import response_json, retry_after_s, target_message
+from apps.publishing.connectors.http import response_json, retry_after_s, send, target_message
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
@@ -128,14 +128,8 @@ class WebhookConnector:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature(key=key, msg_id=msg_id, timestamp=timestamp, body=body),
         }
-        try:
-            response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
-        except httpx.TimeoutException as exc:
-            raise TransientPublishError(
-                f"The target did not answer in time ({type(exc).__name__})."
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientPublishError(f"The target could not be reached: {exc}.") from exc
+        with httpx.Client(timeout=self.timeout) as client:
+            response = send(client, "POST", self.url, content=body, headers=headers)
         return _result(response, msg_id)
 
     def preview(self, item: PublishItem) -> Preview:
