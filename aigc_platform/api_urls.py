@@ -80,6 +80,7 @@ urlpatterns = [
     path("briefs/<int:brief_id>/reject/", reviews.BriefRejectApi.as_view(), name="brief-reject"),
     path("briefs/<int:brief_id>/request-changes/", reviews.BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
+    path("briefs/<int:brief_id>/publish/", publishing.BriefPublishApi.as_view(), name="brief-publish"),
     path("briefs/<int:brief_id>/scorecards/", BriefScoreCardsApi.as_view(),
          name="brief-scorecards"),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),

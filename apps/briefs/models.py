@@ -93,6 +93,7 @@ BRIEF_MACHINE = StateMachine.of(
         (S.CHANGES_REQUESTED, S.QUEUED),
         (S.APPROVED, S.SCHEDULED),
         (S.SCHEDULED, S.PUBLISHED),
+        (S.SCHEDULED, S.APPROVED),  # every publication cancelled: it may be published again
         (S.QUEUED, S.FAILED),
         (S.GENERATING, S.FAILED),
         (S.SCHEDULED, S.FAILED),

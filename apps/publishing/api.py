@@ -1,5 +1,6 @@
 """Publications and publishing targets over REST: lists and details, and the editor's
-controls (retry, reschedule, cancel, withdraw, preview, test connection).
+controls (publish a brief to more targets, retry, reschedule, cancel, withdraw, preview,
+test connection).
 
 Each control is one service or selector call. An action the publication's state, its
 target's kind or the target itself refuses is a 409 with the reason.
@@ -28,7 +29,8 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
-from apps.briefs.serializers import PublicationSerializer, TargetSerializer
+from apps.briefs.selectors import brief_get
+from apps.briefs.serializers import IdField, PublicationSerializer, TargetSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.publishing.connectors import PublishError
@@ -37,6 +39,7 @@ from apps.publishing.models import Publication, PublicationState, PublishingTarg
 from apps.publishing.outcomes import publication_withdraw
 from apps.publishing.selectors import publication_list, publication_preview
 from apps.publishing.services import (
+    brief_publish,
     publication_cancel,
     publication_reschedule,
     publication_retry,
@@ -131,9 +134,16 @@ class PublishTimeField(serializers.DateTimeField):
         return value if is_naive(value) else super().enforce_timezone(value)
 
 
-class RescheduleSerializer(serializers.Serializer):
-    publish_at = PublishTimeField(help_text="with an offset (2030-05-01T09:00:00+02:00), or "
-                                  "without one and a `timezone`; not in the past")
+PUBLISH_AT_HELP = ("with an offset (2030-05-01T09:00:00+02:00), or without one and a "
+                   "`timezone`; not in the past")
+
+
+class PublishTimeSerializer(serializers.Serializer):
+    """`publish_at` and `timezone` read as one instant, in UTC: the one place the API parses
+    a publish time. Where a subclass makes `publish_at` optional, both may be left out,
+    but a `timezone` alone is refused."""
+
+    publish_at = PublishTimeField(help_text=PUBLISH_AT_HELP)
     timezone = serializers.CharField(
         max_length=64, required=False,
         help_text="IANA zone (Europe/Paris) of a `publish_at` without an offset")
@@ -146,16 +156,33 @@ class RescheduleSerializer(serializers.Serializer):
                 f"Unknown time zone '{name}'; use an IANA name such as Europe/Paris.") from None
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        publish_at, zone = data["publish_at"], data.get("timezone")
+        fields = dict(data)
+        zone = fields.pop("timezone", None)
+        publish_at = fields.get("publish_at")
+        if publish_at is None:
+            if zone is not None:
+                raise serializers.ValidationError({"timezone": [
+                    "A timezone places a publish_at without an offset; send that publish_at."]})
+            return fields
         if not is_naive(publish_at):
             if zone is not None:
                 raise serializers.ValidationError({"timezone": [
                     "publish_at already has an offset; send the offset or a timezone, not both."]})
-            return {"publish_at": publish_at}
+            return fields
         if zone is None:
             raise serializers.ValidationError({"publish_at": [
                 "A time without an offset needs a 'timezone', e.g. Europe/Paris."]})
-        return {"publish_at": _placed(publish_at, zone)}
+        return fields | {"publish_at": _placed(publish_at, zone)}
+
+
+class RescheduleSerializer(PublishTimeSerializer):
+    """A scheduled publication's new time (its own name in the schema)."""
+
+
+class BriefPublishSerializer(PublishTimeSerializer):
+    target_ids = serializers.ListField(child=IdField(), min_length=1, max_length=50,
+                                       help_text="enabled targets of the brief's workspace")
+    publish_at = PublishTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
 
 
 def _placed(local: datetime, zone: ZoneInfo) -> datetime:
@@ -181,6 +208,31 @@ class PublicationRescheduleApi(PublicationActionApi):
 
     def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
         publication_reschedule(publication=publication, actor=actor, **fields)
+
+
+@extend_schema(methods=["POST"], request=BriefPublishSerializer,
+               responses={201: PublicationSerializer(many=True)},
+               examples=[OpenApiExample("Two more targets at 09:00 Paris time", request_only=True,
+                                        value={"target_ids": [3, 5],
+                                               "publish_at": "2030-05-01T09:00:00",
+                                               "timezone": "Europe/Paris"})])
+class BriefPublishApi(ApiBase, APIView):
+    """An approved, scheduled or published brief's approved revision scheduled to more
+    targets, or again to one whose publication was cancelled (re-opened, same idempotency
+    key). A target already holding it, or a brief in another state, is a 409; answers with
+    the publications scheduled, by target."""
+
+    write_scope = "publications:write"
+
+    def post(self, request: Request, brief_id: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        brief = brief_get(workspace=workspace, brief_id=brief_id)
+        given = BriefPublishSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        scheduled = brief_publish(brief=brief, actor=request.user, **given.validated_data)
+        rows = _publications(workspace).filter(pk__in=[p.pk for p in scheduled]).order_by(
+            "target_id")
+        return Response(PublicationSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)

@@ -74,6 +74,7 @@ PUBLICATION_MACHINE = StateMachine.of(
         (P.PENDING, P.CANCELLED),
         (P.SCHEDULED, P.CANCELLED),
         (P.FAILED, P.CANCELLED),
+        (P.CANCELLED, P.SCHEDULED),  # re-opened: the brief is published to that target after all
         (P.PUBLISHED, P.WITHDRAWN),
     ],
 )

@@ -28,7 +28,7 @@ from apps.publishing.models import (
     PublishingTarget,
     TargetKind,
 )
-from apps.reviews.models import DraftRevision
+from apps.reviews.models import Decision, DraftRevision, Review
 
 
 def _publication_transition(publication: Publication, *, to: str, actor: Actor = None,
@@ -260,6 +260,21 @@ def _targets_for(brief: ContentBrief, target_ids: Sequence[int] | None) -> list[
     return chosen
 
 
+def _publication_create(*, brief: ContentBrief, revision: DraftRevision, target: PublishingTarget,
+                        publish_at: datetime, actor: Actor) -> Publication:
+    """A new publication of `revision` to `target`, scheduled at `publish_at`."""
+    try:
+        with transaction.atomic():
+            publication = Publication.objects.create(
+                workspace_id=brief.workspace_id, brief=brief, revision=revision, target=target,
+                scheduled_at=publish_at,
+            )
+    except IntegrityError as exc:
+        raise DomainError(f"This revision is already published to '{target.name}'.") from exc
+    return _publication_transition(publication, to=PublicationState.SCHEDULED, actor=actor,
+                                   payload={"scheduled_at": publish_at.isoformat()})
+
+
 @transaction.atomic
 def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
                           target_ids: Sequence[int] | None = None,
@@ -272,19 +287,9 @@ def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
     targets = _targets_for(brief, target_ids)
     if not targets:
         return []
-    publications = []
-    for target in targets:
-        try:
-            with transaction.atomic():
-                publication = Publication.objects.create(
-                    workspace_id=brief.workspace_id, brief=brief, revision=revision, target=target,
-                    scheduled_at=publish_at or timezone.now(),
-                )
-        except IntegrityError as exc:
-            raise DomainError(f"This revision is already published to '{target.name}'.") from exc
-        _publication_transition(publication, to=PublicationState.SCHEDULED, actor=actor,
-                                payload={"scheduled_at": publication.scheduled_at.isoformat()})
-        publications.append(publication)
+    at = publish_at or timezone.now()
+    publications = [_publication_create(brief=brief, revision=revision, target=target,
+                                        publish_at=at, actor=actor) for target in targets]
     brief_transition(brief, to=BriefState.SCHEDULED, actor=actor)
     return publications
 
@@ -292,6 +297,95 @@ def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
 # A time up to this far back means "now" as the caller's clock read it (the
 # request took a moment to arrive); an older one is refused as past.
 RESCHEDULE_PAST_GRACE = timedelta(minutes=1)
+
+
+def _publish_time_check(publish_at: datetime) -> None:
+    """A time a caller chose to publish at: timezone-aware and not past (else DomainError)."""
+    if timezone.is_naive(publish_at):
+        raise DomainError("A publish time needs a time zone.")
+    if publish_at < timezone.now() - RESCHEDULE_PAST_GRACE:
+        raise DomainError(f"{publish_at.isoformat()} is in the past; choose a later time.")
+
+
+class PublicationExists(DomainError):
+    """The brief already has a publication to that target, and it is not cancelled."""
+
+    status_code = 409
+
+
+# The brief states `brief_publish` publishes from (to more targets, or again).
+PUBLISHABLE_BRIEF_STATES = (BriefState.APPROVED, BriefState.SCHEDULED, BriefState.PUBLISHED)
+
+
+def publication_holds_target(publication: Publication) -> bool:
+    """Whether `publication` keeps `brief_publish` from publishing to its target again: in
+    every state but cancelled (a cancelled publication is re-opened instead)."""
+    return publication.state != PublicationState.CANCELLED
+
+
+def _approved_revision(brief: ContentBrief) -> DraftRevision:
+    """The revision the brief was approved with: the one its last standing approval names
+    (`review_approve` schedules that revision, and no revision is written after approval)."""
+    approval = (Review.objects.filter(brief=brief, decision=Decision.APPROVE, superseded=False,
+                                      revision__isnull=False)
+                .select_related("revision").order_by("-created_at", "-id").first())
+    if approval is None or approval.revision is None:
+        raise DomainError(f"Brief {brief.pk} has no approved revision to publish.")
+    return approval.revision
+
+
+@transaction.atomic
+def brief_publish(*, brief: ContentBrief, target_ids: Sequence[int],
+                  publish_at: datetime | None = None, actor: Actor = None) -> list[Publication]:
+    """The brief's approved revision scheduled to `target_ids` at `publish_at` (timezone-aware,
+    not past; default now), after approval: to more targets, or again once cancelled.
+
+    For an approved, scheduled or published brief (else IllegalTransition). A target
+    whose publication was cancelled gets it back (cancelled → scheduled) with the same
+    idempotency key: a connector that reached the target before the cancel finds that
+    post instead of making a second. A target holding any other publication refuses the
+    whole request (PublicationExists, 409) and nothing is scheduled. Unknown or disabled
+    targets, none at all, or a naive or past time: DomainError.
+
+    The brief goes approved → scheduled; a scheduled brief stays scheduled (published
+    once all its publications are done); a published brief stays published (it is
+    already out; the extra post is followed on its own publication). The brief's row
+    lock orders this with publications finishing at the same moment.
+    `publication.scheduled` sends each to a publishing worker after commit.
+    """
+    brief = ContentBrief.objects.select_for_update().get(pk=brief.pk)
+    if brief.state not in PUBLISHABLE_BRIEF_STATES:
+        raise IllegalTransition(f"Brief {brief.pk} is {brief.state}: only an approved, scheduled "
+                                "or published brief can be published.")
+    if not target_ids:
+        raise DomainError("Choose at least one target to publish to.")
+    if publish_at is not None:
+        _publish_time_check(publish_at)
+    revision = _approved_revision(brief)
+    targets = _targets_for(brief, target_ids)
+    earlier = {p.target_id: p for p in Publication.objects.select_for_update().filter(
+        revision=revision, target__in=targets)}
+    for target in targets:
+        held = earlier.get(target.pk)
+        if held is not None and publication_holds_target(held):
+            out = held.state in (PublicationState.PUBLISHED, PublicationState.WITHDRAWN)
+            raise PublicationExists(
+                f"This brief is already {'published' if out else 'scheduled'} to "
+                f"'{target.name}' (publication {held.pk} is {held.state}).")
+    at = publish_at or timezone.now()
+    publications = []
+    for target in targets:
+        held = earlier.get(target.pk)
+        if held is None:
+            publications.append(_publication_create(brief=brief, revision=revision, target=target,
+                                                    publish_at=at, actor=actor))
+        else:
+            publications.append(_publication_transition(
+                held, to=PublicationState.SCHEDULED, actor=actor, scheduled_at=at, last_error="",
+                payload={"scheduled_at": at.isoformat(), "reopened": True}))
+    if brief.state == BriefState.APPROVED:
+        brief_transition(brief, to=BriefState.SCHEDULED, actor=actor)
+    return publications
 
 
 @transaction.atomic
@@ -303,10 +397,7 @@ def publication_reschedule(*, publication: Publication, publish_at: datetime,
     beat sends it once due. Refused (IllegalTransition) unless still scheduled;
     a naive or past time is refused (DomainError).
     """
-    if timezone.is_naive(publish_at):
-        raise DomainError("A publish time needs a time zone.")
-    if publish_at < timezone.now() - RESCHEDULE_PAST_GRACE:
-        raise DomainError(f"{publish_at.isoformat()} is in the past; choose a later time.")
+    _publish_time_check(publish_at)
     moved = Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED).update(
         scheduled_at=publish_at, updated_at=timezone.now())
     if moved != 1:
@@ -331,9 +422,10 @@ def publication_reschedule(*, publication: Publication, publish_at: datetime,
 def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publication:
     """pending/scheduled/failed → cancelled: never published, whatever task is still queued
     (the claim only takes `scheduled` rows). A publication being sent right now
-    cannot be cancelled; withdraw it from the target once published instead."""
+    cannot be cancelled; withdraw it from the target once published instead. A brief
+    whose publications are then all cancelled is approved again (see `_brief_settle`)."""
     _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
-    _brief_published_if_done(brief_id=publication.brief_id, actor=actor)
+    _brief_settle(brief_id=publication.brief_id, actor=actor)
     return publication
 
 
@@ -458,24 +550,28 @@ def publication_succeed(*, publication: Publication, external_id: str, external_
         external_id=external_id, external_url=external_url,
         published_at=scheduled_for or timezone.now(), last_error="", payload=payload,
     )
-    _brief_published_if_done(brief_id=publication.brief_id, actor_label=actor_label)
+    _brief_settle(brief_id=publication.brief_id, actor_label=actor_label)
     return publication
 
 
-def _brief_published_if_done(*, brief_id: int, actor: Actor = None, actor_label: str = "") -> None:
-    """scheduled → published for the brief once every publication is published or
-    cancelled, and at least one was published.
+def _brief_settle(*, brief_id: int, actor: Actor = None, actor_label: str = "") -> None:
+    """A scheduled brief once none of its publications is left to go out: published when
+    one went out (published, or since withdrawn) and the others went out or were
+    cancelled; approved again when every one was cancelled, so that `brief_publish`
+    can publish it later.
 
     The brief's row lock orders publications finishing at once: without it each
     transaction saw the other's publication still publishing (PostgreSQL, read
     committed) and neither moved the brief. Callers hold a transaction."""
     brief = ContentBrief.objects.select_for_update().get(pk=brief_id)
-    publications = Publication.objects.filter(brief=brief)
-    unfinished = publications.exclude(
-        state__in=[PublicationState.PUBLISHED, PublicationState.CANCELLED])
-    if (brief.state == BriefState.SCHEDULED and not unfinished.exists()
-            and publications.filter(state=PublicationState.PUBLISHED).exists()):
-        brief_transition(brief, to=BriefState.PUBLISHED, actor=actor, actor_label=actor_label)
+    if brief.state != BriefState.SCHEDULED:
+        return
+    states = set(Publication.objects.filter(brief=brief).values_list("state", flat=True).distinct())
+    went_out = {PublicationState.PUBLISHED, PublicationState.WITHDRAWN}
+    if not states or states - went_out - {PublicationState.CANCELLED}:
+        return
+    brief_transition(brief, to=BriefState.PUBLISHED if states & went_out else BriefState.APPROVED,
+                     actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic
