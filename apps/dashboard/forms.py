@@ -59,6 +59,20 @@ class BriefForm(forms.Form):
         return keywords
 
 
+def _publish_at_field(help_text: str) -> forms.DateTimeField:
+    """A publish time from the browser's date-time picker, in the platform's time zone."""
+    return forms.DateTimeField(
+        required=False, label="Publish at", help_text=help_text,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+def _targets_offer(field: forms.Field, targets: list[PublishingTarget]) -> None:
+    field.queryset = PublishingTarget.objects.filter(pk__in=[t.pk for t in targets])
+    # The page already holds the targets: render them without another query.
+    field.choices = [(t.pk, str(t)) for t in targets]
+
+
 class ApproveForm(forms.Form):
     draft_id = forms.IntegerField(widget=forms.HiddenInput)
     comment = forms.CharField(max_length=10_000, required=False,
@@ -67,19 +81,27 @@ class ApproveForm(forms.Form):
         queryset=PublishingTarget.objects.none(), required=False,
         widget=forms.CheckboxSelectMultiple, label="Publish to",
     )
-    publish_at = forms.DateTimeField(
-        required=False, label="Publish at", help_text="Empty: as soon as approved.",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
+    publish_at = _publish_at_field("Empty: as soon as approved.")
 
     def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("targets", [t.pk for t in targets if t.auto_publish])
         super().__init__(*args, **kwargs)
-        field = self.fields["targets"]
-        field.queryset = PublishingTarget.objects.filter(pk__in=[t.pk for t in targets])
-        # The page already holds the targets: render them without another query.
-        field.choices = [(t.pk, str(t)) for t in targets]
+        _targets_offer(self.fields["targets"], targets)
+
+
+class PublishForm(forms.Form):
+    """An approved, scheduled or published brief sent to more targets (`brief_publish`)."""
+
+    targets = forms.ModelMultipleChoiceField(
+        queryset=PublishingTarget.objects.none(), widget=forms.CheckboxSelectMultiple,
+        label="Publish to", error_messages={"required": "Choose at least one target."},
+    )
+    publish_at = _publish_at_field("Empty: now.")
+
+    def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _targets_offer(self.fields["targets"], targets)
 
 
 class RejectForm(forms.Form):

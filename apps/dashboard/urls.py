@@ -15,6 +15,7 @@ urlpatterns = [
     path("briefs/<int:brief_id>/reject/", views.brief_reject, name="brief_reject"),
     path("briefs/<int:brief_id>/request-changes/", views.brief_request_changes,
          name="brief_request_changes"),
+    path("briefs/<int:brief_id>/publish/", views.brief_publish_more, name="brief_publish"),
     path("briefs/<int:brief_id>/comments/", views.brief_comment, name="brief_comment"),
     path("briefs/<int:brief_id>/assign/", views.brief_assign, name="brief_assign"),
     path("briefs/<int:brief_id>/guest-link/", views.brief_guest_link, name="brief_guest_link"),

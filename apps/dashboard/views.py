@@ -36,6 +36,7 @@ from apps.dashboard.forms import (
     EditForm,
     GuestDecisionForm,
     GuestLinkForm,
+    PublishForm,
     QueueFilterForm,
     RejectForm,
     RequestChangesForm,
@@ -52,6 +53,11 @@ from apps.notifications.services import notifications_mark_read
 from apps.publishing.connectors import PublishError
 from apps.publishing.connectors.base import Preview
 from apps.publishing.selectors import publication_preview
+from apps.publishing.services import (
+    PUBLISHABLE_BRIEF_STATES,
+    brief_publish,
+    publication_holds_target,
+)
 from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
@@ -194,6 +200,16 @@ def _previews(page: selectors.BriefPage, draft: Draft) -> list[tuple[str, Previe
     return previews
 
 
+def _publish_form(page: selectors.BriefPage) -> PublishForm | None:
+    """For a brief that can be published (to more targets), a form offering the enabled
+    targets that hold no publication of it, or only a cancelled one (re-opened)."""
+    if page.brief.state not in PUBLISHABLE_BRIEF_STATES:
+        return None
+    held = {p.target_id for p in page.publications if publication_holds_target(p)}
+    return PublishForm(targets=[t for t in page.targets if t.pk not in held],
+                       auto_id="id_publish_%s")
+
+
 def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
                 error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
                 ) -> HttpResponse:
@@ -223,7 +239,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
         assign_form=AssignForm(reviewers=page.reviewers, auto_id="id_assign_%s", initial={
             "reviewer": page.assignment.reviewer_id if page.assignment else ROUND_ROBIN}),
         guest_form=bound.get("guest") or GuestLinkForm(auto_id="id_guest_%s"),
-        guest_url=guest_url,
+        guest_url=guest_url, publish_form=bound.get("publish") or _publish_form(page),
     )
 
 
@@ -267,6 +283,30 @@ def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
             publish_at=form.cleaned_data["publish_at"],
         ),
     )
+
+
+@require_POST
+@login_required
+@domain_errors
+def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
+    """Publish an approved, scheduled or published brief to more targets; a refusal (the
+    brief's state, a target already holding it, a past time) is shown on the form."""
+    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    form = PublishForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
+                       auto_id="id_publish_%s")
+    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    if form.is_valid():
+        try:
+            scheduled = brief_publish(brief=brief, actor=request.user,
+                                      target_ids=[t.pk for t in form.cleaned_data["targets"]],
+                                      publish_at=form.cleaned_data["publish_at"])
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            return _brief_page(request, workspace, brief_id, status=exc.status_code,
+                               bound={"publish": form})
+        messages.success(request, f"Scheduled to {len(scheduled)} more target(s).")
+        return redirect("dashboard:brief", brief_id=brief_id)
+    return _brief_page(request, workspace, brief_id, status=400, bound={"publish": form})
 
 
 @require_POST
