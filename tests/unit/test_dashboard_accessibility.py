@@ -23,9 +23,13 @@ class Controls(HTMLParser):
         self.controls: list[dict[str, str | None]] = []
         self.clickable_non_controls: list[str] = []
         self.inside_label = 0
+        self.ids: set[str] = set()
+        self.described_by: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        self.ids.add(a.get("id") or "")
+        self.described_by.update((a.get("aria-describedby") or "").split())
         if tag == "label":
             self.inside_label += 1
             if a.get("for"):
@@ -73,3 +77,4 @@ def test_every_control_is_labelled(pages, who, path):
     assert parsed.controls, "the page has controls to check"
     assert parsed.unlabelled() == []
     assert parsed.clickable_non_controls == []
+    assert parsed.described_by - parsed.ids == set()  # every description a control names exists
