@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from kombu import Queue as KombuQueue
@@ -153,6 +154,30 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-webhooks": {"task": "webhooks.dispatch_due", "schedule": 30.0},
     "poll-feeds": {"task": "integrations.poll_feeds", "schedule": 300.0},
     "run-recurring-briefs": {"task": "integrations.run_recurring", "schedule": 60.0},
+}
+
+
+
+def _next_database(url: str) -> str:
+    """`url` with the Redis database after its own (0 -> 1): the cache's own database,
+    since clearing a Django Redis cache flushes its whole database."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(int(query.get("db", "0")) + 1)
+        return f"unix://{parts.path}?{urlencode(query)}"
+    database = int(parts.path.strip("/") or "0")
+    return urlunsplit(parts._replace(path=f"/{database + 1}"))
+
+
+# Shared by every web and worker process, so API throttles count each key once, not
+# once per process (Django's default cache is per process).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("AIGC_CACHE_URL") or _next_database(REDIS_URL),
+        "KEY_PREFIX": "aigc",
+    }
 }
 
 CHANNEL_LAYERS = {

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -110,3 +113,19 @@ def test_throttles_count_per_key_and_per_user(ws, editor, settings):
     # then the key limit stops the first key's third call; the user limit the second key's second
     assert statuses == [200, 200, 429, 200, 429]
     assert "Retry-After" in bearer(second).get(BRIEFS).headers
+
+
+def test_throttle_counts_are_shared_by_every_process(ws, editor, settings):
+    # given a key limited to 2 requests a minute that used both in this process
+    settings.API_THROTTLE_KEY_RATE = "2/min"
+    _, key = apikey_create(workspace=ws, user=editor, name="a", scopes=[Scope.BRIEFS_READ])
+    assert [bearer(key).get(BRIEFS).status_code for _ in range(2)] == [200, 200]
+    # when another process (a second web worker) reads the throttle history of the cache
+    script = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'aigc_platform.settings'; "
+              "django.setup(); from django.core.cache import cache; "
+              "keys = cache._cache.get_client().keys('aigc:1:throttle_*'); "
+              "print(sum(len(cache.get(k.decode().removeprefix('aigc:1:'))) for k in keys))")
+    seen = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, env=os.environ | {"AIGC_VAR_DIR": str(settings.VAR_DIR)})
+    # then it sees the same two requests (4: the key's and the user's history)
+    assert seen.stdout.strip() == "4"
