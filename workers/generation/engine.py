@@ -242,8 +242,8 @@ def _sample(logits: Any, rows: list[_Row]) -> list[int]:
     top_p = torch.tensor([rows[n].request.top_p for n in sampled], device=device).unsqueeze(1)
 
     def draw(pending: list[int]) -> Any:
-        return torch.cat([torch.rand(1, generator=rows[sampled[i]].generator, device=device)
-                          for i in pending]).unsqueeze(1)
+        return torch.cat([torch.rand(1, generator=rows[sampled[i]].generator)
+                          for i in pending]).unsqueeze(1).to(device)
 
     probs = torch.softmax(logits[sampled] / temperature, dim=-1)
     for n, token in zip(sampled, _nucleus_pick(probs, top_p, draw).tolist(), strict=True):
@@ -336,7 +336,11 @@ def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
     for index, item in enumerate(items):
         ids = prompt_ids(loaded, item.request)
         for variant in range(item.request.variants):
-            generator = torch.Generator(device=device).manual_seed(item.request.seed + variant)
+            # On the CPU whatever the device: a draw from a CUDA generator is a kernel launch
+            # per row and step, while 32 CPU draws and one copy cost microseconds. (On an
+            # H200, sampled steps with CUDA generators took ~1.7 ms a row more than greedy
+            # ones; not measured again since this change.)
+            generator = torch.Generator().manual_seed(item.request.seed + variant)
             # A prompt longer than the model's context keeps its end, which the text continues.
             rows.append(_Row(index, variant, item.request, generator,
                              ids[-(loaded.context - 1):], len(ids)))
