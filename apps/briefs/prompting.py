@@ -6,6 +6,7 @@ import string
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import get_language_info
 
 from apps.briefs.models import ContentType, PromptTemplateVersion
 from apps.core.errors import DomainError
@@ -44,11 +45,23 @@ CONTEXT_BLOCKS = (
 )
 
 
+def language_name(tag: str) -> str:
+    """'fr' -> 'French', 'pt-BR' -> 'Brazilian Portuguese'; an unknown tag as it is."""
+    try:
+        return get_language_info(tag.lower())["name"]
+    except KeyError:
+        return tag
+
+
 def prompt_render(template: str, fields: dict[str, Any]) -> str:
     template_validate(template)
     used = template_fields(template)
     context = [label.format(fields[name]) for name, label in CONTEXT_BLOCKS
                if fields.get(name) and name not in used]
+    language = str(fields.get("language") or "")
+    if language and not language.lower().startswith("en") and "language" not in used:
+        # English is what a template without {language} asks for by its own wording.
+        context.insert(0, f"Write in {language_name(language)}.")
     prompt = template.format_map({name: fields.get(name, "") for name in PROMPT_FIELDS})
     if context:
         prompt = "\n\n".join(context) + "\n\n" + prompt

@@ -287,6 +287,18 @@ def test_a_template_without_style_fields_still_gives_the_model_the_guide_and_sou
                                        "Now: Leaf mould\nUse compost.\n")
 
 
+def test_a_brief_in_another_language_asks_for_it_where_the_template_does_not():
+    ws = factories.workspace()
+    plain = factories.content_type(ws, prompt_template="Now: {title}\n")
+    own = factories.content_type(ws, slug="own", prompt_template="[{language}] {title}\n")
+    for ct, language in ((plain, "fr"), (plain, "pt-BR"), (plain, "en-GB"), (own, "de")):
+        brief_submit(brief=factories.brief(ws, ct, title="Leaf mould", language=language))
+    prompts = list(GenerationJob.objects.order_by("id").values_list("prompt", flat=True))
+    assert prompts == ["Write in French.\n\nNow: Leaf mould\n",
+                       "Write in Brazilian Portuguese.\n\nNow: Leaf mould\n",
+                       "Now: Leaf mould\n", "[de] Leaf mould\n"]
+
+
 def test_control_characters_a_model_emits_are_dropped_before_storing():
     ws = factories.workspace()
     brief = factories.brief(ws, variants=1)
