@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import authentication, filters, generics, pagination, permissions
+from rest_framework import authentication, filters, generics, pagination, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
 
-from apps.accounts.roles import CAN_VIEW
+from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.authentication import (
     ApiKeyAuthentication,
@@ -151,3 +153,40 @@ class IdFilter(django_filters.Filter):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
+
+
+class WorkspaceRowCreate:
+    """POST to a list: editors and admins create a row of their workspace through a service."""
+
+    serializer_class: type
+    request: Request
+
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        fields = self.serializer_class(data=request.data, context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        row = self.create(workspace, fields.validated_data)
+        return Response(self.serializer_class(row).data, status=status.HTTP_201_CREATED)
+
+
+class WorkspaceRowUpdate:
+    """PATCH a row: editors and admins change some fields through a service; another
+    workspace's row is a 404."""
+
+    serializer_class: type
+    request: Request
+    get_object: Callable[[], Any]  # the workspace's row, from WorkspaceDetailApi
+
+    def update(self, row: Any, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def patch(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        row = self.get_object()
+        fields = self.serializer_class(row, data=request.data, partial=True,
+                                       context={"workspace": workspace})
+        fields.is_valid(raise_exception=True)
+        return Response(self.serializer_class(self.update(row, fields.validated_data)).data)

@@ -18,6 +18,8 @@ from apps.accounts.api_auth import (
     ApiBase,
     WorkspaceDetailApi,
     WorkspaceListApi,
+    WorkspaceRowCreate,
+    WorkspaceRowUpdate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
@@ -144,46 +146,9 @@ class BriefImportApi(ApiBase, APIView):
         return Response(ImportReportSerializer(report).data)
 
 
-class CatalogCreate:
-    """POST to a list: editors and admins create a row of their workspace through a service."""
-
-    serializer_class: type
-    request: Request
-
-    def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        fields = self.serializer_class(data=request.data, context={"workspace": workspace})
-        fields.is_valid(raise_exception=True)
-        row = self.create(workspace, fields.validated_data)
-        return Response(self.serializer_class(row).data, status=status.HTTP_201_CREATED)
-
-
-class CatalogUpdate:
-    """PATCH a row: editors and admins change some fields through a service; another
-    workspace's row is a 404."""
-
-    serializer_class: type
-    request: Request
-    get_object: Callable[[], Any]  # the workspace's row, from WorkspaceDetailApi
-
-    def update(self, row: Any, fields: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def patch(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        row = self.get_object()
-        fields = self.serializer_class(row, data=request.data, partial=True,
-                                       context={"workspace": workspace})
-        fields.is_valid(raise_exception=True)
-        return Response(self.serializer_class(self.update(row, fields.validated_data)).data)
-
-
 @extend_schema(methods=["POST"], request=ContentTypeSerializer,
                responses={201: ContentTypeSerializer})
-class ContentTypeListApi(CatalogCreate, WorkspaceListApi):
+class ContentTypeListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ContentTypeSerializer
     filterset_fields = ["slug"]
@@ -195,7 +160,7 @@ class ContentTypeListApi(CatalogCreate, WorkspaceListApi):
         return content_type_create(workspace=workspace, actor=self.request.user, **fields)
 
 
-class ContentTypeDetailApi(CatalogUpdate, WorkspaceDetailApi):
+class ContentTypeDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ContentTypeSerializer
 
@@ -208,7 +173,7 @@ class ContentTypeDetailApi(CatalogUpdate, WorkspaceDetailApi):
 
 @extend_schema(methods=["POST"], request=StyleGuideSerializer,
                responses={201: StyleGuideSerializer})
-class StyleGuideListApi(CatalogCreate, WorkspaceListApi):
+class StyleGuideListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 
@@ -219,7 +184,7 @@ class StyleGuideListApi(CatalogCreate, WorkspaceListApi):
         return style_guide_create(workspace=workspace, actor=self.request.user, **fields)
 
 
-class StyleGuideDetailApi(CatalogUpdate, WorkspaceDetailApi):
+class StyleGuideDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 

@@ -20,10 +20,11 @@ from apps.accounts.api_auth import (
     IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
+    WorkspaceRowCreate,
+    WorkspaceRowUpdate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
-from apps.briefs.api import CatalogCreate, CatalogUpdate
 from apps.briefs.serializers import DraftSerializer, EvaluationSerializer, ModelProfileSerializer
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
@@ -190,7 +191,7 @@ class EvaluationDetailApi(WorkspaceDetailApi):
 
 @extend_schema(methods=["POST"], request=ModelProfileSerializer,
                responses={201: ModelProfileSerializer})
-class ModelProfileListApi(CatalogCreate, WorkspaceListApi):
+class ModelProfileListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ModelProfileSerializer
     filterset_fields = ["backend"]
@@ -202,7 +203,7 @@ class ModelProfileListApi(CatalogCreate, WorkspaceListApi):
         return model_profile_create(workspace_id=workspace.pk, actor=self.request.user, **fields)
 
 
-class ModelProfileDetailApi(CatalogUpdate, WorkspaceDetailApi):
+class ModelProfileDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ModelProfileSerializer
 

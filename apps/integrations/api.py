@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.conf import settings
 from drf_spectacular.utils import (
@@ -23,6 +25,7 @@ from apps.accounts.api_auth import (
     IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
+    WorkspaceRowCreate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
@@ -288,7 +291,7 @@ def _feeds(workspace: Workspace):
 
 
 @extend_schema(methods=["POST"], request=FeedSerializer, responses={201: FeedSerializer})
-class FeedListCreateApi(WorkspaceListApi):
+class FeedListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """RSS/Atom feeds polled on a schedule; each new entry becomes a brief."""
 
     read_scope, write_scope = "events:read", "integrations:write"
@@ -298,12 +301,8 @@ class FeedListCreateApi(WorkspaceListApi):
     def rows(self, workspace: Workspace):
         return _feeds(workspace)
 
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        fields = FeedSerializer(data=request.data, context={"workspace": workspace})
-        fields.is_valid(raise_exception=True)
-        feed = feed_create(workspace=workspace, actor=request.user, **fields.validated_data)
-        return Response(FeedSerializer(feed).data, status=status.HTTP_201_CREATED)
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> FeedSource:
+        return feed_create(workspace=workspace, actor=self.request.user, **fields)
 
 
 class FeedDetailApi(WorkspaceDetailApi):
@@ -320,7 +319,7 @@ def _recurring(workspace: Workspace):
 
 @extend_schema(methods=["POST"], request=RecurringBriefSerializer,
                responses={201: RecurringBriefSerializer})
-class RecurringBriefListCreateApi(WorkspaceListApi):
+class RecurringBriefListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """Briefs created on a cron schedule in an IANA time zone."""
 
     read_scope, write_scope = "events:read", "integrations:write"
@@ -330,16 +329,11 @@ class RecurringBriefListCreateApi(WorkspaceListApi):
     def rows(self, workspace: Workspace):
         return _recurring(workspace)
 
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        fields = RecurringBriefSerializer(data=request.data, context={"workspace": workspace})
-        fields.is_valid(raise_exception=True)
-        data = fields.validated_data
-        recurring = recurring_create(
-            workspace=workspace, name=data["name"], cron=data["cron"], tz=data["timezone"],
-            content_type_id=data["content_type"].pk, brief_fields=data["brief_fields"],
-            actor=request.user)
-        return Response(RecurringBriefSerializer(recurring).data, status=status.HTTP_201_CREATED)
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> RecurringBrief:
+        return recurring_create(
+            workspace=workspace, name=fields["name"], cron=fields["cron"], tz=fields["timezone"],
+            content_type_id=fields["content_type"].pk, brief_fields=fields["brief_fields"],
+            actor=self.request.user)
 
 
 class RecurringBriefDetailApi(WorkspaceDetailApi):

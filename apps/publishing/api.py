@@ -26,6 +26,7 @@ from apps.accounts.api_auth import (
     IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
+    WorkspaceRowCreate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
@@ -286,7 +287,7 @@ class PublicationPreviewApi(ApiBase, APIView):
 
 
 @extend_schema(methods=["POST"], request=TargetSerializer, responses={201: TargetSerializer})
-class TargetListCreateApi(WorkspaceListApi):
+class TargetListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "integrations:write"
     serializer_class = TargetSerializer
     filterset_fields = ["kind", "enabled"]
@@ -294,12 +295,8 @@ class TargetListCreateApi(WorkspaceListApi):
     def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
         return _targets(workspace)
 
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        fields = TargetSerializer(data=request.data)
-        fields.is_valid(raise_exception=True)
-        target = target_create(workspace=workspace, actor=request.user, **fields.validated_data)
-        return Response(TargetSerializer(target).data, status=status.HTTP_201_CREATED)
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> PublishingTarget:
+        return target_create(workspace=workspace, actor=self.request.user, **fields)
 
 
 class TargetDetailApi(WorkspaceDetailApi):
