@@ -106,8 +106,10 @@ BRIEF_MACHINE = StateMachine.of(
 
 class Origin(models.TextChoices):
     DASHBOARD = "dashboard"
-    API = "api"
+    API = "api"  # the REST API, its bulk import included
     WEBHOOK = "webhook"
+    FEED = "feed"  # an RSS/Atom entry
+    SCHEDULE = "schedule"  # a recurring brief's cron
 
 
 class ContentBrief(TimeStamped):

@@ -94,7 +94,7 @@ def _feed_entry_brief(feed: FeedSource, entry: Any, entry_id: str) -> int | None
         return None
     try:
         with transaction.atomic():
-            brief = brief_create(workspace=feed.workspace, origin=Origin.API, submit=True,
+            brief = brief_create(workspace=feed.workspace, origin=Origin.FEED, submit=True,
                                  **fields.validated_data)
             FeedEntry.objects.create(feed=feed, entry_key=key, entry_id=entry_id, brief=brief)
     except (IntegrityError, DomainError):  # another poll took this entry first
@@ -162,7 +162,7 @@ def recurring_run_due(*, now: datetime | None = None) -> list[int]:
             if not fields.is_valid():
                 logger.warning("recurring brief %s invalid: %s", recurring.pk, fields.errors)
                 continue
-            brief = brief_create(workspace=recurring.workspace, origin=Origin.API, submit=True,
+            brief = brief_create(workspace=recurring.workspace, origin=Origin.SCHEDULE, submit=True,
                                  **fields.validated_data)
             created.append(brief.pk)
     return created

@@ -45,6 +45,7 @@ def test_new_feed_entries_become_briefs_once_with_the_entry_as_source(ws, ct):
     # then each entry became one submitted brief, the second poll none
     assert len(first) == 2 and second == []
     briefs = ContentBrief.objects.order_by("id")
+    assert {b.origin for b in briefs} == {"feed"}
     assert [(b.title, b.topic, b.state, b.variants) for b in briefs] == [
         ("Drought rules eased", "Hosepipe bans end in the south.", BriefState.QUEUED, 1),
         ("Bees return early", "A warm March woke the hives.", BriefState.QUEUED, 1)]
@@ -92,7 +93,8 @@ def test_a_recurring_brief_is_created_once_per_run_with_the_local_date(ws, ct):
     again = recurring_run_due(now=at)
     # then one brief, titled with Paris's date, and the next run is next Monday 09:00 Paris
     assert (len(created), again) == (1, [])
-    assert ContentBrief.objects.get().title == "Weekly digest 2026-03-23"
+    assert (ContentBrief.objects.get().title, ContentBrief.objects.get().origin) == (
+        "Weekly digest 2026-03-23", "schedule")
     recurring.refresh_from_db()
     assert recurring.next_run_at == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
 
