@@ -16,11 +16,11 @@ from django.utils import timezone
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
 from apps.briefs.services import brief_create
+from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
-from apps.integrations import signing
 from apps.integrations.models import EndpointSecret, InboundDelivery, InboundEndpoint
 
 MAPPABLE_FIELDS = frozenset(BriefCreateSerializer().fields)

@@ -23,11 +23,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import DomainError
 from apps.core.models import OutboxEvent, Workspace
 from apps.core.services import Actor, audit_record, event_emit
-from apps.integrations import signing
 from apps.integrations.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
 
 PAYLOAD_VERSION = 1

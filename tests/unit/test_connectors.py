@@ -202,11 +202,14 @@ def test_a_refused_connection_is_transient():
 
 
 @pytest.mark.parametrize(("url", "secret", "message"), [
-    ("https://cms.example/h", "", "The webhook target needs a secret of the form whsec_<base64>."),
-    ("https://cms.example/h", "plain-secret",
-     "The webhook target needs a secret of the form whsec_<base64>."),
-    ("https://cms.example/h", "whsec_%%%", "The webhook secret after whsec_ is not valid base64."),
-    ("https://cms.example/h", "whsec_", "The webhook secret is empty."),
+    ("https://cms.example/h", "", "The webhook target's secret is unusable: "
+     "A signing secret has the form whsec_<base64>."),
+    ("https://cms.example/h", "plain-secret", "The webhook target's secret is unusable: "
+     "A signing secret has the form whsec_<base64>."),
+    ("https://cms.example/h", "whsec_%%%", "The webhook target's secret is unusable: "
+     "The signing secret after whsec_ is not valid base64."),
+    ("https://cms.example/h", "whsec_", "The webhook target's secret is unusable: "
+     "The signing secret is empty."),
     ("ftp://cms.example/h", SECRET, "The webhook target needs an http(s) URL with a host."),
 ])
 def test_validate_refuses_a_configuration_that_cannot_work(url, secret, message):

@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from apps.briefs.models import BriefState, ContentBrief
+from apps.core.signing import secret_generate
 from apps.integrations.inbound import endpoint_create, endpoint_secret_rotate
 from apps.integrations.models import InboundDelivery
-from apps.integrations.signing import secret_generate
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -215,7 +215,10 @@ def test_cancel_stops_active_jobs_and_is_audited():
 
 @pytest.mark.parametrize("kind,config,secret,message", [
     ("webhook", {"url": "ftp://x"}, "", "needs an http(s) 'url'"),
-    ("webhook", {"url": "http://127.0.0.1/h"}, "plain", "has the form 'whsec_<base64>'"),
+    ("webhook", {"url": "http://127.0.0.1/h"}, "plain",
+     "A signing secret has the form whsec_<base64>. Leave it empty to have one generated."),
+    ("webhook", {"url": "http://127.0.0.1/h"}, "whsec_%%%",
+     "The signing secret after whsec_ is not valid base64."),
     ("file", {"folder": "/etc"}, "", "needs a relative 'folder'"),
     ("file", {"folder": "site/../../etc"}, "", "needs a relative 'folder'"),
     ("file", {}, "", "needs a relative 'folder'"),

@@ -1,4 +1,5 @@
-"""The Standard Webhooks scheme, both ways: sign what we send, verify what we receive.
+"""The Standard Webhooks scheme, both ways: sign what we send (outbound event
+subscriptions, webhook publishing targets), verify what we receive (inbound hooks).
 
 signature = "v1," + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}")), with the
 key the base64 bytes after `whsec_`. A header may carry several space-separated
