@@ -16,6 +16,7 @@ import yaml
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from apps.publishing.connectors import (
+    CredentialsRejected,
     PermanentPublishError,
     PublishResult,
     TransientPublishError,
@@ -112,7 +113,7 @@ def test_timeouts_throttling_and_server_errors_are_transient(status):
             _webhook(peer).publish(_item())
 
     assert caught.value.status == status
-    assert caught.value.message == f"The target answered HTTP {status}: busy"
+    assert caught.value.message == f"The target answered HTTP {status} while delivering the post: busy"
     assert caught.value.retry_after is None
 
 
@@ -121,7 +122,7 @@ def test_a_500_is_transient_with_the_targets_words():
         with pytest.raises(TransientPublishError) as caught:
             _webhook(peer).publish(_item())
 
-    assert caught.value.message == "The target answered HTTP 500: database is down"
+    assert caught.value.message == "The target answered HTTP 500 while delivering the post: database is down"
 
 
 def test_a_429_with_retry_after_seconds_says_how_long_to_wait():
@@ -130,7 +131,7 @@ def test_a_429_with_retry_after_seconds_says_how_long_to_wait():
             _webhook(peer).publish(_item())
 
     assert caught.value.retry_after == 17.0
-    assert caught.value.message == "The target answered HTTP 429: slow down"
+    assert caught.value.message == "The target answered HTTP 429 while delivering the post: slow down"
 
 
 def test_a_503_with_retry_after_as_an_http_date_is_converted_to_seconds():
@@ -149,17 +150,27 @@ def test_a_400_is_permanent_and_carries_the_targets_json_message():
 
     assert caught.value.status == 400
     assert caught.value.message == (
-        "The target refused the publication (HTTP 400): title must be at most 60 characters"
+        "The target refused delivering the post (HTTP 400): title must be at most 60 characters"
     )
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 413, 422])
+@pytest.mark.parametrize("status", [400, 404, 409, 410, 413, 422])
 def test_other_client_errors_are_permanent(status):
     with HttpPeer(Reply(status, {"detail": "no"})) as peer:
         with pytest.raises(PermanentPublishError) as caught:
             _webhook(peer).publish(_item())
 
-    assert caught.value.message == f"The target refused the publication (HTTP {status}): no"
+    assert caught.value.message == f"The target refused delivering the post (HTTP {status}): no"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_signature_is_refused_credentials(status):
+    with HttpPeer(Reply(status, {"detail": "bad signature"})) as peer:
+        with pytest.raises(CredentialsRejected) as caught:
+            _webhook(peer).publish(_item())
+
+    assert caught.value.message == (f"The target refused our credentials while delivering the "
+                                    f"post (HTTP {status}): bad signature")
 
 
 def test_a_redirect_is_not_followed_and_asks_for_the_new_url():
@@ -167,7 +178,7 @@ def test_a_redirect_is_not_followed_and_asks_for_the_new_url():
         with pytest.raises(PermanentPublishError) as caught:
             _webhook(peer).publish(_item())
 
-    assert caught.value.message == ("The target refused the publication (HTTP 301): redirected "
+    assert caught.value.message == ("The target refused delivering the post (HTTP 301): redirected "
                                     "to https://new.example/hooks; update the target's URL.")
     assert len(peer.requests) == 1
 

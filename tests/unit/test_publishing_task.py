@@ -133,13 +133,13 @@ def test_a_429_waits_as_long_as_retry_after_says():
 
     publication.refresh_from_db()
     assert publication.state == "scheduled"
-    assert publication.last_error == "The target answered HTTP 429: slow down"
+    assert publication.last_error == "The target answered HTTP 429 while delivering the post: slow down"
     wait = (publication.scheduled_at - before).total_seconds()
     assert 120 <= wait < 122
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_401_fails_the_publication_with_the_targets_message_and_no_more_attempts():
+def test_a_401_fails_the_publication_with_the_targets_message_pauses_it_and_stops():
     ws = factories.workspace()
     with HttpPeer(Reply(401, {"error": "unknown signing key"})) as peer:
         [publication] = _approved(ws, _webhook_target(ws, peer))
@@ -151,7 +151,9 @@ def test_a_401_fails_the_publication_with_the_targets_message_and_no_more_attemp
     publication.refresh_from_db()
     assert (state, again, due) == ("failed", None, 0)
     assert (publication.state, publication.attempts, publication.last_error) == (
-        "failed", 1, "The target refused the publication (HTTP 401): unknown signing key")
+        "failed", 1, "The target refused our credentials while delivering the post (HTTP 401): "
+        "unknown signing key The target is paused until its credentials are replaced.")
+    assert publication.target.credentials_rejected is True
     assert len(peer.requests) == 1
 
 
@@ -170,7 +172,7 @@ def test_a_target_that_stays_down_fails_after_the_last_attempt():
     publication.refresh_from_db()
     assert (publication.state, publication.attempts, publication.last_error) == (
         "failed", MAX_ATTEMPTS, f"Gave up after {MAX_ATTEMPTS} attempts. Last error: "
-        "The target answered HTTP 503: down for maintenance")
+        "The target answered HTTP 503 while delivering the post: down for maintenance")
     assert len(peer.requests) == MAX_ATTEMPTS
 
 

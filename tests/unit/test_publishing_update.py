@@ -108,8 +108,8 @@ def test_a_refusal_of_the_target_stays_on_the_publication_for_the_editor():
     publication.refresh_from_db()
     assert outcome == "done"
     assert publication.state == PublicationState.PUBLISHED
-    assert publication.last_error == ("Updating the post failed: The target refused the "
-                                      "publication (HTTP 422): Post cms-7 is locked.")
+    assert publication.last_error == ("Updating the post failed: The target refused "
+                                      "delivering the post (HTTP 422): Post cms-7 is locked.")
 
 
 def test_only_a_published_publication_takes_only_a_newer_revision_of_its_own_draft(publish_dir):

@@ -21,9 +21,8 @@ from apps.publishing.connectors.base import (
     Preview,
     PublishItem,
     PublishResult,
-    TransientPublishError,
 )
-from apps.publishing.connectors.http import response_json, retry_after_s, send, target_message
+from apps.publishing.connectors.http import checked, response_json, send
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
@@ -113,23 +112,14 @@ class WebhookConnector:
 
 
 def _result(response: httpx.Response, msg_id: str) -> PublishResult:
-    status = response.status_code
-    if 200 <= status < 300:
-        data = response_json(response)
-        url = data.get("url")
-        return PublishResult(
-            external_id=_external_id(data.get("id")) or msg_id,
-            external_url=url if isinstance(url, str) and url.startswith(("http://", "https://"))
-            and len(url) <= EXTERNAL_URL_MAX else "",
-        )
-    message = target_message(response)
-    if status in (408, 429) or status >= 500:
-        raise TransientPublishError(
-            f"The target answered HTTP {status}: {message}", status=status,
-            retry_after=retry_after_s(response.headers.get("retry-after")),
-        )
-    raise PermanentPublishError(
-        f"The target refused the publication (HTTP {status}): {message}", status=status
+    """The receiver's post, from its 2xx answer; other answers sorted as every target's are
+    (`checked`: a refused signing key pauses the target like refused credentials)."""
+    data = response_json(checked(response, doing="delivering the post"))
+    url = data.get("url")
+    return PublishResult(
+        external_id=_external_id(data.get("id")) or msg_id,
+        external_url=url if isinstance(url, str) and url.startswith(("http://", "https://"))
+        and len(url) <= EXTERNAL_URL_MAX else "",
     )
 
 
