@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -56,23 +56,40 @@ class Recorded:
         return json.loads(self.body)
 
 
-class HttpPeer:
-    def __init__(self, *replies: Reply | int, default: Reply | int = 200) -> None:
-        self._replies: deque[Reply] = deque()
-        self._default = _reply(default)
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port), serving in a daemon thread, one thread per
+    connection, from entering its `with` to leaving it. The base of every test peer."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval: leaving the `with` waits for one poll (default 0.5 s).
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True, name="http-peer")
-        self.answer(*replies)
+                                        daemon=True, name=type(self).__name__)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class HttpPeer(LoopbackServer):
+    def __init__(self, *replies: Reply | int, default: Reply | int = 200) -> None:
+        self._replies: deque[Reply] = deque()
+        self._default = _reply(default)
+        self._lock = threading.Lock()
+        self._requests: list[Recorded] = []
+        super().__init__(_handler_for(self))
+        self.answer(*replies)
 
     @property
     def requests(self) -> list[Recorded]:
@@ -82,15 +99,6 @@ class HttpPeer:
     def answer(self, *replies: Reply | int) -> None:
         with self._lock:
             self._replies.extend(_reply(r) for r in replies)
-
-    def __enter__(self) -> HttpPeer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _record(self, request: Recorded) -> Reply:
         with self._lock:
@@ -132,4 +140,4 @@ def _handler_for(peer: HttpPeer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["HttpPeer", "Recorded", "Reply"]
+__all__ = ["HttpPeer", "LoopbackServer", "Recorded", "Reply"]

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.http_peers import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,12 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class PeerServer:
+class PeerServer(LoopbackServer):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self.requests: list[Request] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True, name=type(self).__name__)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler_for(self))
 
     def fail(self, method: str, target: str, *, status: int = 0, drop: bool = False,
              times: int = 1, headers: dict[str, str] | None = None) -> None:
@@ -78,15 +72,6 @@ class PeerServer:
 
     def handle(self, request: Request) -> Answer:
         raise NotImplementedError
-
-    def __enter__(self) -> PeerServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _fault_for(self, request: Request) -> Fault | None:
         with self._lock:

@@ -22,8 +22,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.http_peers import LoopbackServer
 
 WORDS = ("compost", "garden", "soil", "leaves", "worms", "heap", "turn", "damp", "brown",
          "green", "kitchen", "scraps", "bin", "warm", "air")
@@ -44,7 +46,7 @@ class Drop:
     after_chunks: int
 
 
-class ChatPeer:
+class ChatPeer(LoopbackServer):
     def __init__(self, *faults: Status | Drop, api_key: str = "sk-test-0123456789",
                  chunk_delay_s: float = 0.0) -> None:
         self.api_key = api_key
@@ -54,22 +56,17 @@ class ChatPeer:
         self.arrivals: list[float] = []  # time.monotonic() of each request
         self._faults: deque[Status | Drop] = deque(faults)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        super().__init__(self._handler())
+
+    @property
+    def url(self) -> str:
+        """The base URL an OpenAI client is given."""
+        return super().url + "/v1"
 
     @staticmethod
     def text_for(seed: int, max_tokens: int) -> str:
         rng = random.Random(seed)
         return " ".join(rng.choice(WORDS) for _ in range(max_tokens))
-
-    def __enter__(self) -> ChatPeer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _next_fault(self) -> Status | Drop | None:
         with self._lock:
