@@ -259,14 +259,14 @@ def test_target_secret_is_write_only(ws, root):
     response = root.post("/admin/publishing/publishingtarget/add/", {
         "workspace": ws.pk, "name": "CMS", "kind": "webhook",
         "config": '{"url": "http://127.0.0.1:9/hook"}', "enabled": "on", "auto_publish": "on",
-        "secret": "whsec_topsecret",
+        "secret": "whsec_dG9wc2VjcmV0",
     })
     # then it is stored encrypted and never shown again
     assert response.status_code == 302
     target = PublishingTarget.objects.get(name="CMS")
-    assert secret_decrypt(target.secret_encrypted) == "whsec_topsecret"
+    assert secret_decrypt(target.secret_encrypted) == "whsec_dG9wc2VjcmV0"
     page = root.get(f"/admin/publishing/publishingtarget/{target.pk}/change/").content.decode()
-    assert "whsec_topsecret" not in page
+    assert "whsec_dG9wc2VjcmV0" not in page
     assert target.secret_encrypted not in page
     assert 'name="secret"' in page
 
