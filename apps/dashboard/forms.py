@@ -12,7 +12,7 @@ from apps.core.models import Workspace
 from apps.dashboard.selectors import QueueFilters
 from apps.dashboard.services import BULK_ACTIONS, BULK_MAX, ROUND_ROBIN
 from apps.generation.models import TrainingKind
-from apps.generation.services import training_parameters_errors
+from apps.generation.training import training_parameters_errors
 from apps.publishing.models import PublishingTarget
 
 MAX_KEYWORDS = 30

@@ -47,7 +47,7 @@ from apps.dashboard.insights import insights
 from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
 from apps.generation.selectors import training_run_get, training_runs
-from apps.generation.services import training_run_create
+from apps.generation.training import training_run_create
 from apps.notifications.selectors import notifications_recent, notifications_unread_count
 from apps.notifications.services import notifications_mark_read
 from apps.publishing.connectors import PublishError

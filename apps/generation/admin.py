@@ -18,7 +18,8 @@ from apps.generation.models import (
     TrainingKind,
     TrainingRun,
 )
-from apps.generation.services import model_profile_set_api_key, training_run_create
+from apps.generation.services import model_profile_set_api_key
+from apps.generation.training import training_run_create
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 

@@ -54,8 +54,8 @@ from apps.generation.services import (
     model_profile_create,
     model_profile_update,
     month_start,
-    training_run_create,
 )
+from apps.generation.training import training_run_create
 from apps.reviews.models import DraftRevision
 
 

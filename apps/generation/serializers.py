@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from apps.briefs.serializers import JobDetailSerializer, JobSerializer
 from apps.generation.models import TrainingKind, TrainingRun
-from apps.generation.services import training_parameters_errors
+from apps.generation.training import training_parameters_errors
 
 ACCOUNTING_FIELDS = [
     "retries", "latency_s", "first_token_s", "device_seconds", "model_profile_id", "model_name",

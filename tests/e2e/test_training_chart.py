@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import Role
 from apps.generation.models import TrainingKind, TrainingRun
-from apps.generation.services import training_run_claim, training_run_fail
+from apps.generation.training import training_run_claim, training_run_fail
 from tests import factories
 from workers.tasks.generation import loss_sender
 

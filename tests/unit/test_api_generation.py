@@ -12,14 +12,8 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role
 from apps.apikeys.services import apikey_create
 from apps.generation.models import GenerationQuota, JobState, TrainingKind, TrainingRun
-from apps.generation.services import (
-    JobTimings,
-    job_claim,
-    job_record_drafts,
-    month_start,
-    training_run_claim,
-    training_run_record_losses,
-)
+from apps.generation.services import JobTimings, job_claim, job_record_drafts, month_start
+from apps.generation.training import training_run_claim, training_run_record_losses
 from tests import factories
 from tests.clients import client_for
 from workers.generation.types import GeneratedText

@@ -9,7 +9,7 @@ import pytest
 
 from apps.accounts.models import Role
 from apps.generation.models import TrainingKind, TrainingRun, TrainingState
-from apps.generation.services import training_run_claim, training_run_record_losses
+from apps.generation.training import training_run_claim, training_run_record_losses
 from tests import factories
 from tests.clients import logged_in
 

@@ -14,7 +14,7 @@ from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
 from apps.generation.selectors import published_texts
-from apps.generation.services import training_run_create
+from apps.generation.training import training_run_create
 from apps.publishing.services import (
     publication_claim,
     publication_engagement_record,

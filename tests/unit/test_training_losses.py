@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.generation.models import TrainingKind, TrainingRun, TrainingState
-from apps.generation.services import (
+from apps.generation.training import (
     LOSS_CURVE_MAX_POINTS,
     training_run_claim,
     training_run_fail,

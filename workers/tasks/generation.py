@@ -42,6 +42,8 @@ from apps.generation.services import (
     job_is_cancelled,
     job_record_drafts,
     jobs_requeue_stale,
+)
+from apps.generation.training import (
     training_parameters_errors,
     training_run_claim,
     training_run_fail,

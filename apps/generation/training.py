@@ -1,0 +1,206 @@
+"""Training runs: train the built-in model or fine-tune it on the workspace's published
+texts, as jobs on the generation queue; their parameters checked once here, their loss
+curve kept while they train, a fine-tuned model offered as a model profile."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import DomainError, IllegalTransition
+from apps.core.services import Actor, audit_record, event_emit, transition
+from apps.generation.models import (
+    TRAINING_MACHINE,
+    ModelProfile,
+    TrainingKind,
+    TrainingRun,
+    TrainingState,
+)
+from workers.generation.builtin.finetune import FineTunePlan
+from workers.generation.builtin.training import TrainingPlan
+
+
+def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
+                         payload: dict | None = None, **fields: object) -> TrainingRun:
+    return transition(run, machine=TRAINING_MACHINE, to=to, workspace_id=run.workspace_id,
+                      event_type=f"training.{to}",
+                      payload={"training_run_id": run.pk, "kind": run.kind, **(payload or {})},
+                      actor=actor, actor_label=actor_label, **fields)
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def _number(low: float, high: float, *, whole: bool = True, nullable: bool = False
+            ) -> Callable[[str, object], str]:
+    def check(name: str, value: object) -> str:
+        if value is None and nullable:
+            return ""
+        kinds = int if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            return (f"'{name}' must be {'null or ' if nullable else ''}a "
+                    f"{'whole ' if whole else ''}number from {_figure(low)} to {_figure(high)}.")
+        return ""
+
+    return check
+
+
+def _device(name: str, value: object) -> str:
+    if isinstance(value, str) and re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,2})?", value):
+        return ""
+    return f"'{name}' must be auto, cpu, mps, cuda or cuda:N."
+
+
+# What the API and the dashboard accept in a training run's parameters: name -> why a value is
+# refused, or "". The names a kind takes are its engine plan's fields that have a check here
+# (`training_parameter_names`); the worker checks the names again for runs made otherwise.
+TRAINING_PARAMETERS: dict[str, Callable[[str, object], str]] = {
+    "steps": _number(1, 1_000_000),
+    "learning_rate": _number(1e-7, 1.0, whole=False),
+    "batch_size": _number(1, 1024),
+    "max_seconds": _number(1, 7 * 86_400, whole=False, nullable=True),
+    "seed": _number(0, 2**32 - 1),
+    "threads": _number(1, 256, nullable=True),
+    "device": _device,
+    "vocab_size": _number(260, 200_000),  # the 256 bytes and the special tokens, at least
+    "n_layer": _number(1, 64),
+    "n_head": _number(1, 64),
+    "n_embd": _number(8, 8192),
+    "block_size": _number(8, 8192),
+    "warmup_steps": _number(0, 1_000_000),
+    "max_documents": _number(1, 10**9, nullable=True),
+    "eval_blocks": _number(1, 10**6, nullable=True),
+    "min_engagement": _number(0, 10**9),  # fine-tuning data: see `published_texts`
+}
+
+
+def training_parameter_names(kind: str) -> list[str]:
+    """The parameters a run of `kind` takes: its engine plan's fields (the corpus is fixed;
+    training from scratch also takes its step count, fine-tuning the least engagement of a
+    published text it learns from)."""
+    if kind == TrainingKind.FINETUNE:
+        names = [*(f.name for f in fields(FineTunePlan)), "min_engagement"]
+    else:
+        names = ["steps", *(f.name for f in fields(TrainingPlan))]
+    return [name for name in names if name in TRAINING_PARAMETERS]
+
+
+def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
+    """Why `parameters` cannot train a run of `kind` (a known kind), one message each; [] if
+    they can."""
+    names = training_parameter_names(kind)
+    errors = [f"Unknown parameter '{name}' for {kind}; known: {', '.join(names)}."
+              for name in parameters if name not in names]
+    errors += [message for name in names if name in parameters
+               and (message := TRAINING_PARAMETERS[name](name, parameters[name]))]
+    if kind == TrainingKind.TRAIN and not errors:
+        shape = TrainingPlan()
+        n_embd = parameters.get("n_embd", shape.n_embd)
+        n_head = parameters.get("n_head", shape.n_head)
+        if n_embd % n_head:  # each attention head takes an equal slice of the width
+            errors.append(f"'n_embd' ({n_embd}) must be a multiple of 'n_head' ({n_head}).")
+    return errors
+
+
+@transaction.atomic
+def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
+                        actor: Actor = None) -> TrainingRun:
+    """A queued training run, sent to the generation queue after commit (by task name).
+
+    Fine-tuning starts from the built-in model and writes the workspace's own
+    model folder; training from scratch rewrites the built-in model itself.
+    """
+    if kind not in TrainingKind.values:
+        raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
+    errors = training_parameters_errors(kind=kind, parameters=parameters or {})
+    if errors:
+        raise DomainError(" ".join(errors))
+    run = TrainingRun.objects.create(
+        workspace_id=workspace_id, kind=kind, parameters=parameters or {},
+        base_model="builtin" if kind == TrainingKind.FINETUNE else "",
+        output_model=f"builtin-ws{workspace_id}" if kind == TrainingKind.FINETUNE else "builtin",
+    )
+    audit_record(workspace_id=workspace_id, action="training.created", subject=run, actor=actor)
+    event_emit(workspace_id=workspace_id, type="training.queued", subject=run,
+               payload={"training_run_id": run.pk, "kind": kind})
+    transaction.on_commit(lambda: current_app.send_task("generation.train", args=[run.pk]))
+    return run
+
+
+@transaction.atomic
+def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
+    """queued → running for one worker; None for a redelivered or ended run."""
+    run = TrainingRun.objects.filter(pk=run_id, state=TrainingState.QUEUED).first()
+    if run is None:
+        return None
+    try:
+        # A run requeued after its worker died trains again from the start: a fresh curve.
+        return _training_transition(run, to=TrainingState.RUNNING, actor_label=worker_id,
+                                    worker_id=worker_id, started_at=timezone.now(), loss_curve=[])
+    except IllegalTransition:
+        return None
+
+
+# The engines report the loss every LOSS_EVERY (10) steps: 2,000 points hold 20,000 steps,
+# ten times the shipped model's run, in about 30 kB of JSON.
+LOSS_CURVE_MAX_POINTS = 2_000
+
+
+@transaction.atomic
+def training_run_record_losses(*, run_id: int, worker_id: str,
+                               points: Sequence[Sequence[float]]) -> bool:
+    """Append [step, loss] points to a running run's curve, so a page opened mid-run draws
+    what came before. Past LOSS_CURVE_MAX_POINTS every other point is dropped (the latest
+    kept): the curve keeps its whole span at half the density. False, storing nothing, when
+    the run is not running on this worker."""
+    run = (TrainingRun.objects.select_for_update()
+           .filter(pk=run_id, state=TrainingState.RUNNING, worker_id=worker_id)
+           .only("id", "loss_curve").first())
+    if run is None:
+        return False
+    curve = [*run.loss_curve, *([int(step), float(loss)] for step, loss in points)]
+    while len(curve) > LOSS_CURVE_MAX_POINTS:
+        curve = curve[::-2][::-1]
+    run.loss_curve = curve
+    run.save(update_fields=["loss_curve", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: int,
+                         documents: int, final_loss: float,
+                         heldout_perplexity_before: float | None,
+                         heldout_perplexity_after: float, model_path: str) -> TrainingRun:
+    """running → succeeded with the figures (the loss curve is already stored, see
+    `training_run_record_losses`); a fine-tuned model gets (or updates) its profile, so
+    editors can pick it for a content type."""
+    run = TrainingRun.objects.get(pk=run_id)
+    _training_transition(
+        run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
+        documents=documents, final_loss=final_loss,
+        heldout_perplexity_before=heldout_perplexity_before,
+        heldout_perplexity_after=heldout_perplexity_after, finished_at=timezone.now(),
+        payload={"heldout_perplexity_before": heldout_perplexity_before,
+                 "heldout_perplexity_after": heldout_perplexity_after},
+    )
+    if run.kind == TrainingKind.FINETUNE:
+        ModelProfile.objects.update_or_create(
+            workspace_id=run.workspace_id, name="Fine-tuned house model",
+            defaults={"backend": "builtin", "model": model_path})
+    return run
+
+
+@transaction.atomic
+def training_run_fail(*, run_id: int, error: str, actor_label: str = "") -> TrainingRun | None:
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.state not in (TrainingState.QUEUED, TrainingState.RUNNING):
+        return None
+    return _training_transition(run, to=TrainingState.FAILED, actor_label=actor_label,
+                                error=error[:5000], finished_at=timezone.now(),
+                                payload={"error": error[:500]})
