@@ -15,7 +15,7 @@ from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, ModelProfile
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve
 
 DEMO_PASSWORD = "demo-pass-2026"

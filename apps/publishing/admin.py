@@ -14,14 +14,8 @@ from apps.core.errors import DomainError
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget
 from apps.publishing.outcomes import publication_withdraw
-from apps.publishing.services import (
-    publication_cancel,
-    publication_retry,
-    publication_update,
-    target_config_validate,
-    target_create,
-    target_secret_set,
-)
+from apps.publishing.services import publication_cancel, publication_retry, publication_update
+from apps.publishing.targets import target_config_validate, target_create, target_secret_set
 from apps.reviews.services import revision_latest
 
 

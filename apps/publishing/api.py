@@ -44,8 +44,8 @@ from apps.publishing.services import (
     publication_cancel,
     publication_reschedule,
     publication_retry,
-    target_create,
 )
+from apps.publishing.targets import target_create
 
 
 class Refused(DomainError):

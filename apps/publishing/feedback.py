@@ -7,7 +7,8 @@ import logging
 
 from apps.publishing.connectors import CredentialsRejected, PublishError, connector_for
 from apps.publishing.selectors import publications_for_engagement
-from apps.publishing.services import publication_engagement_record, target_credentials_rejected
+from apps.publishing.services import publication_engagement_record
+from apps.publishing.targets import target_credentials_rejected
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from apps.publishing.connectors import CredentialsRejected, PublishError, connector_for
 from apps.publishing.models import PublishingTarget
-from apps.publishing.services import target_credentials_accepted, target_credentials_rejected
+from apps.publishing.targets import target_credentials_accepted, target_credentials_rejected
 
 
 def target_test_connection(*, target: PublishingTarget) -> tuple[bool, str]:

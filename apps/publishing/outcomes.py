@@ -35,6 +35,8 @@ from apps.publishing.services import (
     publication_succeed,
     publication_update_record,
     publication_withdrawn,
+)
+from apps.publishing.targets import (
     target_credentials_accepted,
     target_credentials_rejected,
     target_failure_record,

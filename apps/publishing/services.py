@@ -1,10 +1,10 @@
-"""Publishing targets and the publication lifecycle."""
+"""The publication lifecycle: schedule, claim, succeed or retry or fail, reschedule, cancel,
+update, withdraw; and the brief's own state as its publications settle."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,20 +13,15 @@ from django.utils import timezone
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
-from apps.core import signing
-from apps.core.crypto import secret_encrypt, secret_rotate
 from apps.core.errors import DomainError, IllegalTransition
-from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
-from apps.publishing.connectors.base import PublishError
-from apps.publishing.connectors.file import git_author_parse
 from apps.publishing.models import (
     PUBLICATION_MACHINE,
     Publication,
     PublicationState,
     PublishingTarget,
-    TargetKind,
 )
+from apps.publishing.targets import target_hold_until
 from apps.reviews.models import Decision, DraftRevision, Review
 
 
@@ -45,182 +40,6 @@ def _publication_transition(publication: Publication, *, to: str, actor: Actor =
         actor_label=actor_label,
         **fields,
     )
-
-
-def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") -> None:
-    if kind not in TargetKind.values:
-        raise DomainError(f"Unknown target kind '{kind}'.")
-    if kind == TargetKind.WEBHOOK:
-        if not str(config.get("url", "")).startswith(("http://", "https://")):
-            raise DomainError("A webhook target needs an http(s) 'url' in its config.")
-        if secret:
-            try:
-                signing.secret_key(secret)
-            except DomainError as exc:
-                raise DomainError(f"{exc} Leave it empty to have one generated.") from exc
-    if kind in (TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON):
-        if not str(config.get("url", "")).startswith(("http://", "https://")):
-            raise DomainError(f"A {kind} target needs the site's http(s) 'url' in its config.")
-    if kind == TargetKind.MASTODON and "max_characters" in config:
-        limit = config["max_characters"]
-        # Previews split a thread at this length: a few characters leave no room for
-        # the " (i/n)" numbering, and below about 10 the split never settles.
-        if type(limit) is not int or not 50 <= limit <= 100_000:
-            raise DomainError("A Mastodon target's 'max_characters' is a whole number from 50 "
-                              "to 100000.")
-    if kind == TargetKind.WORDPRESS and secret and ":" not in secret:
-        raise DomainError("A WordPress secret is 'username:application password'.")
-    if kind == TargetKind.GHOST and secret and ":" not in secret:
-        raise DomainError("A Ghost secret is the Admin API key 'id:secret'.")
-    schedule_on_target = config.get("schedule_on_target", False)
-    if not isinstance(schedule_on_target, bool):
-        raise DomainError("A target's 'schedule_on_target' is true or false.")
-    if schedule_on_target and kind not in (TargetKind.WORDPRESS, TargetKind.GHOST):
-        raise DomainError("Only WordPress and Ghost targets hold a post until its time "
-                          "('schedule_on_target').")
-    if schedule_on_target and config.get("status") == "draft":
-        raise DomainError("A target with 'schedule_on_target' publishes: its 'status' cannot "
-                          "be 'draft'.")
-    if kind == TargetKind.CHAT:
-        if config.get("flavor", "slack") not in ("slack", "discord"):
-            raise DomainError("A chat target's config 'flavor' is 'slack' or 'discord'.")
-        if secret and not secret.startswith(("http://", "https://")):
-            raise DomainError("A chat target's secret is its incoming-webhook URL.")
-    if kind == TargetKind.FILE:
-        folder = PurePosixPath(str(config.get("folder", "")))
-        # Relative to the platform's publish folder, so an editor cannot make a
-        # worker write anywhere else on its disk.
-        if not str(folder) or str(folder) == "." or folder.is_absolute() or ".." in folder.parts:
-            raise DomainError("A file target needs a relative 'folder' (no '..') in its config.")
-        if not isinstance(config.get("git_commit", False), bool):
-            raise DomainError("A file target's 'git_commit' is true or false.")
-        if "git_author" in config:
-            try:
-                git_author_parse(str(config["git_author"]))
-            except PublishError as exc:
-                raise DomainError(exc.message) from exc
-
-
-@transaction.atomic
-def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[str, Any],
-                  secret: str = "", auto_publish: bool = True, actor: Actor = None
-                  ) -> PublishingTarget:
-    target_config_validate(kind, config, secret)
-    if kind == TargetKind.WEBHOOK and not secret:
-        secret = signing.secret_generate()
-    target = PublishingTarget.objects.create(
-        workspace=workspace, name=name, kind=kind, config=config,
-        secret_encrypted=secret_encrypt(secret), auto_publish=auto_publish,
-    )
-    audit_record(workspace_id=workspace.pk, action="target.created", subject=target, actor=actor,
-                 after={"name": name, "kind": kind})
-    return target
-
-
-@transaction.atomic
-def target_secret_set(*, target: PublishingTarget, secret: str, actor: Actor = None
-                      ) -> PublishingTarget:
-    """Replace the target's credentials (stored encrypted, never shown again) and lift a
-    pause for rejected credentials: the next attempt tries the new ones."""
-    target_config_validate(target.kind, target.config, secret)
-    target.secret_encrypted = secret_encrypt(secret)
-    target.credentials_rejected = False
-    target.pause_reason = ""
-    target.save(update_fields=["secret_encrypted", "credentials_rejected", "pause_reason",
-                               "updated_at"])
-    audit_record(workspace_id=target.workspace_id, action="target.secret_set", subject=target,
-                 actor=actor)
-    return target
-
-
-def target_secrets_rotate() -> int:
-    """Re-encrypt every target's secret with the newest key (AIGC_ENCRYPTION_KEYS[0]), so
-    an old key can then be removed; returns how many were rewritten. Row by row, so a
-    long run never holds one big transaction."""
-    rotated = 0
-    for target_id, token in PublishingTarget.objects.exclude(secret_encrypted="").values_list(
-            "id", "secret_encrypted").iterator():
-        fresh = secret_rotate(token)
-        rotated += PublishingTarget.objects.filter(pk=target_id, secret_encrypted=token).update(
-            secret_encrypted=fresh)
-    return rotated
-
-
-@transaction.atomic
-def target_credentials_rejected(*, target_id: int, reason: str) -> None:
-    """Pause the target until its secret is replaced, and tell the workspace's editors."""
-    target = PublishingTarget.objects.select_for_update().get(pk=target_id)
-    if target.credentials_rejected:
-        return
-    target.credentials_rejected = True
-    target.pause_reason = reason[:5000]
-    target.save(update_fields=["credentials_rejected", "pause_reason", "updated_at"])
-    audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
-                 actor_label="publishing", after={"reason": reason[:500]})
-    event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
-               payload={"target_id": target.pk, "name": target.name, "reason": reason[:500],
-                        "until": None})
-
-
-@transaction.atomic
-def target_credentials_accepted(*, target_id: int) -> None:
-    PublishingTarget.objects.filter(pk=target_id).update(credentials_checked_at=timezone.now())
-
-
-# Circuit breaker: 5 transient failures in a row (a target down for a few
-# minutes yields about 2 per publication) pause the target for 10 minutes,
-# so a dead CMS is not hammered by every queued publication's retries.
-BREAKER_THRESHOLD = 5
-BREAKER_PAUSE = timedelta(minutes=10)
-
-
-@transaction.atomic
-def target_failure_record(*, target_id: int, error: str) -> bool:
-    """Count a transient failure; True when it opened the circuit (the target pauses)."""
-    target = PublishingTarget.objects.select_for_update().get(pk=target_id)
-    target.consecutive_failures += 1
-    opened = target.consecutive_failures >= BREAKER_THRESHOLD and not _paused(target)
-    fields = ["consecutive_failures", "updated_at"]
-    if opened:
-        target.paused_until = timezone.now() + BREAKER_PAUSE
-        target.pause_reason = f"{target.consecutive_failures} failures in a row; last: {error}"
-        fields += ["paused_until", "pause_reason"]
-    target.save(update_fields=fields)
-    if opened:
-        audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
-                     actor_label="publishing", after={"reason": target.pause_reason[:500]})
-        event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
-                   payload={"target_id": target.pk, "name": target.name,
-                            "reason": target.pause_reason[:500],
-                            "until": target.paused_until.isoformat()})
-    return opened
-
-
-def target_success_record(*, target_id: int) -> None:
-    """Close the circuit: a success resets the failure count."""
-    PublishingTarget.objects.filter(pk=target_id).exclude(
-        consecutive_failures=0, paused_until=None).update(
-        consecutive_failures=0, paused_until=None, updated_at=timezone.now())
-
-
-def _paused(target: PublishingTarget) -> bool:
-    return target.paused_until is not None and target.paused_until > timezone.now()
-
-
-# A target paused for its credentials is looked at again this often (its
-# publications wait, scheduled, until an editor replaces the secret).
-CREDENTIALS_RECHECK = timedelta(minutes=5)
-
-
-def _hold_until(target: PublishingTarget, now: datetime) -> datetime | None:
-    """When a post to `target` may start, if not now: a pause, or the rate limit's next slot."""
-    if target.credentials_rejected:
-        return now + CREDENTIALS_RECHECK
-    if target.paused_until and target.paused_until > now:
-        return target.paused_until
-    if target.next_slot_at and target.next_slot_at > now:
-        return target.next_slot_at
-    return None
 
 
 # A target that holds posts until their time itself (config `schedule_on_target`) is
@@ -506,7 +325,7 @@ def publication_claim(*, publication_id: int, worker_id: str) -> Publication | N
         return None
     # The target row is locked so two workers cannot both take its next slot.
     target = PublishingTarget.objects.select_for_update().get(pk=publication.target_id)
-    hold = _hold_until(target, now)
+    hold = target_hold_until(target, now)
     if hold is not None:
         if not early:  # spread, not failed: due again when the target may take it
             Publication.objects.filter(pk=publication.pk, state=PublicationState.SCHEDULED

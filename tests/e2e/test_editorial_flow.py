@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import Role
 from apps.generation.models import Backend, ModelProfile
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from apps.accounts.models import Role
 from apps.generation.models import Backend, ModelProfile
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from tests import factories
 from tests.clients import wait_until
 from tests.http_peers import HttpPeer, Reply

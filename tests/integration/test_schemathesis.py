@@ -21,7 +21,7 @@ from apps.apikeys.models import Scope
 from apps.apikeys.services import apikey_create
 from apps.integrations.inbound import endpoint_create
 from apps.integrations.outbound import subscription_create
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve
 from tests import factories
 

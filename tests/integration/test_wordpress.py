@@ -18,7 +18,7 @@ from apps.publishing.connectors.wordpress import WordPressConnector, slug_for
 from apps.publishing.feedback import engagement_pull
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublicationState, TargetKind
-from apps.publishing.services import target_create, target_secret_set
+from apps.publishing.targets import target_create, target_secret_set
 from apps.publishing.tasks import dispatch_due, publish
 from tests import factories
 from tests.peers.content import approved_publications, backoff_elapses

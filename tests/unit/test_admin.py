@@ -22,7 +22,8 @@ from apps.evaluation.models import (
 )
 from apps.generation.models import GenerationQuota, JobState, TrainingKind, TrainingRun
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
-from apps.publishing.services import publication_claim, publication_fail, target_create
+from apps.publishing.services import publication_claim, publication_fail
+from apps.publishing.targets import target_create
 from apps.reviews.models import ApprovalPolicy
 from apps.reviews.services import (
     assignment_set,

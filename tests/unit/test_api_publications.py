@@ -13,7 +13,8 @@ from apps.accounts.models import Role
 from apps.apikeys.services import apikey_create
 from apps.core.models import OutboxEvent
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
-from apps.publishing.services import publication_claim, publication_succeed, target_create
+from apps.publishing.services import publication_claim, publication_succeed
+from apps.publishing.targets import target_create
 from apps.publishing.tasks import dispatch_due, publish
 from tests import factories
 from tests.clients import client_for

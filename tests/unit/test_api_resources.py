@@ -9,7 +9,8 @@ from apps.apikeys.services import apikey_create
 from apps.briefs.models import BriefState, StyleGuide
 from apps.generation.services import job_fail
 from apps.publishing.models import PublicationState
-from apps.publishing.services import publication_fail, target_create
+from apps.publishing.services import publication_fail
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve
 from tests import factories
 from tests.clients import client_for

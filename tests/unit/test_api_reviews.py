@@ -7,7 +7,8 @@ import pytest
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
 from apps.publishing.models import Publication
-from apps.publishing.services import publication_claim, publication_succeed, target_create
+from apps.publishing.services import publication_claim, publication_succeed
+from apps.publishing.targets import target_create
 from apps.reviews.models import Review
 from apps.reviews.services import revision_edit
 from tests import factories

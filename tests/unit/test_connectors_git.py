@@ -15,7 +15,7 @@ from apps.publishing.connectors.base import PublishItem
 from apps.publishing.connectors.file import FileConnector
 from apps.publishing.models import PublicationState, PublishingTarget, TargetKind
 from apps.publishing.outcomes import publication_withdraw
-from apps.publishing.services import target_config_validate, target_create
+from apps.publishing.targets import target_config_validate, target_create
 from apps.publishing.tasks import publish
 from tests import factories
 from tests.peers.content import approved_publications

@@ -13,7 +13,8 @@ from apps.core.errors import DomainError
 from apps.core.models import OutboxEvent
 from apps.publishing.feedback import engagement_pull
 from apps.publishing.models import PublicationState, TargetKind
-from apps.publishing.services import publication_retry, target_config_validate, target_create
+from apps.publishing.services import publication_retry
+from apps.publishing.targets import target_config_validate, target_create
 from apps.publishing.tasks import publish
 from tests import factories
 from tests.peers.content import approved_publications

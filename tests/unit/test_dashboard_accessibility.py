@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import Role
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import comment_add
 from tests import factories
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import Role
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve, review_reject
 from tests import factories
 

@@ -9,7 +9,7 @@ from django.test import Client
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState
 from apps.notifications.models import Notification
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.models import DraftRevision, EditLock, Review, ReviewAssignment, ReviewComment
 from apps.reviews.services import comment_add, guest_link_create
 from tests import factories

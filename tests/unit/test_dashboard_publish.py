@@ -12,7 +12,8 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
-from apps.publishing.services import publication_cancel, target_create
+from apps.publishing.services import publication_cancel
+from apps.publishing.targets import target_create
 from tests import factories
 from tests.clients import logged_in
 from tests.peers.content import approved_publications

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, Origin
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.models import ReviewAssignment
 from tests import factories
 from tests.clients import logged_in

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState
 from apps.publishing.models import Publication
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.models import Decision, DraftRevision, Review, ReviewAssignment, ReviewComment
 from tests import factories
 from tests.clients import logged_in

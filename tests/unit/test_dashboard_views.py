@@ -15,7 +15,7 @@ from apps.accounts.services import membership_grant
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.briefs.services import brief_cancel, brief_submit
 from apps.publishing.models import Publication, PublicationState
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.models import Decision, Review
 from tests import factories
 from tests.clients import logged_in

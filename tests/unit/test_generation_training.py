@@ -15,12 +15,8 @@ from apps.core.errors import DomainError
 from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
 from apps.generation.selectors import published_texts
 from apps.generation.training import training_run_create
-from apps.publishing.services import (
-    publication_claim,
-    publication_engagement_record,
-    publication_succeed,
-    target_create,
-)
+from apps.publishing.services import publication_claim, publication_engagement_record, publication_succeed
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
 from tests.generation_fixtures import (  # noqa: F401

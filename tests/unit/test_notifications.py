@@ -11,7 +11,7 @@ from apps.generation.services import job_fail
 from apps.notifications.models import Kind, Notification
 from apps.notifications.tasks import brief_failed, publication_failed
 from apps.publishing.models import Publication
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import assignment_set, review_approve
 from tests import factories
 

@@ -17,11 +17,8 @@ from apps.generation.services import (
     jobs_requeue_stale,
 )
 from apps.publishing.models import Publication, PublicationState
-from apps.publishing.services import (
-    publication_claim,
-    publication_succeed,
-    target_create,
-)
+from apps.publishing.services import publication_claim, publication_succeed
+from apps.publishing.targets import target_create
 from apps.reviews.models import DraftRevision, Review
 from apps.reviews.services import review_approve, review_request_changes
 from tests import factories

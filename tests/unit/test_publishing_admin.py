@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.core.crypto import secret_decrypt
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
-from apps.publishing.services import target_create, target_credentials_rejected
+from apps.publishing.targets import target_create, target_credentials_rejected
 from apps.publishing.tasks import publish
 from tests import factories
 from tests.peers.content import approved_publications

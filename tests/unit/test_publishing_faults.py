@@ -13,7 +13,8 @@ from apps.core.crypto import secret_decrypt
 from apps.publishing.connectors import connector_for
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.selectors import publish_item_for
-from apps.publishing.services import publication_claim, target_create
+from apps.publishing.services import publication_claim
+from apps.publishing.targets import target_create
 from apps.publishing.tasks import STALE_AFTER, dispatch_due, publish
 from tests import factories
 from tests.peers.content import approved_publications

@@ -14,7 +14,7 @@ from apps.publishing.formatting import (
 )
 from apps.publishing.models import TargetKind
 from apps.publishing.selectors import publication_preview
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from tests import factories
 
 

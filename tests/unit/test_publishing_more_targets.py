@@ -14,7 +14,8 @@ from apps.apikeys.services import apikey_create
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.models import OutboxEvent
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
-from apps.publishing.services import publication_cancel, publication_withdrawn, target_create
+from apps.publishing.services import publication_cancel, publication_withdrawn
+from apps.publishing.targets import target_create
 from apps.publishing.tasks import publish
 from apps.reviews.services import review_approve
 from tests import factories

@@ -14,13 +14,8 @@ from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import OutboxEvent
 from apps.publishing.feedback import engagement_pull
 from apps.publishing.models import Publication, PublicationState, TargetKind
-from apps.publishing.services import (
-    BREAKER_PAUSE,
-    BREAKER_THRESHOLD,
-    publication_cancel,
-    publication_reschedule,
-    target_create,
-)
+from apps.publishing.services import publication_cancel, publication_reschedule
+from apps.publishing.targets import BREAKER_PAUSE, BREAKER_THRESHOLD, target_create
 from apps.publishing.tasks import dispatch_due, publish
 from tests import factories
 from tests.peers.content import approved_publications, backoff_elapses

@@ -23,7 +23,8 @@ from apps.publishing.outcomes import (
     retry_delay_s,
 )
 from apps.publishing.selectors import publish_item_for
-from apps.publishing.services import publication_claim, target_create
+from apps.publishing.services import publication_claim
+from apps.publishing.targets import target_create
 from apps.publishing.tasks import STALE_AFTER, dispatch_due, publish
 from apps.reviews.services import review_approve
 from tests import factories

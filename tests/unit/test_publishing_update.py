@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook
 from apps.core.errors import DomainError
 from apps.core.models import AuditEvent, OutboxEvent
 from apps.publishing.models import Publication, PublicationState, TargetKind
-from apps.publishing.services import publication_update, target_create
+from apps.publishing.services import publication_update
+from apps.publishing.targets import target_create
 from apps.publishing.tasks import publish, update
 from apps.reviews.models import DraftRevision
 from tests import factories

@@ -20,7 +20,7 @@ from apps.evaluation.services import evaluation_settings_set, fingerprints_store
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
 from workers.evaluation.types import PublishedPiece

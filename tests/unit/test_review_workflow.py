@@ -13,7 +13,7 @@ from apps.accounts.models import Role
 from apps.briefs.models import BriefState
 from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.notifications.models import Kind, Notification
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.diff import DiffPiece, word_diff
 from apps.reviews.models import ApprovalPolicy, Decision, Review, ReviewAssignment
 from apps.reviews.services import (

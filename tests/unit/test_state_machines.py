@@ -13,7 +13,7 @@ from apps.core.services import transition
 from apps.generation.models import JOB_MACHINE, Draft, GenerationJob, JobState
 from apps.generation.services import job_create
 from apps.publishing.models import PUBLICATION_MACHINE, Publication, PublicationState
-from apps.publishing.services import target_create
+from apps.publishing.targets import target_create
 from apps.reviews.services import revision_create_initial
 from tests import factories
 

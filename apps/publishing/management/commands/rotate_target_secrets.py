@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.publishing.services import target_secrets_rotate
+from apps.publishing.targets import target_secrets_rotate
 
 
 class Command(BaseCommand):
