@@ -1,11 +1,15 @@
-"""Signed-in clients for tests of the dashboard and the REST API."""
+"""Signed-in clients for tests of the dashboard and the REST API; polling; another process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -36,3 +40,13 @@ def wait_until(read: Callable[[], T], done: Callable[[T], bool], timeout: float,
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s; last: {value}")
         time.sleep(0.3)
+
+
+def in_another_process(code: str) -> str:
+    """What `code` prints, run by a fresh interpreter with Django set up on this test
+    session's settings (another web or worker process of the same deployment)."""
+    script = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'aigc_platform.settings'; "
+              "django.setup()\n" + code)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, env=os.environ | {"AIGC_VAR_DIR": str(settings.VAR_DIR)}
+                          ).stdout.strip()

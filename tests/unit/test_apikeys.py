@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -19,6 +16,7 @@ from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.core.errors import DomainError
 from apps.core.models import AuditEvent
 from tests import factories
+from tests.clients import in_another_process
 
 pytestmark = pytest.mark.django_db
 
@@ -121,11 +119,9 @@ def test_throttle_counts_are_shared_by_every_process(ws, editor, settings):
     _, key = apikey_create(workspace=ws, user=editor, name="a", scopes=[Scope.BRIEFS_READ])
     assert [bearer(key).get(BRIEFS).status_code for _ in range(2)] == [200, 200]
     # when another process (a second web worker) reads the throttle history of the cache
-    script = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'aigc_platform.settings'; "
-              "django.setup(); from django.core.cache import cache; "
-              "keys = cache._cache.get_client().keys('aigc:1:throttle_*'); "
-              "print(sum(len(cache.get(k.decode().removeprefix('aigc:1:'))) for k in keys))")
-    seen = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True, env=os.environ | {"AIGC_VAR_DIR": str(settings.VAR_DIR)})
+    seen = in_another_process(
+        "from django.core.cache import cache\n"
+        "keys = cache._cache.get_client().keys('aigc:1:throttle_*')\n"
+        "print(sum(len(cache.get(k.decode().removeprefix('aigc:1:'))) for k in keys))")
     # then it sees the same two requests (4: the key's and the user's history)
-    assert seen.stdout.strip() == "4"
+    assert seen == "4"

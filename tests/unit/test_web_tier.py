@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from django.conf import settings
+from tests.clients import in_another_process
 
 
 def test_the_web_tier_imports_neither_torch_nor_transformers():
-    # given a fresh interpreter that loads everything a web process serves
-    script = ("import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'aigc_platform.settings'; "
-              "import django; django.setup(); "
-              "import aigc_platform.asgi, aigc_platform.urls, aigc_platform.api_urls, "
-              "aigc_platform.routing, apps.dashboard.views, apps.generation.api, "
-              "apps.publishing.api, apps.integrations.api, apps.generation.admin; "
-              "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
-    # when it has loaded them
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True, env=os.environ | {"AIGC_VAR_DIR": str(settings.VAR_DIR)})
+    # given a fresh process that loads everything a web process serves
+    loaded = in_another_process(
+        "import sys, aigc_platform.asgi, aigc_platform.urls, aigc_platform.api_urls, "
+        "aigc_platform.routing, apps.dashboard.views, apps.generation.api, apps.publishing.api, "
+        "apps.integrations.api, apps.generation.admin\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     # then neither heavy library came with them
-    assert loaded.stdout.strip() == "[]"
+    assert loaded == "[]"
