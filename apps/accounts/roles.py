@@ -1,11 +1,31 @@
-"""What each role may do, as Django permissions on the role's group.
+"""What each role may do, per model, checked against the user's role in the object's workspace.
 
-Permissions say *what*; Membership says *where*: a check needs both.
+One table serves the admin (per object, never through global groups) and the API's
+governance checks: a user who is admin in one workspace and reviewer in another is
+only a reviewer there.
 """
 
 from apps.accounts.models import Role
 
-GROUP_NAMES = {Role.EDITOR: "Editors", Role.REVIEWER: "Reviewers", Role.ADMIN: "Admins"}
+# Governance: the rules and the credentials that govern a workspace's content (approval
+# policies, quality gates, targets, model profiles, API keys, members, webhooks) are for
+# workspace admins; editors create and manage briefs; reviewers decide.
+_GOVERNED_BY_ADMINS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("core", "workspace"): ("view", "change"),
+    ("core", "auditevent"): ("view",),
+    ("accounts", "membership"): ("add", "change", "delete", "view"),
+    ("apikeys", "apikey"): ("add", "change", "view"),
+    ("generation", "modelprofile"): ("add", "change", "view"),
+    ("generation", "generationquota"): ("add", "change", "view"),
+    ("generation", "trainingrun"): ("view",),
+    ("evaluation", "qualitygate"): ("add", "change", "view"),
+    ("evaluation", "workspaceevaluationsettings"): ("add", "change", "view"),
+    ("reviews", "approvalpolicy"): ("add", "change", "view"),
+    ("publishing", "publishingtarget"): ("add", "change", "view"),
+    ("integrations", "inboundendpoint"): ("add", "change", "view"),
+    ("integrations", "subscription"): ("add", "change", "view"),
+    ("integrations", "delivery"): ("view",),
+}
 
 # (app_label, model) -> actions, per role.
 ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
@@ -13,22 +33,19 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("briefs", "contentbrief"): ("add", "change", "view"),
         ("briefs", "contenttype"): ("add", "change", "view"),
         ("briefs", "styleguide"): ("add", "change", "view"),
-        ("generation", "modelprofile"): ("add", "change", "view"),
+        ("generation", "modelprofile"): ("view",),
         ("generation", "generationjob"): ("view", "change"),
         ("generation", "draft"): ("view",),
         ("evaluation", "evaluation"): ("view",),
-        ("publishing", "publishingtarget"): ("add", "change", "view"),
+        ("publishing", "publishingtarget"): ("view",),
         ("publishing", "publication"): ("view", "change"),
-        ("reviews", "approvalpolicy"): ("add", "change", "view"),
+        ("reviews", "approvalpolicy"): ("view",),
         ("reviews", "reviewassignment"): ("view",),
         ("notifications", "notification"): ("view",),
-        ("evaluation", "qualitygate"): ("add", "change", "view"),
+        ("evaluation", "qualitygate"): ("view",),
         ("evaluation", "gatedecision"): ("view",),
-        ("integrations", "inboundendpoint"): ("add", "change", "view"),
-        ("integrations", "subscription"): ("add", "change", "view"),
         ("integrations", "feedsource"): ("add", "change", "view"),
         ("integrations", "recurringbrief"): ("add", "change", "view"),
-        ("integrations", "delivery"): ("view",),
     },
     Role.REVIEWER: {
         ("briefs", "contentbrief"): ("view",),
@@ -43,25 +60,27 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("notifications", "notification"): ("view",),
     },
 }
-# Admins may do everything editors and reviewers may, and manage members.
+# Admins may do everything editors and reviewers may, and govern the workspace.
 ROLE_PERMISSIONS[Role.ADMIN] = {
-    **ROLE_PERMISSIONS[Role.EDITOR],
-    **ROLE_PERMISSIONS[Role.REVIEWER],
-    ("accounts", "membership"): ("add", "change", "delete", "view"),
-    ("apikeys", "apikey"): ("add", "change", "view"),
-    ("generation", "generationquota"): ("add", "change", "view"),
-    ("generation", "trainingrun"): ("view",),
-    ("evaluation", "workspaceevaluationsettings"): ("add", "change", "view"),
+    key: tuple(sorted(set(ROLE_PERMISSIONS[Role.EDITOR].get(key, ()))
+                      | set(ROLE_PERMISSIONS[Role.REVIEWER].get(key, ()))
+                      | set(_GOVERNED_BY_ADMINS.get(key, ()))))
+    for key in {*ROLE_PERMISSIONS[Role.EDITOR], *ROLE_PERMISSIONS[Role.REVIEWER],
+                *_GOVERNED_BY_ADMINS}
 }
-for key in set(ROLE_PERMISSIONS[Role.EDITOR]) & set(ROLE_PERMISSIONS[Role.REVIEWER]):
-    ROLE_PERMISSIONS[Role.ADMIN][key] = tuple(
-        sorted(set(ROLE_PERMISSIONS[Role.EDITOR][key]) | set(ROLE_PERMISSIONS[Role.REVIEWER][key]))
-    )
+
+
+def role_allows(role: str | None, app_label: str, model_name: str, action: str) -> bool:
+    """Whether `role` may take `action` (add, change, delete, view) on rows of the model."""
+    return role is not None and action in ROLE_PERMISSIONS.get(role, {}).get(
+        (app_label, model_name), ())
+
 
 # Which roles may take which workspace action (checked with the membership).
 CAN_SUBMIT_BRIEFS = (Role.EDITOR, Role.ADMIN)
 CAN_REVIEW = (Role.REVIEWER, Role.ADMIN)
 CAN_VIEW = (Role.EDITOR, Role.REVIEWER, Role.ADMIN)
-# Training changes the model the workspace's jobs use (from scratch: the built-in model every
-# workspace shares): admins only.
+# The workspace's rules, credentials and members (see _GOVERNED_BY_ADMINS).
+CAN_GOVERN = (Role.ADMIN,)
+# Training writes a new model version of the workspace: admins only.
 CAN_TRAIN = (Role.ADMIN,)
