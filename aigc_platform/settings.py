@@ -5,6 +5,7 @@ Production differs only by environment variables (see `.env.example`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -272,6 +273,27 @@ if PUBLISH_STALE_AFTER_S <= PUBLISH_TIME_LIMIT_S:
         "would be taken for a dead worker's and posted twice."
     )
 PROGRESS_MAX_PER_SECOND = 10
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+# Outbound HTTP from workers (workers/egress.py): loopback, private ranges and anything in
+# the listed CIDR networks are refused unless allowed here. The demo and the tests allow
+# loopback, where their local servers listen.
+EGRESS_ALLOW_LOOPBACK = env_bool("AIGC_EGRESS_ALLOW_LOOPBACK", False)
+EGRESS_ALLOW_PRIVATE = env_bool("AIGC_EGRESS_ALLOW_PRIVATE", False)
+EGRESS_ALLOW_NETWORKS = env_list("AIGC_EGRESS_ALLOW_NETWORKS")
+for _network in EGRESS_ALLOW_NETWORKS:
+    ipaddress.ip_network(_network, strict=False)  # a typo fails at start, not at first send
+# The worker environment variables an openai model profile may name for its API key.
+MODEL_KEY_ENVS = env_list("AIGC_MODEL_KEY_ENVS")
+# Generation queues besides `generation` that this deployment runs workers for (gpu-a100…).
+GENERATION_QUEUES = env_list("AIGC_GENERATION_QUEUES")
+# A read-only folder of models every workspace may use (besides MODELS_DIR/builtin).
+SHARED_MODELS_DIR = (Path(os.environ["AIGC_SHARED_MODELS_DIR"]).resolve()
+                     if os.environ.get("AIGC_SHARED_MODELS_DIR") else None)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
