@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.authentication import (
     ApiKeyAuthentication,
@@ -155,8 +155,16 @@ class IdFilter(django_filters.Filter):
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
+def roles_writing(serializer_class: type, action: str) -> tuple[str, ...]:
+    """Who may `action` ("add", "change") the serializer's model: the same per-model table
+    the admin checks (apps.accounts.roles), so governance rows are for admins everywhere."""
+    meta = serializer_class.Meta.model._meta  # type: ignore[attr-defined]
+    return roles_allowed(meta.app_label, meta.model_name, action)
+
+
 class WorkspaceRowCreate:
-    """POST to a list: editors and admins create a row of their workspace through a service."""
+    """POST to a list: the roles that may add the model's rows create one of their
+    workspace through a service."""
 
     serializer_class: type
     request: Request
@@ -165,7 +173,7 @@ class WorkspaceRowCreate:
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, roles_writing(self.serializer_class, "add"))
         fields = self.serializer_class(data=request.data, context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
         row = self.create(workspace, fields.validated_data)
@@ -173,18 +181,20 @@ class WorkspaceRowCreate:
 
 
 class WorkspaceRowUpdate:
-    """PATCH a row: editors and admins change some fields through a service; another
-    workspace's row is a 404."""
+    """PATCH a row: the roles that may change the model's rows (or the view's own
+    `write_roles`) change some fields through a service; another workspace's row is a 404."""
 
     serializer_class: type
     request: Request
     get_object: Callable[[], Any]  # the workspace's row, from WorkspaceDetailApi
+    write_roles: Iterable[str] | None = None
 
     def update(self, row: Any, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def patch(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        roles = self.write_roles or roles_writing(self.serializer_class, "change")
+        workspace = request_workspace(request, roles)
         row = self.get_object()
         fields = self.serializer_class(row, data=request.data, partial=True,
                                        context={"workspace": workspace})

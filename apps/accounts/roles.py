@@ -76,6 +76,11 @@ def role_allows(role: str | None, app_label: str, model_name: str, action: str) 
         (app_label, model_name), ())
 
 
+def roles_allowed(app_label: str, model_name: str, action: str) -> tuple[str, ...]:
+    """The roles that may take `action` on rows of the model, for a membership check."""
+    return tuple(role for role in ROLE_PERMISSIONS if role_allows(role, app_label, model_name, action))
+
+
 # Which roles may take which workspace action (checked with the membership).
 CAN_SUBMIT_BRIEFS = (Role.EDITOR, Role.ADMIN)
 CAN_REVIEW = (Role.REVIEWER, Role.ADMIN)

@@ -29,3 +29,19 @@ def workspace_require(
     if membership is None or membership.role not in set(roles):
         raise PermissionDenied("You do not have a role in this workspace that allows this.")
     return membership.workspace
+
+
+def roles_by_workspace(user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:
+    """Workspace id -> the user's role there."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Membership.objects.filter(user_id=user.pk).values_list("workspace_id", "role"))
+
+
+def actor_require(actor: AbstractBaseUser | AnonymousUser | None, roles: Iterable[str],
+                  workspace_id: int) -> None:
+    """For services: an operator (no actor: commands, the system) or a superuser passes;
+    a user needs one of `roles` in the workspace."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return
+    workspace_require(actor, roles, workspace_id)

@@ -1,54 +1,110 @@
+"""Workspaces, members and their roles: created, changed and removed here, audited."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.text import slugify
 
 from apps.accounts.models import Membership, Role
-from apps.accounts.roles import GROUP_NAMES, ROLE_PERMISSIONS
+from apps.accounts.roles import CAN_GOVERN
+from apps.accounts.selectors import actor_require
+from apps.core.errors import DomainError
 from apps.core.models import Workspace
+from apps.core.services import Actor, audit_record
+
+LAST_ADMIN = "A workspace keeps at least one admin: make someone else admin first."
 
 
-def roles_sync_groups() -> None:
-    """Create the role groups with their permissions (idempotent; run by a migration)."""
-    for role, group_name in GROUP_NAMES.items():
-        group, _ = Group.objects.get_or_create(name=group_name)
-        perms = []
-        for (app_label, model), actions in ROLE_PERMISSIONS[role].items():
-            codenames = [f"{action}_{model}" for action in actions]
-            perms += list(
-                Permission.objects.filter(
-                    content_type__app_label=app_label, codename__in=codenames
-                )
-            )
-        group.permissions.set(perms)
+def _last_admin(membership: Membership) -> bool:
+    return (membership.role == Role.ADMIN and not Membership.objects.filter(
+        workspace_id=membership.workspace_id, role=Role.ADMIN).exclude(pk=membership.pk).exists())
 
 
 @transaction.atomic
-def membership_grant(*, user: AbstractBaseUser, workspace: Workspace, role: str) -> Membership:
+def workspace_create(*, slug: str, name: str = "", time_zone: str = "", actor: Actor = None
+                     ) -> Workspace:
+    if slugify(slug) != slug or not slug:
+        raise DomainError(f"{slug!r} is not a slug: use lowercase letters, digits and hyphens.")
+    if Workspace.objects.filter(slug=slug).exists():
+        raise DomainError(f"A workspace with the slug {slug!r} exists already.")
+    fields = {"time_zone": time_zone} if time_zone else {}
+    workspace = Workspace(slug=slug, name=name or slug, **fields)
+    workspace.full_clean()
+    workspace.save()
+    audit_record(workspace_id=workspace.pk, action="workspace.created", subject=workspace,
+                 actor=actor, after={"slug": slug, "name": workspace.name})
+    return workspace
+
+
+@transaction.atomic
+def membership_grant(*, user: AbstractBaseUser, workspace: Workspace, role: str,
+                     actor: Actor = None) -> Membership:
     """Give `user` `role` in `workspace` (replacing an earlier role there).
 
-    The user's groups are the union of their roles across workspaces; what a
-    permission allows is still checked against the workspace's membership.
+    What the role allows is checked per object against this membership
+    (apps.accounts.roles), never through global groups.
     """
-    role = Role(role)
-    membership, _ = Membership.objects.update_or_create(
-        user=user, workspace=workspace, defaults={"role": role}
-    )
-    held = set(Membership.objects.filter(user=user).values_list("role", flat=True))
-    groups = {g.name: g for g in Group.objects.filter(name__in=GROUP_NAMES.values())}
-    user.groups.remove(*[groups[GROUP_NAMES[r]] for r in Role if r not in held])  # type: ignore[attr-defined]
-    user.groups.add(*[groups[GROUP_NAMES[Role(r)]] for r in held])  # type: ignore[attr-defined]
+    actor_require(actor, CAN_GOVERN, workspace.pk)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise DomainError(f"{role!r} is not a role: use one of {', '.join(Role.values)}.") from None
+    earlier = (Membership.objects.select_for_update()
+               .filter(user=user, workspace=workspace).first())
+    if earlier is not None and earlier.role != role and _last_admin(earlier):
+        raise DomainError(LAST_ADMIN)
+    membership, created = Membership.objects.update_or_create(
+        user=user, workspace=workspace, defaults={"role": role})
+    if created or earlier is None or earlier.role != role:
+        audit_record(workspace_id=workspace.pk, action="member.role_set", subject=membership,
+                     actor=actor, before={"role": earlier.role} if earlier else {},
+                     after={"user": user.get_username(), "role": role})
     return membership
 
 
 @transaction.atomic
+def membership_remove(*, membership: Membership, actor: Actor = None) -> None:
+    actor_require(actor, CAN_GOVERN, membership.workspace_id)
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if _last_admin(locked):
+        raise DomainError(LAST_ADMIN)
+    audit_record(workspace_id=locked.workspace_id, action="member.removed", subject=locked,
+                 actor=actor, before={"user": locked.user.get_username(), "role": locked.role})
+    locked.delete()
+
+
+@transaction.atomic
+def member_add(*, workspace: Workspace, username: str, role: str, password: str = "",
+               email: str = "", actor: Actor = None) -> tuple[AbstractBaseUser, Membership]:
+    """Add `username` to `workspace` with `role`, creating the user when missing.
+
+    A new user without a password cannot log in with one until it is set.
+    """
+    actor_require(actor, CAN_GOVERN, workspace.pk)
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        user = users(username=username, email=email)
+        user.full_clean(exclude=["password"])
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        # Staff so the Django admin opens; what they see there is limited by their roles.
+        user.is_staff = True
+        user.save()
+    elif password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user, membership_grant(user=user, workspace=workspace, role=role, actor=actor)
+
+
 def user_create_member(
     *, workspace: Workspace, username: str, password: str, role: str, email: str = ""
 ) -> AbstractBaseUser:
-    user = get_user_model().objects.create_user(username=username, password=password, email=email)
-    # Staff so the Django admin opens; what they see there is limited by the group.
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    membership_grant(user=user, workspace=workspace, role=role)
-    return user
+    if get_user_model().objects.filter(username=username).exists():
+        raise DomainError(f"The user {username!r} exists already.")
+    return member_add(workspace=workspace, username=username, role=role, password=password,
+                      email=email)[0]

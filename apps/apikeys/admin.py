@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.roles import CAN_VIEW
+from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.models import ApiKey, Scope
 from apps.apikeys.services import apikey_create, apikey_revoke
@@ -65,7 +65,7 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
     @admin.action(description="Revoke the selected keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         run_service_action(
-            self, request, queryset, done="revoked", roles=CAN_VIEW,
+            self, request, queryset, done="revoked", roles=CAN_GOVERN,
             workspace_of=lambda key: key.workspace_id,
             act=lambda key: apikey_revoke(key=key, actor=request.user),
         )

@@ -12,8 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.roles import CAN_VIEW
-from apps.accounts.selectors import workspace_require
+from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
+from apps.accounts.selectors import actor_require, workspace_require
 from apps.apikeys.models import ApiKey, Scope
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
@@ -32,7 +32,11 @@ def _digest(key: str) -> str:
 @transaction.atomic
 def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
                   scopes: Iterable[str], actor: Actor = None) -> tuple[ApiKey, str]:
-    """A new key for `user` in `workspace`; the plaintext is returned once and never stored."""
+    """A new key for `user` in `workspace`; the plaintext is returned once and never stored.
+
+    Keys are minted by the workspace's admins (or an operator, `actor` None) for its members.
+    """
+    actor_require(actor, CAN_GOVERN, workspace.pk)
     workspace_require(user, CAN_VIEW, workspace.pk)
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in Scope.values]
@@ -45,7 +49,7 @@ def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
     key = ApiKey.objects.create(workspace=workspace, user=user, name=name, prefix=prefix,
                                 digest=_digest(plaintext), scopes=scopes)
     audit_record(workspace_id=workspace.pk, action="apikey.created", subject=key,
-                 actor=actor or user, after={"name": name, "scopes": scopes, "prefix": prefix})
+                 actor=actor, after={"name": name, "scopes": scopes, "prefix": prefix})
     return key, plaintext
 
 
@@ -67,7 +71,10 @@ def apikey_authenticate(*, plaintext: str) -> ApiKey | None:
 
 @transaction.atomic
 def apikey_revoke(*, key: ApiKey, actor: Actor = None) -> ApiKey:
-    """Revoke at once; revoking twice is a no-op."""
+    """Revoke at once; revoking twice is a no-op. Owners revoke their own keys, the
+    workspace's admins any key of it."""
+    if actor is None or actor.pk != key.user_id:
+        actor_require(actor, CAN_GOVERN, key.workspace_id)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])

@@ -1,7 +1,7 @@
 """Admin for tenants, the audit log and the outbox, plus what every app's admin shares.
 
-Every admin here scopes rows to the workspaces the user is a member of, and
-moves states only through admin actions that call services.
+Every admin here checks each permission against the user's role in the row's
+workspace, and moves states only through admin actions that call services.
 """
 
 from __future__ import annotations
@@ -10,44 +10,115 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.models import Membership
-from apps.accounts.selectors import workspace_require
+from apps.accounts.roles import role_allows
+from apps.accounts.selectors import roles_by_workspace, workspace_require
 from apps.core.errors import DomainError
 from apps.core.models import AuditEvent, OutboxEvent, Workspace
+from apps.core.services import audit_record
 
 
-def member_workspace_ids(request: HttpRequest) -> QuerySet:
-    return Membership.objects.filter(user_id=request.user.pk).values("workspace_id")
+def _roles(request: HttpRequest) -> dict[int, str]:
+    """The user's role per workspace, read once per request."""
+    cached = getattr(request, "_workspace_roles", None)
+    if cached is None:
+        cached = roles_by_workspace(request.user)
+        request._workspace_roles = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class WorkspaceScopedAdmin(admin.ModelAdmin):
-    """Non-superusers see (and may pick in forms) only rows of their own workspaces.
+    """Every permission is checked per object against the user's role in that object's
+    workspace (apps.accounts.roles), never through global groups: admin in one workspace
+    and reviewer in another is a reviewer there. Rows, and the choices forms offer, are
+    those of workspaces where the role allows the action. Every change made here is
+    written to the platform's audit log as well as to Django's admin log.
 
     `workspace_path` is the lookup from the model to its Workspace id.
     """
 
     workspace_path = "workspace_id"
 
+    def _workspaces(self, request: HttpRequest, action: str) -> list[int]:
+        meta = self.model._meta
+        return [workspace_id for workspace_id, role in _roles(request).items()
+                if role_allows(role, meta.app_label, meta.model_name or "", action)]
+
+    def workspace_of(self, obj: models.Model) -> int:
+        value: Any = obj
+        for step in self.workspace_path.split("__"):
+            value = getattr(value, step)
+        return int(value)
+
+    def _allows(self, request: HttpRequest, action: str, obj: Any) -> bool:
+        if request.user.is_superuser:
+            return True
+        allowed = self._workspaces(request, action)
+        if obj is None:
+            return bool(allowed)
+        return self.workspace_of(obj) in allowed
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff and self._allows(
+            request, "view", None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allows(request, "view", obj) or self.has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # `obj` is an inline's parent, not a row of this model.
+        return self._allows(request, "add", None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allows(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allows(request, "delete", obj)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{f"{self.workspace_path}__in": member_workspace_ids(request)})
+        return queryset.filter(**{f"{self.workspace_path}__in": self._workspaces(request, "view")})
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if not request.user.is_superuser:
+            # Only workspaces where the user may write rows of this model, and their rows.
+            writable = set(self._workspaces(request, "add")) | set(
+                self._workspaces(request, "change"))
             related = db_field.remote_field.model
             if related is Workspace:
-                kwargs["queryset"] = Workspace.objects.filter(pk__in=member_workspace_ids(request))
-            elif any(f.name == "workspace" for f in related._meta.fields):
+                kwargs["queryset"] = Workspace.objects.filter(pk__in=writable)
+            elif related is get_user_model():
                 kwargs["queryset"] = related._default_manager.filter(
-                    workspace_id__in=member_workspace_ids(request)
-                )
+                    memberships__workspace_id__in=writable).distinct()
+            elif any(f.name == "workspace" for f in related._meta.fields):
+                kwargs["queryset"] = related._default_manager.filter(workspace_id__in=writable)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _audit(self, request: HttpRequest, obj: models.Model, verb: str,
+               after: dict[str, Any]) -> None:
+        audit_record(workspace_id=self.workspace_of(obj), action=f"admin.{verb}", subject=obj,
+                     actor=request.user, after={"model": obj._meta.label, **after})
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, obj, "added", {"object": str(obj)})
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        changed = sorted({field for entry in message if isinstance(entry, dict)
+                          for field in entry.get("changed", {}).get("fields", [])})
+        self._audit(request, obj, "changed", {"object": str(obj), "fields": changed})
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        for obj in queryset:
+            self._audit(request, obj, "deleted", {"object": str(obj)})
+        return super().log_deletions(request, queryset)
 
 
 class ReadOnlyAdmin(WorkspaceScopedAdmin):
@@ -68,9 +139,15 @@ class ReadOnlyAdmin(WorkspaceScopedAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent: whoever may open the parent (checked per object by its
+    WorkspaceScopedAdmin) may see them."""
+
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

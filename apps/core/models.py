@@ -1,5 +1,13 @@
+from zoneinfo import available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def time_zone_validate(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone, such as Europe/Paris.")
 
 
 class Workspace(models.Model):
@@ -7,6 +15,8 @@ class Workspace(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # Where its people work: the default for showing and reading times.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[time_zone_validate])
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

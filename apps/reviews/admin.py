@@ -1,13 +1,10 @@
 """Reviews, revisions, comments, assignments, locks and guest links are written by the review
 services (dashboard); here they are read. Approval policies are settings, edited here."""
 
-from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.http import HttpRequest
 
-from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin, member_workspace_ids
+from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
 from apps.reviews.models import (
     ApprovalPolicy,
     DraftRevision,
@@ -44,13 +41,6 @@ class ApprovalPolicyAdmin(WorkspaceScopedAdmin):
     list_display = ("content_type", "approvals_required", "distinct_reviewers", "round_robin",
                     "review_sla_hours", "escalate_after_hours", "escalate_to")
     list_select_related = ("content_type", "escalate_to")
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "escalate_to" and not request.user.is_superuser:
-            # Only members of the editor's own workspaces can be the escalation contact.
-            kwargs["queryset"] = get_user_model().objects.filter(
-                memberships__workspace_id__in=member_workspace_ids(request)).distinct()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(ReviewAssignment)

@@ -238,21 +238,6 @@ def test_a_webhook_target_without_a_secret_gets_a_generated_one_stored_encrypted
     assert "whsec_" not in target.secret_encrypted
 
 
-def test_role_groups_carry_permissions_after_migrate_and_add_up_across_workspaces():
-    from django.contrib.auth.models import Group
-
-    assert Group.objects.get(name="Editors").permissions.filter(codename="add_contentbrief").exists()
-    assert Group.objects.get(name="Reviewers").permissions.filter(codename="add_review").exists()
-    first, second = factories.workspace(), factories.workspace()
-    user = factories.member(first, "editor")
-    from apps.accounts.services import membership_grant
-
-    membership_grant(user=user, workspace=second, role="reviewer")
-    assert sorted(user.groups.values_list("name", flat=True)) == ["Editors", "Reviewers"]
-    membership_grant(user=user, workspace=first, role="reviewer")
-    assert sorted(user.groups.values_list("name", flat=True)) == ["Reviewers"]
-
-
 def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_texts():
     from apps.briefs.models import StyleGuide
 
