@@ -31,7 +31,7 @@ from apps.core.services import Actor, audit_record, event_emit
 from apps.integrations.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
 
 PAYLOAD_VERSION = 1
-EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "subscription")
+EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "target", "subscription")
 # Seconds to wait after try n (1-based); 11 tries spread over 23.7 hours.
 RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
