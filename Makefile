@@ -28,6 +28,7 @@ demo-once: install
 
 serve: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve
 
 test: install

@@ -28,11 +28,13 @@ VAR_DIR = Path(os.environ.get("AIGC_VAR_DIR", BASE_DIR / "var")).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 MODELS_DIR = Path(os.environ.get("AIGC_MODELS_DIR", BASE_DIR / "models")).resolve()
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: `manage.py demo` turns it on for itself, a developer sets DJANGO_DEBUG=true.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off "
+                           "(see .env.example; `manage.py demo` and DJANGO_DEBUG=true need none).")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [

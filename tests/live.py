@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from aigc_platform.celery import app as celery_app
@@ -46,6 +47,8 @@ def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_
     }
     # Messages left by earlier runs' transactional tests name rows that no longer exist.
     celery_app.control.purge()
+    # DEBUG is off, as in production: the web process serves the collected static files.
+    call_command("collectstatic", interactive=False, verbosity=0)
     port = free_port()
     # Module scope: these workers consume whatever the broker holds, so they must
     # be gone before other tests enqueue work of their own.

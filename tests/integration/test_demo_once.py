@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_once_runs_a_brief_through_every_stage_on_embedded_defaults(tiny_models_dir):  # noqa: F811
     # Given a fresh var folder, no database or Redis configured, and a built-in model
+    # (nor the tests' own settings and keys: the demo needs none)
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE",
+                        "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "AIGC_ENCRYPTION_KEYS",
+                        "DJANGO_SECURE_SSL_REDIRECT"}}
     # A short path: the embedded Valkey listens on a Unix socket inside it (108-byte limit).
     var = Path(os.environ.get("TMPDIR", "/tmp")) / f"aigc-demo-{os.getpid()}"
     env.update({"AIGC_VAR_DIR": str(var), "AIGC_MODELS_DIR": str(tiny_models_dir)})

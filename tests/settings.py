@@ -1,0 +1,14 @@
+"""The tests run the production settings (DEBUG off), over plain http, with keys of their own.
+
+Set in the environment before the settings load, so the worker and web processes the
+tests start (tests/live.py, tests/integration) inherit the same values.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-4f9c2e7a1b8d3f6e0a5c9b2d7e1f4a8c")
+os.environ.setdefault("AIGC_ENCRYPTION_KEYS", "dGVzdHMtb25seS1mZXJuZXQta2V5LTMyLWJ5dGVzLiE=")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+
+from aigc_platform.settings import *  # noqa: E402, F403
