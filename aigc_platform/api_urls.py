@@ -3,6 +3,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from apps.accounts import api as accounts
+from apps.apikeys import api as apikeys
 from apps.briefs import api as briefs
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.generation import api as generation
@@ -114,6 +116,9 @@ urlpatterns = [
     *_crud("feeds", "feed", integrations.FeedListCreateApi, integrations.FeedDetailApi),
     *_crud("recurring-briefs", "recurring-brief", integrations.RecurringBriefListCreateApi,
            integrations.RecurringBriefDetailApi),
+    *_crud("members", "member", accounts.MemberListApi, accounts.MemberDetailApi),
+    *_crud("api-keys", "api-key", apikeys.ApiKeyListApi, apikeys.ApiKeyDetailApi,
+           revoke=apikeys.ApiKeyRevokeApi),
     *_crud("webhook-deliveries", "delivery", integrations.DeliveryListApi,
            integrations.DeliveryDetailApi, redeliver=integrations.DeliveryRedeliverApi),
 ]

@@ -14,6 +14,7 @@ class Scope(models.TextChoices):
     CATALOG_WRITE = "catalog:write", "Edit content types, style guides and model profiles"
     EVENTS_READ = "events:read", "Read webhook subscriptions and deliveries"
     INTEGRATIONS_WRITE = "integrations:write", "Manage inbound endpoints and subscriptions"
+    MEMBERS_WRITE = "members:write", "Manage the workspace's members and API keys"
 
 
 class ApiKey(TimeStamped):

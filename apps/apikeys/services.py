@@ -12,8 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
-from apps.accounts.selectors import actor_require, workspace_require
+from apps.accounts.roles import CAN_GOVERN
+from apps.accounts.selectors import actor_require, membership_for
 from apps.apikeys.models import ApiKey, Scope
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
@@ -37,7 +37,8 @@ def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
     Keys are minted by the workspace's admins (or an operator, `actor` None) for its members.
     """
     actor_require(actor, CAN_GOVERN, workspace.pk)
-    workspace_require(user, CAN_VIEW, workspace.pk)
+    if membership_for(user, workspace.pk) is None:
+        raise DomainError("The key's user must be a member of this workspace.")
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown:

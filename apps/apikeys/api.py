@@ -1,0 +1,96 @@
+"""A workspace's API keys over REST, for its admins: list, create (the key shown once), revoke."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api_auth import (
+    ApiBase,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
+from apps.accounts.roles import CAN_GOVERN
+from apps.apikeys.models import ApiKey, Scope
+from apps.apikeys.services import apikey_create, apikey_revoke
+from apps.core.errors import DomainError
+from apps.core.models import Workspace
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ("id", "name", "prefix", "username", "scopes", "last_used_at", "revoked_at",
+                  "created_at")
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    username = serializers.CharField(max_length=150, help_text="a member of the workspace")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices),
+                                   allow_empty=False, max_length=len(Scope.values))
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="shown once, never again")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = (*ApiKeySerializer.Meta.fields, "key")
+        read_only_fields = fields
+
+
+def _keys(workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(workspace=workspace).select_related("user")
+
+
+class ApiKeyListApi(WorkspaceListApi):
+    read_scope = write_scope = "members:write"
+    roles = CAN_GOVERN
+    serializer_class = ApiKeySerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet[ApiKey]:
+        return _keys(workspace)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_GOVERN)
+        fields = ApiKeyCreateSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        user = get_user_model().objects.filter(username=fields.validated_data["username"]).first()
+        if user is None:
+            raise DomainError("The key's user must be a member of this workspace.")
+        key, plaintext = apikey_create(workspace=workspace, user=user, actor=request.user,
+                                       name=fields.validated_data["name"],
+                                       scopes=fields.validated_data["scopes"])
+        key.key = plaintext  # type: ignore[attr-defined]  # answered once, never stored
+        return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailApi(WorkspaceDetailApi):
+    read_scope = "members:write"
+    roles = CAN_GOVERN
+    serializer_class = ApiKeySerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet[ApiKey]:
+        return _keys(workspace)
+
+
+class ApiKeyRevokeApi(ApiBase, APIView):
+    write_scope = "members:write"
+
+    @extend_schema(request=None, responses={200: ApiKeySerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_GOVERN)
+        key = _keys(workspace).filter(pk=pk).first()
+        if key is None:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(ApiKeySerializer(apikey_revoke(key=key, actor=request.user)).data)

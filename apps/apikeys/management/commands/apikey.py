@@ -1,0 +1,46 @@
+"""`manage.py apikey create <workspace-slug> <username> --scopes a,b,c [--name N]`.
+
+The new key is printed alone on the last line, so a script can take it with `tail -1`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.apikeys.models import Scope
+from apps.apikeys.services import apikey_create
+from apps.core.errors import DomainError
+from apps.core.models import Workspace
+
+
+class Command(BaseCommand):
+    help = "Manage API keys."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        create = actions.add_parser("create", help="Create a key; it is shown once.")
+        create.add_argument("workspace")
+        create.add_argument("username")
+        create.add_argument("--scopes", required=True,
+                            help=f"comma separated, of: {', '.join(Scope.values)}")
+        create.add_argument("--name", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
+        if workspace is None:
+            raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
+        user = get_user_model().objects.filter(username=options["username"]).first()
+        if user is None:
+            raise CommandError(f"No user is called {options['username']!r}.")
+        scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
+        try:
+            key, plaintext = apikey_create(workspace=workspace, user=user, scopes=scopes,
+                                           name=options["name"] or f"{user.get_username()} (cli)")
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"API key {key.name!r} ({key.prefix}…) for {user.get_username()} in "
+                          f"{workspace.slug}, scopes {', '.join(key.scopes)}. It is not shown again:")
+        self.stdout.write(plaintext)
