@@ -19,6 +19,9 @@ from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve
 
 DEMO_PASSWORD = "demo-pass-2026"
+# The demo's processes may reach model servers and targets on this host (a local Ollama,
+# say), which the egress policy refuses unless the operator allows it.
+DEMO_ENV = {"AIGC_EGRESS_ALLOW_LOOPBACK": "1"}
 EDITOR, REVIEWER = "editor", "reviewer"
 
 BLOG_TEMPLATE = (

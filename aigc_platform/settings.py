@@ -293,6 +293,9 @@ for _network in EGRESS_ALLOW_NETWORKS:
 MODEL_KEY_ENVS = env_list("AIGC_MODEL_KEY_ENVS")
 # Generation queues besides `generation` that this deployment runs workers for (gpu-a100…).
 GENERATION_QUEUES = env_list("AIGC_GENERATION_QUEUES")
+if set(GENERATION_QUEUES) & {q.value for q in Queue}:
+    raise RuntimeError("AIGC_GENERATION_QUEUES lists extra generation queues; the platform's "
+                       f"own queues ({', '.join(q.value for q in Queue)}) cannot be among them.")
 # A read-only folder of models every workspace may use (besides MODELS_DIR/builtin).
 SHARED_MODELS_DIR = (Path(os.environ["AIGC_SHARED_MODELS_DIR"]).resolve()
                      if os.environ.get("AIGC_SHARED_MODELS_DIR") else None)

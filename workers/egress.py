@@ -45,6 +45,11 @@ PRIVATE = tuple(ipaddress.ip_network(n) for n in (
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
 
 
+class UnresolvedHost(httpcore.ConnectError):
+    """No address to judge: not a refusal, a connection error (httpx raises it as
+    httpx.ConnectError, which callers retry like any unreachable host)."""
+
+
 class EgressRefused(Exception):
     """The egress policy refuses this URL; the message says why and what the operator can
     allow. Permanent: sending again cannot help."""
@@ -122,6 +127,9 @@ class EgressPolicy:
         return parsed.host
 
 
+STRICT = EgressPolicy()  # the public internet only: the default wherever none is given
+
+
 def _ip(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -137,9 +145,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        # Not a refusal of policy, but nothing to connect to either: the caller's transport
-        # error handling (retry later) applies.
-        raise httpx.ConnectError(f"{host} could not be resolved: {exc}") from exc
+        raise UnresolvedHost(f"{host} could not be resolved: {exc}") from exc
     # sockaddr[0] of an IPv6 scope carries "%scope"; the address itself is what is judged.
     return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0])
                               for info in infos))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 
-import httpx
 from django.conf import settings
 
-from workers.egress import EgressPolicy, EgressRefused
+from workers.egress import EgressPolicy, EgressRefused, UnresolvedHost
 
 
 def egress_policy() -> EgressPolicy:
@@ -30,6 +29,6 @@ def egress_url_error(url: str) -> str:
         egress_policy().check_url(url)
     except EgressRefused as exc:
         return str(exc)
-    except httpx.ConnectError:
+    except UnresolvedHost:
         return ""
     return ""

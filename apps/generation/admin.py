@@ -18,7 +18,7 @@ from apps.generation.models import (
     TrainingKind,
     TrainingRun,
 )
-from apps.generation.services import model_profile_set_api_key
+from apps.generation.services import model_profile_errors, model_profile_set_api_key
 from apps.generation.training import training_run_create
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
@@ -84,6 +84,20 @@ class ModelProfileForm(forms.ModelForm):
         model = ModelProfile
         fields = ("workspace", "name", "backend", "model", "parameters", "queue", "device",
                   "base_url", "api_key_env", "timeout_s")
+
+    def clean(self) -> dict[str, Any]:
+        """The profile rules the API and the dashboard apply (services), as field errors."""
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace")
+        if workspace is None or self.errors:
+            return cleaned
+        errors = model_profile_errors(
+            workspace_id=workspace.pk, backend=cleaned.get("backend", ""),
+            model=cleaned.get("model", ""), queue=cleaned.get("queue", ""),
+            base_url=cleaned.get("base_url", ""), api_key_env=cleaned.get("api_key_env", ""))
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
 
 
 @admin.register(ModelProfile)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -21,6 +22,7 @@ from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
 from apps.core.crypto import secret_encrypt
+from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
@@ -33,7 +35,8 @@ from apps.generation.models import (
     ModelProfile,
 )
 from apps.reviews.services import revision_create_initial
-from workers.generation.types import GeneratedText
+from workers.generation.locations import ModelPathRefused, ModelRoots
+from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText
 
 
 def job_queue(job: GenerationJob) -> str:
@@ -57,6 +60,53 @@ def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor
         actor_label=actor_label,
         **fields,
     )
+
+
+def generation_queues() -> list[str]:
+    """The queues this deployment runs generation workers for: `generation` and the
+    operator's AIGC_GENERATION_QUEUES (a GPU pool per large model, say)."""
+    return [Queue.GENERATION.value, *settings.GENERATION_QUEUES]
+
+
+def model_roots(*, workspace_id: int) -> ModelRoots:
+    """The folders the workspace's local models are read from and its training writes to."""
+    return ModelRoots.of(models_dir=settings.MODELS_DIR, workspace_id=workspace_id,
+                         shared_dir=settings.SHARED_MODELS_DIR)
+
+
+def model_key_env_error(name: str) -> str:
+    """Why a profile may not take its API key from the worker's variable `name`, or ""."""
+    if not name or name in settings.MODEL_KEY_ENVS:
+        return ""
+    allowed = ", ".join(settings.MODEL_KEY_ENVS) or "none"
+    return (f"The worker's environment variable {name!r} is not one the operator allows for "
+            f"model API keys (AIGC_MODEL_KEY_ENVS: {allowed}); store the key in the profile "
+            "instead.")
+
+
+def model_profile_errors(*, workspace_id: int, backend: str, model: str, queue: str,
+                         base_url: str, api_key_env: str) -> dict[str, str]:
+    """Why a profile with these values cannot run in this deployment, by field; {} if it can.
+    The API, the dashboard and the admin all save through these rules; the worker applies
+    the key, path and egress rules again to rows stored before them."""
+    errors = {}
+    if backend not in Backend.values:
+        errors["backend"] = f"Unknown model backend {backend!r}."
+    queues = generation_queues()
+    if queue not in queues:
+        errors["queue"] = (f"{queue!r} is not a generation queue of this deployment; use "
+                           f"{', '.join(queues)} (the operator declares more with "
+                           "AIGC_GENERATION_QUEUES).")
+    if key_error := model_key_env_error(api_key_env):
+        errors["api_key_env"] = key_error
+    if backend == OPENAI and base_url and (url_error := egress_url_error(base_url)):
+        errors["base_url"] = url_error
+    if backend in LOCAL_BACKENDS:
+        try:
+            model_roots(workspace_id=workspace_id).model_folder(model)
+        except ModelPathRefused as exc:
+            errors["model"] = str(exc)
+    return errors
 
 
 def model_profile_for(brief: ContentBrief) -> ModelProfile | None:
@@ -162,17 +212,25 @@ def quota_check_budget(*, workspace_id: int) -> None:
 def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
     """A queued job for `brief`; `job.queued` sends it to a generation worker after commit.
 
-    Raises BudgetExceeded when the workspace used its monthly budget. The job
-    keeps the template version and the prompt rendered from it.
+    Raises BudgetExceeded when the workspace used its monthly budget, DomainError when its
+    model profile's queue is not one the deployment declares. The job keeps the template
+    version and the prompt rendered from it.
     """
     from apps.briefs.services import brief_fields_for_prompt
 
     quota_check_budget(workspace_id=brief.workspace_id)
+    profile = model_profile_for(brief)
+    if profile is not None and profile.queue not in generation_queues():
+        # A profile saved before the rule, or a queue the operator stopped declaring: no
+        # worker would ever take the job.
+        raise DomainError(f"Model profile {profile.name!r} runs on queue {profile.queue!r}, "
+                          f"which this deployment does not declare; an admin must choose one "
+                          f"of {', '.join(generation_queues())}.")
     version = template_version_current(brief.content_type)
     job = GenerationJob.objects.create(
         workspace_id=brief.workspace_id,
         brief=brief,
-        model_profile=model_profile_for(brief),
+        model_profile=profile,
         variants=brief.variants,
         prompt_template_version=version,
         prompt=prompt_render(version.template, brief_fields_for_prompt(brief)),
@@ -430,8 +488,11 @@ MODEL_PROFILE_FIELDS = ("name", "backend", "model", "parameters", "queue", "devi
 
 def _model_profile_save(profile: ModelProfile, *, action: str, api_key: str | None,
                         actor: Actor, before: dict | None = None) -> ModelProfile:
-    if profile.backend not in Backend.values:
-        raise DomainError(f"Unknown model backend {profile.backend!r}.")
+    errors = model_profile_errors(
+        workspace_id=profile.workspace_id, backend=profile.backend, model=profile.model,
+        queue=profile.queue, base_url=profile.base_url, api_key_env=profile.api_key_env)
+    if errors:
+        raise DomainError(" ".join(errors.values()))
     if api_key is not None:  # None keeps the stored key; "" removes it
         profile.api_key_encrypted = secret_encrypt(api_key)
     profile.save()

@@ -1,6 +1,8 @@
-"""Training runs: train the built-in model or fine-tune it on the workspace's published
-texts, as jobs on the generation queue; their parameters checked once here, their loss
-curve kept while they train, a fine-tuned model offered as a model profile."""
+"""Training runs: train a model from scratch or fine-tune the built-in one on the
+workspace's published texts, as jobs on the generation queue; their parameters checked
+once here, their loss curve kept while they train. Each run writes a new model folder of
+its own under the workspace's models (MODELS_DIR/workspaces/<id>/run-<run id>/), offered
+as a model profile; the shared built-in model is only read."""
 
 from __future__ import annotations
 
@@ -113,8 +115,8 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None
                         actor: Actor = None) -> TrainingRun:
     """A queued training run, sent to the generation queue after commit (by task name).
 
-    Fine-tuning starts from the built-in model and writes the workspace's own
-    model folder; training from scratch rewrites the built-in model itself.
+    Fine-tuning starts from the built-in model; both kinds write a new folder,
+    `run-<id>`, in the workspace's own models, never the shared built-in model.
     """
     if kind not in TrainingKind.values:
         raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
@@ -124,8 +126,11 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None
     run = TrainingRun.objects.create(
         workspace_id=workspace_id, kind=kind, parameters=parameters or {},
         base_model="builtin" if kind == TrainingKind.FINETUNE else "",
-        output_model=f"builtin-ws{workspace_id}" if kind == TrainingKind.FINETUNE else "builtin",
     )
+    # A version per run: a profile on an earlier version keeps it, and a run requeued after
+    # its worker died rewrites only its own folder.
+    run.output_model = f"run-{run.pk}"
+    run.save(update_fields=["output_model"])
     audit_record(workspace_id=workspace_id, action="training.created", subject=run, actor=actor)
     event_emit(workspace_id=workspace_id, type="training.queued", subject=run,
                payload={"training_run_id": run.pk, "kind": kind})
@@ -145,6 +150,10 @@ def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
                                     worker_id=worker_id, started_at=timezone.now(), loss_curve=[])
     except IllegalTransition:
         return None
+
+
+HOUSE_MODEL_PROFILES = {TrainingKind.FINETUNE: "Fine-tuned house model",
+                        TrainingKind.TRAIN: "Trained house model"}
 
 
 # The engines report the loss every LOSS_EVERY (10) steps: 2,000 points hold 20,000 steps,
@@ -176,10 +185,11 @@ def training_run_record_losses(*, run_id: int, worker_id: str,
 def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: int,
                          documents: int, final_loss: float,
                          heldout_perplexity_before: float | None,
-                         heldout_perplexity_after: float, model_path: str) -> TrainingRun:
+                         heldout_perplexity_after: float) -> TrainingRun:
     """running → succeeded with the figures (the loss curve is already stored, see
-    `training_run_record_losses`); a fine-tuned model gets (or updates) its profile, so
-    editors can pick it for a content type."""
+    `training_run_record_losses`); the workspace's house-model profile of the run's kind
+    moves to the new folder (created the first time), so editors can pick it for a
+    content type."""
     run = TrainingRun.objects.get(pk=run_id)
     _training_transition(
         run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
@@ -189,10 +199,9 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
         payload={"heldout_perplexity_before": heldout_perplexity_before,
                  "heldout_perplexity_after": heldout_perplexity_after},
     )
-    if run.kind == TrainingKind.FINETUNE:
-        ModelProfile.objects.update_or_create(
-            workspace_id=run.workspace_id, name="Fine-tuned house model",
-            defaults={"backend": "builtin", "model": model_path})
+    ModelProfile.objects.update_or_create(
+        workspace_id=run.workspace_id, name=HOUSE_MODEL_PROFILES[run.kind],
+        defaults={"backend": "builtin", "model": run.output_model})
     return run
 
 

@@ -195,7 +195,7 @@ def test_an_admin_starts_a_fine_tuning_run(ws, admin):
     assert response.json() | {"created_at": None} == {
         "id": run.pk, "url": f"{API}/training-runs/{run.pk}/", "kind": "finetune",
         "state": "queued", "parameters": {"steps": 50, "learning_rate": 0.001},
-        "base_model": "builtin", "output_model": f"builtin-ws{ws.pk}", "revision": "",
+        "base_model": "builtin", "output_model": f"run-{run.pk}", "revision": "",
         "documents": 0, "steps": 0, "final_loss": None, "heldout_perplexity_before": None,
         "heldout_perplexity_after": None, "error": "", "created_at": None, "started_at": None,
         "finished_at": None, "losses": []}

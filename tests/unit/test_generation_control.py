@@ -62,7 +62,8 @@ def test_an_openai_profile_streams_from_the_server_with_its_encrypted_key() -> N
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_openai_key_can_come_from_the_workers_environment(monkeypatch) -> None:
+def test_an_openai_key_can_come_from_the_workers_environment(settings, monkeypatch) -> None:
+    settings.MODEL_KEY_ENVS = ["HOUSE_LLM_KEY"]
     with ChatPeer() as peer:
         monkeypatch.setenv("HOUSE_LLM_KEY", peer.api_key)
         job = submitted_job(backend="openai", model="m", base_url=peer.url,

@@ -23,6 +23,12 @@ from tests.clients import wait_until
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def gpu_large_queue(settings) -> None:  # noqa: ANN001
+    """The deployment runs workers for a large model's own queue."""
+    settings.GENERATION_QUEUES = ["gpu-large"]
+
+
 def queued_job(ws, priority: int = 0, ct=None) -> GenerationJob:
     return factories.brief(ws, ct, priority=priority, submit=True).jobs.get()
 

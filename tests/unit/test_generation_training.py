@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -35,6 +36,12 @@ HOUSE_TEXTS = [
     f"turn it every week, and in {n + 2} months the garden gets dark crumbly compost."
     for n in range(10)
 ]
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """Every file of `folder` by relative name, with the SHA-256 of its bytes."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def publish(ws, text: str, engagement: dict[str, int] | None = None) -> None:  # noqa: ANN001
@@ -119,6 +126,7 @@ def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
     models_dir = tmp_path / "models"
     shutil.copytree(tiny_model_dir, models_dir / "builtin")
     settings.MODELS_DIR = models_dir
+    builtin_before = folder_digest(models_dir / "builtin")
     ws = factories.workspace()
     for text in HOUSE_TEXTS[:4]:
         publish(ws, text)
@@ -136,11 +144,13 @@ def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
     assert (run.state, run.steps, run.documents) == (TrainingState.SUCCEEDED, 20, 4)
     assert run.heldout_perplexity_after < run.heldout_perplexity_before
     assert [step for step, _ in run.loss_curve] == [10, 20]
-    # and the workspace can pick the fine-tuned model
+    # and the workspace can pick the fine-tuned model, a new folder of its own
     profile = ModelProfile.objects.get(workspace=ws, name="Fine-tuned house model")
-    assert profile.model == str(models_dir / f"builtin-ws{ws.pk}")
-    assert json.loads((Path(profile.model) / "training.json").read_text())["revision"] \
-        == run.revision
+    folder = models_dir / "workspaces" / str(ws.pk) / f"run-{run.pk}"
+    assert (run.output_model, profile.model) == (f"run-{run.pk}", f"run-{run.pk}")
+    assert json.loads((folder / "training.json").read_text())["revision"] == run.revision
+    # and the shared built-in model it started from is left as it was
+    assert folder_digest(models_dir / "builtin") == builtin_before
     # and the loss reached the dashboard live
     progress = [m["event"] for m in receive_all(channel)
                 if m["event"]["type"] == "training.progress"]
@@ -183,8 +193,13 @@ def test_fine_tuning_with_too_high_a_least_engagement_fails_with_the_reason() ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_training_from_scratch_runs_as_a_job(settings, tmp_path: Path) -> None:
-    settings.MODELS_DIR = tmp_path / "models"
+def test_training_from_scratch_writes_a_new_model_of_the_workspace(
+        settings, tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+    # given the shared built-in model
+    models_dir = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models_dir / "builtin")
+    builtin_before = folder_digest(models_dir / "builtin")
+    settings.MODELS_DIR = models_dir
     ws = factories.workspace()
     run = training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN, parameters={
         "steps": 10, "vocab_size": 300, "n_layer": 1, "n_head": 2, "n_embd": 16,
@@ -193,7 +208,12 @@ def test_training_from_scratch_runs_as_a_job(settings, tmp_path: Path) -> None:
     run.refresh_from_db()
     assert (run.state, run.steps, len(run.loss_curve)) == (TrainingState.SUCCEEDED, 10, 1)
     assert run.heldout_perplexity_after > 1
-    assert (tmp_path / "models" / "builtin" / "config.json").is_file()
+    # then the model is a new folder of the workspace's, which its profile names, and the
+    # built-in model every workspace reads is untouched
+    assert (models_dir / "workspaces" / str(ws.pk) / f"run-{run.pk}" / "config.json").is_file()
+    assert ModelProfile.objects.get(workspace=ws, name="Trained house model").model \
+        == f"run-{run.pk}"
+    assert folder_digest(models_dir / "builtin") == builtin_before
     with pytest.raises(DomainError, match="Unknown parameter 'layers' for train; known: steps,"):
         training_run_create(workspace_id=ws.pk, kind=TrainingKind.TRAIN, parameters={"layers": 3})
     # and a run stored before a rule changed is checked again by the worker

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from tests.http_peers import HttpPeer, Reply
 from tests.peers.openai_chat import ChatPeer, Drop, Status
+from workers.egress import EgressPolicy
 from workers.generation.engine import InvalidRequest, ModelUnavailable
 from workers.generation.openai_chat import (
     ServerUnavailable,
@@ -22,7 +24,7 @@ def request(peer: ChatPeer, **kwargs: object) -> GenerationRequest:
     values: dict = {"prompt": "Write about compost.", "variants": 2, "max_new_tokens": 6,
                     "seed": 40, "temperature": 0.7, "top_p": 0.9, "model": "house-7b",
                     "backend": "openai", "base_url": peer.url, "api_key": peer.api_key,
-                    "max_retries": 2}
+                    "max_retries": 2, "egress": EgressPolicy(allow_loopback=True)}
     values.update(kwargs)
     return GenerationRequest(**values)
 
@@ -143,3 +145,28 @@ def test_backoff_is_jittered_below_its_cap_and_honours_the_server() -> None:
     assert all(0 <= w <= 4.0 for w in waits)
     assert len(set(waits)) > 100
     assert backoff_s(0, 7.0) == 7.0
+
+
+def test_a_server_the_egress_policy_refuses_gets_no_request_and_no_key() -> None:
+    with ChatPeer() as peer:
+        with pytest.raises(ModelUnavailable) as refused:
+            generate_openai(request(peer, egress=EgressPolicy()))
+        assert peer.requests == [] and peer.headers == []
+    assert str(refused.value) == (
+        f"The model server {peer.url} may not be reached from this worker: Refused to connect "
+        "to 127.0.0.1: 127.0.0.1 is a loopback address, which outbound requests may not reach "
+        "(the operator can allow it with AIGC_EGRESS_ALLOW_LOOPBACK).")
+
+
+def test_a_redirect_is_not_followed_with_the_key() -> None:
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    with HttpPeer(default=Reply(307, headers={"Location": metadata})) as server:
+        with pytest.raises(ModelUnavailable) as refused:
+            generate_openai(GenerationRequest(
+                prompt="x", variants=1, max_new_tokens=4, seed=1, model="m", backend="openai",
+                base_url=server.url + "/v1", api_key="sk-secret",
+                egress=EgressPolicy(allow_loopback=True)))
+        assert [r.path for r in server.requests] == ["/v1/chat/completions"]
+    assert str(refused.value) == (
+        f"The model server at {server.url}/v1 redirected to {metadata}; set the profile's base "
+        "URL to where the server is.")

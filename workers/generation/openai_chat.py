@@ -7,7 +7,8 @@ the end. Each variant is its own request (seed + variant), sent concurrently:
 server batches concurrent requests itself. A 429 or 5xx answer, a timeout or
 a stream that ends without `[DONE]` is retried (the variant restarts) with
 exponential backoff and jitter, waiting at least what `Retry-After` asks.
-The API key only ever travels in the Authorization header.
+The API key only ever travels in the Authorization header, and only to a server the
+egress policy (workers/egress.py) allows, redirects included.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from workers.egress import EgressRefused, egress_client
 from workers.generation.engine import GenerationError, InvalidRequest, ModelUnavailable, OnText, ShouldStop
 from workers.generation.types import GeneratedText, GenerationRequest
 
@@ -137,6 +139,11 @@ class _Variant:
                 if response.status_code >= 400:
                     response.read()
                     self._refuse(response)
+                if response.is_redirect:  # not followed: the key would travel with it
+                    raise ModelUnavailable(
+                        f"The model server at {request.base_url} redirected to "
+                        f"{response.headers['location']}; set the profile's base URL to where "
+                        "the server is.")
                 for chunk in _events(response):
                     if self.should_stop is not None and self.should_stop():
                         raise _Stopped
@@ -151,6 +158,8 @@ class _Variant:
                                 self.on_text(self.variant, text.lstrip(), chunks)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise _Transient(type(exc).__name__) from exc
+        except EgressRefused as exc:  # a redirect, or a name now resolving somewhere refused
+            raise _refused(request.base_url, exc) from exc
         prompt_tokens = int((usage or {}).get("prompt_tokens", 0))
         completion_tokens = int((usage or {}).get("completion_tokens", chunks))
         return self._result(text, prompt_tokens, completion_tokens, first_token_s)
@@ -183,6 +192,11 @@ class _Variant:
         )
 
 
+def _refused(base_url: str, exc: EgressRefused) -> ModelUnavailable:
+    return ModelUnavailable(f"The model server {base_url} may not be reached from this "
+                            f"worker: {exc}")
+
+
 def generate_openai(request: GenerationRequest, on_text: OnText | None = None,
                     should_stop: ShouldStop | None = None) -> list[GeneratedText]:
     """Write `request.variants` texts on the server, streamed; the same contract as `generate`."""
@@ -201,9 +215,14 @@ def generate_openai(request: GenerationRequest, on_text: OnText | None = None,
         with lock:
             return should_stop()  # type: ignore[misc]
 
+    try:
+        request.egress.url_host(request.base_url)
+    except EgressRefused as exc:
+        raise _refused(request.base_url, exc) from exc
     timeout = httpx.Timeout(request.read_timeout_s, connect=request.connect_timeout_s)
     started = time.monotonic()
-    with httpx.Client(base_url=request.base_url.rstrip("/"), timeout=timeout) as client:
+    with egress_client(request.egress, base_url=request.base_url.rstrip("/"),
+                       timeout=timeout) as client:
         variants = [_Variant(client, request, n, locked_on_text if on_text else None,
                              locked_should_stop if should_stop else None, started)
                     for n in range(request.variants)]

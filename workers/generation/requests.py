@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workers.egress import STRICT, EgressPolicy
 from workers.generation.engine import BUILTIN, InvalidRequest
 from workers.generation.types import OPENAI, GenerationRequest
 
@@ -61,6 +62,7 @@ def request_for_job(
     default_model: str = BUILTIN,
     base_url: str = "",
     api_key: str = "",
+    egress: EgressPolicy = STRICT,
 ) -> GenerationRequest:
     """The request for a job; a job without a model profile uses `default_model`.
 
@@ -91,6 +93,7 @@ def request_for_job(
         backend=backend or (BUILTIN if default_model == BUILTIN else "transformers"),
         base_url=base_url,
         api_key=api_key,
+        egress=egress,
         chat=_flag(parameters, "chat", True),
     )
 

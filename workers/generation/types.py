@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.egress import STRICT, EgressPolicy
+
 LOCAL_BACKENDS = ("builtin", "transformers")  # served by workers.generation.engine in-process
 OPENAI = "openai"  # an OpenAI-compatible chat-completions server
 
@@ -28,6 +30,7 @@ class GenerationRequest:
     chat: bool = True  # use the tokenizer's chat template when it has one
     base_url: str = ""  # openai: e.g. http://gpu-box:8000/v1
     api_key: str = field(default="", repr=False)  # never in a repr, so never in a log line
+    egress: EgressPolicy = STRICT  # openai: where the server may be (strict by default)
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0  # longest silence between two streamed chunks
     max_retries: int = 4  # per variant, on 429/5xx, timeouts and dropped streams

@@ -29,6 +29,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from apps.core.crypto import secret_decrypt
+from apps.core.egress import egress_policy
 from apps.core.realtime import broadcast
 from apps.generation.models import GenerationJob, ModelProfile, TrainingKind, TrainingRun
 from apps.generation.selectors import published_texts
@@ -42,6 +43,8 @@ from apps.generation.services import (
     job_is_cancelled,
     job_record_drafts,
     jobs_requeue_stale,
+    model_key_env_error,
+    model_roots,
 )
 from apps.generation.training import (
     training_parameters_errors,
@@ -53,11 +56,17 @@ from apps.generation.training import (
 from workers.generation.batching import BatchCollector
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model
 from workers.generation.builtin.training import DEFAULT_STEPS, TrainingPlan, train_builtin_model
-from workers.generation.engine import BUILTIN, BatchItem, GenerationError, generate_batch
+from workers.generation.engine import (
+    BUILTIN,
+    BatchItem,
+    GenerationError,
+    InvalidRequest,
+    generate_batch,
+)
 from workers.generation.openai_chat import generate_openai
 from workers.generation.progress import ProgressThrottle
 from workers.generation.requests import request_for_job
-from workers.generation.types import OPENAI, GeneratedText, GenerationRequest
+from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText, GenerationRequest
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +144,12 @@ def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
 
 
 def api_key_for(profile: ModelProfile) -> str:
-    """The worker's environment variable named by the profile, else its encrypted key."""
+    """The worker's environment variable named by the profile, when the operator allows that
+    name (checked again here for profiles saved before the rule), else its encrypted key."""
     if profile.api_key_env:
+        refusal = model_key_env_error(profile.api_key_env)
+        if refusal:
+            raise InvalidRequest(f"Model profile {profile.name!r}: {refusal}")
         key = os.environ.get(profile.api_key_env, "")
         if not key:
             raise GenerationError(f"The worker has no environment variable "
@@ -145,18 +158,31 @@ def api_key_for(profile: ModelProfile) -> str:
     return secret_decrypt(profile.api_key_encrypted)
 
 
+def local_model(profile: ModelProfile) -> str:
+    """The folder the profile's local model loads from, inside the folders its workspace may
+    read (checked again here for profiles saved before the rule); `builtin` for the
+    built-in model, which the engine finds in MODELS_DIR itself."""
+    roots = model_roots(workspace_id=profile.workspace_id)
+    folder = roots.model_folder(profile.model)
+    return BUILTIN if folder == roots.builtin_dir.resolve() else str(folder)
+
+
 def job_request(job: GenerationJob) -> GenerationRequest:
     profile = job.model_profile
+    model = profile.model if profile else ""
+    if profile and profile.backend in LOCAL_BACKENDS:
+        model = local_model(profile)
     return request_for_job(
         job_id=job.pk, prompt=job.prompt, variants=job.variants,
         target_words=job.brief.target_length,
         backend=profile.backend if profile else None,
-        model=profile.model if profile else "",
+        model=model,
         parameters=profile.parameters if profile else {},
         device=profile.device if profile else "auto",
         default_model=settings.GENERATION_MODEL,
         base_url=profile.base_url if profile else "",
         api_key=api_key_for(profile) if profile and profile.backend == OPENAI else "",
+        egress=egress_policy(),
     )
 
 
@@ -274,7 +300,9 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
     errors = training_parameters_errors(kind=run.kind, parameters=run.parameters)
     if errors:  # a run stored before a rule changed: checked again where it would run
         raise GenerationError(" ".join(errors))
-    models_dir = settings.MODELS_DIR
+    roots = model_roots(workspace_id=run.workspace_id)
+    output = roots.workspace_dir / run.output_model  # the run's own new folder
+    output.parent.mkdir(parents=True, exist_ok=True)
     parameters = dict(run.parameters)
     if run.kind == TrainingKind.FINETUNE:
         min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
@@ -284,22 +312,18 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
             raise GenerationError(
                 f"No published texts with at least {min_engagement} engagement (likes, shares, "
                 f"replies, clicks and signups together) to fine-tune on; lower min_engagement.")
-        report = finetune_model(models_dir / BUILTIN, models_dir / run.output_model, texts, plan,
-                                on_loss=on_loss)
+        report = finetune_model(roots.builtin_dir, output, texts, plan, on_loss=on_loss)
         return {"revision": report.revision, "steps": report.steps,
                 "documents": report.documents, "final_loss": report.final_loss,
                 "heldout_perplexity_before": report.heldout_perplexity_before,
-                "heldout_perplexity_after": report.heldout_perplexity_after,
-                "model_path": report.output_dir}
+                "heldout_perplexity_after": report.heldout_perplexity_after}
     steps = parameters.pop("steps", DEFAULT_STEPS)
     plan = replace(TrainingPlan(), **parameters)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    trained = train_builtin_model(models_dir / BUILTIN, steps, plan, replace_existing=True,
-                                  on_loss=on_loss)
+    # replace_existing: a run requeued after its worker died trains its own folder again.
+    trained = train_builtin_model(output, steps, plan, replace_existing=True, on_loss=on_loss)
     return {"revision": trained.revision, "steps": trained.steps, "documents": 0,
             "final_loss": trained.final_loss, "heldout_perplexity_before": None,
-            "heldout_perplexity_after": trained.heldout_perplexity,
-            "model_path": trained.output_dir}
+            "heldout_perplexity_after": trained.heldout_perplexity}
 
 
 @shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)

@@ -33,7 +33,7 @@ class Command(BaseCommand):
 
     def _run_once(self, workspace: demo.DemoWorkspace, timeout: float) -> None:
         try:
-            with platform_running():
+            with platform_running(env=demo.DEMO_ENV):
                 brief = demo.demo_brief_submit(workspace)
                 brief = demo.wait_for_state(brief.pk, {"in_review"}, timeout)
                 demo.demo_approve_best(brief, workspace.file_target)
@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
     def _serve(self, workspace: demo.DemoWorkspace, port: int) -> None:
         port = port or free_port()
-        with platform_running(web_port=port) as processes:
+        with platform_running(web_port=port, env=demo.DEMO_ENV) as processes:
             brief = demo.demo_brief_submit(workspace)
             self.stdout.write(
                 f"\nDashboard: http://127.0.0.1:{port}/   (admin: http://127.0.0.1:{port}/admin/)\n"
