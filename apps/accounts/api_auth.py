@@ -20,6 +20,7 @@ from apps.accounts.selectors import workspace_require
 from apps.apikeys.authentication import (
     ApiKeyAuthentication,
     ApiKeyRateThrottle,
+    BasicAuthentication,
     HasScope,
     UserRateThrottle,
 )
@@ -94,7 +95,7 @@ class ApiBase:
     """
 
     authentication_classes = [ApiKeyAuthentication, authentication.SessionAuthentication,
-                              authentication.BasicAuthentication]
+                              BasicAuthentication]
     permission_classes = [permissions.IsAuthenticated, HasScope]
     throttle_classes = [ApiKeyRateThrottle, UserRateThrottle]
     schema = ApiSchema()

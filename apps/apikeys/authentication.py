@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.helpers import get_cool_off
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
@@ -31,6 +32,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class BasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic auth under the login throttle (django-axes, see settings): while a username
+    is locked out, every attempt, the right password too, is answered 429 with Retry-After."""
+
+    def authenticate_credentials(self, userid: str, password: str,
+                                 request: Request | None = None) -> tuple[Any, None]:
+        try:
+            return super().authenticate_credentials(userid, password, request)
+        except exceptions.AuthenticationFailed:
+            # axes flags the request it was given: DRF's, which the axes middleware never sees.
+            if getattr(request, "axes_locked_out", False):
+                raise exceptions.Throttled(
+                    wait=get_cool_off(request).total_seconds(),
+                    detail="Too many failed logins for this user.",
+                ) from None
+            raise
 
 
 class HasScope(permissions.BasePermission):
