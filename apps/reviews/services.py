@@ -18,7 +18,7 @@ from apps.accounts.roles import CAN_REVIEW, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
-from apps.core.errors import DomainError, IllegalTransition, NotFound
+from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.core.services import Actor, audit_record, event_emit
 from apps.evaluation.selectors import approval_group_required
 from apps.generation.models import Draft
@@ -440,8 +440,14 @@ def _escalate(assignment: ReviewAssignment, policy: ApprovalPolicy, now: datetim
 def guest_link_create(*, brief: ContentBrief, created_by: Actor, guest_name: str,
                       guest_email: str = "", valid_for: timedelta = timedelta(days=3)
                       ) -> tuple[GuestLink, str]:
-    """A single-use link for an outside approver; returns the link and its signed token."""
-    workspace_require(created_by, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+    """A single-use link for an outside approver; returns the link and its signed token.
+
+    A guest's decision counts as a review, so only reviewers and admins send one, and never
+    for a brief they wrote: an author could otherwise approve their own work as a "guest".
+    """
+    workspace_require(created_by, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    if created_by is not None and brief.created_by_id == created_by.pk:
+        raise PermissionDenied("A brief's author cannot send it to a guest for approval.")
     if brief.state != BriefState.IN_REVIEW:
         raise DomainError("Only a brief in review can be sent to a guest.")
     if not guest_name.strip():

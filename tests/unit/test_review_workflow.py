@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState
-from apps.core.errors import DomainError, IllegalTransition, NotFound
+from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.notifications.models import Kind, Notification
 from apps.publishing.targets import target_create
 from apps.reviews.diff import DiffPiece, word_diff
-from apps.reviews.models import ApprovalPolicy, Decision, Review, ReviewAssignment
+from apps.reviews.models import ApprovalPolicy, Decision, GuestLink, Review, ReviewAssignment
 from apps.reviews.services import (
     EditConflict,
     assignment_round_robin,
@@ -74,7 +74,8 @@ def two_approvals(brief, **policy):
 
 
 def test_word_diff_marks_added_and_removed_words_and_keeps_the_rest():
-    assert word_diff("Start a compost heap today.", "Start a small compost pile today.") == [
+    assert word_diff("Start a compost heap today.", "Start a small compost pile today.",
+                     language="en") == [
         DiffPiece("same", "Start a "), DiffPiece("added", "small "), DiffPiece("same", "compost "),
         DiffPiece("removed", "heap "), DiffPiece("added", "pile "), DiffPiece("same", "today."),
     ]
@@ -224,9 +225,9 @@ def test_the_sla_sweep_assigns_unassigned_reviews_when_the_policy_says_round_rob
     assert ReviewAssignment.objects.get(brief=brief).reviewer == rita
 
 
-def test_a_guest_approval_is_a_real_single_use_decision(brief, editor):
+def test_a_guest_approval_is_a_real_single_use_decision(brief, rita):
     # Given a guest link
-    _, token = guest_link_create(brief=brief, created_by=editor, guest_name="Clara Client")
+    _, token = guest_link_create(brief=brief, created_by=rita, guest_name="Clara Client")
     # When the guest approves the best draft
     review = guest_decide(token=token, decision=Decision.APPROVE, draft_id=best_draft(brief).pk,
                           comment="Go ahead.")
@@ -240,8 +241,8 @@ def test_a_guest_approval_is_a_real_single_use_decision(brief, editor):
         guest_link_open(token=token)
 
 
-def test_a_guest_link_expires_and_cannot_be_forged(brief, editor):
-    link, token = guest_link_create(brief=brief, created_by=editor, guest_name="Legal",
+def test_a_guest_link_expires_and_cannot_be_forged(brief, rita):
+    link, token = guest_link_create(brief=brief, created_by=rita, guest_name="Legal",
                                     valid_for=timedelta(seconds=-1))
     with pytest.raises(IllegalTransition, match="expired"):
         guest_link_open(token=token)
@@ -252,13 +253,23 @@ def test_a_guest_link_expires_and_cannot_be_forged(brief, editor):
         guest_link_open(token=token + "x")
 
 
-def test_a_guest_rejection_notifies_the_author(brief, editor):
-    _, token = guest_link_create(brief=brief, created_by=editor, guest_name="Legal")
+def test_a_guest_rejection_notifies_the_author(brief, rita):
+    _, token = guest_link_create(brief=brief, created_by=rita, guest_name="Legal")
     guest_decide(token=token, decision=Decision.REJECT, comment="Claims unverified.")
     brief.refresh_from_db()
     assert brief.state == BriefState.REJECTED
     assert list(Notification.objects.values_list("user__username", "message")) == [
         ("eddie", "Legal (guest) rejected “Composting at home”: Claims unverified.")]
+
+
+def test_guest_links_are_sent_by_reviewers_never_by_the_briefs_author(ws, brief, editor):
+    author_admin = factories.member(ws, Role.ADMIN)
+    own = factories.brief_in_review(ws, title="Mine", created_by=author_admin)
+    with pytest.raises(PermissionDenied, match="allows this"):
+        guest_link_create(brief=brief, created_by=editor, guest_name="Eve")
+    with pytest.raises(PermissionDenied, match="author cannot send it to a guest"):
+        guest_link_create(brief=own, created_by=author_admin, guest_name="Eve")
+    assert not GuestLink.objects.exists()
 
 
 def test_a_brief_reaching_review_is_assigned_in_turn_once(brief, rita, sam):
