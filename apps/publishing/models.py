@@ -45,6 +45,11 @@ class PublishingTarget(TimeStamped):
     credentials_rejected = models.BooleanField(default=False, editable=False)
     pause_reason = models.TextField(blank=True, editable=False)
     credentials_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last connection check (test connection, or the one before each post): when, whether
+    # it passed, and the target's words when it did not.
+    last_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(null=True, editable=False)
+    last_check_message = models.TextField(blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

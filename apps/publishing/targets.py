@@ -77,17 +77,53 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
 
 @transaction.atomic
 def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[str, Any],
-                  secret: str = "", auto_publish: bool = True, actor: Actor = None
-                  ) -> PublishingTarget:
+                  secret: str = "", enabled: bool = True, auto_publish: bool = True,
+                  min_interval_s: int = 0, actor: Actor = None) -> PublishingTarget:
     target_config_validate(kind, config, secret)
     if kind == TargetKind.WEBHOOK and not secret:
         secret = signing.secret_generate()
     target = PublishingTarget.objects.create(
         workspace=workspace, name=name, kind=kind, config=config,
-        secret_encrypted=secret_encrypt(secret), auto_publish=auto_publish,
+        secret_encrypted=secret_encrypt(secret), enabled=enabled, auto_publish=auto_publish,
+        min_interval_s=min_interval_s,
     )
     audit_record(workspace_id=workspace.pk, action="target.created", subject=target, actor=actor,
                  after={"name": name, "kind": kind})
+    return target
+
+
+# What an API client or the admin may change on a target besides its secret; `kind` stays.
+TARGET_FIELDS = ("name", "config", "enabled", "auto_publish", "min_interval_s")
+
+
+@transaction.atomic
+def target_update(*, target: PublishingTarget, secret: str | None = None, actor: Actor = None,
+                  **changes: Any) -> PublishingTarget:
+    """Change some of TARGET_FIELDS and/or replace the secret, checked together against the
+    target's kind. Audited (`target.updated`, public fields only) and emitted as
+    `target.updated` naming what changed; a new secret goes through `target_secret_set`.
+    Disabling a target keeps it out of new publications (and engagement pulls)."""
+    unknown = set(changes) - set(TARGET_FIELDS)
+    if unknown:
+        raise DomainError(f"Targets have no field(s) {', '.join(sorted(unknown))}.")
+    target_config_validate(target.kind, changes.get("config", target.config), secret or "")
+    target = PublishingTarget.objects.select_for_update().get(pk=target.pk)
+    before = {name: getattr(target, name) for name in changes}
+    for name, value in changes.items():
+        setattr(target, name, value)
+    changed = [name for name in changes if before[name] != changes[name]]
+    if changed:
+        target.save(update_fields=[*changed, "updated_at"])
+        audit_record(workspace_id=target.workspace_id, action="target.updated", subject=target,
+                     actor=actor, before={name: before[name] for name in changed},
+                     after={name: changes[name] for name in changed})
+    if secret is not None:
+        target_secret_set(target=target, secret=secret, actor=actor)
+        changed.append("secret")
+    if changed:
+        event_emit(workspace_id=target.workspace_id, type="target.updated", subject=target,
+                   payload={"target_id": target.pk, "name": target.name, "changed": changed,
+                            "enabled": target.enabled})
     return target
 
 
@@ -95,15 +131,27 @@ def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[st
 def target_secret_set(*, target: PublishingTarget, secret: str, actor: Actor = None
                       ) -> PublishingTarget:
     """Replace the target's credentials (stored encrypted, never shown again) and lift a
-    pause for rejected credentials: the next attempt tries the new ones."""
+    pause for rejected credentials (`target.resumed`): the next attempt tries the new ones,
+    and publications held by the pause go out within CREDENTIALS_RECHECK."""
+    if not secret:
+        raise DomainError("Send the new secret; a target's secret cannot be made empty.")
     target_config_validate(target.kind, target.config, secret)
+    resumed = PublishingTarget.objects.select_for_update().values_list(
+        "credentials_rejected", flat=True).get(pk=target.pk)
     target.secret_encrypted = secret_encrypt(secret)
-    target.credentials_rejected = False
-    target.pause_reason = ""
-    target.save(update_fields=["secret_encrypted", "credentials_rejected", "pause_reason",
-                               "updated_at"])
+    fields = ["secret_encrypted", "updated_at"]
+    if resumed:  # a pause of the circuit breaker keeps its own reason
+        target.credentials_rejected, target.pause_reason = False, ""
+        fields += ["credentials_rejected", "pause_reason"]
+    target.save(update_fields=fields)
     audit_record(workspace_id=target.workspace_id, action="target.secret_set", subject=target,
                  actor=actor)
+    if resumed:
+        audit_record(workspace_id=target.workspace_id, action="target.resumed", subject=target,
+                     actor=actor, after={"cause": "credentials"})
+        event_emit(workspace_id=target.workspace_id, type="target.resumed", subject=target,
+                   payload={"target_id": target.pk, "name": target.name,
+                            "cause": "credentials"})
     return target
 
 
@@ -122,23 +170,36 @@ def target_secrets_rotate() -> int:
 
 @transaction.atomic
 def target_credentials_rejected(*, target_id: int, reason: str) -> None:
-    """Pause the target until its secret is replaced, and tell the workspace's editors."""
+    """Pause the target until its secret is replaced, and tell the workspace's editors
+    (`target.paused`, cause "credentials"); recorded as the last check either way."""
     target = PublishingTarget.objects.select_for_update().get(pk=target_id)
-    if target.credentials_rejected:
-        return
+    already = target.credentials_rejected
     target.credentials_rejected = True
     target.pause_reason = reason[:5000]
-    target.save(update_fields=["credentials_rejected", "pause_reason", "updated_at"])
+    target.last_check_at, target.last_check_ok = timezone.now(), False
+    target.last_check_message = reason[:5000]
+    target.save(update_fields=["credentials_rejected", "pause_reason", "last_check_at",
+                               "last_check_ok", "last_check_message", "updated_at"])
+    if already:
+        return
     audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
                  actor_label="publishing", after={"reason": reason[:500]})
     event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
                payload={"target_id": target.pk, "name": target.name, "reason": reason[:500],
-                        "until": None})
+                        "cause": "credentials", "until": None})
 
 
-@transaction.atomic
 def target_credentials_accepted(*, target_id: int) -> None:
-    PublishingTarget.objects.filter(pk=target_id).update(credentials_checked_at=timezone.now())
+    now = timezone.now()
+    PublishingTarget.objects.filter(pk=target_id).update(
+        credentials_checked_at=now, last_check_at=now, last_check_ok=True, last_check_message="")
+
+
+def target_check_failed(*, target_id: int, message: str) -> None:
+    """A connection check that failed for another reason than the credentials (the target
+    unreachable, a configuration it refuses): recorded, nothing paused."""
+    PublishingTarget.objects.filter(pk=target_id).update(
+        last_check_at=timezone.now(), last_check_ok=False, last_check_message=message[:5000])
 
 
 # Circuit breaker: 5 transient failures in a row (a target down for a few
@@ -165,16 +226,31 @@ def target_failure_record(*, target_id: int, error: str) -> bool:
                      actor_label="publishing", after={"reason": target.pause_reason[:500]})
         event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,
                    payload={"target_id": target.pk, "name": target.name,
-                            "reason": target.pause_reason[:500],
+                            "reason": target.pause_reason[:500], "cause": "failures",
                             "until": target.paused_until.isoformat()})
     return opened
 
 
+@transaction.atomic
 def target_success_record(*, target_id: int) -> None:
-    """Close the circuit: a success resets the failure count."""
-    PublishingTarget.objects.filter(pk=target_id).exclude(
-        consecutive_failures=0, paused_until=None).update(
-        consecutive_failures=0, paused_until=None, updated_at=timezone.now())
+    """Close the circuit: a success resets the failure count, and the first one after a
+    pause of the breaker ends it (`target.resumed`, cause "failures")."""
+    target = PublishingTarget.objects.select_for_update().filter(pk=target_id).exclude(
+        consecutive_failures=0, paused_until=None).first()
+    if target is None:
+        return
+    resumed = target.paused_until is not None
+    target.consecutive_failures, target.paused_until = 0, None
+    fields = ["consecutive_failures", "paused_until", "updated_at"]
+    if resumed and not target.credentials_rejected:
+        target.pause_reason = ""
+        fields.append("pause_reason")
+    target.save(update_fields=fields)
+    if resumed:
+        audit_record(workspace_id=target.workspace_id, action="target.resumed", subject=target,
+                     actor_label="publishing", after={"cause": "failures"})
+        event_emit(workspace_id=target.workspace_id, type="target.resumed", subject=target,
+                   payload={"target_id": target.pk, "name": target.name, "cause": "failures"})
 
 
 def _paused(target: PublishingTarget) -> bool:

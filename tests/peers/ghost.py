@@ -2,7 +2,8 @@
 
 Follows the Admin API docs: `Authorization: Ghost <jwt>` (HS256, `kid` = the
 key's id, the hex secret as the key, `aud` "/admin/", at most 5 minutes
-between `iat` and `exp`); errors as `{"errors": [{"message", "context", "type"}]}`;
+between `iat` and `exp`) on everything but `GET /site/`, which Ghost answers
+anyone; errors as `{"errors": [{"message", "context", "type"}]}`;
 slugs made unique with "-2", "-3"…
 
 As Ghost 5 does: a `scheduled` post needs a `published_at` at least 2 minutes
@@ -67,14 +68,16 @@ class GhostPeer(PeerServer):
             self.counts[post_id][name] += value
 
     def handle(self, request: Request) -> Answer:
+        path = request.path.removeprefix(API)
+        if request.method == "GET" and path == "/site/":  # public, as Ghost's is
+            return Answer(200, {"site": {"title": "Peer", "url": self.url + "/",
+                                         "version": "5.0"}})
         refused = self._auth(request)
         if refused:
             return refused
         self._publish_due()
-        path = request.path.removeprefix(API)
-        if request.method == "GET" and path == "/site/":
-            return Answer(200, {"site": {"title": "Peer", "url": self.url + "/",
-                                         "version": "5.0"}})
+        if request.method == "GET" and path == "/posts/":
+            return self._browse(request)
         if request.method == "POST" and path == "/posts/":
             return self._create(request)
         if match := re.fullmatch(r"/posts/slug/([^/]+)/", path):
@@ -110,6 +113,20 @@ class GhostPeer(PeerServer):
             return ghost_error(401, "UnauthorizedError", "Invalid token",
                                "jwt exp must be at most 5 minutes after iat")
         return None
+
+    def _browse(self, request: Request) -> Answer:
+        """`GET /posts/?limit=&fields=`: the newest posts first, with only `fields` if given."""
+        limit = request.query.get("limit", "15")
+        if not limit.isdigit() or int(limit) < 1:
+            return ghost_error(422, "ValidationError", "Validation error, cannot list posts.",
+                               "Value in [limit] is invalid.")
+        posts = sorted(self.posts.values(), key=lambda p: p["created_at"], reverse=True)
+        fields = [f for f in request.query.get("fields", "").split(",") if f]
+        shown = [{f: p[f] for f in fields if f in p} if fields else p
+                 for p in posts[:int(limit)]]
+        return Answer(200, {"posts": shown, "meta": {"pagination": {
+            "page": 1, "limit": int(limit), "pages": max(1, -(-len(posts) // int(limit))),
+            "total": len(posts)}}})
 
     def _create(self, request: Request) -> Answer:
         if request.query.get("source") != "html":

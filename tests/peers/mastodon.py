@@ -17,10 +17,14 @@ VISIBILITIES = {"public", "unlisted", "private", "direct"}
 
 
 class MastodonPeer(PeerServer):
-    def __init__(self, *, max_characters: int = 500, token: str = "peer-token") -> None:
+    def __init__(self, *, max_characters: int = 500, token: str = "peer-token",
+                 bad_token_status: int = 401) -> None:
+        """`bad_token_status=400`: a server that refuses an unknown or revoked token with
+        OAuth's 400 `invalid_grant` instead of Mastodon's 401."""
         super().__init__()
         self.max_characters = max_characters
         self.tokens = {token}
+        self.bad_token_status = bad_token_status
         self.statuses: dict[str, dict[str, Any]] = {}
         self._by_key: dict[tuple[str, str], str] = {}
         self._owners: dict[str, str] = {}  # status id → the token (account) that posted it
@@ -32,6 +36,9 @@ class MastodonPeer(PeerServer):
                 "max_characters": self.max_characters, "max_media_attachments": 4,
                 "characters_reserved_per_url": 23}}})
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens and self.bad_token_status == 400:
+            return Answer(400, {"error": "invalid_grant",
+                                "error_description": "The access token is invalid"})
         if token not in self.tokens:
             return Answer(401, {"error": "The access token is invalid"})
         if request.method == "GET" and request.path == "/api/v1/accounts/verify_credentials":

@@ -85,13 +85,16 @@ class GhostConnector:
                    status=str(target.config.get("status", "published")))
 
     def validate(self) -> None:
-        """The key signs tokens Ghost accepts (one authenticated GET of the site)."""
+        """The key signs tokens Ghost accepts: one GET of the newest post's id, which Ghost
+        answers only to an authenticated integration (`site/` answers anyone, so a wrong
+        key would pass there)."""
         if self.status not in STATUSES:
             raise PermanentPublishError(
                 f"A Ghost target's status is one of {', '.join(STATUSES)}, not '{self.status}'."
             )
         with self._client() as client:
-            checked(send(client, "GET", self._api("site/")), doing="checking the Admin API key")
+            checked(send(client, "GET", self._api("posts/"), params={"limit": 1, "fields": "id"}),
+                    doing="checking the Admin API key")
 
     def publish(self, item: PublishItem) -> PublishResult:
         with self._client() as client:

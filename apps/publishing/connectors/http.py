@@ -1,10 +1,11 @@
 """HTTP for connectors: one client call, and the target's answer mapped to our errors.
 
-Every remote connector sorts answers the same way: 2xx is success; 401/403
-mean the credentials were refused (revoked, expired: retrying cannot help and
-the target is paused); 408, 429 and 5xx are transient (retried with the
-target's Retry-After if it sent one); any other 4xx is permanent, with the
-target's own message for the editor.
+Every remote connector sorts answers the same way: 2xx is success; 401/403,
+and a 400 that says the token is bad (`token_refused`), mean the credentials
+were refused (revoked, expired: retrying cannot help and the target is
+paused); 408, 429 and 5xx are transient (retried with the target's
+Retry-After if it sent one); any other 4xx is permanent, with the target's
+own message for the editor.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def checked(response: httpx.Response, *, doing: str) -> httpx.Response:
     if 200 <= status < 300:
         return response
     message = target_message(response)
-    if status in (401, 403):
+    if status in (401, 403) or token_refused(response):
         raise CredentialsRejected(
             f"The target refused our credentials while {doing} (HTTP {status}): {message}",
             status=status,
@@ -101,6 +102,27 @@ def checked(response: httpx.Response, *, doing: str) -> httpx.Response:
     raise PermanentPublishError(
         f"The target refused {doing} (HTTP {status}): {message}", status=status
     )
+
+
+# OAuth 2.0's error codes for a bad token or grant (RFC 6749 5.2, RFC 6750 3.1): a server
+# may answer them with a 400 (Mastodon and its kin do for a revoked token).
+TOKEN_ERRORS = frozenset({"invalid_token", "invalid_grant", "invalid_client",
+                          "unauthorized_client"})
+TOKEN_WORDS = ("token is invalid", "token was revoked", "token is expired", "token has expired",
+               "invalid access token", "invalid token")
+
+
+def token_refused(response: httpx.Response) -> bool:
+    """A 400 that says the token itself is bad (an OAuth error code in the body or in
+    WWW-Authenticate, or the server's words), which pauses the target like a 401."""
+    if response.status_code != 400:
+        return False
+    data = response_json(response)
+    challenge = response.headers.get("www-authenticate", "")
+    if str(data.get("error", "")).lower() in TOKEN_ERRORS or any(
+            f'error="{code}"' in challenge.lower() for code in TOKEN_ERRORS):
+        return True
+    return any(words in target_message(response).lower() for words in TOKEN_WORDS)
 
 
 def response_json(response: httpx.Response) -> dict[str, Any]:
