@@ -6,6 +6,7 @@ from typing import Any
 
 from axes.helpers import get_cool_off
 from django.conf import settings
+from drf_spectacular import authentication as spectacular_authentication
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
@@ -108,3 +109,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer",
                 "description": "An API key (aigc_…) created in the dashboard, with scopes."}
+
+
+class BasicScheme(spectacular_authentication.BasicScheme):
+    """The schema's basicAuth, for the throttled BasicAuthentication as for DRF's."""
+
+    target_class = BasicAuthentication

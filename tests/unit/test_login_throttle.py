@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
 from tests import factories
-from tests.clients import in_another_process
+from tests.clients import client_for, in_another_process
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "right-pw-2026!"
@@ -134,3 +134,10 @@ def test_the_lockout_holds_in_every_process_of_the_deployment(ws, username, sett
 
     # Then it refuses it as locked out too
     assert seen == "True True"
+
+
+def test_the_api_schema_describes_the_throttled_basic_auth(editor):
+    spec = client_for(editor).get("/api/v1/schema/", {"format": "json"}).json()
+
+    assert spec["components"]["securitySchemes"]["basicAuth"] == {"type": "http", "scheme": "basic"}
+    assert {"basicAuth": []} in spec["paths"]["/api/v1/briefs/"]["get"]["security"]
