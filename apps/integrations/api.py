@@ -26,6 +26,7 @@ from apps.accounts.api_auth import (
     WorkspaceDetailApi,
     WorkspaceListApi,
     WorkspaceRowCreate,
+    WorkspaceRowUpdate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
@@ -35,6 +36,7 @@ from apps.integrations.inbound import (
     PayloadTooLarge,
     endpoint_create,
     endpoint_secret_rotate,
+    endpoint_update,
     inbound_receive,
 )
 from apps.integrations.models import (
@@ -50,6 +52,7 @@ from apps.integrations.serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,
     EndpointSerializer,
+    EndpointUpdateSerializer,
     FeedSerializer,
     RecurringBriefSerializer,
     SecretSerializer,
@@ -132,12 +135,23 @@ class EndpointListCreateApi(WorkspaceListApi):
                         status=status.HTTP_201_CREATED)
 
 
-class EndpointDetailApi(WorkspaceDetailApi):
-    read_scope = "events:read"
-    serializer_class = EndpointSerializer
+@extend_schema(methods=["PATCH"], request=EndpointUpdateSerializer,
+               responses=EndpointSerializer,
+               examples=[OpenApiExample("Disable", request_only=True, value={"enabled": False})])
+class EndpointDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
+    """An inbound endpoint. Workspace admins PATCH its settings, `enabled`, and replace its
+    secret (write-only; every older secret stops working at once)."""
+
+    read_scope, write_scope = "events:read", "integrations:write"
+    serializer_class = EndpointUpdateSerializer
 
     def rows(self, workspace: Workspace):
         return _endpoints(workspace)
+
+    def update(self, row: InboundEndpoint, fields: dict[str, Any]) -> InboundEndpoint:
+        if "content_type" in fields:
+            fields["content_type_id"] = fields.pop("content_type").pk
+        return endpoint_update(endpoint=row, actor=self.request.user, **fields)
 
 
 @extend_schema(methods=["POST"], request=None, responses=SecretSerializer)

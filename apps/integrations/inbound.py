@@ -74,6 +74,51 @@ def endpoint_secret_rotate(*, endpoint: InboundEndpoint, keep_old_for: timedelta
     return secret
 
 
+# What an API client may change on an endpoint besides its secrets; the slug (the senders'
+# URL) stays.
+ENDPOINT_FIELDS = ("name", "content_type_id", "field_mapping", "defaults", "max_body_bytes",
+                   "enabled")
+
+
+@transaction.atomic
+def endpoint_update(*, endpoint: InboundEndpoint, secret: str | None = None, actor: Actor = None,
+                    **changes: Any) -> InboundEndpoint:
+    """Change some of ENDPOINT_FIELDS and/or replace the secrets (`endpoint_secret_replace`);
+    audited as `endpoint.updated` with what changed. A disabled endpoint answers 404."""
+    unknown = set(changes) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise DomainError(f"Inbound endpoints have no field(s) {', '.join(sorted(unknown))}.")
+    if "field_mapping" in changes:
+        mapping_validate(changes["field_mapping"])
+    endpoint = InboundEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    before = {name: getattr(endpoint, name) for name in changes}
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    changed = [name for name in changes if before[name] != changes[name]]
+    if changed:
+        endpoint.save(update_fields=[*changed, "updated_at"])
+        audit_record(workspace_id=endpoint.workspace_id, action="endpoint.updated",
+                     subject=endpoint, actor=actor, before={n: before[n] for n in changed},
+                     after={n: changes[n] for n in changed})
+    if secret is not None:
+        endpoint_secret_replace(endpoint=endpoint, secret=secret, actor=actor)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_secret_replace(*, endpoint: InboundEndpoint, secret: str, actor: Actor = None
+                            ) -> None:
+    """`secret` (whsec_…) becomes the endpoint's only secret at once: every other one stops
+    working now, for a leaked secret; `endpoint_secret_rotate` keeps the old ones a while."""
+    signing.secret_key(secret)  # refuses a malformed secret with the reason
+    EndpointSecret.objects.filter(endpoint=endpoint).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).update(
+        expires_at=timezone.now())
+    EndpointSecret.objects.create(endpoint=endpoint, secret_encrypted=secret_encrypt(secret))
+    audit_record(workspace_id=endpoint.workspace_id, action="endpoint.secret_replaced",
+                 subject=endpoint, actor=actor)
+
+
 def _active_secrets(endpoint: InboundEndpoint, now: datetime) -> list[str]:
     rows = endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     return [secret_decrypt(row.secret_encrypted) for row in rows.order_by("-id")]

@@ -41,6 +41,20 @@ class EndpointSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer)
         return f"/api/v1/hooks/{endpoint.slug}/"
 
 
+class EndpointUpdateSerializer(EndpointSerializer):
+    """PATCH: settings, `enabled`, and a replacement secret (write-only). The slug stays: it
+    is the URL the senders post to."""
+
+    secret = serializers.CharField(
+        write_only=True, required=False, max_length=200, trim_whitespace=False,
+        help_text="whsec_…: replaces every current secret at once (a leaked one stops "
+                  "working now); to switch senders over gradually, rotate instead")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = ["slug", "created_at", "updated_at"]
+
+
 class SecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="whsec_…: shown this once, store it now")
 

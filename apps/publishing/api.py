@@ -27,6 +27,7 @@ from apps.accounts.api_auth import (
     WorkspaceDetailApi,
     WorkspaceListApi,
     WorkspaceRowCreate,
+    WorkspaceRowUpdate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
@@ -45,7 +46,7 @@ from apps.publishing.services import (
     publication_reschedule,
     publication_retry,
 )
-from apps.publishing.targets import target_create
+from apps.publishing.targets import target_create, target_update
 
 
 class Refused(DomainError):
@@ -299,12 +300,24 @@ class TargetListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
         return target_create(workspace=workspace, actor=self.request.user, **fields)
 
 
-class TargetDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
+@extend_schema(methods=["PATCH"], request=TargetSerializer, responses=TargetSerializer,
+               examples=[OpenApiExample("Replace a rejected token", request_only=True,
+                                        value={"secret": "new-access-token"}),
+                         OpenApiExample("Disable", request_only=True, value={"enabled": False})])
+class TargetDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
+    """A target with its health. Workspace admins PATCH its settings, `enabled` and its
+    secret (write-only: stored encrypted, never returned); a new secret lifts a pause for
+    rejected credentials."""
+
+    read_scope, write_scope = "briefs:read", "integrations:write"
     serializer_class = TargetSerializer
 
     def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
         return _targets(workspace)
+
+    def update(self, row: PublishingTarget, fields: dict[str, Any]) -> PublishingTarget:
+        fields.pop("kind", None)  # the serializer refused any other than the target's own
+        return target_update(target=row, actor=self.request.user, **fields)
 
 
 class ConnectionCheckSerializer(serializers.Serializer):
