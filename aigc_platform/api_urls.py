@@ -29,7 +29,7 @@ SCHEMA_SETTINGS = {
     "WEBHOOKS": "apps.integrations.api.EVENT_WEBHOOKS",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # What Django's converters match: anything else is Django's own (HTML) 404, not ours.
+    # What Django's converters match: anything else is a 404 that matches no route.
     "PATH_CONVERTER_OVERRIDES": {
         "int": {"type": "integer", "minimum": 0},
         "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},

@@ -69,7 +69,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: orchestrator probes answer before the host and HTTPS checks (a probe sends
+    # neither an allowed Host nor HTTPS).
+    "apps.core.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # API answers are JSON, errors included: 413, 503 with Retry-After, 404 on any path.
+    "apps.core.http_errors.ApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,6 +189,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ.get("AIGC_CACHE_URL") or _next_database(REDIS_URL),
         "KEY_PREFIX": "aigc",
+        # A cache that is down or hung fails fast: the throttles then let requests through.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 
@@ -257,8 +264,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.json_input.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000  # briefs are text; a megabyte is plenty
+# Deeper JSON is refused with a 400 (Python's parser recurses per level); briefs nest 3 deep.
+JSON_MAX_DEPTH = int(os.environ.get("AIGC_JSON_MAX_DEPTH", "32"))
+# What a 503 (database or broker unreachable) tells the client to wait, in seconds.
+UNAVAILABLE_RETRY_AFTER_S = int(os.environ.get("AIGC_UNAVAILABLE_RETRY_AFTER_S", "5"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TZ_NAME", "UTC")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from axes.helpers import get_cool_off
 from django.conf import settings
 from drf_spectacular import authentication as spectacular_authentication
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_authenticate
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -72,7 +77,29 @@ class HasScope(permissions.BasePermission):
         return scope in request.auth.scopes
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+class FailOpenRateThrottle(throttling.SimpleRateThrottle):
+    """A rate throttle that lets requests through while the shared cache is unreachable.
+
+    The counters live in Redis: without this, a Redis outage turns every authenticated
+    call, GETs included, into a 500. Unthrottled for the outage beats refused; the warning
+    goes out at most once a minute per process, not once per request.
+    """
+
+    warned_at = float("-inf")
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            now = time.monotonic()
+            if now - FailOpenRateThrottle.warned_at >= 60:
+                FailOpenRateThrottle.warned_at = now
+                logger.warning("API throttles are off: their cache is unreachable (%s: %s)",
+                               type(exc).__name__, exc)
+            return True
+
+
+class ApiKeyRateThrottle(FailOpenRateThrottle):
     """Requests per API key (API_THROTTLE_KEY_RATE, default 600/min)."""
 
     scope = "apikey"
@@ -86,7 +113,7 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
-class UserRateThrottle(throttling.SimpleRateThrottle):
+class UserRateThrottle(FailOpenRateThrottle):
     """Requests per user, whatever the credential (API_THROTTLE_USER_RATE, default 1200/min)."""
 
     scope = "user"

@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,6 +43,7 @@ from apps.briefs.services import (
     style_guide_create,
     style_guide_update,
 )
+from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
 from apps.integrations.importing import CsvParser, briefs_import
 
@@ -138,7 +139,7 @@ class BriefImportApi(ApiBase, APIView):
     """Many briefs at once from a JSON list or a CSV file; each row is created or refused alone."""
 
     write_scope = "briefs:write"
-    parser_classes = [JSONParser, CsvParser, MultiPartParser]
+    parser_classes = [CheckedJSONParser, CsvParser, MultiPartParser]
 
     def post(self, request: Request) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)

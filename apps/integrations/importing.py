@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +18,7 @@ from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
 from apps.briefs.services import brief_create
 from apps.core.errors import DomainError
+from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.core.services import Actor
 
@@ -60,7 +60,9 @@ def import_rows(data: Any) -> list[Any]:
             raise ValidationError({"file": ["The file is larger than 10 MB."]})
         if raw.lstrip()[:1] == b"[":
             try:
-                data = json.loads(raw)
+                data = json_checked(raw)
+            except JsonRejected as exc:
+                raise ValidationError({"file": [str(exc)]}) from exc
             except ValueError as exc:
                 raise ValidationError({"file": [f"Not valid JSON: {exc}."]}) from exc
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from apps.briefs.services import brief_create
 from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import DomainError, NotFound
+from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
 from apps.integrations.models import EndpointSecret, InboundDelivery, InboundEndpoint
@@ -178,8 +178,10 @@ def inbound_receive(*, slug: str, headers: Mapping[str, str], body: bytes) -> In
 def _create_brief(endpoint: InboundEndpoint, body: bytes, message_id: str
                   ) -> tuple[InboundAnswer, int | None]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = json_checked(body)
+    except JsonRejected as exc:
+        return InboundAnswer(400, {"detail": str(exc)}), None
+    except ValueError as exc:  # json's errors, undecodable bytes included
         return InboundAnswer(400, {"detail": f"The body is not JSON: {exc}."}), None
     fields = BriefCreateSerializer(data=brief_fields_from(endpoint, payload, message_id),
                                    context={"workspace": endpoint.workspace})

@@ -1,0 +1,69 @@
+"""Errors outside DRF's exception handler: JSON under /api/, the product's page elsewhere.
+
+DRF's handler (apps.core.api_errors) covers exceptions inside API views. This middleware
+covers the rest of an API request's life: a body too big to read at all, Django's own 404
+for a path no route matches (an id below 1), and an unreachable database or broker in a
+non-DRF view or page.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.deprecation import MiddlewareMixin
+
+from apps.core.api_errors import UNAVAILABLE, retry_after, too_big_body, unavailable_logged
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def _declared_too_big(request: HttpRequest) -> bool:
+    """A non-multipart body whose Content-Length exceeds DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Multipart bodies carry uploads (the brief import takes a 10 MB file); Django limits
+    their form fields itself and the import its file.
+    """
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+    return (declared.isdigit() and not multipart
+            and int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+class ApiErrorMiddleware(MiddlewareMixin):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if _is_api(request) and _declared_too_big(request):
+            return JsonResponse(too_big_body(), status=413)
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception
+                          ) -> HttpResponse | None:
+        if isinstance(exception, UNAVAILABLE):
+            body = unavailable_logged(exception)
+            response: HttpResponse = (
+                JsonResponse(body, status=503) if _is_api(request)
+                # No request context: the page must render without the database.
+                else HttpResponse(render_to_string("errors/503.html"), status=503))
+            response["Retry-After"] = retry_after()
+            return response
+        if isinstance(exception, RequestDataTooBig) and _is_api(request):
+            return JsonResponse(too_big_body(), status=413)
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """An HTML or empty error on an API path (Django's 404 for an unmatched path, its
+        400 or 500 page, a bare 405) becomes a JSON error with the same status."""
+        if (_is_api(request) and response.status_code >= 400 and not response.streaming
+                and (response.get("Content-Type", "").startswith("text/html")
+                     or not response.content)):
+            json_response = JsonResponse({"detail": f"{response.reason_phrase}."},
+                                         status=response.status_code)
+            if response.has_header("Retry-After"):
+                json_response["Retry-After"] = response["Retry-After"]
+            return json_response
+        return response
