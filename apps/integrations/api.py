@@ -272,7 +272,8 @@ EVENT_V1 = {
                                                 "subscriptions"},
         "version": {"type": "integer", "enum": [1]},
         "type": {"type": "string", "description": "brief.<state>, job.<state>, draft.edited, "
-                 "review.<decision>, publication.<state>, subscription.disabled"},
+                 "review.<decision>, publication.<state>, target.paused, target.resumed, "
+                 "target.updated, subscription.disabled"},
         "timestamp": {"type": "string", "format": "date-time"},
         "workspace_id": {"type": "integer"},
         "subject": {"type": "object", "required": ["type", "id"], "properties": {
