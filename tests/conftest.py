@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,5 +23,7 @@ def broker() -> Iterator[str]:
 @pytest.fixture(scope="session", autouse=True)
 def egress_loopback() -> None:
     """The local peers (tests/peers, tests/http_peers.py) listen on loopback, which the
-    egress policy refuses unless the operator allows it; the tests do, as the demo does."""
+    egress policy refuses unless the operator allows it; the tests do, as the demo does,
+    here and in the worker processes they start (which inherit the environment)."""
     settings.EGRESS_ALLOW_LOOPBACK = True
+    os.environ["AIGC_EGRESS_ALLOW_LOOPBACK"] = "1"

@@ -44,7 +44,6 @@ def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_
         "AIGC_MODELS_DIR": str(tiny_models_dir),
         "AIGC_PUBLISH_DIR": str(root / "published"),
         "AIGC_JOB_HEARTBEAT_TIMEOUT_S": "30",
-        "AIGC_EGRESS_ALLOW_LOOPBACK": "1",  # the tests' peers listen on 127.0.0.1
     }
     # Messages left by earlier runs' transactional tests name rows that no longer exist.
     celery_app.control.purge()

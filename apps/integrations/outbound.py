@@ -3,7 +3,8 @@
 A delivery is retried on any non-2xx answer or transport error at growing
 intervals (RETRY_DELAYS_S) for about 24 hours. A subscription whose delivery
 exhausts its retries with no success meanwhile is disabled, with the reason
-shown in the admin and a `subscription.disabled` event for the dashboard.
+shown in the admin and a `subscription.disabled` event for the dashboard; so is
+one whose URL the egress policy refuses (workers/egress.py), at once.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from django.utils import timezone
 
 from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
+from apps.core.egress import egress_policy, egress_url_error
 from apps.core.errors import DomainError
 from apps.core.models import OutboxEvent, Workspace
 from apps.core.services import Actor, audit_record, event_emit
 from apps.integrations.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
+from workers.egress import EgressRefused, egress_client
 
 PAYLOAD_VERSION = 1
 EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "target", "subscription")
@@ -79,6 +82,8 @@ def subscription_create(*, workspace: Workspace, name: str, url: str, event_type
     """A subscription with a generated secret, returned once in plaintext."""
     if not url.startswith(("http://", "https://")):
         raise DomainError("A subscription needs an http(s) URL.")
+    if refusal := egress_url_error(url):
+        raise DomainError(f"The workers may not send to this URL: {refusal}")
     secret = signing.secret_generate()
     subscription = Subscription.objects.create(
         workspace=workspace, name=name, url=url, event_types=event_types_validate(event_types),
@@ -140,20 +145,22 @@ def delivery_attempt(*, delivery: Delivery, now: datetime | None = None) -> Deli
                **signing.signed_headers(secret=secret_decrypt(subscription.secret_encrypted),
                                         msg_id=f"msg_{delivery.message_id.hex}", body=body)}
     started = time.monotonic()
-    status, error = None, ""
+    status, error, refused = None, "", False
     try:
-        status = httpx.post(subscription.url, content=body, headers=headers,
-                            timeout=TIMEOUT).status_code
+        with egress_client(egress_policy(), timeout=TIMEOUT) as client:
+            status = client.post(subscription.url, content=body, headers=headers).status_code
+    except EgressRefused as exc:
+        error, refused = f"The workers may not send to this URL: {exc}"[:500], True
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     latency_ms = round((time.monotonic() - started) * 1000)
     return _delivery_record(delivery, status=status, error=error, latency_ms=latency_ms,
-                            now=now or timezone.now())
+                            now=now or timezone.now(), refused=refused)
 
 
 @transaction.atomic
 def _delivery_record(delivery: Delivery, *, status: int | None, error: str, latency_ms: int,
-                     now: datetime) -> DeliveryOutcome:
+                     now: datetime, refused: bool = False) -> DeliveryOutcome:
     DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts,
                                    response_status=status, latency_ms=latency_ms, error=error)
     subscription = delivery.subscription
@@ -168,6 +175,8 @@ def _delivery_record(delivery: Delivery, *, status: int | None, error: str, late
         failing_since=now)
     if status == 410:  # Gone: the receiver says this URL is retired for good
         _subscription_disable(subscription, f"The receiver answered 410 Gone on {now:%Y-%m-%d}.")
+    elif refused:  # every event would be refused the same way: no retries, no more deliveries
+        _subscription_disable(subscription, error)
     elif delivery.attempts > len(RETRY_DELAYS_S):
         _subscription_disable(subscription, f"Every try to deliver event {delivery.event_id} "
                               f"failed for 24 hours; the last: {error}.")

@@ -17,10 +17,12 @@ from django.utils import timezone
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
 from apps.briefs.services import brief_create
+from apps.core.egress import egress_policy, egress_url_error
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
 from apps.integrations.models import FeedEntry, FeedSource, RecurringBrief
+from workers.egress import EgressRefused, egress_client
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ def feed_create(*, workspace: Workspace, name: str, url: str, content_type: Any,
                 actor: Actor = None) -> FeedSource:
     if not url.startswith(("http://", "https://")):
         raise DomainError("A feed needs an http(s) URL.")
+    if refusal := egress_url_error(url):
+        raise DomainError(f"The workers may not fetch this URL: {refusal}")
     feed = FeedSource.objects.create(workspace=workspace, name=name, url=url,
                                      content_type=content_type, defaults=defaults or {},
                                      enabled=enabled)
@@ -58,11 +62,13 @@ def feed_poll(*, feed: FeedSource) -> list[int]:
     constraint, so overlapping polls create each brief once. Returns the new brief ids.
     """
     try:
-        response = httpx.get(feed.url, timeout=FEED_TIMEOUT, follow_redirects=True)
+        # Every redirect hop passes the egress policy too.
+        with egress_client(egress_policy(), timeout=FEED_TIMEOUT, follow_redirects=True) as client:
+            response = client.get(feed.url)
         response.raise_for_status()
         if len(response.content) > FEED_MAX_BYTES:
             raise DomainError(f"The feed is larger than {FEED_MAX_BYTES} bytes.")
-    except (httpx.HTTPError, DomainError) as exc:
+    except (httpx.HTTPError, DomainError, EgressRefused) as exc:
         FeedSource.objects.filter(pk=feed.pk).update(last_polled_at=timezone.now(),
                                                      last_error=str(exc)[:500])
         return []

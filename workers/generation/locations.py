@@ -16,6 +16,10 @@ from pathlib import Path
 from workers.generation.engine import BUILTIN, InvalidRequest
 
 WORKSPACES = "workspaces"
+# One message for every refused path, naming none: it must not tell what exists where.
+REFUSED = ("The model is not a folder this workspace may use: name a folder in the "
+           "workspace's own models (what its training runs write) or in the shared models "
+           "folder, or 'builtin'.")
 
 
 class ModelPathRefused(InvalidRequest):
@@ -53,8 +57,5 @@ class ModelRoots:
             root / given for root in (self.workspace_dir, self.shared_dir) if root]
         allowed = [path for path in (c.resolve() for c in candidates) if self._allows(path)]
         if not allowed:
-            raise ModelPathRefused(
-                f"Model {model!r} is not a folder this workspace may use: name a folder in the "
-                "workspace's own models (what its training runs write) or in the shared models "
-                "folder, or 'builtin'.")
+            raise ModelPathRefused(REFUSED)
         return next((path for path in allowed if path.is_dir()), allowed[0])

@@ -23,7 +23,14 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
 )
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.connectors.http import (
+    TIMEOUT,
+    base_url,
+    checked,
+    response_json,
+    send,
+    target_client,
+)
 from apps.publishing.formatting import hashtags, plain_text, truncate
 
 FLAVORS = ("slack", "discord")
@@ -31,6 +38,9 @@ DISCORD_CONTENT_MAX = 2000  # Discord refuses longer `content`
 # Slack accepts 40,000 characters but truncates a message's display long
 # before; an announcement links to the full post instead.
 SLACK_TEXT_MAX = 3000
+# Slack's answers to a message without text from a webhook URL it accepts: the check
+# sends `{}`, which passes the URL's checks and shows nothing in the channel.
+SLACK_NO_TEXT = ("no_text", "invalid_payload", "missing_text_or_fallback_or_attachments")
 
 
 def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
@@ -55,18 +65,25 @@ class ChatConnector:
         return cls(flavor=str(target.config.get("flavor", "slack")), webhook_url=url)
 
     def validate(self) -> None:
-        """Discord answers a GET of its webhook (401/404 once revoked); Slack has no
-        such check, so only the URL's form is checked there."""
+        """One request the webhook URL (the credential) must pass, posting nothing: Discord
+        answers a GET of its webhook (401/404 once revoked); Slack answers a message
+        without text with 400 `no_text` while the URL works, and 403 `invalid_token`,
+        404 `no_service` or 410 `channel_is_archived` once it does not."""
         if self.flavor not in FLAVORS:
             raise PermanentPublishError(f"A chat target's flavor is slack or discord, not "
                                         f"'{self.flavor}'.")
         base_url(self.webhook_url)
-        if self.flavor == "discord":
-            with httpx.Client(timeout=self.timeout) as client:
+        with target_client(timeout=self.timeout) as client:
+            if self.flavor == "discord":
                 self._checked(send(client, "GET", self.webhook_url), doing="checking the webhook")
+                return
+            response = send(client, "POST", self.webhook_url, json={})
+        if response.status_code == 400 and response.text.strip() in SLACK_NO_TEXT:
+            return
+        self._checked(response, doing="checking the webhook")
 
     def publish(self, item: PublishItem) -> PublishResult:
-        with httpx.Client(timeout=self.timeout) as client:
+        with target_client(timeout=self.timeout) as client:
             if self.flavor == "discord":
                 # wait=true: Discord answers the message it made, with its id.
                 response = send(client, "POST", self.webhook_url, params={"wait": "true"},

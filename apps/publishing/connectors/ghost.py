@@ -38,7 +38,14 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
 )
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.connectors.http import (
+    TIMEOUT,
+    base_url,
+    checked,
+    response_json,
+    send,
+    target_client,
+)
 from apps.publishing.connectors.wordpress import slug_for
 from apps.publishing.formatting import markdown_html
 
@@ -141,7 +148,7 @@ class GhostConnector:
 
     def _client(self) -> httpx.Client:
         # A fresh token per connector call: it lives 5 minutes, a call takes seconds.
-        return httpx.Client(timeout=self.timeout, headers={
+        return target_client(timeout=self.timeout, headers={
             "authorization": f"Ghost {admin_token(self.key)}",
             "accept-version": ACCEPT_VERSION,
         })

@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
+from apps.core.egress import egress_policy
 from apps.publishing.connectors.base import (
     CredentialsRejected,
     PermanentPublishError,
     TransientPublishError,
 )
+from workers.egress import EgressRefused, egress_client
 
 # Connecting fails fast (an unreachable host is retried later anyway); storing
 # a post may take a CMS a while, so reading gets longer.
@@ -67,14 +69,24 @@ def _within_deadline(timeout: httpx.Timeout) -> httpx.Timeout | None:
                          write=cut(timeout.write), pool=cut(timeout.pool))
 
 
+def target_client(**options: Any) -> httpx.Client:
+    """The client a connector talks to its target with (options as for httpx.Client): every
+    request passes the deployment's egress policy (workers/egress.py)."""
+    return egress_client(egress_policy(), **options)
+
+
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request; a timeout or a dropped connection is transient (the outcome is unknown,
-    so the next attempt looks the post up before creating it)."""
+    so the next attempt looks the post up before creating it); an address the egress policy
+    refuses is permanent (the target's URL must change, or the operator's policy)."""
     bounded = _within_deadline(client.timeout)
     if bounded is not None:
         kwargs["timeout"] = bounded
     try:
         return client.request(method, url, **kwargs)
+    except EgressRefused as exc:
+        raise PermanentPublishError(f"The target may not be reached from the workers: {exc}") \
+            from exc
     except httpx.TimeoutException as exc:
         raise TransientPublishError(
             f"The target did not answer in time ({type(exc).__name__})."

@@ -24,7 +24,14 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
 )
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
+from apps.publishing.connectors.http import (
+    TIMEOUT,
+    base_url,
+    checked,
+    response_json,
+    send,
+    target_client,
+)
 from apps.publishing.formatting import hashtags, plain_text, thread_split
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -141,8 +148,8 @@ class MastodonConnector:
         return Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout,
-                            headers={"authorization": f"Bearer {self.token}"})
+        return target_client(timeout=self.timeout,
+                             headers={"authorization": f"Bearer {self.token}"})
 
     def _body(self, item: PublishItem, text: str) -> dict[str, Any]:
         """A status's text, language and content warning (what an edit may change too)."""

@@ -22,7 +22,7 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
 )
-from apps.publishing.connectors.http import checked, response_json, send
+from apps.publishing.connectors.http import checked, response_json, send, target_client
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
@@ -102,7 +102,7 @@ class WebhookConnector:
     def _deliver(self, event: dict[str, Any], *, msg_id: str) -> PublishResult:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"content-type": "application/json", **self._signed(msg_id=msg_id, body=body)}
-        with httpx.Client(timeout=self.timeout) as client:
+        with target_client(timeout=self.timeout) as client:
             response = send(client, "POST", self.url, content=body, headers=headers)
         return _result(response, msg_id)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 from django.utils import timezone
-from django.utils.text import slugify
 
 from apps.core.crypto import secret_decrypt
 from apps.core.errors import DomainError
@@ -32,8 +31,15 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
 )
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send
-from apps.publishing.formatting import markdown_html, plain_text, truncate
+from apps.publishing.connectors.http import (
+    TIMEOUT,
+    base_url,
+    checked,
+    response_json,
+    send,
+    target_client,
+)
+from apps.publishing.formatting import markdown_html, plain_text, slug, truncate
 
 STATUSES = ("publish", "draft", "future")
 SLUG_TITLE_MAX = 60
@@ -43,7 +49,8 @@ TERMS_PER_PAGE = 100
 
 def slug_for(item: PublishItem) -> str:
     """The post's slug and exactly-once marker: title words, then the key's first 8 characters."""
-    words = slugify(item.title)[:SLUG_TITLE_MAX].strip("-")
+    words = slug(item.title, language_tag=item.language, max_length=SLUG_TITLE_MAX,
+                 percent_encoded=True)
     marker = item.idempotency_key.replace("-", "")[:8]
     return f"{words}-{marker}" if words else f"post-{marker}"
 
@@ -140,8 +147,8 @@ class WordPressConnector:
             )
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout, auth=(self.username, self.password),
-                            headers={"accept": "application/json"})
+        return target_client(timeout=self.timeout, auth=(self.username, self.password),
+                             headers={"accept": "application/json"})
 
     def _endpoint(self) -> str:
         return base_url(self.url) + "/"
