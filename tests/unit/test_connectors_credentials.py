@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from apps.publishing.connectors import CredentialsRejected, PermanentPublishError
+from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.ghost import GhostConnector
 from apps.publishing.connectors.http import checked
 from apps.publishing.connectors.mastodon import MastodonConnector
@@ -14,6 +15,7 @@ from apps.publishing.models import Publication, PublicationState, PublishingTarg
 from apps.publishing.targets import target_create
 from apps.publishing.tasks import publish
 from tests import factories
+from tests.http_peers import HttpPeer, Reply
 from tests.peers.content import approved_publications
 from tests.peers.ghost import GhostPeer
 from tests.peers.mastodon import MastodonPeer
@@ -89,3 +91,28 @@ def test_credentials_are_refused_by_401_403_or_a_400_about_the_token(response, r
 
     assert isinstance(caught.value, CredentialsRejected) is refused
     assert caught.value.status == response.status_code
+
+
+@pytest.mark.parametrize(("reply", "refused"), [
+    (Reply(400, "no_text"), None),
+    (Reply(403, "invalid_token"), "The target refused our credentials while checking the "
+                                  "webhook (HTTP 403): invalid_token"),
+    (Reply(404, "no_service"), "The slack webhook no longer exists (HTTP 404: no_service); "
+                               "replace its URL."),
+    (Reply(410, "channel_is_archived"), "The slack webhook no longer exists (HTTP 410: "
+                                        "channel_is_archived); replace its URL."),
+])
+def test_slacks_check_sends_a_message_without_text_which_only_a_working_url_answers_no_text(
+    reply, refused
+):
+    with HttpPeer(reply) as slack:
+        connector = ChatConnector(flavor="slack", webhook_url=f"{slack.url}/services/T/B/x")
+        if refused is None:
+            connector.validate()
+        else:
+            with pytest.raises(CredentialsRejected) as caught:
+                connector.validate()
+            assert caught.value.message == refused
+
+    [check] = slack.requests
+    assert (check.method, check.path, check.json()) == ("POST", "/services/T/B/x", {})
