@@ -21,7 +21,8 @@ def socket_path(var_dir: Path) -> Path:
     return var_dir / "valkey" / "valkey.sock"
 
 
-def _answers(path: Path) -> bool:
+def valkey_answers(path: Path) -> bool:
+    """Whether a server on the socket replies to PING within a second."""
     if not path.exists():
         return False
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -47,7 +48,7 @@ def running_valkey(var_dir: Path) -> Iterator[Path]:
     server = None
     with open(path.parent / "start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _answers(path):
+        if not valkey_answers(path):
             path.unlink(missing_ok=True)
             # port=0: no TCP listener, only the socket; no persistence, the
             # database is the source of truth and the broker holds only messages.

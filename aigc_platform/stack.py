@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from django.conf import settings
 
-from aigc_platform.embedded import running_valkey
+from aigc_platform.embedded import running_valkey, socket_path, valkey_answers
 from aigc_platform.processes import (
     CPU_QUEUES,
     GPU_QUEUES,
@@ -20,6 +21,9 @@ from aigc_platform.processes import (
 )
 
 WORKER_READY = "ready."
+# The embedded Valkey counts as dead after this many missed one-second pings in a row
+# (one slow reply under load is not a death).
+VALKEY_MISSED_PINGS = 3
 
 
 def stack_processes(*, web_port: int | None, log_dir: Path,
@@ -58,6 +62,7 @@ def platform_running(*, web_port: int | None = None, timeout: float = 120,
     """
     log_dir = log_dir or Path(settings.VAR_DIR) / "logs"
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_signals_stop())  # entered first, so left last
         if settings.EMBEDDED_VALKEY:
             stack.enter_context(running_valkey(Path(settings.VAR_DIR)))
         processes = stack_processes(web_port=web_port, log_dir=log_dir, env=env)
@@ -73,11 +78,46 @@ def platform_running(*, web_port: int | None = None, timeout: float = 120,
         yield processes
 
 
-def run_until_interrupted(processes: list[ManagedProcess]) -> list[str]:
-    """Block until Ctrl-C (returns []) or until a process dies (returns the dead ones' names)."""
+@contextlib.contextmanager
+def _signals_stop() -> Iterator[None]:
+    """SIGTERM (kill, systemd, a container stop) stops the platform as Ctrl-C does.
+
+    The children run in sessions of their own, so a signal to this process reaches them
+    only through it: either signal raises KeyboardInterrupt, and leaving the stack stops
+    every child. Later signals are ignored until then, so a second Ctrl-C cannot cut the
+    stopping short and orphan the children not yet stopped.
+    """
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in stopping}
+
+    def stop(signum: int, frame: object) -> None:
+        for each in stopping:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for signum in stopping:
+        signal.signal(signum, stop)
     try:
-        while all(p.alive() for p in processes):
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_until_interrupted(processes: list[ManagedProcess]) -> list[str]:
+    """Block until SIGINT or SIGTERM (returns []) or until a child dies (returns the dead
+    ones' names). The embedded Valkey counts as a child: the workers would otherwise retry
+    a dead broker for ever."""
+    valkey = socket_path(Path(settings.VAR_DIR)) if settings.EMBEDDED_VALKEY else None
+    missed = 0
+    try:
+        while True:
+            dead = [p.name for p in processes if not p.alive()]
+            missed = 0 if valkey is None or valkey_answers(valkey) else missed + 1
+            if missed >= VALKEY_MISSED_PINGS:
+                dead.append("valkey")
+            if dead:
+                return dead
             time.sleep(1)
     except KeyboardInterrupt:
         return []
-    return [p.name for p in processes if not p.alive()]

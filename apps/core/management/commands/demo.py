@@ -45,15 +45,21 @@ class Command(BaseCommand):
 
     def _serve(self, workspace: demo.DemoWorkspace, port: int) -> None:
         port = port or free_port()
-        with platform_running(web_port=port, env=demo.DEMO_ENV) as processes:
-            brief = demo.demo_brief_submit(workspace)
-            self.stdout.write(
-                f"\nDashboard: http://127.0.0.1:{port}/   (admin: http://127.0.0.1:{port}/admin/)\n"
-                f"Logins: {demo.EDITOR} / {demo.DEMO_PASSWORD} (editor), "
-                f"{demo.REVIEWER} / {demo.DEMO_PASSWORD} (reviewer)\n"
-                f"Sample brief #{brief.pk} is generating now. Logs: {settings.VAR_DIR}/logs/\n"
-                "Ctrl-C stops everything.\n"
-            )
-            dead = run_until_interrupted(processes)
+        try:
+            with platform_running(web_port=port, env=demo.DEMO_ENV) as processes:
+                brief = demo.demo_brief_submit(workspace)
+                self.stdout.write(
+                    f"\nDashboard: http://127.0.0.1:{port}/   "
+                    f"(admin: http://127.0.0.1:{port}/admin/)\n"
+                    f"Logins: {demo.EDITOR} / {demo.DEMO_PASSWORD} (editor), "
+                    f"{demo.REVIEWER} / {demo.DEMO_PASSWORD} (reviewer)\n"
+                    f"Sample brief #{brief.pk} is generating now. Logs: {settings.VAR_DIR}/logs/\n"
+                    "Ctrl-C or SIGTERM stops everything.\n"
+                )
+                self.stdout.flush()
+                dead = run_until_interrupted(processes)
+        except KeyboardInterrupt:  # a signal while starting: what had started is stopped
+            return
         if dead:
-            raise CommandError(f"{', '.join(dead)} stopped; see {settings.VAR_DIR}/logs/")
+            raise CommandError(f"{', '.join(dead)} stopped, so everything was stopped; "
+                               f"see {settings.VAR_DIR}/logs/")

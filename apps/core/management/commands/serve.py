@@ -11,8 +11,14 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
-        with platform_running(web_port=options["port"]) as processes:
-            self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ — Ctrl-C stops.")
-            dead = run_until_interrupted(processes)
+        try:
+            with platform_running(web_port=options["port"]) as processes:
+                self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ — "
+                                  "Ctrl-C or SIGTERM stops everything.")
+                self.stdout.flush()
+                dead = run_until_interrupted(processes)
+        except KeyboardInterrupt:  # a signal while starting: what had started is stopped
+            return
         if dead:
-            raise CommandError(f"{', '.join(dead)} stopped; see {settings.VAR_DIR}/logs/")
+            raise CommandError(f"{', '.join(dead)} stopped, so everything was stopped; "
+                               f"see {settings.VAR_DIR}/logs/")
