@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
 from apps.briefs.models import ContentType, Origin, StyleGuide
+from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.dashboard.selectors import QueueFilters
 from apps.dashboard.services import BULK_ACTIONS, BULK_MAX, ROUND_ROBIN
@@ -223,7 +223,9 @@ class TrainingStartForm(forms.Form):
         if not text:
             return {}
         try:
-            parameters = json.loads(text)
+            parameters = json_checked(text)
+        except JsonRejected as exc:
+            raise forms.ValidationError(str(exc)) from None
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
         if not isinstance(parameters, dict):

@@ -25,7 +25,7 @@ from apps.integrations.inbound import endpoint_create
 from apps.integrations.models import Delivery, InboundDelivery
 from apps.integrations.outbound import subscription_create
 from tests import factories
-from tests.clients import client_for
+from tests.clients import client_for, logged_in
 from tests.unit.test_integrations_inbound import signed
 
 API = "/api/v1"
@@ -93,6 +93,17 @@ def test_an_imported_json_file_is_checked_like_a_body(ws, editor):
                                        format="multipart")
     assert (response.status_code, response.json()) == (400, {"file": [
         "The JSON holds a NUL character (\\u0000), which cannot be stored."]})
+
+
+@pytest.mark.django_db
+def test_the_dashboards_json_field_shows_deep_json_and_nul_characters_as_form_errors(ws, admin):
+    client = logged_in(admin)
+    deep = client.post("/training/", {"kind": "finetune", "parameters": "[" * 3000})
+    nul = client.post("/training/", {"kind": "finetune", "parameters": '{"steps\\u0000": 1}'})
+    assert (deep.status_code, nul.status_code) == (400, 400)
+    assert "The JSON nests deeper than 32 levels." in deep.content.decode()
+    assert "The JSON holds a NUL character (\\u0000), which cannot be stored." in (
+        nul.content.decode())
 
 
 @pytest.fixture
