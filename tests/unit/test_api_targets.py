@@ -311,3 +311,15 @@ def test_a_subscription_to_target_events_receives_the_pause(ws, admin):
          "until": None})
     assert Delivery.objects.get(pk=delivery_id).state == "succeeded"
     assert subscription.event_types == ["target.*"]
+
+
+def test_an_admin_creates_a_disabled_rate_limited_target_shown_with_its_health(ws, admin):
+    response = client_for(admin).post(f"{API}/targets/", {
+        "name": "Folder", "kind": "file", "config": {"folder": "site"}, "enabled": False,
+        "min_interval_s": 30}, format="json")
+    body = response.json()
+    assert response.status_code == 201
+    assert (body["enabled"], body["min_interval_s"], body["auto_publish"]) == (False, 30, True)
+    assert _health(body) == {**HEALTHY, "has_secret": False}
+    assert PublishingTarget.objects.filter(pk=body["id"], enabled=False, min_interval_s=30
+                                           ).exists()
