@@ -92,7 +92,7 @@ def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[st
     return target
 
 
-# What an API client or the admin may change on a target besides its secret; `kind` stays.
+# What may change on a target besides its secret; `kind` stays (another kind is another target).
 TARGET_FIELDS = ("name", "config", "enabled", "auto_publish", "min_interval_s")
 
 
