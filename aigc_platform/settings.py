@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from kombu import Queue as KombuQueue
 
 from aigc_platform.embedded import socket_path
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "apps.apikeys",
     "apps.notifications",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -339,14 +342,36 @@ if set(GENERATION_QUEUES) & {q.value for q in Queue}:
 SHARED_MODELS_DIR = (Path(os.environ["AIGC_SHARED_MODELS_DIR"]).resolve()
                      if os.environ.get("AIGC_SHARED_MODELS_DIR") else None)
 
+# --- HTTP security. Production is HTTPS (behind a proxy that sets X-Forwarded-Proto);
+# plain-http local use sets DJANGO_SECURE_SSL_REDIRECT=false, and the cookies follow it
+# (DJANGO_SECURE_COOKIES) unless told otherwise.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # pages and scripts read the token from the form, never the cookie
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", SECURE_SSL_REDIRECT)
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Scripts and styles come only from our static files: no inline script, handler or style.
+# Images may come from anywhere over https (a draft's preview shows the post's images).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,12 @@ def markdown_html(text: str) -> str:
     """Markdown → HTML with only safe tags, attributes and URL schemes; links get
     rel="noopener noreferrer" so a post never leaks our readers' origin."""
     html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    return sanitized_html(html)
+
+
+def sanitized_html(html: str) -> str:
+    """`html` cut down to what a post may contain (ALLOWED_TAGS, ALLOWED_ATTRIBUTES,
+    URL_SCHEMES), links with rel="noopener noreferrer"."""
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes=URL_SCHEMES, link_rel="noopener noreferrer").strip()
 

@@ -5,13 +5,12 @@
   "use strict";
 
   const RENEW_MS = 60000; // the server's lock lasts two minutes
-  const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
 
-  function post(url, body) {
+  // The CSRF token comes from the editor's own form: the cookie is HttpOnly.
+  function post(url, csrf, body) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": decodeURIComponent(csrf),
-                 "Content-Type": "application/x-www-form-urlencoded" },
+      headers: { "X-CSRFToken": csrf, "Content-Type": "application/x-www-form-urlencoded" },
       body: body || "",
     }).then(function (response) {
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
@@ -22,10 +21,11 @@
     const url = details.dataset.lockUrl;
     const message = details.querySelector("[data-lock-message]");
     const save = details.querySelector("button[type=submit]");
+    const csrf = details.querySelector("input[name=csrfmiddlewaretoken]").value;
     let timer = null;
 
     function take() {
-      post(url).then(function (result) {
+      post(url, csrf).then(function (result) {
         save.disabled = !result.ok;
         message.textContent = result.ok ? "You are editing: others see that this draft is taken."
           : result.data.error || "This draft cannot be edited now.";
@@ -38,7 +38,7 @@
         take();
         timer = window.setInterval(take, RENEW_MS);
       } else {
-        post(url, "release=1");
+        post(url, csrf, "release=1");
         message.textContent = "";
       }
     });
