@@ -174,7 +174,7 @@ def test_requests_default_from_the_brief_length_and_job_id() -> None:
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10, backend="openai")
     with pytest.raises(InvalidRequest, match="Unknown model backend 'llamafile'"):
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10, backend="llamafile")
-    with pytest.raises(InvalidRequest, match="needs a model folder or hub id"):
+    with pytest.raises(InvalidRequest, match="needs a model folder"):
         request_for_job(job_id=7, prompt="Hi", variants=1, target_words=10,
                         backend="transformers")
 

@@ -40,7 +40,7 @@ def _model_for(backend: str, model: str) -> str:
         return model or BUILTIN
     if backend == "transformers":
         if not model:
-            raise InvalidRequest("A transformers model profile needs a model folder or hub id.")
+            raise InvalidRequest("A transformers model profile needs a model folder.")
         return model
     if backend == OPENAI:
         if not model:

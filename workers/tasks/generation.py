@@ -170,7 +170,7 @@ def local_model(profile: ModelProfile) -> str:
 def job_request(job: GenerationJob) -> GenerationRequest:
     profile = job.model_profile
     model = profile.model if profile else ""
-    if profile and profile.backend in LOCAL_BACKENDS:
+    if profile and profile.backend in LOCAL_BACKENDS and profile.model:
         model = local_model(profile)
     return request_for_job(
         job_id=job.pk, prompt=job.prompt, variants=job.variants,
