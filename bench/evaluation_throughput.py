@@ -31,6 +31,7 @@ from workers.evaluation.embeddings import (  # noqa: E402
     embedding_cache_clear,
     packaged_model_dir,
 )
+from workers.evaluation.language import language  # noqa: E402
 from workers.evaluation.scorer import score_drafts  # noqa: E402
 from workers.evaluation.types import PublishedPiece, ScoringInput  # noqa: E402
 
@@ -69,7 +70,7 @@ def job_inputs(rng: random.Random) -> list[ScoringInput]:
         # a numbered opening makes every draft a distinct text, as real variants are
         text = f"Tip {draft_id}: " + " ".join(sentences)
         inputs.append(ScoringInput(
-            draft_id=draft_id, brief_text=BRIEF, draft_text=text, target_words=120,
+            draft_id=draft_id, brief_text=BRIEF, draft_text=text, target_length=120,
             keywords=("compost", "garden", "bin"), required_terms=("kitchen scraps",),
             banned_terms=("guaranteed", "miracle"), reference_texts=(REFERENCE,),
             job_id=(draft_id - 1) // VARIANTS,
@@ -79,7 +80,7 @@ def job_inputs(rng: random.Random) -> list[ScoringInput]:
 
 def published_pieces(rng: random.Random, model_dir: Path) -> list[PublishedPiece]:
     texts = [" ".join(rng.sample(SENTENCES, 6)) for _ in range(PUBLISHED)]
-    return [PublishedPiece(piece_id=i, embedding=vector, signature=novelty.signature(text))
+    return [PublishedPiece(piece_id=i, embedding=vector, signature=novelty.signature(text, language("en")))
             for i, (text, vector) in enumerate(zip(texts, embed(texts, model_dir), strict=True))]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.api_auth import ID_MAX
@@ -21,6 +22,7 @@ from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, Draft, GenerationJob, ModelProfile
 from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.models import DraftRevision, Review
+from workers.evaluation.language import UNITS, length_unit
 
 
 class IdField(serializers.IntegerField):
@@ -195,16 +197,23 @@ class PublicationSerializer(serializers.ModelSerializer):
 class BriefListSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     content_type = ContentTypeRefSerializer()
+    length_unit = serializers.SerializerMethodField(
+        help_text="what target_length counts: characters for Chinese and Japanese, else words")
 
     class Meta:
         model = ContentBrief
         fields = [
             "id", "url", "title", "state", "content_type", "origin", "external_id", "priority",
-            "variants", "target_length", "language", "due_at", "created_at", "updated_at",
+            "variants", "target_length", "length_unit", "language", "due_at", "created_at",
+            "updated_at",
         ]
 
     def get_url(self, brief: ContentBrief) -> str:
         return reverse("api:brief-detail", kwargs={"brief_id": brief.pk})
+
+    @extend_schema_field(serializers.ChoiceField(choices=UNITS))
+    def get_length_unit(self, brief: ContentBrief) -> str:
+        return length_unit(brief.language)
 
 
 class BriefDetailSerializer(BriefListSerializer):

@@ -28,7 +28,7 @@ class BriefForm(forms.Form):
     keywords = forms.CharField(max_length=2000, required=False, help_text="Comma separated.")
     target_length = forms.IntegerField(
         min_value=10, max_value=5000, required=False,
-        help_text="Words. Empty: the content type's default.",
+        help_text="Words; characters for Chinese and Japanese. Empty: the content type's default.",
     )
     variants = forms.IntegerField(
         min_value=1, max_value=8, required=False, help_text="Empty: the content type's default."

@@ -235,14 +235,15 @@ def _comment_threads(brief: ContentBrief) -> list[ReviewComment]:
     return [attach(c) for c in by_parent.get(None, [])]
 
 
-def _annotate_review_state(drafts: list[Draft], reviews: list[Review]) -> None:
+def _annotate_review_state(drafts: list[Draft], reviews: list[Review], language: str) -> None:
     """Per draft: the word diff of its newest revision against the model's text, who holds
     its edit lock, and the approvals that still count."""
     now = timezone.now()
     locks = {lock.draft_id: lock for lock in EditLock.objects.filter(
         draft__in=drafts, expires_at__gt=now).select_related("holder")}
     for draft in drafts:
-        draft.diff = word_diff(draft.text, draft.current_text) if draft.revision_number > 1 else []
+        draft.diff = (word_diff(draft.text, draft.current_text, language=language)
+                      if draft.revision_number > 1 else [])
         draft.lock = locks.get(draft.pk)
         draft.approvals = [r for r in reviews if r.decision == Decision.APPROVE
                            and not r.superseded and r.revision is not None
@@ -283,7 +284,7 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
     audit = list(AuditEvent.objects.filter(subjects, workspace_id=workspace_id)
                  .select_related("actor")[:audit_limit])
     targets = targets_enabled(workspace_id=workspace_id)
-    _annotate_review_state(current, reviews)
+    _annotate_review_state(current, reviews, brief.language)
     return BriefPage(
         brief=brief, jobs=jobs, drafts=current,
         earlier_drafts=[d for d in drafts if d.job_id != latest_job_id],

@@ -24,9 +24,10 @@ LABELS: dict[str, str] = {
     "length_fit": "fit to the target length",
     "word_count": "word count",
     "char_count": "character count",
+    "length": "length in the language's unit (words, or characters for Chinese and Japanese)",
     "keyword_coverage": "keyword coverage",
     "required_coverage": "coverage of the style guide's required terms",
-    "reading_ease": "reading ease (Flesch)",
+    "reading_ease": "reading ease (Flesch's formula for the language)",
     "reading_grade": "reading grade level",
     "repetition": "repetition",
     "rouge1": "ROUGE-1 against the reference texts",
@@ -48,11 +49,36 @@ LABELS: dict[str, str] = {
     "unsafe_links": "unsafe links",
     "profanity": "profanity",
     "unsupported_sentences": "sentences not supported by the source material",
+    "wrong_language": "text in another language than the brief's",
+    "real_word_share": "share of real words of the brief's language",
+    "truncated": "text cut off mid-sentence",
+    "loops": "phrases repeated in a loop",
+    "list_markers": "list markers left without an item",
+}
+
+# The short name of the rule a metric's finding breaks, as `manage.py evaluate` and the
+# API report it ("banned_term", "not_language"); metrics not listed go by their own name.
+RULE_NAMES: dict[str, str] = {
+    "banned_terms_found": "banned_term",
+    "real_word_share": "not_language",
+    "loops": "repetition_loop",
+    "list_markers": "list_marker",
+    "emails": "pii", "phone_numbers": "pii", "card_numbers": "pii", "pii": "pii",
+    "keywords_missing": "keyword_missing",
+    "required_terms_missing": "required_term_missing",
+    "unsafe_links": "unsafe_link",
 }
 
 # A new gate starts from these; each line is a judgement an editor can change in admin.
 DEFAULT_RULES: list[dict[str, Any]] = [
     {"metric": "relevance", "min": 0.3, "severity": FAIL},  # MiniLM: off-topic text is < 0.25
+    # text that is not what an editor could publish, whatever its scores (workers/evaluation/
+    # checks.py); real-word shares: built-in model babble 0.50-0.86, human prose 0.92-1.00
+    {"metric": "wrong_language", "max": 0, "severity": FAIL},
+    {"metric": "real_word_share", "min": 0.89, "severity": FAIL},
+    {"metric": "loops", "max": 0, "severity": FAIL},
+    {"metric": "truncated", "max": 0, "severity": WARN},
+    {"metric": "list_markers", "max": 0, "severity": WARN},
     {"metric": "banned_terms_found", "max": 0, "severity": FAIL},
     {"metric": "emails", "max": 0, "severity": FAIL},
     {"metric": "phone_numbers", "max": 0, "severity": FAIL},
@@ -107,6 +133,10 @@ class Finding:
     severity: str
     value: Any
     reason: str
+
+    @property
+    def rule(self) -> str:
+        return RULE_NAMES.get(self.metric, self.metric)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,12 @@ class WorkspaceEvaluationSettings(models.Model):
                                      related_name="evaluation_settings")
     auto_approve = models.BooleanField(
         default=False, help_text="let drafts that pass every check skip human review")
+    embedding_model_dir = models.CharField(
+        max_length=500, blank=True,
+        help_text="a sentence-transformers model folder on the evaluation workers (e.g. a "
+        "multilingual one for Chinese); empty: the deployment's model. Languages its model "
+        "card does not list are scored by the lexical fallback",
+    )
 
     class Meta:
         verbose_name_plural = "workspace evaluation settings"

@@ -20,6 +20,7 @@ from apps.evaluation.models import (
 from apps.generation.models import Draft, GenerationJob, JobState
 from apps.publishing.models import Publication, PublicationState
 from apps.reviews.models import DraftRevision
+from workers.evaluation.language import language as language_of
 from workers.evaluation.types import PublishedPiece, ScoringInput
 
 # A piece on its way out counts as published: two drafts approved the same day must
@@ -46,7 +47,7 @@ def scoring_inputs_for_job(job_id: int) -> list[ScoringInput]:
         Draft.objects.filter(job_id=job_id)
         .select_related("brief", "brief__style_guide")
         .only("id", "job_id", "variant", "text", "brief__title", "brief__topic",
-              "brief__keywords", "brief__target_length", "brief__reference_texts",
+              "brief__keywords", "brief__target_length", "brief__reference_texts", "brief__language",
               "brief__source_material", "brief__style_guide__banned_terms",
               "brief__style_guide__required_terms")
         .order_by("variant")
@@ -58,13 +59,14 @@ def scoring_inputs_for_job(job_id: int) -> list[ScoringInput]:
             draft_id=draft.pk,
             brief_text=brief_text(title=brief.title, topic=brief.topic, keywords=brief.keywords),
             draft_text=draft.text,
-            target_words=brief.target_length,
+            target_length=brief.target_length,
             keywords=tuple(brief.keywords),
             required_terms=tuple(guide.required_terms) if guide else (),
             banned_terms=tuple(guide.banned_terms) if guide else (),
             reference_texts=tuple(brief.reference_texts),
             source_material=brief.source_material,
             job_id=draft.job_id,
+            language=brief.language,
         ))
     return inputs
 
@@ -75,14 +77,37 @@ def _published_revisions(workspace_id: int) -> QuerySet:
     ).distinct()
 
 
-def published_texts_unindexed(*, workspace_id: int, embedding_model: str) -> list[tuple[int, str]]:
-    """(revision id, text) of published revisions without a fingerprint of this model yet:
-    a reviewer's edited revision, or one published before fingerprints were kept."""
+def job_language(*, job_id: int) -> str:
+    """The language tag of the job's brief."""
+    return GenerationJob.objects.filter(pk=job_id).values_list("brief__language", flat=True).get()
+
+
+def _in_language(code: str) -> Q:
+    """Briefs whose language tag has the primary subtag `code` ("zh" matches "zh" and "zh-CN")."""
+    return Q(draft__brief__language__iexact=code) | Q(draft__brief__language__istartswith=f"{code}-")
+
+
+def published_texts_unindexed(*, workspace_id: int, embedding_model: str, language: str
+                              ) -> list[tuple[int, str]]:
+    """(revision id, text) of published revisions in `language` without a fingerprint of this
+    model yet: a reviewer's edited revision, or one published before fingerprints were kept.
+
+    Only the language's pieces: a workspace writing English and Chinese keeps its English
+    pieces in the embedding model's space and its Chinese ones in the lexical fallback's,
+    instead of each job re-indexing the other language's pieces.
+    """
+    code = language_of(language).code
     return list(
-        _published_revisions(workspace_id)
+        _published_revisions(workspace_id).filter(_in_language(code))
         .exclude(fingerprint__embedding_model=embedding_model)
         .order_by("pk").values_list("pk", "text")
     )
+
+
+def embedding_model_dir(*, workspace_id: int) -> str:
+    """The workspace's own sentence-transformers model folder; empty: the deployment's."""
+    return (WorkspaceEvaluationSettings.objects.filter(workspace_id=workspace_id)
+            .values_list("embedding_model_dir", flat=True).first() or "")
 
 
 def published_pieces(*, workspace_id: int, embedding_model: str) -> list[PublishedPiece]:

@@ -180,9 +180,18 @@ def _approve(brief: ContentBrief, draft: Draft) -> None:
 
 
 @transaction.atomic
-def evaluation_settings_set(*, workspace_id: int, auto_approve: bool
-                            ) -> WorkspaceEvaluationSettings:
-    """Turn automatic approval on or off for a workspace (off by default)."""
+def evaluation_settings_set(*, workspace_id: int, auto_approve: bool | None = None,
+                            embedding_model_dir: str | None = None) -> WorkspaceEvaluationSettings:
+    """Set a workspace's evaluation switches; an argument left None keeps its value.
+
+    auto_approve is off by default; embedding_model_dir names a sentence-transformers
+    model folder on the evaluation workers (empty: the deployment's model).
+    """
+    changes: dict[str, object] = {}
+    if auto_approve is not None:
+        changes["auto_approve"] = auto_approve
+    if embedding_model_dir is not None:
+        changes["embedding_model_dir"] = embedding_model_dir.strip()
     settings, _ = WorkspaceEvaluationSettings.objects.update_or_create(
-        workspace_id=workspace_id, defaults={"auto_approve": auto_approve})
+        workspace_id=workspace_id, defaults=changes)
     return settings

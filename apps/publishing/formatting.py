@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import markdown
 import nh3
+from django.utils.text import slugify
+
+from workers.evaluation.language import has_ideographs, language, tokens
 
 # What a CMS post may contain: Markdown's own output (with tables, footnotes,
 # fenced code from `extra`), nothing that runs script or pulls in frames.
@@ -27,6 +31,28 @@ URL_SCHEMES = {"http", "https", "mailto"}
 # Mastodon counts every URL as 23 characters, whatever its length
 # (`configuration.statuses.characters_reserved_per_url`).
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+def slug(title: str, *, language_tag: str, max_length: int, percent_encoded: bool = False) -> str:
+    """A URL slug of the title's words, in its language; empty when it has none.
+
+    Latin-script titles keep Django's ASCII slug. A title with Chinese or Japanese gets its
+    words from the text layer (jieba's words in Chinese), hyphen-joined and kept in their
+    script ("人工智能-改变-教育"), where an ASCII slug would drop every character. Whole
+    words are cut at `max_length`, counted in characters, or in bytes of the %-encoded form
+    when `percent_encoded` (how WordPress stores a non-ASCII slug, lower-case hex).
+    """
+    if not has_ideographs(title):
+        return slugify(title)[:max_length].strip("-")
+    words = [slugify(word, allow_unicode=True) for word in tokens(title, language(language_tag))]
+    shown = ""
+    for word in filter(None, words):
+        longer = f"{shown}-{word}" if shown else word
+        encoded = quote(longer, safe="-").lower() if percent_encoded else longer
+        if len(encoded) > max_length:
+            break
+        shown = longer
+    return quote(shown, safe="-").lower() if percent_encoded else shown
 
 
 def markdown_html(text: str) -> str:

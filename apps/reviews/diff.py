@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-# A word keeps the whitespace after it, so joining the pieces restores the text exactly.
-_WORD = re.compile(r"\S+\s*|\s+")
+from workers.evaluation.language import language as language_of
+from workers.evaluation.language import pieces as word_pieces
 
 
 @dataclass(frozen=True)
@@ -16,9 +15,11 @@ class DiffPiece:
     text: str
 
 
-def word_diff(before: str, after: str) -> list[DiffPiece]:
-    """The pieces turning `before` into `after`, word by word, adjacent pieces of one kind merged."""
-    old, new = _WORD.findall(before), _WORD.findall(after)
+def word_diff(before: str, after: str, *, language: str) -> list[DiffPiece]:
+    """The pieces turning `before` into `after`, word by word in the brief's `language` (Chinese
+    by jieba's words, not by spaces it does not write), adjacent pieces of one kind merged."""
+    lang = language_of(language)
+    old, new = word_pieces(before, lang), word_pieces(after, lang)
     # Compare words without their trailing whitespace: a rewrapped line is no edit.
     matcher = SequenceMatcher(a=[w.strip() for w in old], b=[w.strip() for w in new],
                               autojunk=False)

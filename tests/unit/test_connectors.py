@@ -289,11 +289,17 @@ def test_another_publication_with_the_same_title_gets_its_own_file_and_finds_it_
         "composting-at-home-2")
 
 
-def test_a_title_without_ascii_letters_gets_a_name_from_the_key(tmp_path):
-    result = FileConnector(folder=tmp_path).publish(_item(title="堆肥入门"))
+def test_a_chinese_title_gets_a_slug_of_its_words(tmp_path):
+    result = FileConnector(folder=tmp_path).publish(_item(title="堆肥入门", language="zh-CN"))
+
+    assert result.external_id == "堆肥-入门.md"
+    assert _front_matter_and_body(tmp_path / "堆肥-入门.md")[0]["title"] == "堆肥入门"
+
+
+def test_a_title_without_words_gets_a_name_from_the_key(tmp_path):
+    result = FileConnector(folder=tmp_path).publish(_item(title="？！…"))
 
     assert result.external_id == "post-6f1c2b7e.md"
-    assert _front_matter_and_body(tmp_path / "post-6f1c2b7e.md")[0]["title"] == "堆肥入门"
 
 
 @pytest.mark.parametrize("value", [

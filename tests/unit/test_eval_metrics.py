@@ -8,10 +8,12 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from workers.evaluation import diversity, embeddings, grounding, metrics, novelty, references
+from workers.evaluation import diversity, embeddings, language, metrics, novelty, references
 from workers.evaluation.safety import luhn_valid, safety
 from workers.evaluation.scorer import score_drafts
 from workers.evaluation.types import PublishedPiece, ScoringInput
+
+EN = language.language("en")
 
 COMPOST_SOURCE = (
     "Compost needs a mix of green material such as vegetable scraps and brown material such as "
@@ -46,7 +48,7 @@ def test_rouge_equals_hand_count_and_rouge_score() -> None:
     target = "The quick brown fox jumps over the lazy dog"
     draft = "The quick brown dog jumps on the log."
     # When the draft is scored against the target
-    scores = references.rouge(draft, [target])
+    scores = references.rouge(draft, [target], EN)
     # Then ROUGE-1: 6 shared words of 8 and 9 -> F = 12/17; ROUGE-2: 2 bigrams of 7 and 8 -> 4/15;
     # ROUGE-L: the longest common subsequence "the quick brown jumps the" (5) -> 10/17
     assert scores == {"rouge1": pytest.approx(12 / 17), "rouge2": pytest.approx(4 / 15),
@@ -56,7 +58,7 @@ def test_rouge_equals_hand_count_and_rouge_score() -> None:
     expected = reference.score(target, draft)
     assert scores == {name: expected[name].fmeasure for name in scores}
     # And with several references the best one counts
-    assert references.rouge(draft, ["Unrelated words entirely.", target]) == scores
+    assert references.rouge(draft, ["Unrelated words entirely.", target], EN) == scores
 
 
 def test_bleu_and_chrf_equal_hand_count_and_sacrebleu() -> None:
@@ -64,7 +66,7 @@ def test_bleu_and_chrf_equal_hand_count_and_sacrebleu() -> None:
     draft = "The man had just bitten him."
     refs = ["The man bit him first.", "The man had bitten the dog."]
     # When it is scored
-    bleu, chrf = references.bleu(draft, refs), references.chrf(draft, refs)
+    bleu, chrf = references.bleu(draft, refs, EN), references.chrf(draft, refs)
     # Then BLEU = (6/7 * 2/6 * 1/5 * 1/8) ** (1/4) * 100: clipped n-gram precisions, the empty
     # 4-gram count smoothed by sacrebleu's "exp" method to 1/(2*4), brevity penalty 1 (7 = 7)
     assert bleu == pytest.approx(100 * (1 / 140) ** 0.25)
@@ -74,37 +76,37 @@ def test_bleu_and_chrf_equal_hand_count_and_sacrebleu() -> None:
     assert chrf == pytest.approx(sacrebleu.sentence_chrf(draft, refs).score)
     assert round(chrf, 2) == 51.88
     # And a draft equal to a reference scores 100 everywhere; no reference gives no scores
-    assert references.reference_overlap(refs[0], refs) == {
+    assert references.reference_overlap(refs[0], refs, EN) == {
         "rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0, "bleu": pytest.approx(100.0),
         "chrf": pytest.approx(100.0)}
-    assert references.reference_overlap(draft, ["  "]) == {}
+    assert references.reference_overlap(draft, ["  "], EN) == {}
 
 
 def test_terms_coverage_and_readability() -> None:
     text = "Our Kitchen  Scraps guide: compost is guaranteed to work. Composting is fun."
-    assert metrics.terms_found(text, ["kitchen scraps", "garden", "compost", "Compost", " "]) == [
+    assert language.terms_found(text, ["kitchen scraps", "garden", "compost", "Compost", " "]) == [
         "kitchen scraps", "compost"]
-    assert metrics.coverage(text, ["compost", "garden", "bin", "kitchen scraps"]) == 0.5
-    assert metrics.coverage(text, []) == 1.0
-    assert metrics.terms_found(text, ["guarantee"]) == []  # whole words only
+    assert language.coverage(text, ["compost", "garden", "bin", "kitchen scraps"]) == 0.5
+    assert language.coverage(text, []) == 1.0
+    assert language.terms_found(text, ["guarantee"]) == []  # whole words only
     # 6 words, 1 sentence, 6 syllables: 206.835 - 1.015 * 6 - 84.6 * 1 and 0.39 * 6 + 11.8 - 15.59
-    assert metrics.readability("The cat sat on the mat.") == (
+    assert metrics.readability("The cat sat on the mat.", EN) == (
         pytest.approx(116.145), pytest.approx(-1.45))
-    assert metrics.readability("") == (0.0, 0.0)
+    assert metrics.readability("", EN) == (0.0, 0.0)
     assert metrics.syllables("composting") == 3
 
 
 def test_diversity_of_variants() -> None:
     first, second = "The cat sat on the mat.", "The cat lay on the mat."
     # 12 words, 6 distinct; 10 bigrams, 7 distinct
-    assert diversity.distinct_n([first, second], 1) == 0.5
-    assert diversity.distinct_n([first, second], 2) == 0.7
-    assert diversity.distinct_n([""], 2) == 0.0
+    assert diversity.distinct_n([first, second], 1, EN) == 0.5
+    assert diversity.distinct_n([first, second], 2, EN) == 0.7
+    assert diversity.distinct_n([""], 2, EN) == 0.0
     texts = [first, second, "A dog ran in the park."]
     expected = sum(sacrebleu.sentence_bleu(t, [o for o in texts if o is not t]).score
                    for t in texts) / 3
-    assert diversity.self_bleu(texts) == pytest.approx(expected)
-    assert diversity.self_bleu([first]) is None
+    assert diversity.self_bleu(texts, EN) == pytest.approx(expected)
+    assert diversity.self_bleu([first], EN) is None
     assert diversity.mean_pairwise_similarity([(1.0, 0.0), (0.0, 1.0), (1.0, 0.0)]) == (
         pytest.approx(1 / 3))
     assert diversity.mean_pairwise_similarity([(1.0, 0.0)]) is None
@@ -112,26 +114,26 @@ def test_diversity_of_variants() -> None:
 
 def test_minhash_estimates_shingle_overlap() -> None:
     edited = PUBLISHED.replace("shady", "sunny")
-    exact = len(novelty.shingles(PUBLISHED) & novelty.shingles(edited)) / len(
-        novelty.shingles(PUBLISHED) | novelty.shingles(edited))
-    estimate = novelty.jaccard_estimate(novelty.signature(PUBLISHED), novelty.signature(edited))
+    exact = len(novelty.shingles(PUBLISHED, EN) & novelty.shingles(edited, EN)) / len(
+        novelty.shingles(PUBLISHED, EN) | novelty.shingles(edited, EN))
+    estimate = novelty.jaccard_estimate(novelty.signature(PUBLISHED, EN), novelty.signature(edited, EN))
     assert abs(estimate - exact) < 0.15
-    assert novelty.jaccard_estimate(novelty.signature(PUBLISHED), novelty.signature(PUBLISHED)) == 1
-    assert novelty.jaccard_estimate(novelty.signature(PUBLISHED), novelty.signature(FRESH)) < 0.1
-    assert len(novelty.signature("")) == novelty.PERMUTATIONS
+    assert novelty.jaccard_estimate(novelty.signature(PUBLISHED, EN), novelty.signature(PUBLISHED, EN)) == 1
+    assert novelty.jaccard_estimate(novelty.signature(PUBLISHED, EN), novelty.signature(FRESH, EN)) < 0.1
+    assert len(novelty.signature("", EN)) == novelty.PERMUTATIONS
 
 
 def test_a_copy_of_a_published_piece_is_caught(model_dir: Path) -> None:
     # Given one published piece, stored as its fingerprint
     (vector,) = embeddings.embed([PUBLISHED], model_dir)
     published = [PublishedPiece(piece_id=41, embedding=vector,
-                                signature=novelty.signature(PUBLISHED))]
+                                signature=novelty.signature(PUBLISHED, EN))]
     brief = "Composting at home\nhow to start composting kitchen scraps\ncompost"
     # When a lightly edited copy and a fresh text are scored
     copy, fresh = score_drafts([
-        ScoringInput(draft_id=1, brief_text=brief, target_words=80, job_id=1,
+        ScoringInput(draft_id=1, brief_text=brief, target_length=80, job_id=1,
                      draft_text=PUBLISHED.replace("Pick a shady", "Choose a shady")),
-        ScoringInput(draft_id=2, brief_text=brief, draft_text=FRESH, target_words=80, job_id=1),
+        ScoringInput(draft_id=2, brief_text=brief, draft_text=FRESH, target_length=80, job_id=1),
     ], model_dir, published)
     # Then the copy is nearly the same in meaning and in words, and points at the piece
     assert copy.metrics["duplicate_similarity"] > 0.97
@@ -149,7 +151,7 @@ def test_a_copy_of_a_published_piece_is_caught(model_dir: Path) -> None:
 def test_grounding_lists_the_unsupported_claim(model_dir: Path) -> None:
     # Given source material and a draft with three faithful sentences and one made-up claim
     item = ScoringInput(draft_id=1, brief_text="Composting", draft_text=GROUNDED_DRAFT,
-                        target_words=40, source_material=COMPOST_SOURCE)
+                        target_length=40, source_material=COMPOST_SOURCE)
     # When it is scored
     (result,) = score_drafts([item], model_dir)
     # Then three sentences of four are supported and the claim is listed
@@ -157,7 +159,7 @@ def test_grounding_lists_the_unsupported_claim(model_dir: Path) -> None:
     assert result.metrics["unsupported_sentences"] == [
         "Compost cures baldness and doubles your income within a month."]
     # a break needs a capital or digit after it; a fragment without letters is no sentence
-    assert grounding.sentences("First one. second part? Third!\n\n42.") == [
+    assert language.sentences("First one. second part? Third!\n\n42.") == [
         "First one. second part?", "Third!"]
 
 
@@ -189,7 +191,7 @@ def test_scorer_reports_every_text_metric(model_dir: Path) -> None:
     item = ScoringInput(
         draft_id=3, brief_text="Composting at home\ncompost, garden",
         draft_text="Composting is guaranteed to work. Mail ann@example.org for a free bin.",
-        target_words=13, keywords=("compost", "garden", "bin"),
+        target_length=13, keywords=("compost", "garden", "bin"),
         required_terms=("kitchen scraps",), banned_terms=("guaranteed", "free"),
         reference_texts=("Composting works. Ask us for a bin.",),
     )
@@ -204,7 +206,7 @@ def test_scorer_reports_every_text_metric(model_dir: Path) -> None:
     assert values["banned_terms_found"] == ["guaranteed", "free"]
     assert values["emails"] == ["ann@example.org"] and values["pii"] == 1
     assert values["word_count"] == 13 and values["char_count"] == 70
-    assert values["bleu"] == pytest.approx(references.bleu(item.draft_text, item.reference_texts))
+    assert values["bleu"] == pytest.approx(references.bleu(item.draft_text, item.reference_texts, EN))
     assert set(values) >= {"rouge1", "rouge2", "rougeL", "chrf", "reading_ease", "reading_grade"}
     assert "grounding" not in values  # no source material: not measured
     assert len(result.embedding) == 384 and len(result.signature) == novelty.PERMUTATIONS

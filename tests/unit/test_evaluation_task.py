@@ -136,9 +136,9 @@ def test_scoring_inputs_for_job_reads_drafts_with_their_brief_in_one_query(
                       "garden\ncompost, garden")
     assert inputs == [
         ScoringInput(draft_id=drafts[0], brief_text=expected_brief, draft_text=ON_TOPIC,
-                     target_words=40, keywords=("compost", "garden"), job_id=job.pk),
+                     target_length=40, keywords=("compost", "garden"), job_id=job.pk),
         ScoringInput(draft_id=drafts[1], brief_text=expected_brief, draft_text=OFF_TOPIC,
-                     target_words=40, keywords=("compost", "garden"), job_id=job.pk),
+                     target_length=40, keywords=("compost", "garden"), job_id=job.pk),
     ]
 
 

@@ -10,23 +10,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workers.evaluation import metrics, references
+from workers.evaluation import references
+from workers.evaluation.language import Language, tokens
 
 
-def distinct_n(texts: Sequence[str], n: int) -> float:
+def distinct_n(texts: Sequence[str], n: int, lang: Language) -> float:
     """Distinct n-grams over all n-grams of all texts (Li et al. 2016), lower-cased; 0.0 if none."""
     grams = []
     for text in texts:
-        tokens = [t.lower() for t in metrics.words(text)]
-        grams.extend(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        words = [t.lower() for t in tokens(text, lang)]
+        grams.extend(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def self_bleu(texts: Sequence[str]) -> float | None:
+def self_bleu(texts: Sequence[str], lang: Language) -> float | None:
     """Mean BLEU (0-100) of each text against all the others (Zhu et al. 2018); None for one text."""
     if len(texts) < 2:
         return None
-    scores = [references.bleu(text, [*texts[:i], *texts[i + 1:]]) for i, text in enumerate(texts)]
+    scores = [references.bleu(text, [*texts[:i], *texts[i + 1:]], lang) for i, text in enumerate(texts)]
     return sum(scores) / len(scores)
 
 
@@ -45,12 +46,13 @@ def mean_pairwise_similarity(vectors: Sequence[Sequence[float]]) -> float | None
     return float(upper.mean())
 
 
-def diversity(texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> dict[str, float | None]:
+def diversity(texts: Sequence[str], vectors: Sequence[Sequence[float]], lang: Language
+              ) -> dict[str, float | None]:
     """The job-level figures stored with each of its drafts' evaluations."""
     return {
         "variants": len(texts),
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
-        "self_bleu": self_bleu(texts),
+        "distinct_1": distinct_n(texts, 1, lang),
+        "distinct_2": distinct_n(texts, 2, lang),
+        "self_bleu": self_bleu(texts, lang),
         "mean_pairwise_similarity": mean_pairwise_similarity(vectors),
     }

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ BATCH_SIZE = 32
 # A 384-float tuple is ~12 KB, so the cache stays near 12 MB while covering
 # hundreds of jobs (a job needs its variants plus one brief text).
 CACHE_ENTRIES = 1024
+# `language: en` or `language:` followed by `- en` items, in a model card's YAML front matter
+_CARD_LANGUAGE = re.compile(r"^language:[ \t]*(\S*)[ \t]*\n((?:[ \t]*-[^\n]*\n)*)", re.MULTILINE)
+_CARD_LIST_ITEM = re.compile(r"-[ \t]*([^\s#]+)")
 
 
 def packaged_model_dir() -> Path:
@@ -42,6 +47,36 @@ def model_name(model_dir: str | Path) -> str:
     """The name recorded with each score: the hub id for the packaged model, else the folder's name."""
     path = Path(model_dir).resolve()
     return PACKAGED_MODEL_NAME if path == packaged_model_dir() else path.name
+
+
+@cache
+def model_languages(model_dir: str | Path) -> frozenset[str]:
+    """The languages the model card (README.md front matter, `language:`) says the model covers.
+
+    Empty when the card names none: the model is then trusted with every language, as
+    whoever configured it chose it for the workspace's texts. A card naming
+    "multilingual" covers every language too.
+    """
+    card = Path(model_dir) / "README.md"
+    if not card.is_file():
+        return frozenset()
+    text = card.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return frozenset()
+    front = text.split("---", 2)[1]
+    match = _CARD_LANGUAGE.search(front)
+    if match is None:
+        return frozenset()
+    inline, listed = match.group(1).strip(), _CARD_LIST_ITEM.findall(match.group(2) or "")
+    values = [inline] if inline else listed
+    codes = {v.strip().strip("'\"").lower().split("-")[0] for v in values if v.strip()}
+    return frozenset() if "multilingual" in codes else frozenset(codes)
+
+
+def model_covers(model_dir: str | Path, code: str) -> bool:
+    """Whether the model's vectors mean something for text in the language `code` ("zh")."""
+    languages = model_languages(str(Path(model_dir).resolve()))
+    return not languages or code in languages
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,14 @@ counts as supported when its best support reaches SUPPORT_THRESHOLD = 0.55.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
 
-from workers.evaluation import metrics
+from workers.evaluation.language import Language, tokens
 
 SUPPORT_THRESHOLD = 0.55
-# splits after . ! ? followed by space and a capital, digit or quote: keeps "e.g. this" together
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
@@ -32,14 +29,13 @@ these they this those through to too under until up very was we were what when w
 while who whom why will with would you your yours yourself yourselves also like may might must
 shall it's don't
 """.split())
-
-
-def sentences(text: str) -> list[str]:
-    """The text's sentences, stripped, blank lines and fragments without a letter dropped."""
-    parts = []
-    for paragraph in text.splitlines():
-        parts.extend(_SENTENCE_BREAK.split(paragraph))
-    return [part.strip() for part in parts if re.search(r"[^\W\d_]", part)]
+# Chinese function words (particles, pronouns, copula, common prepositions and conjunctions):
+# they carry no fact, as the English list above.
+CHINESE_STOP_WORDS = frozenset("""
+的 了 是 在 和 与 及 或 也 都 就 而 但 并 又 还 被 把 让 对 从 向 到 为 以 于 由 之 其 这 那 这些 那些
+这个 那个 我 你 他 她 它 我们 你们 他们 她们 它们 一个 有 没有 不 很 更 最 会 能 可以 将 等 着 过 吗 呢
+吧 啊 呀 所以 因为 如果 但是 而且 以及 或者 自己 什么 怎么 如何
+""".split())
 
 
 @cache
@@ -49,8 +45,12 @@ def _stem(word: str) -> str:
     return PorterStemmer().stem(word)
 
 
-def content_stems(sentence: str) -> set[str]:
-    return {_stem(w) for w in (t.lower() for t in metrics.words(sentence)) if w not in STOP_WORDS}
+def content_stems(sentence: str, lang: Language) -> set[str]:
+    """The sentence's words less function words; English ones stemmed ("composting": "compost")."""
+    words = (t.lower() for t in tokens(sentence, lang))
+    if lang.code == "en":
+        return {_stem(w) for w in words if w not in STOP_WORDS}
+    return {w for w in words if w not in CHINESE_STOP_WORDS}
 
 
 def grounding(
@@ -58,6 +58,7 @@ def grounding(
     draft_vectors: Sequence[Sequence[float]],
     source_sentences: Sequence[str],
     source_vectors: Sequence[Sequence[float]],
+    lang: Language,
     threshold: float = SUPPORT_THRESHOLD,
 ) -> dict[str, object]:
     """Share of draft sentences supported by a source sentence, and the unsupported ones.
@@ -70,10 +71,10 @@ def grounding(
         return {"grounding": 0.0, "unsupported_sentences": list(draft_sentences)}
     cosine = (np.asarray(draft_vectors, dtype=np.float64)
               @ np.asarray(source_vectors, dtype=np.float64).T)
-    source_stems = [content_stems(s) for s in source_sentences]
+    source_stems = [content_stems(s, lang) for s in source_sentences]
     unsupported = []
     for i, sentence in enumerate(draft_sentences):
-        stems = content_stems(sentence)
+        stems = content_stems(sentence, lang)
         shares = np.asarray([len(stems & src) / len(stems) if stems else 0.0
                              for src in source_stems])
         if ((cosine[i] + shares) / 2).max() < threshold:

@@ -15,21 +15,22 @@ from functools import cache
 
 import numpy as np
 
-from workers.evaluation import metrics
+from workers.evaluation.language import Language, tokens
 from workers.evaluation.types import PublishedPiece
 
-SHINGLE_WORDS = 5  # 5-word shingles: short enough to survive edits, long enough to be rare
+# 5-word shingles (jieba words in Chinese): short enough to survive edits, long enough to be rare
+SHINGLE_WORDS = 5
 # 64 permutations estimate a Jaccard similarity within +-0.06 (one standard error at 0.5).
 PERMUTATIONS = 64
 _MERSENNE = (1 << 61) - 1
 
 
-def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
+def shingles(text: str, lang: Language, size: int = SHINGLE_WORDS) -> set[str]:
     """Lower-cased word `size`-grams; a shorter text is one shingle of all its words."""
-    tokens = [t.lower() for t in metrics.words(text)]
-    if len(tokens) <= size:
-        return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)}
+    words = [t.lower() for t in tokens(text, lang)]
+    if len(words) <= size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
 
 
 @cache
@@ -41,11 +42,11 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signature(text: str) -> tuple[int, ...]:
+def signature(text: str, lang: Language) -> tuple[int, ...]:
     """The MinHash signature of the text's shingles: PERMUTATIONS minima of (a*h + b) mod 2^61-1."""
     hashes = np.array(
         [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") % _MERSENNE
-         for s in shingles(text)] or [0],
+         for s in shingles(text, lang)] or [0],
         dtype=object,  # Python ints: a*h needs 122 bits before the modulo
     )
     a, b = _permutations()

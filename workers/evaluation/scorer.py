@@ -9,8 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from workers.evaluation import diversity, grounding, metrics, novelty, references, safety
-from workers.evaluation.embeddings import Vector, embed, model_name
+from workers.evaluation import (
+    checks,
+    diversity,
+    grounding,
+    language,
+    lexical,
+    metrics,
+    novelty,
+    references,
+    safety,
+)
+from workers.evaluation.embeddings import Vector, embed, model_covers, model_name
 from workers.evaluation.types import DraftScore, PublishedPiece, ScoringInput
 
 # Relevance decides most: an off-topic draft is unusable, a draft of the wrong length
@@ -29,22 +39,35 @@ def score(relevance: float, length_fit: float) -> float:
     return RELEVANCE_WEIGHT * max(relevance, 0.0) + LENGTH_FIT_WEIGHT * length_fit
 
 
+def vector_space(model_dir: str | Path, language_tag: str) -> str:
+    """The name of the vectors a text in this language is compared in: the embedding model's,
+    or the lexical fallback where the model's card does not list the language."""
+    code = language.language(language_tag).code
+    return model_name(model_dir) if model_covers(model_dir, code) else lexical.NAME
+
+
+def _vectors(texts: Sequence[str], space: str, model_dir: str | Path) -> list[Vector]:
+    return lexical.embed(texts) if space == lexical.NAME else embed(texts, model_dir)
+
+
 class _Embeddings:
-    """Collects every text a batch needs, embeds them in one call, hands vectors back by text."""
+    """Collects every text a batch needs per vector space, embeds each space in one call."""
 
     def __init__(self) -> None:
-        self._texts: dict[str, None] = {}
-        self._vectors: dict[str, Vector] = {}
+        self._texts: dict[str, dict[str, None]] = defaultdict(dict)
+        self._vectors: dict[tuple[str, str], Vector] = {}
 
-    def want(self, texts: Sequence[str]) -> None:
-        self._texts.update(dict.fromkeys(texts))
+    def want(self, space: str, texts: Sequence[str]) -> None:
+        self._texts[space].update(dict.fromkeys(texts))
 
     def run(self, model_dir: str | Path) -> None:
-        texts = list(self._texts)
-        self._vectors = dict(zip(texts, embed(texts, model_dir), strict=True))
+        for space, wanted in self._texts.items():
+            texts = list(wanted)
+            self._vectors.update({(space, text): vector for text, vector in
+                                  zip(texts, _vectors(texts, space, model_dir), strict=True)})
 
-    def __getitem__(self, text: str) -> Vector:
-        return self._vectors[text]
+    def get(self, space: str, text: str) -> Vector:
+        return self._vectors[(space, text)]
 
 
 def score_drafts(
@@ -52,18 +75,25 @@ def score_drafts(
     model_dir: str | Path,
     published: Sequence[PublishedPiece] = (),
 ) -> list[DraftScore]:
-    """Scores for `inputs`, in order; every text and sentence is embedded in one batched pass.
+    """Scores for `inputs`, in order; every text and sentence is embedded in one batched pass
+    per vector space (the model's, or the lexical fallback for languages it does not cover).
 
-    `published` are the workspace's published pieces a draft must not duplicate.
+    `published` are the workspace's published pieces a draft must not duplicate, as
+    fingerprinted in the vector space of the drafts' language.
     """
-    draft_sentences = {item.draft_id: grounding.sentences(item.draft_text)
+    langs = {item.draft_id: language.language(item.language) for item in inputs}
+    spaces = {item.draft_id: vector_space(model_dir, item.language) for item in inputs}
+    draft_sentences = {item.draft_id: language.sentences(item.draft_text)
                        for item in inputs if item.source_material.strip()}
-    source_sentences = {item.source_material: grounding.sentences(item.source_material)
+    source_sentences = {item.source_material: language.sentences(item.source_material)
                         for item in inputs if item.source_material.strip()}
     vectors = _Embeddings()
-    vectors.want([item.brief_text for item in inputs] + [item.draft_text for item in inputs])
-    for sentences in [*draft_sentences.values(), *source_sentences.values()]:
-        vectors.want(sentences)
+    for item in inputs:
+        space = spaces[item.draft_id]
+        vectors.want(space, [item.brief_text, item.draft_text])
+        if item.source_material.strip():
+            vectors.want(space, draft_sentences[item.draft_id])
+            vectors.want(space, source_sentences[item.source_material])
     vectors.run(model_dir)
 
     by_job: dict[int, list[ScoringInput]] = defaultdict(list)
@@ -71,29 +101,32 @@ def score_drafts(
         by_job[item.job_id].append(item)
     job_diversity, sibling_similarity = {}, {}
     for job_id, items in by_job.items():
-        job_vectors = [vectors[i.draft_text] for i in items]
-        job_diversity[job_id] = diversity.diversity([i.draft_text for i in items], job_vectors)
+        job_vectors = [vectors.get(spaces[i.draft_id], i.draft_text) for i in items]
+        job_diversity[job_id] = diversity.diversity([i.draft_text for i in items], job_vectors,
+                                                    langs[items[0].draft_id])
         similarities = diversity.similarity_matrix(job_vectors)
         np.fill_diagonal(similarities, -np.inf)
         for row, item in zip(similarities, items, strict=True):
             # how close the nearest sibling variant is: 1.0 means a reviewer sees it twice
             sibling_similarity[item.draft_id] = float(row.max()) if len(items) > 1 else None
 
-    name = model_name(model_dir)
     scores = []
     for item in inputs:
-        draft_vector = vectors[item.draft_text]
-        relevance = metrics.relevance(vectors[item.brief_text], draft_vector)
-        tokens = metrics.words(item.draft_text)
-        length_fit = metrics.length_fit(len(tokens), item.target_words)
-        values = _text_metrics(item, tokens)
+        lang, space = langs[item.draft_id], spaces[item.draft_id]
+        draft_vector = vectors.get(space, item.draft_text)
+        relevance = metrics.relevance(vectors.get(space, item.brief_text), draft_vector)
+        length = language.length(item.draft_text, lang)
+        length_fit = metrics.length_fit(length, item.target_length)
+        values = text_metrics(item, lang)
+        values["relevance_method"] = space
         if item.source_material.strip():
             sentences = draft_sentences[item.draft_id]
             sources = source_sentences[item.source_material]
             values.update(grounding.grounding(
-                sentences, [vectors[s] for s in sentences], sources, [vectors[s] for s in sources],
+                sentences, [vectors.get(space, s) for s in sentences],
+                sources, [vectors.get(space, s) for s in sources], lang,
             ))
-        signature = novelty.signature(item.draft_text)
+        signature = novelty.signature(item.draft_text, lang)
         nearest = novelty.nearest_published(draft_vector, signature, published)
         values.update({
             "duplicate_similarity": nearest.similarity,
@@ -105,41 +138,50 @@ def score_drafts(
         })
         scores.append(DraftScore(
             draft_id=item.draft_id, relevance=relevance, length_fit=length_fit,
-            score=score(relevance, length_fit), embedding_model=name, metrics=values,
+            score=score(relevance, length_fit), embedding_model=space, metrics=values,
             embedding=draft_vector, signature=signature,
         ))
     return scores
 
 
-def _text_metrics(item: ScoringInput, tokens: list[str]) -> dict[str, Any]:
-    """Metrics that read the draft's text alone (no embeddings)."""
+def text_metrics(item: ScoringInput, lang: language.Language) -> dict[str, Any]:
+    """Metrics that read the draft's text alone (no embeddings), in the brief's language."""
     text = item.draft_text
-    ease, grade = metrics.readability(text)
+    words = language.tokens(text, lang)
+    ease, grade = metrics.readability(text, lang)
     findings = safety.safety(text)
     return {
-        "word_count": len(tokens),
-        "target_words": item.target_words,
+        "language": lang.code,
+        "length": language.length(text, lang),
+        "length_unit": lang.unit,
+        "target_length": item.target_length,
+        "word_count": len(words),
         "char_count": len(text),
-        "sentence_count": metrics.sentence_count(text),
-        "distinct_words": len({t.lower() for t in tokens}),
-        "repetition": round(metrics.repetition(tokens), 4),
+        "sentence_count": language.sentence_count(text),
+        "distinct_words": len({t.lower() for t in words}),
+        "repetition": round(metrics.repetition(words), 4),
         "reading_ease": ease,
         "reading_grade": grade,
-        "keyword_coverage": metrics.coverage(text, item.keywords),
-        "keywords_missing": metrics.terms_missing(text, item.keywords),
-        "required_coverage": metrics.coverage(text, item.required_terms),
-        "required_terms_missing": metrics.terms_missing(text, item.required_terms),
-        "banned_terms_found": metrics.terms_found(text, item.banned_terms),
+        "keyword_coverage": language.coverage(text, item.keywords),
+        "keywords_missing": language.terms_missing(text, item.keywords),
+        "required_coverage": language.coverage(text, item.required_terms),
+        "required_terms_missing": language.terms_missing(text, item.required_terms),
+        "banned_terms_found": language.terms_found(text, item.banned_terms),
+        **checks.checks(text, lang, words),
         **findings,
         "pii": len(findings["emails"]) + len(findings["phone_numbers"])
         + len(findings["card_numbers"]),
-        **references.reference_overlap(text, item.reference_texts),
+        **references.reference_overlap(text, item.reference_texts, lang),
     }
 
 
-def fingerprint_texts(texts: Sequence[tuple[int, str]], model_dir: str | Path
+def fingerprint_texts(texts: Sequence[tuple[int, str]], model_dir: str | Path, language_tag: str
                       ) -> list[PublishedPiece]:
-    """Embedding and MinHash signature of each (piece id, text), embedded in one batch."""
-    vectors = embed([text for _, text in texts], model_dir)
-    return [PublishedPiece(piece_id=piece_id, embedding=vector, signature=novelty.signature(text))
+    """Vector and MinHash signature of each (piece id, text) in `language_tag`, in one batch,
+    in the vector space `vector_space` gives that language."""
+    lang = language.language(language_tag)
+    space = vector_space(model_dir, language_tag)
+    vectors = _vectors([text for _, text in texts], space, model_dir)
+    return [PublishedPiece(piece_id=piece_id, embedding=vector,
+                           signature=novelty.signature(text, lang))
             for (piece_id, text), vector in zip(texts, vectors, strict=True)]

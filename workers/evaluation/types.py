@@ -11,13 +11,14 @@ class ScoringInput:
     draft_id: int
     brief_text: str  # what the draft should be about: title, topic, keywords
     draft_text: str
-    target_words: int
+    target_length: int  # in the language's unit: words, or characters for Chinese and Japanese
     keywords: tuple[str, ...] = ()
     required_terms: tuple[str, ...] = ()  # the style guide's
     banned_terms: tuple[str, ...] = ()  # the style guide's
     reference_texts: tuple[str, ...] = ()  # the brief's examples of a good piece
     source_material: str = ""  # what the draft's claims must rest on
     job_id: int = 0  # drafts of one job are compared with each other (diversity)
+    language: str = "en"  # the brief's language tag
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class PublishedPiece:
 
     piece_id: int
     embedding: tuple[float, ...]
-    signature: tuple[int, ...]  # MinHash of its word shingles
+    signature: tuple[int, ...]  # MinHash of its word shingles (language-aware words)
 
 
 @dataclass(frozen=True)

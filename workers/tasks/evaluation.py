@@ -15,8 +15,8 @@ from django.db import OperationalError
 from apps.evaluation import selectors
 from apps.evaluation.services import evaluation_record, fingerprints_store
 from apps.generation.services import job_fail
-from workers.evaluation.embeddings import model_name, packaged_model_dir
-from workers.evaluation.scorer import fingerprint_texts, score_drafts
+from workers.evaluation.embeddings import packaged_model_dir
+from workers.evaluation.scorer import fingerprint_texts, score_drafts, vector_space
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,11 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRIES = 3
 
 
-def embedding_model_dir() -> Path:
-    """AIGC_EMBEDDING_MODEL_DIR when set, else the model packaged with the platform."""
-    return Path(settings.EMBEDDING_MODEL_DIR) if settings.EMBEDDING_MODEL_DIR else packaged_model_dir()
+def embedding_model_dir(workspace_id: int) -> Path:
+    """The workspace's model folder when it names one, else AIGC_EMBEDDING_MODEL_DIR when set,
+    else the model packaged with the platform."""
+    chosen = selectors.embedding_model_dir(workspace_id=workspace_id) or settings.EMBEDDING_MODEL_DIR
+    return Path(chosen) if chosen else packaged_model_dir()
 
 
 def worker_label(task: Task) -> str:
@@ -44,13 +46,14 @@ def evaluate_job(self: Task, job_id: int) -> None:
         workspace_id = selectors.workspace_awaiting_evaluation(job_id=job_id)
         if workspace_id is None:
             return
-        model_dir = embedding_model_dir()
-        model = model_name(model_dir)
+        model_dir = embedding_model_dir(workspace_id)
+        language = selectors.job_language(job_id=job_id)
+        model = vector_space(model_dir, language)  # the lexical fallback's name where it applies
         unindexed = selectors.published_texts_unindexed(workspace_id=workspace_id,
-                                                        embedding_model=model)
+                                                        embedding_model=model, language=language)
         if unindexed:
             fingerprints_store(workspace_id=workspace_id, embedding_model=model,
-                               pieces=fingerprint_texts(unindexed, model_dir))
+                               pieces=fingerprint_texts(unindexed, model_dir, language))
         published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
         scores = score_drafts(selectors.scoring_inputs_for_job(job_id), model_dir, published)
         evaluation_record(job_id=job_id, scores=scores, actor_label=worker)

@@ -24,7 +24,6 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.utils.text import slugify
 
 from apps.publishing.connectors.base import (
     PermanentPublishError,
@@ -33,6 +32,7 @@ from apps.publishing.connectors.base import (
     PublishResult,
     TransientPublishError,
 )
+from apps.publishing.formatting import slug
 from apps.publishing.models import PublishingTarget
 
 FENCE = "---"
@@ -74,9 +74,9 @@ def yaml_str(value: str) -> str:
 
 
 def slug_for(item: PublishItem) -> str:
-    # ASCII slugs make URLs every host serves; a title with no ASCII letters
-    # (e.g. Chinese) falls back to a stable name from the key.
-    return slugify(item.title)[:SLUG_MAX].strip("-") or f"post-{item.idempotency_key[:8]}"
+    # A title without words a slug can keep falls back to a stable name from the key.
+    return (slug(item.title, language_tag=item.language, max_length=SLUG_MAX)
+            or f"post-{item.idempotency_key[:8]}")
 
 
 def render(item: PublishItem, *, slug: str) -> str:
