@@ -34,16 +34,6 @@ SCHEMA_SETTINGS = {
         "int": {"type": "integer", "minimum": 0},
         "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
     },
-    "ENUM_NAME_OVERRIDES": {
-        "BriefStateEnum": "apps.briefs.models.BriefState",
-        "JobStateEnum": "apps.generation.models.JobState",
-        "TrainingStateEnum": "apps.generation.models.TrainingState",
-        "TrainingKindEnum": "apps.generation.models.TrainingKind",
-        "PublicationStateEnum": "apps.publishing.models.PublicationState",
-        "DeliveryStateEnum": "apps.integrations.models.DeliveryState",
-        "ReviewDecisionEnum": "apps.reviews.models.Decision",
-        "GateOutcomeEnum": "apps.evaluation.models.GateOutcome",
-    },
 }
 
 

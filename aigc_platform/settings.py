@@ -237,8 +237,11 @@ AUTHENTICATION_BACKENDS = [
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("AIGC_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("AIGC_LOGIN_COOLOFF_S", "900")))
-# By username: the IP behind a proxy or an office's NAT says little.
+# By username, not IP: behind the TLS proxy every client has the proxy's address (and an
+# office shares one), so an IP lockout would let anyone lock everyone out. axes warns of
+# that choice (W006); it is deliberate.
 AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # Attempts while locked out neither count nor extend the cool-off.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
@@ -272,6 +275,20 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+}
+# Names of the schema's enums shared by several fields (the served schema and the
+# schema check of `check --deploy` alike; the rest is aigc_platform/api_urls.SCHEMA_SETTINGS).
+SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {
+        "BriefStateEnum": "apps.briefs.models.BriefState",
+        "JobStateEnum": "apps.generation.models.JobState",
+        "TrainingStateEnum": "apps.generation.models.TrainingState",
+        "TrainingKindEnum": "apps.generation.models.TrainingKind",
+        "PublicationStateEnum": "apps.publishing.models.PublicationState",
+        "DeliveryStateEnum": "apps.integrations.models.DeliveryState",
+        "ReviewDecisionEnum": "apps.reviews.models.Decision",
+        "GateOutcomeEnum": "apps.evaluation.models.GateOutcome",
+    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000  # briefs are text; a megabyte is plenty
 # Deeper JSON is refused with a 400 (Python's parser recurses per level); briefs nest 3 deep.
