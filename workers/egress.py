@@ -194,9 +194,10 @@ class EgressTransport(httpx.HTTPTransport):
                  limits: httpx.Limits = LIMITS) -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self.policy = policy
-        # httpx takes no network backend of its own; the pool it wraps does.
+        # httpx takes no network backend of its own; the pool it wraps does. The environment
+        # still names the CA bundle (SSL_CERT_FILE, SSL_CERT_DIR) of a private CA's targets.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=True),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
