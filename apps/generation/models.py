@@ -18,7 +18,9 @@ class ModelProfile(TimeStamped):
     name = models.CharField(max_length=120)
     backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.BUILTIN)
     model = models.CharField(
-        max_length=500, blank=True, help_text="model directory, hub id or server model name"
+        max_length=500, blank=True,
+        help_text="builtin/transformers: a folder of the workspace's own or the shared models "
+                  "(or builtin); openai: the server's model name"
     )
     parameters = models.JSONField(
         default=dict, blank=True, help_text="defaults: temperature, top_p, max_new_tokens"
@@ -148,7 +150,7 @@ class GenerationQuota(TimeStamped):
 
 
 class TrainingKind(models.TextChoices):
-    TRAIN = "train", "Train the built-in model from scratch"
+    TRAIN = "train", "Train a new model from scratch"
     FINETUNE = "finetune", "Fine-tune on the workspace's published texts"
 
 
