@@ -424,7 +424,7 @@ def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
 @domain_errors
 def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Create a guest link and show it once on the page (it is not stored in clear)."""
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = _workspace(request, CAN_REVIEW)
     form = GuestLinkForm(request.POST, auto_id="id_guest_%s")
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={"guest": form})

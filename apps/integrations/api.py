@@ -29,7 +29,7 @@ from apps.accounts.api_auth import (
     WorkspaceRowUpdate,
     request_workspace,
 )
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS
+from apps.accounts.roles import CAN_GOVERN
 from apps.core.errors import NotFound
 from apps.core.models import Workspace
 from apps.integrations.inbound import (
@@ -124,7 +124,7 @@ class EndpointListCreateApi(WorkspaceListApi):
         return _endpoints(workspace)
 
     def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         fields = EndpointSerializer(data=request.data, context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
         data = dict(fields.validated_data)
@@ -161,7 +161,7 @@ class EndpointRotateSecretApi(ApiBase, APIView):
     write_scope = "integrations:write"
 
     def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         endpoint = _endpoints(workspace).filter(pk=pk).first()
         if endpoint is None:
             raise NotFound(f"Endpoint {pk} not found.")
@@ -186,7 +186,7 @@ class SubscriptionListCreateApi(WorkspaceListApi):
         return _subscriptions(workspace)
 
     def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         fields = SubscriptionSerializer(data=request.data)
         fields.is_valid(raise_exception=True)
         subscription, secret = subscription_create(workspace=workspace, actor=request.user,
@@ -210,7 +210,7 @@ class SubscriptionEnableApi(ApiBase, APIView):
     write_scope = "integrations:write"
 
     def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         subscription = _subscriptions(workspace).filter(pk=pk).first()
         if subscription is None:
             raise NotFound(f"Subscription {pk} not found.")
@@ -255,7 +255,7 @@ class DeliveryRedeliverApi(ApiBase, APIView):
     write_scope = "integrations:write"
 
     def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         delivery = _deliveries(workspace).filter(pk=pk).first()
         if delivery is None:
             raise NotFound(f"Delivery {pk} not found.")

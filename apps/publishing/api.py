@@ -30,7 +30,7 @@ from apps.accounts.api_auth import (
     WorkspaceRowUpdate,
     request_workspace,
 )
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.selectors import brief_get
 from apps.briefs.serializers import IdField, PublicationSerializer, TargetSerializer
 from apps.core.errors import DomainError, NotFound
@@ -336,7 +336,7 @@ class TargetTestConnectionApi(ApiBase, APIView):
     write_scope = "integrations:write"
 
     def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        workspace = request_workspace(request, CAN_GOVERN)
         target = _targets(workspace).filter(pk=pk).first()
         if target is None:
             raise NotFound(f"Target {pk} not found.")

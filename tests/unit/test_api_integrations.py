@@ -23,15 +23,15 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1"
 
 
-def test_an_endpoint_created_over_the_api_accepts_pushes_signed_with_its_secret(ws, editor):
+def test_an_endpoint_created_over_the_api_accepts_pushes_signed_with_its_secret(ws, admin):
     ct = factories.content_type(ws, slug="blog")
-    created = client_for(editor).post(f"{API}/webhook-endpoints/", {
+    created = client_for(admin).post(f"{API}/webhook-endpoints/", {
         "name": "CMS", "slug": "cms", "content_type": ct.pk,
         "field_mapping": {"title": "headline", "topic": "summary"}}, format="json")
     assert created.status_code == 201
     body = created.json()
     assert (body["url"], body["secret"][:6]) == ("/api/v1/hooks/cms/", "whsec_")
-    listed = client_for(editor).get(f"{API}/webhook-endpoints/").json()["results"]
+    listed = client_for(admin).get(f"{API}/webhook-endpoints/").json()["results"]
     assert "secret" not in listed[0]
     payload = json.dumps({"headline": "Mulch", "summary": "why mulch"})
     sender = Webhook(body["secret"])
@@ -40,26 +40,26 @@ def test_an_endpoint_created_over_the_api_accepts_pushes_signed_with_its_secret(
                               HTTP_WEBHOOK_ID="m1", HTTP_WEBHOOK_TIMESTAMP=str(int(now.timestamp())),
                               HTTP_WEBHOOK_SIGNATURE=sender.sign("m1", now, payload))
     assert pushed.status_code == 202
-    rotated = client_for(editor).post(f"{API}/webhook-endpoints/{body['id']}/rotate-secret/")
+    rotated = client_for(admin).post(f"{API}/webhook-endpoints/{body['id']}/rotate-secret/")
     assert rotated.json()["secret"] != body["secret"]
 
 
-def test_endpoints_refuse_unknown_fields_and_foreign_content_types(ws, editor):
+def test_endpoints_refuse_unknown_fields_and_foreign_content_types(ws, admin):
     foreign = factories.content_type(factories.workspace())
-    response = client_for(editor).post(f"{API}/webhook-endpoints/", {
+    response = client_for(admin).post(f"{API}/webhook-endpoints/", {
         "name": "x", "slug": "x", "content_type": foreign.pk}, format="json")
     assert (response.status_code, response.json()) == (
         400, {"content_type": ["Unknown content type in this workspace."]})
     ct = factories.content_type(ws)
-    bad_mapping = client_for(editor).post(f"{API}/webhook-endpoints/", {
+    bad_mapping = client_for(admin).post(f"{API}/webhook-endpoints/", {
         "name": "x", "slug": "x", "content_type": ct.pk, "field_mapping": {"owner": "a.b"}},
         format="json")
     assert (bad_mapping.status_code, bad_mapping.json()) == (
         400, {"detail": "Not brief fields: owner."})
 
 
-def test_subscriptions_deliveries_and_redelivery_over_the_api(ws, editor):
-    client = client_for(editor)
+def test_subscriptions_deliveries_and_redelivery_over_the_api(ws, admin):
+    client = client_for(admin)
     with HttpPeer(500, default=200) as receiver:
         created = client.post(f"{API}/webhook-subscriptions/", {
             "name": "Bot", "url": f"{receiver.url}/in", "event_types": ["brief.queued"]},
@@ -83,15 +83,17 @@ def test_subscriptions_deliveries_and_redelivery_over_the_api(ws, editor):
     assert refused.status_code == 400
 
 
-def test_reviewers_and_keys_without_scopes_may_not_manage_integrations(ws, editor):
+def test_only_admins_and_only_with_the_scope_manage_integrations(ws, editor, admin):
     reviewer = factories.member(ws, Role.REVIEWER)
-    _, reader = apikey_create(workspace=ws, user=editor, name="r", scopes=["events:read"])
+    _, reader = apikey_create(workspace=ws, user=admin, name="r", scopes=["events:read"])
     body = {"name": "x", "url": "https://x.test/", "event_types": ["brief.*"]}
     as_reviewer = client_for(reviewer).post(f"{API}/webhook-subscriptions/", body, format="json")
+    as_editor = client_for(editor).post(f"{API}/webhook-subscriptions/", body, format="json")
     as_reader = APIClient().post(f"{API}/webhook-subscriptions/", body, format="json",
                                  HTTP_AUTHORIZATION=f"Bearer {reader}")
     listed = APIClient().get(f"{API}/webhook-subscriptions/", HTTP_AUTHORIZATION=f"Bearer {reader}")
-    assert (as_reviewer.status_code, as_reader.status_code, listed.status_code) == (403, 403, 200)
+    assert (as_reviewer.status_code, as_editor.status_code, as_reader.status_code,
+            listed.status_code) == (403, 403, 403, 200)
     assert Subscription.objects.count() == 0
 
 

@@ -218,14 +218,14 @@ def test_a_target_that_cannot_format_the_preview_is_a_409(ws, editor, mastodon):
     assert (response.status_code, response.json()) == (409, {
         "detail": "A stored secret cannot be decrypted with the configured keys."})
 
-def test_test_connection_checks_ghost_credentials_and_pauses_on_a_revoked_key(ws, editor):
+def test_test_connection_checks_ghost_credentials_and_pauses_on_a_revoked_key(ws, admin):
     with GhostPeer() as ghost:
         # given a Ghost target with a working Admin API key
         blog = target_create(workspace=ws, name="Blog", kind=TargetKind.GHOST,
                              config={"url": ghost.url}, secret=ghost.admin_key)
         url = f"{API}/targets/{blog.pk}/test-connection/"
-        client = client_for(editor)
-        # when the editor tests it, then the key works
+        client = client_for(admin)
+        # when the admin tests it, then the key works
         good = client.post(url)
         blog.refresh_from_db()
         checked_at, paused_before = blog.credentials_checked_at, blog.credentials_rejected
@@ -243,12 +243,12 @@ def test_test_connection_checks_ghost_credentials_and_pauses_on_a_revoked_key(ws
     assert (blog.credentials_rejected, blog.pause_reason) == (True, message)
 
 
-def test_test_connection_reports_a_rejected_mastodon_token(ws, editor, mastodon):
+def test_test_connection_reports_a_rejected_mastodon_token(ws, admin, mastodon):
     # given a Mastodon target whose token the server does not know
     social = target_create(workspace=ws, name="Social", kind=TargetKind.MASTODON,
                            config={"url": mastodon.url}, secret="revoked-token")
-    # when the editor tests it
-    response = client_for(editor).post(f"{API}/targets/{social.pk}/test-connection/")
+    # when the admin tests it
+    response = client_for(admin).post(f"{API}/targets/{social.pk}/test-connection/")
     # then the server's refusal is the message, after one authenticated request
     assert (response.status_code, response.json()) == (200, {"ok": False, "message": (
         "The target refused our credentials while checking the access token (HTTP 401): "
@@ -260,9 +260,9 @@ def test_test_connection_reports_a_rejected_mastodon_token(ws, editor, mastodon)
 def test_another_workspaces_publications_and_targets_are_not_found(ws, mastodon):
     # given a scheduled publication and its target in another workspace
     theirs = _scheduled(ws, _social(ws, mastodon))
-    outsider = factories.member(factories.workspace(), Role.EDITOR)
+    outsider = factories.member(factories.workspace(), Role.ADMIN)
     client = client_for(outsider)
-    # when an editor of another workspace acts on them, then each is a 404
+    # when an admin of another workspace acts on them, then each is a 404
     answers = [client.post(_url(theirs, action), {"publish_at": f"{NEXT_YEAR}-07-01T09:00:00Z"},
                            format="json").status_code
                for action in ("reschedule", "cancel", "withdraw", "retry")]
@@ -297,14 +297,14 @@ def test_reviewers_and_read_only_keys_may_preview_but_not_act(ws, editor):
 
 
 def test_targets_list_in_two_queries_and_a_bad_thread_length_is_refused(
-    ws, editor, django_assert_num_queries
+    ws, admin, django_assert_num_queries
 ):
     # given three targets
     for n in range(3):
         target_create(workspace=ws, name=f"Folder {n}", kind=TargetKind.FILE,
                       config={"folder": f"site{n}"})
-    client = client_for(editor)
-    # when the editor lists them: membership, page
+    client = client_for(admin)
+    # when the admin lists them: membership, page
     with django_assert_num_queries(2):
         listed = client.get(f"{API}/targets/")
     # and creates a Mastodon target with a thread length too short to split at

@@ -110,8 +110,8 @@ def test_publication_retry_reschedules_a_failed_publication(ws, editor, reviewer
                                      ).status_code == 403
 
 
-def test_targets_are_created_with_a_secret_that_is_never_returned(ws, editor):
-    client = client_for(editor)
+def test_targets_are_created_with_a_secret_that_is_never_returned(ws, admin):
+    client = client_for(admin)
     created = client.post(f"{API}/targets/", {"name": "CMS", "kind": "webhook",
                                               "config": {"url": "https://cms.test/hook"}},
                           format="json")
