@@ -13,12 +13,16 @@ from django.utils import timezone
 
 from apps.core import signing
 from apps.core.crypto import secret_encrypt, secret_rotate
+from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
 from apps.publishing.connectors.base import PublishError
 from apps.publishing.connectors.file import git_author_parse
 from apps.publishing.models import PublishingTarget, TargetKind
+
+URL_KINDS = (TargetKind.WEBHOOK, TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON,
+             TargetKind.CHAT)
 
 
 def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") -> None:
@@ -60,6 +64,11 @@ def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") 
             raise DomainError("A chat target's config 'flavor' is 'slack' or 'discord'.")
         if secret and not secret.startswith(("http://", "https://")):
             raise DomainError("A chat target's secret is its incoming-webhook URL.")
+    # Where the workers will send (a chat target's secret is its webhook URL): an address the
+    # egress policy refuses is an error now rather than a failed publication later.
+    url = secret if kind == TargetKind.CHAT else str(config.get("url", ""))
+    if kind in URL_KINDS and url and (refusal := egress_url_error(url)):
+        raise DomainError(f"The workers may not send to this URL: {refusal}")
     if kind == TargetKind.FILE:
         folder = PurePosixPath(str(config.get("folder", "")))
         # Relative to the platform's publish folder, so an editor cannot make a

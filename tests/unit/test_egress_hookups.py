@@ -28,6 +28,7 @@ from apps.integrations.sources import feed_create, feed_poll
 from apps.publishing.connectors.base import PermanentPublishError, PublishItem
 from apps.publishing.connectors.mastodon import MastodonConnector
 from apps.publishing.connectors.webhook import WebhookConnector
+from apps.publishing.targets import target_create
 from tests import factories
 from tests.http_peers import HttpPeer, Reply
 from tests.peers.openai_chat import ChatPeer
@@ -74,6 +75,26 @@ def test_a_target_on_a_refused_address_fails_permanently_and_hears_nothing() -> 
         assert peer.requests == []
     assert refused.value.message == f"The target may not be reached from the workers: " \
                                     f"{LOOPBACK_REFUSAL}"
+
+
+@pytest.mark.parametrize(("kind", "config", "secret", "address", "kind_words", "setting"), [
+    ("webhook", {"url": METADATA}, "", "169.254.169.254", "a cloud metadata address",
+     "AIGC_EGRESS_ALLOW_NETWORKS"),
+    ("mastodon", {"url": "http://10.0.0.2"}, "", "10.0.0.2", "a private address",
+     "AIGC_EGRESS_ALLOW_PRIVATE"),
+    ("wordpress", {"url": "http://[fe80::1]/"}, "", "fe80::1", "a link-local address",
+     "AIGC_EGRESS_ALLOW_NETWORKS"),
+    ("chat", {"flavor": "slack"}, "http://0.0.0.0:6379/", "0.0.0.0", "a reserved address",
+     "AIGC_EGRESS_ALLOW_NETWORKS"),
+])
+def test_a_target_on_a_refused_address_is_refused_when_configured(
+        ws, kind, config, secret, address, kind_words, setting) -> None:  # noqa: ANN001
+    with pytest.raises(DomainError) as refused:
+        target_create(workspace=ws, name="Evil", kind=kind, config=config, secret=secret)
+    assert str(refused.value) == (
+        f"The workers may not send to this URL: Refused to connect to {address}: {address} is "
+        f"{kind_words}, which outbound requests may not reach (the operator can allow it with "
+        f"{setting}).")
 
 
 # --- outbound webhooks -----------------------------------------------------------------------
