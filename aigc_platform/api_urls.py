@@ -1,7 +1,16 @@
 """REST API v1 (mounted at /api/v1/), and its OpenAPI 3 schema with Swagger UI and Redoc."""
 
+from urllib.parse import urlsplit
+
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from apps.accounts import api as accounts
 from apps.apikeys import api as apikeys
@@ -37,11 +46,30 @@ SCHEMA_SETTINGS = {
 }
 
 
+def bundle_origin(url: str) -> str:
+    """Where a docs bundle comes from: its scheme and host, or 'self' for a path of ours."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else SELF
+
+
+# The Swagger and Redoc pages run drf-spectacular's bundles from where SWAGGER_UI_DIST and
+# REDOC_DIST say (a CDN by default), which inject their styles inline and load web fonts;
+# Redoc searches in a worker. These two pages only get that wider policy.
+DOCS_CSP = {
+    "script-src": [bundle_origin(spectacular_settings.SWAGGER_UI_DIST),
+                   bundle_origin(spectacular_settings.REDOC_DIST)],
+    "style-src": [UNSAFE_INLINE, bundle_origin(spectacular_settings.SWAGGER_UI_DIST),
+                  "https://fonts.googleapis.com"],
+    "font-src": ["https://fonts.gstatic.com"],
+    "worker-src": ["blob:"],
+}
+
+
 class SchemaApi(SpectacularAPIView):
     schema = None  # the schema endpoint is not part of the API it describes
 
 
-class SwaggerApi(SpectacularSwaggerView):
+class SwaggerApi(SpectacularSwaggerSplitView):  # its script a file of ours, not inline
     schema = None
 
 
@@ -59,8 +87,10 @@ def _crud(prefix: str, name: str, listing, detail, **actions):  # type: ignore[n
 
 urlpatterns = [
     path("schema/", SchemaApi.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
-    path("schema/swagger/", SwaggerApi.as_view(url_name="api:schema"), name="swagger"),
-    path("schema/redoc/", RedocApi.as_view(url_name="api:schema"), name="redoc"),
+    path("schema/swagger/", csp_update(DOCS_CSP)(SwaggerApi.as_view(url_name="api:schema")),
+         name="swagger"),
+    path("schema/redoc/", csp_update(DOCS_CSP)(RedocApi.as_view(url_name="api:schema")),
+         name="redoc"),
     path("briefs/", briefs.BriefListCreateApi.as_view(), name="brief-list"),
     path("briefs/import/", briefs.BriefImportApi.as_view(), name="brief-import"),
     path("briefs/<int:brief_id>/", briefs.BriefDetailApi.as_view(), name="brief-detail"),

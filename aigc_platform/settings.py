@@ -22,8 +22,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+    """The variable as a flag; unset or empty (`NAME=` in a .env file) is the default."""
+    value = (os.environ.get(name) or "").strip().lower()
+    return value in {"1", "true", "yes", "on"} if value else default
 
 
 VAR_DIR = Path(os.environ.get("AIGC_VAR_DIR", BASE_DIR / "var")).resolve()

@@ -82,3 +82,11 @@ def test_without_encryption_keys_the_settings_refuse_to_load():
 
     assert refused.returncode == 1
     assert "RuntimeError: AIGC_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off." in refused.stderr
+
+
+def test_an_empty_flag_as_a_copied_env_example_leaves_it_keeps_its_secure_default():
+    result = manage("shell", "--no-imports", "-c", SHOW,
+                    env=production_env() | {"DJANGO_SECURE_SSL_REDIRECT": "",
+                                            "DJANGO_SECURE_COOKIES": ""})
+
+    assert result.stdout.strip() == "False True True True 31536000"

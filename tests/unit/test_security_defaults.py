@@ -10,7 +10,9 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client, override_settings
 from django.urls import path
+from drf_spectacular.settings import spectacular_settings
 
+from aigc_platform.api_urls import bundle_origin
 from apps.accounts.models import Role
 from apps.dashboard.templatetags.dashboard import sanitized
 from apps.publishing.targets import target_create
@@ -187,3 +189,19 @@ def test_a_server_error_is_the_products_own_500():
     assert "<h1 id=\"error-title\">Something went wrong</h1>" in response.text
     assert "Traceback" not in response.text and "boom" not in response.text
     assert csp(response) == CSP
+
+
+def test_the_api_docs_pages_run_no_inline_script_under_their_wider_policy(editor):
+    client = logged_in(editor)
+    bundles = {bundle_origin(spectacular_settings.SWAGGER_UI_DIST), bundle_origin(spectacular_settings.REDOC_DIST)}
+    for url in ["/api/v1/schema/swagger/", "/api/v1/schema/redoc/"]:
+        page = client.get(url)
+        policy = csp(page)
+        assert page.status_code == 200, url
+        assert set(policy["script-src"]) == {"'self'"} | bundles, url
+        assert "'unsafe-inline'" not in policy["script-src"], url
+        assert [c for c in inline_code(page.text) if c != "<style>"] == [], url
+    script = client.get("/api/v1/schema/swagger/", {"script": ""})
+    assert script.status_code == 200
+    assert script.headers["Content-Type"] == "application/javascript"
+    assert "/api/v1/schema/" in script.text
