@@ -11,11 +11,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Compute tasks live in workers/tasks, I/O tasks in apps/<domain>/tasks.py.
 # The web tier never imports these: it enqueues by task name (apps.core.pipeline).
 app.conf.imports = (
-    "apps.core.tasks",
     "apps.publishing.tasks",
     "apps.reviews.tasks",
     "apps.notifications.tasks",
     "apps.integrations.tasks",
     "workers.tasks.generation",
     "workers.tasks.evaluation",
+    "workers.tasks.reconcile",
 )

@@ -154,11 +154,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat sends due publications (and re-sends those of dead workers).
 PUBLISH_DISPATCH_INTERVAL_S = float(os.environ.get("AIGC_PUBLISH_DISPATCH_INTERVAL_S", "15"))
+# A message sent for a waiting job or delivery that has not been taken this long is taken
+# for lost (a broker restarted empty, a worker killed holding it) and sent again; a
+# duplicate is harmless, claims being atomic. Above the longest an evaluation runs.
+RESEND_AFTER_S = int(os.environ.get("AIGC_RESEND_AFTER_S", "120"))
+RECONCILE_INTERVAL_S = float(os.environ.get("AIGC_RECONCILE_INTERVAL_S", "30"))
 CELERY_BEAT_SCHEDULE = {
-    # Finishes relays a crash or broker outage interrupted (outbox guarantee).
-    "relay-pending-events": {"task": "events.relay_pending", "schedule": 30.0},
-    # Re-queues jobs whose worker stopped sending heartbeats.
-    "sweep-stale-jobs": {"task": "generation.sweep_stale_jobs", "schedule": 60.0},
+    # Every state has a finisher (workers/tasks/reconcile.py, README "Recovery"): relays
+    # left undone, running jobs whose heartbeat stopped, queued and evaluating jobs whose
+    # message was lost.
+    "reconcile": {"task": "platform.reconcile", "schedule": RECONCILE_INTERVAL_S},
     # Publishes what has come due (scheduled posts and retries after backoff).
     "dispatch-due-publications": {"task": "publishing.dispatch_due",
                                   "schedule": PUBLISH_DISPATCH_INTERVAL_S},

@@ -45,6 +45,14 @@ def job_queue(job: GenerationJob) -> str:
     return job.model_profile.queue if job.model_profile_id else Queue.GENERATION.value
 
 
+def jobs_on_queue(queue: str) -> Q:
+    """The jobs whose messages go to `queue` (the inverse of job_queue)."""
+    on_queue = Q(model_profile__queue=queue)
+    if queue == Queue.GENERATION.value:
+        on_queue |= Q(model_profile__isnull=True)
+    return on_queue
+
+
 def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor: Actor = None,
                     payload: dict | None = None, **fields: object) -> GenerationJob:
     # A queued job's event names its queue: the relay sends the job's message there.
@@ -301,11 +309,7 @@ def job_claim_most_urgent(*, job_id: int, worker_id: str) -> GenerationJob | Non
     job = GenerationJob.objects.select_related("brief", "model_profile").filter(pk=job_id).first()
     if job is None:
         return None
-    queue = job_queue(job)
-    on_queue = Q(model_profile__queue=queue)
-    if queue == Queue.GENERATION.value:
-        on_queue |= Q(model_profile__isnull=True)
-    waiting = GenerationJob.objects.filter(on_queue, state=JobState.QUEUED)
+    waiting = GenerationJob.objects.filter(jobs_on_queue(job_queue(job)), state=JobState.QUEUED)
     own_turn = job.state == JobState.QUEUED
     if own_turn:
         waiting = waiting.filter(brief__priority__gt=job.brief.priority)

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,6 +29,7 @@ from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.egress import egress_policy, egress_url_error
 from apps.core.errors import DomainError
+from apps.core.leases import leases_hold
 from apps.core.models import OutboxEvent, Workspace
 from apps.core.services import Actor, audit_record, event_emit
 from apps.integrations.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
@@ -39,6 +41,7 @@ EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "target", "s
 RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 DELIVER_TASK = "webhooks.deliver"
+DELIVERY_LEASE = "delivery"
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,17 @@ def subscriptions_fanout(event: OutboxEvent) -> list[int]:
         )
         if new:
             created.append(delivery.pk)
-    for delivery_id in created:
-        transaction.on_commit(lambda d=delivery_id: current_app.send_task(DELIVER_TASK, args=[d]))
+    if created:
+        transaction.on_commit(lambda: deliveries_send(created))
     return created
+
+
+def deliveries_send(delivery_ids: list[int]) -> None:
+    """Send each delivery's task and hold its lease, so that `webhooks.dispatch_due` does
+    not send it again while the message waits in the queue (one message per delivery)."""
+    leases_hold(kind=DELIVERY_LEASE, ids=delivery_ids, seconds=settings.RESEND_AFTER_S)
+    for delivery_id in delivery_ids:
+        current_app.send_task(DELIVER_TASK, args=[delivery_id])
 
 
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
@@ -212,7 +223,7 @@ def delivery_redeliver(*, delivery: Delivery, actor: Actor = None) -> Delivery:
         raise DomainError(f"Delivery {delivery.pk} is still being delivered.")
     audit_record(workspace_id=delivery.subscription.workspace_id, action="delivery.redelivered",
                  subject=delivery, actor=actor)
-    transaction.on_commit(lambda: current_app.send_task(DELIVER_TASK, args=[delivery.pk]))
+    transaction.on_commit(lambda: deliveries_send([delivery.pk]))
     delivery.refresh_from_db()
     return delivery
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
+from apps.core.leases import leases_hold, leases_take
 from apps.integrations.models import FeedSource
-from apps.integrations.outbound import deliveries_due_ids, delivery_attempt, delivery_claim
+from apps.integrations.outbound import (
+    DELIVERY_LEASE,
+    deliveries_due_ids,
+    delivery_attempt,
+    delivery_claim,
+)
 from apps.integrations.sources import feed_poll, recurring_run_due
 
 # Short waits ride on a countdown; longer ones are picked up by `webhooks.dispatch_due`
@@ -24,13 +31,19 @@ def deliver(delivery_id: int) -> str | None:
         return None
     outcome = delivery_attempt(delivery=delivery)
     if outcome.retry_in_s is not None and outcome.retry_in_s <= COUNTDOWN_MAX_S:
+        # The countdown message is this delivery's: dispatch_due leaves it alone meanwhile.
+        leases_hold(kind=DELIVERY_LEASE, ids=[delivery_id],
+                    seconds=outcome.retry_in_s + settings.RESEND_AFTER_S)
         deliver.apply_async(args=[delivery_id], countdown=outcome.retry_in_s)
     return outcome.state
 
 
 @shared_task(name="webhooks.dispatch_due")
 def dispatch_due() -> int:
-    due = deliveries_due_ids(stale_after=STALE_AFTER)
+    """Beat: send each due delivery that holds no lease (none sent for it within
+    AIGC_RESEND_AFTER_S), so a delivery waiting in the queue is not queued twice."""
+    due = leases_take(kind=DELIVERY_LEASE, ids=deliveries_due_ids(stale_after=STALE_AFTER),
+                      seconds=settings.RESEND_AFTER_S)
     for delivery_id in due:
         deliver.delay(delivery_id)
     return len(due)

@@ -285,7 +285,7 @@ def broker_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_api_answers_503_when_the_broker_does_not_take_a_message(monkeypatch):
     # given a failed delivery (its task is sent when the redelivery commits)
     ws = factories.workspace()
-    editor = factories.member(ws, Role.EDITOR)
+    admin = factories.member(ws, Role.ADMIN)
     subscription_create(workspace=ws, name="Bot", url="https://hooks.test/in",
                         event_types=["brief.queued"])
     factories.brief(ws, submit=True)  # relayed on commit: one delivery to the subscription
@@ -293,7 +293,7 @@ def test_the_api_answers_503_when_the_broker_does_not_take_a_message(monkeypatch
     Delivery.objects.filter(pk=delivery.pk).update(state="failed")
     # when it is redelivered while the broker is unreachable
     broker_unreachable(monkeypatch)
-    response = client_for(editor).post(f"{API}/webhook-deliveries/{delivery.pk}/redeliver/")
+    response = client_for(admin).post(f"{API}/webhook-deliveries/{delivery.pk}/redeliver/")
     # then the client is told to come back, in JSON
     assert (response.status_code, response["Retry-After"], response.json()) == (
         503, "5", {"detail": UNAVAILABLE_DETAIL})
