@@ -4,16 +4,19 @@ managed by workspace admins in the admin, the API and management commands, all a
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.urls import get_resolver
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, Role
 from apps.accounts.services import membership_grant
-from apps.apikeys.models import ApiKey
+from apps.apikeys.models import ApiKey, Scope
 from apps.apikeys.services import apikey_create
 from apps.core.models import AuditEvent, Workspace
 from apps.evaluation.models import QualityGate
@@ -257,3 +260,15 @@ def test_a_key_for_a_non_member_is_refused_by_the_command(ws):
     with pytest.raises(CommandError, match="must be a member of this workspace"):
         call_command("apikey", "create", "here", "outsider", "--scopes", "briefs:read",
                      stdout=io.StringIO())
+
+
+def test_the_docs_scope_table_lists_every_scope_the_api_checks():
+    table = Path(settings.BASE_DIR, "docs", "integrations.md").read_text()
+    documented = {line.split("`")[1] for line in table.splitlines()
+                  if line.startswith("| `") and ":" in line.split("`")[1]}
+    checked = set()
+    for pattern in get_resolver().url_patterns:
+        for route in getattr(pattern, "url_patterns", []):
+            view = getattr(getattr(route, "callback", None), "view_class", None)
+            checked |= {getattr(view, s, None) for s in ("read_scope", "write_scope")} - {None}
+    assert documented == set(Scope.values) == checked
