@@ -1,0 +1,96 @@
+"""A broker that loses its queues loses no work: the reconciler sends the lost messages again.
+
+Real worker processes on the real broker and database. Jobs wait for generation and for
+evaluation while their workers are down; the queues are then emptied (a broker restarted
+without its messages); the workers come back, and the reconciler, run by beat, finds the
+jobs that have no message and sends them again. Each job is generated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from aigc_platform.celery import app as celery_app
+from aigc_platform.processes import (
+    CPU_QUEUES,
+    GPU_QUEUES,
+    IO_QUEUES,
+    ManagedProcess,
+    database_url,
+    worker_command,
+)
+from aigc_platform.stack import WORKER_READY, platform_running
+from apps.briefs.models import BriefState, ContentBrief
+from apps.generation.models import Draft, GenerationJob, JobState
+from tests import factories
+from tests.clients import wait_until
+from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+RESEND_AFTER_S = 4
+
+
+@pytest.fixture
+def platform(django_db_blocker, tiny_models_dir, tmp_path: Path  # noqa: F811
+             ) -> Iterator[tuple[list[ManagedProcess], dict[str, str], Path]]:
+    with django_db_blocker.unblock():
+        db_url = database_url(connection.settings_dict)
+    env = {"DATABASE_URL": db_url, "AIGC_MODELS_DIR": str(tiny_models_dir),
+           "AIGC_PUBLISH_DIR": str(tmp_path / "published"),
+           "AIGC_RESEND_AFTER_S": str(RESEND_AFTER_S), "AIGC_RECONCILE_INTERVAL_S": "2"}
+    celery_app.control.purge()
+    cache.clear()  # no lease of an earlier test's row
+    with platform_running(env=env, log_dir=tmp_path / "logs", timeout=180) as processes:
+        yield processes, env, tmp_path / "logs"
+
+
+def states(brief_ids: list[int]) -> list[str]:
+    return [ContentBrief.objects.get(pk=pk).state for pk in brief_ids]
+
+
+def test_jobs_whose_messages_the_broker_lost_are_sent_again_and_generated_once(platform):
+    processes, env, logs = platform
+    gpu, cpu_io = (next(p for p in processes if p.name == name)
+                   for name in ("worker-gpu", "worker-cpu-io"))
+    ws = factories.workspace()
+    profile = factories.model_profile(ws, parameters={"max_new_tokens": 24})
+    content_type = factories.content_type(ws, model_profile=profile)
+    # given two jobs generated but not evaluated (the evaluation worker, which also runs
+    # beat and so the reconciler, is down)
+    cpu_io.stop()
+    evaluating = [factories.brief(ws, content_type, submit=True, variants=1).pk for _ in range(2)]
+    wait_until(lambda: list(GenerationJob.objects.filter(brief_id__in=evaluating)
+                            .values_list("state", flat=True)),
+               lambda s: s == [JobState.EVALUATING] * 2, 120, "two jobs evaluating")
+    # and two jobs queued while the generation worker is down too
+    gpu.stop()
+    queued = [factories.brief(ws, content_type, submit=True, variants=1).pk for _ in range(2)]
+    # when the broker loses every message it held
+    assert celery_app.control.purge() >= 4
+    # and the workers come back
+    replacements = [
+        ManagedProcess("worker-gpu-2", worker_command("worker-gpu-2", GPU_QUEUES, pool="threads",
+                                                      concurrency=4), env,
+                       logs / "worker-gpu-2.log").start(),
+        ManagedProcess("worker-cpu-io-2", worker_command(
+            "worker-cpu-io-2", CPU_QUEUES + IO_QUEUES, pool="threads", concurrency=4, beat=True),
+            env, logs / "worker-cpu-io-2.log").start(),
+    ]
+    try:
+        for worker in replacements:
+            worker.wait_for_log(WORKER_READY, 120)
+        # then every brief reaches review, each job generated once with its one draft
+        wait_until(lambda: states(evaluating + queued),
+                   lambda s: s == [BriefState.IN_REVIEW] * 4, 180, "all four briefs in review")
+        jobs = GenerationJob.objects.filter(brief_id__in=evaluating + queued)
+        assert sorted(jobs.values_list("state", "attempts")) == [(JobState.SUCCEEDED, 1)] * 4
+        assert Draft.objects.filter(job__in=jobs).count() == 4
+    finally:
+        for worker in replacements:
+            worker.stop()
