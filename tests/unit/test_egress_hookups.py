@@ -30,6 +30,7 @@ from apps.publishing.connectors.mastodon import MastodonConnector
 from apps.publishing.connectors.webhook import WebhookConnector
 from apps.publishing.targets import target_create
 from tests import factories
+from tests.clients import client_for
 from tests.http_peers import HttpPeer, Reply
 from tests.peers.openai_chat import ChatPeer
 from workers.generation.locations import REFUSED
@@ -166,6 +167,18 @@ def test_a_key_variable_off_the_operators_list_is_refused(ws, settings) -> None:
     with pytest.raises(DomainError, match="'AIGC_ENCRYPTION_KEYS' is not one the operator"):
         model_profile_update(profile=profile, api_key_env="AIGC_ENCRYPTION_KEYS")
     assert ModelProfile.objects.get(pk=profile.pk).api_key_env == "HOUSE_LLM_KEY"
+
+
+def test_the_api_answers_the_refusal_as_a_400_and_stores_nothing(ws, admin) -> None:  # noqa: ANN001
+    response = client_for(admin).post("/api/v1/model-profiles/", {
+        "name": "Leak", "backend": "openai", "model": "m", "base_url": "https://llm.example/v1",
+        "api_key_env": "DATABASE_URL", "queue": "webhooks"}, format="json")
+    assert (response.status_code, response.json()) == (400, {"detail": (
+        "'webhooks' is not a generation queue of this deployment; use generation (the operator "
+        "declares more with AIGC_GENERATION_QUEUES). The worker's environment variable "
+        "'DATABASE_URL' is not one the operator allows for model API keys (AIGC_MODEL_KEY_ENVS: "
+        "none); store the key in the profile instead.")})
+    assert ModelProfile.objects.count() == 0
 
 
 def test_a_profile_runs_only_on_a_generation_queue_the_deployment_declares(
