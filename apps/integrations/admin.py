@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
+from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
 from apps.integrations.inbound import endpoint_create, endpoint_secret_rotate, mapping_validate
 from apps.integrations.models import (
@@ -87,6 +88,13 @@ class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = Subscription
         fields = ("workspace", "name", "url", "event_types")
+
+    def clean_url(self) -> str:
+        """Also on a change, which saves without the service: the workers' egress policy."""
+        url = self.cleaned_data["url"]
+        if refusal := egress_url_error(url):
+            raise forms.ValidationError(f"The workers may not send to this URL: {refusal}")
+        return url
 
     def clean_event_types(self) -> list[str]:
         try:

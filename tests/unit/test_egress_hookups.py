@@ -127,6 +127,16 @@ def test_a_delivery_the_policy_refuses_fails_at_once_and_disables_the_subscripti
     assert subscription.deliveries.get().last_error == reason
 
 
+def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws) -> None:  # noqa: ANN001
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
+    response = client.post("/admin/integrations/subscription/add/", {
+        "workspace": ws.pk, "name": "Bot", "url": METADATA, "event_types": '["brief.*"]'})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["url"] == [
+        f"The workers may not send to this URL: {METADATA_REFUSAL}"]
+
+
 # --- feeds -----------------------------------------------------------------------------------
 
 
