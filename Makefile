@@ -28,7 +28,6 @@ demo-once: install
 
 serve: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve
 
 test: install

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from aigc_platform.stack import platform_running, run_until_interrupted
@@ -11,6 +12,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        if not settings.DEBUG:  # the web process then serves the collected files (whitenoise)
+            call_command("collectstatic", interactive=False, verbosity=0)
         try:
             with platform_running(web_port=options["port"]) as processes:
                 self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ — "
