@@ -20,11 +20,30 @@ NEXT_STEP: dict[str, str] = {
 }
 
 
-def dispatch(event_type: str, subject_id: int, payload: dict | None = None) -> str | None:
-    """Send the event's next step; an event that names a queue (a queued job whose model
-    profile has its own worker pool) sends it there instead of the task's default queue."""
+# Steps whose effect is keyed by the event that caused them (a notification row per event
+# and user), so a redelivered message creates nothing twice: they also get the event's id.
+KEYED_BY_EVENT = {"notifications.brief_failed", "notifications.publication_failed"}
+
+
+def next_step(event_type: str, subject_id: int, payload: dict | None = None,
+              event_id: int | None = None) -> tuple[str, list[int | None], dict[str, str]] | None:
+    """The task an event sends, its arguments and options: an event that names a queue (a
+    queued job whose model profile has its own worker pool) goes there instead of the
+    task's default queue."""
     task_name = NEXT_STEP.get(event_type)
-    if task_name:
-        queue = (payload or {}).get("queue")
-        current_app.send_task(task_name, args=[subject_id], **({"queue": queue} if queue else {}))
+    if task_name is None:
+        return None
+    queue = (payload or {}).get("queue")
+    args = [subject_id, event_id] if task_name in KEYED_BY_EVENT else [subject_id]
+    return task_name, args, ({"queue": queue} if queue else {})
+
+
+def dispatch(event_type: str, subject_id: int, payload: dict | None = None,
+             event_id: int | None = None) -> str | None:
+    """Send the event's next step, if it has one."""
+    step = next_step(event_type, subject_id, payload, event_id)
+    if step is None:
+        return None
+    task_name, args, options = step
+    current_app.send_task(task_name, args=args, **options)
     return task_name

@@ -30,7 +30,7 @@ def outbox_relay(*, event_id: int) -> bool:
     if event is None:
         return False
     realtime.broadcast(realtime.groups_for(event.workspace_id, event.payload), event_message(event))
-    pipeline.dispatch(event.type, event.subject_id, event.payload)
+    pipeline.dispatch(event.type, event.subject_id, event.payload, event_id=event.pk)
     subscriptions_fanout(event)  # one delivery per (subscription, event): safe to repeat
     OutboxEvent.objects.filter(pk=event_id, relayed_at__isnull=True).update(
         relayed_at=timezone.now()

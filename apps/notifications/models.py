@@ -25,10 +25,16 @@ class Notification(models.Model):
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The outbox event that caused it, when a task sent it: one row per event and user,
+    # however often the task's message is delivered.
+    event_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at", "-created_at"])]
+        constraints = [models.UniqueConstraint(
+            fields=["event_id", "user"], condition=models.Q(event_id__isnull=False),
+            name="one_notification_per_event_and_user")]
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user}: {self.message[:40]}"

@@ -18,19 +18,25 @@ logger = logging.getLogger(__name__)
 
 
 def notify(*, user_ids: Iterable[int | None], workspace_id: int, kind: str, message: str,
-           brief: ContentBrief | None = None, exclude_id: int | None = None) -> list[Notification]:
+           brief: ContentBrief | None = None, exclude_id: int | None = None,
+           event_id: int | None = None) -> list[Notification]:
     """Notify each user once (None and `exclude_id`, usually the actor, are skipped).
 
     The rows are written in the caller's transaction; the emails go out only
-    once it commits, so a rolled-back decision sends nothing.
+    once it commits, so a rolled-back decision sends nothing. With `event_id`, users
+    already notified of that event are skipped: a task run twice notifies once.
     """
-    ids = sorted({i for i in user_ids if i is not None and i != exclude_id})
+    ids = {i for i in user_ids if i is not None and i != exclude_id}
+    if event_id is not None:
+        ids -= set(Notification.objects.filter(event_id=event_id).values_list("user_id", flat=True))
     if not ids:
         return []
+    # ignore_conflicts: a concurrent run of the same task already wrote the row.
     notes = Notification.objects.bulk_create([
-        Notification(workspace_id=workspace_id, user_id=i, kind=kind, brief=brief, message=message)
-        for i in ids
-    ])
+        Notification(workspace_id=workspace_id, user_id=i, kind=kind, brief=brief, message=message,
+                     event_id=event_id)
+        for i in sorted(ids)
+    ], ignore_conflicts=event_id is not None)
     emails = dict(get_user_model().objects.filter(pk__in=ids).exclude(email="")
                   .values_list("pk", "email"))
     if emails:
@@ -60,7 +66,7 @@ def notifications_mark_read(*, user_id: int, workspace_id: int,
     return unread.update(read_at=timezone.now())
 
 
-def notify_brief_failed(*, brief_id: int) -> list[Notification]:
+def notify_brief_failed(*, brief_id: int, event_id: int | None = None) -> list[Notification]:
     """Tell the brief's author and reviewer that generation failed, with the reason."""
     from apps.generation.models import GenerationJob
     from apps.reviews.models import ReviewAssignment
@@ -72,11 +78,12 @@ def notify_brief_failed(*, brief_id: int) -> list[Notification]:
              .values_list("error", flat=True).first()) or "no reason recorded"
     assignee = ReviewAssignment.objects.filter(brief=brief).values_list("reviewer_id", flat=True)
     return notify(user_ids=[brief.created_by_id, *assignee], workspace_id=brief.workspace_id,
-                  kind=Kind.FAILURE, brief=brief,
+                  kind=Kind.FAILURE, brief=brief, event_id=event_id,
                   message=f"Generation of “{brief.title}” failed: {error}"[:500])
 
 
-def notify_publication_failed(*, publication_id: int) -> list[Notification]:
+def notify_publication_failed(*, publication_id: int, event_id: int | None = None
+                              ) -> list[Notification]:
     """Tell the brief's author and its approvers that a publication failed for good."""
     from apps.publishing.models import Publication
     from apps.reviews.models import Decision, Review
@@ -89,6 +96,6 @@ def notify_publication_failed(*, publication_id: int) -> list[Notification]:
     approvers = Review.objects.filter(brief=brief, decision=Decision.APPROVE,
                                       reviewer__isnull=False).values_list("reviewer_id", flat=True)
     return notify(user_ids=[brief.created_by_id, *approvers], workspace_id=brief.workspace_id,
-                  kind=Kind.FAILURE, brief=brief,
+                  kind=Kind.FAILURE, brief=brief, event_id=event_id,
                   message=f"Publishing “{brief.title}” to {publication.target.name} failed: "
                           f"{publication.last_error or 'no reason recorded'}"[:500])

@@ -1,4 +1,6 @@
-"""Failure notifications, run after the failure event is relayed (apps.core.pipeline)."""
+"""Failure notifications, run after the failure event is relayed (apps.core.pipeline).
+
+Keyed by the event: a redelivered message finds the rows and sends no mail twice."""
 
 from celery import shared_task
 
@@ -6,10 +8,10 @@ from apps.notifications.services import notify_brief_failed, notify_publication_
 
 
 @shared_task(name="notifications.brief_failed", acks_late=True)
-def brief_failed(brief_id: int) -> int:
-    return len(notify_brief_failed(brief_id=brief_id))
+def brief_failed(brief_id: int, event_id: int | None = None) -> int:
+    return len(notify_brief_failed(brief_id=brief_id, event_id=event_id))
 
 
 @shared_task(name="notifications.publication_failed", acks_late=True)
-def publication_failed(publication_id: int) -> int:
-    return len(notify_publication_failed(publication_id=publication_id))
+def publication_failed(publication_id: int, event_id: int | None = None) -> int:
+    return len(notify_publication_failed(publication_id=publication_id, event_id=event_id))

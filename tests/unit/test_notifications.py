@@ -7,6 +7,8 @@ from django.core import mail
 from django.test import Client
 
 from apps.accounts.models import Role
+from apps.core.models import OutboxEvent
+from apps.core.pipeline import next_step
 from apps.generation.services import job_fail
 from apps.notifications.models import Kind, Notification
 from apps.notifications.tasks import brief_failed, publication_failed
@@ -37,6 +39,33 @@ def test_a_failed_generation_notifies_the_author_with_the_reason(ws, editor):
     assert brief_failed(brief.pk) == 1
     assert list(Notification.objects.values_list("user__username", "kind", "message")) == [
         ("eddie", Kind.FAILURE, "Generation of “Broken” failed: CUDA out of memory")]
+
+
+def test_a_redelivered_failure_message_notifies_and_mails_once(ws, editor,
+                                                              django_capture_on_commit_callbacks):
+    # given a failed generation whose brief.failed event was relayed
+    brief = factories.brief(ws, title="Broken", submit=True, created_by=editor)
+    job_fail(job_id=brief.jobs.get().pk, error="CUDA out of memory")
+    event = OutboxEvent.objects.get(type="brief.failed", subject_id=brief.pk)
+    # when the broker delivers the task's message twice
+    with django_capture_on_commit_callbacks(execute=True):
+        first = brief_failed(brief.pk, event.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = brief_failed(brief.pk, event.pk)
+    # then one row and one mail; a later failure (another event) notifies again
+    assert (first, second) == (1, 0)
+    assert Notification.objects.filter(event_id=event.pk).count() == 1
+    assert [m.to for m in mail.outbox] == [["eddie@example.org"]]
+    assert brief_failed(brief.pk, event.pk + 1000) == 1
+
+
+def test_notification_steps_get_the_event_that_caused_them():
+    assert next_step("brief.failed", 7, {}, event_id=42) == (
+        "notifications.brief_failed", [7, 42], {})
+    assert next_step("publication.failed", 8, {}, event_id=43) == (
+        "notifications.publication_failed", [8, 43], {})
+    assert next_step("job.queued", 9, {"queue": "gpu-a100"}, event_id=44) == (
+        "generation.run_job", [9], {"queue": "gpu-a100"})
 
 
 def test_a_failed_publication_notifies_the_author_and_the_approver(ws, editor):
