@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
+
+from tests.conftest import missing
 
 START = Path(__file__).resolve().parent.parent / "tools" / "wordpress" / "start.sh"
 PACKAGES_MISSING = 3  # start.sh's exit status when apt cannot install the packages
@@ -42,7 +43,7 @@ def wordpress_start() -> WordPressSite:
     """The site's URL and a fresh application password; skips only if apt cannot install."""
     done = subprocess.run(["bash", str(START)], capture_output=True, text=True, timeout=600)
     if done.returncode == PACKAGES_MISSING:
-        pytest.skip(f"WordPress's Debian packages could not be installed: {done.stderr.strip()}")
+        missing(f"WordPress's Debian packages could not be installed: {done.stderr.strip()}")
     if done.returncode != 0:
         raise RuntimeError(f"tools/wordpress/start.sh failed ({done.returncode}):\n"
                            f"{done.stdout}\n{done.stderr}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import socket
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -339,16 +341,45 @@ def test_validate_refuses_a_folder_that_is_a_file(tmp_path):
     assert caught.value.message == f"{tmp_path / 'posts'} is not a folder."
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_a_read_only_folder_is_a_permanent_error(tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(PermanentPublishError) as caught:
-            FileConnector(folder=tmp_path).publish(_item())
-    finally:
-        tmp_path.chmod(0o700)
+NOBODY = 65534
 
-    assert caught.value.message.startswith(f"Cannot write to {tmp_path}: Permission denied")
+
+def _publish_as_nobody(folder: Path) -> str:
+    """Publish into `folder` from a child process without root's rights (CI runs as root,
+    and root may write anywhere); the child's PermanentPublishError message, or ""."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, try, report, and leave at once
+        os.close(read)
+        message = ""
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            FileConnector(folder=folder).publish(_item())
+        except PermanentPublishError as exc:
+            message = exc.message
+        os.write(write, message.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        message = answer.read().decode()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_a_read_only_folder_is_a_permanent_error():
+    # A folder of its own under the shared temp dir: traversable by all, writable by none.
+    folder = Path(tempfile.mkdtemp(prefix="aigc-read-only-"))
+    folder.chmod(0o555)
+    try:
+        message = _publish_as_nobody(folder)
+    finally:
+        folder.chmod(0o700)
+        shutil.rmtree(folder)
+
+    assert message.startswith(f"Cannot write to {folder}: Permission denied")
 
 
 # --- registry ------------------------------------------------------------------
