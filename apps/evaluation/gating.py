@@ -246,6 +246,16 @@ def findings(values: Mapping[str, Any], rules: Sequence[Rule]) -> tuple[Finding,
     return tuple(sorted(found, key=lambda f: SEVERITIES.index(f.severity)))
 
 
+PASS = "pass"
+
+
+def verdict(found: Sequence[Finding]) -> str:
+    """One draft on its own: FAIL on a hard failure, REVIEW on a warning, else PASS."""
+    if any(f.severity == FAIL for f in found):
+        return FAIL
+    return REVIEW if found else PASS
+
+
 def weighted_score(variant: Variant, weights: Mapping[str, float]) -> float:
     """Sum of weight x metric over the weighted metrics measured, divided by their weights;
     the scorer's own score when no weight applies."""

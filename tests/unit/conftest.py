@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from apps.accounts.models import Role
 from apps.core.models import Workspace
 from tests import factories
+
+GATE_TEXTS = Path(__file__).resolve().parent.parent / "fixtures" / "gate" / "texts.json"
 
 
 @pytest.fixture
@@ -27,3 +32,10 @@ def reviewer(ws: Workspace):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin(ws: Workspace):  # type: ignore[no-untyped-def]
     return factories.member(ws, Role.ADMIN)
+
+
+@pytest.fixture(scope="session")
+def gate_texts() -> dict[str, list[dict[str, str]]]:
+    """20 built-in model drafts and 20 human-written texts, with their titles
+    (tests/fixtures/gate/README.md says where each comes from and its licence)."""
+    return json.loads(GATE_TEXTS.read_text(encoding="utf-8"))

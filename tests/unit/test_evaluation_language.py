@@ -15,6 +15,7 @@ from apps.evaluation.services import evaluation_settings_set
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
 from tests import factories
+from tests.clients import logged_in
 from workers.evaluation import lexical
 from workers.generation.types import GeneratedText
 from workers.tasks.evaluation import evaluate_job
@@ -91,3 +92,16 @@ def test_the_api_says_which_unit_a_brief_length_counts() -> None:
     for brief, unit in ((zh, "characters"), (en, "words")):
         body = client.get(f"/api/v1/briefs/{brief.pk}/").json()
         assert (body["target_length"], body["length_unit"]) == (brief.target_length, unit)
+
+
+@pytest.mark.django_db
+def test_the_brief_page_shows_the_length_unit_and_says_when_the_builtin_model_wrote() -> None:
+    # Given a Chinese brief whose drafts the built-in model wrote
+    ws = factories.workspace()
+    reviewer = factories.member(ws, Role.REVIEWER)
+    brief = factories.brief_in_review(ws, language="zh-CN", target_length=800)
+    # When a reviewer opens it
+    html = logged_in(reviewer).get(f"/briefs/{brief.pk}/").content.decode()
+    # Then the length is in characters and each draft says which model wrote it
+    assert "<dd>800 characters · 2 variants · zh-CN</dd>" in html
+    assert html.count("Written by the built-in demo model") == 2

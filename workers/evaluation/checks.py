@@ -121,9 +121,11 @@ def truncated(text: str) -> list[str]:
     last = lines[-1].strip()
     if _LIST_ITEM.match(last) or _HEADING.match(last) or last[-1] in _FINAL_MARKS:
         return []
-    if not sentences(last):
+    found = sentences(last)
+    if not found:
         return []
-    tail = last[-30:] if re.search(f"[{CJK}]", last[-30:]) else " ".join(last.split()[-6:])
+    # the unfinished sentence, its last 8 words (or 30 characters of CJK text) at most
+    tail = found[-1][-30:] if re.search(f"[{CJK}]", found[-1]) else " ".join(found[-1].split()[-8:])
     return [f"…{tail}"]
 
 

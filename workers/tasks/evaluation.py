@@ -25,11 +25,15 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRIES = 3
 
 
+def deployment_model_dir() -> Path:
+    """AIGC_EMBEDDING_MODEL_DIR when set, else the model packaged with the platform."""
+    return Path(settings.EMBEDDING_MODEL_DIR) if settings.EMBEDDING_MODEL_DIR else packaged_model_dir()
+
+
 def embedding_model_dir(workspace_id: int) -> Path:
-    """The workspace's model folder when it names one, else AIGC_EMBEDDING_MODEL_DIR when set,
-    else the model packaged with the platform."""
-    chosen = selectors.embedding_model_dir(workspace_id=workspace_id) or settings.EMBEDDING_MODEL_DIR
-    return Path(chosen) if chosen else packaged_model_dir()
+    """The workspace's model folder when it names one, else the deployment's."""
+    chosen = selectors.embedding_model_dir(workspace_id=workspace_id)
+    return Path(chosen) if chosen else deployment_model_dir()
 
 
 def worker_label(task: Task) -> str:
