@@ -1,15 +1,13 @@
 """Errors outside DRF's exception handler: JSON under /api/, the product's page elsewhere.
 
 DRF's handler (apps.core.api_errors) covers exceptions inside API views. This middleware
-covers the rest of an API request's life: a body too big to read at all, Django's own 404
-for a path no route matches (an id below 1), and an unreachable database or broker in a
-non-DRF view or page.
+covers the rest: a body too big to read at all, Django's own 404 for an API path no route
+matches (an id below 1), and an unreachable database or broker in a page.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
@@ -43,17 +41,14 @@ class ApiErrorMiddleware(MiddlewareMixin):
 
     def process_exception(self, request: HttpRequest, exception: Exception
                           ) -> HttpResponse | None:
-        if isinstance(exception, UNAVAILABLE):
-            body = unavailable_logged(exception)
-            response: HttpResponse = (
-                JsonResponse(body, status=503) if _is_api(request)
-                # No request context: the page must render without the database.
-                else HttpResponse(render_to_string("errors/503.html"), status=503))
-            response["Retry-After"] = retry_after()
-            return response
-        if isinstance(exception, RequestDataTooBig) and _is_api(request):
-            return JsonResponse(too_big_body(), status=413)
-        return None
+        if not isinstance(exception, UNAVAILABLE):
+            return None
+        unavailable_logged(exception)
+        # No request context: the page must render without the database. On an API path
+        # process_response below makes it JSON, Retry-After kept.
+        response = HttpResponse(render_to_string("errors/503.html"), status=503)
+        response["Retry-After"] = retry_after()
+        return response
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         """An HTML or empty error on an API path (Django's 404 for an unmatched path, its
