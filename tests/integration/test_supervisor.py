@@ -74,8 +74,9 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """`manage.py serve` started and ready: two workers, web and the embedded Valkey."""
     env = {**os.environ, "AIGC_VAR_DIR": str(tmp_path / "var"),
            "DJANGO_SETTINGS_MODULE": "aigc_platform.settings"}
-    for name in ("REDIS_URL", "CELERY_BROKER_URL", "AIGC_CACHE_URL"):
-        env.pop(name, None)  # its own embedded Valkey, not the session's broker
+    # Its own embedded Valkey and SQLite file, never the session's broker or database.
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "AIGC_CACHE_URL", "DATABASE_URL"):
+        env.pop(name, None)
     stderr = tmp_path / "serve.stderr"
     port = free_port()
     with open(stderr, "w") as errors:
