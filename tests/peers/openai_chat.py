@@ -48,8 +48,9 @@ class Drop:
 
 class ChatPeer(LoopbackServer):
     def __init__(self, *faults: Status | Drop, api_key: str = "sk-test-0123456789",
-                 chunk_delay_s: float = 0.0) -> None:
+                 chunk_delay_s: float = 0.0, vocabulary: tuple[str, ...] = WORDS) -> None:
         self.api_key = api_key
+        self.vocabulary = vocabulary  # the words its texts are drawn from
         self.chunk_delay_s = chunk_delay_s
         self.requests: list[dict[str, Any]] = []  # bodies of chat-completion requests
         self.headers: list[dict[str, str]] = []
@@ -64,9 +65,9 @@ class ChatPeer(LoopbackServer):
         return super().url + "/v1"
 
     @staticmethod
-    def text_for(seed: int, max_tokens: int) -> str:
+    def text_for(seed: int, max_tokens: int, vocabulary: tuple[str, ...] = WORDS) -> str:
         rng = random.Random(seed)
-        return " ".join(rng.choice(WORDS) for _ in range(max_tokens))
+        return " ".join(rng.choice(vocabulary) for _ in range(max_tokens))
 
     def _next_fault(self) -> Status | Drop | None:
         with self._lock:
@@ -127,7 +128,8 @@ class ChatPeer(LoopbackServer):
                 self._event({**base, "choices": [
                     {"index": 0, "delta": {"role": "assistant", "content": ""},
                      "finish_reason": None}]})
-                words = peer.text_for(body.get("seed", 0), body.get("max_tokens", 16)).split()
+                words = peer.text_for(body.get("seed", 0), body.get("max_tokens", 16),
+                                      peer.vocabulary).split()
                 stops = body.get("stop") or []
                 text, sent, finish = "", 0, "length"
                 for word in words:
