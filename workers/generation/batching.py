@@ -29,13 +29,17 @@ class OutOfDeviceMemory(GenerationError):
     """One job alone does not fit on the device; smaller variants or max tokens will."""
 
 
+TOO_BIG_ALONE = ("The job does not fit in the GPU's memory even alone; "
+                 "ask for fewer variants or fewer tokens.")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
     return isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
-def _release(exc: BaseException) -> None:
+def release_device(exc: BaseException) -> None:
     """Free what the failed batch still holds on the device before its halves run.
 
     The exception's traceback keeps the engine's frames alive, and with them the
@@ -60,10 +64,9 @@ def run_splitting(run: RunBatch, items: list[BatchItem]) -> list[list[GeneratedT
     except Exception as exc:
         failure = exc
     if is_out_of_memory(failure):
-        _release(failure)
+        release_device(failure)
         if len(items) == 1:
-            return [OutOfDeviceMemory("The job does not fit in the GPU's memory even alone; "
-                                      "ask for fewer variants or fewer tokens.")]
+            return [OutOfDeviceMemory(TOO_BIG_ALONE)]
         logger.warning("out of device memory with %s jobs; halving the batch", len(items))
         middle = len(items) // 2
         return run_splitting(run, items[:middle]) + run_splitting(run, items[middle:])

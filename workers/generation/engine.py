@@ -159,7 +159,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
         return loaded
 
 
-def _check(request: GenerationRequest) -> None:
+def check_request(request: GenerationRequest) -> None:
     if not 1 <= request.variants <= 16:
         raise InvalidRequest(f"variants must be between 1 and 16, got {request.variants}.")
     if not 1 <= request.max_new_tokens <= 4096:
@@ -311,30 +311,78 @@ def _padded(rows: list[_Row], pad: int, device: Any) -> tuple[Any, Any, Any]:
     return ids, mask, positions
 
 
-def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> list[list[GeneratedText]]:
-    """Write every item's variants in shared forward passes: one step advances all rows.
+@dataclass(eq=False)
+class Admitted:
+    """An item in a running batch: its rows, when it joined, and what ended it early."""
 
-    All items must name the same model and device. Prompts are left-padded and
-    masked, with positions counted per row, so a row's text does not depend
-    on its neighbours (greedy output equals one-at-a-time output). Finished
-    rows leave the batch (and the KV cache) so the rest run narrower. A step's
-    time is shared among the rows it advanced: that is each variant's `device_s`.
+    item: BatchItem
+    rows: list[_Row]
+    started: float
+    error: Exception | None = None
+
+    @property
+    def finished(self) -> bool:
+        return all(row.done for row in self.rows)
+
+
+def _layers_of(cache: Any) -> list[tuple[Any, Any]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _is_mergeable(cache: Any) -> bool:
+    """Plain full-attention layers can be padded and stacked along the batch; sliding-window
+    or recurrent layers cannot, so those models re-read every row when one joins."""
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in cache.layers)
+
+
+def _rebuilt(layers: list[tuple[Any, Any]]) -> Any:
+    from transformers.cache_utils import DynamicCache
+
+    return DynamicCache(ddp_cache_data=layers)
+
+
+class RunningBatch:
+    """Rows of one model advancing together, one token each per `step`; rows join and leave
+    between steps (iteration-level batching).
+
+    A row's prompt is prefilled in the step after it joins, alone or with the other rows
+    joining then (left-padded, masked, positions counted per row), and its KV cache is
+    stacked under the running rows' cache, the shorter side padded on the left and masked
+    out; every row keeps its own positions. A row that finishes, is stopped, or slides past
+    the model's context leaves the cache at once (a sliding row re-joins with its latest
+    half window, as it would alone). So a row's tokens are what it writes alone, token for
+    token under greedy decoding and, with its own generator, under seeded sampling.
     """
-    import torch
 
-    if len({(i.request.model, i.request.device) for i in items}) != 1:
-        raise InvalidRequest("A batch serves one model on one device.")
-    for item in items:
-        _check(item.request)
-    first = items[0].request
-    loaded = load_model(first.model, first.device, models_dir)
-    tokenizer, device = loaded.tokenizer, loaded.device
-    eos = tokenizer.eos_token_id
-    pad = eos if eos is not None else 0
-    rows: list[_Row] = []
-    for index, item in enumerate(items):
-        ids = prompt_ids(loaded, item.request)
+    def __init__(self, loaded: LoadedModel, clock: Callable[[], float] = time.monotonic) -> None:
+        self.loaded, self._clock = loaded, clock
+        eos = loaded.tokenizer.eos_token_id
+        self._eos, self._pad = eos, (eos if eos is not None else 0)
+        self._admitted: dict[int, Admitted] = {}
+        self._next_id = 0
+        self.cached: list[_Row] = []  # rows whose window is in the cache, in the cache's order
+        self.pending: list[_Row] = []  # rows to prefill next step: new, or slid past the context
+        self._cache: Any = None
+        self._mask: Any = None  # (rows, cache length): 0 over each row's left padding
+        self._positions: Any = None  # (rows, 1): the position of each row's next input token
+        self._last: Any = None  # (rows, 1): each cached row's latest token, not yet in the cache
+        self.mergeable = True  # until a prefill shows the model's cache cannot be stacked
+        self.steps = 0
+
+    @property
+    def rows(self) -> int:
+        return len(self.cached) + len(self.pending)
+
+    def admit(self, item: BatchItem) -> Admitted:
+        """Add the item's variants as rows; they are prefilled and advanced in the next step."""
+        import torch
+
+        check_request(item.request)
+        ids = prompt_ids(self.loaded, item.request)
+        index, self._next_id = self._next_id, self._next_id + 1
+        rows = []
         for variant in range(item.request.variants):
             # On the CPU whatever the device: a draw from a CUDA generator is a kernel launch
             # per row and step, while 32 CPU draws and one copy cost microseconds. (On an
@@ -343,55 +391,170 @@ def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
             generator = torch.Generator().manual_seed(item.request.seed + variant)
             # A prompt longer than the model's context keeps its end, which the text continues.
             rows.append(_Row(index, variant, item.request, generator,
-                             ids[-(loaded.context - 1):], len(ids)))
-    started = clock()
-    active = list(rows)
-    ids, mask, positions = _padded(active, pad, device)
-    step_input, past = ids, None
-    with torch.inference_mode():
-        while active:
-            for index, item in enumerate(items):
-                if item.should_stop is not None and any(r.item == index for r in active) \
-                        and item.should_stop():
-                    for row in active:
-                        row.done = row.done or row.item == index
-            keep = [n for n, row in enumerate(active) if not row.done]
-            if not keep:
-                break
-            if len(keep) < len(active):  # finished rows leave the batch and the cache
-                active = [active[n] for n in keep]
-                chosen = torch.tensor(keep, device=device)
-                mask, positions = mask[chosen], positions[chosen]
-                step_input = step_input[chosen]
-                if past is not None:
-                    past.batch_select_indices(chosen)
-            step_started = clock()
-            output = loaded.model(input_ids=step_input, attention_mask=mask,
-                                  position_ids=positions[:, -step_input.shape[1]:],
-                                  use_cache=True, **{loaded.cache_argument: past})
-            past = getattr(output, loaded.cache_argument)
-            logits = output.logits[:, -1, :].float()
-            for n, row in enumerate(active):
-                if len(row.written) < row.request.min_new_tokens and eos is not None:
-                    logits[n, eos] = float("-inf")
-            tokens = _sample(logits, active)
-            now = clock()
-            for row, token in zip(active, tokens, strict=True):
-                row.device_s += (now - step_started) / len(active)
-                _advance(row, token, eos, tokenizer, items[row.item].on_text,
-                         now - started)
-            step_input = torch.tensor(tokens, device=device).unsqueeze(1)
-            mask = torch.cat([mask, torch.ones_like(step_input)], dim=1)
-            positions = torch.cat([positions, positions[:, -1:] + 1], dim=1)
-            if any(len(row.window) > loaded.context for row in active if not row.done):
-                # slide: a row past the context re-reads its latest half window
-                for row in active:
-                    if len(row.window) > loaded.context:
-                        row.window = row.window[-(loaded.context // 2):]
-                ids, mask, positions = _padded(active, pad, device)
-                step_input, past = ids, None
-    return [[_result(row, loaded, str(device)) for row in rows if row.item == index]
-            for index in range(len(items))]
+                             ids[-(self.loaded.context - 1):], len(ids)))
+        admitted = Admitted(item, rows, self._clock())
+        self._admitted[index] = admitted
+        self.pending.extend(rows)
+        return admitted
+
+    def finished(self) -> list[Admitted]:
+        """The items whose rows have all left, taken out of the batch."""
+        done = [a for index, a in self._admitted.items() if a.finished]
+        for admitted in done:
+            del self._admitted[admitted.rows[0].item]
+        return done
+
+    def items(self) -> list[Admitted]:
+        return list(self._admitted.values())
+
+    def results(self, admitted: Admitted) -> list[GeneratedText]:
+        return [_result(row, self.loaded, str(self.loaded.device)) for row in admitted.rows]
+
+    def _end(self, admitted: Admitted, error: Exception | None = None) -> None:
+        admitted.error = admitted.error or error
+        for row in admitted.rows:
+            row.done = True
+
+    def _ask_to_stop(self) -> None:
+        for admitted in self._admitted.values():
+            if admitted.item.should_stop is None or admitted.finished:
+                continue
+            try:
+                if admitted.item.should_stop():
+                    self._end(admitted)
+            except Exception as exc:  # the item's own callback: it fails alone
+                self._end(admitted, exc)
+
+    def step(self) -> None:
+        """Stop what was asked to stop, prefill joining rows, advance every row one token."""
+        import torch
+
+        self._ask_to_stop()
+        self._leave()
+        if not self.rows:
+            return
+        if self.pending and self.cached and not self.mergeable:
+            self.pending = self.cached + self.pending  # re-read every row, as a fresh batch
+            self._keep([])
+        started = self._clock()
+        rows = self.cached + self.pending
+        with torch.inference_mode():
+            running = [self._decode()] if self.cached else []
+            logits, *joining = self._prefill() if self.pending else (None, None, None, None)
+            scores = torch.cat(running + ([logits] if logits is not None else [])).float()
+            for n, row in enumerate(rows):
+                if len(row.written) < row.request.min_new_tokens and self._eos is not None:
+                    scores[n, self._eos] = float("-inf")
+            tokens = _sample(scores, rows)
+            if self.pending:
+                self._join(*joining)
+        self._last = torch.tensor(tokens, device=self.loaded.device).unsqueeze(1)
+        self.steps += 1
+        now = self._clock()
+        for row, token in zip(rows, tokens, strict=True):
+            row.device_s += (now - started) / len(rows)
+            admitted = self._admitted[row.item]
+            if admitted.finished:
+                continue  # its callback failed for an earlier variant in this step
+            try:
+                _advance(row, token, self._eos, self.loaded.tokenizer, admitted.item.on_text,
+                         now - admitted.started)
+            except Exception as exc:
+                self._end(admitted, exc)
+        self._leave()
+
+    def _decode(self) -> Any:
+        import torch
+
+        self._mask = torch.cat([self._mask, torch.ones_like(self._last)], dim=1)
+        output = self.loaded.model(input_ids=self._last, attention_mask=self._mask,
+                                   position_ids=self._positions, use_cache=True,
+                                   **{self.loaded.cache_argument: self._cache})
+        self._cache = getattr(output, self.loaded.cache_argument)
+        self._positions = self._positions + 1
+        return output.logits[:, -1, :]
+
+    def _prefill(self) -> tuple[Any, Any, Any, Any]:
+        ids, mask, positions = _padded(self.pending, self._pad, self.loaded.device)
+        output = self.loaded.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                   use_cache=True, **{self.loaded.cache_argument: None})
+        cache = getattr(output, self.loaded.cache_argument)
+        self.mergeable = _is_mergeable(cache)
+        return output.logits[:, -1, :], cache, mask, positions[:, -1:] + 1
+
+    def _join(self, cache: Any, mask: Any, positions: Any) -> None:
+        """Stack the prefilled rows' cache under the running rows', padded on the left."""
+        import torch
+        from torch.nn.functional import pad
+
+        if not self.cached:
+            self._cache, self._mask, self._positions = cache, mask, positions
+        else:
+            width = max(self._mask.shape[1], mask.shape[1])
+            ours, theirs = width - self._mask.shape[1], width - mask.shape[1]
+            self._cache = _rebuilt([
+                (torch.cat([pad(k, (0, 0, ours, 0)), pad(k2, (0, 0, theirs, 0))]),
+                 torch.cat([pad(v, (0, 0, ours, 0)), pad(v2, (0, 0, theirs, 0))]))
+                for (k, v), (k2, v2) in zip(_layers_of(self._cache), _layers_of(cache),
+                                            strict=True)])
+            self._mask = torch.cat([pad(self._mask, (ours, 0)), pad(mask, (theirs, 0))])
+            self._positions = torch.cat([self._positions, positions])
+        self.cached, self.pending = self.cached + self.pending, []
+
+    def _leave(self) -> None:
+        """Finished rows leave; rows past the context re-join with their latest half window."""
+        context = self.loaded.context
+        sliding = [row for row in self.cached if not row.done and len(row.window) > context]
+        for row in sliding:
+            row.window = row.window[-(context // 2):]
+        self.pending = [row for row in self.pending if not row.done] + sliding
+        keep = [n for n, row in enumerate(self.cached) if not row.done and row not in sliding]
+        if len(keep) < len(self.cached):
+            self._keep(keep)
+
+    def _keep(self, keep: list[int]) -> None:
+        import torch
+
+        self.cached = [self.cached[n] for n in keep]
+        if not keep:
+            self._cache = self._mask = self._positions = self._last = None
+            return
+        chosen = torch.tensor(keep, device=self.loaded.device)
+        self._mask, self._positions = self._mask[chosen], self._positions[chosen]
+        self._last = self._last[chosen]
+        if not self.mergeable:
+            self._cache.batch_select_indices(chosen)
+            return
+        # Drop the columns that were only left padding for the rows that left.
+        start = int((self._mask.sum(dim=0) > 0).nonzero()[0])
+        self._mask = self._mask[:, start:]
+        self._cache = _rebuilt([(k[chosen, :, start:], v[chosen, :, start:])
+                                for k, v in _layers_of(self._cache)])
+
+
+def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> list[list[GeneratedText]]:
+    """Write every item's variants in shared forward passes: one step advances all rows.
+
+    All items must name the same model and device; they all join at the first step
+    (a static batch; workers.generation.continuous lets items join a running one). A
+    row's text does not depend on its neighbours (see RunningBatch). A step's time is
+    shared among the rows it advanced: that is each variant's `device_s`. An item whose
+    callback raised makes the whole call raise, so run_splitting can find it.
+    """
+    if len({(i.request.model, i.request.device) for i in items}) != 1:
+        raise InvalidRequest("A batch serves one model on one device.")
+    for item in items:
+        check_request(item.request)
+    first = items[0].request
+    batch = RunningBatch(load_model(first.model, first.device, models_dir), clock)
+    admitted = [batch.admit(item) for item in items]
+    while batch.rows:
+        batch.step()
+    for entry in admitted:
+        if entry.error is not None:
+            raise entry.error
+    return [batch.results(entry) for entry in admitted]
 
 
 def _advance(row: _Row, token: int, eos: int | None, tokenizer: Any, on_text: OnText | None,

@@ -1,0 +1,184 @@
+"""Continuous batching: jobs join a running batch at the next step and write what they would alone.
+
+Arrivals are placed in decoding steps, not wall time: a job is enqueued from the
+running job's own progress callback (the scheduler thread) when that job has
+written a given number of tokens, so it waits for the next step's admission.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from tests.generation_fixtures import (  # noqa: F401
+    tiny_model_dir,
+    tiny_models_dir,
+    tiny_training,
+)
+from workers.generation.continuous import ContinuousBatcher
+from workers.generation.engine import BatchItem, InvalidRequest, generate
+from workers.generation.types import GeneratedText, GenerationRequest
+from workers.tasks.generation import JobWatch
+
+PROMPTS = ["Title: Compost\n\n", "A hacker is a person who enjoys exploring the details of "
+           "programmable systems and how to stretch their capabilities.\n\n", "Kludge"]
+WAIT_S = 60  # every future here resolves in well under a second on the tiny model
+
+
+def request(prompt: str, **kwargs: object) -> GenerationRequest:
+    values: dict = {"prompt": prompt, "variants": 2, "max_new_tokens": 20, "min_new_tokens": 20,
+                    "seed": 5, "temperature": 0.0, "device": "cpu"}
+    values.update(kwargs)
+    return GenerationRequest(**values)
+
+
+class Arrivals:
+    """The first job's progress callback: enqueues job n when the first has written at[n] tokens,
+    and notes the first job's token count whenever something of interest happens."""
+
+    def __init__(self, batcher: ContinuousBatcher, later: list[BatchItem], at: list[int]) -> None:
+        self.batcher, self.later, self.at = batcher, later, at
+        self.futures: list[Future] = []
+        self.tokens = 0
+
+    def on_text(self, variant: int, text: str, tokens: int) -> None:
+        if variant != 0:
+            return
+        self.tokens = tokens
+        while len(self.futures) < len(self.later) and tokens >= self.at[len(self.futures)]:
+            self.futures.append(self.batcher.enqueue(self.later[len(self.futures)]))
+
+
+def texts_of(results: list[list[GeneratedText]]) -> list[list[str]]:
+    return [[t.text for t in texts] for texts in results]
+
+
+def run_staggered(models_dir: Path, requests: list[GenerationRequest],
+                  at: list[int]) -> list[list[GeneratedText]]:
+    batcher = ContinuousBatcher(models_dir=models_dir, max_rows=16)
+    arrivals = Arrivals(batcher, [BatchItem(r) for r in requests[1:]], at)
+    first = batcher.enqueue(BatchItem(requests[0], on_text=arrivals.on_text)).result(WAIT_S)
+    assert len(arrivals.futures) == len(requests) - 1
+    return [first] + [f.result(WAIT_S) for f in arrivals.futures]
+
+
+def test_greedy_jobs_joining_mid_batch_write_what_they_write_alone(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    # given a 90-token job (it slides past the tiny model's 64 positions) and two jobs
+    # arriving after its 3rd and 7th tokens, with prompts of different lengths
+    requests = [request(p, max_new_tokens=n, min_new_tokens=n)
+                for p, n in zip(PROMPTS, (90, 20, 12), strict=True)]
+    # when they are written one at a time, and then joining one running batch
+    alone = [generate(r, models_dir=tiny_models_dir) for r in requests]
+    together = run_staggered(tiny_models_dir, requests, at=[3, 7])
+    # then every variant reads the same, token for token
+    assert texts_of(together) == texts_of(alone)
+    assert [[t.completion_tokens for t in texts] for texts in together] == [
+        [90, 90], [20, 20], [12, 12]]
+
+
+def test_seeded_sampled_jobs_joining_mid_batch_keep_their_texts(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    requests = [request(p, temperature=0.9, seed=100 * n, max_new_tokens=40, min_new_tokens=0)
+                for n, p in enumerate(PROMPTS)]
+    alone = [generate(r, models_dir=tiny_models_dir) for r in requests]
+    together = run_staggered(tiny_models_dir, requests, at=[1, 5])
+    assert texts_of(together) == texts_of(alone)
+    assert len({t.text for texts in together for t in texts}) == 6  # the seeds did differ
+
+
+def test_a_late_job_starts_at_the_next_step_and_leaves_when_done(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    # given a 60-token job running, and a 5-token job arriving after its 5th token
+    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    seen: dict[str, int] = {}
+    early_tokens = {"n": 0}
+
+    def early_text(variant: int, text: str, tokens: int) -> None:
+        early_tokens["n"] = tokens
+        if tokens == 5 and variant == 0:
+            late = batcher.enqueue(BatchItem(request(PROMPTS[1], max_new_tokens=5,
+                                                     min_new_tokens=5), on_text=late_text))
+            late.add_done_callback(lambda _: seen.setdefault("late_done", early_tokens["n"]))
+
+    def late_text(variant: int, text: str, tokens: int) -> None:
+        seen.setdefault("late_first", early_tokens["n"])
+
+    early = batcher.enqueue(BatchItem(request(PROMPTS[0], max_new_tokens=60, min_new_tokens=60),
+                                      on_text=early_text))
+    assert [t.completion_tokens for t in early.result(WAIT_S)] == [60, 60]
+    # then the late job's first token came in the running job's 6th step, not after its 60th,
+    # and the late job was handed back after 5 steps, while the other ran on
+    assert seen == {"late_first": 6, "late_done": 10}
+
+
+def test_a_cancelled_job_leaves_and_its_neighbours_write_what_they_write_alone(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    asked = {"n": 0}
+
+    def stop_after_three() -> bool:
+        asked["n"] += 1
+        return asked["n"] > 3
+
+    requests = [request(p, max_new_tokens=30, min_new_tokens=30) for p in PROMPTS]
+    alone = [generate(r, models_dir=tiny_models_dir) for r in (requests[0], requests[2])]
+    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    arrivals = Arrivals(batcher, [BatchItem(requests[1], should_stop=stop_after_three),
+                                  BatchItem(requests[2])], at=[2, 4])
+    first = batcher.enqueue(BatchItem(requests[0], on_text=arrivals.on_text)).result(WAIT_S)
+    cancelled, third = (f.result(WAIT_S) for f in arrivals.futures)
+    # the cancelled job keeps the 3 tokens it wrote; the others are untouched by its leaving
+    assert [t.completion_tokens for t in cancelled] == [3, 3]
+    assert texts_of([first, third]) == texts_of(alone)
+
+
+def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> None:  # noqa: F811
+    # given a worker's watch on a job with a 0.35 s timeout, on a clock that moves 0.1 s a step
+    ticks = iter(n / 10 for n in range(1000))
+    watch = JobWatch(1, "worker", timeout_s=0.35, clock=lambda: next(ticks))
+    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    steady = request(PROMPTS[0], max_new_tokens=25, min_new_tokens=25)
+    arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1]), should_stop=watch.should_stop)],
+                        at=[1])
+    first = batcher.enqueue(BatchItem(steady, on_text=arrivals.on_text)).result(WAIT_S)
+    [timed_out] = (f.result(WAIT_S) for f in arrivals.futures)
+    # then the watched job stopped after three steps (0.1, 0.2, 0.3 s) and said it timed out
+    assert watch.timed_out
+    assert [t.completion_tokens for t in timed_out] == [3, 3]
+    assert texts_of([first]) == texts_of([generate(steady, models_dir=tiny_models_dir)])
+
+
+def test_a_bad_request_fails_alone_and_the_batch_runs_on(tiny_models_dir: Path) -> None:  # noqa: F811
+    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1], top_p=0.0))], at=[2])
+    first = batcher.enqueue(BatchItem(request(PROMPTS[0]), on_text=arrivals.on_text))
+    assert [t.completion_tokens for t in first.result(WAIT_S)] == [20, 20]
+    with pytest.raises(InvalidRequest, match="top_p"):
+        arrivals.futures[0].result(WAIT_S)
+
+
+def test_jobs_beyond_the_row_budget_wait_for_rows_to_leave(
+    tiny_models_dir: Path,  # noqa: F811
+) -> None:
+    # given room for four rows, a 30-token job of two variants running, and after its first
+    # token a 10-token job and a third job of two variants each arriving together
+    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=4)
+    joined: dict[str, int] = {}
+    later = [BatchItem(request(PROMPTS[1], max_new_tokens=10, min_new_tokens=10)),
+             BatchItem(request(PROMPTS[2]),
+                       on_text=lambda variant, text, tokens: joined.setdefault(
+                           "third", arrivals.tokens))]
+    arrivals = Arrivals(batcher, later, at=[1, 1])
+    first = batcher.enqueue(BatchItem(request(PROMPTS[0], max_new_tokens=30, min_new_tokens=30),
+                                      on_text=arrivals.on_text))
+    assert [t.completion_tokens for t in first.result(WAIT_S)] == [30, 30]
+    assert [[t.completion_tokens for t in f.result(WAIT_S)] for f in arrivals.futures] == [
+        [10, 10], [20, 20]]
+    # then the short job joined at step 2 and the third once its rows had left (after step 11)
+    assert joined == {"third": 12}
