@@ -111,10 +111,24 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL via DATABASE_URL, else SQLite in the var folder.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True
-    )
+    "default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 }
+# PostgreSQL connections come from a pool of at most AIGC_DB_POOL_MAX per process (web or
+# worker), returned at the end of each request or task: under ASGI every request runs in
+# a thread of its own, and persistent connections kept one open per thread until the
+# server ran out. A request that waits longer than AIGC_DB_POOL_TIMEOUT_S for one gets a
+# 503 with Retry-After, never a database error. So the server needs at least
+# (web processes + worker processes) x AIGC_DB_POOL_MAX connections.
+DB_POOL_MAX = int(os.environ.get("AIGC_DB_POOL_MAX", "10"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX,
+        "timeout": float(os.environ.get("AIGC_DB_POOL_TIMEOUT_S", "10")),
+        # Connections idle this long are closed, so a quiet process holds only min_size.
+        "max_idle": 60.0,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Workers write while the web tier reads: WAL lets them, IMMEDIATE avoids
     # lock-upgrade deadlocks, and the test database is a file a worker process can open.
