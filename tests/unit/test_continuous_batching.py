@@ -57,7 +57,7 @@ def texts_of(results: list[list[GeneratedText]]) -> list[list[str]]:
 
 def run_staggered(models_dir: Path, requests: list[GenerationRequest],
                   at: list[int]) -> list[list[GeneratedText]]:
-    batcher = ContinuousBatcher(models_dir=models_dir, max_rows=16)
+    batcher = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=16)
     arrivals = Arrivals(batcher, [BatchItem(r) for r in requests[1:]], at)
     first = batcher.enqueue(BatchItem(requests[0], on_text=arrivals.on_text)).result(WAIT_S)
     assert len(arrivals.futures) == len(requests) - 1
@@ -95,7 +95,7 @@ def test_a_late_job_starts_at_the_next_step_and_leaves_when_done(
     tiny_models_dir: Path,  # noqa: F811
 ) -> None:
     # given a 60-token job running, and a 5-token job arriving after its 5th token
-    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     seen: dict[str, int] = {}
     early_tokens = {"n": 0}
 
@@ -128,7 +128,7 @@ def test_a_cancelled_job_leaves_and_its_neighbours_write_what_they_write_alone(
 
     requests = [request(p, max_new_tokens=30, min_new_tokens=30) for p in PROMPTS]
     alone = [generate(r, models_dir=tiny_models_dir) for r in (requests[0], requests[2])]
-    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     arrivals = Arrivals(batcher, [BatchItem(requests[1], should_stop=stop_after_three),
                                   BatchItem(requests[2])], at=[2, 4])
     first = batcher.enqueue(BatchItem(requests[0], on_text=arrivals.on_text)).result(WAIT_S)
@@ -142,7 +142,7 @@ def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> 
     # given a worker's watch on a job with a 0.35 s timeout, on a clock that moves 0.1 s a step
     ticks = iter(n / 10 for n in range(1000))
     watch = JobWatch(1, "worker", timeout_s=0.35, clock=lambda: next(ticks))
-    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     steady = request(PROMPTS[0], max_new_tokens=25, min_new_tokens=25)
     arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1]), should_stop=watch.should_stop)],
                         at=[1])
@@ -155,7 +155,7 @@ def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> 
 
 
 def test_a_bad_request_fails_alone_and_the_batch_runs_on(tiny_models_dir: Path) -> None:  # noqa: F811
-    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=16)
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1], top_p=0.0))], at=[2])
     first = batcher.enqueue(BatchItem(request(PROMPTS[0]), on_text=arrivals.on_text))
     assert [t.completion_tokens for t in first.result(WAIT_S)] == [20, 20]
@@ -168,7 +168,7 @@ def test_jobs_beyond_the_row_budget_wait_for_rows_to_leave(
 ) -> None:
     # given room for four rows, a 30-token job of two variants running, and after its first
     # token a 10-token job and a third job of two variants each arriving together
-    batcher = ContinuousBatcher(models_dir=tiny_models_dir, max_rows=4)
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=4)
     joined: dict[str, int] = {}
     later = [BatchItem(request(PROMPTS[1], max_new_tokens=10, min_new_tokens=10)),
              BatchItem(request(PROMPTS[2]),

@@ -47,9 +47,10 @@ def _key(item: BatchItem) -> tuple[str, str]:
 
 
 class ContinuousBatcher:
-    """Serves `submit` calls from any thread in one running batch of at most `max_rows` rows."""
+    """Serves `submit` calls from any thread in one running batch of at most `max_rows` rows;
+    `models_dir` is asked at each admission (a worker's settings may change under tests)."""
 
-    def __init__(self, *, models_dir: Path | None, max_rows: int,
+    def __init__(self, *, models_dir: Callable[[], Path | None], max_rows: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._models_dir, self._max_rows, self._clock = models_dir, max_rows, clock
         self._row_budget = max_rows  # lowered while a batch that ran out of memory drains
@@ -95,7 +96,8 @@ class ContinuousBatcher:
     def _admit(self, waiting: list[Waiting]) -> None:
         for n, (item, future) in enumerate(waiting):
             try:
-                loaded = load_model(item.request.model, item.request.device, self._models_dir)
+                loaded = load_model(item.request.model, item.request.device,
+                                    self._models_dir())
                 if self._batch is not None and loaded is not self._batch.loaded:
                     # The model was retrained meanwhile: it starts once this batch drains.
                     with self._arrived:

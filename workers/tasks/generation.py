@@ -4,10 +4,12 @@ Idempotent by construction: `job_claim` lets one delivery of a job run it,
 drafts are unique per (job, variant), and a job taken away from this worker
 (cancelled, or requeued after a missed heartbeat) stops writing within a second.
 
-Local models are served through the process's BatchCollector: run the worker
+Local models are served through the process's one batcher: run the worker
 with a thread pool (`--pool threads --concurrency 8`, prefetch multiplier 1)
 and the jobs its threads hold share forward passes; with the solo pool each
-job is simply a batch of its own variants.
+job is simply a batch of its own variants. The continuous batcher (default)
+lets a job join the running batch at its next step; AIGC_GENERATION_BATCHING=static
+brings back micro-batches that run to their end.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from apps.generation.training import (
 from workers.generation.batching import BatchCollector
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model
 from workers.generation.builtin.training import DEFAULT_STEPS, TrainingPlan, train_builtin_model
+from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import (
     BUILTIN,
     BatchItem,
@@ -76,22 +79,26 @@ DEFAULT_TIMEOUT_S = 600  # a job without a model profile
 # 32 rows of the built-in model take ~30 ms a step on 2 CPU cores (bench/generation_batching.py);
 # a GPU takes far more: set AIGC_GENERATION_BATCH_ROWS to what its memory holds.
 BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
-BATCH_WINDOW_S = 0.05  # prefetched messages arrive within milliseconds of each other
+BATCH_WINDOW_S = 0.05  # static: prefetched messages arrive within milliseconds of each other
+BATCHING = os.environ.get("AIGC_GENERATION_BATCHING", "continuous")
 BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
 BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
 
-_collector: BatchCollector | None = None
+_collector: ContinuousBatcher | BatchCollector | None = None
 _collector_lock = threading.Lock()
 
 
-def local_collector() -> BatchCollector:
-    """The process's one collector: every task thread's local-model requests meet here."""
+def local_collector() -> ContinuousBatcher | BatchCollector:
+    """The process's one batcher: every task thread's local-model requests meet here."""
     global _collector
     with _collector_lock:
-        if _collector is None:
+        if _collector is None and BATCHING == "static":
             _collector = BatchCollector(
                 lambda items: generate_batch(items, models_dir=settings.MODELS_DIR),
                 max_rows=BATCH_ROWS, window_s=BATCH_WINDOW_S)
+        elif _collector is None:
+            _collector = ContinuousBatcher(models_dir=lambda: settings.MODELS_DIR,
+                                           max_rows=BATCH_ROWS)
         return _collector
 
 
