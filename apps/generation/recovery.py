@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.core import pipeline
-from apps.core.leases import leases_take
+from apps.core.leases import leases_hold, leases_take
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import jobs_on_queue
 
@@ -55,7 +56,9 @@ def jobs_evaluating_resend(*, waiting: int, older_than: timedelta) -> list[int]:
 
     A job's evaluation message is its own, and which one is missing cannot be told, so
     each job evaluating that long is sent once more, at most once per `older_than` (a
-    lease). An evaluation that does finish first leaves the other message nothing to do.
+    lease), unless a worker started evaluating it within AIGC_RESEND_AFTER_S (its lease,
+    job_evaluation_started). An evaluation that does finish first leaves the other
+    message nothing to do.
     """
     evaluating = GenerationJob.objects.filter(state=JobState.EVALUATING)
     if evaluating.count() <= waiting:
@@ -66,3 +69,10 @@ def jobs_evaluating_resend(*, waiting: int, older_than: timedelta) -> list[int]:
     for job_id in ids:
         pipeline.dispatch("job.evaluating", job_id)
     return ids
+
+
+def job_evaluation_started(*, job_id: int) -> None:
+    """A worker evaluates the job: the reconciler sends it no other message for
+    AIGC_RESEND_AFTER_S. A worker killed meanwhile leaves the job to it after that, not
+    after the broker's visibility timeout."""
+    leases_hold(kind=EVALUATION_LEASE, ids=[job_id], seconds=settings.RESEND_AFTER_S)

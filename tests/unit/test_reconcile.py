@@ -18,6 +18,7 @@ from django.utils import timezone
 from aigc_platform.queues import Queue
 from apps.core.broker import messages_waiting
 from apps.generation.models import GenerationJob, JobState
+from apps.generation.recovery import EVALUATION_LEASE, job_evaluation_started
 from apps.generation.services import job_claim, job_record_drafts
 from apps.integrations.models import Delivery
 from apps.integrations.outbound import DELIVERY_LEASE, subscription_create
@@ -103,6 +104,18 @@ def test_an_evaluating_job_whose_message_was_lost_is_sent_again_once(ws):
     # then one evaluation message was sent, not two
     assert (first["evaluating_resent"], second["evaluating_resent"]) == (1, 0)
     assert waiting()["evaluation"] == 1
+
+
+def test_an_evaluation_a_worker_started_recently_is_not_sent_again(ws):
+    # given a job evaluating long since, which a worker has just started evaluating
+    job = evaluating_job(ws)
+    backdate(job)
+    job_evaluation_started(job_id=job.pk)
+    # then the reconciler leaves it to that worker
+    assert reconcile()["evaluating_resent"] == 0
+    # and sends it again once that worker's lease ran out (a worker killed mid-evaluation)
+    cache.delete(f"lease:{EVALUATION_LEASE}:{job.pk}")
+    assert reconcile()["evaluating_resent"] == 1
 
 
 def test_a_recent_evaluating_job_is_not_sent_again(ws):

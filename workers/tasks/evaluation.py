@@ -14,6 +14,7 @@ from django.db import OperationalError
 
 from apps.evaluation import selectors
 from apps.evaluation.services import evaluation_record, fingerprints_store
+from apps.generation.recovery import job_evaluation_started
 from apps.generation.services import job_fail
 from workers.evaluation.embeddings import packaged_model_dir
 from workers.evaluation.scorer import fingerprint_texts, score_drafts, vector_space
@@ -50,6 +51,7 @@ def evaluate_job(self: Task, job_id: int) -> None:
         workspace_id = selectors.workspace_awaiting_evaluation(job_id=job_id)
         if workspace_id is None:
             return
+        job_evaluation_started(job_id=job_id)  # the reconciler leaves it to this worker
         model_dir = embedding_model_dir(workspace_id)
         language = selectors.job_language(job_id=job_id)
         model = vector_space(model_dir, language)  # the lexical fallback's name where it applies
