@@ -92,12 +92,14 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             line = process.stdout.readline()
         assert "Serving on" in line, stderr.read_text()[-3000:]
         yield Serve(process, descendants(process.pid), stderr, port)
-    finally:
+    finally:  # a failed test leaves nothing running: the tree as it is now, then the rest
+        left = descendants(process.pid)
         if process.poll() is None:
             process.kill()
             process.wait(10)
-        for pid in descendants(process.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def names(children: dict[int, str]) -> set[str]:
