@@ -14,6 +14,7 @@ from rest_framework import authentication, filters, generics, pagination, permis
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
@@ -87,7 +88,7 @@ class ApiSchema(AutoSchema):
         return responses
 
 
-class ApiBase:
+class ApiBase(APIView):
     """Mixed into every v1 view: API keys (scoped) or sessions, throttles, OpenAPI schema.
 
     `read_scope` / `write_scope` name the API key scope a view needs; a view
