@@ -193,7 +193,8 @@ def test_a_server_error_is_the_products_own_500():
 
 def test_the_api_docs_pages_run_no_inline_script_under_their_wider_policy(editor):
     client = logged_in(editor)
-    bundles = {bundle_origin(spectacular_settings.SWAGGER_UI_DIST), bundle_origin(spectacular_settings.REDOC_DIST)}
+    bundles = {bundle_origin(spectacular_settings.SWAGGER_UI_DIST),
+               bundle_origin(spectacular_settings.REDOC_DIST)}
     for url in ["/api/v1/schema/swagger/", "/api/v1/schema/redoc/"]:
         page = client.get(url)
         policy = csp(page)
@@ -205,3 +206,11 @@ def test_the_api_docs_pages_run_no_inline_script_under_their_wider_policy(editor
     assert script.status_code == 200
     assert script.headers["Content-Type"] == "application/javascript"
     assert "/api/v1/schema/" in script.text
+
+
+def test_a_form_sent_without_its_csrf_token_gets_the_products_own_403():
+    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x"})
+
+    assert response.status_code == 403
+    assert "<h1 id=\"error-title\">This form has expired</h1>" in response.text
+    assert inline_code(response.text) == []
