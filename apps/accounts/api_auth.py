@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import authentication, filters, generics, pagination, permissions, status
+from rest_framework import (
+    authentication,
+    filters,
+    generics,
+    pagination,
+    permissions,
+    serializers,
+    status,
+)
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -80,7 +88,8 @@ ERRORS = {
 class ApiSchema(AutoSchema):
     """Every v1 operation documents the errors the platform answers with."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response"
+                             ) -> dict:
         responses = super()._get_response_bodies(direction)
         for code, description in ERRORS.items():
             responses.setdefault(code, {"description": description, "content": {
@@ -157,48 +166,45 @@ class IdFilter(django_filters.Filter):
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
-def roles_writing(serializer_class: type, action: str) -> tuple[str, ...]:
+def roles_writing(serializer_class: type[serializers.BaseSerializer], action: str
+                  ) -> tuple[str, ...]:
     """Who may `action` ("add", "change") the serializer's model: the same per-model table
     the admin checks (apps.accounts.roles), so governance rows are for admins everywhere."""
-    meta = serializer_class.Meta.model._meta  # type: ignore[attr-defined]
-    return roles_allowed(meta.app_label, meta.model_name, action)
+    meta = serializer_class.Meta.model._meta  # type: ignore[attr-defined]  # ModelSerializers'
+    return roles_allowed(meta.app_label, meta.model_name or "", action)
 
 
-class WorkspaceRowCreate:
+class WorkspaceRowCreate(generics.GenericAPIView):
     """POST to a list: the roles that may add the model's rows create one of their
     workspace through a service."""
-
-    serializer_class: type
-    request: Request
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, roles_writing(self.serializer_class, "add"))
-        fields = self.serializer_class(data=request.data, context={"workspace": workspace})
+        serializer_class = self.get_serializer_class()
+        workspace = request_workspace(request, roles_writing(serializer_class, "add"))
+        fields = serializer_class(data=request.data, context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
         row = self.create(workspace, fields.validated_data)
-        return Response(self.serializer_class(row).data, status=status.HTTP_201_CREATED)
+        return Response(serializer_class(row).data, status=status.HTTP_201_CREATED)
 
 
-class WorkspaceRowUpdate:
+class WorkspaceRowUpdate(generics.GenericAPIView):
     """PATCH a row: the roles that may change the model's rows (or the view's own
     `write_roles`) change some fields through a service; another workspace's row is a 404."""
 
-    serializer_class: type
-    request: Request
-    get_object: Callable[[], Any]  # the workspace's row, from WorkspaceDetailApi
     write_roles: Iterable[str] | None = None
 
     def update(self, row: Any, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def patch(self, request: Request, pk: int) -> Response:
-        roles = self.write_roles or roles_writing(self.serializer_class, "change")
+        serializer_class = self.get_serializer_class()
+        roles = self.write_roles or roles_writing(serializer_class, "change")
         workspace = request_workspace(request, roles)
         row = self.get_object()
-        fields = self.serializer_class(row, data=request.data, partial=True,
-                                       context={"workspace": workspace})
+        fields = serializer_class(row, data=request.data, partial=True,
+                                  context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
-        return Response(self.serializer_class(self.update(row, fields.validated_data)).data)
+        return Response(serializer_class(self.update(row, fields.validated_data)).data)

@@ -26,7 +26,8 @@ class ApiKeyForm(forms.ModelForm):
         fields = ("workspace", "user", "name", "scopes")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance.pk is None and data.get("workspace") and data.get("user"):
             try:
                 workspace_require(data["user"], CAN_VIEW, data["workspace"].pk)

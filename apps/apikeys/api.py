@@ -22,15 +22,17 @@ from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 
+KEY_FIELDS: tuple[str, ...] = ("id", "name", "prefix", "username", "scopes", "last_used_at",
+                               "revoked_at", "created_at")
+
 
 class ApiKeySerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = ApiKey
-        fields = ("id", "name", "prefix", "username", "scopes", "last_used_at", "revoked_at",
-                  "created_at")
-        read_only_fields = fields
+        fields = KEY_FIELDS
+        read_only_fields = KEY_FIELDS
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
@@ -44,8 +46,8 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
     key = serializers.CharField(read_only=True, help_text="shown once, never again")
 
     class Meta(ApiKeySerializer.Meta):
-        fields = (*ApiKeySerializer.Meta.fields, "key")
-        read_only_fields = fields
+        fields = (*KEY_FIELDS, "key")
+        read_only_fields = (*KEY_FIELDS, "key")
 
 
 def _keys(workspace: Workspace) -> QuerySet[ApiKey]:

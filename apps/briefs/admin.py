@@ -63,7 +63,8 @@ class ContentBriefForm(forms.ModelForm):
         fields = ("workspace", *CONTENT_FIELDS, "due_at", "priority")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         workspace = data.get("workspace") or getattr(self.instance, "workspace", None)
         for name in ("content_type", "style_guide"):
             chosen = data.get(name)

@@ -7,7 +7,7 @@ workspace, and moves states only through admin actions that call services.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -20,6 +20,8 @@ from apps.accounts.selectors import roles_by_workspace, workspace_require
 from apps.core.errors import DomainError
 from apps.core.models import AuditEvent, OutboxEvent, Workspace
 from apps.core.services import audit_record
+
+M = TypeVar("M", bound=models.Model)
 
 
 def _roles(request: HttpRequest) -> dict[int, str]:
@@ -159,12 +161,12 @@ class ReadOnlyInline(admin.TabularInline):
 def run_service_action(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
-    objects: Iterable[models.Model],
+    objects: Iterable[M],
     *,
     done: str,
-    act: Callable[[models.Model], object],
+    act: Callable[[M], object],
     roles: Iterable[str],
-    workspace_of: Callable[[models.Model], int],
+    workspace_of: Callable[[M], int],
 ) -> None:
     """Call a service per object; report each success or refusal, never a 500.
 

@@ -87,7 +87,8 @@ class ModelProfileForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """The profile rules the API and the dashboard apply (services), as field errors."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         workspace = cleaned.get("workspace")
         if workspace is None or self.errors:
             return cleaned

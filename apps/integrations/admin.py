@@ -187,7 +187,8 @@ class RecurringForm(forms.ModelForm):
                   "enabled")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("cron") and data.get("timezone"):
             try:
                 schedule_next(cron=data["cron"], tz=data["timezone"], after=timezone.now())

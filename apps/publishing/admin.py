@@ -57,7 +57,8 @@ class PublishingTargetForm(forms.ModelForm):
         return self.cleaned_data.get("min_interval_s") or 0
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind", getattr(self.instance, "kind", ""))
         if kind and "config" in data:
             try:
