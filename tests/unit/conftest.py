@@ -39,3 +39,22 @@ def gate_texts() -> dict[str, list[dict[str, str]]]:
     """20 built-in model drafts and 20 human-written texts, with their titles
     (tests/fixtures/gate/README.md says where each comes from and its licence)."""
     return json.loads(GATE_TEXTS.read_text(encoding="utf-8"))
+
+
+DATASET_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "datasets"
+
+
+@pytest.fixture
+def datasets_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """DATASETS_DIR in the test's own folder."""
+    settings.DATASETS_DIR = tmp_path / "datasets"
+    return settings.DATASETS_DIR
+
+
+@pytest.fixture(scope="session")
+def garden_files() -> dict[str, bytes]:
+    """The bundled garden corpus (tests/fixtures/datasets): HTML pages with navigation,
+    footers and a repeated newsletter line, a near-copy, an exact duplicate, a German note,
+    a too-short note, and a page with an email address and a phone number."""
+    return {path.name: path.read_bytes() for path in sorted(DATASET_FIXTURES.iterdir())
+            if path.name != "README.md"}
