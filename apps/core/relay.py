@@ -1,17 +1,22 @@
-"""Relay of committed outbox events to websockets and the next pipeline step."""
+"""Relay of committed outbox events to their consumers: websockets, the next pipeline step,
+and whatever apps above core register (outbound webhook subscriptions)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
 
 from apps.core import pipeline, realtime
 from apps.core.models import OutboxEvent
-from apps.integrations.outbound import subscriptions_fanout
 
 logger = logging.getLogger(__name__)
+
+# Each consumer must be safe to call twice for one event: a relay a crash interrupted
+# is finished later by the reconciler, from the first consumer.
+RelayConsumer = Callable[[OutboxEvent], object]
 
 
 def event_message(event: OutboxEvent) -> dict:
@@ -24,14 +29,31 @@ def event_message(event: OutboxEvent) -> dict:
     }
 
 
+def _broadcast(event: OutboxEvent) -> None:
+    realtime.broadcast(realtime.groups_for(event.workspace_id, event.payload), event_message(event))
+
+
+def _next_step(event: OutboxEvent) -> None:
+    pipeline.dispatch(event.type, event.subject_id, event.payload, event_id=event.pk)
+
+
+CONSUMERS: list[RelayConsumer] = [_broadcast, _next_step]
+
+
+def relay_consumer_register(consumer: RelayConsumer) -> None:
+    """Add a consumer of every relayed event; apps above core call it from AppConfig.ready,
+    so core never imports them."""
+    if consumer not in CONSUMERS:
+        CONSUMERS.append(consumer)
+
+
 def outbox_relay(*, event_id: int) -> bool:
     """Relay one event; returns False if it was already relayed (idempotent)."""
     event = OutboxEvent.objects.filter(pk=event_id, relayed_at__isnull=True).first()
     if event is None:
         return False
-    realtime.broadcast(realtime.groups_for(event.workspace_id, event.payload), event_message(event))
-    pipeline.dispatch(event.type, event.subject_id, event.payload, event_id=event.pk)
-    subscriptions_fanout(event)  # one delivery per (subscription, event): safe to repeat
+    for consumer in CONSUMERS:
+        consumer(event)
     OutboxEvent.objects.filter(pk=event_id, relayed_at__isnull=True).update(
         relayed_at=timezone.now()
     )
