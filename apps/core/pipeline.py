@@ -12,6 +12,7 @@ from celery import current_app
 NEXT_STEP: dict[str, str] = {
     "job.queued": "generation.run_job",
     "job.evaluating": "evaluation.evaluate_job",
+    "draft.edited": "evaluation.evaluate_revision",
     "publication.scheduled": "publishing.publish",
     "publication.updated": "publishing.update",
     "brief.in_review": "reviews.review_arrived",

@@ -262,8 +262,8 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
     jobs = list(brief.jobs.select_related("model_profile").order_by("-id"))
     drafts = list(
         brief.drafts.select_related("evaluation")
-        .prefetch_related(Prefetch("revisions", queryset=DraftRevision.objects.order_by("-number"),
-                                   to_attr="revisions_newest_first"))
+        .prefetch_related(Prefetch("revisions", queryset=DraftRevision.objects.order_by("-number")
+                                   .select_related("evaluation"), to_attr="revisions_newest_first"))
         .order_by("-job_id", "variant")
     )
     for draft in drafts:

@@ -101,6 +101,12 @@ def default_rules() -> list[dict[str, Any]]:
     return [dict(rule) for rule in DEFAULT_RULES]
 
 
+# What no revision may break to be approved, a reviewer's edit included: banned terms,
+# personal data, a copy of a published piece, another language than the brief's.
+HARD_METRICS = frozenset({"banned_terms_found", "emails", "phone_numbers", "card_numbers", "pii",
+                          "duplicate_similarity", "duplicate_overlap", "wrong_language"})
+
+
 @dataclass(frozen=True)
 class Rule:
     metric: str
@@ -229,6 +235,14 @@ def _reason(rule: Rule, value: Any) -> str | None:
             return f"{label}: {_shown(value)} found, none allowed"
         return f"{label} is {_shown(value)}, above the maximum {_shown(rule.max)}"
     return None
+
+
+def hard_rules(rules: Sequence[Rule]) -> tuple[Rule, ...]:
+    """The hard-failure rules on HARD_METRICS among the gates' `rules`; a brief without a gate
+    rule on them is held to the default gate's."""
+    chosen = tuple(r for r in rules if r.metric in HARD_METRICS and r.severity == FAIL)
+    return chosen or tuple(r for r in rules_from(DEFAULT_RULES)
+                           if r.metric in HARD_METRICS and r.severity == FAIL)
 
 
 def findings(values: Mapping[str, Any], rules: Sequence[Rule]) -> tuple[Finding, ...]:

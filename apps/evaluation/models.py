@@ -26,6 +26,26 @@ class Evaluation(models.Model):
         return f"Evaluation of draft {self.draft_id}: {self.score:.2f}"
 
 
+class RevisionEvaluation(models.Model):
+    """The scores of a reviewer's edited revision, by the scorer that scored the model's text."""
+
+    revision = models.OneToOneField("reviews.DraftRevision", on_delete=models.CASCADE,
+                                    related_name="evaluation")
+    relevance = models.FloatField()
+    length_fit = models.FloatField()
+    score = models.FloatField()
+    metrics = models.JSONField(default=dict, blank=True)
+    embedding_model = models.CharField(max_length=200)
+    passed = models.BooleanField(help_text="no hard rule broken (banned terms, personal data, "
+                                 "a copy, another language)")
+    findings = models.JSONField(default=list, blank=True,
+                                help_text="broken hard rules: metric, severity, value, reason")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Evaluation of revision {self.revision_id}: {self.score:.2f}"
+
+
 class QualityGate(TimeStamped):
     """Thresholds a content type's drafts must meet, optionally only for one target."""
 

@@ -9,11 +9,13 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from apps.briefs.models import ContentBrief
 from apps.core.models import Workspace
+from apps.evaluation import gating
 from apps.evaluation.models import (
     Evaluation,
     GateDecision,
     GateOutcome,
     QualityGate,
+    RevisionEvaluation,
     TextFingerprint,
     WorkspaceEvaluationSettings,
 )
@@ -21,6 +23,7 @@ from apps.generation.models import Draft, GenerationJob, JobState
 from apps.publishing.models import Publication, PublicationState
 from apps.reviews.models import DraftRevision
 from workers.evaluation.language import language as language_of
+from workers.evaluation.scorer import hard_metrics
 from workers.evaluation.types import PublishedPiece, ScoringInput
 
 # A piece on its way out counts as published: two drafts approved the same day must
@@ -41,34 +44,74 @@ def brief_text(*, title: str, topic: str, keywords: list[str]) -> str:
     return "\n".join(part for part in parts if part)
 
 
+_SCORING_FIELDS = ("brief__title", "brief__topic", "brief__keywords", "brief__target_length",
+                   "brief__reference_texts", "brief__language", "brief__source_material",
+                   "brief__style_guide__banned_terms", "brief__style_guide__required_terms")
+
+
+def _scoring_input(draft: Draft, text: str) -> ScoringInput:
+    brief, guide = draft.brief, draft.brief.style_guide
+    return ScoringInput(
+        draft_id=draft.pk,
+        brief_text=brief_text(title=brief.title, topic=brief.topic, keywords=brief.keywords),
+        draft_text=text,
+        target_length=brief.target_length,
+        keywords=tuple(brief.keywords),
+        required_terms=tuple(guide.required_terms) if guide else (),
+        banned_terms=tuple(guide.banned_terms) if guide else (),
+        reference_texts=tuple(brief.reference_texts),
+        source_material=brief.source_material,
+        job_id=draft.job_id,
+        language=brief.language,
+    )
+
+
 def scoring_inputs_for_job(job_id: int) -> list[ScoringInput]:
     """One ScoringInput per draft of the job, by variant, in one query."""
     drafts = (
         Draft.objects.filter(job_id=job_id)
         .select_related("brief", "brief__style_guide")
-        .only("id", "job_id", "variant", "text", "brief__title", "brief__topic",
-              "brief__keywords", "brief__target_length", "brief__reference_texts", "brief__language",
-              "brief__source_material", "brief__style_guide__banned_terms",
-              "brief__style_guide__required_terms")
+        .only("id", "job_id", "variant", "text", *_SCORING_FIELDS)
         .order_by("variant")
     )
-    inputs = []
-    for draft in drafts:
-        brief, guide = draft.brief, draft.brief.style_guide
-        inputs.append(ScoringInput(
-            draft_id=draft.pk,
-            brief_text=brief_text(title=brief.title, topic=brief.topic, keywords=brief.keywords),
-            draft_text=draft.text,
-            target_length=brief.target_length,
-            keywords=tuple(brief.keywords),
-            required_terms=tuple(guide.required_terms) if guide else (),
+    return [_scoring_input(draft, draft.text) for draft in drafts]
+
+
+def revision_awaiting_evaluation(*, draft_id: int) -> tuple[int, int, ScoringInput] | None:
+    """(workspace id, revision id, scoring input) of the draft's newest revision when it is a
+    reviewer's edit not scored yet; None otherwise (the model's text, or scored already)."""
+    revision = (DraftRevision.objects.filter(draft_id=draft_id, number__gt=1)
+                .select_related("draft__brief__style_guide").order_by("-number").first())
+    if revision is None or RevisionEvaluation.objects.filter(revision=revision).exists():
+        return None
+    return (revision.draft.brief.workspace_id, revision.pk,
+            _scoring_input(revision.draft, revision.text))
+
+
+def revision_hard_findings(*, revision: DraftRevision) -> tuple[gating.Finding, ...]:
+    """The hard rules (gating.HARD_METRICS) the revision breaks, in plain words.
+
+    Read from its scores when the evaluation worker has them (the model's text, or an edit
+    re-scored); an edit not scored yet is checked at once on what needs no model
+    (scorer.hard_metrics), so an approval never waits for a worker.
+    """
+    draft = revision.draft
+    brief = draft.brief
+    if revision.number == 1:
+        stored = Evaluation.objects.filter(draft=draft).values_list("metrics", flat=True).first()
+    else:
+        stored = (RevisionEvaluation.objects.filter(revision=revision)
+                  .values_list("metrics", flat=True).first())
+    if stored is None:
+        guide = brief.style_guide
+        stored = hard_metrics(
+            revision.text, language_tag=brief.language,
             banned_terms=tuple(guide.banned_terms) if guide else (),
-            reference_texts=tuple(brief.reference_texts),
-            source_material=brief.source_material,
-            job_id=draft.job_id,
-            language=brief.language,
-        ))
-    return inputs
+            published=published_signatures(workspace_id=brief.workspace_id,
+                                           language=brief.language),
+        )
+    rules = gating.merge([gate.policy() for gate in gates_for_brief(brief)]).rules
+    return gating.findings(stored, gating.hard_rules(rules))
 
 
 def _published_revisions(workspace_id: int) -> QuerySet:
@@ -108,6 +151,17 @@ def embedding_model_dir(*, workspace_id: int) -> str:
     """The workspace's own sentence-transformers model folder; empty: the deployment's."""
     return (WorkspaceEvaluationSettings.objects.filter(workspace_id=workspace_id)
             .values_list("embedding_model_dir", flat=True).first() or "")
+
+
+def published_signatures(*, workspace_id: int, language: str) -> list[PublishedPiece]:
+    """The MinHash signatures of the workspace's published pieces in `language` (their
+    embeddings left out: whichever model made them), in one query."""
+    code = language_of(language).code
+    rows = (TextFingerprint.objects.filter(
+        workspace_id=workspace_id, revision__in=_published_revisions(workspace_id)
+        .filter(_in_language(code))).order_by("pk").values_list("revision_id", "signature"))
+    return [PublishedPiece(piece_id=revision_id, embedding=(), signature=tuple(signature))
+            for revision_id, signature in rows]
 
 
 def published_pieces(*, workspace_id: int, embedding_model: str) -> list[PublishedPiece]:

@@ -16,6 +16,7 @@ from apps.evaluation.models import (
     Evaluation,
     GateDecision,
     QualityGate,
+    RevisionEvaluation,
     TextFingerprint,
     WorkspaceEvaluationSettings,
 )
@@ -177,6 +178,33 @@ def _approve(brief: ContentBrief, draft: Draft) -> None:
                      payload={"draft_id": draft.pk, "revision": revision.number,
                               "auto_approved": True})
     publications_schedule(brief=brief, revision=revision)
+
+
+@transaction.atomic
+def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> RevisionEvaluation | None:
+    """Store the scores of a reviewer's edited revision and whether it keeps the hard rules,
+    and tell the review screen (`revision.evaluated`, with the reasons of a failure).
+
+    Idempotent: a revision already scored keeps its first scores (returns None), as does one
+    deleted meanwhile.
+    """
+    revision = (DraftRevision.objects.select_related("draft__brief").filter(pk=revision_id)
+                .first())
+    if revision is None or RevisionEvaluation.objects.filter(revision=revision).exists():
+        return None
+    brief = revision.draft.brief
+    rules = _policy(selectors.gates_for_brief(brief)).rules
+    broken = gating.findings(score.metrics, gating.hard_rules(rules))
+    evaluation = RevisionEvaluation.objects.create(
+        revision=revision, relevance=score.relevance, length_fit=score.length_fit,
+        score=score.score, metrics=score.metrics, embedding_model=score.embedding_model,
+        passed=not broken, findings=[f.__dict__ for f in broken],
+    )
+    event_emit(workspace_id=brief.workspace_id, type="revision.evaluated", subject=revision.draft,
+               payload={"brief_id": brief.pk, "draft_id": revision.draft_id,
+                        "revision": revision.number, "score": score.score,
+                        "passed": evaluation.passed, "reasons": [f.reason for f in broken]})
+    return evaluation
 
 
 @transaction.atomic

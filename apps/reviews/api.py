@@ -31,6 +31,11 @@ class ApproveSerializer(serializers.Serializer):
         help_text="default: the workspace's auto-publish targets",
     )
     publish_at = serializers.DateTimeField(required=False, allow_null=True)
+    override_justification = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True,
+        help_text="workspace admins only: approve a revision that breaks a hard rule (banned "
+        "terms, personal data, a copy, another language), for this recorded reason",
+    )
 
 
 class RejectSerializer(serializers.Serializer):

@@ -14,13 +14,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
-from apps.accounts.roles import CAN_REVIEW, CAN_VIEW
+from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.core.services import Actor, audit_record, event_emit
-from apps.evaluation.selectors import approval_group_required
+from apps.evaluation.selectors import approval_group_required, revision_hard_findings
 from apps.generation.models import Draft
 from apps.notifications.models import Kind
 from apps.notifications.services import notify
@@ -171,12 +171,43 @@ def _decision_audience(brief: ContentBrief) -> set[int | None]:
     return {brief.created_by_id, *reviewers, *assignee}
 
 
+def _hold_to_hard_rules(*, brief: ContentBrief, revision: DraftRevision, reviewer: Actor,
+                        override_justification: str) -> None:
+    """Refuse an approval of a revision breaking a hard rule (banned terms, personal data, a
+    copy, another language), the reasons in the message; a workspace admin may approve it
+    anyway with a justification, recorded in the audit trail."""
+    broken = revision_hard_findings(revision=revision)
+    if not broken:
+        return
+    reasons = "; ".join(f.reason for f in broken)
+    justification = override_justification.strip()
+    if not justification:
+        raise DomainError(f"Revision {revision.number} breaks a hard rule: {reasons}. Edit it, "
+                          "or a workspace admin may approve it with a justification.")
+    if reviewer is None or not reviewer.is_authenticated:
+        raise PermissionDenied("Only a workspace admin may approve a revision that breaks a "
+                               "hard rule.")
+    try:
+        workspace_require(reviewer, CAN_GOVERN, brief.workspace_id)
+    except PermissionDenied as exc:
+        raise PermissionDenied("Only a workspace admin may approve a revision that breaks a "
+                               "hard rule.") from exc
+    audit_record(workspace_id=brief.workspace_id, action="review.hard_rule_overridden",
+                 subject=brief, actor=reviewer,
+                 after={"draft_id": revision.draft_id, "revision": revision.number,
+                        "rules": [f.rule for f in broken], "reasons": [f.reason for f in broken],
+                        "justification": justification})
+
+
 def _approve(*, brief: ContentBrief, draft: Draft, reviewer: Actor, guest_name: str, comment: str,
-             target_ids: Sequence[int] | None, publish_at: datetime | None) -> Review:
+             target_ids: Sequence[int] | None, publish_at: datetime | None,
+             override_justification: str = "") -> Review:
     from apps.publishing.services import publications_schedule
 
     brief = _require_in_review(brief, BriefState.APPROVED)
     revision = revision_latest(draft)
+    _hold_to_hard_rules(brief=brief, revision=revision, reviewer=None if guest_name else reviewer,
+                        override_justification=override_justification)
     policy = approval_policy_for(brief.content_type_id)
     standing = Review.objects.filter(brief=brief, decision=Decision.APPROVE, superseded=False,
                                      revision__draft=draft)
@@ -221,18 +252,23 @@ def review_approve(
     comment: str = "",
     target_ids: Sequence[int] | None = None,
     publish_at: datetime | None = None,
+    override_justification: str = "",
 ) -> Review:
     """Record an approval of a draft's newest revision; once the content type's policy has
     its N approvals (from distinct reviewers if it says so), and one from the group the
     quality gate named if it named one, in_review → approved and the
     revision is scheduled on the chosen (default: auto-publish) targets at `publish_at`.
 
-    An approval of a brief no longer in review is refused as an illegal transition.
+    An approval of a brief no longer in review is refused as an illegal transition; one of
+    a revision breaking a hard rule (banned terms, personal data, a copy of a published
+    piece, another language) is refused with the reasons, unless a workspace admin gives
+    `override_justification`, which the audit trail records.
     """
     workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
     draft = _reviewable_draft(brief, draft_id)
     return _approve(brief=brief, draft=draft, reviewer=reviewer, guest_name="", comment=comment,
-                    target_ids=target_ids, publish_at=publish_at)
+                    target_ids=target_ids, publish_at=publish_at,
+                    override_justification=override_justification)
 
 
 def _reject(*, brief: ContentBrief, reviewer: Actor, guest_name: str, comment: str) -> Review:

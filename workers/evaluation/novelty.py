@@ -67,6 +67,17 @@ class NearestPublished:
     overlap: float  # its estimated Jaccard index of shingles
 
 
+def nearest_overlap(sig: Sequence[int], published: Sequence[PublishedPiece]
+                    ) -> tuple[int | None, float]:
+    """(piece id, estimated Jaccard index) of the published piece sharing most shingles."""
+    if not published:
+        return None, 0.0
+    signatures = np.asarray([p.signature for p in published], dtype=np.uint64)
+    overlaps = (signatures == np.asarray(sig, dtype=np.uint64)).mean(axis=1)
+    best = int(overlaps.argmax())
+    return published[best].piece_id, float(overlaps[best])
+
+
 def nearest_published(
     embedding: Sequence[float], sig: Sequence[int], published: Sequence[PublishedPiece]
 ) -> NearestPublished:
@@ -74,10 +85,9 @@ def nearest_published(
         return NearestPublished(None, 0.0, None, 0.0)
     vectors = np.asarray([p.embedding for p in published], dtype=np.float32)
     cosines = vectors @ np.asarray(embedding, dtype=np.float32)  # unit vectors: dot = cosine
-    signatures = np.asarray([p.signature for p in published], dtype=np.uint64)
-    overlaps = (signatures == np.asarray(sig, dtype=np.uint64)).mean(axis=1)
-    near, overlap = int(cosines.argmax()), int(overlaps.argmax())
+    near = int(cosines.argmax())
+    overlap_piece_id, overlap = nearest_overlap(sig, published)
     return NearestPublished(
         similarity_piece_id=published[near].piece_id, similarity=float(cosines[near]),
-        overlap_piece_id=published[overlap].piece_id, overlap=float(overlaps[overlap]),
+        overlap_piece_id=overlap_piece_id, overlap=overlap,
     )

@@ -175,6 +175,25 @@ def text_metrics(item: ScoringInput, lang: language.Language) -> dict[str, Any]:
     }
 
 
+def hard_metrics(text: str, *, language_tag: str, banned_terms: Sequence[str],
+                 published: Sequence[PublishedPiece]) -> dict[str, Any]:
+    """The metrics of the hard rules that need no model: banned terms, personal data, another
+    language, shared shingles with a published piece. What approval checks on an edit the
+    evaluation worker has not scored yet; `published` need signatures only."""
+    lang = language.language(language_tag)
+    findings = safety.safety(text)
+    overlap_of, overlap = novelty.nearest_overlap(novelty.signature(text, lang), published)
+    return {
+        "banned_terms_found": language.terms_found(text, banned_terms),
+        "emails": findings["emails"],
+        "phone_numbers": findings["phone_numbers"],
+        "card_numbers": findings["card_numbers"],
+        "wrong_language": checks.wrong_language(checks.detected_language(text), lang),
+        "duplicate_overlap": overlap,
+        "duplicate_overlap_of": overlap_of,
+    }
+
+
 def fingerprint_texts(texts: Sequence[tuple[int, str]], model_dir: str | Path, language_tag: str
                       ) -> list[PublishedPiece]:
     """Vector and MinHash signature of each (piece id, text) in `language_tag`, in one batch,

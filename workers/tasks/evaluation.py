@@ -13,7 +13,11 @@ from django.conf import settings
 from django.db import OperationalError
 
 from apps.evaluation import selectors
-from apps.evaluation.services import evaluation_record, fingerprints_store
+from apps.evaluation.services import (
+    evaluation_record,
+    fingerprints_store,
+    revision_evaluation_record,
+)
 from apps.generation.recovery import job_evaluation_started
 from apps.generation.services import job_fail
 from workers.evaluation.embeddings import packaged_model_dir
@@ -70,6 +74,29 @@ def evaluate_job(self: Task, job_id: int) -> None:
         _fail(job_id, f"Evaluation could not reach the database: {exc}", worker)
     except Exception as exc:  # the model or a draft cannot be scored: a retry would fail alike
         _fail(job_id, f"Evaluation failed: {type(exc).__name__}: {exc}", worker)
+
+
+@shared_task(bind=True, name="evaluation.evaluate_revision", acks_late=True,
+             reject_on_worker_lost=True, max_retries=DATABASE_RETRIES)
+def evaluate_revision(self: Task, draft_id: int) -> None:
+    """Score a reviewer's edit (the draft's newest revision) with the metrics and hard rules
+    the model's text met, so approval and the review screen see its own scores. Does nothing
+    when that revision is the model's text or was scored already."""
+    try:
+        waiting = selectors.revision_awaiting_evaluation(draft_id=draft_id)
+        if waiting is None:
+            return
+        workspace_id, revision_id, item = waiting
+        model_dir = embedding_model_dir(workspace_id)
+        model = vector_space(model_dir, item.language)
+        published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+        (score,) = score_drafts([item], model_dir, published)
+        revision_evaluation_record(revision_id=revision_id, score=score)
+    except OperationalError as exc:
+        if self.request.retries < DATABASE_RETRIES:
+            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)
+                             + random.uniform(0, 1)) from exc
+        raise
 
 
 def _fail(job_id: int, error: str, worker: str) -> None:
