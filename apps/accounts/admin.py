@@ -1,13 +1,16 @@
+"""Admin for members, tenants, the audit log and the outbox."""
+
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_scoping import ReadOnlyAdmin, WorkspaceScopedAdmin
 from apps.accounts.models import Membership
 from apps.accounts.services import membership_grant, membership_remove
-from apps.core.admin import WorkspaceScopedAdmin
 from apps.core.errors import DomainError
+from apps.core.models import AuditEvent, OutboxEvent, Workspace
 
 
 @admin.register(Membership)
@@ -40,3 +43,32 @@ class MembershipAdmin(WorkspaceScopedAdmin):
             membership_remove(membership=obj, actor=request.user)
         except DomainError as exc:
             self.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(WorkspaceScopedAdmin):
+    workspace_path = "pk"
+    list_display = ("id", "name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    readonly_fields = ("id", "created_at")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "workspace", "actor_label", "action", "subject_type",
+                    "subject_id")
+    list_filter = ("action", "subject_type", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("action", "actor_label", "=subject_id")
+    list_select_related = ("workspace",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "workspace", "subject_type", "subject_id", "created_at",
+                    "relayed_at")
+    list_filter = ("type", ("relayed_at", admin.EmptyFieldListFilter),
+                   ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("type", "=subject_id")
+    list_select_related = ("workspace",)

@@ -9,11 +9,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_scoping import WorkspaceScopedAdmin, run_service_action
 from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.models import ApiKey, Scope
 from apps.apikeys.services import apikey_create, apikey_revoke
-from apps.core.admin import WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
 
 

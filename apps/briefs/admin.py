@@ -5,11 +5,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_scoping import WorkspaceScopedAdmin, run_service_action
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
 from apps.briefs.prompting import template_validate
 from apps.briefs.services import brief_cancel, brief_create, brief_submit
-from apps.core.admin import WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
 from apps.generation.admin import DraftScoreInline, JobInline
 from apps.publishing.admin import PublicationInline

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
+from apps.accounts.admin_scoping import ReadOnlyAdmin, WorkspaceScopedAdmin
 from apps.evaluation.models import (
     Evaluation,
     GateDecision,

@@ -5,9 +5,14 @@ from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_scoping import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    WorkspaceScopedAdmin,
+    run_service_action,
+)
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN
 from apps.briefs.services import brief_cancel
-from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
 from apps.generation.models import (
     Draft,

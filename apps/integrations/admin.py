@@ -11,8 +11,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.admin_scoping import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    WorkspaceScopedAdmin,
+    run_service_action,
+)
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
-from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
 from apps.integrations.inbound import endpoint_create, endpoint_secret_rotate, mapping_validate

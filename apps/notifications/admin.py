@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.accounts.admin_scoping import ReadOnlyAdmin
 from apps.notifications.models import Notification
 
 

@@ -7,9 +7,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.admin_scoping import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    WorkspaceScopedAdmin,
+    run_service_action,
+)
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.accounts.selectors import workspace_require
-from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline, WorkspaceScopedAdmin, run_service_action
 from apps.core.errors import DomainError
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget

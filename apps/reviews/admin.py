@@ -4,7 +4,7 @@ services (dashboard); here they are read. Approval policies are settings, edited
 
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
+from apps.accounts.admin_scoping import ReadOnlyAdmin, WorkspaceScopedAdmin
 from apps.reviews.models import (
     ApprovalPolicy,
     DraftRevision,

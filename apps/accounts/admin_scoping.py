@@ -1,8 +1,5 @@
-"""Admin for tenants, the audit log and the outbox, plus what every app's admin shares.
-
-Every admin here checks each permission against the user's role in the row's
-workspace, and moves states only through admin actions that call services.
-"""
+"""What every app's admin shares: each permission is checked against the user's role in
+the row's workspace, and states move only through admin actions that call services."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from django.http import HttpRequest
 from apps.accounts.roles import role_allows
 from apps.accounts.selectors import roles_by_workspace, workspace_require
 from apps.core.errors import DomainError
-from apps.core.models import AuditEvent, OutboxEvent, Workspace
+from apps.core.models import Workspace
 from apps.core.services import audit_record
 
 M = TypeVar("M", bound=models.Model)
@@ -183,32 +180,3 @@ def run_service_action(
             model_admin.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
         else:
             model_admin.message_user(request, f"{obj}: {done}.", level=messages.SUCCESS)
-
-
-@admin.register(Workspace)
-class WorkspaceAdmin(WorkspaceScopedAdmin):
-    workspace_path = "pk"
-    list_display = ("id", "name", "slug", "created_at")
-    search_fields = ("name", "slug")
-    readonly_fields = ("id", "created_at")
-    prepopulated_fields = {"slug": ("name",)}
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "workspace", "actor_label", "action", "subject_type",
-                    "subject_id")
-    list_filter = ("action", "subject_type", ("workspace", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("action", "actor_label", "=subject_id")
-    list_select_related = ("workspace",)
-    date_hierarchy = "created_at"
-
-
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "type", "workspace", "subject_type", "subject_id", "created_at",
-                    "relayed_at")
-    list_filter = ("type", ("relayed_at", admin.EmptyFieldListFilter),
-                   ("workspace", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("type", "=subject_id")
-    list_select_related = ("workspace",)
