@@ -56,7 +56,9 @@ def test_dashboard_login_is_refused_after_5_failures_until_the_cool_off_ends(ws,
     # The right password is refused too, with the page saying why, and logs nobody in
     locked = client.post("/accounts/login/", {"username": username, "password": PASSWORD})
     assert locked.status_code == 429
-    assert LOCKED_PAGE in locked.text and f"“{username}” has failed to log in 5 times" in locked.text
+    assert LOCKED_PAGE in locked.text
+    assert (f"“{username}” has failed to log in 5 times in a row, so logins for it are paused for "
+            "2 seconds, with the right password too." in locked.text)
     assert "_auth_user_id" not in client.session
 
     # After the cool-off the right password logs in
@@ -121,7 +123,10 @@ def test_the_lockout_holds_in_every_process_of_the_deployment(ws, username, sett
     # start-up must not outlast it)
     settings.AXES_COOLOFF_TIME = timedelta(seconds=120)
     factories.member(ws, Role.EDITOR, username=username, password=PASSWORD)
-    assert _form_statuses(Client(), "/accounts/login/", username)[-1] == 429
+    locked = Client()
+    assert _form_statuses(locked, "/accounts/login/", username)[-1] == 429
+    assert "paused for 2 minutes" in locked.post("/accounts/login/", {"username": username,
+                                                                      "password": "x"}).text
 
     # When another web process checks the right password
     seen = in_another_process(
