@@ -15,6 +15,7 @@ from drf_spectacular.views import (
 from apps.accounts import api as accounts
 from apps.apikeys import api as apikeys
 from apps.briefs import api as briefs
+from apps.datasets import api as datasets
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.generation import api as generation
 from apps.integrations import api as integrations
@@ -111,6 +112,10 @@ urlpatterns = [
     path("usage/", generation.UsageApi.as_view(), name="usage"),
     *_crud("training-runs", "training-run", generation.TrainingRunListApi,
            generation.TrainingRunDetailApi),
+    *_crud("datasets", "dataset", datasets.DatasetListApi, datasets.DatasetDetailApi,
+           imports=datasets.DatasetImportApi, build=datasets.DatasetBuildApi),
+    *_crud("dataset-versions", "dataset-version", datasets.DatasetVersionListApi,
+           datasets.DatasetVersionDetailApi),
     *_crud("drafts", "draft", generation.DraftListApi, generation.DraftDetailApi),
     *_crud("evaluations", "evaluation", generation.EvaluationListApi,
            generation.EvaluationDetailApi),

@@ -15,6 +15,7 @@ app.conf.imports = (
     "apps.reviews.tasks",
     "apps.notifications.tasks",
     "apps.integrations.tasks",
+    "apps.datasets.tasks",
     "workers.tasks.generation",
     "workers.tasks.evaluation",
     "workers.tasks.reconcile",

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.apikeys",
     "apps.notifications",
+    "apps.datasets",
     "axes",
     "csp",
 ]
@@ -338,6 +339,8 @@ if not ENCRYPTION_KEYS and not DEBUG:
 EMBEDDING_MODEL_DIR = os.environ.get("AIGC_EMBEDDING_MODEL_DIR", "")
 GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
+# Datasets' documents (imports and built versions, JSONL), per workspace.
+DATASETS_DIR = Path(os.environ.get("AIGC_DATASETS_DIR", VAR_DIR / "datasets")).resolve()
 JOB_HEARTBEAT_TIMEOUT_S = int(os.environ.get("AIGC_JOB_HEARTBEAT_TIMEOUT_S", "120"))
 # One publish attempt's hard time limit (the soft one is 3/4 of it). A publication left
 # `publishing` longer than PUBLISH_STALE_AFTER_S is taken for a dead worker's and sent

@@ -32,6 +32,7 @@ from apps.accounts.services import membership_grant
 from apps.apikeys.services import apikey_create
 from apps.briefs.models import StyleGuide
 from apps.core.models import AuditEvent, OutboxEvent, Workspace
+from apps.datasets.models import Dataset, DatasetVersion
 from apps.evaluation.models import GateDecision, GateOutcome, QualityGate, WorkspaceEvaluationSettings
 from apps.generation.models import GenerationJob, GenerationQuota, TrainingKind, TrainingRun
 from apps.integrations.inbound import endpoint_create
@@ -75,6 +76,7 @@ API_WRITERS: dict[str, tuple[str, ...]] = {
     "recurring-brief-list": WRITERS, "recurring-brief-detail": WRITERS,
     "member-list": ADMINS, "member-detail": ADMINS,
     "api-key-list": ADMINS, "api-key-revoke": ADMINS,
+    "dataset-list": ADMINS, "dataset-imports": ADMINS, "dataset-build": ADMINS,
 }
 # The REST routes (api namespace) and the path of theirs each is asked with.
 API_PATHS = {
@@ -115,6 +117,10 @@ API_PATHS = {
     "member-list": "members/", "member-detail": "members/{member}/",
     "api-key-list": "api-keys/", "api-key-detail": "api-keys/{api_key}/",
     "api-key-revoke": "api-keys/{api_key}/revoke/",
+    "dataset-list": "datasets/", "dataset-detail": "datasets/{dataset}/",
+    "dataset-imports": "datasets/{dataset}/imports/", "dataset-build": "datasets/{dataset}/build/",
+    "dataset-version-list": "dataset-versions/",
+    "dataset-version-detail": "dataset-versions/{dataset_version}/",
 }
 # The dashboard's routes, and who may act through them in the object's workspace.
 DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -222,13 +228,17 @@ def theirs() -> Theirs:
                                  tz="UTC", content_type_id=content_type.pk,
                                  brief_fields={"title": f"Weekly {MARK}", "topic": "news"})
     key, _ = apikey_create(workspace=ws, user=owner, name=f"Key {MARK}", scopes=["briefs:read"])
+    dataset = Dataset.objects.create(workspace=ws, name=f"Archive {MARK}")
+    dataset_version = DatasetVersion.objects.create(dataset=dataset, workspace=ws, number=1,
+                                                    card=f"# Archive {MARK}")
     ids = {"brief": brief.pk, "published": published.pk, "draft": brief.drafts.first().pk,
            "job": brief.jobs.get().pk, "evaluation": brief.drafts.first().evaluation.pk,
            "publication": published.publications.get().pk, "target": target.pk,
            "profile": profile.pk, "content_type": content_type.pk, "style_guide": style.pk,
            "training_run": run.pk, "endpoint": endpoint.pk, "subscription": subscription.pk,
            "delivery": delivery.pk, "feed": feed.pk, "recurring": recurring.pk,
-           "member": Membership.objects.get(user=owner).pk, "api_key": key.pk}
+           "member": Membership.objects.get(user=owner).pk, "api_key": key.pk,
+           "dataset": dataset.pk, "dataset_version": dataset_version.pk}
     rows = {}
     for model, model_admin in admin.site._registry.items():
         path = getattr(model_admin, "workspace_path", None)

@@ -36,6 +36,16 @@ class PublishResult:
     scheduled_for: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RemotePost:
+    """A post already on a CMS, read back (to import a site's archive as training data)."""
+
+    external_id: str
+    title: str
+    html: str
+    url: str = ""
+
+
 class PublishError(Exception):
     """A failed publish; `message` is what the editor reads on the publication."""
 
@@ -124,3 +134,11 @@ class RemoteConnector(WithdrawableConnector, Protocol):
 
     def engagement(self, external_id: str) -> Engagement:
         """Current reactions to the post."""
+
+
+@runtime_checkable
+class ArchiveConnector(Connector, Protocol):
+    """A CMS whose existing posts can be read back (WordPress, Ghost)."""
+
+    def list_posts(self, limit: int) -> list[RemotePost]:
+        """The published posts, newest first, at most `limit`."""

@@ -37,6 +37,7 @@ from apps.publishing.connectors.base import (
     Preview,
     PublishItem,
     PublishResult,
+    RemotePost,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -58,6 +59,7 @@ SCHEDULE_LEAD = timedelta(minutes=2, seconds=30)
 # What the Admin API counts per post (`count.<name>` in its includes for posts), each
 # kept under the same name in Engagement.
 COUNTS = ("clicks", "signups", "paid_conversions")
+POSTS_PER_PAGE = 100
 
 
 def admin_token(key: str, *, now: int | None = None) -> str:
@@ -145,6 +147,27 @@ class GhostConnector:
 
     def preview(self, item: PublishItem) -> Preview:
         return Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
+
+    def list_posts(self, limit: int) -> list[RemotePost]:
+        """The site's published posts, newest first, at most `limit`, page by page (the
+        answer's `meta.pagination.pages` says when to stop)."""
+        posts: list[RemotePost] = []
+        page = 1
+        with self._client() as client:
+            while len(posts) < limit:
+                response = send(client, "GET", self._api("posts/"), params={
+                    "filter": "status:published", "formats": "html", "order": "published_at desc",
+                    "limit": min(POSTS_PER_PAGE, limit - len(posts)), "page": page})
+                data = response_json(checked(response, doing="reading the site's posts"))
+                found = data.get("posts") or []
+                posts += [RemotePost(external_id=str(p["id"]), title=str(p.get("title") or ""),
+                                     html=str(p.get("html") or ""), url=str(p.get("url") or ""))
+                          for p in found]
+                pages = ((data.get("meta") or {}).get("pagination") or {}).get("pages") or page
+                if not found or page >= int(pages):
+                    break
+                page += 1
+        return posts[:limit]
 
     def _client(self) -> httpx.Client:
         # A fresh token per connector call: it lives 5 minutes, a call takes seconds.

@@ -30,6 +30,7 @@ from apps.publishing.connectors.base import (
     Preview,
     PublishItem,
     PublishResult,
+    RemotePost,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -45,6 +46,7 @@ STATUSES = ("publish", "draft", "future")
 SLUG_TITLE_MAX = 60
 EXCERPT_MAX = 300
 TERMS_PER_PAGE = 100
+POSTS_PER_PAGE = 100  # the REST API's maximum
 
 
 def slug_for(item: PublishItem) -> str:
@@ -132,6 +134,29 @@ class WordPressConnector:
 
     def preview(self, item: PublishItem) -> Preview:
         return Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
+
+    def list_posts(self, limit: int) -> list[RemotePost]:
+        """The site's published posts, newest first, at most `limit`, page by page as the
+        REST API serves them (its `X-WP-TotalPages` says when to stop)."""
+        self._check_config()
+        posts: list[RemotePost] = []
+        page = 1
+        with self._client() as client:
+            while len(posts) < limit:
+                response = self._call(client, "GET", "posts", "reading the site's posts", params={
+                    "status": "publish", "per_page": min(POSTS_PER_PAGE, limit - len(posts)),
+                    "page": page, "orderby": "date", "order": "desc"})
+                found = response.json()
+                posts += [RemotePost(external_id=str(p["id"]),
+                                     title=html.unescape(str((p.get("title") or {}).get(
+                                         "rendered", ""))),
+                                     html=str((p.get("content") or {}).get("rendered", "")),
+                                     url=str(p.get("link") or ""))
+                          for p in (found if isinstance(found, list) else [])]
+                if not found or page >= int(response.headers.get("x-wp-totalpages", page)):
+                    break
+                page += 1
+        return posts[:limit]
 
     # --- details -------------------------------------------------------------
 

@@ -1,0 +1,149 @@
+"""Datasets over the API, for workspace admins: create, import documents, build versions,
+read a version's stats, data card and samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api_auth import (
+    ApiBase,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
+from apps.accounts.roles import CAN_GOVERN
+from apps.core.json_input import CheckedJSONParser
+from apps.core.models import Workspace
+from apps.datasets.models import Dataset, DatasetVersion, ImportSource
+from apps.datasets.selectors import dataset_versions, datasets
+from apps.datasets.serializers import (
+    DatasetBuildSerializer,
+    DatasetDetailSerializer,
+    DatasetImportRequestSerializer,
+    DatasetImportSerializer,
+    DatasetSerializer,
+    DatasetVersionDetailSerializer,
+    DatasetVersionSerializer,
+)
+from apps.datasets.services import (
+    dataset_create,
+    dataset_import_feeds,
+    dataset_import_published,
+    dataset_import_target,
+    dataset_import_upload,
+    dataset_version_create,
+)
+
+READ, WRITE = "briefs:read", "catalog:write"
+
+
+@extend_schema(methods=["POST"], request=DatasetSerializer, responses={201: DatasetSerializer})
+class DatasetListApi(WorkspaceListApi):
+    """The workspace's datasets (admins: they hold the workspace's texts)."""
+
+    read_scope, write_scope = READ, WRITE
+    roles = CAN_GOVERN
+    serializer_class = DatasetSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        return datasets(workspace_id=workspace.pk)
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_GOVERN)
+        fields = DatasetSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        dataset = dataset_create(workspace=workspace, actor=request.user, **fields.validated_data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailApi(WorkspaceDetailApi):
+    read_scope = READ
+    roles = CAN_GOVERN
+    serializer_class = DatasetDetailSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        return datasets(workspace_id=workspace.pk).prefetch_related("imports", "versions")
+
+
+def _dataset(request: Request, pk: int) -> Dataset:
+    workspace = request_workspace(request, CAN_GOVERN)
+    return get_object_or_404(datasets(workspace_id=workspace.pk), pk=pk)
+
+
+@extend_schema(methods=["POST"], request={
+    "multipart/form-data": DatasetImportRequestSerializer,
+    "application/json": DatasetImportRequestSerializer},
+    responses={201: DatasetImportSerializer})
+class DatasetImportApi(ApiBase, APIView):
+    """Add documents: an uploaded file, the published revisions, the feed entries, or a
+    WordPress or Ghost target's posts (fetched by a job: the import answers `queued`)."""
+
+    write_scope = WRITE
+    parser_classes = [CheckedJSONParser, MultiPartParser]
+
+    def post(self, request: Request, pk: int) -> Response:
+        dataset = _dataset(request, pk)
+        fields = DatasetImportRequestSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        given: dict[str, Any] = fields.validated_data
+        source = given.get("source")
+        if "file" in given:
+            upload = given["file"]
+            item = dataset_import_upload(dataset=dataset, filename=upload.name or "upload",
+                                         data=upload.read(), actor=request.user)
+        elif source == ImportSource.PUBLISHED:
+            item = dataset_import_published(dataset=dataset, actor=request.user)
+        elif source == ImportSource.FEEDS:
+            item = dataset_import_feeds(dataset=dataset, actor=request.user)
+        else:
+            item = dataset_import_target(dataset=dataset, target_id=given["target_id"],
+                                         actor=request.user)
+        return Response(DatasetImportSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(methods=["POST"], request=DatasetBuildSerializer,
+               responses={201: DatasetVersionSerializer})
+class DatasetBuildApi(ApiBase, APIView):
+    """Build a new version from every finished import (a job on the default queue; its
+    progress streams as `dataset.progress` events on /ws/workspace/)."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        dataset = _dataset(request, pk)
+        fields = DatasetBuildSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        version = dataset_version_create(dataset=dataset, actor=request.user,
+                                         options=fields.validated_data["options"])
+        return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetVersionListApi(WorkspaceListApi):
+    read_scope = READ
+    roles = CAN_GOVERN
+    serializer_class = DatasetVersionSerializer
+    filterset_fields = ["dataset", "state"]
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        return dataset_versions(workspace_id=workspace.pk)
+
+
+class DatasetVersionDetailApi(WorkspaceDetailApi):
+    """A version's stats, data card (Markdown), and a few cleaned documents beside their
+    originals."""
+
+    read_scope = READ
+    roles = CAN_GOVERN
+    serializer_class = DatasetVersionDetailSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet[DatasetVersion]:
+        return dataset_versions(workspace_id=workspace.pk)

@@ -1,0 +1,324 @@
+"""Datasets: create one, import documents into it, build immutable cleaned versions.
+
+Imports append raw documents (JSONL, one file per import) from an upload, the
+workspace's published revisions, its feed entries, or a WordPress or Ghost target's
+existing posts (fetched by a task through the connector, so the egress policy applies).
+A build cleans every import done at the time it is asked for, with options checked
+here, as a job on the default queue; its files are written once and never changed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.core.errors import DomainError
+from apps.core.models import Workspace
+from apps.core.realtime import broadcast
+from apps.core.services import Actor, audit_record, event_emit
+from apps.datasets.models import (
+    Dataset,
+    DatasetImport,
+    DatasetVersion,
+    ImportSource,
+    ImportState,
+    VersionState,
+)
+from apps.datasets.selectors import feed_entry_texts
+from apps.generation.selectors import published_texts
+from apps.publishing.connectors import connector_for
+from apps.publishing.connectors.base import ArchiveConnector, PublishError
+from apps.publishing.models import PublishingTarget, TargetKind
+from workers.datasets.card import data_card
+from workers.datasets.cleaning import clean
+from workers.datasets.files import UploadRefused, upload_documents
+from workers.datasets.store import jsonl_read, jsonl_write
+from workers.datasets.types import HTML, SPLITS, TEXT, CleaningOptions, RawDocument
+from workers.egress import EgressRefused
+
+TARGET_KINDS = (TargetKind.WORDPRESS, TargetKind.GHOST)
+TARGET_POSTS_MAX = 5_000  # per import: a large archive is imported in several
+_FEED_SOURCE_LINE = re.compile(r"\n\nSource: \S+\s*$")  # what a feed entry's brief appends
+
+
+def dataset_dir(dataset: Dataset) -> Path:
+    return Path(settings.DATASETS_DIR) / "workspaces" / str(dataset.workspace_id) / (
+        f"dataset-{dataset.pk}")
+
+
+def import_path(item: DatasetImport) -> Path:
+    return dataset_dir(item.dataset) / "imports" / f"{item.pk}.jsonl"
+
+
+def version_dir(version: DatasetVersion) -> Path:
+    return dataset_dir(version.dataset) / f"v{version.number}"
+
+
+def split_path(version: DatasetVersion, split: str) -> Path:
+    return version_dir(version) / f"{split}.jsonl"
+
+
+def version_texts(version: DatasetVersion, split: str) -> list[str]:
+    """The cleaned texts of one split of a built version."""
+    return [row["text"] for row in jsonl_read(split_path(version, split))]
+
+
+@transaction.atomic
+def dataset_create(*, workspace: Workspace, name: str, description: str = "",
+                   actor: Actor = None) -> Dataset:
+    name = name.strip()
+    if not name:
+        raise DomainError("A dataset needs a name.")
+    try:
+        with transaction.atomic():
+            dataset = Dataset.objects.create(workspace=workspace, name=name,
+                                             description=description)
+    except IntegrityError:
+        raise DomainError(f"The workspace already has a dataset called {name!r}.") from None
+    audit_record(workspace_id=workspace.pk, action="dataset.created", subject=dataset, actor=actor)
+    return dataset
+
+
+def _import_record(dataset: Dataset, source: str, label: str, documents: list[RawDocument],
+                   actor: Actor) -> DatasetImport:
+    if not documents:
+        raise DomainError(f"Nothing to import from {label}: no documents found.")
+    item = DatasetImport.objects.create(dataset=dataset, source=source, label=label[:300],
+                                        documents=len(documents))
+    jsonl_write(import_path(item), (d.to_json() for d in documents))
+    audit_record(workspace_id=dataset.workspace_id, action="dataset.imported", subject=dataset,
+                 actor=actor, after={"import_id": item.pk, "source": source,
+                                     "documents": len(documents)})
+    return item
+
+
+@transaction.atomic
+def dataset_import_upload(*, dataset: Dataset, filename: str, data: bytes,
+                          actor: Actor = None) -> DatasetImport:
+    """An uploaded txt, md, html, csv or jsonl file, or a zip of them (see workers.datasets.files
+    for the limits); a file that cannot be read is refused whole, with the reason."""
+    try:
+        documents = upload_documents(filename, data)
+    except UploadRefused as exc:
+        raise DomainError(str(exc)) from None
+    return _import_record(dataset, ImportSource.UPLOAD, filename, documents, actor)
+
+
+@transaction.atomic
+def dataset_import_published(*, dataset: Dataset, actor: Actor = None) -> DatasetImport:
+    """Every revision the workspace published (Markdown), once each."""
+    texts = list(dict.fromkeys(published_texts(workspace_id=dataset.workspace_id)))
+    documents = [RawDocument(id=f"published#{i}", text=text, format=TEXT, source="published")
+                 for i, text in enumerate(texts, start=1)]
+    return _import_record(dataset, ImportSource.PUBLISHED, "published revisions", documents,
+                          actor)
+
+
+@transaction.atomic
+def dataset_import_feeds(*, dataset: Dataset, actor: Actor = None) -> DatasetImport:
+    """Every entry the workspace's feeds brought in, as its brief kept it (HTML)."""
+    documents = [RawDocument(id=f"feed:{entry_id}", title=title, format=HTML, source="feeds",
+                             text=_FEED_SOURCE_LINE.sub("", material))
+                 for entry_id, title, material in feed_entry_texts(
+                     workspace_id=dataset.workspace_id)]
+    return _import_record(dataset, ImportSource.FEEDS, "feed entries", documents, actor)
+
+
+@transaction.atomic
+def dataset_import_target(*, dataset: Dataset, target_id: int, actor: Actor = None
+                          ) -> DatasetImport:
+    """Queue an import of a WordPress or Ghost target's published posts (of the dataset's
+    own workspace: another workspace's target is not found)."""
+    target = PublishingTarget.objects.filter(pk=target_id, workspace_id=dataset.workspace_id
+                                             ).first()
+    if target is None:
+        raise DomainError(f"No publishing target {target_id} in this workspace.")
+    if target.kind not in TARGET_KINDS:
+        raise DomainError(f"Posts can be imported from WordPress and Ghost targets; "
+                          f"{target.name!r} is a {target.kind} target.")
+    item = DatasetImport.objects.create(dataset=dataset, source=ImportSource.TARGET,
+                                        label=target.name, target_id=target.pk,
+                                        state=ImportState.QUEUED)
+    audit_record(workspace_id=dataset.workspace_id, action="dataset.import_queued",
+                 subject=dataset, actor=actor, after={"import_id": item.pk,
+                                                      "target_id": target.pk})
+    transaction.on_commit(lambda: current_app.send_task("datasets.import_target",
+                                                        args=[item.pk]))
+    return item
+
+
+def dataset_import_target_run(*, import_id: int) -> str:
+    """Fetch a queued target import's posts and store them (the task's body). Idempotent: a
+    redelivered message for a finished import does nothing."""
+    item = DatasetImport.objects.select_related("dataset").filter(
+        pk=import_id, state=ImportState.QUEUED).first()
+    if item is None:
+        return "skipped"
+    target = PublishingTarget.objects.filter(pk=item.target_id,
+                                             workspace_id=item.dataset.workspace_id).first()
+    try:
+        connector = connector_for(target) if target is not None else None
+        if target is None or not isinstance(connector, ArchiveConnector):
+            raise DomainError("The target was deleted, or its posts cannot be read back.")
+        posts = connector.list_posts(TARGET_POSTS_MAX)
+    except (PublishError, DomainError, EgressRefused) as exc:
+        DatasetImport.objects.filter(pk=item.pk, state=ImportState.QUEUED).update(
+            state=ImportState.FAILED, error=str(exc)[:1000])
+        return "failed"
+    documents = [RawDocument(id=f"{target.kind}:{p.external_id}", text=p.html, title=p.title,
+                             format=HTML, source=p.url or target.name) for p in posts]
+    jsonl_write(import_path(item), (d.to_json() for d in documents))
+    DatasetImport.objects.filter(pk=item.pk, state=ImportState.QUEUED).update(
+        state=ImportState.DONE, documents=len(documents))
+    return "imported"
+
+
+def cleaning_options(values: dict[str, Any]) -> CleaningOptions:
+    """The build options from JSON, each checked; DomainError lists every problem."""
+    known = {f.name for f in fields(CleaningOptions)}
+    errors = [f"Unknown option '{name}'; known: {', '.join(sorted(known))}."
+              for name in values if name not in known]
+
+    def number(name: str, low: float, high: float, whole: bool) -> None:
+        value = values.get(name)
+        if name not in values:
+            return
+        kinds = int if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            errors.append(f"'{name}' must be a {'whole ' if whole else ''}number from "
+                          f"{low:g} to {high:g}.")
+
+    number("min_chars", 0, 10**7, True)
+    number("max_chars", 1, 10**8, True)
+    number("near_duplicate_threshold", 0.05, 1.0, False)
+    number("seed", 0, 2**32 - 1, True)
+    number("validation_share", 0.0, 0.5, False)
+    number("test_share", 0.0, 0.5, False)
+    for flag in ("scrub_pii", "remove_boilerplate"):
+        if flag in values and not isinstance(values[flag], bool):
+            errors.append(f"'{flag}' must be true or false.")
+    languages = values.get("languages", [])
+    if not isinstance(languages, list) or not all(
+            isinstance(c, str) and re.fullmatch(r"[a-z]{2}", c) for c in languages):
+        errors.append("'languages' must be a list of two-letter ISO 639-1 codes, e.g. [\"en\"].")
+    if not errors and values.get("min_chars", 0) > values.get("max_chars", 10**8):
+        errors.append("'min_chars' must not be above 'max_chars'.")
+    if errors:
+        raise DomainError(" ".join(errors))
+    return CleaningOptions(**{**values, "languages": tuple(languages)})
+
+
+@transaction.atomic
+def dataset_version_create(*, dataset: Dataset, options: dict[str, Any] | None = None,
+                           actor: Actor = None) -> DatasetVersion:
+    """A queued build of every finished import, numbered after the last version; it runs on
+    the default queue after commit."""
+    parsed = cleaning_options(options or {})
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()  # numbers in order
+    import_ids = list(dataset.imports.filter(state=ImportState.DONE, documents__gt=0)
+                      .values_list("pk", flat=True))
+    if not import_ids:
+        raise DomainError("Import documents into the dataset before building it.")
+    number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = DatasetVersion.objects.create(dataset=dataset, workspace_id=dataset.workspace_id,
+                                            number=number, options=parsed.to_json(),
+                                            import_ids=import_ids)
+    audit_record(workspace_id=dataset.workspace_id, action="dataset.build_queued",
+                 subject=version, actor=actor, after={"options": version.options})
+    event_emit(workspace_id=dataset.workspace_id, type="dataset.build_queued", subject=version,
+               payload={"dataset_id": dataset.pk, "dataset_version_id": version.pk})
+    transaction.on_commit(lambda: current_app.send_task("datasets.build", args=[version.pk]))
+    return version
+
+
+def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) -> None:
+    share = round(done / total, 3) if total else 1.0
+    DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
+                                  worker_id=worker_id).update(progress=share)
+    broadcast([f"workspace.{version.workspace_id}"], {
+        "type": "dataset.progress", "subject": {"type": "datasetversion", "id": version.pk},
+        "data": {"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
+                 "documents_done": done, "documents": total, "progress": share},
+        "at": timezone.now().isoformat()})
+
+
+def _raw_documents(version: DatasetVersion) -> list[RawDocument]:
+    imports = DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk")
+    return [RawDocument(**row) for item in imports for row in jsonl_read(import_path(item))]
+
+
+def _write_version(version: DatasetVersion, splits: dict[str, list[Any]], card: str) -> None:
+    """The split files and the card, written beside the final folder and renamed into it."""
+    final = version_dir(version)
+    building = final.with_name(f".{final.name}.building")
+    shutil.rmtree(building, ignore_errors=True)
+    for split in SPLITS:
+        jsonl_write(building / f"{split}.jsonl", (d.to_json() for d in splits[split]))
+    (building / "README.md").write_text(card, encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)  # a build redelivered after its worker died
+    building.rename(final)
+
+
+def dataset_version_build(*, version_id: int, worker_id: str) -> str:
+    """Claim a queued version (queued → running, once), clean its documents with live
+    progress, write its files and record its stats and card (→ succeeded), or record why
+    it failed. Returns what happened, for the worker's log."""
+    claimed = DatasetVersion.objects.filter(pk=version_id, state=VersionState.QUEUED).update(
+        state=VersionState.RUNNING, worker_id=worker_id)
+    if not claimed:
+        return "skipped"
+    version = DatasetVersion.objects.select_related("dataset").get(pk=version_id)
+    try:
+        options = cleaning_options(version.options)
+        result = clean(_raw_documents(version), options,
+                       lambda done, total: _progress(version, worker_id, done, total))
+        if not result.splits["train"]:
+            raise DomainError("No document is left after cleaning; loosen the options "
+                              f"(dropped: {result.stats['dropped']}).")
+        sources = list(DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk")
+                       .values_list("label", flat=True))
+        card = data_card(title=f"{version.dataset.name}, version {version.number}",
+                         description=version.dataset.description, sources=sources,
+                         options=version.options, stats=result.stats)
+        _write_version(version, result.splits, card)
+    except (DomainError, OSError, ValueError) as exc:
+        dataset_version_fail(version_id=version_id, error=str(exc))
+        return "failed"
+    _version_succeed(version, worker_id, result.stats, result.samples, card)
+    return "built"
+
+
+@transaction.atomic
+def _version_succeed(version: DatasetVersion, worker_id: str, stats: dict[str, Any],
+                     samples: list[dict[str, str]], card: str) -> None:
+    DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
+                                  worker_id=worker_id).update(
+        state=VersionState.SUCCEEDED, stats=stats, samples=samples, card=card, progress=1.0,
+        finished_at=timezone.now())
+    event_emit(workspace_id=version.workspace_id, type="dataset.built", subject=version,
+               payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
+                        "documents": stats["documents"], "tokens": stats["tokens"]})
+
+
+@transaction.atomic
+def dataset_version_fail(*, version_id: int, error: str) -> bool:
+    """queued or running → failed with the reason the admin reads; False if it had ended."""
+    version = DatasetVersion.objects.filter(
+        pk=version_id, state__in=(VersionState.QUEUED, VersionState.RUNNING)).first()
+    if version is None:
+        return False
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        state=VersionState.FAILED, error=error[:5000], finished_at=timezone.now())
+    event_emit(workspace_id=version.workspace_id, type="dataset.build_failed", subject=version,
+               payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
+                        "error": error[:500]})
+    return True
