@@ -11,11 +11,9 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import (
-    authentication,
     filters,
     generics,
     pagination,
-    permissions,
     serializers,
     status,
 )
@@ -26,14 +24,6 @@ from rest_framework.views import APIView
 
 from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
-from apps.apikeys.authentication import (
-    ApiKeyAuthentication,
-    ApiKeyRateThrottle,
-    BasicAuthentication,
-    HasScope,
-    UserRateThrottle,
-)
-from apps.apikeys.models import ApiKey
 from apps.core.models import Workspace
 
 WORKSPACE_HEADER = "X-Workspace"
@@ -52,10 +42,11 @@ def workspace_id_parse(raw: object) -> int | None:
 
 
 def request_workspace_id(request: Request) -> int | None:
-    """An API key's own workspace; else the `X-Workspace` header, else the session's
-    current workspace, else None (first membership)."""
-    if isinstance(request.auth, ApiKey):
-        return request.auth.workspace_id
+    """A credential's own workspace (an API key is bound to one); else the `X-Workspace`
+    header, else the session's current workspace, else None (first membership)."""
+    bound = getattr(request.auth, "workspace_id", None)
+    if bound is not None:
+        return int(bound)
     raw = request.headers.get(WORKSPACE_HEADER) or request.session.get("workspace_id")
     try:
         return workspace_id_parse(raw)
@@ -98,16 +89,13 @@ class ApiSchema(AutoSchema):
 
 
 class ApiBase(APIView):
-    """Mixed into every v1 view: API keys (scoped) or sessions, throttles, OpenAPI schema.
+    """The base of every v1 view: API keys (scoped) or sessions, throttles (all from the
+    REST_FRAMEWORK settings: apps.apikeys.authentication), and the OpenAPI schema.
 
     `read_scope` / `write_scope` name the API key scope a view needs; a view
     without one cannot be called with a key at all.
     """
 
-    authentication_classes = [ApiKeyAuthentication, authentication.SessionAuthentication,
-                              BasicAuthentication]
-    permission_classes = [permissions.IsAuthenticated, HasScope]
-    throttle_classes = [ApiKeyRateThrottle, UserRateThrottle]
     schema = ApiSchema()
     read_scope: str | None = None
     write_scope: str | None = None
