@@ -174,6 +174,13 @@ PUBLISH_DISPATCH_INTERVAL_S = float(os.environ.get("AIGC_PUBLISH_DISPATCH_INTERV
 # duplicate is harmless, claims being atomic. Above the longest an evaluation runs.
 RESEND_AFTER_S = int(os.environ.get("AIGC_RESEND_AFTER_S", "120"))
 RECONCILE_INTERVAL_S = float(os.environ.get("AIGC_RECONCILE_INTERVAL_S", "30"))
+# Outbound webhooks: how often beat sends due deliveries, how long a receiver may take to
+# answer, and the per-subscription circuit breaker (this many failed tries in a row pause
+# the subscription's deliveries for WEBHOOK_BREAKER_PAUSE_S).
+WEBHOOK_DISPATCH_INTERVAL_S = float(os.environ.get("AIGC_WEBHOOK_DISPATCH_INTERVAL_S", "30"))
+WEBHOOK_TIMEOUT_S = float(os.environ.get("AIGC_WEBHOOK_TIMEOUT_S", "15"))
+WEBHOOK_BREAKER_FAILURES = int(os.environ.get("AIGC_WEBHOOK_BREAKER_FAILURES", "5"))
+WEBHOOK_BREAKER_PAUSE_S = int(os.environ.get("AIGC_WEBHOOK_BREAKER_PAUSE_S", "600"))
 CELERY_BEAT_SCHEDULE = {
     # Every state has a finisher (workers/tasks/reconcile.py, README "Recovery"): relays
     # left undone, running jobs whose heartbeat stopped, queued and evaluating jobs whose
@@ -187,7 +194,8 @@ CELERY_BEAT_SCHEDULE = {
     # Reminds reviewers of overdue reviews, then escalates.
     "review-slas": {"task": "reviews.sweep_slas", "schedule": 300.0},
     # Outbound webhook retries that came due, RSS/Atom feeds, cron-scheduled briefs.
-    "dispatch-due-webhooks": {"task": "webhooks.dispatch_due", "schedule": 30.0},
+    "dispatch-due-webhooks": {"task": "webhooks.dispatch_due",
+                              "schedule": WEBHOOK_DISPATCH_INTERVAL_S},
     "poll-feeds": {"task": "integrations.poll_feeds", "schedule": 300.0},
     "run-recurring-briefs": {"task": "integrations.run_recurring", "schedule": 60.0},
 }

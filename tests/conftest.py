@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from aigc_platform.embedded import running_valkey
 
@@ -27,6 +28,14 @@ def egress_loopback() -> None:
     here and in the worker processes they start (which inherit the environment)."""
     settings.EGRESS_ALLOW_LOOPBACK = True
     os.environ["AIGC_EGRESS_ALLOW_LOOPBACK"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def dispatch_leases_cleared(broker: str) -> None:
+    """Dispatch leases (apps/core/leases.py) live in the shared cache, outside the test's
+    transaction, and a test's rows may reuse the ids of an earlier test's: each test starts
+    with none, so no test depends on the ones before it."""
+    cache.clear()
 
 
 def missing(reason: str) -> None:

@@ -273,7 +273,8 @@ EVENT_V1 = {
         "version": {"type": "integer", "enum": [1]},
         "type": {"type": "string", "description": "brief.<state>, job.<state>, draft.edited, "
                  "review.<decision>, publication.<state>, target.paused, target.resumed, "
-                 "target.updated, subscription.disabled"},
+                 "target.updated, subscription.paused, subscription.resumed, "
+                 "subscription.disabled"},
         "timestamp": {"type": "string", "format": "date-time"},
         "workspace_id": {"type": "integer"},
         "subject": {"type": "object", "required": ["type", "id"], "properties": {

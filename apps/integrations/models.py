@@ -73,6 +73,10 @@ class Subscription(TimeStamped):
     enabled = models.BooleanField(default=True)
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.CharField(max_length=500, blank=True, editable=False)
+    # Circuit breaker (apps.core.breaker): failed tries in a row, across its deliveries;
+    # enough of them pause every delivery until `paused_until`.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.name

@@ -5,6 +5,13 @@ intervals (RETRY_DELAYS_S) for about 24 hours. A subscription whose delivery
 exhausts its retries with no success meanwhile is disabled, with the reason
 shown in the admin and a `subscription.disabled` event for the dashboard; so is
 one whose URL the egress policy refuses (workers/egress.py), at once.
+
+A failing subscriber never holds up the others on the shared `webhooks` queue: once a
+try of one of its deliveries failed, the subscription has at most one try in flight (its
+other deliveries wait, pending, and are sent again later), and its circuit breaker
+(apps/core/breaker.py) pauses all of its deliveries after AIGC_WEBHOOK_BREAKER_FAILURES
+failed tries in a row, for AIGC_WEBHOOK_BREAKER_PAUSE_S. The first success after
+failures sends the subscription's waiting deliveries at once.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core import signing
+from apps.core.breaker import BREAKER_FIELDS, Breaker
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.egress import egress_policy, egress_url_error
 from apps.core.errors import DomainError
@@ -39,7 +47,9 @@ PAYLOAD_VERSION = 1
 EVENT_FAMILIES = ("brief", "job", "draft", "review", "publication", "target", "subscription")
 # Seconds to wait after try n (1-based); 11 tries spread over 23.7 hours.
 RETRY_DELAYS_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = httpx.Timeout(settings.WEBHOOK_TIMEOUT_S, connect=min(5.0, settings.WEBHOOK_TIMEOUT_S))
+SUBSCRIPTION_BREAKER = Breaker(threshold=settings.WEBHOOK_BREAKER_FAILURES,
+                               pause=timedelta(seconds=settings.WEBHOOK_BREAKER_PAUSE_S))
 DELIVER_TASK = "webhooks.deliver"
 DELIVERY_LEASE = "delivery"
 
@@ -100,7 +110,9 @@ def subscription_create(*, workspace: Workspace, name: str, url: str, event_type
 @transaction.atomic
 def subscription_enable(*, subscription: Subscription, actor: Actor = None) -> Subscription:
     subscription.enabled, subscription.failing_since, subscription.disabled_reason = True, None, ""
-    subscription.save(update_fields=["enabled", "failing_since", "disabled_reason", "updated_at"])
+    SUBSCRIPTION_BREAKER.success(subscription)  # an admin's enable starts afresh
+    subscription.save(update_fields=["enabled", "failing_since", "disabled_reason", *BREAKER_FIELDS,
+                                     "updated_at"])
     audit_record(workspace_id=subscription.workspace_id, action="subscription.enabled",
                  subject=subscription, actor=actor)
     return subscription
@@ -136,12 +148,26 @@ def deliveries_send(delivery_ids: list[int]) -> None:
         current_app.send_task(DELIVER_TASK, args=[delivery_id])
 
 
+@transaction.atomic
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
-    """pending and due → sending for one worker; None when not due, taken or disabled."""
+    """pending and due → sending for one worker; None when not due, taken or disabled, when
+    its subscription's breaker is open, or when its subscription is failing and already has
+    a try in flight (a failing receiver holds one worker at most, never the pool)."""
     now = now or timezone.now()
+    subscription = (Subscription.objects.filter(deliveries=delivery_id, enabled=True)
+                    .values("pk", "consecutive_failures", "paused_until").first())
+    if subscription is None:
+        return None
+    if subscription["paused_until"] is not None and subscription["paused_until"] > now:
+        return None  # its breaker is open: dispatch_due sends it once the pause is over
+    if subscription["consecutive_failures"]:
+        # Locked so that two workers do not both see no try in flight.
+        Subscription.objects.select_for_update().filter(pk=subscription["pk"]).first()
+        if Delivery.objects.filter(subscription_id=subscription["pk"],
+                                   state=DeliveryState.SENDING).exists():
+            return None
     claimed = Delivery.objects.filter(
         pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now,
-        subscription__enabled=True,
     ).update(state=DeliveryState.SENDING, attempts=F("attempts") + 1, updated_at=now)
     if not claimed:
         return None
@@ -172,18 +198,17 @@ def delivery_attempt(*, delivery: Delivery, now: datetime | None = None) -> Deli
 @transaction.atomic
 def _delivery_record(delivery: Delivery, *, status: int | None, error: str, latency_ms: int,
                      now: datetime, refused: bool = False) -> DeliveryOutcome:
+    subscription = Subscription.objects.select_for_update().get(pk=delivery.subscription_id)
     DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts,
                                    response_status=status, latency_ms=latency_ms, error=error)
-    subscription = delivery.subscription
     fields = {"response_status": status, "latency_ms": latency_ms, "updated_at": now}
     if status is not None and 200 <= status < 300:
         Delivery.objects.filter(pk=delivery.pk).update(
             state=DeliveryState.SUCCEEDED, delivered_at=now, last_error="", **fields)
-        Subscription.objects.filter(pk=subscription.pk).update(failing_since=None)
+        _subscription_succeeded(subscription, now)
         return DeliveryOutcome(DeliveryState.SUCCEEDED)
     error = error or f"HTTP {status}"
-    Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(
-        failing_since=now)
+    _subscription_failed(subscription, error, now)
     if status == 410:  # Gone: the receiver says this URL is retired for good
         _subscription_disable(subscription, f"The receiver answered 410 Gone on {now:%Y-%m-%d}.")
     elif refused:  # every event would be refused the same way: no retries, no more deliveries
@@ -200,6 +225,44 @@ def _delivery_record(delivery: Delivery, *, status: int | None, error: str, late
     Delivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.FAILED, last_error=error,
                                                    **fields)
     return DeliveryOutcome(DeliveryState.FAILED)
+
+
+def _subscription_failed(subscription: Subscription, error: str, now: datetime) -> None:
+    """Count a failed try against the subscription's breaker (locked by the caller)."""
+    opened = SUBSCRIPTION_BREAKER.failure(subscription, now=now)
+    subscription.failing_since = subscription.failing_since or now
+    subscription.save(update_fields=[*BREAKER_FIELDS, "failing_since", "updated_at"])
+    if opened:
+        assert subscription.paused_until is not None
+        reason = f"{subscription.consecutive_failures} failed tries in a row; last: {error}"[:500]
+        audit_record(workspace_id=subscription.workspace_id, action="subscription.paused",
+                     subject=subscription, actor_label="webhooks", after={"reason": reason})
+        event_emit(workspace_id=subscription.workspace_id, type="subscription.paused",
+                   subject=subscription, payload={
+                       "subscription_id": subscription.pk, "name": subscription.name,
+                       "reason": reason, "until": subscription.paused_until.isoformat()})
+
+
+def _subscription_succeeded(subscription: Subscription, now: datetime) -> None:
+    """Close the breaker; after failures, send the deliveries that waited meanwhile."""
+    if not subscription.consecutive_failures and subscription.paused_until is None:
+        if subscription.failing_since is not None:
+            Subscription.objects.filter(pk=subscription.pk).update(failing_since=None)
+        return
+    resumed = SUBSCRIPTION_BREAKER.success(subscription)
+    subscription.failing_since = None
+    subscription.save(update_fields=[*BREAKER_FIELDS, "failing_since", "updated_at"])
+    if resumed:
+        audit_record(workspace_id=subscription.workspace_id, action="subscription.resumed",
+                     subject=subscription, actor_label="webhooks")
+        event_emit(workspace_id=subscription.workspace_id, type="subscription.resumed",
+                   subject=subscription,
+                   payload={"subscription_id": subscription.pk, "name": subscription.name})
+    waiting = list(Delivery.objects.filter(
+        subscription_id=subscription.pk, state=DeliveryState.PENDING, next_attempt_at__lte=now,
+    ).values_list("id", flat=True)[:500])
+    if waiting:
+        transaction.on_commit(lambda: deliveries_send(waiting))
 
 
 def _subscription_disable(subscription: Subscription, reason: str) -> None:
@@ -235,4 +298,5 @@ def deliveries_due_ids(*, stale_after: timedelta, limit: int = 500) -> list[int]
         state=DeliveryState.PENDING, next_attempt_at=now)
     return list(Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now,
                                         subscription__enabled=True)
+                .exclude(subscription__paused_until__gt=now)  # their breaker is open
                 .order_by("next_attempt_at").values_list("id", flat=True)[:limit])

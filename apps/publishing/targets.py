@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import signing
+from apps.core.breaker import BREAKER_FIELDS, Breaker, breaker_open
 from apps.core.crypto import secret_encrypt, secret_rotate
 from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
@@ -216,17 +217,16 @@ def target_check_failed(*, target_id: int, message: str) -> None:
 # so a dead CMS is not hammered by every queued publication's retries.
 BREAKER_THRESHOLD = 5
 BREAKER_PAUSE = timedelta(minutes=10)
+TARGET_BREAKER = Breaker(threshold=BREAKER_THRESHOLD, pause=BREAKER_PAUSE)
 
 
 @transaction.atomic
 def target_failure_record(*, target_id: int, error: str) -> bool:
     """Count a transient failure; True when it opened the circuit (the target pauses)."""
     target = PublishingTarget.objects.select_for_update().get(pk=target_id)
-    target.consecutive_failures += 1
-    opened = target.consecutive_failures >= BREAKER_THRESHOLD and not _paused(target)
+    opened = TARGET_BREAKER.failure(target, now=timezone.now())
     fields = ["consecutive_failures", "updated_at"]
     if opened:
-        target.paused_until = timezone.now() + BREAKER_PAUSE
         target.pause_reason = f"{target.consecutive_failures} failures in a row; last: {error}"
         fields += ["paused_until", "pause_reason"]
     target.save(update_fields=fields)
@@ -248,9 +248,8 @@ def target_success_record(*, target_id: int) -> None:
         consecutive_failures=0, paused_until=None).first()
     if target is None:
         return
-    resumed = target.paused_until is not None
-    target.consecutive_failures, target.paused_until = 0, None
-    fields = ["consecutive_failures", "paused_until", "updated_at"]
+    resumed = TARGET_BREAKER.success(target)
+    fields = [*BREAKER_FIELDS, "updated_at"]
     if resumed and not target.credentials_rejected:
         target.pause_reason = ""
         fields.append("pause_reason")
@@ -262,10 +261,6 @@ def target_success_record(*, target_id: int) -> None:
                    payload={"target_id": target.pk, "name": target.name, "cause": "failures"})
 
 
-def _paused(target: PublishingTarget) -> bool:
-    return target.paused_until is not None and target.paused_until > timezone.now()
-
-
 # A target paused for its credentials is looked at again this often (its
 # publications wait, scheduled, until an editor replaces the secret).
 CREDENTIALS_RECHECK = timedelta(minutes=5)
@@ -275,7 +270,7 @@ def target_hold_until(target: PublishingTarget, now: datetime) -> datetime | Non
     """When a post to `target` may start, if not now: a pause, or the rate limit's next slot."""
     if target.credentials_rejected:
         return now + CREDENTIALS_RECHECK
-    if target.paused_until and target.paused_until > now:
+    if breaker_open(target, now):
         return target.paused_until
     if target.next_slot_at and target.next_slot_at > now:
         return target.next_slot_at

@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from django.conf import settings
 
+from apps.core.leases import leases_take
 from apps.publishing.feedback import engagement_pull
 from apps.publishing.outcomes import (
     publication_attempt,
@@ -22,6 +23,7 @@ PUBLISH_HARD_LIMIT_S = settings.PUBLISH_TIME_LIMIT_S
 PUBLISH_SOFT_LIMIT_S = PUBLISH_HARD_LIMIT_S * 3 // 4
 # Above the hard limit (settings refuse less): only dead workers' rows are re-sent.
 STALE_AFTER = timedelta(seconds=settings.PUBLISH_STALE_AFTER_S)
+PUBLICATION_LEASE = "publication"
 
 
 @shared_task(bind=True, name="publishing.publish", acks_late=True, reject_on_worker_lost=True,
@@ -56,9 +58,12 @@ def update(self: Task, publication_id: int) -> str:
 
 @shared_task(name="publishing.dispatch_due")
 def dispatch_due() -> int:
-    """Beat: send every due publication to a worker (retries, scheduled posts, lost ones)."""
+    """Beat: send every due publication to a worker (retries, scheduled posts, lost ones),
+    at most once per AIGC_RESEND_AFTER_S: one still waiting in the queue is not sent again
+    every run (a lease, apps/core/leases.py)."""
     publications_requeue_stale(older_than=STALE_AFTER)
-    due = publications_due_ids()
+    due = leases_take(kind=PUBLICATION_LEASE, ids=publications_due_ids(),
+                      seconds=settings.RESEND_AFTER_S)
     for publication_id in due:
         publish.delay(publication_id)
     return len(due)

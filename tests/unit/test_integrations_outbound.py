@@ -13,6 +13,8 @@ from apps.core.models import AuditEvent, OutboxEvent
 from apps.integrations.models import Delivery, DeliveryState, Subscription
 from apps.integrations.outbound import (
     RETRY_DELAYS_S,
+    SUBSCRIPTION_BREAKER,
+    deliveries_due_ids,
     delivery_attempt,
     delivery_claim,
     delivery_redeliver,
@@ -159,3 +161,62 @@ def test_manual_redelivery_sends_a_finished_delivery_again_with_the_same_id(ws):
         ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(ids) == 2 and ids[0] == ids[1]
     assert Delivery.objects.get(pk=delivery_id).log.count() == 2
+
+
+def test_a_failing_subscription_has_one_try_in_flight_while_a_healthy_one_has_many(ws):
+    # given a receiver that is down and one that answers, each with three deliveries
+    down, _ = subscription_create(workspace=ws, name="down", url="http://127.0.0.1:9/",
+                                  event_types=["*"])
+    events = brief_events(ws)
+    deliveries = [d for e in events for d in subscriptions_fanout(e)]
+    first, second, third = deliveries
+    # when the first try fails (the subscription is failing now)
+    assert run(first).state == DeliveryState.PENDING
+    # then one more of its deliveries may be in flight, never two at once
+    assert delivery_claim(delivery_id=second) is not None
+    assert delivery_claim(delivery_id=third) is None
+    down.refresh_from_db()
+    assert (down.consecutive_failures, down.paused_until) == (1, None)
+    # while a healthy subscription's deliveries are all claimed at once
+    subscription_create(workspace=ws, name="up", url="http://127.0.0.1:9/up",
+                        event_types=["*"])
+    healthy = [d for e in events for d in subscriptions_fanout(e)]
+    assert len(healthy) == 3
+    assert all(delivery_claim(delivery_id=d) is not None for d in healthy)
+
+
+def test_the_breaker_pauses_a_subscription_then_one_probe_reopens_it(ws, settings):
+    # given a receiver down for SUBSCRIPTION_BREAKER.threshold tries, then back
+    with HttpPeer(*[503] * SUBSCRIPTION_BREAKER.threshold, default=200) as receiver:
+        subscription, _ = subscription_create(workspace=ws, name="flaky", url=receiver.url,
+                                              event_types=["*"])
+        events = brief_events(ws)
+        deliveries = [d for e in events for d in subscriptions_fanout(e)]
+        # when its deliveries fail that many times in a row (each try comes due in turn)
+        now = timezone.now()
+        for _ in range(SUBSCRIPTION_BREAKER.threshold):
+            due = Delivery.objects.get(pk=deliveries[0]).next_attempt_at
+            now = max(now, due)
+            assert run(deliveries[0], now=now).state == DeliveryState.PENDING
+        # then the breaker is open: no delivery of it is claimed or due until the pause ends
+        subscription.refresh_from_db()
+        assert subscription.consecutive_failures == SUBSCRIPTION_BREAKER.threshold
+        assert subscription.paused_until == now + SUBSCRIPTION_BREAKER.pause
+        assert all(delivery_claim(delivery_id=d, now=now) is None for d in deliveries)
+        assert deliveries_due_ids(stale_after=timedelta(minutes=5)) == []
+        paused = OutboxEvent.objects.get(type="subscription.paused")
+        assert paused.payload["until"] == subscription.paused_until.isoformat()
+        assert paused.payload["reason"] == (
+            f"{SUBSCRIPTION_BREAKER.threshold} failed tries in a row; last: HTTP 503")
+        # when the pause is over, one probe goes out and succeeds
+        after = subscription.paused_until + timedelta(seconds=1)
+        assert run(deliveries[1], now=after).state == DeliveryState.SUCCEEDED
+        assert len(receiver.requests) == SUBSCRIPTION_BREAKER.threshold + 1
+    # then the breaker is closed, resumed is told, and the others are claimed again
+    subscription.refresh_from_db()
+    assert (subscription.consecutive_failures, subscription.paused_until,
+            subscription.failing_since) == (0, None, None)
+    assert OutboxEvent.objects.filter(type="subscription.resumed").count() == 1
+    assert AuditEvent.objects.filter(action__in=("subscription.paused", "subscription.resumed")
+                                     ).count() == 2
+    assert delivery_claim(delivery_id=deliveries[2], now=after) is not None

@@ -1,4 +1,5 @@
-"""The reconciler sends again what the broker lost, once; deliveries are queued once.
+"""The reconciler sends again what the broker lost, once; deliveries and publications are
+queued once.
 
 Messages go to the real broker; each test starts from empty queues. In these tests the
 transaction never commits, so the messages a commit would send are never sent: exactly
@@ -23,7 +24,12 @@ from apps.generation.services import job_claim, job_record_drafts
 from apps.integrations.models import Delivery
 from apps.integrations.outbound import DELIVERY_LEASE, subscription_create
 from apps.integrations.tasks import dispatch_due
+from apps.publishing.models import TargetKind
+from apps.publishing.targets import target_create
+from apps.publishing.tasks import PUBLICATION_LEASE
+from apps.publishing.tasks import dispatch_due as publishing_dispatch_due
 from tests import factories
+from tests.peers.content import approved_publications
 from workers.generation.types import GeneratedText
 from workers.tasks.reconcile import reconcile
 
@@ -35,7 +41,7 @@ LONG_AGO = timedelta(hours=1)
 
 def purge() -> None:
     with current_app.connection_for_write() as connection:
-        for name in QUEUES:
+        for name in (*QUEUES, Queue.PUBLISHING.value):
             current_app.amqp.queues[name](connection.default_channel).purge()
 
 
@@ -149,3 +155,18 @@ def test_a_delivery_is_queued_once_while_its_message_waits(
     cache.delete(f"lease:{DELIVERY_LEASE}:{delivery.pk}")
     assert (dispatch_due(), waiting()["webhooks"]) == (1, 2)
     assert (dispatch_due(), waiting()["webhooks"]) == (0, 2)
+
+
+def test_a_due_publication_is_sent_once_while_its_message_waits(ws):
+    # given a due publication whose message waits in the publishing queue
+    target = target_create(workspace=ws, name="Site", kind=TargetKind.FILE, config={"folder": "p"})
+    [publication] = approved_publications(ws, target)
+    # when beat's dispatch runs again and again meanwhile
+    sent = [publishing_dispatch_due() for _ in range(3)]
+    # then it was sent once; once its lease runs out (a lost message), once more
+    def publishing() -> int:
+        return messages_waiting([Queue.PUBLISHING.value])[Queue.PUBLISHING.value]
+
+    assert (sent, publishing()) == ([1, 0, 0], 1)
+    cache.delete(f"lease:{PUBLICATION_LEASE}:{publication.pk}")
+    assert (publishing_dispatch_due(), publishing()) == (1, 2)
