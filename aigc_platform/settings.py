@@ -258,12 +258,13 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Login throttle (django-axes) on the dashboard and admin logins and API Basic auth: after
 # AIGC_LOGIN_FAILURE_LIMIT failed logins of a username, each within AIGC_LOGIN_COOLOFF_S of the
 # last, every login of it is refused (429), the right password too, until the cool-off ends.
-# Counted in the shared cache, so every web process sees the same count.
+# Counted in the shared cache, so every web process sees the same count; while the cache is
+# unreachable logins go unthrottled, with a warning (apps.core.login_throttle).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_HANDLER = "apps.core.login_throttle.FailOpenCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("AIGC_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("AIGC_LOGIN_COOLOFF_S", "900")))
 # By username, not IP: behind the TLS proxy every client has the proxy's address (and an

@@ -33,7 +33,8 @@ WITH_JOBS = 0.4  # the share of briefs that got as far as a generation job
 def setup_django() -> None:
     if not os.environ.get("DATABASE_URL"):
         os.environ["AIGC_VAR_DIR"] = tempfile.mkdtemp(prefix="aigc-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aigc_platform.settings")
+    # The tests' settings: production ones (DEBUG off) over plain http, with keys of their own.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
     import django
 

@@ -13,10 +13,12 @@ from datetime import timedelta
 import pytest
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import get_user_model
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
+from apps.core.login_throttle import FailOpenCacheHandler
 from tests import factories
 from tests.clients import client_for, in_another_process
 
@@ -146,3 +148,26 @@ def test_the_api_schema_describes_the_throttled_basic_auth(editor):
 
     assert spec["components"]["securitySchemes"]["basicAuth"] == {"type": "http", "scheme": "basic"}
     assert {"basicAuth": []} in spec["paths"]["/api/v1/briefs/"]["get"]["security"]
+
+
+@pytest.fixture
+def cache_down(tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The throttle's cache unreachable, as in a Redis outage: a socket nothing listens on."""
+    handler = FailOpenCacheHandler()
+    handler.cache = RedisCache(f"unix://{tmp_path / 'gone.sock'}", {})
+    AxesProxyHandler.implementation = handler
+    yield
+    AxesProxyHandler.get_implementation(force=True)
+
+
+def test_while_the_cache_is_down_logins_go_unthrottled_with_a_warning(ws, username, cache_down,
+                                                                       caplog):
+    factories.member(ws, Role.EDITOR, username=username, password=PASSWORD)
+    client = Client()
+
+    assert _form_statuses(client, "/accounts/login/", username) == [200] * ATTEMPTS
+    ok = client.post("/accounts/login/", {"username": username, "password": PASSWORD})
+    api = APIClient().get("/api/v1/briefs/", headers=_basic(username, PASSWORD))
+
+    assert (ok.status_code, ok.headers["Location"], api.status_code) == (302, "/", 200)
+    assert "The login throttle is off: its cache is unreachable (ConnectionError" in caplog.text
