@@ -197,9 +197,18 @@ def test_a_model_card_names_the_languages_a_model_covers(tmp_path: Path) -> None
 def test_wrong_language_and_checks_in_chinese() -> None:
     english = ("Composting at home is easy. All you need is a bin with a lid and some dry "
                "leaves. Turn it weekly.")
-    assert checks.wrong_language(checks.detected_language(english), ZH) == ["English"]
-    assert checks.wrong_language(checks.detected_language(COMPOST_ZH), ZH) == []
-    assert checks.wrong_language(checks.detected_language("短"), ZH) == []  # too short to tell
+    assert checks.wrong_language(checks.detected_language(english), english, ZH) == ["English"]
+    assert checks.wrong_language(checks.detected_language(COMPOST_ZH), COMPOST_ZH, ZH) == []
+    assert checks.wrong_language(checks.detected_language("短"), "短", ZH) == []  # too short
+    assert checks.wrong_language(checks.detected_language(COMPOST_ZH), COMPOST_ZH, EN) == [
+        "Chinese"]
+    # lingua names a language for invented words too (a tiny model's babble as German); the
+    # German word list does not confirm it, so it is the not-language rule's to catch
+    babble = ("cenn m h og,ald m todouroPecg ofl w.ersvw brohier wariIerantdat m.leic cB "
+              "toomin toargLion.vg,ersv cCutleG?s for thexl aTh sf")
+    assert checks.detected_language(babble) == ("de", "German")
+    assert checks.wrong_language(checks.detected_language(babble), babble, EN) == []
+    assert checks.real_word_share(babble, EN) < checks.REAL_WORD_SHARE_MIN
     assert checks.truncated("堆肥可以减少厨余垃圾，还能改善") == ["…堆肥可以减少厨余垃圾，还能改善"]
     assert checks.truncated(COMPOST_ZH) == []
     loop = language.tokens("好的好的好的好的我们走吧", ZH)

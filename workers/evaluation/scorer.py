@@ -188,7 +188,7 @@ def hard_metrics(text: str, *, language_tag: str, banned_terms: Sequence[str],
         "emails": findings["emails"],
         "phone_numbers": findings["phone_numbers"],
         "card_numbers": findings["card_numbers"],
-        "wrong_language": checks.wrong_language(checks.detected_language(text), lang),
+        "wrong_language": checks.wrong_language(checks.detected_language(text), text, lang),
         "duplicate_overlap": overlap,
         "duplicate_overlap_of": overlap_of,
     }
