@@ -18,6 +18,7 @@ from apps.briefs import api as briefs
 from apps.datasets import api as datasets
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.generation import api as generation
+from apps.generation import registry_api as registry
 from apps.integrations import api as integrations
 from apps.publishing import api as publishing
 from apps.reviews import api as reviews
@@ -115,7 +116,14 @@ urlpatterns = [
     *_crud("datasets", "dataset", datasets.DatasetListApi, datasets.DatasetDetailApi,
            imports=datasets.DatasetImportApi, build=datasets.DatasetBuildApi),
     *_crud("dataset-versions", "dataset-version", datasets.DatasetVersionListApi,
-           datasets.DatasetVersionDetailApi),
+           datasets.DatasetVersionDetailApi, train=datasets.DatasetVersionTrainApi),
+    path("model-versions/compare/", registry.ModelVersionCompareApi.as_view(),
+         name="model-version-compare"),
+    *_crud("model-versions", "model-version", registry.ModelVersionListApi,
+           registry.ModelVersionDetailApi, promote=registry.ModelVersionPromoteApi,
+           archive=registry.ModelVersionArchiveApi),
+    path("model-profiles/<int:pk>/rollback/", registry.ModelProfileRollbackApi.as_view(),
+         name="model-profile-rollback"),
     *_crud("drafts", "draft", generation.DraftListApi, generation.DraftDetailApi),
     *_crud("evaluations", "evaluation", generation.EvaluationListApi,
            generation.EvaluationDetailApi),

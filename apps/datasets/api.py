@@ -20,7 +20,7 @@ from apps.accounts.api_auth import (
     WorkspaceListApi,
     request_workspace,
 )
-from apps.accounts.roles import CAN_GOVERN
+from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN
 from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
 from apps.datasets.models import Dataset, DatasetVersion, ImportSource
@@ -31,6 +31,7 @@ from apps.datasets.serializers import (
     DatasetImportRequestSerializer,
     DatasetImportSerializer,
     DatasetSerializer,
+    DatasetTrainSerializer,
     DatasetVersionDetailSerializer,
     DatasetVersionSerializer,
 )
@@ -41,7 +42,9 @@ from apps.datasets.services import (
     dataset_import_target,
     dataset_import_upload,
     dataset_version_create,
+    dataset_version_train,
 )
+from apps.generation.serializers import TrainingRunDetailSerializer
 
 READ, WRITE = "briefs:read", "catalog:write"
 
@@ -147,3 +150,20 @@ class DatasetVersionDetailApi(WorkspaceDetailApi):
 
     def rows(self, workspace: Workspace) -> QuerySet[DatasetVersion]:
         return dataset_versions(workspace_id=workspace.pk)
+
+
+@extend_schema(request=DatasetTrainSerializer, responses={201: TrainingRunDetailSerializer})
+class DatasetVersionTrainApi(ApiBase, APIView):
+    """Train on the version: its train split trains, its test split measures the held-out
+    perplexity; the run writes a new model version of the workspace (loss streams as
+    `training.progress`)."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        version = get_object_or_404(dataset_versions(workspace_id=workspace.pk), pk=pk)
+        fields = DatasetTrainSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        run = dataset_version_train(version=version, actor=request.user, **fields.validated_data)
+        return Response(TrainingRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)

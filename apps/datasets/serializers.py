@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.datasets.models import Dataset, DatasetImport, DatasetVersion, ImportSource
+from apps.generation.serializers import TrainingRunCreateSerializer
 
 IMPORTABLE = (ImportSource.PUBLISHED, ImportSource.FEEDS, ImportSource.TARGET)
 
@@ -70,3 +71,10 @@ class DatasetBuildSerializer(serializers.Serializer):
     options = serializers.DictField(required=False, default=dict, help_text=(
         "min_chars, max_chars, languages (ISO 639-1 codes), near_duplicate_threshold, "
         "scrub_pii, remove_boilerplate, seed, validation_share, test_share"))
+
+
+class DatasetTrainSerializer(TrainingRunCreateSerializer):
+    base_version_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="finetune: a model version of the workspace to start from (default: the "
+                  "built-in model)")

@@ -34,7 +34,10 @@ from apps.datasets.models import (
     VersionState,
 )
 from apps.datasets.selectors import feed_entry_texts
+from apps.generation.models import TrainingRun
+from apps.generation.registry import model_versions
 from apps.generation.selectors import published_texts
+from apps.generation.training import training_run_create
 from apps.publishing.connectors import connector_for
 from apps.publishing.connectors.base import ArchiveConnector, PublishError
 from apps.publishing.models import PublishingTarget, TargetKind
@@ -322,3 +325,25 @@ def dataset_version_fail(*, version_id: int, error: str) -> bool:
                payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
                         "error": error[:500]})
     return True
+
+
+@transaction.atomic
+def dataset_version_train(*, version: DatasetVersion, kind: str,
+                          parameters: dict[str, Any] | None = None,
+                          base_version_id: int | None = None, actor: Actor = None) -> TrainingRun:
+    """A training run on a built version: its train split trains, its test split measures
+    the held-out perplexity. Fine-tuning starts from the built-in model or from a version
+    of the workspace's own registry (`base_version_id`); another workspace's is not found."""
+    if version.state != VersionState.SUCCEEDED:
+        raise DomainError(f"Version {version.number} of {version.dataset.name!r} is not built "
+                          f"({version.state}); train on a succeeded version.")
+    base = None
+    if base_version_id is not None:
+        base = model_versions(workspace_id=version.workspace_id).filter(
+            pk=base_version_id).first()
+        if base is None:
+            raise DomainError(f"No model version {base_version_id} in this workspace.")
+    data_path = version_dir(version).relative_to(Path(settings.DATASETS_DIR))
+    return training_run_create(workspace_id=version.workspace_id, kind=kind,
+                               parameters=parameters, actor=actor, data_path=str(data_path),
+                               dataset_version_id=version.pk, base_version=base)

@@ -190,6 +190,59 @@ class TrainingRun(TimeStamped):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Training data from a dataset version (the datasets app sits above this one, so a plain
+    # id and the version's folder, relative to DATASETS_DIR), instead of the default corpus.
+    dataset_version_id = models.PositiveBigIntegerField(null=True, blank=True)
+    data_path = models.CharField(max_length=500, blank=True,
+                                 help_text="the dataset version's folder (train/test JSONL)")
+    base_version = models.ForeignKey("ModelVersion", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+",
+                                     help_text="fine-tune this version instead of the built-in")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.state})"
+
+
+class ModelVersion(models.Model):
+    """A model a training run of the workspace wrote: its folder in the workspace's own
+    models, what it was trained on, and its figures. Versions are numbered per workspace;
+    an archived one can no longer be promoted."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+    training_run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT,
+                                        related_name="model_version")
+    folder = models.CharField(max_length=500, help_text="in the workspace's models: run-<id>")
+    revision = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=TrainingKind.choices)
+    base = models.CharField(max_length=500, help_text="builtin, or the base version's folder")
+    dataset_version_id = models.PositiveBigIntegerField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, help_text="held-out perplexity, loss, steps, ...")
+    card = models.TextField(blank=True, help_text="the model card (Markdown)")
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "number"],
+                                               name="one_model_version_number")]
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.folder})"
+
+
+class ModelPromotion(models.Model):
+    """A profile pointed at a version; `previous_model` is what a rollback restores."""
+
+    profile = models.ForeignKey(ModelProfile, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    previous_model = models.CharField(max_length=500, blank=True)
+    previous_backend = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} → v{self.version_id}"

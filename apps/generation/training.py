@@ -9,22 +9,29 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from pathlib import Path
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.core.errors import DomainError, IllegalTransition
+from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
     TRAINING_MACHINE,
     ModelProfile,
+    ModelVersion,
     TrainingKind,
     TrainingRun,
     TrainingState,
 )
+from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
+from workers.generation.engine import BUILTIN, InvalidRequest
 
 
 def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
@@ -112,20 +119,32 @@ def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
 
 @transaction.atomic
 def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
-                        actor: Actor = None) -> TrainingRun:
+                        actor: Actor = None, data_path: str = "",
+                        dataset_version_id: int | None = None,
+                        base_version: ModelVersion | None = None) -> TrainingRun:
     """A queued training run, sent to the generation queue after commit (by task name).
 
-    Fine-tuning starts from the built-in model; both kinds write a new folder,
-    `run-<id>`, in the workspace's own models, never the shared built-in model.
+    Fine-tuning starts from the built-in model, or from `base_version` (a version of the
+    same workspace, not archived); both kinds write a new folder, `run-<id>`, in the
+    workspace's own models, never the shared built-in model. With `data_path` (a dataset
+    version's folder in DATASETS_DIR) the run trains on its train split and measures the
+    held-out perplexity on its test split, instead of the published texts or the corpus.
     """
     if kind not in TrainingKind.values:
         raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
     errors = training_parameters_errors(kind=kind, parameters=parameters or {})
+    if base_version is not None and (base_version.workspace_id != workspace_id
+                                     or base_version.archived_at is not None):
+        errors.append("The base version is not an active version of this workspace.")
+    if base_version is not None and kind != TrainingKind.FINETUNE:
+        errors.append("Only fine-tuning starts from a base version.")
     if errors:
         raise DomainError(" ".join(errors))
+    base = (base_version.folder if base_version is not None
+            else BUILTIN if kind == TrainingKind.FINETUNE else "")
     run = TrainingRun.objects.create(
-        workspace_id=workspace_id, kind=kind, parameters=parameters or {},
-        base_model="builtin" if kind == TrainingKind.FINETUNE else "",
+        workspace_id=workspace_id, kind=kind, parameters=parameters or {}, base_model=base,
+        base_version=base_version, data_path=data_path, dataset_version_id=dataset_version_id,
     )
     # A version per run: a profile on an earlier version keeps it, and a run requeued after
     # its worker died rewrites only its own folder.
@@ -181,15 +200,30 @@ def training_run_record_losses(*, run_id: int, worker_id: str,
     return True
 
 
+def training_corpus(run: TrainingRun) -> tuple[list[str], list[str]] | None:
+    """(train texts, test texts) of the run's dataset version, or None for a run without
+    one. The folder must lie in the run's own workspace's datasets: a path into another
+    workspace's data is refused like a missing one."""
+    if not run.data_path:
+        return None
+    root = (Path(settings.DATASETS_DIR) / "workspaces" / str(run.workspace_id)).resolve()
+    folder = (Path(settings.DATASETS_DIR) / run.data_path).resolve()
+    if not folder.is_relative_to(root) or not (folder / "train.jsonl").is_file():
+        raise InvalidRequest("The run's dataset version is not readable in its workspace.")
+    return ([row["text"] for row in jsonl_read(folder / "train.jsonl")],
+            [row["text"] for row in jsonl_read(folder / "test.jsonl")])
+
+
 @transaction.atomic
 def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: int,
                          documents: int, final_loss: float,
                          heldout_perplexity_before: float | None,
-                         heldout_perplexity_after: float) -> TrainingRun:
+                         heldout_perplexity_after: float, train_seconds: float | None = None,
+                         tokens_seen: int | None = None, card: str = "") -> TrainingRun:
     """running → succeeded with the figures (the loss curve is already stored, see
-    `training_run_record_losses`); the workspace's house-model profile of the run's kind
-    moves to the new folder (created the first time), so editors can pick it for a
-    content type."""
+    `training_run_record_losses`), recorded as the workspace's next model version; the
+    workspace's house-model profile of the run's kind moves to the new folder (created the
+    first time), so editors can pick it for a content type."""
     run = TrainingRun.objects.get(pk=run_id)
     _training_transition(
         run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
@@ -199,6 +233,20 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
         payload={"heldout_perplexity_before": heldout_perplexity_before,
                  "heldout_perplexity_after": heldout_perplexity_after},
     )
+    # Runs of one workspace finishing together take their numbers in turn.
+    Workspace.objects.select_for_update().filter(pk=run.workspace_id).first()
+    number = (ModelVersion.objects.filter(workspace_id=run.workspace_id)
+              .aggregate(n=Max("number"))["n"] or 0) + 1
+    metrics = {"heldout_perplexity_before": heldout_perplexity_before,
+               "heldout_perplexity_after": heldout_perplexity_after, "final_loss": final_loss,
+               "steps": steps, "documents": documents, "train_seconds": train_seconds,
+               "tokens_seen": tokens_seen,
+               "tokens_per_second": round(tokens_seen / train_seconds) if tokens_seen
+               and train_seconds else None}
+    ModelVersion.objects.create(
+        workspace_id=run.workspace_id, number=number, training_run=run, folder=run.output_model,
+        revision=revision, kind=run.kind, base=run.base_model or "",
+        dataset_version_id=run.dataset_version_id, metrics=metrics, card=card)
     ModelProfile.objects.update_or_create(
         workspace_id=run.workspace_id, name=HOUSE_MODEL_PROFILES[run.kind],
         defaults={"backend": "builtin", "model": run.output_model})

@@ -10,6 +10,8 @@ import pytest
 from apps.accounts.models import Role
 from apps.core.models import Workspace
 from tests import factories
+from tests.generation_fixtures import TINY_PLAN, TINY_STEPS
+from workers.generation.builtin.training import train_builtin_model
 
 GATE_TEXTS = Path(__file__).resolve().parent.parent / "fixtures" / "gate" / "texts.json"
 
@@ -58,3 +60,11 @@ def garden_files() -> dict[str, bytes]:
     a too-short note, and a page with an email address and a phone number."""
     return {path.name: path.read_bytes() for path in sorted(DATASET_FIXTURES.iterdir())
             if path.name != "README.md"}
+
+
+@pytest.fixture(scope="session")
+def tiny_builtin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built-in model folder of the tiny test shape (tests/generation_fixtures.py)."""
+    folder = tmp_path_factory.mktemp("tiny") / "builtin"
+    train_builtin_model(folder, TINY_STEPS, TINY_PLAN)
+    return folder

@@ -34,7 +34,13 @@ from apps.briefs.models import StyleGuide
 from apps.core.models import AuditEvent, OutboxEvent, Workspace
 from apps.datasets.models import Dataset, DatasetVersion
 from apps.evaluation.models import GateDecision, GateOutcome, QualityGate, WorkspaceEvaluationSettings
-from apps.generation.models import GenerationJob, GenerationQuota, TrainingKind, TrainingRun
+from apps.generation.models import (
+    GenerationJob,
+    GenerationQuota,
+    ModelVersion,
+    TrainingKind,
+    TrainingRun,
+)
 from apps.integrations.inbound import endpoint_create
 from apps.integrations.models import Delivery
 from apps.integrations.outbound import subscription_create
@@ -77,6 +83,8 @@ API_WRITERS: dict[str, tuple[str, ...]] = {
     "member-list": ADMINS, "member-detail": ADMINS,
     "api-key-list": ADMINS, "api-key-revoke": ADMINS,
     "dataset-list": ADMINS, "dataset-imports": ADMINS, "dataset-build": ADMINS,
+    "dataset-version-train": ADMINS, "model-version-promote": ADMINS,
+    "model-version-archive": ADMINS, "model-profile-rollback": ADMINS,
 }
 # The REST routes (api namespace) and the path of theirs each is asked with.
 API_PATHS = {
@@ -121,6 +129,12 @@ API_PATHS = {
     "dataset-imports": "datasets/{dataset}/imports/", "dataset-build": "datasets/{dataset}/build/",
     "dataset-version-list": "dataset-versions/",
     "dataset-version-detail": "dataset-versions/{dataset_version}/",
+    "dataset-version-train": "dataset-versions/{dataset_version}/train/",
+    "model-version-list": "model-versions/", "model-version-compare": "model-versions/compare/",
+    "model-version-detail": "model-versions/{model_version}/",
+    "model-version-promote": "model-versions/{model_version}/promote/",
+    "model-version-archive": "model-versions/{model_version}/archive/",
+    "model-profile-rollback": "model-profiles/{profile}/rollback/",
 }
 # The dashboard's routes, and who may act through them in the object's workspace.
 DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -214,6 +228,9 @@ def theirs() -> Theirs:
     GenerationQuota.objects.get_or_create(workspace=ws)
     profile = factories.model_profile(ws, name=f"Model {MARK}")
     run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
+    model_version = ModelVersion.objects.create(workspace=ws, number=1, training_run=run,
+                                                folder=f"run-{MARK}", revision="0" * 12,
+                                                kind=TrainingKind.FINETUNE, base="builtin")
     style = StyleGuide.objects.create(workspace=ws, name=f"Style {MARK}")
     endpoint, _ = endpoint_create(workspace=ws, name=f"Hook {MARK}", slug=f"hook-{MARK}",
                                   content_type_id=content_type.pk)
@@ -238,7 +255,8 @@ def theirs() -> Theirs:
            "training_run": run.pk, "endpoint": endpoint.pk, "subscription": subscription.pk,
            "delivery": delivery.pk, "feed": feed.pk, "recurring": recurring.pk,
            "member": Membership.objects.get(user=owner).pk, "api_key": key.pk,
-           "dataset": dataset.pk, "dataset_version": dataset_version.pk}
+           "dataset": dataset.pk, "dataset_version": dataset_version.pk,
+           "model_version": model_version.pk}
     rows = {}
     for model, model_admin in admin.site._registry.items():
         path = getattr(model_admin, "workspace_path", None)

@@ -49,6 +49,7 @@ from apps.generation.services import (
     model_roots,
 )
 from apps.generation.training import (
+    training_corpus,
     training_parameters_errors,
     training_run_claim,
     training_run_fail,
@@ -56,6 +57,7 @@ from apps.generation.training import (
     training_run_succeed,
 )
 from workers.generation.batching import BatchCollector
+from workers.generation.builtin.corpus import CorpusSplit
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model
 from workers.generation.builtin.training import DEFAULT_STEPS, TrainingPlan, train_builtin_model
 from workers.generation.continuous import ContinuousBatcher
@@ -311,26 +313,40 @@ def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str,
     output = roots.workspace_dir / run.output_model  # the run's own new folder
     output.parent.mkdir(parents=True, exist_ok=True)
     parameters = dict(run.parameters)
+    corpus = training_corpus(run)  # a dataset version's (train, test) texts, or None
     if run.kind == TrainingKind.FINETUNE:
         min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
         plan = replace(FineTunePlan(), **parameters)
-        texts = published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement)
+        texts, heldout = corpus if corpus is not None else (
+            published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement), None)
         if min_engagement and not texts:
             raise GenerationError(
                 f"No published texts with at least {min_engagement} engagement (likes, shares, "
                 f"replies, clicks and signups together) to fine-tune on; lower min_engagement.")
-        report = finetune_model(roots.builtin_dir, output, texts, plan, on_loss=on_loss)
+        # the built-in model, or a base version inside the workspace's own models
+        base_dir = roots.model_folder(run.base_model)
+        report = finetune_model(base_dir, output, texts, plan, on_loss=on_loss, heldout=heldout)
         return {"revision": report.revision, "steps": report.steps,
                 "documents": report.documents, "final_loss": report.final_loss,
                 "heldout_perplexity_before": report.heldout_perplexity_before,
-                "heldout_perplexity_after": report.heldout_perplexity_after}
+                "heldout_perplexity_after": report.heldout_perplexity_after,
+                "train_seconds": report.train_seconds,
+                "tokens_seen": report.steps * plan.batch_size * report.block_size,
+                "card": (output / "README.md").read_text()}
     steps = parameters.pop("steps", DEFAULT_STEPS)
     plan = replace(TrainingPlan(), **parameters)
+    split = CorpusSplit(train=corpus[0], heldout=corpus[1],
+                        source=f"the workspace's dataset version {run.dataset_version_id}",
+                        licence="the workspace's own texts") if corpus is not None else None
     # replace_existing: a run requeued after its worker died trains its own folder again.
-    trained = train_builtin_model(output, steps, plan, replace_existing=True, on_loss=on_loss)
-    return {"revision": trained.revision, "steps": trained.steps, "documents": 0,
+    trained = train_builtin_model(output, steps, plan, replace_existing=True, on_loss=on_loss,
+                                  corpus=split)
+    return {"revision": trained.revision, "steps": trained.steps,
+            "documents": len(corpus[0]) if corpus is not None else 0,
             "final_loss": trained.final_loss, "heldout_perplexity_before": None,
-            "heldout_perplexity_after": trained.heldout_perplexity}
+            "heldout_perplexity_after": trained.heldout_perplexity,
+            "train_seconds": trained.train_seconds, "tokens_seen": trained.tokens_seen,
+            "card": (output / "README.md").read_text()}
 
 
 @shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from workers.generation.builtin.corpus import CORPUS_SOURCE
+
 if TYPE_CHECKING:
     from workers.generation.builtin.training import TrainingPlan, TrainingReport
 
@@ -28,7 +30,32 @@ def _figures(report: TrainingReport, plan: TrainingPlan) -> list[tuple[str, str]
     ]
 
 
+def dataset_model_card(report: TrainingReport, plan: TrainingPlan) -> str:
+    """The card of a model a workspace trained from scratch on one of its dataset versions."""
+    table = "\n".join(f"| {name} | {value} |" for name, value in _figures(report, plan))
+    return f"""# Workspace model (revision {report.revision})
+
+A GPT-2 architecture trained from scratch, with its own byte-level BPE tokenizer, on one
+workspace's dataset version. Its drafts need a human editor.
+
+## Training data
+
+- Source: {report.corpus_source}.
+- Licence: {report.corpus_licence}.
+- Use: the version's train split; its test split held out for evaluation.
+- Tokens: {report.train_tokens:,} for training, {report.heldout_tokens:,} held out.
+
+## Model
+
+| figure | value |
+| --- | --- |
+{table}
+"""
+
+
 def model_card(report: TrainingReport, plan: TrainingPlan) -> str:
+    if report.corpus_source != CORPUS_SOURCE:
+        return dataset_model_card(report, plan)
     table = "\n".join(f"| {name} | {value} |" for name, value in _figures(report, plan))
     return f"""# Built-in model (revision {report.revision})
 

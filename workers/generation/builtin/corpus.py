@@ -32,6 +32,9 @@ _SENTENCE_ENDS = (".", "!", "?", '"', "'", ")", "]", ":", ";")  # not a heading 
 class CorpusSplit:
     train: list[str]
     heldout: list[str]
+    # What the model card says the text is: the Jargon File, or a workspace's dataset version.
+    source: str = CORPUS_SOURCE
+    licence: str = CORPUS_LICENCE
 
     @property
     def chars(self) -> int:

@@ -80,16 +80,24 @@ def split_documents(texts: list[str]) -> tuple[list[str], list[str]]:
 
 
 def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
-                   plan: FineTunePlan | None = None, *, on_loss: OnLoss | None = None
-                   ) -> FineTuneReport:
-    """Continue training `base_dir` on `texts`; writes `output_dir` (replacing an earlier one)."""
+                   plan: FineTunePlan | None = None, *, on_loss: OnLoss | None = None,
+                   heldout: list[str] | None = None) -> FineTuneReport:
+    """Continue training `base_dir` on `texts`; writes `output_dir` (replacing an earlier one).
+    Perplexity is measured on `heldout` (a dataset's test split) when given, else on every
+    fifth of `texts` (`split_documents`)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     plan = plan or FineTunePlan()
     started = time.perf_counter()
     base_dir, output_dir = Path(base_dir).resolve(), Path(output_dir).resolve()
-    train_texts, heldout_texts = split_documents(texts)
+    if heldout is None:
+        train_texts, heldout_texts = split_documents(texts)
+    elif not texts or not heldout:
+        raise InvalidRequest("Fine-tuning on a dataset needs documents in its train and test "
+                             f"splits; found {len(texts)} and {len(heldout)}.")
+    else:
+        train_texts, heldout_texts = texts, heldout
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, local_files_only=True,
                                                  dtype=torch.float32).to(resolve_device(plan.device))
@@ -144,7 +152,7 @@ def _card(report: FineTuneReport) -> str:
     return (
         f"# {Path(report.output_dir).name}\n\n"
         f"Fine-tuned from `{Path(report.base_dir).name}` (revision {report.base_revision}) on "
-        f"{report.documents} published texts of one workspace ({report.train_tokens} training "
+        f"{report.documents} texts of one workspace ({report.train_tokens} training "
         f"tokens, {report.heldout_tokens} held out by document).\n\n"
         f"| | value |\n| --- | --- |\n| steps | {report.steps} |\n"
         f"| window | {report.block_size} tokens |\n| final training loss | {report.final_loss} |\n"

@@ -29,10 +29,11 @@ from workers.generation.builtin.corpus import (
     CORPUS_LICENCE,
     CORPUS_SOURCE,
     DEFAULT_CORPUS,
+    CorpusSplit,
     corpus_documents,
     corpus_split,
 )
-from workers.generation.engine import resolve_device
+from workers.generation.engine import InvalidRequest, resolve_device
 
 DEFAULT_STEPS = 2400
 EOS = "<|endoftext|>"
@@ -212,9 +213,11 @@ def train_builtin_model(
     replace_existing: bool = False,
     on_log: Callable[[str], None] | None = None,
     on_loss: OnLoss | None = None,
+    corpus: CorpusSplit | None = None,
 ) -> TrainingReport:
     """Train the tokenizer and the model, save both as a Hugging Face folder with a model card.
 
+    `corpus` (a dataset version's train and test splits) replaces the plan's corpus file.
     Refuses to overwrite `output_dir` unless `replace_existing`; the swap is a rename.
     """
     import torch
@@ -227,22 +230,32 @@ def train_builtin_model(
     torch.set_num_threads(plan.threads or threads)
     try:
         return _train(output_dir, steps, plan, replace_existing, on_log or (lambda _: None),
-                      on_loss)
+                      on_loss, corpus)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: bool,
-           log: Callable[[str], None], on_loss: OnLoss | None) -> TrainingReport:
+           log: Callable[[str], None], on_loss: OnLoss | None,
+           corpus: CorpusSplit | None = None) -> TrainingReport:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     started = time.perf_counter()
-    documents = corpus_documents(plan.corpus)[: plan.max_documents]
-    split = corpus_split(documents)
+    if corpus is None:
+        documents = corpus_documents(plan.corpus)[: plan.max_documents]
+        split = corpus_split(documents)
+    else:
+        split = CorpusSplit(train=corpus.train[: plan.max_documents], heldout=corpus.heldout,
+                            source=corpus.source, licence=corpus.licence)
+        documents = [*split.train, *split.heldout]
     tokenizer = _train_tokenizer(split.train, plan.vocab_size)
     train_ids = token_stream(tokenizer, split.train)
     heldout_ids = token_stream(tokenizer, split.heldout)
+    if len(heldout_ids) <= plan.block_size or len(train_ids) <= plan.block_size:
+        raise InvalidRequest(f"Too little text to train on: {len(train_ids)} training and "
+                             f"{len(heldout_ids)} held-out tokens; each needs more than one "
+                             f"window of {plan.block_size} (lower block_size, or add text).")
     log(f"corpus: {len(documents)} documents, {len(train_ids)} training tokens, "
         f"{len(heldout_ids)} held-out tokens, vocabulary {len(tokenizer)}")
 
@@ -270,6 +283,7 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
         heldout_loss=round(final_heldout, 4), heldout_perplexity=round(math.exp(final_heldout), 2),
         train_seconds=round(time.perf_counter() - started, 1), train_tokens=len(train_ids),
         heldout_tokens=len(heldout_ids), vocab_size=len(tokenizer),
+        corpus_source=split.source, corpus_licence=split.licence,
     )
     plan_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(plan).items()}
     metadata = {**report.to_json(), "plan": plan_json}

@@ -1,0 +1,142 @@
+"""The model registry over the API, for workspace admins: versions listed, read, compared,
+promoted to a profile and archived; a profile rolled back."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api_auth import (
+    ID_MAX,
+    ApiBase,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
+from apps.accounts.roles import CAN_TRAIN
+from apps.core.models import Workspace
+from apps.generation.models import ModelProfile, ModelVersion
+from apps.generation.registry import (
+    model_profile_rollback,
+    model_version_archive,
+    model_version_promote,
+    model_versions,
+    model_versions_compare,
+)
+
+READ, WRITE = "briefs:read", "catalog:write"
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    training_run_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "number", "folder", "revision", "kind", "base", "dataset_version_id",
+                  "training_run_id", "metrics", "archived_at", "created_at"]
+        read_only_fields = fields
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "card"]
+        read_only_fields = fields
+
+
+class PromoteSerializer(serializers.Serializer):
+    profile_id = serializers.IntegerField(min_value=1, max_value=ID_MAX,
+                                          help_text="a model profile of the workspace")
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    ids = serializers.RegexField(r"^\d{1,19}(,\d{1,19}){1,9}$",
+                                 help_text="2 to 10 version ids, comma separated")
+
+
+class ModelVersionListApi(WorkspaceListApi):
+    """The models the workspace's training runs wrote, newest first."""
+
+    read_scope = READ
+    roles = CAN_TRAIN
+    serializer_class = ModelVersionSerializer
+    filterset_fields = ["kind"]
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        return model_versions(workspace_id=workspace.pk)
+
+
+class ModelVersionDetailApi(WorkspaceDetailApi):
+    read_scope = READ
+    roles = CAN_TRAIN
+    serializer_class = ModelVersionDetailSerializer
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        return model_versions(workspace_id=workspace.pk)
+
+
+@extend_schema(parameters=[OpenApiParameter("ids", str, required=True,
+                                            description="2 to 10 version ids, e.g. 3,5")],
+               responses={200: {"type": "array", "items": {"type": "object"}}})
+class ModelVersionCompareApi(ApiBase, APIView):
+    """Versions side by side: figures, data, base, and the profiles using each."""
+
+    read_scope = READ
+
+    def get(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        query = CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = [int(i) for i in query.validated_data["ids"].split(",")]
+        return Response(model_versions_compare(workspace_id=workspace.pk, ids=ids))
+
+
+def _version(request: Request, pk: int) -> ModelVersion:
+    workspace = request_workspace(request, CAN_TRAIN)
+    return get_object_or_404(model_versions(workspace_id=workspace.pk), pk=pk)
+
+
+@extend_schema(request=PromoteSerializer, responses={200: ModelVersionSerializer})
+class ModelVersionPromoteApi(ApiBase, APIView):
+    """Point a local-model profile of the workspace at this version (rollback undoes it)."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        version = _version(request, pk)
+        fields = PromoteSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        profile = get_object_or_404(ModelProfile.objects.filter(
+            workspace_id=version.workspace_id), pk=fields.validated_data["profile_id"])
+        model_version_promote(version=version, profile=profile, actor=request.user)
+        return Response(ModelVersionSerializer(version).data)
+
+
+@extend_schema(request=None, responses={200: ModelVersionSerializer})
+class ModelVersionArchiveApi(ApiBase, APIView):
+    """Retire the version from promotion; refused while a profile uses it."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        version = model_version_archive(version=_version(request, pk), actor=request.user)
+        return Response(ModelVersionSerializer(version).data)
+
+
+@extend_schema(request=None, responses={200: {"type": "object", "properties": {
+    "id": {"type": "integer"}, "backend": {"type": "string"}, "model": {"type": "string"}}}})
+class ModelProfileRollbackApi(ApiBase, APIView):
+    """The profile's last promotion undone: it runs what it ran before."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        profile = get_object_or_404(ModelProfile.objects.filter(workspace=workspace), pk=pk)
+        profile = model_profile_rollback(profile=profile, actor=request.user)
+        return Response({"id": profile.pk, "backend": profile.backend, "model": profile.model},
+                        status=status.HTTP_200_OK)
