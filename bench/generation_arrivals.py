@@ -1,0 +1,205 @@
+"""Jobs arriving at random: continuous batching vs micro-batching vs one at a time.
+
+64 jobs (one variant each, distinct prompts, sampled at temperature 0.8, each
+writing exactly its own token count, drawn between half and 1.5 times --tokens)
+arrive as a Poisson process at several rates. A rate is a multiple (--loads) of
+what one-at-a-time generation keeps up with on this model and device (measured
+first, on the first jobs), so load 1 saturates it and higher loads show what
+batching adds. Each rate is run three ways, side by side in one process, on the
+same model, jobs and arrival times:
+
+- continuous: the worker's ContinuousBatcher; a job joins the running batch at
+  the next decoding step;
+- static: today's micro-batching (BatchCollector, 50 ms window): a batch runs
+  to its end while later jobs wait;
+- one at a time: one `generate` call after another, in arrival order.
+
+Both batchers get --rows rows. Tokens/s counts every job's tokens over the time
+from the first arrival to the last job's end; time to first token runs from a
+job's arrival to its first streamed text. The model is the built-in one under
+AIGC_MODELS_DIR (default ./models) when it has been trained, else the tiny model
+the tests train (in a few seconds). The last line is JSON: the top-level figures
+are the highest rate's; `rates` holds every rate's; `loadavg` is the 1, 5 and
+15-minute load average at the end (the figures are only comparable within a run).
+Torch runs one intra-op thread unless --threads says otherwise: on a busy 2-core
+host two threads spin-wait on each other at every small op, which made one-row
+steps 20-40 times slower here and would flatter both batchers.
+
+    .venv/bin/python bench/generation_arrivals.py [--jobs 64] [--loads 1,4,16,64]
+        [--tokens 32] [--rows 32] [--device cpu] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.generation_fixtures import TINY_PLAN, TINY_STEPS  # noqa: E402
+from workers.generation.batching import BatchCollector  # noqa: E402
+from workers.generation.builtin.training import train_builtin_model  # noqa: E402
+from workers.generation.continuous import ContinuousBatcher  # noqa: E402
+from workers.generation.engine import (  # noqa: E402
+    BUILTIN,
+    BatchItem,
+    generate,
+    generate_batch,
+    load_model,
+)
+from workers.generation.types import GeneratedText, GenerationRequest  # noqa: E402
+
+TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
+          "wizards", "a terminal", "the source"]
+MODES = ("continuous", "static", "one_at_a_time")
+CAPACITY_JOBS = 4  # jobs timed alone to set the rates
+Dispatch = Callable[[BatchItem], Future]
+
+
+def jobs(count: int, tokens: int, device: str, rng: random.Random) -> list[GenerationRequest]:
+    requests = []
+    for n in range(count):
+        length = rng.randint(max(1, tokens // 2), tokens * 3 // 2)
+        requests.append(GenerationRequest(
+            prompt=f"Title: Notes {n} on {TOPICS[n % len(TOPICS)]}\n\n", variants=1,
+            max_new_tokens=length, min_new_tokens=length, seed=1000 * n, temperature=0.8,
+            device=device))
+    return requests
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(dispatch: Dispatch, requests: list[GenerationRequest],
+        arrivals: list[float]) -> tuple[dict[str, float], list[str]]:
+    """Submit each job at its arrival time; the mode's figures and the jobs' texts."""
+    first_text: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def on_text(n: int) -> Callable[[int, str, int], None]:
+        def note(variant: int, text: str, tokens: int) -> None:
+            with lock:
+                first_text.setdefault(n, time.perf_counter())
+        return note
+
+    futures: list[Future] = []
+    started = time.perf_counter()
+    for n, (request, at) in enumerate(zip(requests, arrivals, strict=True)):
+        wait = started + at - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        futures.append(dispatch(BatchItem(request, on_text=on_text(n))))
+    results: list[list[GeneratedText]] = [f.result() for f in futures]
+    ended = time.perf_counter()
+    tokens = sum(t.completion_tokens for texts in results for t in texts)
+    ttft_ms = [(first_text[n] - started - at) * 1000 for n, at in enumerate(arrivals)]
+    figures = {"tok_s": round(tokens / (ended - started), 1), "seconds": round(ended - started, 2),
+               "ttft_p50_ms": round(percentile(ttft_ms, 0.5), 1),
+               "ttft_p99_ms": round(percentile(ttft_ms, 0.99), 1)}
+    return figures, [texts[0].text for texts in results]
+
+
+def dispatchers(models_dir: Path, rows: int, jobs_count: int) -> dict[str, Dispatch]:
+    continuous = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=rows)
+    collector = BatchCollector(lambda items: generate_batch(items, models_dir=models_dir),
+                               max_rows=rows, window_s=0.05)
+    waiters = ThreadPoolExecutor(max_workers=jobs_count)  # one per job, as prefetched messages
+    single = ThreadPoolExecutor(max_workers=1)
+    return {
+        "continuous": continuous.enqueue,
+        "static": lambda item: waiters.submit(collector.submit, item),
+        "one_at_a_time": lambda item: single.submit(
+            generate, item.request, item.on_text, models_dir=models_dir),
+    }
+
+
+def model_folder(scratch: Path) -> tuple[Path, str]:
+    models_dir = Path(os.environ.get("AIGC_MODELS_DIR", Path(__file__).parent.parent / "models"))
+    if (models_dir / BUILTIN / "config.json").is_file():
+        return models_dir, "builtin"
+    train_builtin_model(scratch / BUILTIN, TINY_STEPS, TINY_PLAN)
+    return scratch, "tiny test model"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=64)
+    parser.add_argument("--loads", default="1,4,16,64",
+                        help="arrival rates as multiples of one-at-a-time capacity")
+    parser.add_argument("--tokens", type=int, default=32, help="mean tokens per job")
+    parser.add_argument("--rows", type=int, default=32, help="rows per batch, both batchers")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--seed", type=int, default=17)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rng = random.Random(args.seed)
+    requests = jobs(args.jobs, args.tokens, args.device, rng)
+    with tempfile.TemporaryDirectory() as scratch:
+        models_dir, model = model_folder(Path(scratch))
+        loaded = load_model(BUILTIN, args.device, models_dir)
+        # Warm both paths: a GPU loads kernels and picks GEMM algorithms per new shape.
+        generate(requests[0], models_dir=models_dir)
+        generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir)
+        started = time.perf_counter()
+        for request in requests[:CAPACITY_JOBS]:
+            generate(request, models_dir=models_dir)
+        capacity = CAPACITY_JOBS / (time.perf_counter() - started)  # jobs/s, one at a time
+        rates = [round(float(load) * capacity, 1) for load in args.loads.split(",")]
+        dispatch = dispatchers(models_dir, args.rows, args.jobs)
+        table: dict[str, dict[str, dict[str, float]]] = {}
+        print(f"{'jobs/s':>8} {'mode':<14}{'seconds':>9}{'tokens/s':>10}"
+              f"{'TTFT p50 ms':>13}{'TTFT p99 ms':>13}")
+        for rate in rates:
+            arrivals, at = [], 0.0
+            for _ in requests:
+                arrivals.append(at)
+                at += rng.expovariate(rate)
+            texts: dict[str, list[str]] = {}
+            table[f"{rate:g}"] = {}
+            for mode in MODES:
+                figures, texts[mode] = run(dispatch[mode], requests, arrivals)
+                table[f"{rate:g}"][mode] = figures
+                print(f"{rate:>8g} {mode:<14}{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
+                      f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}")
+            for mode in MODES[:-1]:
+                same = sum(a == b for a, b in zip(texts[mode], texts[MODES[-1]], strict=True))
+                table[f"{rate:g}"][mode]["same_text_as_alone"] = same
+                print(f"{'':>8} {mode:<14} writes the same text as alone for {same}/{args.jobs}")
+    top = table[f"{rates[-1]:g}"]
+    result: dict[str, object] = {
+        "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],
+        "tok_s_one_at_a_time": top["one_at_a_time"]["tok_s"],
+        "ttft_p99_continuous_ms": top["continuous"]["ttft_p99_ms"],
+        "ttft_p99_static_ms": top["static"]["ttft_p99_ms"],
+        "ttft_p99_one_at_a_time_ms": top["one_at_a_time"]["ttft_p99_ms"],
+        "ttft_p50_continuous_ms": top["continuous"]["ttft_p50_ms"],
+        "ttft_p50_static_ms": top["static"]["ttft_p50_ms"],
+        "ttft_p50_one_at_a_time_ms": top["one_at_a_time"]["ttft_p50_ms"],
+        "rate": rates[-1], "load": float(args.loads.split(",")[-1]),
+        "one_at_a_time_capacity_jobs_s": round(capacity, 2), "jobs": args.jobs,
+        "mean_tokens": args.tokens, "rows": args.rows,
+        "model": model, "model_revision": loaded.revision, "device": str(loaded.device),
+        "torch_threads": torch.get_num_threads(), "rates": table,
+        "mean_tokens_per_job": statistics.mean(r.max_new_tokens for r in requests),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
