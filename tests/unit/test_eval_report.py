@@ -65,8 +65,12 @@ def test_eval_report_measures_the_gate_against_reviewers(tmp_path: Path) -> None
     passed_rejected = reviewed_job(ws, ct, score=0.7, banned=[])
     failed_approved = reviewed_job(ws, ct, score=0.6, banned=["synergy"])
     failed_changes = reviewed_job(ws, ct, score=0.2, banned=["synergy"])
-    for brief in (passed_approved, failed_approved):
-        review_approve(brief=brief, draft_id=brief.drafts.get().pk, reviewer=reviewer)
+    review_approve(brief=passed_approved, draft_id=passed_approved.drafts.get().pk,
+                   reviewer=reviewer)
+    # (a draft breaking a hard rule is approved only by an admin, with a justification)
+    review_approve(brief=failed_approved, draft_id=failed_approved.drafts.get().pk,
+                   reviewer=factories.member(ws, "admin"),
+                   override_justification="The term is the client's product name.")
     review_reject(brief=passed_rejected, reviewer=reviewer)
     review_request_changes(brief=failed_changes, reviewer=reviewer, feedback="Shorter.")
     # And an ungated job of another content type, never reviewed
