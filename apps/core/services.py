@@ -6,10 +6,11 @@ import logging
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent, OutboxEvent
+from apps.core.relay import outbox_relay_many
 from apps.core.state_machine import StateMachine
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,22 @@ def event_emit(
         subject_id=subject.pk,
         payload=payload,
     )
-    from apps.core.relay import outbox_relay
-
-    # robust: the event is committed either way; a failed relay is retried by the sweeper.
-    transaction.on_commit(lambda: outbox_relay(event_id=event.pk), robust=True)
+    # The transaction's events are relayed together once it commits: each event adds its id
+    # to the connection's list and a hook; the first hook to run relays them all, the rest
+    # find the list empty. An id whose savepoint rolled back names no row and is skipped.
+    # robust: the events are committed either way; a failed relay is finished by the
+    # reconciler.
+    pending = connection.__dict__.setdefault("aigc_outbox_pending", [])
+    pending.append(event.pk)
+    transaction.on_commit(_relay_pending, robust=True)
     return event
+
+
+def _relay_pending() -> None:
+    pending = connection.__dict__.get("aigc_outbox_pending", [])
+    ids, pending[:] = list(pending), []
+    if ids:
+        outbox_relay_many(event_ids=ids)
 
 
 def transition(
