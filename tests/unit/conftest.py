@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,11 @@ def tiny_builtin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny") / "builtin"
     train_builtin_model(folder, TINY_STEPS, TINY_PLAN)
     return folder
+
+
+@pytest.fixture
+def models_dir(settings, tmp_path: Path, tiny_builtin: Path) -> Path:  # type: ignore[no-untyped-def]
+    """MODELS_DIR in the test's own folder, its built-in model the tiny one."""
+    settings.MODELS_DIR = tmp_path / "models"
+    shutil.copytree(tiny_builtin, settings.MODELS_DIR / "builtin")
+    return settings.MODELS_DIR

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -50,13 +49,6 @@ def garden_zip(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def models_dir(settings, tmp_path: Path, tiny_builtin: Path) -> Path:
-    settings.MODELS_DIR = tmp_path / "models"
-    shutil.copytree(tiny_builtin, settings.MODELS_DIR / "builtin")
-    return settings.MODELS_DIR
 
 
 def built_version(ws, garden_files: dict[str, bytes]) -> DatasetVersion:  # noqa: ANN001

@@ -1,0 +1,62 @@
+"""`manage.py model list|promote|rollback`: a workspace's model registry from a script.
+
+    model list <workspace-slug>
+    model promote <workspace-slug> <version number> --profile NAME
+    model rollback <workspace-slug> --profile NAME
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.core.errors import DomainError
+from apps.core.models import Workspace
+from apps.generation.models import ModelProfile
+from apps.generation.registry import model_profile_rollback, model_version_promote, model_versions
+
+
+class Command(BaseCommand):
+    help = "List a workspace's model versions, promote one to a profile, roll a profile back."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list", help="One JSON line per version, newest first.")
+        promote = actions.add_parser("promote", help="Point a profile at a version.")
+        rollback = actions.add_parser("rollback", help="Undo a profile's last promotion.")
+        for action in (listing, promote, rollback):
+            action.add_argument("workspace")
+        promote.add_argument("number", type=int)
+        for action in (promote, rollback):
+            action.add_argument("--profile", required=True, help="the model profile's name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
+        if workspace is None:
+            raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
+        versions = model_versions(workspace_id=workspace.pk)
+        if options["action"] == "list":
+            for v in versions:
+                self.stdout.write(json.dumps({
+                    "version": v.number, "folder": v.folder, "kind": v.kind, "base": v.base,
+                    "dataset_version_id": v.dataset_version_id,
+                    "archived": v.archived_at is not None, **v.metrics}))
+            return
+        profile = ModelProfile.objects.filter(workspace=workspace, name=options["profile"]).first()
+        if profile is None:
+            raise CommandError(f"No model profile {options['profile']!r} in {workspace.slug}.")
+        try:
+            if options["action"] == "promote":
+                version = versions.filter(number=options["number"]).first()
+                if version is None:
+                    raise CommandError(f"No model version {options['number']} in "
+                                       f"{workspace.slug}.")
+                model_version_promote(version=version, profile=profile)
+            else:
+                model_profile_rollback(profile=profile)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        profile.refresh_from_db()
+        self.stdout.write(f"{profile.name}: {profile.backend} {profile.model}")
