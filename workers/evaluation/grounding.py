@@ -46,11 +46,15 @@ def _stem(word: str) -> str:
 
 
 def content_stems(sentence: str, lang: Language) -> set[str]:
-    """The sentence's words less function words; English ones stemmed ("composting": "compost")."""
+    """The sentence's words less function words; English ones stemmed ("composting": "compost").
+
+    English and Chinese have function-word lists here; in other languages every word counts.
+    """
     words = (t.lower() for t in tokens(sentence, lang))
     if lang.code == "en":
         return {_stem(w) for w in words if w not in STOP_WORDS}
-    return {w for w in words if w not in CHINESE_STOP_WORDS}
+    stop = CHINESE_STOP_WORDS if lang.code == "zh" else frozenset()
+    return {w for w in words if w not in stop}
 
 
 def grounding(
