@@ -8,13 +8,10 @@ target's kind or the target itself refuses is a 409 with the reason.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
 from django.db.models import QuerySet
-from django.utils.timezone import is_naive
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -33,6 +30,7 @@ from apps.accounts.api_auth import (
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.selectors import brief_get
 from apps.briefs.serializers import IdField, PublicationSerializer, TargetSerializer
+from apps.core.api_time import PUBLISH_AT_HELP, PublishTimeField, PublishTimeSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.publishing.connectors import PublishError
@@ -128,55 +126,6 @@ class PublicationRetryApi(PublicationActionApi):
         publication_retry(publication=publication, actor=actor)
 
 
-class PublishTimeField(serializers.DateTimeField):
-    """An ISO 8601 time: one with an offset is kept as that instant (in UTC); one without
-    stays naive for the request's `timezone` to place."""
-
-    def enforce_timezone(self, value: datetime) -> datetime:
-        return value if is_naive(value) else super().enforce_timezone(value)
-
-
-PUBLISH_AT_HELP = ("with an offset (2030-05-01T09:00:00+02:00), or without one and a "
-                   "`timezone`; not in the past")
-
-
-class PublishTimeSerializer(serializers.Serializer):
-    """`publish_at` and `timezone` read as one instant, in UTC: the one place the API parses
-    a publish time. Where a subclass makes `publish_at` optional, both may be left out,
-    but a `timezone` alone is refused."""
-
-    publish_at = PublishTimeField(help_text=PUBLISH_AT_HELP)
-    timezone = serializers.CharField(
-        max_length=64, required=False,
-        help_text="IANA zone (Europe/Paris) of a `publish_at` without an offset")
-
-    def validate_timezone(self, name: str) -> ZoneInfo:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise serializers.ValidationError(
-                f"Unknown time zone '{name}'; use an IANA name such as Europe/Paris.") from None
-
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        fields = dict(data)
-        zone = fields.pop("timezone", None)
-        publish_at = fields.get("publish_at")
-        if publish_at is None:
-            if zone is not None:
-                raise serializers.ValidationError({"timezone": [
-                    "A timezone places a publish_at without an offset; send that publish_at."]})
-            return fields
-        if not is_naive(publish_at):
-            if zone is not None:
-                raise serializers.ValidationError({"timezone": [
-                    "publish_at already has an offset; send the offset or a timezone, not both."]})
-            return fields
-        if zone is None:
-            raise serializers.ValidationError({"publish_at": [
-                "A time without an offset needs a 'timezone', e.g. Europe/Paris."]})
-        return fields | {"publish_at": _placed(publish_at, zone)}
-
-
 class RescheduleSerializer(PublishTimeSerializer):
     """A scheduled publication's new time (its own name in the schema)."""
 
@@ -185,19 +134,6 @@ class BriefPublishSerializer(PublishTimeSerializer):
     target_ids = serializers.ListField(child=IdField(), min_length=1, max_length=50,
                                        help_text="enabled targets of the brief's workspace")
     publish_at = PublishTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
-
-
-def _placed(local: datetime, zone: ZoneInfo) -> datetime:
-    """The instant a wall-clock time in `zone` names (the earlier one when clocks go back)."""
-    try:
-        instant = local.replace(tzinfo=zone).astimezone(UTC)
-        exists = instant.astimezone(zone).replace(tzinfo=None) == local
-    except OverflowError:
-        raise serializers.ValidationError({"publish_at": ["Datetime value out of range."]}) from None
-    if not exists:  # a time the clocks skip when they go forward
-        raise serializers.ValidationError({"publish_at": [
-            f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it)."]})
-    return instant
 
 
 @extend_schema(methods=["POST"], request=RescheduleSerializer, responses=PublicationSerializer,

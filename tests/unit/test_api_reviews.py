@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
@@ -67,6 +70,25 @@ def test_a_second_approval_is_an_illegal_transition(brief, reviewer, target):
     assert again.status_code == 409
     assert again.json() == {"detail": f"Brief {brief.pk} cannot go from 'scheduled' to 'approved'."}
     assert (Review.objects.count(), Publication.objects.count()) == (1, 1)
+
+
+def test_approve_reads_publish_at_as_publish_and_reschedule_do(brief, reviewer, target):
+    # given a brief in review and a time next year without an offset
+    client = client_for(reviewer)
+    year = timezone.now().year + 1
+    body = {"draft_id": brief.drafts.get(variant=0).pk, "target_ids": [target.pk],
+            "publish_at": f"{year}-07-01T09:00:00"}
+    # when it is sent alone, then with a timezone
+    alone = client.post(url(brief, "approve"), body, format="json")
+    placed = client.post(url(brief, "approve"), body | {"timezone": "America/Los_Angeles"},
+                         format="json")
+    # then the bare time is refused with the reason and nothing is written; with its zone it
+    # is that wall-clock time in Los Angeles (UTC-7 in July)
+    assert alone.status_code == 400
+    assert alone.json() == {
+        "publish_at": ["A time without an offset needs a 'timezone', e.g. Europe/Paris."]}
+    assert placed.status_code == 200
+    assert Publication.objects.get().scheduled_at == datetime(year, 7, 1, 16, 0, tzinfo=UTC)
 
 
 def test_an_unknown_target_is_refused_and_the_approval_rolled_back(brief, reviewer):
