@@ -7,11 +7,14 @@ point `settings.MODELS_DIR` (or a worker's AIGC_MODELS_DIR) at `tiny_models_dir`
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from transformers import AutoModelForCausalLM, Qwen2Config
 
 from workers.generation.builtin.training import TrainingPlan, TrainingReport, train_builtin_model
 
@@ -39,6 +42,25 @@ def tiny_model_dir(tiny_training: TrainingReport) -> Path:
 def tiny_models_dir(tiny_model_dir: Path) -> Path:
     """A MODELS_DIR whose `builtin` model is the tiny one."""
     return tiny_model_dir.parent
+
+
+@pytest.fixture(scope="session", params=["full", "sliding"])
+def tiny_transformers_model(request: pytest.FixtureRequest, tiny_model_dir: Path,
+                            tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random two-layer Qwen2 folder (rotary positions, grouped KV heads) on the tiny
+    model's tokenizer, as the transformers backend loads one: all layers attending in
+    full, or the first one over a sliding window of 16 tokens."""
+    torch.manual_seed(0)
+    sliding = request.param == "sliding"
+    config = Qwen2Config(vocab_size=320, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=64, use_sliding_window=sliding,
+                         sliding_window=16, max_window_layers=1)
+    folder = tmp_path_factory.mktemp(f"qwen2-{request.param}")
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, folder / name)
+    return folder
 
 
 def receive_all(channel: str) -> list[dict]:

@@ -7,6 +7,7 @@ written a given number of tokens, so it waits for the next step's admission.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.generation_fixtures import (  # noqa: F401
     tiny_model_dir,
     tiny_models_dir,
     tiny_training,
+    tiny_transformers_model,
 )
 from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import BatchItem, InvalidRequest, generate
@@ -182,3 +184,42 @@ def test_jobs_beyond_the_row_budget_wait_for_rows_to_leave(
         [10, 10], [20, 20]]
     # then the short job joined at step 2 and the third once its rows had left (after step 11)
     assert joined == {"third": 12}
+
+
+def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
+    tiny_transformers_model: Path,  # noqa: F811
+) -> None:
+    # given a Qwen2 folder, all full attention or with a sliding-window layer, and three
+    # greedy jobs, the first sliding past the model's 64 positions
+    requests = [request(p, max_new_tokens=n, min_new_tokens=n, model=str(tiny_transformers_model),
+                        backend="transformers", chat=False)
+                for p, n in zip(PROMPTS, (90, 20, 12), strict=True)]
+    alone = [generate(r) for r in requests]
+    # when the second and third arrive in the first's 3rd and 7th steps (its should_stop is
+    # asked once a step: a random model's text streams irregularly, half characters wait)
+    batcher = ContinuousBatcher(models_dir=lambda: None, max_rows=16)
+    steps: dict[str, int] = {"n": 0}
+    joined: dict[int, int] = {}  # job → the first job's step when the job was first asked
+    futures: list[Future] = []
+
+    def late_stop(job: int) -> Callable[[], bool]:
+        def ask() -> bool:
+            joined.setdefault(job, steps["n"])
+            return False
+        return ask
+
+    def first_stop() -> bool:
+        steps["n"] += 1
+        if steps["n"] in (3, 7):
+            job = len(futures) + 1
+            futures.append(batcher.enqueue(BatchItem(requests[job], should_stop=late_stop(job))))
+        return False
+
+    first = batcher.enqueue(BatchItem(requests[0], should_stop=first_stop)).result(WAIT_S)
+    together = [first] + [f.result(WAIT_S) for f in futures]
+    # then every text is the one written alone; with full attention the late jobs joined at
+    # the next step, while a sliding-window cache, which cannot be stacked, made them wait
+    # for the running job's 90 steps
+    assert texts_of(together) == texts_of(alone)
+    sliding = tiny_transformers_model.name.startswith("qwen2-sliding")
+    assert joined == ({1: 90, 2: 90} if sliding else {1: 4, 2: 8})
