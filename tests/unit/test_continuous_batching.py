@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.generation_fixtures import (  # noqa: F401
     tiny_model_dir,
@@ -19,8 +20,9 @@ from tests.generation_fixtures import (  # noqa: F401
     tiny_training,
     tiny_transformers_model,
 )
+from workers.generation.batching import OutOfDeviceMemory
 from workers.generation.continuous import ContinuousBatcher
-from workers.generation.engine import BatchItem, InvalidRequest, generate
+from workers.generation.engine import BatchItem, InvalidRequest, generate, load_model
 from workers.generation.types import GeneratedText, GenerationRequest
 from workers.tasks.generation import JobWatch
 
@@ -223,3 +225,47 @@ def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
     assert texts_of(together) == texts_of(alone)
     sliding = tiny_transformers_model.name.startswith("qwen2-sliding")
     assert joined == ({1: 90, 2: 90} if sliding else {1: 4, 2: 8})
+
+
+@pytest.fixture
+def device_of_two_rows(tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:  # noqa: F811
+    """The tiny model on a pretend device that runs out of memory above two rows a pass;
+    the list counts the passes refused."""
+    model = load_model("builtin", "cpu", tiny_models_dir).model
+    forward = model.forward
+    refused: list[int] = []
+
+    def limited(*args: object, input_ids: torch.Tensor, **kwargs: object) -> object:
+        if input_ids.shape[0] > 2:
+            refused.append(input_ids.shape[0])
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return forward(*args, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(model, "forward", limited)
+    return refused
+
+
+def test_out_of_device_memory_restarts_the_batch_smaller_with_the_same_texts(
+    tiny_models_dir: Path, device_of_two_rows: list[int],  # noqa: F811
+) -> None:
+    # given three jobs of two variants, the last two joining the first together
+    requests = [request(p, temperature=0.9, seed=10 * n) for n, p in enumerate(PROMPTS)]
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
+    arrivals = Arrivals(batcher, [BatchItem(r) for r in requests[1:]], at=[2, 2])
+    first = batcher.enqueue(BatchItem(requests[0], on_text=arrivals.on_text)).result(WAIT_S)
+    together = [first] + [f.result(WAIT_S) for f in arrivals.futures]
+    # then the four joining rows' prefill ran out of memory once, and all three jobs were
+    # written again from their first token in smaller batches, as they are alone
+    assert device_of_two_rows == [4]
+    assert texts_of(together) == texts_of([generate(r, models_dir=tiny_models_dir)
+                                           for r in requests])
+
+
+def test_a_job_too_big_for_the_device_alone_fails_with_advice(
+    tiny_models_dir: Path, device_of_two_rows: list[int],  # noqa: F811
+) -> None:
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
+    with pytest.raises(OutOfDeviceMemory, match="fewer variants or fewer tokens"):
+        batcher.submit(BatchItem(request(PROMPTS[0], variants=3)))
+    assert [t.completion_tokens for t in batcher.submit(BatchItem(request(PROMPTS[1])))] == [
+        20, 20]

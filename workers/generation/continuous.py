@@ -53,7 +53,7 @@ class ContinuousBatcher:
     def __init__(self, *, models_dir: Callable[[], Path | None], max_rows: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._models_dir, self._max_rows, self._clock = models_dir, max_rows, clock
-        self._row_budget = max_rows  # lowered while a batch that ran out of memory drains
+        self._row_budget = max_rows  # lowered after running out of memory, until the queue empties
         self._waiting: deque[Waiting] = deque()
         self._arrived = threading.Condition()
         self._batch: RunningBatch | None = None
@@ -129,7 +129,10 @@ class ContinuousBatcher:
                 else:
                     future.set_result(batch.results(admitted))
             if not batch.rows:
-                self._batch, self._row_budget = None, self._max_rows
+                self._batch = None
+                with self._arrived:
+                    if not self._waiting:  # the jobs an out-of-memory restart queued are done
+                        self._row_budget = self._max_rows
 
     def _fail_batch(self, batch: RunningBatch, failure: Exception) -> None:
         """A shared step failed. Out of device memory: the batch's jobs start again from
