@@ -1,12 +1,14 @@
-"""Micro-batching: several jobs, one forward pass per step.
+"""Micro-batching: several jobs, one forward pass per step; and device-memory failures.
 
 A generation worker runs with a thread pool and a prefetch of several
 messages (acks_late, so a message is acknowledged only when its job is
-recorded). Each task thread hands its request to the process's one
-`BatchCollector` and waits; the collector's thread gathers what arrives
-within a short window, up to a row budget, and runs it through the engine as
-one batch. On CPU a step of 32 rows costs a few times a step of one, so
-throughput grows several-fold (bench/generation_batching.py measures it).
+recorded). With AIGC_GENERATION_BATCHING=static each task thread hands its
+request to the process's one `BatchCollector` and waits; the collector's thread
+gathers what arrives within a short window, up to a row budget, and runs it
+through the engine as one batch to its end. On CPU a step of 32 rows costs a few
+times a step of one, so throughput grows several-fold (bench/generation_batching.py
+measures it). The default, workers.generation.continuous, lets jobs join a
+running batch instead.
 """
 
 from __future__ import annotations

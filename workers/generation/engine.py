@@ -1,13 +1,13 @@
 """Writing variants with a local transformers causal LM, streamed token by token.
 
 Every variant of every request in a batch is a row of one tensor: one forward
-pass per step advances all of them, whichever job they belong to (the
-micro-batching in workers.generation.batching hands several jobs in at once).
+pass per step advances all of them, whichever job they belong to (the batchers
+in workers.generation.continuous and .batching hand several jobs in).
 Each variant samples with its own generator seeded `seed + variant`, so its
 text depends neither on how many variants were asked for nor on its batch
 neighbours. The decode loop is our own (rather than `model.generate`) because
 it has to stream every variant, check each job for cancellation between steps,
-let finished rows leave the batch, and slide the context window past the
+let rows join and leave the batch, and slide the context window past the
 model's length, which the 128-token built-in model needs for any real article."""
 
 from __future__ import annotations
