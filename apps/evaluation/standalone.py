@@ -17,6 +17,9 @@ from workers.evaluation.scorer import score_drafts
 from workers.evaluation.types import ScoringInput
 
 DEFAULT_TARGET_LENGTH = 120  # a content type's default length
+# The output spells ROUGE as the command's documented format does; gate rules and stored
+# scores keep rouge-score's own names (rouge1, rouge2, rougeL).
+OUTPUT_NAMES = {"rouge1": "rouge_1", "rouge2": "rouge_2", "rougeL": "rouge_l"}
 _TEXT_FIELDS = ("title", "topic", "language", "source_material")
 _LIST_FIELDS = ("keywords", "required_terms", "banned_terms", "reference_texts")
 
@@ -70,6 +73,7 @@ def evaluate(payload: Mapping[str, Any], model_dir: Path) -> dict[str, Any]:
         values = {"relevance": score.relevance, "length_fit": score.length_fit,
                   "score": score.score, **score.metrics}
         found = gating.findings(values, rules)
-        results.append({"metrics": values, "decision": gating.verdict(found),
+        shown = {OUTPUT_NAMES.get(name, name): value for name, value in values.items()}
+        results.append({"metrics": shown, "decision": gating.verdict(found),
                         "reasons": [f"{f.rule}: {f.reason}" for f in found]})
     return {"language": lang.code, "unit": lang.unit, "drafts": results}

@@ -111,7 +111,7 @@ def test_evaluate_command_scores_drafts_from_a_file(tmp_path: Path) -> None:
     assert (result["language"], result["unit"]) == ("zh", "characters")
     first, french, banned = result["drafts"]
     assert first["metrics"]["length"] == 34 and first["metrics"]["keyword_coverage"] == 1.0
-    assert first["metrics"]["rouge1"] == 1.0
+    assert (first["metrics"]["rouge_1"], first["metrics"]["rouge_l"]) == (1.0, 1.0)
     assert (first["decision"], first["reasons"]) == ("pass", [])
     assert french["decision"] == "fail"
     assert "wrong_language: text in another language than the brief's found (none allowed): " \
