@@ -7,6 +7,7 @@ target answers.
 from __future__ import annotations
 
 from apps.publishing.connectors import CredentialsRejected, PublishError, connector_for
+from apps.publishing.connectors.base import CheckableConnector
 from apps.publishing.models import PublishingTarget
 from apps.publishing.targets import (
     target_check_failed,
@@ -24,8 +25,12 @@ def target_test_connection(*, target: PublishingTarget) -> tuple[bool, str]:
     (`last_check_at`, `last_check_ok`, `last_check_message`). A paused target stays
     paused until its secret is replaced (`target_secret_set`).
     """
+    connector = connector_for(target)
     try:
-        connector_for(target).validate()
+        if isinstance(connector, CheckableConnector):
+            connector.check()
+        else:
+            connector.validate()
     except CredentialsRejected as exc:
         target_credentials_rejected(target_id=target.pk, reason=exc.message)
         return False, exc.message

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
+from apps.core.crypto import secret_decrypt
 from apps.publishing.connectors import CredentialsRejected, PermanentPublishError
 from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.ghost import GhostConnector
 from apps.publishing.connectors.http import checked
 from apps.publishing.connectors.mastodon import MastodonConnector
+from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.targets import target_create
 from apps.publishing.tasks import publish
@@ -116,3 +119,21 @@ def test_slacks_check_sends_a_message_without_text_which_only_a_working_url_answ
 
     [check] = slack.requests
     assert (check.method, check.path, check.json()) == ("POST", "/services/T/B/x", {})
+
+
+@pytest.mark.django_db
+def test_a_webhook_targets_check_sends_one_signed_ping_and_a_refusal_pauses_it():
+    ws = factories.workspace()
+    with HttpPeer(Reply(204), Reply(401, {"error": "bad signature"})) as receiver:
+        target = target_create(workspace=ws, name="Hook", kind=TargetKind.WEBHOOK,
+                               config={"url": f"{receiver.url}/in"})
+        secret = secret_decrypt(target.secret_encrypted)
+        accepted = target_test_connection(target=target)
+        refused = target_test_connection(target=PublishingTarget.objects.get(pk=target.pk))
+    [first, _] = receiver.requests
+    # the ping verifies with the target's secret, and is a ping, not a post
+    event = Webhook(secret).verify(first.body, first.headers)
+    assert (event["type"], event["data"], first.headers["webhook-id"][:5]) == ("ping", {}, "ping-")
+    assert accepted == (True, "Hook: connection and credentials work.")
+    assert refused[0] is False and "401" in refused[1]
+    assert PublishingTarget.objects.get(pk=target.pk).credentials_rejected is True

@@ -121,6 +121,15 @@ class Connector(Protocol):
 
 
 @runtime_checkable
+class CheckableConnector(Connector, Protocol):
+    """A target whose `validate` makes no request (it runs before every post), but whose
+    "test connection" can: a signed webhook target is sent a `ping` event."""
+
+    def check(self) -> None:
+        """`validate`, then one authenticated request that creates nothing."""
+
+
+@runtime_checkable
 class WithdrawableConnector(Connector, Protocol):
     """A target whose posts can be taken down again (a CMS, a social account, a folder)."""
 

@@ -9,9 +9,11 @@ the publication's idempotency key, so a retried delivery carries the same id.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
+from django.utils import timezone
 
 from apps.core import signing
 from apps.core.crypto import secret_decrypt
@@ -27,6 +29,8 @@ from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
 UPDATE_EVENT_TYPE = "publication.updated"
+# Sent only by "test connection": the receiver verifies it and publishes nothing.
+PING_EVENT_TYPE = "ping"
 # Connecting fails fast (an unreachable host is retried later anyway); storing
 # a post may take a CMS a while, so reading gets longer.
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -76,6 +80,18 @@ class WebhookConnector:
         if url.scheme not in ("http", "https") or not url.host:
             raise PermanentPublishError("The webhook target needs an http(s) URL with a host.")
         self._signed(msg_id="check", body=b"")
+
+    def check(self) -> None:
+        """A signed `ping` event (no post): a receiver that verifies it answers 2xx, one
+        that refuses the signing secret 401/403, which pauses the target."""
+        self.validate()
+        event = {"type": PING_EVENT_TYPE, "timestamp": timezone.now().isoformat(), "data": {}}
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json",
+                   **self._signed(msg_id=f"ping-{uuid.uuid4()}", body=body)}
+        with target_client(timeout=self.timeout) as client:
+            checked(send(client, "POST", self.url, content=body, headers=headers),
+                    doing="sending a signed ping")
 
     def publish(self, item: PublishItem) -> PublishResult:
         return self._deliver(payload(item), msg_id=item.idempotency_key)
