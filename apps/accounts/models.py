@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from apps.core.models import Workspace
+from apps.core.models import Workspace, time_zone_validate
 
 
 class Role(models.TextChoices):
@@ -27,3 +27,16 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role} @ {self.workspace}"
+
+
+class Profile(models.Model):
+    """A user's own settings, across their workspaces."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="profile")
+    # Empty: the current workspace's zone. The row is first written with the browser's zone
+    # at the first dashboard visit; after that only the user changes it.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[time_zone_validate])
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.time_zone or 'workspace time zone'}"

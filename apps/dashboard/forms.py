@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from django import forms
 
@@ -60,7 +61,8 @@ class BriefForm(forms.Form):
 
 
 def _publish_at_field(help_text: str) -> forms.DateTimeField:
-    """A publish time from the browser's date-time picker, in the platform's time zone."""
+    """A publish time from the browser's date-time picker, read in the user's time zone
+    (activated per request: apps.accounts.middleware)."""
     return forms.DateTimeField(
         required=False, label="Publish at", help_text=help_text,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -209,6 +211,18 @@ class BulkForm(forms.Form):
         if len(ids) > BULK_MAX:
             raise forms.ValidationError(f"At most {BULK_MAX} briefs at once.")
         return ids
+
+
+class ProfileForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        required=False, label="Time zone",
+        help_text="Times are shown and read in it. Empty: the workspace's time zone.")
+
+    def __init__(self, *args: Any, workspace_zone: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [
+            ("", f"The workspace's ({workspace_zone})"),
+            *[(name, name) for name in sorted(available_timezones())]]
 
 
 class TrainingStartForm(forms.Form):

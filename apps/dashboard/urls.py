@@ -26,5 +26,7 @@ urlpatterns = [
     path("insights/", views.insights_page, name="insights"),
     path("insights.json", views.insights_json, name="insights_json"),
     path("training/", views.training, name="training"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/time-zone/", views.profile_time_zone, name="profile_time_zone"),
     path("guest/<str:token>/", views.guest_review, name="guest"),
 ]

@@ -10,16 +10,23 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.api_auth import workspace_id_parse
 from apps.accounts.models import Membership
+from apps.accounts.profiles import (
+    profile_time_zone_from_browser,
+    profile_time_zone_set,
+    user_time_zone,
+)
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
 from apps.briefs.models import BriefState, Origin
@@ -36,6 +43,7 @@ from apps.dashboard.forms import (
     EditForm,
     GuestDecisionForm,
     GuestLinkForm,
+    ProfileForm,
     PublishForm,
     QueueFilterForm,
     RejectForm,
@@ -441,6 +449,38 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@login_required
+@domain_errors
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's own settings: the time zone times are shown and read in."""
+    workspace = _workspace(request, CAN_VIEW)
+    zone = user_time_zone(user=request.user, workspace_id=workspace.pk)
+    form = ProfileForm(request.POST or None, workspace_zone=workspace.time_zone,
+                       initial={"time_zone": zone.name if zone.own else ""})
+    if request.method == "POST" and form.is_valid():
+        profile_time_zone_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+        return redirect("dashboard:profile")
+    return _page(request, "dashboard/profile.html", workspace,
+                 status=400 if form.errors else 200, form=form)
+
+
+@require_POST
+@login_required
+@domain_errors
+def profile_time_zone(request: HttpRequest) -> HttpResponse:
+    """The browser's zone (Intl), posted once by the page's script at the first visit;
+    kept only while the user has not chosen one."""
+    _workspace(request, CAN_VIEW)
+    try:
+        kept = profile_time_zone_from_browser(user=request.user,
+                                              time_zone=request.POST.get("time_zone", ""))
+    except DomainError as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status_code)
+    return JsonResponse({"kept": kept})
+
+
+@require_http_methods(["GET", "POST"])
 @domain_errors
 def guest_review(request: HttpRequest, token: str) -> HttpResponse:
     """What an outside approver sees without an account: the drafts, approve or reject."""
@@ -452,8 +492,10 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
                               comment=form.cleaned_data["comment"])
         return render(request, "dashboard/guest_done.html", {"review": review, "brief": link.brief})
     page = selectors.brief_page(workspace_id=link.brief.workspace_id, brief_id=link.brief_id)
-    return render(request, "dashboard/guest.html", {"link": link, "page": page, "form": form},
-                  status=400 if form.errors else 200)
+    # A guest has no profile: times in the workspace's zone.
+    with timezone.override(ZoneInfo(link.brief.workspace.time_zone)):
+        return render(request, "dashboard/guest.html", {"link": link, "page": page, "form": form},
+                      status=400 if form.errors else 200)
 
 
 @require_GET

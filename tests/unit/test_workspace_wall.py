@@ -143,6 +143,8 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "insights": ("/insights/", ()), "insights_json": ("/insights.json", ()),
     "training": ("/training/", ADMINS), "brief_new": ("/briefs/new/", WRITERS),
     "workspace_switch": ("/workspace/", ()),
+    # The user's own settings: no workspace's rows behind them.
+    "profile": ("/profile/", ()), "profile_time_zone": ("/profile/time-zone/", ()),
     "queue_bulk": ("/bulk/", REVIEWERS),  # the action asked for below is "reject"
     "brief": ("/briefs/{brief}/", ()), "brief_card": ("/briefs/{brief}/card/", ()),
     "brief_approve": ("/briefs/{brief}/approve/", REVIEWERS),
