@@ -78,3 +78,7 @@ class DatasetTrainSerializer(TrainingRunCreateSerializer):
         required=False, min_value=1, max_value=2**63 - 1,
         help_text="finetune: a model version of the workspace to start from (default: the "
                   "built-in model)")
+    base_model = serializers.CharField(
+        required=False, max_length=500, help_text="finetune: a local Hugging Face causal LM "
+        "folder to start from, in the workspace's own or the shared models folder; with "
+        "parameters.lora_rank it learns LoRA adapters (peft), merged when saved")

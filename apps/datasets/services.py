@@ -330,10 +330,12 @@ def dataset_version_fail(*, version_id: int, error: str) -> bool:
 @transaction.atomic
 def dataset_version_train(*, version: DatasetVersion, kind: str,
                           parameters: dict[str, Any] | None = None,
-                          base_version_id: int | None = None, actor: Actor = None) -> TrainingRun:
+                          base_version_id: int | None = None, base_model: str = "",
+                          actor: Actor = None) -> TrainingRun:
     """A training run on a built version: its train split trains, its test split measures
-    the held-out perplexity. Fine-tuning starts from the built-in model or from a version
-    of the workspace's own registry (`base_version_id`); another workspace's is not found."""
+    the held-out perplexity. Fine-tuning starts from the built-in model, from a version of
+    the workspace's own registry (`base_version_id`; another workspace's is not found), or
+    from a local Hugging Face causal LM folder the workspace may read (`base_model`)."""
     if version.state != VersionState.SUCCEEDED:
         raise DomainError(f"Version {version.number} of {version.dataset.name!r} is not built "
                           f"({version.state}); train on a succeeded version.")
@@ -346,4 +348,5 @@ def dataset_version_train(*, version: DatasetVersion, kind: str,
     data_path = version_dir(version).relative_to(Path(settings.DATASETS_DIR))
     return training_run_create(workspace_id=version.workspace_id, kind=kind,
                                parameters=parameters, actor=actor, data_path=str(data_path),
-                               dataset_version_id=version.pk, base_version=base)
+                               dataset_version_id=version.pk, base_version=base,
+                               base_model=base_model)

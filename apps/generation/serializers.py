@@ -115,7 +115,8 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, default=dict, help_text=(
         "train: steps and the model's shape (vocab_size, n_layer, n_head, n_embd, block_size) "
         "and optimisation (batch_size, learning_rate, warmup_steps, max_seconds, seed, ...); "
-        "finetune: steps, learning_rate, batch_size, max_seconds, seed, threads, and "
+        "finetune: steps, learning_rate, batch_size, max_seconds, seed, threads, lora_rank "
+        "(learn LoRA adapters of that rank, merged when saved, instead of every weight), and "
         "min_engagement (leave out published texts the audience engaged with less)"))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -28,10 +28,12 @@ from apps.generation.models import (
     TrainingRun,
     TrainingState,
 )
+from apps.generation.services import model_roots
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
 from workers.generation.engine import BUILTIN, InvalidRequest
+from workers.generation.locations import ModelPathRefused
 
 
 def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
@@ -86,6 +88,7 @@ TRAINING_PARAMETERS: dict[str, Callable[[str, object], str]] = {
     "max_documents": _number(1, 10**9, nullable=True),
     "eval_blocks": _number(1, 10**6, nullable=True),
     "min_engagement": _number(0, 10**9),  # fine-tuning data: see `published_texts`
+    "lora_rank": _number(1, 256, nullable=True),  # fine-tuning: LoRA adapters instead of all
 }
 
 
@@ -121,14 +124,17 @@ def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
 def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
                         actor: Actor = None, data_path: str = "",
                         dataset_version_id: int | None = None,
-                        base_version: ModelVersion | None = None) -> TrainingRun:
+                        base_version: ModelVersion | None = None,
+                        base_model: str = "") -> TrainingRun:
     """A queued training run, sent to the generation queue after commit (by task name).
 
-    Fine-tuning starts from the built-in model, or from `base_version` (a version of the
-    same workspace, not archived); both kinds write a new folder, `run-<id>`, in the
-    workspace's own models, never the shared built-in model. With `data_path` (a dataset
-    version's folder in DATASETS_DIR) the run trains on its train split and measures the
-    held-out perplexity on its test split, instead of the published texts or the corpus.
+    Fine-tuning starts from the built-in model, from `base_version` (a version of the
+    same workspace, not archived), or from `base_model`: any local Hugging Face causal LM
+    folder the workspace may read (its own models or the shared models folder); both kinds
+    write a new folder, `run-<id>`, in the workspace's own models, never the shared
+    built-in model. With `data_path` (a dataset version's folder in DATASETS_DIR) the run
+    trains on its train split and measures the held-out perplexity on its test split,
+    instead of the published texts or the corpus.
     """
     if kind not in TrainingKind.values:
         raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
@@ -136,12 +142,19 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None
     if base_version is not None and (base_version.workspace_id != workspace_id
                                      or base_version.archived_at is not None):
         errors.append("The base version is not an active version of this workspace.")
-    if base_version is not None and kind != TrainingKind.FINETUNE:
-        errors.append("Only fine-tuning starts from a base version.")
+    if (base_version is not None or base_model) and kind != TrainingKind.FINETUNE:
+        errors.append("Only fine-tuning starts from a base version or model.")
+    if base_version is not None and base_model:
+        errors.append("Start from a base version or a base model, not both.")
+    if base_model:
+        try:
+            model_roots(workspace_id=workspace_id).model_folder(base_model)
+        except ModelPathRefused as exc:
+            errors.append(str(exc))
     if errors:
         raise DomainError(" ".join(errors))
     base = (base_version.folder if base_version is not None
-            else BUILTIN if kind == TrainingKind.FINETUNE else "")
+            else (base_model or BUILTIN) if kind == TrainingKind.FINETUNE else "")
     run = TrainingRun.objects.create(
         workspace_id=workspace_id, kind=kind, parameters=parameters or {}, base_model=base,
         base_version=base_version, data_path=data_path, dataset_version_id=dataset_version_id,

@@ -77,3 +77,24 @@ def models_dir(settings, tmp_path: Path, tiny_builtin: Path) -> Path:  # type: i
     settings.MODELS_DIR = tmp_path / "models"
     shutil.copytree(tiny_builtin, settings.MODELS_DIR / "builtin")
     return settings.MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory, tiny_builtin: Path) -> Path:
+    """A Hugging Face causal LM of another architecture than the built-in one (Llama: one
+    layer, width 32, untrained), with the tiny model's tokenizer: any local model folder."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("hf") / "tiny-llama"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_builtin, local_files_only=True)
+    torch_seed = 1234
+    import torch
+
+    torch.manual_seed(torch_seed)
+    LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -217,7 +217,7 @@ def test_only_admins_start_training(ws, editor, admin):
     ({"kind": "distil"}, {"kind": ['"distil" is not a valid choice.']}),
     ({"kind": "finetune", "parameters": {"layers": 3}}, {"parameters": [
         "Unknown parameter 'layers' for finetune; known: steps, learning_rate, batch_size, "
-        "max_seconds, seed, threads, device, min_engagement."]}),
+        "max_seconds, seed, threads, device, lora_rank, min_engagement."]}),
     ({"kind": "finetune", "parameters": {"min_engagement": -1}}, {"parameters": [
         "'min_engagement' must be a whole number from 0 to 1,000,000,000."]}),
     ({"kind": "train", "parameters": {"min_engagement": 5}}, {"parameters": [

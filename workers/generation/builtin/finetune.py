@@ -18,6 +18,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from workers.generation.builtin.training import (
     METADATA_FILE,
@@ -45,6 +46,9 @@ class FineTunePlan:
     seed: int = 1234
     threads: int | None = 1
     device: str = "auto"
+    # None: every weight learns. N: LoRA adapters of rank N (peft) on every linear layer,
+    # merged into the weights when saved, so the result loads like any model folder.
+    lora_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class FineTuneReport:
     heldout_perplexity_before: float
     heldout_perplexity_after: float
     train_seconds: float
+    lora_rank: int | None = None
+    trainable_parameters: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -101,9 +107,11 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(base_dir, local_files_only=True,
                                                  dtype=torch.float32).to(resolve_device(plan.device))
+    if plan.lora_rank:
+        model = _with_lora(model, plan.lora_rank)
     train_ids = token_stream(tokenizer, train_texts)
     heldout_ids = token_stream(tokenizer, heldout_texts)
-    block = min(model.config.n_positions, len(train_ids) - 1, len(heldout_ids) - 1)
+    block = min(_positions(model.config), len(train_ids) - 1, len(heldout_ids) - 1)
     if block < MIN_WINDOW:
         raise InvalidRequest(f"The published texts are too short to fine-tune on "
                              f"({len(train_ids)} training and {len(heldout_ids)} held-out "
@@ -125,6 +133,9 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     base_metadata = base_dir / METADATA_FILE
     base_revision = (json.loads(base_metadata.read_text()).get("revision", "")
                      if base_metadata.is_file() else file_revision(base_dir / WEIGHTS_FILE))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if plan.lora_rank:
+        model = model.merge_and_unload()  # plain weights: the engine loads it like any model
     built = output_dir.with_name(f".{output_dir.name}.new-{os.getpid()}")
     shutil.rmtree(built, ignore_errors=True)
     model.save_pretrained(built)
@@ -138,6 +149,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
         heldout_perplexity_before=round(math.exp(before), 2),
         heldout_perplexity_after=round(math.exp(after), 2),
         train_seconds=round(time.perf_counter() - started, 1),
+        lora_rank=plan.lora_rank, trainable_parameters=trainable,
     )
     (built / METADATA_FILE).write_text(json.dumps({**report.to_json(), "plan": asdict(plan)},
                                                   indent=2) + "\n")
@@ -148,6 +160,29 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     return report
 
 
+# Positions of a GPT-2 (`n_positions`) or of most other causal LMs; windows beyond this many
+# tokens make a CPU step slow without teaching a small corpus more.
+WINDOW_MAX = 512
+
+
+def _positions(config: Any) -> int:
+    positions = getattr(config, "n_positions", None) or getattr(
+        config, "max_position_embeddings", None) or WINDOW_MAX
+    return min(int(positions), WINDOW_MAX)
+
+
+def _with_lora(model: Any, rank: int) -> Any:
+    """`model` with LoRA adapters of `rank` on every linear layer (the output head
+    excepted), only they trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(
+        r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules="all-linear",
+        task_type="CAUSAL_LM",
+        # GPT-2 keeps its linear weights transposed (Conv1D); other architectures do not
+        fan_in_fan_out=getattr(model.config, "model_type", "") == "gpt2"))
+
+
 def _card(report: FineTuneReport) -> str:
     return (
         f"# {Path(report.output_dir).name}\n\n"
@@ -155,6 +190,8 @@ def _card(report: FineTuneReport) -> str:
         f"{report.documents} texts of one workspace ({report.train_tokens} training "
         f"tokens, {report.heldout_tokens} held out by document).\n\n"
         f"| | value |\n| --- | --- |\n| steps | {report.steps} |\n"
+        f"| method | {f'LoRA rank {report.lora_rank}, merged' if report.lora_rank else 'full'}"
+        f" ({report.trainable_parameters:,} weights trained) |\n"
         f"| window | {report.block_size} tokens |\n| final training loss | {report.final_loss} |\n"
         f"| held-out perplexity before | {report.heldout_perplexity_before} |\n"
         f"| held-out perplexity after | {report.heldout_perplexity_after} |\n\n"

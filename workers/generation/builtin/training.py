@@ -133,7 +133,9 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
     """Train on random windows until `steps` or the time budget; the steps done, last losses."""
     import torch
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, betas=(0.9, 0.95),
+    # Only what learns: LoRA freezes the base weights.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=plan.learning_rate, betas=(0.9, 0.95),
                                   weight_decay=0.01)
     device = next(model.parameters()).device
     train_ids = train_ids.to(device)
@@ -158,7 +160,7 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         recent = (recent + [loss.item()])[-20:]
         step += 1
