@@ -82,7 +82,11 @@ def test_progress_reaches_channel_layer_subscribers(
     assert events, "no job.progress event arrived"
     assert {e["subject"]["id"] for e in events} == {job.pk}
     assert {e["subject"]["type"] for e in events} == {"generationjob"}
-    assert set(events[0]["data"]) == {"job_id", "brief_id", "variant", "text", "tokens"}
+    assert set(events[0]["data"]) == {"job_id", "brief_id", "variant", "text", "tokens",
+                                      "max_new_tokens"}
+    # and each says how far it is: tokens written of the profile's max_new_tokens
+    assert {e["data"]["max_new_tokens"] for e in events} == {30}
+    assert max(e["data"]["tokens"] for e in events) == 30
     last = {e["data"]["variant"]: e["data"]["text"].strip() for e in events}
     assert last == {d.variant: d.text for d in Draft.objects.filter(job=job)}
 

@@ -132,8 +132,9 @@ class JobWatch:
         return self.stopped
 
 
-def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
-    """Sends `job.progress` straight to the channel layer, shaped like a relayed event."""
+def progress_sender(job: GenerationJob, max_new_tokens: int) -> Callable[[int, str, int], None]:
+    """Sends `job.progress` straight to the channel layer, shaped like a relayed event; the
+    page shows `tokens` of `max_new_tokens` as the variant's progress."""
     groups = [f"workspace.{job.workspace_id}", f"job.{job.pk}"]
 
     def send(variant: int, text: str, tokens: int) -> None:
@@ -141,7 +142,8 @@ def progress_sender(job: GenerationJob) -> Callable[[int, str, int], None]:
             "type": "job.progress",
             "subject": {"type": "generationjob", "id": job.pk},
             "data": {"job_id": job.pk, "brief_id": job.brief_id, "variant": variant,
-                     "text": draft_text_clean(text), "tokens": tokens},
+                     "text": draft_text_clean(text), "tokens": tokens,
+                     "max_new_tokens": max_new_tokens},
             "at": timezone.now().isoformat(),
         }
         try:
@@ -220,9 +222,11 @@ def _generate_with_retries(request: GenerationRequest, throttle: ProgressThrottl
 def _run_claimed(job: GenerationJob, worker_id: str) -> str:
     profile = job.model_profile
     watch = JobWatch(job.pk, worker_id, profile.timeout_s if profile else DEFAULT_TIMEOUT_S)
-    throttle = ProgressThrottle(progress_sender(job), settings.PROGRESS_MAX_PER_SECOND)
     try:
-        texts, retries = _generate_with_retries(job_request(job), throttle, watch)
+        request = job_request(job)
+        throttle = ProgressThrottle(progress_sender(job, request.max_new_tokens),
+                                    settings.PROGRESS_MAX_PER_SECOND)
+        texts, retries = _generate_with_retries(request, throttle, watch)
     except GenerationError as exc:  # the model or the profile needs fixing; a retry cannot
         job_fail(job_id=job.pk, error=str(exc), actor_label=worker_id)
         return "failed"

@@ -46,11 +46,10 @@
     if (briefId === null) return;
     const existing = card(briefId);
     if (type.startsWith("brief.")) {
-      if (!existing) {
-        insertCard(briefId);
-      } else if (data.state) {
-        placeCard(existing, data.state);
-      }
+      if (existing && data.state) placeCard(existing, data.state);
+      // The server's card is the truth (job state, score, reviewer): read it again, so a
+      // card never keeps "scoring…" or a progress bar after its brief moved on.
+      insertCard(briefId);
     } else if (type.startsWith("job.") && existing && data.state) {
       setJobState(existing, data.state);
     }
@@ -110,6 +109,7 @@
     if (!progress) return;
     progress.hidden = !ACTIVE_JOB_STATES.has(state);
     if (state === "evaluating") setBar(progress, 1, "scoring…");
+    else if (progress.hidden) setBar(progress, 0, "");
   }
 
   // --- progress (both pages) ------------------------------------------------
@@ -130,9 +130,18 @@
     if (label) label.textContent = text;
   }
 
+  // "12 of 30 tokens · 40%": tokens generated out of the job's max new tokens.
+  function progressText(data, value) {
+    if (value === null) return "";
+    const percent = Math.round(value * 100) + "%";
+    const done = data.tokens != null ? data.tokens : data.completion_tokens;
+    return done != null && data.max_new_tokens ?
+      done + " of " + data.max_new_tokens + " tokens · " + percent : percent;
+  }
+
   function showProgress(data) {
     const value = fraction(data);
-    const text = value === null ? "" : Math.round(value * 100) + "%";
+    const text = progressText(data, value);
     const scope = page === "queue" ? card(String(data.brief_id)) :
       root.querySelector('.job[data-job-id="' + data.job_id + '"]');
     if (!scope) return;
@@ -190,6 +199,9 @@
       return el ? el.dataset.briefState : "";
     };
     const stateMoved = stateOf(root) !== stateOf(fresh);
+    // A flash message ("queued for generation") told of the state the page was drawn in.
+    const flash = document.querySelector("main > .messages");
+    if (stateMoved && flash) flash.remove();
     const busy = function (section) {
       const active = document.activeElement;
       return section.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName);

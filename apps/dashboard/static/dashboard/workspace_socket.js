@@ -1,32 +1,37 @@
-// The workspace's websocket, shared by the dashboard's live pages: connects, parses
-// messages, shows the connection in [data-live-status], and reconnects with
-// exponential backoff and jitter (so a restarted server is not stampeded) unless
-// the server closed for a reason retrying cannot fix.
+// The workspace's websocket, one per page and opened on every dashboard page with a
+// workspace (so the header's [data-live-status] tells the truth everywhere): connects,
+// parses messages, hands them to the page's listeners, and reconnects with exponential
+// backoff and jitter (so a restarted server is not stampeded) unless the server closed
+// for a reason retrying cannot fix.
 (function () {
   "use strict";
 
   const MAX_BACKOFF_MS = 30000;
   const PERMANENT_CLOSES = { 4400: "offline (bad request)", 4401: "offline (signed out)",
     4403: "offline (not allowed)" };
+  const listeners = [];
+  let started = false;
 
-  // onMessage(message) for every parsed message; the server's "snapshot" comes first on
-  // each (re)connect, the moment for a page to reload what it may have missed.
-  window.followWorkspace = function (workspaceId, onMessage) {
+  function setStatus(text, state) {
     const statusEl = document.querySelector("[data-live-status]");
+    if (!statusEl) return;
+    statusEl.textContent = text;
+    statusEl.dataset.liveState = state;
+  }
+
+  function start(workspaceId) {
+    if (started || !("WebSocket" in window)) return;
+    started = true;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const url = scheme + "//" + window.location.host + "/ws/workspace/?workspace=" +
       encodeURIComponent(workspaceId);
     let attempts = 0;
 
-    function setStatus(text) {
-      if (statusEl) statusEl.textContent = text;
-    }
-
     function connect() {
       const socket = new WebSocket(url);
       socket.addEventListener("open", function () {
         attempts = 0;
-        setStatus("live");
+        setStatus("live", "live");
       });
       socket.addEventListener("message", function (event) {
         let message;
@@ -35,20 +40,34 @@
         } catch (err) {
           return;
         }
-        onMessage(message);
+        listeners.forEach(function (listener) { listener(message); });
       });
       socket.addEventListener("close", function (event) {
         if (PERMANENT_CLOSES[event.code]) {
-          setStatus(PERMANENT_CLOSES[event.code]);
+          setStatus(PERMANENT_CLOSES[event.code], "offline");
           return;
         }
         const delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
         attempts += 1;
-        setStatus("offline, retrying in " + Math.round(delay / 1000) + " s");
+        setStatus("offline, retrying in " + Math.round(delay / 1000) + " s", "offline");
         window.setTimeout(connect, delay);
       });
     }
 
     connect();
+  }
+
+  // onMessage(message) for every parsed message; the server's "snapshot" comes first on
+  // each (re)connect, the moment for a page to reload what it may have missed.
+  window.followWorkspace = function (workspaceId, onMessage) {
+    listeners.push(onMessage);
+    start(workspaceId);
   };
+
+  // Pages with no live parts of their own still show whether the connection holds. Their
+  // own scripts (deferred, after this one) have subscribed by DOMContentLoaded.
+  document.addEventListener("DOMContentLoaded", function () {
+    const workspaceId = document.body.dataset.workspaceId;
+    if (workspaceId) start(workspaceId);
+  });
 })();
