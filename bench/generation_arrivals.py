@@ -16,11 +16,12 @@ same model, jobs and arrival times:
 
 Both batchers get --rows rows. Tokens/s counts every job's tokens over the time
 from the first arrival to the last job's end; time to first token runs from a
-job's arrival to its first streamed text. The model is the built-in one under
-AIGC_MODELS_DIR (default ./models) when it has been trained, else the tiny model
-the tests train (in a few seconds). The last line is JSON: the top-level figures
-are the highest rate's; `rates` holds every rate's; `loadavg` is the 1, 5 and
-15-minute load average at the end (the figures are only comparable within a run).
+job's arrival to its first streamed text; `passes` counts the model's forward
+passes. The model is the built-in one under AIGC_MODELS_DIR (default ./models)
+when it has been trained, else the tiny model the tests train (in a few seconds).
+The last line is JSON: the top-level figures are the highest rate's; `rates`
+holds every rate's; `loadavg` is the 1, 5 and 15-minute load average at the end
+(the figures are only comparable within a run).
 Torch runs one intra-op thread unless --threads says otherwise: on a busy 2-core
 host two threads spin-wait on each other at every small op, which made one-row
 steps 20-40 times slower here and would flatter both batchers.
@@ -43,6 +44,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -82,9 +84,25 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(dispatch: Dispatch, requests: list[GenerationRequest],
-        arrivals: list[float]) -> tuple[dict[str, float], list[str]]:
+class PassCounter:
+    """Counts the model's forward passes: a measure of the work that a busy host's noise
+    does not move (each pass has a fixed cost besides its rows)."""
+
+    def __init__(self, model: Any) -> None:
+        self.passes = 0
+        forward = model.forward
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.passes += 1
+            return forward(*args, **kwargs)
+
+        model.forward = counted
+
+
+def run(dispatch: Dispatch, requests: list[GenerationRequest], arrivals: list[float],
+        counter: PassCounter) -> tuple[dict[str, float], list[str]]:
     """Submit each job at its arrival time; the mode's figures and the jobs' texts."""
+    counter.passes = 0
     first_text: dict[int, float] = {}
     lock = threading.Lock()
 
@@ -107,7 +125,7 @@ def run(dispatch: Dispatch, requests: list[GenerationRequest],
     ttft_ms = [(first_text[n] - started - at) * 1000 for n, at in enumerate(arrivals)]
     figures = {"tok_s": round(tokens / (ended - started), 1), "seconds": round(ended - started, 2),
                "ttft_p50_ms": round(percentile(ttft_ms, 0.5), 1),
-               "ttft_p99_ms": round(percentile(ttft_ms, 0.99), 1)}
+               "ttft_p99_ms": round(percentile(ttft_ms, 0.99), 1), "passes": counter.passes}
     return figures, [texts[0].text for texts in results]
 
 
@@ -152,6 +170,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         models_dir, model = model_folder(Path(scratch))
         loaded = load_model(BUILTIN, args.device, models_dir)
+        counter = PassCounter(loaded.model)
         # Warm both paths: a GPU loads kernels and picks GEMM algorithms per new shape.
         generate(requests[0], models_dir=models_dir)
         generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir)
@@ -163,7 +182,7 @@ def main() -> None:
         dispatch = dispatchers(models_dir, args.rows, args.jobs)
         table: dict[str, dict[str, dict[str, float]]] = {}
         print(f"{'jobs/s':>8} {'mode':<14}{'seconds':>9}{'tokens/s':>10}"
-              f"{'TTFT p50 ms':>13}{'TTFT p99 ms':>13}")
+              f"{'TTFT p50 ms':>13}{'TTFT p99 ms':>13}{'passes':>8}")
         for rate in rates:
             arrivals, at = [], 0.0
             for _ in requests:
@@ -172,10 +191,11 @@ def main() -> None:
             texts: dict[str, list[str]] = {}
             table[f"{rate:g}"] = {}
             for mode in MODES:
-                figures, texts[mode] = run(dispatch[mode], requests, arrivals)
+                figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
                 table[f"{rate:g}"][mode] = figures
                 print(f"{rate:>8g} {mode:<14}{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
-                      f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}")
+                      f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
+                      f"{figures['passes']:>8}")
             for mode in MODES[:-1]:
                 same = sum(a == b for a, b in zip(texts[mode], texts[MODES[-1]], strict=True))
                 table[f"{rate:g}"][mode]["same_text_as_alone"] = same

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from itertools import takewhile
 from pathlib import Path
 
 from workers.generation.batching import (
@@ -40,6 +41,7 @@ from workers.generation.types import GeneratedText
 logger = logging.getLogger(__name__)
 
 Waiting = tuple[BatchItem, Future]
+JOIN_WAIT_STEPS = 4  # the most steps a job that fits waits for others to join with it
 
 
 def _key(item: BatchItem) -> tuple[str, str]:
@@ -58,6 +60,7 @@ class ContinuousBatcher:
         self._arrived = threading.Condition()
         self._batch: RunningBatch | None = None
         self._batch_key: tuple[str, str] = ("", "")
+        self._held = 0  # steps the waiting jobs have been held back to join together
         self._futures: dict[int, Future] = {}  # id of an admitted item → its caller's future
         self._thread = threading.Thread(target=self._serve, name="continuous-batcher",
                                         daemon=True)
@@ -76,7 +79,14 @@ class ContinuousBatcher:
         return future
 
     def _take(self) -> list[Waiting]:
-        """The waiting jobs that fit the running batch (waits for one while the batch is idle)."""
+        """The waiting jobs that fit the running batch (waits for one while the batch is idle).
+
+        Every admission costs a prefill pass besides the step's decoding pass. When the
+        batch is full and a queue waits, rows free up one or two a step; admitting them
+        one by one doubled the passes and lost to static batches in a burst
+        (bench/generation_arrivals.py). So newcomers join once a quarter of the budget
+        (or all that wait) fits, or after JOIN_WAIT_STEPS steps of waiting.
+        """
         batch = self._batch
         with self._arrived:
             if batch is None:
@@ -84,14 +94,20 @@ class ContinuousBatcher:
             elif not batch.mergeable:
                 return []
             key = _key(self._waiting[0][0]) if batch is None else self._batch_key
-            rows, taken = (batch.rows if batch else 0), []
-            while self._waiting and _key(self._waiting[0][0]) == key:
-                variants = self._waiting[0][0].request.variants
-                if (rows or taken) and rows + variants > self._row_budget:
+            running = batch.rows if batch else 0
+            queued = list(takewhile(lambda entry: _key(entry[0]) == key, self._waiting))
+            fitting, rows = 0, running
+            for item, _ in queued:
+                if (rows or fitting) and rows + item.request.variants > self._row_budget:
                     break
-                taken.append(self._waiting.popleft())
-                rows += variants
-            return taken
+                fitting, rows = fitting + 1, rows + item.request.variants
+            wanted = min(sum(item.request.variants for item, _ in queued),
+                         max(1, self._row_budget // 4))
+            if running and rows - running < wanted and self._held < JOIN_WAIT_STEPS:
+                self._held += 1
+                return []
+            self._held = 0
+            return [self._waiting.popleft() for _ in range(fitting)]
 
     def _admit(self, waiting: list[Waiting]) -> None:
         for n, (item, future) in enumerate(waiting):
