@@ -52,7 +52,7 @@ from apps.dashboard.forms import (
     WorkspaceSwitchForm,
 )
 from apps.dashboard.insights import insights
-from apps.dashboard.services import ROUND_ROBIN, assign_choice, queue_bulk_act
+from apps.dashboard.services import BULK_ACTIONS, ROUND_ROBIN, assign_choice, queue_bulk_act
 from apps.generation.models import Draft
 from apps.generation.selectors import training_run_get, training_runs
 from apps.generation.training import training_run_create
@@ -130,7 +130,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET, **options)
     filters = form.filters()
     view = "table" if request.GET.get("view") == "table" else "board"
-    context: dict[str, Any] = {"filter_form": form, "view": view, "bulk_form": BulkForm(),
+    # The menu offers only what the user's role allows (the template checks `role`).
+    bulk_actions = [(key, label, roles) for key, (label, roles) in BULK_ACTIONS.items()]
+    context: dict[str, Any] = {"filter_form": form, "view": view, "bulk_actions": bulk_actions,
                                "filtered": filters != selectors.QueueFilters(),
                                "reviewers": options["reviewers"]}
     if view == "table":
