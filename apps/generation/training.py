@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from datetime import timedelta
 from pathlib import Path
 
 from celery import current_app
@@ -177,11 +178,41 @@ def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
     if run is None:
         return None
     try:
-        # A run requeued after its worker died trains again from the start: a fresh curve.
+        # A run requeued after its worker died keeps its curve: it goes on from its last
+        # checkpoint, and the points it reports again replace the stored ones (see
+        # `training_run_record_losses`).
         return _training_transition(run, to=TrainingState.RUNNING, actor_label=worker_id,
-                                    worker_id=worker_id, started_at=timezone.now(), loss_curve=[])
+                                    worker_id=worker_id, started_at=timezone.now())
     except IllegalTransition:
         return None
+
+
+# A running run's heartbeat is its stored loss (every 10 steps, see loss_sender); the
+# held-out measurement before training has none, so a run is taken for dead only after
+# this many heartbeat timeouts (10 minutes by default).
+TRAINING_STALE_FACTOR = 5
+
+
+def training_runs_requeue_stale(*, older_than: timedelta | None = None) -> list[int]:
+    """running → queued for runs whose worker stopped reporting (killed, lost), each sent
+    to the generation queue again after commit; the next worker resumes from the run's
+    last checkpoint. Returns the requeued ids."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S * TRAINING_STALE_FACTOR)
+    requeued = []
+    stale = TrainingRun.objects.filter(state=TrainingState.RUNNING,
+                                       updated_at__lt=timezone.now() - older_than)
+    for run in stale:
+        with transaction.atomic():
+            try:
+                _training_transition(run, to=TrainingState.QUEUED, actor_label="sweeper",
+                                     payload={"reason": "worker stopped reporting"})
+            except IllegalTransition:
+                continue
+            transaction.on_commit(lambda pk=run.pk: current_app.send_task(
+                "generation.train", args=[pk]))
+        requeued.append(run.pk)
+    return requeued
 
 
 HOUSE_MODEL_PROFILES = {TrainingKind.FINETUNE: "Fine-tuned house model",
@@ -205,7 +236,11 @@ def training_run_record_losses(*, run_id: int, worker_id: str,
            .only("id", "loss_curve").first())
     if run is None:
         return False
-    curve = [*run.loss_curve, *([int(step), float(loss)] for step, loss in points)]
+    new = [[int(step), float(loss)] for step, loss in points]
+    # Points at or after the first new step were reported by an attempt that died after
+    # its last checkpoint: the resumed attempt's points replace them.
+    kept = [p for p in run.loss_curve if not new or p[0] < new[0][0]]
+    curve = [*kept, *new]
     while len(curve) > LOSS_CURVE_MAX_POINTS:
         curve = curve[::-2][::-1]
     run.loss_curve = curve

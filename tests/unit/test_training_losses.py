@@ -58,11 +58,19 @@ def test_a_full_curve_drops_every_other_point_and_keeps_the_latest(run):
                                                   [LOSS_CURVE_MAX_POINTS + 1, 0.5])
 
 
-def test_a_run_claimed_again_starts_a_fresh_curve(run):
-    training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=[[10, 3.5]])
+def test_a_run_claimed_again_keeps_its_curve_up_to_the_steps_it_reports_again(run):
+    # given a worker that reported up to step 30 and died after its checkpoint of step 20
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
+                               points=[[10, 3.5], [20, 3.4], [30, 3.3]])
     TrainingRun.objects.filter(pk=run.pk).update(state=TrainingState.QUEUED)  # requeued
     training_run_claim(run_id=run.pk, worker_id="gpu-2")
-    assert curve(run) == []
+    assert curve(run) == [[10, 3.5], [20, 3.4], [30, 3.3]]
+    # when the next worker resumes from step 20, its points replace the dead attempt's
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[[30, 3.2]])
+    assert curve(run) == [[10, 3.5], [20, 3.4], [30, 3.2]]
+    # and a run that starts over from step 0 replaces the whole curve
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[[10, 3.6]])
+    assert curve(run) == [[10, 3.6]]
 
 
 def test_the_workers_loss_sender_stores_each_point_and_streams_them(run):

@@ -25,6 +25,7 @@ from workers.generation.builtin.training import (
     WEIGHTS_FILE,
     OnLoss,
     TrainingPlan,
+    checkpoint_dir,
     file_revision,
     heldout_loss,
     move_into_place,
@@ -125,7 +126,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
         torch.manual_seed(plan.seed)
         before = heldout_loss(model, heldout_ids, steps_plan)
         steps, recent = optimise(model, train_ids, plan.steps, steps_plan, lambda _: None,
-                                 on_loss)
+                                 on_loss, checkpoint=checkpoint_dir(output_dir))
         after = heldout_loss(model, heldout_ids, steps_plan)
     finally:
         torch.set_num_threads(threads)
@@ -157,6 +158,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
     for path in built.iterdir():
         path.chmod(0o644)
     move_into_place(built, output_dir, replace_existing=True)
+    shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
     return report
 
 

@@ -127,10 +127,33 @@ OnLoss = Callable[[int, float], None]  # (step, mean loss of the recent steps)
 LOSS_EVERY = 10  # steps between loss reports: ~1 s apart for the shipped model on 2 cores
 
 
+# Steps between checkpoints: ~5 s of the shipped model's steps on 2 cores; a worker killed
+# mid-run loses at most this much when the run is sent again.
+CHECKPOINT_EVERY = 50
+CHECKPOINT_FILE = "state.pt"
+
+
+def checkpoint_dir(output_dir: Path) -> Path:
+    """Where a run writing `output_dir` keeps its checkpoint (beside it, hidden)."""
+    return output_dir.with_name(f".{output_dir.name}.checkpoint")
+
+
+def _fingerprint(train_ids: Any, steps: int, plan: TrainingPlan) -> str:
+    """What a checkpoint is valid for: the same tokens, step count and plan."""
+    digest = hashlib.sha256(train_ids.cpu().numpy().tobytes())
+    digest.update(repr((steps, sorted(asdict(plan).items()))).encode())
+    return digest.hexdigest()
+
+
 def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
-              log: Callable[[str], None], on_loss: OnLoss | None = None
-              ) -> tuple[int, list[float]]:
-    """Train on random windows until `steps` or the time budget; the steps done, last losses."""
+             log: Callable[[str], None], on_loss: OnLoss | None = None,
+             checkpoint: Path | None = None) -> tuple[int, list[float]]:
+    """Train on random windows until `steps` or the time budget; the steps done, last losses.
+
+    With `checkpoint` (a folder), the weights, optimiser, window sampler and step are saved
+    there every CHECKPOINT_EVERY steps, and a run started again on the same data and plan
+    (its worker was killed) continues from the last one instead of from step 0.
+    """
     import torch
 
     # Only what learns: LoRA freezes the base weights.
@@ -143,9 +166,19 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
     sampler = torch.Generator().manual_seed(plan.seed)
     window = torch.arange(plan.block_size)
     recent: list[float] = []
+    step = 0
+    fingerprint = _fingerprint(train_ids, steps, plan) if checkpoint is not None else ""
+    saved = checkpoint / CHECKPOINT_FILE if checkpoint is not None else None
+    if saved is not None and saved.is_file():
+        state = torch.load(saved, map_location=device, weights_only=True)
+        if state["fingerprint"] == fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            sampler.set_state(state["sampler"])
+            step, recent = int(state["step"]), list(state["recent"])
+            log(f"resumed from the checkpoint of step {step}")
     model.train()
     started = time.perf_counter()
-    step = 0
     while step < steps:
         elapsed = time.perf_counter() - started
         if plan.max_seconds is not None and elapsed >= plan.max_seconds:
@@ -168,7 +201,21 @@ def optimise(model: Any, train_ids: Any, steps: int, plan: TrainingPlan,
             on_loss(step, sum(recent) / len(recent))
         if step % 200 == 0 or step == steps:
             log(f"step {step}/{steps}: loss {sum(recent) / len(recent):.3f}")
+        if saved is not None and step % CHECKPOINT_EVERY == 0 and step < steps:
+            _checkpoint_save(saved, {
+                "fingerprint": fingerprint, "step": step, "recent": recent,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "sampler": sampler.get_state()})
     return step, recent
+
+
+def _checkpoint_save(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    torch.save(state, partial)
+    partial.replace(path)  # a kill mid-save leaves the previous checkpoint whole
 
 
 def heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
@@ -269,7 +316,8 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     )
     model = GPT2LMHeadModel(config).to(resolve_device(plan.device))
     parameters = sum(p.numel() for p in model.parameters())
-    step, recent_losses = optimise(model, train_ids, steps, plan, log, on_loss)
+    step, recent_losses = optimise(model, train_ids, steps, plan, log, on_loss,
+                                   checkpoint=checkpoint_dir(output_dir))
     final_heldout = heldout_loss(model, heldout_ids, plan)
 
     built = output_dir.with_name(f".{output_dir.name}.new-{os.getpid()}")
@@ -295,5 +343,6 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
     for path in built.iterdir():
         path.chmod(0o644)
     move_into_place(built, output_dir, replace_existing=replace_existing)
+    shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
     log(f"saved to {output_dir} (revision {report.revision})")
     return report
