@@ -269,3 +269,46 @@ def test_a_job_too_big_for_the_device_alone_fails_with_advice(
         batcher.submit(BatchItem(request(PROMPTS[0], variants=3)))
     assert [t.completion_tokens for t in batcher.submit(BatchItem(request(PROMPTS[1])))] == [
         20, 20]
+
+
+@pytest.mark.parametrize(("b_tokens", "d_joined", "e_joined"), [(12, 13, 13), (30, 14, 31)])
+def test_a_full_batch_lets_newcomers_join_a_quarter_of_its_rows_at_a_time(
+    tiny_models_dir: Path, b_tokens: int, d_joined: int, e_joined: int,  # noqa: F811
+) -> None:
+    # given a budget of 8 rows: job A (1 row, 10 tokens) running, and in its first step
+    # B (1 row), C (6 rows, 40 tokens), then D and E (1 row each) arriving
+    batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=8)
+    clock = {"c": 0}  # C's steps: it is asked once a step, from global step 2 on
+    joined: dict[str, int] = {}
+    futures: list[Future] = []
+
+    def asked(name: str) -> Callable[[], bool]:
+        def ask() -> bool:
+            joined.setdefault(name, clock["c"])
+            return False
+        return ask
+
+    def c_step() -> bool:
+        clock["c"] += 1
+        return False
+
+    def job(name: str, variants: int, tokens: int) -> BatchItem:
+        return BatchItem(request(PROMPTS[len(futures) % 3], variants=variants,
+                                 max_new_tokens=tokens, min_new_tokens=tokens),
+                         should_stop=c_step if name == "C" else asked(name))
+
+    def a_step() -> bool:
+        if not futures:
+            futures.extend(batcher.enqueue(job(name, variants, tokens)) for name, variants, tokens
+                           in (("B", 1, b_tokens), ("C", 6, 40), ("D", 1, 20), ("E", 1, 20)))
+        return False
+
+    a = batcher.enqueue(BatchItem(request(PROMPTS[0], variants=1, max_new_tokens=10,
+                                          min_new_tokens=10), should_stop=a_step))
+    a.result(WAIT_S)
+    assert [len(f.result(WAIT_S)) for f in futures] == [1, 6, 1, 1]
+    # then B and C joined at step 2 (B asked before C's first); when A left after step 10,
+    # one row was free, less than a quarter of the budget: so D and E waited until a 12-token
+    # B left after step 13 and joined together at step 14 (C's 13th); with a 30-token B,
+    # D waited 4 steps and joined alone at step 15, and E once B left after step 31
+    assert joined == {"B": 0, "D": d_joined, "E": e_joined}

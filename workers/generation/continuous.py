@@ -85,7 +85,7 @@ class ContinuousBatcher:
         batch is full and a queue waits, rows free up one or two a step; admitting them
         one by one doubled the passes and lost to static batches in a burst
         (bench/generation_arrivals.py). So newcomers join once a quarter of the budget
-        (or all that wait) fits, or after JOIN_WAIT_STEPS steps of waiting.
+        (or all that wait) fits, or JOIN_WAIT_STEPS steps after the first of them fits.
         """
         batch = self._batch
         with self._arrived:
@@ -103,8 +103,10 @@ class ContinuousBatcher:
                 fitting, rows = fitting + 1, rows + item.request.variants
             wanted = min(sum(item.request.variants for item, _ in queued),
                          max(1, self._row_budget // 4))
+            if not fitting:
+                return []
             if running and rows - running < wanted and self._held < JOIN_WAIT_STEPS:
-                self._held += 1
+                self._held += 1  # counted from when a job first fits
                 return []
             self._held = 0
             return [self._waiting.popleft() for _ in range(fitting)]
