@@ -10,7 +10,7 @@ from django.db import transaction
 from apps.accounts.models import Role
 from apps.accounts.services import user_create_member
 from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
-from apps.briefs.services import brief_create
+from apps.briefs.services import brief_create, content_type_presets_load
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, ModelProfile
@@ -50,7 +50,8 @@ class DemoWorkspace:
 
 @transaction.atomic
 def demo_workspace_ensure() -> DemoWorkspace:
-    """The demo workspace with an editor, a reviewer and a file target (idempotent)."""
+    """The demo workspace with an editor, a reviewer, a file target and the content-type
+    presets (idempotent)."""
     workspace, created = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
     if created:
         user_create_member(workspace=workspace, username=EDITOR, password=DEMO_PASSWORD,
@@ -69,6 +70,7 @@ def demo_workspace_ensure() -> DemoWorkspace:
         )
         target_create(workspace=workspace, name="Static site", kind=TargetKind.FILE,
                       config={"folder": "demo-site"})
+        content_type_presets_load(workspace=workspace)
     return DemoWorkspace(
         workspace=workspace,
         content_type=ContentType.objects.get(workspace=workspace, slug="blog-post"),

@@ -15,8 +15,11 @@ class ContentType(TimeStamped):
         help_text="Python format fields: {title} {topic} {audience} {tone} {keywords} "
         "{target_length} {language} {source_material}"
     )
-    default_length = models.PositiveIntegerField(default=120, help_text="words")
+    default_length = models.PositiveIntegerField(
+        default=120, help_text="words; characters when the language is Chinese or Japanese")
     default_variants = models.PositiveSmallIntegerField(default=3)
+    language = models.CharField(max_length=16, default="en",
+                                help_text="the language of a new brief that names none")
     model_profile = models.ForeignKey(
         "generation.ModelProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -241,8 +241,13 @@ class WorkspaceScopedSerializer(serializers.ModelSerializer):
 
 
 class ContentTypeSerializer(WorkspaceScopedSerializer):
-    default_length = serializers.IntegerField(min_value=10, max_value=5000, required=False,
-                                              help_text="words")
+    default_length = serializers.IntegerField(
+        min_value=10, max_value=5000, required=False,
+        help_text="words; characters when the language is Chinese or Japanese")
+    language = serializers.RegexField(
+        r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16, required=False,
+        help_text="the language of a new brief that names none (default en)",
+        error_messages={"invalid": "A language tag such as 'en' or 'pt-BR'."})
     default_variants = serializers.IntegerField(min_value=1, max_value=8, required=False)
     prompt_template = serializers.CharField(max_length=20_000, trim_whitespace=False,
                                             help_text="Python format fields: " + ", ".join(
@@ -252,7 +257,7 @@ class ContentTypeSerializer(WorkspaceScopedSerializer):
     class Meta:
         model = ContentType
         fields = ["id", "name", "slug", "prompt_template", "default_length", "default_variants",
-                  "model_profile_id", "created_at", "updated_at"]
+                  "language", "model_profile_id", "created_at", "updated_at"]
 
     def validate_prompt_template(self, value: str) -> str:
         try:

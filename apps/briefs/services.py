@@ -10,10 +10,13 @@ from django.db import IntegrityError, transaction
 
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
+from apps.briefs.presets import PRESETS
 from apps.briefs.prompting import template_validate
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
+from apps.evaluation.gating import default_rules
+from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
 from apps.generation.services import job_cancel_active, job_create
 
@@ -32,7 +35,7 @@ def brief_create(
     keywords: list[str] | None = None,
     target_length: int | None = None,
     variants: int | None = None,
-    language: str = "en",
+    language: str | None = None,
     source_material: str = "",
     reference_texts: list[str] | None = None,
     due_at: datetime | None = None,
@@ -64,7 +67,7 @@ def brief_create(
                 keywords=keywords or [],
                 target_length=target_length or content_type.default_length,
                 variants=variants or content_type.default_variants,
-                language=language,
+                language=language or content_type.language,
                 source_material=source_material,
                 reference_texts=reference_texts or [],
                 due_at=due_at,
@@ -135,7 +138,7 @@ def brief_fields_for_prompt(brief: ContentBrief) -> dict[str, Any]:
 
 
 CONTENT_TYPE_FIELDS = ("name", "slug", "prompt_template", "default_length", "default_variants",
-                       "model_profile")
+                       "language", "model_profile")
 STYLE_GUIDE_FIELDS = ("name", "tone", "banned_terms", "required_terms", "example_texts")
 
 
@@ -173,13 +176,14 @@ def content_type_create(
     prompt_template: str,
     default_length: int = 120,
     default_variants: int = 3,
+    language: str = "en",
     model_profile: ModelProfile | None = None,
     actor: Actor = None,
 ) -> ContentType:
     """A new content type; its template may only use the known prompt fields."""
     content_type = ContentType(
         workspace=workspace, name=name, slug=slug, prompt_template=prompt_template,
-        default_length=default_length, default_variants=default_variants,
+        default_length=default_length, default_variants=default_variants, language=language,
         model_profile=model_profile,
     )
     return _content_type_save(content_type, action="content_type.created", actor=actor)
@@ -197,6 +201,27 @@ def content_type_update(*, content_type: ContentType, actor: Actor = None,
         setattr(content_type, name, value)
     return _content_type_save(content_type, action="content_type.updated", actor=actor,
                               before=before)
+
+
+@transaction.atomic
+def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> list[ContentType]:
+    """The six domains' content types in English and Chinese (apps/briefs/presets.py), each
+    with its gate. Idempotent: a preset already loaded is brought back to the preset, so
+    running it again after an upgrade applies improved presets."""
+    loaded = []
+    for preset in PRESETS:
+        fields = {"name": preset.name, "prompt_template": preset.prompt_template,
+                  "default_length": preset.default_length,
+                  "default_variants": preset.default_variants, "language": preset.language}
+        existing = ContentType.objects.filter(workspace=workspace, slug=preset.slug).first()
+        content_type = (content_type_update(content_type=existing, actor=actor, **fields)
+                        if existing else content_type_create(workspace=workspace, slug=preset.slug,
+                                                             actor=actor, **fields))
+        quality_gate_set(content_type=content_type, name=preset.name,
+                         rules=[*default_rules(), *map(dict, preset.extra_rules)],
+                         weights=dict(preset.weights))
+        loaded.append(content_type)
+    return loaded
 
 
 @transaction.atomic

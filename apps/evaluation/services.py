@@ -9,7 +9,7 @@ import numpy as np
 from django.db import transaction
 
 from apps.briefs.lifecycle import brief_transition
-from apps.briefs.models import BriefState, ContentBrief
+from apps.briefs.models import BriefState, ContentBrief, ContentType
 from apps.core.services import event_emit
 from apps.evaluation import gating, selectors
 from apps.evaluation.models import (
@@ -205,6 +205,20 @@ def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> Revisi
                         "revision": revision.number, "score": score.score,
                         "passed": evaluation.passed, "reasons": [f.reason for f in broken]})
     return evaluation
+
+
+@transaction.atomic
+def quality_gate_set(*, content_type: ContentType, name: str, rules: list[dict],
+                     weights: dict[str, float]) -> QualityGate:
+    """The content type's general gate (no target) with these rules and weights, created or
+    replaced; rules refused in plain words (ValueError) when malformed."""
+    gating.rules_from(rules)
+    gate, _ = QualityGate.objects.update_or_create(
+        content_type=content_type, target=None,
+        defaults={"workspace_id": content_type.workspace_id, "name": name, "rules": rules,
+                  "weights": weights, "enabled": True},
+    )
+    return gate
 
 
 @transaction.atomic

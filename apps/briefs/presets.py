@@ -1,0 +1,129 @@
+"""Ready-made content types for the six domains editors write in, in English and Simplified
+Chinese: `python manage.py load_presets` (and the demo workspace) loads them.
+
+Each preset is a prompt template, a default length in the language's unit (words in
+English, characters in Chinese: a Chinese text says in about 1.6-2 characters what English
+says in a word, so lengths double), default variants, and the gate it is judged by: the
+default rules plus the domain's own, and ranking weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preset:
+    slug: str
+    name: str
+    language: str
+    prompt_template: str
+    default_length: int  # words, or characters in Chinese
+    default_variants: int = 3
+    extra_rules: tuple[dict[str, Any], ...] = ()  # on top of the default gate's
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+_NEWS_WEIGHTS = {"relevance": 0.5, "length_fit": 0.2, "keyword_coverage": 0.3}
+_AD_WEIGHTS = {"relevance": 0.5, "keyword_coverage": 0.5}
+_MARKETING_WEIGHTS = {"relevance": 0.5, "length_fit": 0.2, "keyword_coverage": 0.3}
+_SUPPORT_WEIGHTS = {"relevance": 0.4, "grounding": 0.6}
+_EDUCATION_WEIGHTS = {"relevance": 0.5, "keyword_coverage": 0.3, "length_fit": 0.2}
+_LITERATURE_WEIGHTS = {"relevance": 0.6, "length_fit": 0.4}
+# A support reply states only what the sources say; a lesson covers its key terms.
+_GROUNDED = ({"metric": "grounding", "min": 0.8, "severity": "fail"},)
+_COVERED = ({"metric": "keyword_coverage", "min": 0.8, "severity": "warn"},)
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        slug="news-article", name="News article", language="en", default_length=400,
+        prompt_template=(
+            "{title}\n\nA news article of about {target_length} words for {audience} on "
+            "{topic}. Lead with the most important facts (who, what, when, where, why), then "
+            "background and quotes from the sources. Tone: {tone}. Keywords: {keywords}.\n"
+            "Sources:\n{source_material}\n\n"),
+        weights=_NEWS_WEIGHTS),
+    Preset(
+        slug="news-article-zh", name="新闻报道", language="zh-CN", default_length=800,
+        prompt_template=(
+            "{title}\n\n请为{audience}写一篇约{target_length}字的新闻报道，主题：{topic}。导语先交代"
+            "最重要的事实（何人、何事、何时、何地、为何），再写背景和来源中的引语。语气：{tone}。"
+            "关键词：{keywords}。\n资料：\n{source_material}\n\n"),
+        weights=_NEWS_WEIGHTS),
+    Preset(
+        slug="ad-copy", name="Ad copy", language="en", default_length=30, default_variants=5,
+        prompt_template=(
+            "One short ad for {title}: {topic}. At most {target_length} words, for {audience}. "
+            "Tone: {tone}. Mention: {keywords}. A headline, one sentence of copy and a call to "
+            "action.\n\n"),
+        # 150 characters: what a search ad's headline and description hold together
+        extra_rules=({"metric": "char_count", "max": 150, "severity": "fail"},),
+        weights=_AD_WEIGHTS),
+    Preset(
+        slug="ad-copy-zh", name="广告文案", language="zh-CN", default_length=40,
+        default_variants=5,
+        prompt_template=(
+            "为{title}写一条简短的广告文案：{topic}。不超过{target_length}字，面向{audience}。"
+            "语气：{tone}。需提到：{keywords}。一行标题、一句正文、一句行动号召。\n\n"),
+        extra_rules=({"metric": "char_count", "max": 60, "severity": "fail"},),
+        weights=_AD_WEIGHTS),
+    Preset(
+        slug="marketing-post", name="Marketing email or social post", language="en",
+        default_length=150,
+        prompt_template=(
+            "{title}\n\nA marketing email or social post of about {target_length} words for "
+            "{audience} about {topic}. Open with the reader's benefit, keep one message, end "
+            "with one clear next step. Tone: {tone}. Keywords: {keywords}.\n\n"),
+        weights=_MARKETING_WEIGHTS),
+    Preset(
+        slug="marketing-post-zh", name="营销邮件或社交帖子", language="zh-CN", default_length=300,
+        prompt_template=(
+            "{title}\n\n请为{audience}写一封约{target_length}字的营销邮件或社交媒体帖子，主题：{topic}。"
+            "开头点明读者的收益，只讲一个重点，结尾给出一个明确的下一步。语气：{tone}。"
+            "关键词：{keywords}。\n\n"),
+        weights=_MARKETING_WEIGHTS),
+    Preset(
+        slug="support-reply", name="Customer-support reply script", language="en",
+        default_length=120,
+        prompt_template=(
+            "{title}\n\nA customer-support reply of about {target_length} words to {audience} "
+            "about {topic}. Use only what the knowledge base below says; if it does not cover "
+            "the question, say so and offer to escalate. Tone: {tone}.\nKnowledge base:\n"
+            "{source_material}\n\n"),
+        extra_rules=_GROUNDED, weights=_SUPPORT_WEIGHTS),
+    Preset(
+        slug="support-reply-zh", name="客服回复话术", language="zh-CN", default_length=250,
+        prompt_template=(
+            "{title}\n\n请给{audience}写一段约{target_length}字的客服回复，问题：{topic}。只使用下面"
+            "知识库中的信息；知识库没有涉及的，要如实说明并提出转交人工处理。语气：{tone}。\n"
+            "知识库：\n{source_material}\n\n"),
+        extra_rules=_GROUNDED, weights=_SUPPORT_WEIGHTS),
+    Preset(
+        slug="lesson", name="Education material (lesson summary and quiz)", language="en",
+        default_length=300,
+        prompt_template=(
+            "{title}\n\nA lesson summary of about {target_length} words for {audience} on "
+            "{topic}, covering: {keywords}. Then three quiz questions with their answers. "
+            "Tone: {tone}.\n\n"),
+        extra_rules=_COVERED, weights=_EDUCATION_WEIGHTS),
+    Preset(
+        slug="lesson-zh", name="教学材料（课程小结与测验）", language="zh-CN", default_length=600,
+        prompt_template=(
+            "{title}\n\n请为{audience}写一份约{target_length}字的课程小结，主题：{topic}，需涵盖："
+            "{keywords}。然后出三道测验题并附答案。语气：{tone}。\n\n"),
+        extra_rules=_COVERED, weights=_EDUCATION_WEIGHTS),
+    Preset(
+        slug="literature", name="Literature (short story or poem)", language="en",
+        default_length=300,
+        prompt_template=(
+            "{title}\n\nA short story or poem of about {target_length} words for {audience}: "
+            "{topic}. Tone: {tone}. Let these appear: {keywords}.\n\n"),
+        weights=_LITERATURE_WEIGHTS),
+    Preset(
+        slug="literature-zh", name="文学（短篇故事或诗歌）", language="zh-CN", default_length=400,
+        prompt_template=(
+            "{title}\n\n请为{audience}写一篇约{target_length}字的短篇故事或一首诗：{topic}。"
+            "语气：{tone}。请写到：{keywords}。\n\n"),
+        weights=_LITERATURE_WEIGHTS),
+)
