@@ -6,8 +6,9 @@ thread keeps a RunningBatch going: before every decoding step it admits the
 jobs that arrived (their prompts are prefilled in that step and their KV caches
 stacked under the running rows'), and a row that finishes, is cancelled or
 times out (its job's `should_stop`) leaves at once. A late job's first token
-therefore comes one step after it arrives, and a job's texts are what it would
-write alone (see RunningBatch).
+therefore comes one step after it arrives (a few more when the batch is full and a
+queue waits, see `_take`), and a job's texts are what it would write alone (see
+RunningBatch).
 
 Jobs run in arrival order: when the oldest waiting job names another model or
 device, nothing more is admitted, the batch drains, and that model's batch
