@@ -1,0 +1,113 @@
+"""The dashboard as editors and reviewers use it every day, in Chromium: times in their own
+zone, status that matches the work, a confirm step before a reject, and phone-sized pages
+that never scroll sideways."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.accounts.models import Role
+from apps.briefs.models import BriefState, ContentBrief
+from tests import factories
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-123456!"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def desk(live_platform):  # type: ignore[no-untyped-def]
+    ws = factories.workspace(name="Garden Weekly")
+    for username, role in (("eddie", Role.EDITOR), ("rita", Role.REVIEWER), ("ada", Role.ADMIN)):
+        factories.member(ws, role, username=username, password=PASSWORD)
+    factories.content_type(ws, name="Blog post", slug="blog-post")
+    return ws
+
+
+def _sign_in(browser, live_platform, username: str, **context_options):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_platform.url, **context_options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    # The first dashboard page sends the browser's zone once: wait for it.
+    with page.expect_response(lambda r: r.url.endswith("/profile/time-zone/")) as sent:
+        page.get_by_role("button", name="Log in").click()
+    assert sent.value.json() == {"kept": True}
+    return context, page
+
+
+def test_a_due_time_typed_in_los_angeles_is_read_there_and_shown_back_in_pdt(
+        browser, live_platform, desk, screenshot):
+    # given an editor whose browser is in Los Angeles (the workspace is in UTC)
+    context, page = _sign_in(browser, live_platform, "eddie", timezone_id="America/Los_Angeles",
+                             viewport={"width": 1400, "height": 900})
+    year = timezone.now().year + 1
+    # when they create a brief due at 09:00 on July 1st
+    page.goto("/briefs/new/")
+    page.get_by_label("Title").fill("Spring beds")
+    page.get_by_label("Content type").select_option(label="Blog post")
+    page.get_by_label("Topic").fill("raised beds for vegetables")
+    page.get_by_label(re.compile(r"^Due \(America/Los_Angeles\)")).fill(f"{year}-07-01T09:00")
+    page.get_by_role("button", name="Create and queue").click()
+    # then it is stored as 16:00 UTC and shown back as 09:00 PDT
+    expect(page.locator(".facts time")).to_contain_text(f"Jul 1, {year}, 09:00 PDT")
+    assert ContentBrief.objects.get(title="Spring beds").due_at.isoformat() == \
+        f"{year}-07-01T16:00:00+00:00"
+    screenshot(page, "due-in-pdt")
+    context.close()
+
+
+def test_finished_cards_have_no_bar_every_page_is_live_and_reject_asks_first(
+        browser, live_platform, desk):
+    brief = factories.brief_in_review(desk, title="Mulch")
+    context, page = _sign_in(browser, live_platform, "rita",
+                             viewport={"width": 1400, "height": 900})
+    # a brief in review shows no progress bar on its card
+    card = page.locator(f'.card[data-brief-id="{brief.pk}"]')
+    expect(card).to_be_visible()
+    expect(card.locator("[data-progress]")).to_be_hidden()
+    # the live-connection indicator connects on pages with no live parts of their own
+    for path in ("/insights/", "/training/", "/notifications/"):
+        page.goto(path)
+        expect(page.locator("[data-live-status]")).to_have_text("live")
+    # a reject asks first: going back keeps the brief in review
+    page.goto(f"/briefs/{brief.pk}/")
+    decision = page.locator("#decision")
+    decision.get_by_role("button", name="Reject").click()
+    dialog = page.locator("dialog.confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Reject “Mulch”? It will not be published.")
+    dialog.get_by_role("button", name="Go back").click()
+    expect(dialog).to_be_hidden()
+    brief.refresh_from_db()
+    assert brief.state == BriefState.IN_REVIEW
+    # and confirming rejects it
+    decision.get_by_role("button", name="Reject").click()
+    dialog.get_by_role("button", name="Reject").click()
+    expect(page.locator("[data-brief-state]")).to_have_attribute("data-brief-state", "rejected")
+    context.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser, live_platform, desk, screenshot):
+    brief = factories.brief_in_review(desk, title="A rather long title about composting "
+                                      "kitchen scraps in a very small urban garden")
+    context, page = _sign_in(browser, live_platform, "ada", viewport=PHONE)
+    widths = {}
+    for name, path in (("queue", "/"), ("table", "/?view=table"),
+                       ("brief", f"/briefs/{brief.pk}/"), ("insights", "/insights/")):
+        page.goto(path)
+        page.wait_for_load_state("load")
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, f"phone-{name}")
+    assert widths == {"queue": 390, "table": 390, "brief": 390, "insights": 390}
+    # the whole navigation is reachable: Admin is on the screen, not cut off
+    box = page.get_by_role("link", name="Admin").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390
+    context.close()
