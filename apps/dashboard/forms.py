@@ -34,7 +34,8 @@ class BriefForm(forms.Form):
     variants = forms.IntegerField(
         min_value=1, max_value=8, required=False, help_text="Empty: the content type's default."
     )
-    language = forms.CharField(max_length=16, initial="en")
+    language = forms.CharField(max_length=16, required=False,
+                               help_text="A tag such as en or zh-CN. Empty: the content type's.")
     source_material = forms.CharField(
         max_length=50_000, required=False, widget=forms.Textarea(attrs={"rows": 5})
     )

@@ -7,13 +7,15 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.briefs.models import ContentType
+from apps.accounts.models import Role
+from apps.briefs.models import ContentBrief, ContentType
 from apps.briefs.presets import PRESETS
 from apps.briefs.prompting import prompt_render
 from apps.briefs.services import brief_create, content_type_presets_load
 from apps.evaluation import gating
 from apps.evaluation.models import QualityGate
 from tests import factories
+from tests.clients import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +77,15 @@ def test_the_command_loads_presets_into_a_workspace_by_slug() -> None:
     with pytest.raises(CommandError, match="No workspace with slug 'nowhere'"):
         call_command("load_presets", workspace="nowhere", stdout=StringIO())
     assert ContentType.objects.filter(workspace=ws).count() == 12
+
+
+def test_the_new_brief_form_takes_the_presets_language_when_left_empty(ws) -> None:
+    content_type_presets_load(workspace=ws)
+    news = ContentType.objects.get(workspace=ws, slug="news-article-zh")
+    editor = factories.member(ws, Role.EDITOR)
+    response = logged_in(editor).post("/briefs/new/", {
+        "title": "本市新图书馆开放", "content_type": news.pk, "topic": "市中心新图书馆今天开放",
+        "language": "", "priority": "0"})
+    assert response.status_code == 302
+    brief = ContentBrief.objects.get(title="本市新图书馆开放")
+    assert (brief.language, brief.target_length) == ("zh-CN", 800)
