@@ -78,6 +78,8 @@ class DatasetVersion(models.Model):
     error = models.TextField(blank=True)
     worker_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moved by every progress report of a running build: its worker's heartbeat.
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

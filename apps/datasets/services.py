@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +247,8 @@ def dataset_version_create(*, dataset: Dataset, options: dict[str, Any] | None =
 def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) -> None:
     share = round(done / total, 3) if total else 1.0
     DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
-                                  worker_id=worker_id).update(progress=share)
+                                  worker_id=worker_id).update(progress=share,
+                                                              updated_at=timezone.now())
     broadcast([f"workspace.{version.workspace_id}"], {
         "type": "dataset.progress", "subject": {"type": "datasetversion", "id": version.pk},
         "data": {"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
@@ -276,7 +278,7 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
     progress, write its files and record its stats and card (→ succeeded), or record why
     it failed. Returns what happened, for the worker's log."""
     claimed = DatasetVersion.objects.filter(pk=version_id, state=VersionState.QUEUED).update(
-        state=VersionState.RUNNING, worker_id=worker_id)
+        state=VersionState.RUNNING, worker_id=worker_id, updated_at=timezone.now())
     if not claimed:
         return "skipped"
     version = DatasetVersion.objects.select_related("dataset").get(pk=version_id)
@@ -310,6 +312,32 @@ def _version_succeed(version: DatasetVersion, worker_id: str, stats: dict[str, A
     event_emit(workspace_id=version.workspace_id, type="dataset.built", subject=version,
                payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
                         "documents": stats["documents"], "tokens": stats["tokens"]})
+
+
+# A build reports progress every 50 documents (seconds apart); one silent this many
+# heartbeat timeouts (10 minutes by default) lost its worker.
+BUILD_STALE_FACTOR = 5
+
+
+def dataset_versions_requeue_stale(*, older_than: timedelta | None = None) -> list[int]:
+    """running → queued for builds whose worker stopped reporting progress (killed, lost),
+    each sent to a worker again after commit; a build starts over (its files are written
+    only at the end). Returns the requeued ids."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S * BUILD_STALE_FACTOR)
+    requeued = []
+    for pk in DatasetVersion.objects.filter(
+            state=VersionState.RUNNING, updated_at__lt=timezone.now() - older_than
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            if not DatasetVersion.objects.filter(pk=pk, state=VersionState.RUNNING).update(
+                    state=VersionState.QUEUED, worker_id="", progress=0.0,
+                    updated_at=timezone.now()):
+                continue
+            transaction.on_commit(lambda pk=pk: current_app.send_task("datasets.build",
+                                                                      args=[pk]))
+        requeued.append(pk)
+    return requeued
 
 
 @transaction.atomic

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
@@ -25,6 +27,7 @@ from apps.datasets.services import (
     dataset_import_upload,
     dataset_version_build,
     dataset_version_create,
+    dataset_versions_requeue_stale,
     split_path,
     version_dir,
 )
@@ -264,3 +267,23 @@ def test_only_a_workspace_admin_reaches_its_datasets_and_another_workspace_is_a_
     with pytest.raises(DomainError, match=f"No publishing target {their_target.pk} in this"):
         dataset_import_target(dataset=dataset, target_id=their_target.pk)
     assert DatasetVersion.objects.filter(dataset=dataset).count() == 1
+
+
+def test_a_build_whose_worker_died_is_sent_again_and_built_once(ws, datasets_dir, garden_files):
+    # given two builds running: one whose worker went silent 11 minutes ago, one alive
+    dataset = dataset_create(workspace=ws, name="Garden")
+    dataset_import_upload(dataset=dataset, filename="questions.csv",
+                          data=garden_files["questions.csv"])
+    dead = dataset_version_create(dataset=dataset, options={"min_chars": 100})
+    alive = dataset_version_create(dataset=dataset, options={"min_chars": 100})
+    DatasetVersion.objects.filter(pk=dead.pk).update(
+        state=VersionState.RUNNING, worker_id="killed", progress=0.5,
+        updated_at=timezone.now() - timedelta(minutes=11))
+    DatasetVersion.objects.filter(pk=alive.pk).update(state=VersionState.RUNNING, worker_id="w")
+    # when the reconciler sweeps, then only the silent one is queued again, from the start
+    assert dataset_versions_requeue_stale() == [dead.pk]
+    dead.refresh_from_db()
+    assert (dead.state, dead.worker_id, dead.progress) == (VersionState.QUEUED, "", 0.0)
+    # and the message it is sent again builds it
+    assert dataset_version_build(version_id=dead.pk, worker_id="w2") == "built"
+    assert dataset_versions_requeue_stale() == []
