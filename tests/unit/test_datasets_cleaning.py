@@ -118,3 +118,22 @@ def test_unsafe_or_unreadable_zip_members_refuse_the_whole_archive(members, refu
 def test_unreadable_files_are_refused_with_the_reason(name, data, refusal):
     with pytest.raises(UploadRefused, match=refusal):
         upload_documents(name, data)
+
+
+def test_chinese_is_measured_in_words_and_its_near_copies_found():
+    # given a Chinese article, the same article with one phrase changed, and another one
+    article = ("堆肥是把厨房里的果皮菜叶和院子里的落叶混合在一起，保持湿润，每隔一两个星期翻动一次，"
+               "让空气进入堆的中间。几个月以后，这些材料就会变成深色松软的肥料，可以用来改良花园的土壤。")
+    edited = article.replace("几个月以后", "大约三个月以后")
+    other = ("番茄喜欢阳光充足的角落和排水良好的深盆。早上在根部浇水，不要淋湿叶子，"
+             "这样可以减少病害。第一批花结出小果以后，每周施一次富含钾的液体肥料。")
+    result = clean([RawDocument(id=n, text=t) for n, t in
+                    (("a", article), ("b", edited), ("c", other))],
+                   CleaningOptions(min_chars=20, languages=("zh",), validation_share=0,
+                                   test_share=0))
+    # then the edited copy is a near-duplicate, and tokens are jieba words, not characters
+    assert result.stats["dropped"]["near_duplicates"] == 1
+    assert result.stats["languages"] == {"zh": 2}
+    kept = {d.id: d for d in result.splits["train"]}
+    assert sorted(kept) == ["a", "c"]
+    assert (kept["a"].tokens, len(kept["a"].text)) == (47, 86)  # jieba's words, 86 characters
