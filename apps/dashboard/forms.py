@@ -85,6 +85,10 @@ class ApproveForm(forms.Form):
         widget=forms.CheckboxSelectMultiple, label="Publish to",
     )
     publish_at = _publish_at_field("Empty: as soon as approved.")
+    override_justification = forms.CharField(
+        max_length=2000, required=False, label="Justification",
+        help_text="Workspace admins only: approve a revision that breaks a hard rule, for this "
+        "recorded reason.")
 
     def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})

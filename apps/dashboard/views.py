@@ -291,6 +291,7 @@ def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
             comment=form.cleaned_data["comment"],
             target_ids=[t.pk for t in form.cleaned_data["targets"]],
             publish_at=form.cleaned_data["publish_at"],
+            override_justification=form.cleaned_data["override_justification"],
         ),
     )
 

@@ -148,3 +148,20 @@ def test_the_api_refuses_a_failing_edit_and_takes_an_admin_override(ws, brief, r
     approved = client.post(url, {"draft_id": draft.pk,
                                  "override_justification": "A quoted guarantee."}, format="json")
     assert (approved.status_code, approved.json()["state"]) == (200, "approved")
+
+
+def test_the_brief_page_refuses_a_failing_edit_and_takes_an_admins_justification(ws, brief,
+                                                                                  rita) -> None:
+    draft = _draft(brief)
+    revision_edit(draft=draft, text=BANNED, author=rita)
+    url = f"/briefs/{brief.pk}/approve/"
+    refused = logged_in(rita).post(url, {"draft_id": draft.pk})
+    assert refused.status_code == 400
+    assert "Revision 2 breaks a hard rule: banned terms found (none allowed): guaranteed." in (
+        refused.content.decode())
+    ada = factories.member(ws, Role.ADMIN, username="ada")
+    approved = logged_in(ada).post(url, {"draft_id": draft.pk,
+                                         "override_justification": "A quoted guarantee."})
+    assert approved.status_code == 302
+    brief.refresh_from_db()
+    assert brief.state == BriefState.APPROVED
