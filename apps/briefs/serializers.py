@@ -17,6 +17,7 @@ from apps.accounts.api_auth import ID_MAX
 from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.briefs.prompting import PROMPT_FIELDS, template_validate
 from apps.briefs.selectors import content_type_find, style_guide_find
+from apps.core.api_time import LocalTimeField, LocalTimesSerializer
 from apps.core.errors import DomainError
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, Draft, GenerationJob, ModelProfile
@@ -32,8 +33,11 @@ class IdField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
-class BriefCreateSerializer(serializers.Serializer):
-    """The fields of `brief_create`; needs `workspace` in its context."""
+class BriefCreateSerializer(LocalTimesSerializer):
+    """The fields of `brief_create`; needs `workspace` in its context. A `due_at` without
+    an offset needs a `timezone`, as every time the API reads."""
+
+    time_fields = ("due_at",)
 
     title = serializers.CharField(max_length=200)
     content_type = serializers.CharField(max_length=80, help_text="id or slug")
@@ -56,7 +60,8 @@ class BriefCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=50_000, trim_whitespace=False),
         max_length=20, required=False,
     )
-    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    due_at = LocalTimeField(required=False, allow_null=True,
+                            help_text="with an offset, or without one and a `timezone`")
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
     style_guide = IdField(required=False, allow_null=True)

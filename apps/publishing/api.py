@@ -30,7 +30,7 @@ from apps.accounts.api_auth import (
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.selectors import brief_get
 from apps.briefs.serializers import IdField, PublicationSerializer, TargetSerializer
-from apps.core.api_time import PUBLISH_AT_HELP, PublishTimeField, PublishTimeSerializer
+from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.publishing.connectors import PublishError
@@ -133,7 +133,7 @@ class RescheduleSerializer(PublishTimeSerializer):
 class BriefPublishSerializer(PublishTimeSerializer):
     target_ids = serializers.ListField(child=IdField(), min_length=1, max_length=50,
                                        help_text="enabled targets of the brief's workspace")
-    publish_at = PublishTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
+    publish_at = LocalTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
 
 
 @extend_schema(methods=["POST"], request=RescheduleSerializer, responses=PublicationSerializer,

@@ -18,7 +18,7 @@ from apps.accounts.api_auth import ApiBase, IdFilter, WorkspaceListApi, request_
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
 from apps.briefs.serializers import BriefDetailSerializer, IdField, ReviewListSerializer
-from apps.core.api_time import PUBLISH_AT_HELP, PublishTimeField, PublishTimeSerializer
+from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.models import Workspace
 from apps.reviews.models import Decision, Review
 from apps.reviews.services import review_approve, review_reject, review_request_changes
@@ -32,7 +32,7 @@ class ApproveSerializer(PublishTimeSerializer):
         help_text="default: the workspace's auto-publish targets",
     )
     # Read as publish/ and reschedule/ read it: no offset needs a `timezone`.
-    publish_at = PublishTimeField(required=False, allow_null=True,
+    publish_at = LocalTimeField(required=False, allow_null=True,
                                   help_text=f"{PUBLISH_AT_HELP}; default: as soon as approved")
     override_justification = serializers.CharField(
         max_length=2000, required=False, allow_blank=True,

@@ -55,6 +55,23 @@ def test_create_submits_the_brief_and_answers_with_its_job(ws, ct, editor):
     assert (body["drafts"], body["reviews"], body["publications"]) == ([], [], [])
 
 
+def test_a_due_time_without_an_offset_needs_a_timezone(ws, ct, editor):
+    # given a due time with no offset
+    client = client_for(editor)
+    payload = {"title": "Mulch", "content_type": "blog", "topic": "mulching beds",
+               "due_at": "2030-07-01T09:00:00"}
+    # when it is sent alone, then with its zone
+    alone = client.post(BRIEFS, payload, format="json")
+    placed = client.post(BRIEFS, payload | {"timezone": "America/Los_Angeles"}, format="json")
+    # then alone it is refused, as publish_at is, and with its zone it is 09:00 there
+    assert alone.status_code == 400
+    assert alone.json() == {
+        "due_at": ["A time without an offset needs a 'timezone', e.g. Europe/Paris."]}
+    assert placed.status_code == 201
+    assert placed.json()["due_at"] == "2030-07-01T16:00:00Z"
+    assert ContentBrief.objects.count() == 1
+
+
 def test_create_takes_the_content_type_by_id_and_defaults_from_it(ws, ct, editor):
     # given a content type whose defaults are 40 words and 2 variants
     # when a brief names it by id and leaves length and variants out
