@@ -369,7 +369,6 @@ class RunningBatch:
         self._positions: Any = None  # (rows, 1): the position of each row's next input token
         self._last: Any = None  # (rows, 1): each cached row's latest token, not yet in the cache
         self.mergeable = True  # until a prefill shows the model's cache cannot be stacked
-        self.steps = 0
 
     @property
     def rows(self) -> int:
@@ -399,7 +398,7 @@ class RunningBatch:
 
     def finished(self) -> list[Admitted]:
         """The items whose rows have all left, taken out of the batch."""
-        done = [a for index, a in self._admitted.items() if a.finished]
+        done = [admitted for admitted in self._admitted.values() if admitted.finished]
         for admitted in done:
             del self._admitted[admitted.rows[0].item]
         return done
@@ -449,7 +448,6 @@ class RunningBatch:
             if self.pending:
                 self._join(*joining)
         self._last = torch.tensor(tokens, device=self.loaded.device).unsqueeze(1)
-        self.steps += 1
         now = self._clock()
         for row, token in zip(rows, tokens, strict=True):
             row.device_s += (now - started) / len(rows)
