@@ -9,6 +9,7 @@ here, as a job on the default queue; its files are written once and never change
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from dataclasses import fields
@@ -48,6 +49,8 @@ from workers.datasets.files import UploadRefused, upload_documents
 from workers.datasets.store import jsonl_read, jsonl_write
 from workers.datasets.types import HTML, SPLITS, TEXT, CleaningOptions, RawDocument
 from workers.egress import EgressRefused
+
+logger = logging.getLogger(__name__)
 
 TARGET_KINDS = (TargetKind.WORDPRESS, TargetKind.GHOST)
 TARGET_POSTS_MAX = 5_000  # per import: a large archive is imported in several
@@ -295,8 +298,14 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
                          description=version.dataset.description, sources=sources,
                          options=version.options, stats=result.stats)
         _write_version(version, result.splits, card)
-    except (DomainError, OSError, ValueError) as exc:
+    except DomainError as exc:
         dataset_version_fail(version_id=version_id, error=str(exc))
+        return "failed"
+    except Exception as exc:
+        # Left running, the build would be requeued by the reconciler and fail again forever.
+        logger.exception("build of dataset version %s failed", version_id)
+        dataset_version_fail(version_id=version_id, error=f"The build failed "
+                             f"({type(exc).__name__}); the worker's log has the details.")
         return "failed"
     _version_succeed(version, worker_id, result.stats, result.samples, card)
     return "built"

@@ -287,3 +287,17 @@ def test_a_build_whose_worker_died_is_sent_again_and_built_once(ws, datasets_dir
     # and the message it is sent again builds it
     assert dataset_version_build(version_id=dead.pk, worker_id="w2") == "built"
     assert dataset_versions_requeue_stale() == []
+
+
+def test_a_build_that_breaks_fails_with_a_reason_and_no_path(ws, datasets_dir, garden_files):
+    dataset = dataset_create(workspace=ws, name="Garden")
+    item = dataset_import_upload(dataset=dataset, filename="questions.csv",
+                                 data=garden_files["questions.csv"])
+    version = dataset_version_create(dataset=dataset)
+    (datasets_dir / "workspaces" / str(ws.pk) / f"dataset-{dataset.pk}" / "imports"
+     / f"{item.pk}.jsonl").unlink()  # the shared volume lost the file
+    assert dataset_version_build(version_id=version.pk, worker_id="w") == "failed"
+    version.refresh_from_db()
+    assert (version.state, version.error) == (
+        VersionState.FAILED,
+        "The build failed (FileNotFoundError); the worker's log has the details.")
