@@ -233,8 +233,10 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 times reads out after 5 s by default, the same as the layer's
         # blocking BZPOPMIN, which then kills idle websockets: give reads room.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 500,
-                   "expiry": 30},
+        # Its own server when AIGC_CHANNEL_LAYER_URL says so (live events only: losing it
+        # loses no work), else the broker's.
+        "CONFIG": {"hosts": [{"address": os.environ.get("AIGC_CHANNEL_LAYER_URL") or REDIS_URL,
+                              "socket_timeout": 30}], "capacity": 500, "expiry": 30},
     }
 }
 

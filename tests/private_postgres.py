@@ -1,5 +1,5 @@
 """A PostgreSQL cluster of the test's own (initdb into a temp folder, its own port), for
-tests that load, exhaust or stop a database: never the machine's shared server."""
+tests that load, exhaust, stop or restart a database: never the machine's shared server."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -33,6 +34,8 @@ class PrivatePostgres:
     port: int
     folder: Path
     user: str
+    max_connections: int = 40
+    server: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -40,11 +43,53 @@ class PrivatePostgres:
 
     def client_connections(self, database: str = "aigc") -> int:
         """Client connections to `database` now, not counting the one asking."""
-        with psycopg.connect(f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(self._admin_url, autocommit=True) as conn:
             row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
                                "AND backend_type = 'client backend'", (database,)).fetchone()
         return int(row[0]) if row else 0
+
+    @property
+    def _admin_url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server on its folder and port; return once it accepts connections."""
+        self.server = subprocess.Popen(
+            _as_owner([_bin("postgres"), "-D", str(self.folder / "data"), "-p", str(self.port),
+                       "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1",
+                       "-c", f"max_connections={self.max_connections}", "-c", "fsync=off"],
+                      self.user),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self._admin_url, autocommit=True, connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT): every client is disconnected, as when an operator or a
+        crash restarts the database under the platform."""
+        if self.server is None or self.server.poll() is not None:
+            return
+        # pg_ctl, not a signal to our child: as root that child is runuser, not the server.
+        stopped = subprocess.run(
+            _as_owner([_bin("pg_ctl"), "stop", "-D", str(self.folder / "data"), "-m", "fast",
+                       "-w", "-t", "20"], self.user), capture_output=True, timeout=30)
+        try:
+            self.server.wait(10 if stopped.returncode == 0 else 1)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait(10)
+
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Stop the server, stay down `down_s` seconds, start it again on the same data."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
 
 
 def _as_owner(command: list[str], owner: str) -> list[str]:
@@ -57,36 +102,18 @@ def private_postgres(*, max_connections: int = 40) -> Iterator[PrivatePostgres]:
     owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     folder = Path(tempfile.mkdtemp(prefix="aigc-pg-"))
     os.chmod(folder, 0o755)
-    data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, owner)
-    port = free_port()
-    subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-U", owner, "-A", "trust",
-                              "--no-sync"], owner), check=True, capture_output=True, timeout=120)
-    server = subprocess.Popen(
-        _as_owner([_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
-                   "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
-                   "-c", "fsync=off"], owner),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cluster = PrivatePostgres(port=port, folder=folder, user=owner)
+    subprocess.run(_as_owner([_bin("initdb"), "-D", str(folder / "data"), "-U", owner, "-A",
+                              "trust", "--no-sync"], owner),
+                   check=True, capture_output=True, timeout=120)
+    cluster = PrivatePostgres(port=free_port(), folder=folder, user=owner,
+                              max_connections=max_connections)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with psycopg.connect(f"postgresql://{owner}@127.0.0.1:{port}/postgres",
-                                     autocommit=True) as conn:
-                    conn.execute("CREATE DATABASE aigc")
-                break
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        cluster.start()
+        with psycopg.connect(cluster._admin_url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE aigc")
         yield cluster
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+        cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)

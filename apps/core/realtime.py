@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 
 def groups_for(workspace_id: int, payload: dict[str, Any]) -> list[str]:
@@ -43,4 +47,11 @@ def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None
 
         await asyncio.gather(*(in_order(g, queued) for g, queued in by_group.items()))
 
-    async_to_sync(send_all)()
+    # Best effort: the database is the source of truth and a client that reconnects gets a
+    # snapshot, so while the channel layer is down the events are lost with a warning, and
+    # the relay's other consumers (the pipeline's next step, webhooks) still run.
+    try:
+        async_to_sync(send_all)()
+    except (RedisError, OSError) as exc:
+        logger.warning("channel layer unavailable (%s: %s): %d live events not sent",
+                       type(exc).__name__, exc, len(messages))

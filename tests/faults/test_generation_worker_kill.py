@@ -27,7 +27,7 @@ from tests import factories
 from tests.clients import wait_until
 from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 HEARTBEAT_TIMEOUT_S = 6
 

@@ -40,7 +40,7 @@ from tests import factories
 from tests.clients import wait_until
 from tests.peers.webhooks import WebhookReceiver
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SECRET = "whsec_" + base64.b64encode(b"publishing-recovery-secret-32-b!").decode()
 # The production 120 s limit, 600 s threshold and 15 s beat, scaled down so the test
