@@ -9,7 +9,7 @@ phone number (5 %). The cleaning pipeline (workers/datasets/cleaning.py, English
 PII scrubbed) builds the dataset; the base model is then fine-tuned on its train split
 and measured on its test split, on the CPU (or the GPU with --device cuda).
 
-    .venv/bin/python bench/dataset_training.py [--device cpu|cuda] [--steps 200]
+    .venv/bin/python bench/dataset_training.py [--device cpu|cuda] [--steps 200] [--lora-rank 8]
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--lora-rank", type=int, default=None,
+                        help="learn LoRA adapters of this rank instead of every weight")
     args = parser.parse_args()
     rng = random.Random(SEED)
     documents = corpus_documents()
@@ -79,7 +81,8 @@ def main() -> None:
                             threads=1, device=args.device)
         train_builtin_model(base, BASE_STEPS, base_plan)
         plan = FineTunePlan(steps=args.steps, learning_rate=1e-3, batch_size=8,
-                            max_seconds=None, threads=1, device=args.device)
+                            max_seconds=None, threads=1, device=args.device,
+                            lora_rank=args.lora_rank)
         started = time.perf_counter()
         report = finetune_model(base, Path(folder) / "tuned",
                                 [d.text for d in result.splits["train"]], plan,
@@ -97,7 +100,9 @@ def main() -> None:
         ("cleaning", f"{cleaning_s:.1f} s, {len(raw) / cleaning_s:,.0f} documents/s"),
         ("train / test documents", f"{stats['splits']['train']['documents']:,} / "
          f"{stats['splits']['test']['documents']:,}"),
-        (f"fine-tuning on {args.device}", f"{report.steps} steps of {plan.batch_size} x "
+        (f"fine-tuning on {args.device}"
+         + (f", LoRA rank {args.lora_rank}" if args.lora_rank else ""),
+         f"{report.steps} steps of {plan.batch_size} x "
          f"{report.block_size} tokens in {tuning_s:.1f} s, {tokens_seen / tuning_s:,.0f} "
          "tokens/s (evaluation included)"),
         ("held-out perplexity", f"{report.heldout_perplexity_before} before, "
@@ -109,7 +114,8 @@ def main() -> None:
     print(json.dumps({
         "documents_in": len(raw), "documents_kept": stats["documents"],
         "cleaning_docs_per_s": round(len(raw) / cleaning_s, 1),
-        "device": args.device, "train_tokens_per_s": round(tokens_seen / tuning_s),
+        "device": args.device, "lora_rank": args.lora_rank,
+        "train_tokens_per_s": round(tokens_seen / tuning_s),
         "heldout_perplexity_before": report.heldout_perplexity_before,
         "heldout_perplexity_after": report.heldout_perplexity_after,
     }))
