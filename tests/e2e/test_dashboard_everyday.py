@@ -77,11 +77,19 @@ def test_finished_cards_have_no_bar_every_page_is_live_and_reject_asks_first(
     for path in ("/insights/", "/training/", "/notifications/"):
         page.goto(path)
         expect(page.locator("[data-live-status]")).to_have_text("live")
-    # a reject asks first: going back keeps the brief in review
+    # a bulk action asks first, naming the action and how many briefs
+    page.goto("/")
+    page.locator(f"#pick-{brief.pk}").check()
+    page.get_by_label("With the selected briefs").select_option("reject")
+    page.get_by_role("button", name="Apply").click()
+    dialog = page.locator("dialog.confirm")
+    expect(dialog).to_contain_text("Reject: 1 selected brief?")
+    dialog.get_by_role("button", name="Go back").click()
+    expect(dialog).to_be_hidden()
+    # so does a reject on the brief page: going back keeps the brief in review
     page.goto(f"/briefs/{brief.pk}/")
     decision = page.locator("#decision")
     decision.get_by_role("button", name="Reject").click()
-    dialog = page.locator("dialog.confirm")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Reject “Mulch”? It will not be published.")
     dialog.get_by_role("button", name="Go back").click()

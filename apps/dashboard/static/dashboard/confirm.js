@@ -26,19 +26,21 @@
     document.body.appendChild(dialog);
   }
 
-  function question(form) {
-    if (!("confirmBulk" in form.dataset)) return form.dataset.confirm;
+  // [question, the confirming button's label]
+  function question(form, submitter) {
+    const button = (submitter && submitter.textContent.trim()) || "Confirm";
+    if (!("confirmBulk" in form.dataset)) return [form.dataset.confirm, button];
     const action = form.querySelector("select[name=action]");
     const label = action && action.selectedOptions[0] ? action.selectedOptions[0].textContent : "";
     const picked = document.querySelectorAll('input[name=brief_ids][form="' + form.id + '"]:checked').length;
-    return label + ": " + picked + " selected brief" + (picked === 1 ? "" : "s") + "?";
+    return [label + ": " + picked + " selected brief" + (picked === 1 ? "" : "s") + "?", label];
   }
 
   function ask(form, submitter) {
     if (!dialog) build();
-    dialog.querySelector("#confirm-question").textContent = question(form);
-    const go = dialog.querySelector("button[value=confirm]");
-    go.textContent = form.dataset.confirmButton || (submitter && submitter.textContent.trim()) || "Confirm";
+    const asked = question(form, submitter);
+    dialog.querySelector("#confirm-question").textContent = asked[0];
+    dialog.querySelector("button[value=confirm]").textContent = asked[1];
     dialog.returnValue = "";
     dialog.addEventListener("close", function onClose() {
       dialog.removeEventListener("close", onClose);
