@@ -376,6 +376,11 @@ def dataset_version_train(*, version: DatasetVersion, kind: str,
     if version.state != VersionState.SUCCEEDED:
         raise DomainError(f"Version {version.number} of {version.dataset.name!r} is not built "
                           f"({version.state}); train on a succeeded version.")
+    splits = version.stats["splits"]
+    if not splits["train"]["documents"] or not splits["test"]["documents"]:
+        raise DomainError(f"Version {version.number} needs documents in its train and test "
+                          "splits (the test split measures the held-out perplexity); build "
+                          "one with a test_share above 0.")
     base = None
     if base_version_id is not None:
         base = model_versions(workspace_id=version.workspace_id).filter(

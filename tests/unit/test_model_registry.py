@@ -195,6 +195,12 @@ def test_archiving_and_promotion_rules(ws, models_dir, datasets_dir, garden_file
         f"/api/v1/model-versions/{v1.pk}/promote/", {"profile_id": profile.pk}, format="json")
     assert (answer.status_code, answer.json()) == (
         400, {"detail": "Version 1 is archived; it cannot be promoted."})
+    untestable = dataset_version_create(dataset=version.dataset,
+                                        options={**OPTIONS, "test_share": 0.0})
+    dataset_version_build(version_id=untestable.pk, worker_id="w")
+    untestable.refresh_from_db()
+    with pytest.raises(DomainError, match="Version 2 needs documents in its train and test"):
+        dataset_version_train(version=untestable, kind=TrainingKind.FINETUNE)
     unbuilt = dataset_version_create(dataset=version.dataset, options=OPTIONS)
-    with pytest.raises(DomainError, match=r"Version 2 of 'Garden \d+' is not built \(queued\)"):
+    with pytest.raises(DomainError, match=r"Version 3 of 'Garden \d+' is not built \(queued\)"):
         dataset_version_train(version=unbuilt, kind=TrainingKind.FINETUNE)
