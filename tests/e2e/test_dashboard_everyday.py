@@ -109,12 +109,15 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_platform, desk, scree
     context, page = _sign_in(browser, live_platform, "ada", viewport=PHONE)
     widths = {}
     for name, path in (("queue", "/"), ("table", "/?view=table"),
-                       ("brief", f"/briefs/{brief.pk}/"), ("insights", "/insights/")):
+                       ("brief", f"/briefs/{brief.pk}/"), ("insights", "/insights/"),
+                       ("new", "/briefs/new/"), ("training", "/training/"),
+                       ("notifications", "/notifications/"), ("profile", "/profile/")):
         page.goto(path)
         page.wait_for_load_state("load")
         widths[name] = page.evaluate("document.documentElement.scrollWidth")
         screenshot(page, f"phone-{name}")
-    assert widths == {"queue": 390, "table": 390, "brief": 390, "insights": 390}
+    assert widths == {"queue": 390, "table": 390, "brief": 390, "insights": 390, "new": 390,
+                      "training": 390, "notifications": 390, "profile": 390}
     # the whole navigation is reachable: Admin is on the screen, not cut off
     box = page.get_by_role("link", name="Admin").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
