@@ -84,8 +84,8 @@ def test_any_local_causal_lm_is_fine_tuned_with_lora_on_a_dataset_version(
 def test_a_base_model_outside_the_workspaces_folders_is_refused(ws, models_dir, datasets_dir,
                                                                  garden_files, tiny_llama):
     dataset = dataset_create(workspace=ws, name="Garden")
-    dataset_import_upload(dataset=dataset, filename="questions.csv",
-                          data=garden_files["questions.csv"])
+    for name in ("questions.csv", "notes.jsonl"):
+        dataset_import_upload(dataset=dataset, filename=name, data=garden_files[name])
     version = dataset_version_create(dataset=dataset, options={"min_chars": 100})
     dataset_version_build(version_id=version.pk, worker_id="w")
     version.refresh_from_db()
