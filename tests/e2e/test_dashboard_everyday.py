@@ -12,12 +12,15 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
+from apps.generation.models import Backend, ModelProfile
 from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-123456!"
 PHONE = {"width": 390, "height": 844}
+# Generation and scoring by the real workers on two CPU cores: seconds, with margin.
+PIPELINE_MS = 180_000
 
 
 @pytest.fixture
@@ -25,7 +28,10 @@ def desk(live_platform):  # type: ignore[no-untyped-def]
     ws = factories.workspace(name="Garden Weekly")
     for username, role in (("eddie", Role.EDITOR), ("rita", Role.REVIEWER), ("ada", Role.ADMIN)):
         factories.member(ws, role, username=username, password=PASSWORD)
-    factories.content_type(ws, name="Blog post", slug="blog-post")
+    profile = ModelProfile.objects.create(workspace=ws, name="Built-in", backend=Backend.BUILTIN,
+                                          parameters={"max_new_tokens": 24})
+    factories.content_type(ws, name="Blog post", slug="blog-post", model_profile=profile,
+                           default_length=20, default_variants=1)
     return ws
 
 
@@ -61,6 +67,12 @@ def test_a_due_time_typed_in_los_angeles_is_read_there_and_shown_back_in_pdt(
     assert ContentBrief.objects.get(title="Spring beds").due_at.isoformat() == \
         f"{year}-07-01T16:00:00+00:00"
     screenshot(page, "due-in-pdt")
+    # and the "queued for generation" banner goes once the real workers have put it in review
+    banner = page.locator("main > .messages")
+    expect(banner).to_contain_text("is queued for generation")
+    expect(page.locator("[data-brief-state]")).to_have_attribute(
+        "data-brief-state", "in_review", timeout=PIPELINE_MS)
+    expect(banner).to_have_count(0)
     context.close()
 
 
