@@ -20,6 +20,7 @@ from apps.generation.models import (
     GenerationQuota,
     JobState,
     ModelProfile,
+    ModelVersion,
     TrainingKind,
     TrainingRun,
 )
@@ -203,3 +204,13 @@ class TrainingRunAdmin(ReadOnlyAdmin):
                                                 kind=TrainingKind.FINETUNE, actor=request.user),
             workspace_of=lambda run: run.workspace_id,
         )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    """Versions are written by training runs and promoted through the registry's services."""
+
+    list_display = ("id", "workspace", "number", "folder", "kind", "base", "revision",
+                    "archived_at", "created_at")
+    list_filter = ("kind", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("workspace",)

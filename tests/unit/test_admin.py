@@ -14,13 +14,20 @@ from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
+from apps.datasets.models import Dataset, DatasetImport, DatasetVersion, ImportSource
 from apps.evaluation.models import (
     GateDecision,
     GateOutcome,
     QualityGate,
     WorkspaceEvaluationSettings,
 )
-from apps.generation.models import GenerationQuota, JobState, TrainingKind, TrainingRun
+from apps.generation.models import (
+    GenerationQuota,
+    JobState,
+    ModelVersion,
+    TrainingKind,
+    TrainingRun,
+)
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.services import publication_claim, publication_fail
 from apps.publishing.targets import target_create
@@ -38,7 +45,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = {"core", "accounts", "briefs", "generation", "evaluation", "reviews", "publishing",
-            "notifications"}
+            "notifications", "datasets"}
 MODELS = {
     (model._meta.app_label, model._meta.model_name): model
     for model in admin.site._registry
@@ -100,7 +107,13 @@ def gate_round(ws, name: str) -> None:
 def every_model_in(ws, name: str) -> None:
     factories.model_profile(ws, name=f"{name} model")
     GenerationQuota.objects.get_or_create(workspace=ws)
-    TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
+    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
+    ModelVersion.objects.create(workspace=ws, number=1, training_run=run, folder=f"run-{run.pk}",
+                                revision="0" * 12, kind=TrainingKind.FINETUNE, base="builtin")
+    dataset = Dataset.objects.create(workspace=ws, name=f"{name} archive")
+    DatasetImport.objects.create(dataset=dataset, source=ImportSource.UPLOAD, label="a.txt",
+                                 documents=1)
+    DatasetVersion.objects.create(dataset=dataset, workspace=ws, number=1)
     ws.style_guides.create(name=f"{name} style", tone="warm")
     published_round(ws, name)
     review_round(ws, name)
@@ -118,11 +131,13 @@ def test_every_model_is_registered():
     assert OUR_MODELS == [
         ("accounts", "membership"), ("briefs", "contentbrief"), ("briefs", "contenttype"),
         ("briefs", "styleguide"), ("core", "auditevent"), ("core", "outboxevent"),
-        ("core", "workspace"), ("evaluation", "evaluation"), ("evaluation", "gatedecision"),
+        ("core", "workspace"), ("datasets", "dataset"), ("datasets", "datasetversion"),
+        ("evaluation", "evaluation"), ("evaluation", "gatedecision"),
         ("evaluation", "qualitygate"), ("evaluation", "workspaceevaluationsettings"),
         ("generation", "draft"),
         ("generation", "generationjob"), ("generation", "generationquota"),
-        ("generation", "modelprofile"), ("generation", "trainingrun"),
+        ("generation", "modelprofile"), ("generation", "modelversion"),
+        ("generation", "trainingrun"),
         ("notifications", "notification"), ("publishing", "publication"),
         ("publishing", "publishingtarget"), ("reviews", "approvalpolicy"),
         ("reviews", "draftrevision"), ("reviews", "editlock"), ("reviews", "guestlink"),
