@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterator
@@ -210,17 +211,24 @@ def test_throttles_fail_open_with_a_warning_when_their_cache_is_down(
 def database_unreachable(django_db_blocker, tmp_path: Path) -> Iterator[None]:
     """The default connection points at a database that cannot be opened (a closed port on
     PostgreSQL, a missing folder on SQLite), outside any test transaction; restored after."""
+    pooled = getattr(connection, "pool", None) is not None
     with django_db_blocker.unblock():
         connection.close()
-        saved = dict(connection.settings_dict)
+        if pooled:  # the pool holds the old address: a new one is built from the settings
+            connection.close_pool()
+        saved = copy.deepcopy(connection.settings_dict)
         if connection.vendor == "sqlite":
             connection.settings_dict["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
         else:
             connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
+            if pooled:  # give up on the closed port in a second, not the pool's ten
+                connection.settings_dict["OPTIONS"]["pool"]["timeout"] = 1.0
         try:
             yield
         finally:
             connection.close()
+            if pooled:
+                connection.close_pool()
             connection.settings_dict.clear()
             connection.settings_dict.update(saved)
 
@@ -251,9 +259,17 @@ def test_readyz_names_the_unreachable_database(database_unreachable, monkeypatch
 
 
 @pytest.mark.django_db
+def point_broker_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    # Celery fills in the read and write URLs from CELERY_BROKER_URL when one is set; as
+    # items, so that undoing brings back the computed values.
+    for name in ("broker_url", "broker_read_url", "broker_write_url"):
+        monkeypatch.setitem(current_app.conf, name, url)
+
+
+@pytest.mark.django_db
 def test_readyz_names_an_unreachable_broker_and_channel_layer(monkeypatch):
     closed = f"redis://127.0.0.1:{free_port()}/0"
-    monkeypatch.setattr(current_app.conf, "broker_url", closed)
+    point_broker_at(monkeypatch, closed)
     layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                           "CONFIG": {"hosts": [closed]}}}
     with override_settings(CHANNEL_LAYERS=layers):
@@ -276,7 +292,7 @@ def test_readyz_is_ready_and_healthz_alive_whatever_host_the_probe_sends():
 def broker_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Celery sends to a port nobody listens on, through fresh connection pools (the
     session's pools stay connected to the real broker and come back after the test)."""
-    monkeypatch.setattr(current_app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    point_broker_at(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     monkeypatch.setattr(current_app, "_pool", None)
     monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
 

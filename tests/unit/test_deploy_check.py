@@ -14,8 +14,9 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the tests set for themselves (tests/settings.py), which an operator's shell has not.
+# (The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright in the same process.)
 TEST_ONLY = {"DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "AIGC_ENCRYPTION_KEYS",
-             "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_COOKIES"}
+             "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_COOKIES", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 def production_env() -> dict[str, str]:

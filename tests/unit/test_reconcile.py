@@ -42,7 +42,9 @@ LONG_AGO = timedelta(hours=1)
 def purge() -> None:
     with current_app.connection_for_write() as connection:
         for name in (*QUEUES, Queue.PUBLISHING.value):
-            current_app.amqp.queues[name](connection.default_channel).purge()
+            queue = current_app.amqp.queues[name](connection.default_channel)
+            queue.declare()  # RabbitMQ refuses to purge a queue no worker has declared yet
+            queue.purge()
 
 
 @pytest.fixture(autouse=True)
