@@ -38,7 +38,7 @@ from apps.apikeys.services import apikey_create
 from tests import factories
 ws = factories.workspace()
 editor = factories.member(ws, "editor")
-profile = factories.model_profile(ws, parameters={"max_new_tokens": 400, "min_new_tokens": 400})
+profile = factories.model_profile(ws, parameters={"max_new_tokens": 200, "min_new_tokens": 200})
 content_type = factories.content_type(ws, model_profile=profile, default_variants=1)
 _, key = apikey_create(workspace=ws, user=editor, name="faults",
                        scopes=["briefs:read", "briefs:write"])

@@ -30,6 +30,9 @@ from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_trai
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 HEARTBEAT_TIMEOUT_S = 6
+# Seconds of writing on the tiny model even on an idle machine (about 50 tokens/s for two
+# variants under load), so the kill lands mid-job; few enough to write again quickly.
+TOKENS = 600
 
 
 @pytest.fixture
@@ -53,10 +56,10 @@ def job_state(job_id: int) -> tuple[str, int, int]:
 def test_a_worker_killed_mid_job_leaves_it_to_be_written_once_more(workers) -> None:
     processes, env, logs = workers
     gpu = next(p for p in processes if p.name == "worker-gpu")
-    # given a slow job (two variants of 1500 tokens) that a worker has started writing
+    # given a slow job (two variants of TOKENS tokens) that a worker has started writing
     ws = factories.workspace()
-    profile = factories.model_profile(ws, parameters={"max_new_tokens": 1500,
-                                                      "min_new_tokens": 1500})
+    profile = factories.model_profile(ws, parameters={"max_new_tokens": TOKENS,
+                                                      "min_new_tokens": TOKENS})
     brief = factories.brief(ws, factories.content_type(ws, model_profile=profile), submit=True,
                             variants=2)
     job = brief.jobs.get()
@@ -80,7 +83,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_be_written_once_more(workers) -> N
                            "the job generated again")
         assert state[1:] == (2, 2)
         drafts = Draft.objects.filter(job_id=job.pk).order_by("variant")
-        assert [(d.variant, d.completion_tokens) for d in drafts] == [(0, 1500), (1, 1500)]
+        assert [(d.variant, d.completion_tokens) for d in drafts] == [(0, TOKENS), (1, TOKENS)]
         requeued = AuditEvent.objects.filter(subject_id=job.pk, action="job.queued")
         assert requeued.count() == 1
         assert "worker-gpu-2@" in GenerationJob.objects.get(pk=job.pk).worker_id
