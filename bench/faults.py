@@ -76,6 +76,9 @@ def main() -> None:
                "AIGC_MODELS_DIR": str(var / "models"), "AIGC_PUBLISH_DIR": str(var / "published"),
                "AIGC_RESEND_AFTER_S": str(RESEND_AFTER_S), "AIGC_RECONCILE_INTERVAL_S": "3",
                "AIGC_JOB_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S), "LOG_LEVEL": "WARNING"}
+        # Always a broker of its own, which it kills: never a server the environment names.
+        for name in ("REDIS_URL", "CELERY_BROKER_URL", "AIGC_CACHE_URL", "AIGC_CHANNEL_LAYER_URL"):
+            os.environ.pop(name, None)
         os.environ.update({**env, "DJANGO_SETTINGS_MODULE": "tests.settings"})
         import django
 
