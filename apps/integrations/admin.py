@@ -116,7 +116,8 @@ class SubscriptionAdmin(WorkspaceScopedAdmin):
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "url")
     list_select_related = ("workspace",)
-    readonly_fields = ("enabled", "failing_since", "disabled_reason", "created_at", "updated_at")
+    readonly_fields = ("enabled", "failing_since", "consecutive_failures", "paused_until",
+                       "disabled_reason", "created_at", "updated_at")
     actions = ("enable_subscriptions",)
 
     def save_model(self, request: HttpRequest, obj: Subscription, form: Any,

@@ -73,9 +73,15 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Subscription
         fields = ["id", "name", "url", "event_types", "payload_version", "enabled",
-                  "failing_since", "disabled_reason", "created_at", "updated_at"]
-        read_only_fields = ["payload_version", "enabled", "failing_since", "disabled_reason",
-                            "created_at", "updated_at"]
+                  "failing_since", "consecutive_failures", "paused_until", "disabled_reason",
+                  "created_at", "updated_at"]
+        read_only_fields = ["payload_version", "enabled", "failing_since", "consecutive_failures",
+                            "paused_until", "disabled_reason", "created_at", "updated_at"]
+        extra_kwargs = {
+            "consecutive_failures": {"help_text": "failed tries in a row, across its deliveries"},
+            "paused_until": {"help_text": "its circuit breaker is open: no delivery is tried "
+                                          "before this time, then one probes"},
+        }
 
 
 class SubscriptionCreatedSerializer(SubscriptionSerializer):

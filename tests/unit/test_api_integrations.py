@@ -69,6 +69,8 @@ def test_subscriptions_deliveries_and_redelivery_over_the_api(ws, admin):
         factories.brief(ws, submit=True)
         [delivery_id] = subscriptions_fanout(OutboxEvent.objects.get(type="brief.queued"))
         delivery_attempt(delivery=delivery_claim(delivery_id=delivery_id))  # 500: retry later
+        health = client.get(f"{API}/webhook-subscriptions/{created.json()['id']}/").json()
+        assert (health["consecutive_failures"], health["paused_until"]) == (1, None)
         Delivery.objects.filter(pk=delivery_id).update(state="failed")
         redelivered = client.post(f"{API}/webhook-deliveries/{delivery_id}/redeliver/")
         assert (redelivered.status_code, redelivered.json()["state"]) == (200, "pending")
