@@ -49,10 +49,11 @@ async def _run(url: str, cookies: list[str], events: int, every: float, send) ->
             connected += 1
             if connected == len(cookies):
                 ready.set()
+            await ready.wait()  # the first clients wait for the last to connect
             deadline = time.monotonic() + 60 + events * every
             while len(arrivals[index]) < events and time.monotonic() < deadline:
                 try:
-                    raw = await asyncio.wait_for(socket.recv(), timeout=5)
+                    raw = await asyncio.wait_for(socket.recv(), timeout=10)
                 except TimeoutError:
                     break
                 message = json.loads(raw)
