@@ -1,8 +1,7 @@
 """A tiny built-in model, trained once per test session in a few seconds; channel-layer reads.
 
-Import the fixtures into a test module with
-`from tests.generation_fixtures import tiny_model_dir, tiny_models_dir  # noqa: F401`;
-point `settings.MODELS_DIR` (or a worker's AIGC_MODELS_DIR) at `tiny_models_dir`.
+Its fixtures are a plugin (the root conftest.py), so a test just names them; point
+`settings.MODELS_DIR` (or a worker's AIGC_MODELS_DIR) at `tiny_models_dir`.
 """
 
 from __future__ import annotations

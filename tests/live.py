@@ -19,7 +19,6 @@ from django.db import connection
 from aigc_platform.celery import app as celery_app
 from aigc_platform.processes import ManagedProcess, database_url, free_port
 from aigc_platform.stack import platform_running
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 
 
 @dataclass
@@ -34,7 +33,7 @@ class LivePlatform:
 
 
 @pytest.fixture(scope="module")
-def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory  # noqa: F811
+def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory
                   ) -> Iterator[LivePlatform]:
     root = tmp_path_factory.mktemp("platform")
     with django_db_blocker.unblock():

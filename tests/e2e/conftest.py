@@ -11,13 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing
-from tests.live import (  # noqa: F401
-    LivePlatform,
-    live_platform,
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
+from tests.live import LivePlatform
 
 # Playwright's sync API runs an event loop in the test's thread, and Django then
 # refuses ORM calls from it; the test code itself is synchronous, so this is safe.
@@ -58,7 +52,7 @@ def screenshot(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def signed_in(browser, live_platform: LivePlatform):  # noqa: F811  # type: ignore[no-untyped-def]
+def signed_in(browser, live_platform: LivePlatform):  # type: ignore[no-untyped-def]
     """signed_in(username, password) -> a page of a fresh browser context, logged in."""
     contexts = []
 

@@ -33,7 +33,6 @@ from apps.generation.models import Backend, ModelProfile
 from tests import factories
 from tests.clients import wait_until
 from tests.faults.invariants import invariants
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -71,7 +70,7 @@ def layer(tmp_path: Path) -> Iterator[ValkeyServer]:
 
 
 def test_a_channel_layer_outage_loses_live_events_but_the_reconnecting_dashboard_is_current(
-        layer, django_db_blocker, tiny_models_dir, tmp_path: Path):  # noqa: F811
+        layer, django_db_blocker, tiny_models_dir, tmp_path: Path):
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
     layer_url = f"unix://{layer.unix_socket_path}"

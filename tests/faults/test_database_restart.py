@@ -27,7 +27,6 @@ from aigc_platform.processes import free_port
 from aigc_platform.stack import platform_running
 from tests.clients import wait_until
 from tests.faults.invariants import invariants
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 from tests.private_postgres import PrivatePostgres, private_postgres
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -64,7 +63,7 @@ def _states(cluster: PrivatePostgres, workspace_id: int) -> list[str]:
 
 
 def test_a_database_restart_mid_generation_loses_no_brief_and_doubles_no_job(
-        tiny_models_dir, tmp_path: Path):  # noqa: F811
+        tiny_models_dir, tmp_path: Path):
     with private_postgres(max_connections=60) as cluster:
         env = {"DATABASE_URL": cluster.url, "AIGC_MODELS_DIR": str(tiny_models_dir),
                "AIGC_PUBLISH_DIR": str(tmp_path / "published"),

@@ -25,7 +25,6 @@ from apps.core.models import AuditEvent
 from apps.generation.models import Draft, GenerationJob, JobState
 from tests import factories
 from tests.clients import wait_until
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +35,7 @@ TOKENS = 600
 
 
 @pytest.fixture
-def workers(django_db_blocker, tiny_models_dir, tmp_path: Path  # noqa: F811
+def workers(django_db_blocker, tiny_models_dir, tmp_path: Path
             ) -> Iterator[tuple[list[ManagedProcess], dict[str, str], Path]]:
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)

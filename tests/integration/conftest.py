@@ -8,14 +8,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.live import (  # noqa: F401
-    LivePlatform,
-    live_platform,
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
-
 
 @dataclass
 class EventListener:

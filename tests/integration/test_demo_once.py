@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
-
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_once_runs_a_brief_through_every_stage_on_embedded_defaults(tiny_models_dir):  # noqa: F811
+def test_demo_once_runs_a_brief_through_every_stage_on_embedded_defaults(tiny_models_dir):
     # Given a fresh var folder, no database or Redis configured, and a built-in model
     # (nor the tests' own settings and keys: the demo needs none)
     env = {k: v for k, v in os.environ.items()

@@ -22,7 +22,6 @@ from aigc_platform.stack import WORKER_READY
 from apps.generation.models import GenerationJob, JobState
 from tests import factories
 from tests.clients import wait_until
-from tests.generation_fixtures import tiny_model_dir, tiny_models_dir, tiny_training  # noqa: F401
 from tests.peers.openai_chat import ChatPeer
 from workers.generation.locations import REFUSED
 
@@ -33,7 +32,7 @@ HOUSE_KEY = "sk-house-key-allowed-by-the-operator"
 
 
 @pytest.fixture
-def gpu_worker(django_db_blocker, tiny_models_dir: Path, tmp_path: Path  # noqa: F811
+def gpu_worker(django_db_blocker, tiny_models_dir: Path, tmp_path: Path
                ) -> Iterator[ManagedProcess]:
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)

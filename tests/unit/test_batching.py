@@ -9,11 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.generation_fixtures import (  # noqa: F401
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
 from workers.generation.batching import BatchCollector, OutOfDeviceMemory, run_splitting
 from workers.generation.engine import BatchItem, InvalidRequest, generate, generate_batch
 from workers.generation.types import GeneratedText, GenerationRequest
@@ -29,7 +24,7 @@ def request(prompt: str, **kwargs: object) -> GenerationRequest:
     return GenerationRequest(**values)
 
 
-def test_greedy_batched_output_equals_one_at_a_time(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_greedy_batched_output_equals_one_at_a_time(tiny_models_dir: Path) -> None:
     # given three jobs with prompts of different lengths and different token budgets
     requests = [request(p, max_new_tokens=n, min_new_tokens=n)
                 for p, n in zip(PROMPTS, (20, 12, 90), strict=True)]
@@ -44,7 +39,7 @@ def test_greedy_batched_output_equals_one_at_a_time(tiny_models_dir: Path) -> No
         [20, 20], [12, 12], [90, 90]]
 
 
-def test_sampled_variants_keep_their_seeds_in_a_batch(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_sampled_variants_keep_their_seeds_in_a_batch(tiny_models_dir: Path) -> None:
     sampled = [request(p, temperature=0.9, seed=100 * n) for n, p in enumerate(PROMPTS)]
     alone = [generate(r, models_dir=tiny_models_dir) for r in sampled]
     together = generate_batch([BatchItem(r) for r in sampled], models_dir=tiny_models_dir)
@@ -52,7 +47,7 @@ def test_sampled_variants_keep_their_seeds_in_a_batch(tiny_models_dir: Path) -> 
         [t.text for t in texts] for texts in alone]
 
 
-def test_a_cancelled_job_leaves_the_batch_and_the_rest_finish(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_cancelled_job_leaves_the_batch_and_the_rest_finish(tiny_models_dir: Path) -> None:
     steps = {"n": 0}
 
     def stop_after_three() -> bool:
@@ -67,7 +62,7 @@ def test_a_cancelled_job_leaves_the_batch_and_the_rest_finish(tiny_models_dir: P
     assert texts[1][0].device_s > texts[0][0].device_s
 
 
-def test_the_collector_serves_concurrent_jobs_in_one_batch(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_the_collector_serves_concurrent_jobs_in_one_batch(tiny_models_dir: Path) -> None:
     # given a collector that records the batches it runs
     batches: list[int] = []
 
@@ -86,7 +81,7 @@ def test_the_collector_serves_concurrent_jobs_in_one_batch(tiny_models_dir: Path
 
 
 def test_a_bad_request_fails_alone_and_its_neighbours_are_served(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     items = [BatchItem(request(PROMPTS[0])), BatchItem(request(PROMPTS[1], top_p=0.0))]
     results = run_splitting(lambda batch: generate_batch(batch, models_dir=tiny_models_dir),

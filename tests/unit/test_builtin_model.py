@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.generation_fixtures import (  # noqa: F401
+from tests.generation_fixtures import (
     TINY_PLAN,
     TINY_STEPS,
-    tiny_model_dir,
-    tiny_training,
 )
 from workers.generation.builtin.corpus import DEFAULT_CORPUS, corpus_documents, corpus_split
 from workers.generation.builtin.training import TrainingReport, train_builtin_model
@@ -40,7 +38,7 @@ def test_the_corpus_keeps_prose_documents_and_holds_out_every_twentieth() -> Non
 
 
 def test_training_writes_a_loadable_hugging_face_model(
-    tiny_model_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    tiny_model_dir: Path, tiny_training: TrainingReport
 ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -56,7 +54,7 @@ def test_training_writes_a_loadable_hugging_face_model(
 
 
 def test_the_model_card_and_metadata_carry_the_training_figures(
-    tiny_model_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    tiny_model_dir: Path, tiny_training: TrainingReport
 ) -> None:
     card = (tiny_model_dir / "README.md").read_text()
     assert f"| final training loss | {tiny_training.final_loss:.4f}" in card

@@ -14,12 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.generation_fixtures import (  # noqa: F401
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-    tiny_transformers_model,
-)
 from workers.generation.batching import OutOfDeviceMemory
 from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import BatchItem, InvalidRequest, generate, load_model
@@ -69,7 +63,7 @@ def run_staggered(models_dir: Path, requests: list[GenerationRequest],
 
 
 def test_greedy_jobs_joining_mid_batch_write_what_they_write_alone(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     # given a 90-token job (it slides past the tiny model's 64 positions) and two jobs
     # arriving after its 3rd and 7th tokens, with prompts of different lengths
@@ -85,7 +79,7 @@ def test_greedy_jobs_joining_mid_batch_write_what_they_write_alone(
 
 
 def test_seeded_sampled_jobs_joining_mid_batch_keep_their_texts(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     requests = [request(p, temperature=0.9, seed=100 * n, max_new_tokens=40, min_new_tokens=0)
                 for n, p in enumerate(PROMPTS)]
@@ -96,7 +90,7 @@ def test_seeded_sampled_jobs_joining_mid_batch_keep_their_texts(
 
 
 def test_a_late_job_starts_at_the_next_step_and_leaves_when_done(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     # given a 60-token job running, and a 5-token job arriving after its 5th token
     batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
@@ -122,7 +116,7 @@ def test_a_late_job_starts_at_the_next_step_and_leaves_when_done(
 
 
 def test_a_cancelled_job_leaves_and_its_neighbours_write_what_they_write_alone(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     asked = {"n": 0}
 
@@ -142,7 +136,7 @@ def test_a_cancelled_job_leaves_and_its_neighbours_write_what_they_write_alone(
     assert texts_of([first, third]) == texts_of(alone)
 
 
-def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> None:
     # given a worker's watch on a job with a 0.35 s timeout, on a clock that moves 0.1 s a step
     ticks = iter(n / 10 for n in range(1000))
     watch = JobWatch(1, "worker", timeout_s=0.35, clock=lambda: next(ticks))
@@ -158,7 +152,7 @@ def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> 
     assert texts_of([first]) == texts_of([generate(steady, models_dir=tiny_models_dir)])
 
 
-def test_a_bad_request_fails_alone_and_the_batch_runs_on(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_bad_request_fails_alone_and_the_batch_runs_on(tiny_models_dir: Path) -> None:
     batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1], top_p=0.0))], at=[2])
     first = batcher.enqueue(BatchItem(request(PROMPTS[0]), on_text=arrivals.on_text))
@@ -168,7 +162,7 @@ def test_a_bad_request_fails_alone_and_the_batch_runs_on(tiny_models_dir: Path) 
 
 
 def test_jobs_beyond_the_row_budget_wait_for_rows_to_leave(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     # given room for four rows, a 30-token job of two variants running, and after its first
     # token a 10-token job and a third job of two variants each arriving together
@@ -189,7 +183,7 @@ def test_jobs_beyond_the_row_budget_wait_for_rows_to_leave(
 
 
 def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
-    tiny_transformers_model: Path,  # noqa: F811
+    tiny_transformers_model: Path,
 ) -> None:
     # given a Qwen2 folder, all full attention or with a sliding-window layer, and three
     # greedy jobs, the first sliding past the model's 64 positions
@@ -228,7 +222,7 @@ def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
 
 
 @pytest.fixture
-def device_of_two_rows(tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:  # noqa: F811
+def device_of_two_rows(tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The tiny model on a pretend device that runs out of memory above two rows a pass;
     the list counts the passes refused."""
     model = load_model("builtin", "cpu", tiny_models_dir).model
@@ -246,7 +240,7 @@ def device_of_two_rows(tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_out_of_device_memory_restarts_the_batch_smaller_with_the_same_texts(
-    tiny_models_dir: Path, device_of_two_rows: list[int],  # noqa: F811
+    tiny_models_dir: Path, device_of_two_rows: list[int],
 ) -> None:
     # given three jobs of two variants, the last two joining the first together
     requests = [request(p, temperature=0.9, seed=10 * n) for n, p in enumerate(PROMPTS)]
@@ -262,7 +256,7 @@ def test_out_of_device_memory_restarts_the_batch_smaller_with_the_same_texts(
 
 
 def test_a_job_too_big_for_the_device_alone_fails_with_advice(
-    tiny_models_dir: Path, device_of_two_rows: list[int],  # noqa: F811
+    tiny_models_dir: Path, device_of_two_rows: list[int],
 ) -> None:
     batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     with pytest.raises(OutOfDeviceMemory, match="fewer variants or fewer tokens"):
@@ -273,7 +267,7 @@ def test_a_job_too_big_for_the_device_alone_fails_with_advice(
 
 @pytest.mark.parametrize(("b_tokens", "d_joined", "e_joined"), [(12, 13, 13), (30, 14, 31)])
 def test_a_full_batch_lets_newcomers_join_a_quarter_of_its_rows_at_a_time(
-    tiny_models_dir: Path, b_tokens: int, d_joined: int, e_joined: int,  # noqa: F811
+    tiny_models_dir: Path, b_tokens: int, d_joined: int, e_joined: int,
 ) -> None:
     # given a budget of 8 rows: job A (1 row, 10 tokens) running, and in its first step
     # B (1 row), C (6 rows, 40 tokens), then D and E (1 row each) arriving

@@ -22,11 +22,6 @@ from apps.generation.services import (
     usage_since,
 )
 from tests import factories
-from tests.generation_fixtures import (  # noqa: F401
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
 from tests.peers.openai_chat import ChatPeer, Status
 from workers.generation.engine import generate, load_model, prompt_ids
 from workers.generation.types import GenerationRequest
@@ -79,7 +74,7 @@ def test_an_openai_key_can_come_from_the_workers_environment(settings, monkeypat
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_records_its_accounting_and_what_made_each_draft(
-    settings, tiny_models_dir: Path, tiny_training  # noqa: F811
+    settings, tiny_models_dir: Path, tiny_training
 ) -> None:
     settings.MODELS_DIR = tiny_models_dir
     job = submitted_job(parameters={"max_new_tokens": 16, "min_new_tokens": 16})
@@ -118,7 +113,7 @@ def test_an_edited_template_becomes_a_new_version_and_old_ones_stay() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_past_its_timeout_fails_as_timed_out(settings, tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_job_past_its_timeout_fails_as_timed_out(settings, tiny_models_dir: Path) -> None:
     settings.MODELS_DIR = tiny_models_dir
     job = submitted_job(timeout_s=0, parameters={"max_new_tokens": 400, "min_new_tokens": 400})
     assert run_job.apply(args=(job.pk,)).get() == "timed out"
@@ -193,7 +188,7 @@ def chat_model(source: Path, target: Path) -> Path:
     return target
 
 
-def test_transformers_folders_use_their_chat_template(tiny_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_transformers_folders_use_their_chat_template(tiny_model_dir: Path, tmp_path: Path) -> None:
     folder = chat_model(tiny_model_dir, tmp_path / "chatty")
     asked = GenerationRequest(prompt="Compost?", variants=1, max_new_tokens=8, seed=3,
                               temperature=0.0, model=str(folder), backend="transformers",

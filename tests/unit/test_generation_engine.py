@@ -6,11 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.generation_fixtures import (  # noqa: F401
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
 from workers.generation.builtin.training import TrainingReport
 from workers.generation.engine import (
     InvalidRequest,
@@ -36,7 +31,7 @@ def prompt_length(models_dir: Path) -> int:
 
 
 def test_variants_are_written_with_consecutive_seeds_and_counted(
-    tiny_models_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    tiny_models_dir: Path, tiny_training: TrainingReport
 ) -> None:
     # given a request for three sampled variants
     # when they are generated
@@ -55,14 +50,14 @@ def test_variants_are_written_with_consecutive_seeds_and_counted(
     assert all(t.text for t in texts)
 
 
-def test_a_seed_writes_the_same_text_again(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_seed_writes_the_same_text_again(tiny_models_dir: Path) -> None:
     first = generate(request(variants=2), models_dir=tiny_models_dir)
     second = generate(request(variants=2), models_dir=tiny_models_dir)
     assert [t.text for t in first] == [t.text for t in second]
 
 
 def test_greedy_decoding_is_deterministic_and_ignores_the_seed(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     greedy = generate(request(temperature=0.0, seed=1), models_dir=tiny_models_dir)
     again = generate(request(temperature=0.0, seed=99), models_dir=tiny_models_dir)
@@ -70,7 +65,7 @@ def test_greedy_decoding_is_deterministic_and_ignores_the_seed(
 
 
 def test_variants_can_differ_in_temperature_as_well_as_seed(
-    tiny_models_dir: Path,  # noqa: F811
+    tiny_models_dir: Path,
 ) -> None:
     # given three variants: greedy, bold, greedy again (temperatures cycle)
     texts = generate(request(temperatures=(0.0, 1.5)), models_dir=tiny_models_dir)
@@ -81,7 +76,7 @@ def test_variants_can_differ_in_temperature_as_well_as_seed(
     assert texts[0].text == texts[2].text == greedy.text != texts[1].text
 
 
-def test_on_text_sees_each_variant_grow_to_its_final_text(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_on_text_sees_each_variant_grow_to_its_final_text(tiny_models_dir: Path) -> None:
     seen: dict[int, list[tuple[str, int]]] = {0: [], 1: []}
     texts = generate(request(variants=2), lambda v, text, n: seen[v].append((text, n)),
                      models_dir=tiny_models_dir)
@@ -92,7 +87,7 @@ def test_on_text_sees_each_variant_grow_to_its_final_text(tiny_models_dir: Path)
         assert updates[-1][0].strip() == texts[variant].text
 
 
-def test_should_stop_ends_generation_between_steps(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_should_stop_ends_generation_between_steps(tiny_models_dir: Path) -> None:
     asked = []
 
     def should_stop() -> bool:
@@ -105,7 +100,7 @@ def test_should_stop_ends_generation_between_steps(tiny_models_dir: Path) -> Non
 
 
 def test_generation_slides_past_the_models_context(
-    tiny_models_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    tiny_models_dir: Path, tiny_training: TrainingReport
 ) -> None:
     # given the tiny model's 64 positions, when 150 tokens are asked for
     texts = generate(request(variants=1, max_new_tokens=150, min_new_tokens=150),
@@ -114,7 +109,7 @@ def test_generation_slides_past_the_models_context(
     assert texts[0].completion_tokens == 150
 
 
-def test_a_stop_string_ends_the_text_before_it(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_a_stop_string_ends_the_text_before_it(tiny_models_dir: Path) -> None:
     texts = generate(request(max_new_tokens=40, min_new_tokens=40, stop=("e",)),
                      models_dir=tiny_models_dir)
     assert all("e" not in t.text for t in texts)
@@ -137,14 +132,14 @@ def test_a_hub_id_missing_from_the_local_cache_is_never_downloaded() -> None:
 
 
 def test_any_hugging_face_folder_loads_by_path(
-    tiny_model_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    tiny_model_dir: Path, tiny_training: TrainingReport
 ) -> None:
     texts = generate(request(model=str(tiny_model_dir), variants=1))
     assert texts[0].model_name == str(tiny_model_dir)
     assert texts[0].model_revision == tiny_training.revision
 
 
-def test_the_model_is_loaded_once_per_process(tiny_models_dir: Path) -> None:  # noqa: F811
+def test_the_model_is_loaded_once_per_process(tiny_models_dir: Path) -> None:
     assert load_model("builtin", "cpu", tiny_models_dir) is load_model(
         "builtin", "cpu", tiny_models_dir)
 
@@ -156,7 +151,7 @@ def test_the_model_is_loaded_once_per_process(tiny_models_dir: Path) -> None:  #
      ({"device": "tpu"}, "Unknown device")],
 )
 def test_requests_the_engine_cannot_serve_are_refused(
-    tiny_models_dir: Path, change: dict, message: str  # noqa: F811
+    tiny_models_dir: Path, change: dict, message: str
 ) -> None:
     with pytest.raises(InvalidRequest, match=message):
         generate(request(**change), models_dir=tiny_models_dir)

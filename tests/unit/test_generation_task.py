@@ -16,12 +16,7 @@ from apps.generation.models import Draft, GenerationJob, JobState
 from apps.generation.services import job_claim
 from apps.reviews.models import DraftRevision
 from tests import factories
-from tests.generation_fixtures import (  # noqa: F401
-    receive_all,
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
+from tests.generation_fixtures import receive_all
 from workers.generation.builtin.training import TrainingReport
 from workers.generation.engine import InvalidRequest
 from workers.generation.progress import ProgressThrottle
@@ -38,7 +33,7 @@ def submitted_job(**profile: object) -> GenerationJob:
 
 @pytest.mark.django_db(transaction=True)
 def test_run_job_records_one_draft_per_variant_once(
-    settings, tiny_models_dir: Path, tiny_training: TrainingReport  # noqa: F811
+    settings, tiny_models_dir: Path, tiny_training: TrainingReport
 ) -> None:
     # given a submitted brief whose job asks for two variants of 24 tokens
     settings.MODELS_DIR = tiny_models_dir
@@ -67,7 +62,7 @@ def test_run_job_records_one_draft_per_variant_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_reaches_channel_layer_subscribers(
-    settings, tiny_models_dir: Path  # noqa: F811
+    settings, tiny_models_dir: Path
 ) -> None:
     # given a subscriber to the job's group
     settings.MODELS_DIR = tiny_models_dir
@@ -103,7 +98,7 @@ def test_a_missing_model_fails_the_job_with_what_to_do(settings, tmp_path: Path)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_bad_profile_parameters_fail_the_job(settings, tiny_models_dir: Path) -> None:  # noqa: F811
+def test_bad_profile_parameters_fail_the_job(settings, tiny_models_dir: Path) -> None:
     settings.MODELS_DIR = tiny_models_dir
     job = submitted_job(parameters={"temperature": "hot"})
     run_job.apply(args=(job.pk,)).get()

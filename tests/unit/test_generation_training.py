@@ -20,12 +20,7 @@ from apps.publishing.services import publication_claim, publication_engagement_r
 from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve, revision_edit
 from tests import factories
-from tests.generation_fixtures import (  # noqa: F401
-    receive_all,
-    tiny_model_dir,
-    tiny_models_dir,
-    tiny_training,
-)
+from tests.generation_fixtures import receive_all
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model, split_documents
 from workers.generation.engine import InvalidRequest, generate
 from workers.generation.types import GenerationRequest
@@ -61,7 +56,7 @@ def publish(ws, text: str, engagement: dict[str, int] | None = None) -> None:  #
 
 
 def test_fine_tuning_lowers_held_out_perplexity_on_the_house_texts(
-    tiny_model_dir: Path, tmp_path: Path  # noqa: F811
+    tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     losses: list[tuple[int, float]] = []
     report = finetune_model(tiny_model_dir, tmp_path / "house", HOUSE_TEXTS,
@@ -120,7 +115,7 @@ def test_the_best_received_quarter_of_published_texts_is_learnt_twice(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
-    settings, tiny_model_dir: Path, tmp_path: Path  # noqa: F811
+    settings, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     # given a workspace that published four texts, and its dashboard listening
     models_dir = tmp_path / "models"
@@ -162,7 +157,7 @@ def test_a_fine_tuning_run_learns_the_published_texts_and_streams_its_loss(
 
 @pytest.mark.django_db(transaction=True)
 def test_fine_tuning_without_published_texts_fails_with_the_reason(
-    settings, tiny_models_dir: Path  # noqa: F811
+    settings, tiny_models_dir: Path
 ) -> None:
     settings.MODELS_DIR = tiny_models_dir
     ws = factories.workspace()
@@ -194,7 +189,7 @@ def test_fine_tuning_with_too_high_a_least_engagement_fails_with_the_reason() ->
 
 @pytest.mark.django_db(transaction=True)
 def test_training_from_scratch_writes_a_new_model_of_the_workspace(
-        settings, tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+        settings, tmp_path: Path, tiny_model_dir: Path) -> None:
     # given the shared built-in model
     models_dir = tmp_path / "models"
     shutil.copytree(tiny_model_dir, models_dir / "builtin")
