@@ -24,8 +24,10 @@ from aigc_platform.processes import (
     database_url,
     worker_command,
 )
+from aigc_platform.queues import Queue
 from aigc_platform.stack import WORKER_READY, platform_running
 from apps.briefs.models import BriefState, ContentBrief
+from apps.core.broker import messages_waiting
 from apps.generation.models import Draft, GenerationJob, JobState
 from tests import factories
 from tests.clients import wait_until
@@ -70,7 +72,10 @@ def test_jobs_whose_messages_the_broker_lost_are_sent_again_and_generated_once(p
     # and two jobs queued while the generation worker is down too
     gpu.stop()
     queued = [factories.brief(ws, content_type, submit=True, variants=1).pk for _ in range(2)]
-    # when the broker loses every message it held
+    # when the broker loses every message it held (once it holds all four: RabbitMQ hands
+    # back a stopped worker's unacknowledged messages a moment after its channel closes)
+    wait_until(lambda: sum(messages_waiting([Queue.GENERATION.value, Queue.EVALUATION.value])
+                           .values()), lambda n: n >= 4, 30, "the four messages waiting")
     assert celery_app.control.purge() >= 4
     # and the workers come back
     replacements = [
