@@ -4,13 +4,14 @@ from urllib.parse import urlsplit
 
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
-from django.urls import path
+from django.urls import URLPattern, path
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
+from rest_framework.views import APIView
 
 from apps.accounts import api as accounts
 from apps.apikeys import api as apikeys
@@ -79,7 +80,8 @@ class RedocApi(SpectacularRedocView):
     schema = None
 
 
-def _crud(prefix: str, name: str, listing, detail, **actions):  # type: ignore[no-untyped-def]
+def _crud(prefix: str, name: str, listing: type[APIView], detail: type[APIView],
+          **actions: type[APIView]) -> list[URLPattern]:
     routes = [path(f"{prefix}/", listing.as_view(), name=f"{name}-list"),
               path(f"{prefix}/<int:pk>/", detail.as_view(), name=f"{name}-detail")]
     routes += [path(f"{prefix}/<int:pk>/{action.replace('_', '-')}/", view.as_view(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 
@@ -122,7 +123,7 @@ def demo_report(brief_id: int) -> dict:
     brief = ContentBrief.objects.get(pk=brief_id)
     job = brief.jobs.order_by("-id").first()
 
-    def seconds(start, end):  # type: ignore[no-untyped-def]
+    def seconds(start: datetime | None, end: datetime | None) -> float | None:
         return round((end - start).total_seconds(), 3) if start and end else None
 
     evaluations = Evaluation.objects.filter(draft__job=job).select_related("draft")

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class ManagedProcess:
 
         self._wait(listening, timeout, f"a listener on {host}:{port}")
 
-    def _wait(self, ready, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    def _wait(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ready():

@@ -26,7 +26,7 @@ def _roles(request: HttpRequest) -> dict[int, str]:
     cached = getattr(request, "_workspace_roles", None)
     if cached is None:
         cached = roles_by_workspace(request.user)
-        request._workspace_roles = cached  # type: ignore[attr-defined]
+        request._workspace_roles = cached  # type: ignore[attr-defined]  # a per-request memo
     return cached
 
 

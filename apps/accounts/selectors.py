@@ -8,6 +8,8 @@ from apps.accounts.models import Membership
 from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
 
+NO_ROLE = "You do not have a role in this workspace that allows this."
+
 
 def membership_for(
     user: AbstractBaseUser | AnonymousUser, workspace_id: int | None = None
@@ -27,8 +29,18 @@ def workspace_require(
     """The workspace where `user` holds one of `roles`, or PermissionDenied."""
     membership = membership_for(user, workspace_id)
     if membership is None or membership.role not in set(roles):
-        raise PermissionDenied("You do not have a role in this workspace that allows this.")
+        raise PermissionDenied(NO_ROLE)
     return membership.workspace
+
+
+def member_require(actor: AbstractBaseUser | AnonymousUser | None, roles: Iterable[str],
+                   workspace_id: int) -> AbstractBaseUser:
+    """The acting user, if signed in with one of `roles` in the workspace (else
+    PermissionDenied): services take it once and then use it as a user."""
+    if not isinstance(actor, AbstractBaseUser):
+        raise PermissionDenied(NO_ROLE)
+    workspace_require(actor, roles, workspace_id)
+    return actor
 
 
 def roles_by_workspace(user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:

@@ -104,7 +104,7 @@ def transition(
         if updated != 1:
             latest = model.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
             raise machine.refuse(instance.pk, latest or "missing", to)
-        instance.state = to  # type: ignore[attr-defined]
+        instance.state = to  # type: ignore[attr-defined]  # every machine's model has `state`
         for name, value in fields.items():
             setattr(instance, name, value)
         audit_record(

@@ -209,7 +209,7 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any id is a valid choice here; the service keeps to the workspace's briefs.
         field = self.fields["brief_ids"]
-        field.valid_value = lambda value: str(value).isdigit()  # type: ignore[method-assign]
+        field.valid_value = lambda value: str(value).isdigit()  # type: ignore[method-assign]  # any member id; the service checks it
 
     def clean_brief_ids(self) -> list[int]:
         ids = self.cleaned_data["brief_ids"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
-from apps.accounts.selectors import workspace_require
+from apps.accounts.selectors import member_require
 from apps.briefs.models import ContentBrief
 from apps.briefs.services import brief_cancel, brief_regenerate
 from apps.core.errors import DomainError, NotFound
@@ -75,7 +75,7 @@ def queue_bulk_act(*, workspace: Workspace, actor: Actor, action: str, brief_ids
     transaction: one refusal (wrong state, say) neither stops nor undoes the others."""
     if action not in BULK_ACTIONS:
         raise DomainError(f"Unknown action {action!r}.")
-    workspace_require(actor, BULK_ACTIONS[action][1], workspace.pk)  # type: ignore[arg-type]
+    member_require(actor, BULK_ACTIONS[action][1], workspace.pk)
     if len(brief_ids) > BULK_MAX:
         raise DomainError(f"At most {BULK_MAX} briefs at once.")
     if action == "assign" and reviewer != ROUND_ROBIN and not reviewer.isdigit():

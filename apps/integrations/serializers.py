@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.briefs.models import ContentType
 from apps.integrations.models import (
     Delivery,
     DeliveryAttempt,
@@ -17,9 +18,9 @@ from apps.integrations.models import (
 )
 
 
-class WorkspaceContentTypeMixin:
-    def validate_content_type(self, value):  # type: ignore[no-untyped-def]
-        if value.workspace_id != self.context["workspace"].pk:  # type: ignore[attr-defined]
+class WorkspaceContentTypeMixin(serializers.Serializer):
+    def validate_content_type(self, value: ContentType) -> ContentType:
+        if value.workspace_id != self.context["workspace"].pk:
             raise serializers.ValidationError("Unknown content type in this workspace.")
         return value
 

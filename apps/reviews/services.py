@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
 from django.db.models import Max
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_VIEW
-from apps.accounts.selectors import workspace_require
+from apps.accounts.selectors import member_require, workspace_require
 from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
@@ -74,25 +75,27 @@ def _live_lock(draft: Draft) -> EditLock | None:
 def draft_lock_acquire(*, draft: Draft, user: Actor) -> EditLock:
     """Take (or renew) the edit lock of a draft in review; EditConflict while another holds it."""
     brief = ContentBrief.objects.get(pk=draft.brief_id)
-    workspace_require(user, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    user = member_require(user, CAN_REVIEW, brief.workspace_id)
     if brief.state != BriefState.IN_REVIEW:
         raise DomainError("Only a draft in review can be edited.")
     held = _live_lock(draft)
-    if held is not None and held.holder_id != user.pk:  # type: ignore[union-attr]
+    if held is not None and held.holder_id != user.pk:
         raise EditConflict(f"{held.holder.get_username()} is editing this draft.")
     lock, created = EditLock.objects.update_or_create(
         draft=draft, defaults={"holder": user, "expires_at": timezone.now() + LOCK_TTL})
     if created or held is None:
         event_emit(workspace_id=brief.workspace_id, type="draft.locked", subject=draft,
                    payload={"brief_id": brief.pk, "draft_id": draft.pk,
-                            "holder": user.get_username()})  # type: ignore[union-attr]
+                            "holder": user.get_username()})
     return lock
 
 
 @transaction.atomic
 def draft_lock_release(*, draft: Draft, user: Actor) -> bool:
     """Free the user's own lock; False when they did not hold it."""
-    deleted, _ = EditLock.objects.filter(draft=draft, holder_id=user.pk).delete()  # type: ignore[union-attr]
+    if not isinstance(user, AbstractBaseUser):
+        return False
+    deleted, _ = EditLock.objects.filter(draft=draft, holder_id=user.pk).delete()
     if deleted:
         brief = ContentBrief.objects.get(pk=draft.brief_id)
         event_emit(workspace_id=brief.workspace_id, type="draft.unlocked", subject=draft,
@@ -111,13 +114,13 @@ def revision_edit(*, draft: Draft, text: str, author: Actor,
     approvals given so far on the brief: they approved another text.
     """
     brief = ContentBrief.objects.get(pk=draft.brief_id)
-    workspace_require(author, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    author = member_require(author, CAN_REVIEW, brief.workspace_id)
     if brief.state != BriefState.IN_REVIEW:
         raise DomainError("Only a draft in review can be edited.")
     if not text.strip():
         raise DomainError("The edited text is empty.")
     held = _live_lock(draft)
-    if held is not None and held.holder_id != author.pk:  # type: ignore[union-attr]
+    if held is not None and held.holder_id != author.pk:
         raise EditConflict(f"{held.holder.get_username()} is editing this draft.")
     latest = draft.revisions.aggregate(n=Max("number"))["n"] or 0
     if base_revision is not None and base_revision != max(latest, 1):
@@ -128,7 +131,7 @@ def revision_edit(*, draft: Draft, text: str, author: Actor,
     revision = DraftRevision.objects.create(draft=draft, number=number, text=text, author=author)
     reset = Review.objects.filter(brief=brief, decision=Decision.APPROVE,
                                   superseded=False).update(superseded=True)
-    EditLock.objects.filter(draft=draft, holder_id=author.pk).delete()  # type: ignore[union-attr]
+    EditLock.objects.filter(draft=draft, holder_id=author.pk).delete()
     audit_record(workspace_id=brief.workspace_id, action="draft.edited", subject=draft,
                  actor=author, before={"revision": number - 1},
                  after={"revision": number, "approvals_reset": reset})
@@ -264,7 +267,7 @@ def review_approve(
     piece, another language) is refused with the reasons, unless a workspace admin gives
     `override_justification`, which the audit trail records.
     """
-    workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
     draft = _reviewable_draft(brief, draft_id)
     return _approve(brief=brief, draft=draft, reviewer=reviewer, guest_name="", comment=comment,
                     target_ids=target_ids, publish_at=publish_at,
@@ -287,7 +290,7 @@ def _reject(*, brief: ContentBrief, reviewer: Actor, guest_name: str, comment: s
 @transaction.atomic
 def review_reject(*, brief: ContentBrief, reviewer: Actor, comment: str = "") -> Review:
     """in_review → rejected; the author, the assignee and earlier reviewers are notified."""
-    workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
     return _reject(brief=brief, reviewer=reviewer, guest_name="", comment=comment)
 
 
@@ -299,7 +302,7 @@ def review_request_changes(*, brief: ContentBrief, reviewer: Actor, feedback: st
     """
     from apps.briefs.services import brief_regenerate
 
-    workspace_require(reviewer, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
     if not feedback.strip():
         raise DomainError("Say what should change: the feedback goes to the model.")
     audience = _decision_audience(brief)
@@ -308,8 +311,8 @@ def review_request_changes(*, brief: ContentBrief, reviewer: Actor, feedback: st
     review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.REQUEST_CHANGES,
                             comment=feedback, revision=None)
     notify(user_ids=audience, workspace_id=brief.workspace_id, kind=Kind.DECISION, brief=brief,
-           exclude_id=reviewer.pk,  # type: ignore[union-attr]
-           message=f"{reviewer.get_username()} requested changes to “{brief.title}”.")  # type: ignore[union-attr]
+           exclude_id=reviewer.pk,
+           message=f"{reviewer.get_username()} requested changes to “{brief.title}”.")
     brief_regenerate(brief=brief, actor=reviewer)
     return review
 
@@ -321,7 +324,7 @@ def review_request_changes(*, brief: ContentBrief, reviewer: Actor, feedback: st
 def comment_add(*, brief: ContentBrief, author: Actor, body: str, parent_id: int | None = None,
                 draft_id: int | None = None) -> ReviewComment:
     """A comment or a reply; members @mentioned by username are notified."""
-    workspace_require(author, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+    author = member_require(author, CAN_VIEW, brief.workspace_id)
     if not body.strip():
         raise DomainError("The comment is empty.")
     parent = None
@@ -339,12 +342,12 @@ def comment_add(*, brief: ContentBrief, author: Actor, body: str, parent_id: int
     mentioned = Membership.objects.filter(workspace_id=brief.workspace_id,
                                           user__username__in=names).values_list("user_id", flat=True)
     notify(user_ids=mentioned, workspace_id=brief.workspace_id, kind=Kind.MENTION, brief=brief,
-           exclude_id=author.pk,  # type: ignore[union-attr]
-           message=f"{author.get_username()} mentioned you on “{brief.title}”.")  # type: ignore[union-attr]
+           exclude_id=author.pk,
+           message=f"{author.get_username()} mentioned you on “{brief.title}”.")
     if parent is not None and parent.author_id not in mentioned:
         notify(user_ids=[parent.author_id], workspace_id=brief.workspace_id, kind=Kind.MENTION,
-               brief=brief, exclude_id=author.pk,  # type: ignore[union-attr]
-               message=f"{author.get_username()} replied to you on “{brief.title}”.")  # type: ignore[union-attr]
+               brief=brief, exclude_id=author.pk,
+               message=f"{author.get_username()} replied to you on “{brief.title}”.")
     return comment
 
 
@@ -361,7 +364,7 @@ def assignment_set(*, brief: ContentBrief, reviewer_id: int, assigned_by: Actor 
                    reason: str = "assigned") -> ReviewAssignment:
     """Make `reviewer_id` (a reviewer or admin of the brief's workspace) the brief's reviewer."""
     if assigned_by is not None:
-        workspace_require(assigned_by, CAN_VIEW, brief.workspace_id)  # type: ignore[arg-type]
+        member_require(assigned_by, CAN_VIEW, brief.workspace_id)
     if not Membership.objects.filter(workspace_id=brief.workspace_id, user_id=reviewer_id,
                                      role__in=CAN_REVIEW).exists():
         raise DomainError("Only a reviewer of this workspace can be assigned.")
@@ -481,7 +484,7 @@ def guest_link_create(*, brief: ContentBrief, created_by: Actor, guest_name: str
     A guest's decision counts as a review, so only reviewers and admins send one, and never
     for a brief they wrote: an author could otherwise approve their own work as a "guest".
     """
-    workspace_require(created_by, CAN_REVIEW, brief.workspace_id)  # type: ignore[arg-type]
+    created_by = member_require(created_by, CAN_REVIEW, brief.workspace_id)
     if created_by is not None and brief.created_by_id == created_by.pk:
         raise PermissionDenied("A brief's author cannot send it to a guest for approval.")
     if brief.state != BriefState.IN_REVIEW:

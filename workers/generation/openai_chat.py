@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
@@ -28,6 +28,8 @@ from workers.egress import EgressRefused, egress_client
 from workers.generation.engine import GenerationError, InvalidRequest, ModelUnavailable, OnText, ShouldStop
 from workers.generation.types import GeneratedText, GenerationRequest
 
+P = ParamSpec("P")
+R = TypeVar("R")
 MAX_PARALLEL_VARIANTS = 8
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
@@ -192,6 +194,14 @@ class _Variant:
         )
 
 
+def _under(lock: threading.Lock, callback: Callable[P, R]) -> Callable[P, R]:
+    """`callback`, called one thread at a time."""
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with lock:
+            return callback(*args, **kwargs)
+    return call
+
+
 def _refused(base_url: str, exc: EgressRefused) -> ModelUnavailable:
     return ModelUnavailable(f"The model server {base_url} may not be reached from this "
                             f"worker: {exc}")
@@ -207,14 +217,6 @@ def generate_openai(request: GenerationRequest, on_text: OnText | None = None,
         raise InvalidRequest("An openai model profile needs the server's model name.")
     lock = threading.Lock()  # progress callbacks are not thread-safe; variants stream in parallel
 
-    def locked_on_text(variant: int, text: str, tokens: int) -> None:
-        with lock:
-            on_text(variant, text, tokens)  # type: ignore[misc]
-
-    def locked_should_stop() -> bool:
-        with lock:
-            return should_stop()  # type: ignore[misc]
-
     try:
         request.egress.url_host(request.base_url)
     except EgressRefused as exc:
@@ -223,8 +225,8 @@ def generate_openai(request: GenerationRequest, on_text: OnText | None = None,
     started = time.monotonic()
     with egress_client(request.egress, base_url=request.base_url.rstrip("/"),
                        timeout=timeout) as client:
-        variants = [_Variant(client, request, n, locked_on_text if on_text else None,
-                             locked_should_stop if should_stop else None, started)
+        variants = [_Variant(client, request, n, _under(lock, on_text) if on_text else None,
+                             _under(lock, should_stop) if should_stop else None, started)
                     for n in range(request.variants)]
         with ThreadPoolExecutor(max_workers=min(request.variants, MAX_PARALLEL_VARIANTS)) as pool:
             return list(pool.map(_Variant.write, variants))

@@ -1,8 +1,9 @@
 import json
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aigc_platform import demo
 from aigc_platform.processes import free_port
@@ -15,12 +16,12 @@ class Command(BaseCommand):
         "--once: run the brief through every stage, print one JSON report and exit."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--timeout", type=float, default=600, help="seconds per stage")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0, interactive=False)
         if not (settings.MODELS_DIR / "builtin" / "config.json").exists():
             self.stderr.write("No built-in model yet: training one (a few minutes, once).")

@@ -1,6 +1,8 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aigc_platform.stack import platform_running, run_until_interrupted
 
@@ -8,10 +10,10 @@ from aigc_platform.stack import platform_running, run_until_interrupted
 class Command(BaseCommand):
     help = "Run web, workers and beat on this machine (and the embedded Valkey without REDIS_URL)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:  # the web process then serves the collected files (whitenoise)
             call_command("collectstatic", interactive=False, verbosity=0)
         try:

@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -11,7 +12,7 @@ class Command(BaseCommand):
         "MODELS_DIR/builtin, with a model card. Prints the training report as JSON."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--steps", type=int, default=None,
                             help="training steps (default 2400, fewer if the time budget ends first)")
         parser.add_argument("--max-seconds", type=float, default=None,
@@ -21,7 +22,7 @@ class Command(BaseCommand):
                             help="model folder (default MODELS_DIR/builtin)")
         parser.add_argument("--force", action="store_true", help="replace an existing model")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         # Imported here: torch loads only for this command, never for the web tier.
         from dataclasses import replace
 
