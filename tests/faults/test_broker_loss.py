@@ -8,12 +8,7 @@ jobs that have no message and sends them again. Each job is generated once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from django.core.cache import cache
-from django.db import connection
 
 from aigc_platform.celery import app as celery_app
 from aigc_platform.processes import (
@@ -21,11 +16,10 @@ from aigc_platform.processes import (
     GPU_QUEUES,
     IO_QUEUES,
     ManagedProcess,
-    database_url,
     worker_command,
 )
 from aigc_platform.queues import Queue
-from aigc_platform.stack import WORKER_READY, platform_running
+from aigc_platform.stack import WORKER_READY
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.broker import messages_waiting
 from apps.generation.models import Draft, GenerationJob, JobState
@@ -33,23 +27,6 @@ from tests import factories
 from tests.clients import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-RESEND_AFTER_S = 4
-
-
-@pytest.fixture
-def platform(django_db_blocker, tiny_models_dir, tmp_path: Path
-             ) -> Iterator[tuple[list[ManagedProcess], dict[str, str], Path]]:
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = {"DATABASE_URL": db_url, "AIGC_MODELS_DIR": str(tiny_models_dir),
-           "AIGC_PUBLISH_DIR": str(tmp_path / "published"),
-           "AIGC_RESEND_AFTER_S": str(RESEND_AFTER_S), "AIGC_RECONCILE_INTERVAL_S": "2"}
-    celery_app.control.purge()
-    cache.clear()  # no lease of an earlier test's row
-    with platform_running(env=env, log_dir=tmp_path / "logs", timeout=180) as processes:
-        yield processes, env, tmp_path / "logs"
-
 
 def states(brief_ids: list[int]) -> list[str]:
     return [ContentBrief.objects.get(pk=pk).state for pk in brief_ids]

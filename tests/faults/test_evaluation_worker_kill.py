@@ -13,22 +13,18 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from aigc_platform.celery import app as celery_app
 from aigc_platform.processes import (
     CPU_QUEUES,
     IO_QUEUES,
     ManagedProcess,
-    database_url,
     worker_command,
 )
-from aigc_platform.stack import WORKER_READY, platform_running
+from aigc_platform.stack import WORKER_READY
 from apps.briefs.models import BriefState, ContentBrief
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Draft, GenerationJob, JobState
@@ -38,22 +34,6 @@ from tests.clients import wait_until
 from tests.faults.invariants import invariants
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-RESEND_AFTER_S = 4
-
-
-@pytest.fixture
-def platform(django_db_blocker, tiny_models_dir, tmp_path: Path
-             ) -> Iterator[tuple[list[ManagedProcess], dict[str, str], Path]]:
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = {"DATABASE_URL": db_url, "AIGC_MODELS_DIR": str(tiny_models_dir),
-           "AIGC_PUBLISH_DIR": str(tmp_path / "published"),
-           "AIGC_RESEND_AFTER_S": str(RESEND_AFTER_S), "AIGC_RECONCILE_INTERVAL_S": "2"}
-    celery_app.control.purge()
-    with platform_running(env=env, log_dir=tmp_path / "logs", timeout=180) as processes:
-        yield processes, env, tmp_path / "logs"
-
 
 def test_an_evaluation_worker_killed_mid_evaluation_leaves_the_job_scored_once(platform):
     processes, env, logs = platform
