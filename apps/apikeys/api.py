@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -18,8 +17,7 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_GOVERN
 from apps.apikeys.models import ApiKey, Scope
-from apps.apikeys.services import apikey_create, apikey_revoke
-from apps.core.errors import DomainError
+from apps.apikeys.services import apikey_create_for_username, apikey_revoke
 from apps.core.models import Workspace
 
 KEY_FIELDS: tuple[str, ...] = ("id", "name", "prefix", "username", "scopes", "last_used_at",
@@ -67,12 +65,8 @@ class ApiKeyListApi(WorkspaceListApi):
         workspace = request_workspace(request, CAN_GOVERN)
         fields = ApiKeyCreateSerializer(data=request.data)
         fields.is_valid(raise_exception=True)
-        user = get_user_model().objects.filter(username=fields.validated_data["username"]).first()
-        if user is None:
-            raise DomainError("The key's user must be a member of this workspace.")
-        key, plaintext = apikey_create(workspace=workspace, user=user, actor=request.user,
-                                       name=fields.validated_data["name"],
-                                       scopes=fields.validated_data["scopes"])
+        key, plaintext = apikey_create_for_username(workspace=workspace, actor=request.user,
+                                                    **fields.validated_data)
         key.key = plaintext  # type: ignore[attr-defined]  # answered once, never stored
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +21,7 @@ from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
 
 KEY_PREFIX = "aigc_"
+NOT_A_MEMBER = "The key's user must be a member of this workspace."
 # last_used_at is written at most this often per key: one UPDATE per request
 # would make every API call a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -38,7 +40,7 @@ def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
     """
     actor_require(actor, CAN_GOVERN, workspace.pk)
     if membership_for(user, workspace.pk) is None:
-        raise DomainError("The key's user must be a member of this workspace.")
+        raise DomainError(NOT_A_MEMBER)
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown:
@@ -52,6 +54,17 @@ def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
     audit_record(workspace_id=workspace.pk, action="apikey.created", subject=key,
                  actor=actor, after={"name": name, "scopes": scopes, "prefix": prefix})
     return key, plaintext
+
+
+def apikey_create_for_username(*, workspace: Workspace, username: str, name: str,
+                               scopes: Iterable[str], actor: Actor = None
+                               ) -> tuple[ApiKey, str]:
+    """`apikey_create` for the member called `username`; an unknown name gets the same
+    refusal as a non-member, so the answer tells nothing about other workspaces' users."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise DomainError(NOT_A_MEMBER)
+    return apikey_create(workspace=workspace, user=user, name=name, scopes=scopes, actor=actor)
 
 
 def apikey_authenticate(*, plaintext: str) -> ApiKey | None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.apikeys.models import Scope
-from apps.apikeys.services import apikey_create
+from apps.apikeys.services import apikey_create_for_username
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 
@@ -32,15 +31,13 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=options["workspace"]).first()
         if workspace is None:
             raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
-        user = get_user_model().objects.filter(username=options["username"]).first()
-        if user is None:
-            raise CommandError(f"No user is called {options['username']!r}.")
         scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
         try:
-            key, plaintext = apikey_create(workspace=workspace, user=user, scopes=scopes,
-                                           name=options["name"] or f"{user.get_username()} (cli)")
+            key, plaintext = apikey_create_for_username(
+                workspace=workspace, username=options["username"], scopes=scopes,
+                name=options["name"] or f"{options['username']} (cli)")
         except DomainError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"API key {key.name!r} ({key.prefix}…) for {user.get_username()} in "
+        self.stdout.write(f"API key {key.name!r} ({key.prefix}…) for {key.user.get_username()} in "
                           f"{workspace.slug}, scopes {', '.join(key.scopes)}. It is not shown again:")
         self.stdout.write(plaintext)
