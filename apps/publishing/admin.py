@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import escape
 
 from apps.accounts.admin_scoping import (
     ReadOnlyAdmin,
@@ -16,6 +17,7 @@ from apps.accounts.admin_scoping import (
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.accounts.selectors import workspace_require
 from apps.core.errors import DomainError
+from apps.publishing.connectors import config_help, secret_help
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget
 from apps.publishing.outcomes import publication_withdraw
@@ -37,9 +39,8 @@ class PublishingTargetForm(forms.ModelForm):
     # Write-only: never rendered back, stored only encrypted.
     secret = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Credentials, stored encrypted and never shown: webhook whsec_…; WordPress "
-                  "'username:application password'; Ghost Admin API key 'id:secret'; Mastodon "
-                  "access token; Slack/Discord webhook URL. Leave empty to keep the stored one.",
+        help_text=escape(f"Credentials, stored encrypted and never shown: {secret_help()}. "
+                         "Leave empty to keep the stored one."),
     )
 
     min_interval_s = forms.IntegerField(
@@ -51,12 +52,8 @@ class PublishingTargetForm(forms.ModelForm):
         model = PublishingTarget
         fields = ("workspace", "name", "kind", "config", "enabled", "auto_publish",
                   "min_interval_s")
-        help_texts = {"config": (
-            'JSON. webhook: {"url"}; file: {"folder", "base_url"}; wordpress: {"url", '
-            '"status": publish|draft|future, "categories": [...]}; ghost: {"url", "status": '
-            'published|draft|scheduled}; mastodon: {"url", "visibility", "spoiler_text", '
-            '"language", "max_characters" (previews)}; chat: {"flavor": slack|discord}.'
-        )}
+        # The admin renders help as HTML; the connectors' words hold '<email>'.
+        help_texts = {"config": escape(f"JSON, by kind (*: required). {config_help()}.")}
 
     def clean_min_interval_s(self) -> int:
         return self.cleaned_data.get("min_interval_s") or 0

@@ -5,93 +5,34 @@ limit's next slot) deciding when a post to them may start."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core import signing
 from apps.core.breaker import BREAKER_FIELDS, Breaker, breaker_open
 from apps.core.crypto import secret_encrypt, secret_rotate
-from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
-from apps.publishing.connectors.base import PublishError
-from apps.publishing.connectors.file import git_author_parse
-from apps.publishing.models import PublishingTarget, TargetKind
-
-URL_KINDS = (TargetKind.WEBHOOK, TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON,
-             TargetKind.CHAT)
+from apps.publishing.connectors import target_schema
+from apps.publishing.models import PublishingTarget
 
 
 def target_config_validate(kind: str, config: dict[str, Any], secret: str = "") -> None:
-    if kind not in TargetKind.values:
-        raise DomainError(f"Unknown target kind '{kind}'.")
-    if kind == TargetKind.WEBHOOK:
-        if not str(config.get("url", "")).startswith(("http://", "https://")):
-            raise DomainError("A webhook target needs an http(s) 'url' in its config.")
-        if secret:
-            try:
-                signing.secret_key(secret)
-            except DomainError as exc:
-                raise DomainError(f"{exc} Leave it empty to have one generated.") from exc
-    if kind in (TargetKind.WORDPRESS, TargetKind.GHOST, TargetKind.MASTODON):
-        if not str(config.get("url", "")).startswith(("http://", "https://")):
-            raise DomainError(f"A {kind} target needs the site's http(s) 'url' in its config.")
-    if kind == TargetKind.MASTODON and "max_characters" in config:
-        limit = config["max_characters"]
-        # Previews split a thread at this length: a few characters leave no room for
-        # the " (i/n)" numbering, and below about 10 the split never settles.
-        if type(limit) is not int or not 50 <= limit <= 100_000:
-            raise DomainError("A Mastodon target's 'max_characters' is a whole number from 50 "
-                              "to 100000.")
-    if kind == TargetKind.WORDPRESS and secret and ":" not in secret:
-        raise DomainError("A WordPress secret is 'username:application password'.")
-    if kind == TargetKind.GHOST and secret and ":" not in secret:
-        raise DomainError("A Ghost secret is the Admin API key 'id:secret'.")
-    schedule_on_target = config.get("schedule_on_target", False)
-    if not isinstance(schedule_on_target, bool):
-        raise DomainError("A target's 'schedule_on_target' is true or false.")
-    if schedule_on_target and kind not in (TargetKind.WORDPRESS, TargetKind.GHOST):
-        raise DomainError("Only WordPress and Ghost targets hold a post until its time "
-                          "('schedule_on_target').")
-    if schedule_on_target and config.get("status") == "draft":
-        raise DomainError("A target with 'schedule_on_target' publishes: its 'status' cannot "
-                          "be 'draft'.")
-    if kind == TargetKind.CHAT:
-        if config.get("flavor", "slack") not in ("slack", "discord"):
-            raise DomainError("A chat target's config 'flavor' is 'slack' or 'discord'.")
-        if secret and not secret.startswith(("http://", "https://")):
-            raise DomainError("A chat target's secret is its incoming-webhook URL.")
-    # Where the workers will send (a chat target's secret is its webhook URL): an address the
-    # egress policy refuses is an error now rather than a failed publication later.
-    url = secret if kind == TargetKind.CHAT else str(config.get("url", ""))
-    if kind in URL_KINDS and url and (refusal := egress_url_error(url)):
-        raise DomainError(f"The workers may not send to this URL: {refusal}")
-    if kind == TargetKind.FILE:
-        folder = PurePosixPath(str(config.get("folder", "")))
-        # Relative to the platform's publish folder, so an editor cannot make a
-        # worker write anywhere else on its disk.
-        if not str(folder) or str(folder) == "." or folder.is_absolute() or ".." in folder.parts:
-            raise DomainError("A file target needs a relative 'folder' (no '..') in its config.")
-        if not isinstance(config.get("git_commit", False), bool):
-            raise DomainError("A file target's 'git_commit' is true or false.")
-        if "git_author" in config:
-            try:
-                git_author_parse(str(config["git_author"]))
-            except PublishError as exc:
-                raise DomainError(exc.message) from exc
+    """DomainError when `kind` has no connector, or its connector's schema refuses `config`
+    or `secret` (an empty secret: the stored one is kept)."""
+    target_schema(kind).check(config, secret)
 
 
 @transaction.atomic
 def target_create(*, workspace: Workspace, name: str, kind: str, config: dict[str, Any],
                   secret: str = "", enabled: bool = True, auto_publish: bool = True,
                   min_interval_s: int = 0, actor: Actor = None) -> PublishingTarget:
-    target_config_validate(kind, config, secret)
-    if kind == TargetKind.WEBHOOK and not secret:
-        secret = signing.secret_generate()
+    schema = target_schema(kind)
+    schema.check(config, secret)
+    if not secret and schema.secret_generate is not None:
+        secret = schema.secret_generate()
     target = PublishingTarget.objects.create(
         workspace=workspace, name=name, kind=kind, config=config,
         secret_encrypted=secret_encrypt(secret), enabled=enabled, auto_publish=auto_publish,

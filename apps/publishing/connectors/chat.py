@@ -10,18 +10,20 @@ risk never announcing (at-least-once, unlike the CMS and social connectors).
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from apps.core.crypto import secret_decrypt
-from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     CredentialsRejected,
     PermanentPublishError,
     Preview,
     PublishItem,
     PublishResult,
+    Setting,
+    TargetSchema,
+    http_url,
+    one_of,
+    secret_url,
+    target_secret,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -32,6 +34,7 @@ from apps.publishing.connectors.http import (
     target_client,
 )
 from apps.publishing.formatting import hashtags, plain_text, truncate
+from apps.publishing.models import PublishingTarget
 
 FLAVORS = ("slack", "discord")
 DISCORD_CONTENT_MAX = 2000  # Discord refuses longer `content`
@@ -51,18 +54,22 @@ def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
 
 
 class ChatConnector:
+    schema = TargetSchema(
+        settings=(Setting("flavor", "|".join(FLAVORS), check=one_of(
+            FLAVORS, "A chat target's config 'flavor' is 'slack' or 'discord'.")),),
+        secret="Slack/Discord incoming-webhook URL",
+        secret_check=http_url("A chat target's secret is its incoming-webhook URL."),
+        sends_to=secret_url)
+
     def __init__(self, *, flavor: str, webhook_url: str, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.flavor = flavor
         self.webhook_url = webhook_url
         self.timeout = timeout
 
     @classmethod
-    def from_target(cls, target: Any) -> ChatConnector:
-        try:
-            url = secret_decrypt(target.secret_encrypted)
-        except DomainError as exc:
-            raise PermanentPublishError(str(exc)) from exc
-        return cls(flavor=str(target.config.get("flavor", "slack")), webhook_url=url)
+    def from_target(cls, target: PublishingTarget) -> ChatConnector:
+        return cls(flavor=str(target.config.get("flavor", "slack")),
+                   webhook_url=target_secret(target))
 
     def validate(self) -> None:
         """One request the webhook URL (the credential) must pass, posting nothing: Discord

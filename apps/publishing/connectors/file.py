@@ -21,7 +21,8 @@ import os
 import re
 import subprocess
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.conf import settings
 
@@ -30,7 +31,10 @@ from apps.publishing.connectors.base import (
     Preview,
     PublishItem,
     PublishResult,
+    Setting,
+    TargetSchema,
     TransientPublishError,
+    boolean,
 )
 from apps.publishing.formatting import slug
 from apps.publishing.models import PublishingTarget
@@ -52,6 +56,23 @@ def git_author_parse(value: str) -> tuple[str, str]:
         raise PermanentPublishError(
             f"A file target's 'git_author' has the form 'Name <email>', not '{value}'.")
     return match[1], match[2]
+
+
+def _git_author_refusal(value: Any) -> str | None:
+    try:
+        git_author_parse(str(value))
+    except PermanentPublishError as exc:
+        return exc.message
+    return None
+
+
+def _folder_refusal(value: Any) -> str | None:
+    # Relative to the platform's publish folder, so an editor cannot make a worker write
+    # anywhere else on its disk.
+    folder = PurePosixPath(str(value))
+    if not str(folder) or str(folder) == "." or folder.is_absolute() or ".." in folder.parts:
+        return "A file target needs a relative 'folder' (no '..') in its config."
+    return None
 
 
 def yaml_str(value: str) -> str:
@@ -110,6 +131,15 @@ def _front_matter(path: Path) -> list[str]:
 
 
 class FileConnector:
+    schema = TargetSchema(settings=(
+        Setting("folder", "a folder inside the publish folder", required=True,
+                check=_folder_refusal),
+        Setting("base_url", "the site's URL (links to posts)"),
+        Setting("git_commit", "true|false",
+                check=boolean("A file target's 'git_commit' is true or false.")),
+        Setting("git_author", "'Name <email>'", check=_git_author_refusal),
+    ))
+
     def __init__(self, *, folder: Path, base_url: str = "", git_commit: bool = False,
                  git_author: str = DEFAULT_GIT_AUTHOR, git_within: Path | None = None) -> None:
         self.folder = folder

@@ -29,8 +29,6 @@ import httpx
 import jwt
 from django.utils import timezone
 
-from apps.core.crypto import secret_decrypt
-from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     Engagement,
     PermanentPublishError,
@@ -38,6 +36,12 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
     RemotePost,
+    Setting,
+    TargetSchema,
+    colon_pair,
+    config_url,
+    site_url,
+    target_secret,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -49,6 +53,7 @@ from apps.publishing.connectors.http import (
 )
 from apps.publishing.connectors.wordpress import slug_for
 from apps.publishing.formatting import markdown_html
+from apps.publishing.models import PublishingTarget
 
 API = "/ghost/api/admin"
 ACCEPT_VERSION = "v5.0"
@@ -77,6 +82,12 @@ def admin_token(key: str, *, now: int | None = None) -> str:
 
 
 class GhostConnector:
+    schema = TargetSchema(
+        settings=(site_url("ghost"), Setting("status", "|".join(STATUSES))),
+        secret="Admin API key 'id:secret'",
+        secret_check=colon_pair("A Ghost secret is the Admin API key 'id:secret'."),
+        schedules=True, sends_to=config_url)
+
     def __init__(self, *, url: str, key: str, status: str = "published",
                  timeout: httpx.Timeout = TIMEOUT) -> None:
         self.url = url
@@ -85,12 +96,8 @@ class GhostConnector:
         self.timeout = timeout
 
     @classmethod
-    def from_target(cls, target: Any) -> GhostConnector:
-        try:
-            key = secret_decrypt(target.secret_encrypted)
-        except DomainError as exc:
-            raise PermanentPublishError(str(exc)) from exc
-        return cls(url=str(target.config.get("url", "")), key=key,
+    def from_target(cls, target: PublishingTarget) -> GhostConnector:
+        return cls(url=str(target.config.get("url", "")), key=target_secret(target),
                    status=str(target.config.get("status", "published")))
 
     def validate(self) -> None:

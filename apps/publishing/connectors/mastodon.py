@@ -15,14 +15,18 @@ from typing import Any
 
 import httpx
 
-from apps.core.crypto import secret_decrypt
-from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     Engagement,
     PermanentPublishError,
     Preview,
     PublishItem,
     PublishResult,
+    Setting,
+    TargetSchema,
+    config_url,
+    site_url,
+    target_secret,
+    whole_number,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -33,6 +37,7 @@ from apps.publishing.connectors.http import (
     target_client,
 )
 from apps.publishing.formatting import hashtags, plain_text, thread_split
+from apps.publishing.models import PublishingTarget
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_MAX_CHARACTERS = 500  # Mastodon's own default, when a server does not say
@@ -41,6 +46,7 @@ DEFAULT_URL_LENGTH = 23
 # on a timeline; and 20 ids fit Publication.external_id (500 characters).
 MAX_PARTS = 20
 MIN_ROOM = 50  # below this a numbered part holds a word or two, and thread splitting may not settle
+MAX_CHARACTERS_MAX = 100_000
 
 
 def status_text(item: PublishItem) -> str:
@@ -49,6 +55,18 @@ def status_text(item: PublishItem) -> str:
 
 
 class MastodonConnector:
+    schema = TargetSchema(
+        settings=(site_url("mastodon"), Setting("visibility", "|".join(VISIBILITIES)),
+                  Setting("spoiler_text", "content warning"),
+                  Setting("language", "language tag"),
+                  # Previews split a thread at this length: a few characters leave no room
+                  # for the " (i/n)" numbering, and below about 10 the split never settles.
+                  Setting("max_characters", f"{MIN_ROOM}-{MAX_CHARACTERS_MAX} (previews)",
+                          check=whole_number(MIN_ROOM, MAX_CHARACTERS_MAX,
+                                             "A Mastodon target's 'max_characters' is a whole "
+                                             f"number from {MIN_ROOM} to {MAX_CHARACTERS_MAX}."))),
+        secret="access token", sends_to=config_url)
+
     def __init__(self, *, url: str, token: str, visibility: str = "public",
                  spoiler_text: str = "", language: str = "",
                  max_characters: int = DEFAULT_MAX_CHARACTERS,
@@ -62,16 +80,12 @@ class MastodonConnector:
         self.timeout = timeout
 
     @classmethod
-    def from_target(cls, target: Any) -> MastodonConnector:
-        try:
-            token = secret_decrypt(target.secret_encrypted)
-        except DomainError as exc:
-            raise PermanentPublishError(str(exc)) from exc
+    def from_target(cls, target: PublishingTarget) -> MastodonConnector:
         config = target.config
         max_characters = config.get("max_characters", DEFAULT_MAX_CHARACTERS)
-        if type(max_characters) is not int:  # a config edited around target_config_validate
+        if type(max_characters) is not int:  # a config edited around the schema's check
             raise PermanentPublishError("The target's 'max_characters' is not a whole number.")
-        return cls(url=str(config.get("url", "")), token=token,
+        return cls(url=str(config.get("url", "")), token=target_secret(target),
                    visibility=str(config.get("visibility", "public")),
                    spoiler_text=str(config.get("spoiler_text", "")),
                    language=str(config.get("language", "")),

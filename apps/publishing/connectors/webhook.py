@@ -16,13 +16,17 @@ import httpx
 from django.utils import timezone
 
 from apps.core import signing
-from apps.core.crypto import secret_decrypt
 from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     PermanentPublishError,
     Preview,
     PublishItem,
     PublishResult,
+    Setting,
+    TargetSchema,
+    config_url,
+    http_url,
+    target_secret,
 )
 from apps.publishing.connectors.http import checked, response_json, send, target_client
 from apps.publishing.models import PublishingTarget
@@ -58,7 +62,22 @@ def payload(item: PublishItem, *, event_type: str = EVENT_TYPE) -> dict[str, Any
     }
 
 
+def _signing_secret_refusal(secret: str) -> str | None:
+    try:
+        signing.secret_key(secret)
+    except DomainError as exc:
+        return f"{exc} Leave it empty to have one generated."
+    return None
+
+
 class WebhookConnector:
+    schema = TargetSchema(
+        settings=(Setting("url", "the receiver's http(s) URL", required=True, check=http_url(
+            "A webhook target needs an http(s) 'url' in its config.")),),
+        secret="signing secret whsec_… (made when none is given)",
+        secret_check=_signing_secret_refusal, secret_generate=signing.secret_generate,
+        sends_to=config_url)
+
     def __init__(self, *, url: str, secret: str, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.url = url
         self.secret = secret
@@ -66,11 +85,7 @@ class WebhookConnector:
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> WebhookConnector:
-        try:
-            secret = secret_decrypt(target.secret_encrypted)
-        except DomainError as exc:
-            raise PermanentPublishError(str(exc)) from exc
-        return cls(url=str(target.config.get("url", "")), secret=secret)
+        return cls(url=str(target.config.get("url", "")), secret=target_secret(target))
 
     def validate(self) -> None:
         try:

@@ -21,8 +21,6 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
-from apps.core.crypto import secret_decrypt
-from apps.core.errors import DomainError
 from apps.publishing.connectors.base import (
     CredentialsRejected,
     Engagement,
@@ -31,6 +29,12 @@ from apps.publishing.connectors.base import (
     PublishItem,
     PublishResult,
     RemotePost,
+    Setting,
+    TargetSchema,
+    colon_pair,
+    config_url,
+    site_url,
+    target_secret,
 )
 from apps.publishing.connectors.http import (
     TIMEOUT,
@@ -41,6 +45,7 @@ from apps.publishing.connectors.http import (
     target_client,
 )
 from apps.publishing.formatting import markdown_html, plain_text, slug, truncate
+from apps.publishing.models import PublishingTarget
 
 STATUSES = ("publish", "draft", "future")
 SLUG_TITLE_MAX = 60
@@ -58,6 +63,13 @@ def slug_for(item: PublishItem) -> str:
 
 
 class WordPressConnector:
+    schema = TargetSchema(
+        settings=(site_url("wordpress"), Setting("status", "|".join(STATUSES)),
+                  Setting("categories", "[names]")),
+        secret="'username:application password'",
+        secret_check=colon_pair("A WordPress secret is 'username:application password'."),
+        schedules=True, sends_to=config_url)
+
     def __init__(self, *, url: str, username: str, password: str, status: str = "publish",
                  categories: tuple[str, ...] = (), timeout: httpx.Timeout = TIMEOUT) -> None:
         self.url = url
@@ -68,12 +80,8 @@ class WordPressConnector:
         self.timeout = timeout
 
     @classmethod
-    def from_target(cls, target: Any) -> WordPressConnector:
-        try:
-            secret = secret_decrypt(target.secret_encrypted)
-        except DomainError as exc:
-            raise PermanentPublishError(str(exc)) from exc
-        username, _, password = secret.partition(":")
+    def from_target(cls, target: PublishingTarget) -> WordPressConnector:
+        username, _, password = target_secret(target).partition(":")
         config = target.config
         return cls(url=str(config.get("url", "")), username=username, password=password,
                    status=str(config.get("status", "publish")),
