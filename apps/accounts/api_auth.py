@@ -25,10 +25,9 @@ from rest_framework.views import APIView
 from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
 from apps.core.models import Workspace
+from apps.core.serializers import ID_MAX
 
 WORKSPACE_HEADER = "X-Workspace"
-# Ids are 64-bit: a larger number is refused as input rather than overflowing in the database.
-ID_MAX = 2**63 - 1
 
 
 def workspace_id_parse(raw: object) -> int | None:

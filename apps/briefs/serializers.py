@@ -13,24 +13,17 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.accounts.api_auth import ID_MAX
 from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.briefs.prompting import PROMPT_FIELDS, template_validate
 from apps.briefs.selectors import content_type_find, style_guide_find
 from apps.core.api_time import LocalTimeField, LocalTimesSerializer
 from apps.core.errors import DomainError
+from apps.core.serializers import IdField, WorkspaceScopedSerializer
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, Draft, GenerationJob, ModelProfile
 from apps.publishing.models import Publication, PublishingTarget
 from apps.reviews.models import DraftRevision, Review
 from workers.evaluation.language import UNITS, length_unit
-
-
-class IdField(serializers.IntegerField):
-    """A database id: positive and 64-bit."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
 class BriefCreateSerializer(LocalTimesSerializer):
@@ -235,14 +228,6 @@ class BriefDetailSerializer(BriefListSerializer):
             "source_material", "reference_texts", "style_guide_id", "feedback", "jobs", "drafts",
             "reviews", "publications",
         ]
-
-
-class WorkspaceScopedSerializer(serializers.ModelSerializer):
-    """Writes need `workspace` in the context; PATCH passes the row as the instance."""
-
-    def _others(self, model: type) -> Any:
-        rows = model.objects.filter(workspace=self.context["workspace"])
-        return rows.exclude(pk=self.instance.pk) if self.instance is not None else rows
 
 
 class ContentTypeSerializer(WorkspaceScopedSerializer):

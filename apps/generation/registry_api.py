@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_auth import (
-    ID_MAX,
     ApiBase,
     WorkspaceDetailApi,
     WorkspaceListApi,
@@ -20,6 +19,7 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_TRAIN
 from apps.core.models import Workspace
+from apps.core.serializers import IdField
 from apps.generation.models import ModelProfile, ModelVersion
 from apps.generation.registry import (
     model_profile_rollback,
@@ -49,8 +49,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 
 
 class PromoteSerializer(serializers.Serializer):
-    profile_id = serializers.IntegerField(min_value=1, max_value=ID_MAX,
-                                          help_text="a model profile of the workspace")
+    profile_id = IdField(help_text="a model profile of the workspace")
 
 
 class CompareQuerySerializer(serializers.Serializer):

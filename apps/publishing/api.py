@@ -29,10 +29,11 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.selectors import brief_get
-from apps.briefs.serializers import IdField, PublicationSerializer, TargetSerializer
+from apps.briefs.serializers import PublicationSerializer, TargetSerializer
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
+from apps.core.serializers import IdField
 from apps.publishing.connectors import PublishError
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublicationState, PublishingTarget

@@ -17,9 +17,10 @@ from rest_framework.views import APIView
 from apps.accounts.api_auth import ApiBase, IdFilter, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
-from apps.briefs.serializers import BriefDetailSerializer, IdField, ReviewListSerializer
+from apps.briefs.serializers import BriefDetailSerializer, ReviewListSerializer
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.models import Workspace
+from apps.core.serializers import IdField
 from apps.reviews.models import Decision, Review
 from apps.reviews.services import review_approve, review_reject, review_request_changes
 
