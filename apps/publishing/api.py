@@ -29,7 +29,6 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.selectors import brief_get
-from apps.briefs.serializers import PublicationSerializer, TargetSerializer
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
@@ -39,6 +38,7 @@ from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.outcomes import publication_withdraw
 from apps.publishing.selectors import publication_list, publication_preview
+from apps.publishing.serializers import PublicationSerializer, TargetSerializer
 from apps.publishing.services import (
     brief_publish,
     publication_cancel,
