@@ -21,7 +21,7 @@ from apps.core.serializers import IdField, WorkspaceScopedSerializer
 from apps.evaluation.models import Evaluation
 from apps.generation.models import Backend, Draft, GenerationJob, ModelProfile
 from apps.publishing.serializers import PublicationSerializer
-from apps.reviews.models import DraftRevision, Review
+from apps.reviews.serializers import ReviewSerializer, RevisionSerializer
 from workers.evaluation.language import UNITS, length_unit
 
 
@@ -126,14 +126,6 @@ class JobDetailSerializer(JobSerializer):
         fields = [*JobSerializer.Meta.fields, "brief", "drafts"]
 
 
-class RevisionSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.get_username", default=None)
-
-    class Meta:
-        model = DraftRevision
-        fields = ["id", "number", "text", "author", "created_at"]
-
-
 class DraftSerializer(serializers.ModelSerializer):
     evaluation = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
@@ -162,16 +154,6 @@ class DraftSerializer(serializers.ModelSerializer):
         # Prefetched newest first by brief_detail.
         revisions = draft.revisions_newest_first  # type: ignore[attr-defined]  # Prefetch(to_attr=)
         return RevisionSerializer(revisions[0]).data if revisions else None
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.CharField(source="reviewer.get_username", default=None)
-    draft_id = serializers.IntegerField(source="revision.draft_id", default=None)
-    revision = serializers.IntegerField(source="revision.number", default=None)
-
-    class Meta:
-        model = Review
-        fields = ["id", "decision", "comment", "reviewer", "draft_id", "revision", "created_at"]
 
 
 class BriefListSerializer(serializers.ModelSerializer):
@@ -362,11 +344,6 @@ class ModelProfileSerializer(WorkspaceScopedSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
-
-
-class ReviewListSerializer(ReviewSerializer):
-    class Meta(ReviewSerializer.Meta):
-        fields = [*ReviewSerializer.Meta.fields, "brief_id"]
 
 
 class ImportRowSerializer(serializers.Serializer):

@@ -17,37 +17,16 @@ from rest_framework.views import APIView
 from apps.accounts.api_auth import ApiBase, IdFilter, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
-from apps.briefs.serializers import BriefDetailSerializer, ReviewListSerializer
-from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
+from apps.briefs.serializers import BriefDetailSerializer
 from apps.core.models import Workspace
-from apps.core.serializers import IdField
 from apps.reviews.models import Decision, Review
+from apps.reviews.serializers import (
+    ApproveSerializer,
+    RejectSerializer,
+    RequestChangesSerializer,
+    ReviewListSerializer,
+)
 from apps.reviews.services import review_approve, review_reject, review_request_changes
-
-
-class ApproveSerializer(PublishTimeSerializer):
-    draft_id = IdField()
-    comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
-    target_ids = serializers.ListField(
-        child=IdField(), max_length=50, required=False,
-        help_text="default: the workspace's auto-publish targets",
-    )
-    # Read as publish/ and reschedule/ read it: no offset needs a `timezone`.
-    publish_at = LocalTimeField(required=False, allow_null=True,
-                                  help_text=f"{PUBLISH_AT_HELP}; default: as soon as approved")
-    override_justification = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True,
-        help_text="workspace admins only: approve a revision that breaks a hard rule (banned "
-        "terms, personal data, a copy, another language), for this recorded reason",
-    )
-
-
-class RejectSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
-
-
-class RequestChangesSerializer(serializers.Serializer):
-    feedback = serializers.CharField(max_length=10_000)
 
 
 def _brief_response(workspace: Workspace, brief_id: int) -> Response:
