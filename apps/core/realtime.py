@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import models
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -21,6 +24,33 @@ def groups_for(workspace_id: int, payload: dict[str, Any]) -> list[str]:
         if payload.get(key):
             groups.append(f"{prefix}.{payload[key]}")
     return groups
+
+
+def live_message(*, workspace_id: int, type: str, subject_type: str, subject_id: int,
+                 payload: dict[str, Any], at: datetime, event_id: int | None = None,
+                 ) -> tuple[list[str], dict[str, Any]]:
+    """The groups and the websocket message of one event. The relay sends outbox events
+    (with their `event_id`) and the workers their live progress, which is never stored,
+    through this one shape, so a page reads both alike."""
+    message = {"type": type, "subject": {"type": subject_type, "id": subject_id},
+               "data": payload, "at": at.isoformat()}
+    if event_id is not None:
+        message = {"id": event_id, **message}
+    return groups_for(workspace_id, payload), message
+
+
+def progress_send(*, workspace_id: int, type: str, subject: models.Model,
+                  payload: dict[str, Any]) -> None:
+    """Send a live-only event (tokens written, a training loss, documents cleaned) to its
+    groups now. Progress is a courtesy: a failure to send is logged, never raised, so it
+    cannot fail the work it reports on."""
+    try:
+        broadcast(*live_message(workspace_id=workspace_id, type=type,
+                                subject_type=subject._meta.model_name or "", subject_id=subject.pk,
+                                payload=payload, at=timezone.now()))
+    except Exception:
+        logger.warning("%s of %s %s not sent", type, subject._meta.model_name, subject.pk,
+                       exc_info=True)
 
 
 def broadcast(groups: Iterable[str], message: dict[str, Any]) -> None:

@@ -19,16 +19,6 @@ logger = logging.getLogger(__name__)
 RelayConsumer = Callable[[OutboxEvent], object]
 
 
-def event_message(event: OutboxEvent) -> dict:
-    return {
-        "id": event.pk,
-        "type": event.type,
-        "subject": {"type": event.subject_type, "id": event.subject_id},
-        "data": event.payload,
-        "at": event.created_at.isoformat(),
-    }
-
-
 def _next_step(event: OutboxEvent) -> None:
     pipeline.dispatch(event.type, event.subject_id, event.payload, event_id=event.pk)
 
@@ -54,8 +44,10 @@ def outbox_relay_many(*, event_ids: Iterable[int]) -> int:
                   .order_by("id"))
     if not events:
         return 0
-    realtime.broadcast_many([(realtime.groups_for(e.workspace_id, e.payload), event_message(e))
-                             for e in events])
+    realtime.broadcast_many([realtime.live_message(
+        workspace_id=e.workspace_id, type=e.type, subject_type=e.subject_type,
+        subject_id=e.subject_id, payload=e.payload, at=e.created_at, event_id=e.pk)
+        for e in events])
     for event in events:
         for consumer in CONSUMERS:
             consumer(event)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
-from apps.core.realtime import broadcast
+from apps.core.realtime import progress_send
 from apps.core.services import Actor, audit_record, event_emit
 from apps.datasets.models import (
     Dataset,
@@ -252,11 +252,9 @@ def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) ->
     DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
                                   worker_id=worker_id).update(progress=share,
                                                               updated_at=timezone.now())
-    broadcast([f"workspace.{version.workspace_id}"], {
-        "type": "dataset.progress", "subject": {"type": "datasetversion", "id": version.pk},
-        "data": {"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
-                 "documents_done": done, "documents": total, "progress": share},
-        "at": timezone.now().isoformat()})
+    progress_send(workspace_id=version.workspace_id, type="dataset.progress", subject=version,
+                  payload={"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
+                           "documents_done": done, "documents": total, "progress": share})
 
 
 def _raw_documents(version: DatasetVersion) -> list[RawDocument]:

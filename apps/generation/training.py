@@ -35,6 +35,7 @@ from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
 from workers.generation.engine import BUILTIN, InvalidRequest
 from workers.generation.locations import ModelPathRefused
+from workers.generation.progress import LossPoint
 
 
 def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
@@ -187,7 +188,7 @@ def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
         return None
 
 
-# A running run's heartbeat is its stored loss (every 10 steps, see loss_sender); the
+# A running run's heartbeat is its stored loss (every 10 steps, see `running.loss_sender`); the
 # held-out measurement before training has none, so a run is taken for dead only after
 # this many heartbeat timeouts (10 minutes by default).
 TRAINING_STALE_FACTOR = 5
@@ -226,17 +227,17 @@ LOSS_CURVE_MAX_POINTS = 2_000
 
 @transaction.atomic
 def training_run_record_losses(*, run_id: int, worker_id: str,
-                               points: Sequence[Sequence[float]]) -> bool:
-    """Append [step, loss] points to a running run's curve, so a page opened mid-run draws
-    what came before. Past LOSS_CURVE_MAX_POINTS every other point is dropped (the latest
-    kept): the curve keeps its whole span at half the density. False, storing nothing, when
-    the run is not running on this worker."""
+                               points: Sequence[LossPoint]) -> bool:
+    """Append the points to a running run's curve (stored as [step, loss] pairs), so a page
+    opened mid-run draws what came before. Past LOSS_CURVE_MAX_POINTS every other point is
+    dropped (the latest kept): the curve keeps its whole span at half the density. False,
+    storing nothing, when the run is not running on this worker."""
     run = (TrainingRun.objects.select_for_update()
            .filter(pk=run_id, state=TrainingState.RUNNING, worker_id=worker_id)
            .only("id", "loss_curve").first())
     if run is None:
         return False
-    new = [[int(step), float(loss)] for step, loss in points]
+    new = [[point.step, point.loss] for point in points]
     # Points at or after the first new step were reported by an attempt that died after
     # its last checkpoint: the resumed attempt's points replace them.
     kept = [p for p in run.loss_curve if not new or p[0] < new[0][0]]

@@ -19,9 +19,9 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import Role
 from apps.generation.models import TrainingKind, TrainingRun
+from apps.generation.running import loss_sender
 from apps.generation.training import training_run_claim, training_run_fail
 from tests import factories
-from workers.tasks.generation import loss_sender
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -16,6 +16,7 @@ from apps.generation.services import JobTimings, job_claim, job_record_drafts, m
 from apps.generation.training import training_run_claim, training_run_record_losses
 from tests import factories
 from tests.clients import client_for
+from workers.generation.progress import LossPoint
 from workers.generation.types import GeneratedText
 
 pytestmark = pytest.mark.django_db
@@ -245,7 +246,8 @@ def test_training_runs_listed_without_losses_and_read_with_them(ws, editor,
                                        error="out of memory")
     run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
     training_run_claim(run_id=run.pk, worker_id="gpu-1")
-    training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=[[10, 3.25], [20, 2.5]])
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
+                               points=[LossPoint(10, 3.25), LossPoint(20, 2.5)])
     TrainingRun.objects.create(workspace=factories.workspace(), kind=TrainingKind.TRAIN)
     client = client_for(editor)
     # when the editor lists the workspace's runs

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from apps.generation.running import JobWatch
 from workers.generation.batching import OutOfDeviceMemory
 from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import BatchItem, InvalidRequest, generate, load_model
 from workers.generation.types import GeneratedText, GenerationRequest
-from workers.tasks.generation import JobWatch
 
 PROMPTS = ["Title: Compost\n\n", "A hacker is a person who enjoys exploring the details of "
            "programmable systems and how to stretch their capabilities.\n\n", "Kludge"]

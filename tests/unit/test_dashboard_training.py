@@ -12,6 +12,7 @@ from apps.generation.models import TrainingKind, TrainingRun, TrainingState
 from apps.generation.training import training_run_claim, training_run_record_losses
 from tests import factories
 from tests.clients import logged_in
+from workers.generation.progress import LossPoint
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,8 @@ PAGE = "/training/"
 def running_run(ws, points: list) -> TrainingRun:
     run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
     training_run_claim(run_id=run.pk, worker_id="gpu-1")
-    training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=points)
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
+                               points=[LossPoint(step, loss) for step, loss in points])
     return run
 
 

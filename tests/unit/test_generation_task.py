@@ -13,15 +13,16 @@ from django.utils import timezone
 from apps.briefs.models import BriefState
 from apps.briefs.services import brief_cancel
 from apps.generation.models import Draft, GenerationJob, JobState
+from apps.generation.running import JobWatch
 from apps.generation.services import job_claim
 from apps.reviews.models import DraftRevision
 from tests import factories
 from tests.generation_fixtures import receive_all
 from workers.generation.builtin.training import TrainingReport
 from workers.generation.engine import InvalidRequest
-from workers.generation.progress import ProgressThrottle
+from workers.generation.progress import ProgressThrottle, TextProgress
 from workers.generation.requests import request_for_job
-from workers.tasks.generation import JobWatch, run_job, sweep_stale_jobs
+from workers.tasks.generation import run_job, sweep_stale_jobs
 
 
 def submitted_job(**profile: object) -> GenerationJob:
@@ -144,13 +145,13 @@ def test_the_throttle_sends_at_most_its_rate_and_flushes_the_latest_texts() -> N
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    throttle = ProgressThrottle(lambda v, t, n: sent.append((now[0], v, t, n)), 10,
+    throttle = ProgressThrottle(lambda v, p: sent.append((now[0], v, p.text, p.tokens)), 10,
                                 clock=lambda: now[0], sleep=sleep)
     # given 3 variants each writing a token every 1/32 s for two seconds
     for step in range(1, 65):
         now[0] = step / 32
         for variant in range(3):
-            throttle.offer(variant, f"v{variant} t{step}", step)
+            throttle.offer(variant, TextProgress(text=f"v{variant} t{step}", tokens=step))
     throttle.flush()
     # then every 4th step sends (0.125 s apart), the 3 flushed sends keep 0.1 s apart,
     # the variants take turns and each one's last text arrives

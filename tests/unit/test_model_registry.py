@@ -23,12 +23,13 @@ from apps.datasets.services import (
 )
 from apps.generation.models import ModelProfile, ModelVersion, TrainingKind, TrainingState
 from apps.generation.registry import model_version_archive
+from apps.generation.running import local_model
 from apps.generation.training import training_run_create
 from tests import factories
 from tests.clients import client_for
 from workers.generation.engine import generate
 from workers.generation.types import GenerationRequest
-from workers.tasks.generation import local_model, train
+from workers.tasks.generation import train
 
 OPTIONS = {"min_chars": 150, "languages": ["en"], "seed": 7, "validation_share": 0.2,
            "test_share": 0.2}

@@ -7,6 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.generation.models import TrainingKind, TrainingRun, TrainingState
+from apps.generation.running import loss_sender
 from apps.generation.training import (
     LOSS_CURVE_MAX_POINTS,
     training_run_claim,
@@ -15,7 +16,7 @@ from apps.generation.training import (
 )
 from tests import factories
 from tests.generation_fixtures import receive_all
-from workers.tasks.generation import loss_sender
+from workers.generation.progress import LossPoint
 
 pytestmark = pytest.mark.django_db
 
@@ -32,25 +33,28 @@ def curve(run: TrainingRun) -> list:
 
 
 def test_points_are_appended_while_the_run_is_this_workers(run):
-    assert training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=[[10, 3.5]])
     assert training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
-                                      points=[[20, 3.25], [30, 3.0]])
+                                      points=[LossPoint(10, 3.5)])
+    assert training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
+                                      points=[LossPoint(20, 3.25), LossPoint(30, 3.0)])
     assert curve(run) == [[10, 3.5], [20, 3.25], [30, 3.0]]
     # another worker's points, or points after the run ended, are not stored
-    assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[[40, 1.0]])
+    assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-2",
+                                          points=[LossPoint(40, 1.0)])
     training_run_fail(run_id=run.pk, error="out of memory")
-    assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=[[40, 1.0]])
+    assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
+                                          points=[LossPoint(40, 1.0)])
     assert curve(run) == [[10, 3.5], [20, 3.25], [30, 3.0]]
 
 
 def test_a_full_curve_drops_every_other_point_and_keeps_the_latest(run):
     # given a curve at its cap
-    full = [[step, 1.0] for step in range(1, LOSS_CURVE_MAX_POINTS + 1)]
+    full = [LossPoint(step, 1.0) for step in range(1, LOSS_CURVE_MAX_POINTS + 1)]
     training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=full)
     assert len(curve(run)) == LOSS_CURVE_MAX_POINTS
     # when one more point comes
     training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
-                               points=[[LOSS_CURVE_MAX_POINTS + 1, 0.5]])
+                               points=[LossPoint(LOSS_CURVE_MAX_POINTS + 1, 0.5)])
     # then the curve keeps its whole span at half the density
     stored = curve(run)
     assert len(stored) == LOSS_CURVE_MAX_POINTS // 2 + 1
@@ -61,15 +65,15 @@ def test_a_full_curve_drops_every_other_point_and_keeps_the_latest(run):
 def test_a_run_claimed_again_keeps_its_curve_up_to_the_steps_it_reports_again(run):
     # given a worker that reported up to step 30 and died after its checkpoint of step 20
     training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
-                               points=[[10, 3.5], [20, 3.4], [30, 3.3]])
+                               points=[LossPoint(10, 3.5), LossPoint(20, 3.4), LossPoint(30, 3.3)])
     TrainingRun.objects.filter(pk=run.pk).update(state=TrainingState.QUEUED)  # requeued
     training_run_claim(run_id=run.pk, worker_id="gpu-2")
     assert curve(run) == [[10, 3.5], [20, 3.4], [30, 3.3]]
     # when the next worker resumes from step 20, its points replace the dead attempt's
-    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[[30, 3.2]])
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[LossPoint(30, 3.2)])
     assert curve(run) == [[10, 3.5], [20, 3.4], [30, 3.2]]
     # and a run that starts over from step 0 replaces the whole curve
-    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[[10, 3.6]])
+    training_run_record_losses(run_id=run.pk, worker_id="gpu-2", points=[LossPoint(10, 3.6)])
     assert curve(run) == [[10, 3.6]]
 
 

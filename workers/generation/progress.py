@@ -1,22 +1,41 @@
-"""Throttling token-by-token progress to what a browser needs.
+"""Throttling live progress to what a browser needs, and the progress records themselves.
 
 A GPU writes hundreds of tokens a second across a job's variants; a reader
-needs a few updates a second. Only each variant's latest text is kept, and
-the variant that has waited longest goes out when the interval allows.
+needs a few updates a second. Only each key's (variant's) latest record is kept,
+and the key that has waited longest goes out when the interval allows. Records
+stay typed data all the way to the page: nothing is formatted into text and read back.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-Send = Callable[[int, str, int], None]  # (variant, text so far, tokens so far)
+R = TypeVar("R")
 
 
-class ProgressThrottle:
+@dataclass(frozen=True)
+class TextProgress:
+    """A variant's text so far and the completion tokens it holds."""
+
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    """A training run's mean loss over its recent steps, at `step`."""
+
+    step: int
+    loss: float
+
+
+class ProgressThrottle(Generic[R]):
     """At most `per_second` sends for the whole job; `flush` sends what is still waiting."""
 
-    def __init__(self, send: Send, per_second: float,
+    def __init__(self, send: Callable[[int, R], None], per_second: float,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._send = send
@@ -24,15 +43,15 @@ class ProgressThrottle:
         self._clock = clock
         self._sleep = sleep
         self._last_sent = float("-inf")
-        self._waiting: dict[int, tuple[str, int]] = {}  # insertion order = waiting longest first
+        self._waiting: dict[int, R] = {}  # insertion order = waiting longest first
 
-    def offer(self, variant: int, text: str, tokens: int) -> None:
-        self._waiting[variant] = (text, tokens)  # an update keeps the variant's place in line
+    def offer(self, key: int, record: R) -> None:
+        self._waiting[key] = record  # an update keeps the key's place in line
         if self._clock() - self._last_sent >= self._interval:
             self._send_oldest()
 
     def flush(self) -> None:
-        """Send every variant's last text, still no faster than the rate (at the job's end)."""
+        """Send every key's last record, still no faster than the rate (at the job's end)."""
         while self._waiting:
             wait = self._interval - (self._clock() - self._last_sent)
             if wait > 0:
@@ -40,7 +59,7 @@ class ProgressThrottle:
             self._send_oldest()
 
     def _send_oldest(self) -> None:
-        variant = next(iter(self._waiting))
-        text, tokens = self._waiting.pop(variant)
+        key = next(iter(self._waiting))
+        record = self._waiting.pop(key)
         self._last_sent = self._clock()
-        self._send(variant, text, tokens)
+        self._send(key, record)

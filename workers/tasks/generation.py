@@ -1,251 +1,31 @@
-"""Celery entrypoints of the generation queue: claim a job, write its variants, record them.
-
-Idempotent by construction: `job_claim` lets one delivery of a job run it,
-drafts are unique per (job, variant), and a job taken away from this worker
-(cancelled, or requeued after a missed heartbeat) stops writing within a second.
-
-Local models are served through the process's one batcher: run the worker
-with a thread pool (`--pool threads --concurrency 8`, prefetch multiplier 1)
-and the jobs its threads hold share forward passes; with the solo pool each
-job is simply a batch of its own variants. The continuous batcher (default)
-lets a job join the running batch at its next step; AIGC_GENERATION_BATCHING=static
-brings back micro-batches that run to their end.
-"""
+"""Celery entrypoints of the generation queue: each hands its ids to one service of
+`apps.generation.running` (claim, run the engine, record) and keeps only Celery's options."""
 
 from __future__ import annotations
 
-import logging
 import os
-import random
 import socket
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
-from django.utils import timezone
 
-from apps.core.crypto import secret_decrypt
-from apps.core.egress import egress_policy
-from apps.core.realtime import broadcast
-from apps.generation.models import GenerationJob, ModelProfile, TrainingKind, TrainingRun
-from apps.generation.selectors import published_texts
-from apps.generation.services import (
-    ConcurrencyLimitReached,
-    JobTimings,
-    draft_text_clean,
-    job_claim_most_urgent,
-    job_fail,
-    job_heartbeat,
-    job_is_cancelled,
-    job_record_drafts,
-    jobs_requeue_stale,
-    model_key_env_error,
-    model_roots,
+from apps.generation.running import (
+    BUSY_MAX_RETRIES,
+    busy_retry_countdown,
+    job_run,
+    training_run_execute,
 )
-from apps.generation.training import (
-    training_corpus,
-    training_parameters_errors,
-    training_run_claim,
-    training_run_fail,
-    training_run_record_losses,
-    training_run_succeed,
-)
-from workers.generation.batching import BatchCollector
-from workers.generation.builtin.corpus import CorpusSplit
-from workers.generation.builtin.finetune import FineTunePlan, finetune_model
-from workers.generation.builtin.training import DEFAULT_STEPS, TrainingPlan, train_builtin_model
-from workers.generation.continuous import ContinuousBatcher
-from workers.generation.engine import (
-    BUILTIN,
-    BatchItem,
-    GenerationError,
-    InvalidRequest,
-    generate_batch,
-)
-from workers.generation.openai_chat import generate_openai
-from workers.generation.progress import ProgressThrottle
-from workers.generation.requests import request_for_job
-from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText, GenerationRequest
-
-logger = logging.getLogger(__name__)
-
-CANCEL_CHECK_EVERY_S = 0.5  # a cancelled job stops writing within a second
-TRANSIENT_ATTEMPTS = 3  # an unreadable model file or a hiccup of shared storage, then give up
-DEFAULT_TIMEOUT_S = 600  # a job without a model profile
-# 32 rows of the built-in model take ~30 ms a step on 2 CPU cores (bench/generation_batching.py);
-# a GPU takes far more: set AIGC_GENERATION_BATCH_ROWS to what its memory holds.
-BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
-BATCH_WINDOW_S = 0.05  # static: prefetched messages arrive within milliseconds of each other
-BATCHING = os.environ.get("AIGC_GENERATION_BATCHING", "continuous")
-BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
-BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
-
-_collector: ContinuousBatcher | BatchCollector | None = None
-_collector_lock = threading.Lock()
+from apps.generation.services import ConcurrencyLimitReached, jobs_requeue_stale
 
 
-def local_collector() -> ContinuousBatcher | BatchCollector:
-    """The process's one batcher: every task thread's local-model requests meet here."""
-    global _collector
-    with _collector_lock:
-        if _collector is None and BATCHING == "static":
-            _collector = BatchCollector(
-                lambda items: generate_batch(items, models_dir=settings.MODELS_DIR),
-                max_rows=BATCH_ROWS, window_s=BATCH_WINDOW_S)
-        elif _collector is None:
-            _collector = ContinuousBatcher(models_dir=lambda: settings.MODELS_DIR,
-                                           max_rows=BATCH_ROWS)
-        return _collector
-
-
-class JobWatch:
-    """The engine's `should_stop`: heartbeats the job and notices when it is no longer ours."""
-
-    def __init__(self, job_id: int, worker_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.job_id, self.worker_id, self._clock = job_id, worker_id, clock
-        # Several beats fit in the sweeper's timeout, so one slow step never looks like a death.
-        self._beat_every = min(5.0, settings.JOB_HEARTBEAT_TIMEOUT_S / 4)
-        self.started = self._last_beat = self._last_check = clock()
-        self.timeout_s = timeout_s
-        self.stopped = self.timed_out = False
-
-    def should_stop(self) -> bool:
-        now = self._clock()
-        if self.stopped:
-            return True
-        if now - self.started > self.timeout_s:
-            self.stopped = self.timed_out = True
-            return True
-        if now - self._last_beat >= self._beat_every:
-            self._last_beat = self._last_check = now
-            self.stopped = not job_heartbeat(job_id=self.job_id, worker_id=self.worker_id)
-        elif now - self._last_check >= CANCEL_CHECK_EVERY_S:
-            self._last_check = now
-            self.stopped = job_is_cancelled(job_id=self.job_id)
-        return self.stopped
-
-
-def progress_sender(job: GenerationJob, max_new_tokens: int) -> Callable[[int, str, int], None]:
-    """Sends `job.progress` straight to the channel layer, shaped like a relayed event; the
-    page shows `tokens` of `max_new_tokens` as the variant's progress."""
-    groups = [f"workspace.{job.workspace_id}", f"job.{job.pk}"]
-
-    def send(variant: int, text: str, tokens: int) -> None:
-        message = {
-            "type": "job.progress",
-            "subject": {"type": "generationjob", "id": job.pk},
-            "data": {"job_id": job.pk, "brief_id": job.brief_id, "variant": variant,
-                     "text": draft_text_clean(text), "tokens": tokens,
-                     "max_new_tokens": max_new_tokens},
-            "at": timezone.now().isoformat(),
-        }
-        try:
-            broadcast(groups, message)
-        except Exception:  # progress is a courtesy: a channel-layer outage must not fail the job
-            logger.warning("progress for job %s not sent", job.pk, exc_info=True)
-
-    return send
-
-
-def api_key_for(profile: ModelProfile) -> str:
-    """The worker's environment variable named by the profile, when the operator allows that
-    name (checked again here for profiles saved before the rule), else its encrypted key."""
-    if profile.api_key_env:
-        refusal = model_key_env_error(profile.api_key_env)
-        if refusal:
-            raise InvalidRequest(f"Model profile {profile.name!r}: {refusal}")
-        key = os.environ.get(profile.api_key_env, "")
-        if not key:
-            raise GenerationError(f"The worker has no environment variable "
-                                  f"{profile.api_key_env} for model profile {profile.name!r}.")
-        return key
-    return secret_decrypt(profile.api_key_encrypted)
-
-
-def local_model(profile: ModelProfile) -> str:
-    """The folder the profile's local model loads from, inside the folders its workspace may
-    read (checked again here for profiles saved before the rule); `builtin` for the
-    built-in model, which the engine finds in MODELS_DIR itself."""
-    roots = model_roots(workspace_id=profile.workspace_id)
-    folder = roots.model_folder(profile.model)
-    return BUILTIN if folder == roots.builtin_dir.resolve() else str(folder)
-
-
-def job_request(job: GenerationJob) -> GenerationRequest:
-    profile = job.model_profile
-    model = profile.model if profile else ""
-    if profile and profile.backend in LOCAL_BACKENDS and profile.model:
-        model = local_model(profile)
-    return request_for_job(
-        job_id=job.pk, prompt=job.prompt, variants=job.variants,
-        target_words=job.brief.target_length,
-        backend=profile.backend if profile else None,
-        model=model,
-        parameters=profile.parameters if profile else {},
-        device=profile.device if profile else "auto",
-        default_model=settings.GENERATION_MODEL,
-        base_url=profile.base_url if profile else "",
-        api_key=api_key_for(profile) if profile and profile.backend == OPENAI else "",
-        egress=egress_policy(),
-    )
-
-
-def write_texts(request: GenerationRequest, throttle: ProgressThrottle,
-                watch: JobWatch) -> list[GeneratedText]:
-    if request.backend == OPENAI:
-        return generate_openai(request, throttle.offer, watch.should_stop)
-    return local_collector().submit(BatchItem(request, throttle.offer, watch.should_stop))
-
-
-def _generate_with_retries(request: GenerationRequest, throttle: ProgressThrottle,
-                           watch: JobWatch) -> tuple[list[GeneratedText], int]:
-    """The texts and how many transient failures were retried on the way."""
-    attempt = 1
-    while True:
-        try:
-            return write_texts(request, throttle, watch), attempt - 1
-        except OSError:
-            if attempt == TRANSIENT_ATTEMPTS:
-                raise
-            logger.warning("generation attempt %s failed; retrying", attempt, exc_info=True)
-            time.sleep(2**attempt + random.random())  # backoff with jitter: 2-3 s, then 4-5 s
-            attempt += 1
-
-
-def _run_claimed(job: GenerationJob, worker_id: str) -> str:
-    profile = job.model_profile
-    watch = JobWatch(job.pk, worker_id, profile.timeout_s if profile else DEFAULT_TIMEOUT_S)
-    try:
-        request = job_request(job)
-        throttle = ProgressThrottle(progress_sender(job, request.max_new_tokens),
-                                    settings.PROGRESS_MAX_PER_SECOND)
-        texts, retries = _generate_with_retries(request, throttle, watch)
-    except GenerationError as exc:  # the model or the profile needs fixing; a retry cannot
-        job_fail(job_id=job.pk, error=str(exc), actor_label=worker_id)
-        return "failed"
-    except Exception as exc:
-        # Left running, the job would be requeued by the sweeper and crash again forever.
-        logger.exception("generation of job %s failed", job.pk)
-        job_fail(job_id=job.pk, error=f"Generation failed: {type(exc).__name__}: {exc}",
-                 actor_label=worker_id)
-        return "failed"
-    if watch.timed_out:
-        job_fail(job_id=job.pk, error=f"Generation timed out after {watch.timeout_s:.0f} s "
-                 "(the model profile's timeout).", actor_label=worker_id)
-        return "timed out"
-    if watch.stopped:
-        return "stopped"
-    throttle.flush()
-    timings = JobTimings(latency_s=time.monotonic() - watch.started, retries=retries)
-    recorded = job_record_drafts(job_id=job.pk, worker_id=worker_id, texts=texts, timings=timings)
-    return "recorded" if recorded else "dropped"
+def worker_label(task: Any, *, per_thread: bool = False) -> str:
+    """host:pid, and the thread under a thread pool, whose threads each hold a job."""
+    label = f"{task.request.hostname or socket.gethostname()}:{os.getpid()}"
+    return f"{label}:{threading.current_thread().name}" if per_thread else label
 
 
 @shared_task(
@@ -255,22 +35,13 @@ def _run_claimed(job: GenerationJob, worker_id: str) -> str:
     retry_backoff_max=60, retry_jitter=True,
 )
 def run_job(self: Any, job_id: int) -> str:
-    """Write the most urgent queued job's variants (see `job_claim_most_urgent`: usually the
-    message's own job) and record them; returns what happened, for the worker log."""
-    worker_id = (f"{self.request.hostname or socket.gethostname()}:{os.getpid()}:"
-                 f"{threading.current_thread().name}")
+    """Write and record the most urgent queued job (`job_run`); a workspace at its
+    concurrency limit is looked at again later, for up to an hour."""
     try:
-        job = job_claim_most_urgent(job_id=job_id, worker_id=worker_id)
+        return job_run(job_id=job_id, worker_id=worker_label(self, per_thread=True),
+                       busy_retries=self.request.retries)
     except ConcurrencyLimitReached as exc:
-        if self.request.retries >= BUSY_MAX_RETRIES:
-            job_fail(job_id=job_id, error=f"No generation slot within an hour: {exc}",
-                     actor_label=worker_id)
-            return "failed"
-        raise self.retry(countdown=BUSY_RETRY_S * (1 + random.random()),
-                         max_retries=BUSY_MAX_RETRIES) from exc
-    if job is None:
-        return "skipped"
-    return _run_claimed(job, worker_id)
+        raise self.retry(countdown=busy_retry_countdown(), max_retries=BUSY_MAX_RETRIES) from exc
 
 
 @shared_task(name="generation.sweep_stale_jobs")
@@ -278,99 +49,7 @@ def sweep_stale_jobs() -> list[int]:
     return jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
 
 
-def loss_sender(run: TrainingRun, worker_id: str
-                ) -> tuple[Callable[[int, float], None], Callable[[], None]]:
-    """Streams the loss, throttled, to the workspace's live dashboard, storing the points
-    reported since the last send first (so a page reloaded after an event finds its point);
-    returns (on_loss, flush), flush sending and storing the last of them when training ends."""
-    unsaved: list[list[float]] = []
-
-    def send(variant: int, text: str, step: int) -> None:
-        # At most PROGRESS_MAX_PER_SECOND writes a second, each appending every point since
-        # the one before (the engines report one every 10 steps).
-        training_run_record_losses(run_id=run.pk, worker_id=worker_id, points=unsaved)
-        unsaved.clear()
-        message = {"type": "training.progress",
-                   "subject": {"type": "trainingrun", "id": run.pk},
-                   "data": {"training_run_id": run.pk, "step": step, "loss": float(text)},
-                   "at": timezone.now().isoformat()}
-        try:
-            broadcast([f"workspace.{run.workspace_id}"], message)
-        except Exception:  # the dashboard is a courtesy: a channel-layer outage must not fail it
-            logger.warning("loss of training run %s not sent", run.pk, exc_info=True)
-
-    throttle = ProgressThrottle(send, settings.PROGRESS_MAX_PER_SECOND)
-
-    def on_loss(step: int, loss: float) -> None:
-        unsaved.append([step, round(loss, 4)])
-        throttle.offer(0, f"{loss:.4f}", step)
-
-    return on_loss, throttle.flush
-
-
-def _train(run: TrainingRun, on_loss: Callable[[int, float], None]) -> dict[str, Any]:
-    """Run the engine for the run's kind; the figures `training_run_succeed` records."""
-    errors = training_parameters_errors(kind=run.kind, parameters=run.parameters)
-    if errors:  # a run stored before a rule changed: checked again where it would run
-        raise GenerationError(" ".join(errors))
-    roots = model_roots(workspace_id=run.workspace_id)
-    output = roots.workspace_dir / run.output_model  # the run's own new folder
-    output.parent.mkdir(parents=True, exist_ok=True)
-    parameters = dict(run.parameters)
-    corpus = training_corpus(run)  # a dataset version's (train, test) texts, or None
-    if run.kind == TrainingKind.FINETUNE:
-        min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
-        plan = replace(FineTunePlan(), **parameters)
-        texts, heldout = corpus if corpus is not None else (
-            published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement), None)
-        if min_engagement and not texts:
-            raise GenerationError(
-                f"No published texts with at least {min_engagement} engagement (likes, shares, "
-                f"replies, clicks and signups together) to fine-tune on; lower min_engagement.")
-        # the built-in model, or a base version inside the workspace's own models
-        base_dir = roots.model_folder(run.base_model)
-        report = finetune_model(base_dir, output, texts, plan, on_loss=on_loss, heldout=heldout)
-        return {"revision": report.revision, "steps": report.steps,
-                "documents": report.documents, "final_loss": report.final_loss,
-                "heldout_perplexity_before": report.heldout_perplexity_before,
-                "heldout_perplexity_after": report.heldout_perplexity_after,
-                "train_seconds": report.train_seconds,
-                "tokens_seen": report.steps * plan.batch_size * report.block_size,
-                "card": (output / "README.md").read_text()}
-    steps = parameters.pop("steps", DEFAULT_STEPS)
-    plan = replace(TrainingPlan(), **parameters)
-    split = CorpusSplit(train=corpus[0], heldout=corpus[1],
-                        source=f"the workspace's dataset version {run.dataset_version_id}",
-                        licence="the workspace's own texts") if corpus is not None else None
-    # replace_existing: a run requeued after its worker died trains its own folder again.
-    trained = train_builtin_model(output, steps, plan, replace_existing=True, on_loss=on_loss,
-                                  corpus=split)
-    return {"revision": trained.revision, "steps": trained.steps,
-            "documents": len(corpus[0]) if corpus is not None else 0,
-            "final_loss": trained.final_loss, "heldout_perplexity_before": None,
-            "heldout_perplexity_after": trained.heldout_perplexity,
-            "train_seconds": trained.train_seconds, "tokens_seen": trained.tokens_seen,
-            "card": (output / "README.md").read_text()}
-
-
 @shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)
 def train(self: Any, run_id: int) -> str:
-    """Train or fine-tune, streaming the loss; the run records the held-out perplexity."""
-    worker_id = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
-    run = training_run_claim(run_id=run_id, worker_id=worker_id)
-    if run is None:
-        return "skipped"
-    on_loss, flush = loss_sender(run, worker_id)
-    try:
-        figures = _train(run, on_loss)
-    except GenerationError as exc:
-        training_run_fail(run_id=run.pk, error=str(exc), actor_label=worker_id)
-        return "failed"
-    except Exception as exc:
-        logger.exception("training run %s failed", run.pk)
-        training_run_fail(run_id=run.pk, error=f"Training failed: {type(exc).__name__}: {exc}",
-                          actor_label=worker_id)
-        return "failed"
-    flush()
-    training_run_succeed(run_id=run.pk, worker_id=worker_id, **figures)
-    return "trained"
+    """Train or fine-tune a queued run (`training_run_execute`)."""
+    return training_run_execute(run_id=run_id, worker_id=worker_label(self))
