@@ -26,10 +26,10 @@ from apps.accounts.api_auth import workspace_id_parse
 from apps.accounts.roles import CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.briefs.selectors import brief_state_counts
-from apps.briefs.serializers import JobDetailSerializer, JobSerializer
 from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
 from apps.generation.selectors import job_get, job_workspace_for, jobs_active
+from apps.generation.serializers import JobDetailSerializer, JobSerializer
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401

@@ -25,9 +25,9 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
-from apps.briefs.serializers import DraftSerializer, EvaluationSerializer, ModelProfileSerializer
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
+from apps.evaluation.serializers import DraftSerializer, EvaluationSerializer
 from apps.generation.models import (
     Draft,
     GenerationJob,
@@ -41,6 +41,7 @@ from apps.generation.selectors import job_get, jobs_with_accounting, training_ru
 from apps.generation.serializers import (
     JobAccountingDetailSerializer,
     JobAccountingSerializer,
+    ModelProfileSerializer,
     TrainingRunCreateSerializer,
     TrainingRunDetailSerializer,
     TrainingRunSerializer,

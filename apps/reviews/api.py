@@ -17,7 +17,6 @@ from rest_framework.views import APIView
 from apps.accounts.api_auth import ApiBase, IdFilter, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_REVIEW
 from apps.briefs.selectors import brief_detail, brief_get
-from apps.briefs.serializers import BriefDetailSerializer
 from apps.core.models import Workspace
 from apps.reviews.models import Decision, Review
 from apps.reviews.serializers import (
@@ -27,45 +26,7 @@ from apps.reviews.serializers import (
     ReviewListSerializer,
 )
 from apps.reviews.services import review_approve, review_reject, review_request_changes
-
-
-def _brief_response(workspace: Workspace, brief_id: int) -> Response:
-    return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
-                                                       brief_id=brief_id)).data)
-
-
-class BriefDecisionApi(ApiBase, APIView):
-    """A reviewer's decision on a brief: one service call; answers with the brief as it now is."""
-
-    write_scope = "reviews:write"
-    fields_class: type[serializers.Serializer]
-    decide: Callable[..., object]
-
-    def post(self, request: Request, brief_id: int) -> Response:
-        workspace = request_workspace(request, CAN_REVIEW)
-        brief = brief_get(workspace=workspace, brief_id=brief_id)
-        fields = self.fields_class(data=request.data)
-        fields.is_valid(raise_exception=True)
-        type(self).decide(brief=brief, reviewer=request.user, **fields.validated_data)
-        return _brief_response(workspace, brief_id)
-
-
-@extend_schema(methods=["POST"], request=ApproveSerializer, responses=BriefDetailSerializer)
-class BriefApproveApi(BriefDecisionApi):
-    fields_class = ApproveSerializer
-    decide = staticmethod(review_approve)
-
-
-@extend_schema(methods=["POST"], request=RejectSerializer, responses=BriefDetailSerializer)
-class BriefRejectApi(BriefDecisionApi):
-    fields_class = RejectSerializer
-    decide = staticmethod(review_reject)
-
-
-@extend_schema(methods=["POST"], request=RequestChangesSerializer, responses=BriefDetailSerializer)
-class BriefRequestChangesApi(BriefDecisionApi):
-    fields_class = RequestChangesSerializer
-    decide = staticmethod(review_request_changes)
+from apps.workflow.serializers import BriefDetailSerializer
 
 
 class ReviewFilter(django_filters.FilterSet):
