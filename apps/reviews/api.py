@@ -29,6 +29,45 @@ from apps.reviews.services import review_approve, review_reject, review_request_
 from apps.workflow.serializers import BriefDetailSerializer
 
 
+def _brief_response(workspace: Workspace, brief_id: int) -> Response:
+    return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
+                                                       brief_id=brief_id)).data)
+
+
+class BriefDecisionApi(ApiBase, APIView):
+    """A reviewer's decision on a brief: one service call; answers with the brief as it now is."""
+
+    write_scope = "reviews:write"
+    fields_class: type[serializers.Serializer]
+    decide: Callable[..., object]
+
+    def post(self, request: Request, brief_id: int) -> Response:
+        workspace = request_workspace(request, CAN_REVIEW)
+        brief = brief_get(workspace=workspace, brief_id=brief_id)
+        fields = self.fields_class(data=request.data)
+        fields.is_valid(raise_exception=True)
+        type(self).decide(brief=brief, reviewer=request.user, **fields.validated_data)
+        return _brief_response(workspace, brief_id)
+
+
+@extend_schema(methods=["POST"], request=ApproveSerializer, responses=BriefDetailSerializer)
+class BriefApproveApi(BriefDecisionApi):
+    fields_class = ApproveSerializer
+    decide = staticmethod(review_approve)
+
+
+@extend_schema(methods=["POST"], request=RejectSerializer, responses=BriefDetailSerializer)
+class BriefRejectApi(BriefDecisionApi):
+    fields_class = RejectSerializer
+    decide = staticmethod(review_reject)
+
+
+@extend_schema(methods=["POST"], request=RequestChangesSerializer, responses=BriefDetailSerializer)
+class BriefRequestChangesApi(BriefDecisionApi):
+    fields_class = RequestChangesSerializer
+    decide = staticmethod(review_request_changes)
+
+
 class ReviewFilter(django_filters.FilterSet):
     brief = IdFilter(field_name="brief_id")
     decision = django_filters.ChoiceFilter(choices=Decision.choices)
