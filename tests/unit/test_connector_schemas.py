@@ -3,6 +3,8 @@ refuses the rest when the target is saved, and reads its secret through one help
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -64,11 +66,12 @@ def test_a_kind_without_a_connector_is_refused() -> None:
      "A chat target's secret is its incoming-webhook URL."),
     (TargetKind.FILE, {"folder": "."}, "",
      "A file target needs a relative 'folder' (no '..') in its config."),
+    (TargetKind.FILE, ["site"], "", "A target's config is a JSON object."),
     (TargetKind.FILE, {"folder": "site", "schedule_on_target": True}, "",
      "Only WordPress and Ghost targets hold a post until its time ('schedule_on_target')."),
 ])
-def test_a_schema_refuses_what_its_connector_cannot_use(kind: str, config: dict[str, object],
-                                                         secret: str, message: str) -> None:
+def test_a_schema_refuses_what_its_connector_cannot_use(kind: str, config: Any, secret: str,
+                                                         message: str) -> None:
     with pytest.raises(DomainError) as refused:
         target_schema(kind).check(config, secret)
     assert str(refused.value) == message
@@ -108,13 +111,27 @@ def test_a_secret_the_keys_cannot_decrypt_fails_the_publication(kind: str) -> No
     assert refused.value.message == "A stored secret cannot be decrypted with the configured keys."
 
 
+@pytest.fixture
+def root() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com",
+                                                                "pw-123456!"))
+    return client
+
+
 @pytest.mark.django_db
-def test_the_admin_help_lists_each_kind_from_its_schema() -> None:
-    root = Client()
-    root.force_login(get_user_model().objects.create_superuser("root", "root@example.com",
-                                                              "pw-123456!"))
+def test_the_admin_help_lists_each_kind_from_its_schema(root: Client) -> None:
     page = root.get("/admin/publishing/publishingtarget/add/").content.decode()
     # escaped once (the admin renders help as HTML): '<email>' is text, not a tag
     assert "&quot;git_author&quot;: &#x27;Name &lt;email&gt;&#x27;" in page
     assert "&quot;max_characters&quot;: 50-100000 (previews)" in page
     assert "wordpress &#x27;username:application password&#x27;" in page
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_config_that_is_not_an_object(ws: Workspace, root: Client) -> None:
+    response = root.post("/admin/publishing/publishingtarget/add/", {
+        "workspace": ws.pk, "name": "Folder", "kind": "file", "config": '["site"]'})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["config"] == [
+        "A target's config is a JSON object."]

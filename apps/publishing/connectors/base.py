@@ -182,6 +182,8 @@ class TargetSchema:
 
     def check(self, config: Mapping[str, Any], secret: str = "") -> None:
         """DomainError with the first refusal of `config` and `secret`."""
+        if not isinstance(config, Mapping):  # the admin's JSON field takes any JSON
+            raise DomainError("A target's config is a JSON object.")
         for setting in self.settings:
             # A required key that is missing is checked as empty.
             if setting.check is not None and (setting.name in config or setting.required):
