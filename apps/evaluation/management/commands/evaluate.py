@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.evaluation.running import deployment_model_dir
 from apps.evaluation.standalone import evaluate
-from workers.tasks.evaluation import deployment_model_dir
 
 
 class Command(BaseCommand):

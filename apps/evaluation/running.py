@@ -1,0 +1,102 @@
+"""What an evaluation worker does with a job or an edited draft it was sent: score the drafts
+with the workspace's embedding model and record the scores through the services.
+
+Idempotent: a job no longer awaiting evaluation, or a revision already scored, is left as it
+is. Only the evaluation worker imports this module; the scorer loads its model lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+from django.conf import settings
+from django.db import OperationalError
+
+from apps.evaluation import selectors
+from apps.evaluation.services import (
+    evaluation_record,
+    fingerprints_store,
+    revision_evaluation_record,
+)
+from apps.generation.recovery import job_evaluation_started
+from apps.generation.services import job_fail
+from workers.evaluation.embeddings import packaged_model_dir
+from workers.evaluation.scorer import fingerprint_texts, score_drafts, vector_space
+
+logger = logging.getLogger(__name__)
+
+# A locked SQLite file or a restarting PostgreSQL clears within seconds; more than
+# three tries (about 2 + 4 + 8 s of backoff) means something an operator must fix.
+DATABASE_RETRIES = 3
+
+
+def database_retry_countdown(retries: int) -> float:
+    """Backoff with jitter before the next try: 2-3 s, then 4-5 s, then 8-9 s."""
+    return 2 ** (retries + 1) + random.uniform(0, 1)
+
+
+def deployment_model_dir() -> Path:
+    """AIGC_EMBEDDING_MODEL_DIR when set, else the model packaged with the platform."""
+    return Path(settings.EMBEDDING_MODEL_DIR) if settings.EMBEDDING_MODEL_DIR else packaged_model_dir()
+
+
+def embedding_model_dir(workspace_id: int) -> Path:
+    """The workspace's model folder when it names one, else the deployment's."""
+    chosen = selectors.embedding_model_dir(workspace_id=workspace_id)
+    return Path(chosen) if chosen else deployment_model_dir()
+
+
+def _job_score(job_id: int, worker_id: str) -> None:
+    workspace_id = selectors.workspace_awaiting_evaluation(job_id=job_id)
+    if workspace_id is None:
+        return
+    job_evaluation_started(job_id=job_id)  # the reconciler leaves it to this worker
+    model_dir = embedding_model_dir(workspace_id)
+    language = selectors.job_language(job_id=job_id)
+    model = vector_space(model_dir, language)  # the lexical fallback's name where it applies
+    unindexed = selectors.published_texts_unindexed(workspace_id=workspace_id,
+                                                    embedding_model=model, language=language)
+    if unindexed:
+        fingerprints_store(workspace_id=workspace_id, embedding_model=model,
+                           pieces=fingerprint_texts(unindexed, model_dir, language))
+    published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+    scores = score_drafts(selectors.scoring_inputs_for_job(job_id), model_dir, published)
+    evaluation_record(job_id=job_id, scores=scores, actor_label=worker_id)
+
+
+def job_evaluate(*, job_id: int, worker_id: str, retries: int) -> None:
+    """Score every draft of an evaluating job and gate it; a redelivery after it was recorded
+    does nothing. Published pieces not yet fingerprinted are indexed first, once.
+
+    Raises OperationalError while `retries` is under DATABASE_RETRIES, for the task to try
+    again later; after that, or on any other error, the job fails with the reason."""
+    try:
+        _job_score(job_id, worker_id)
+    except OperationalError as exc:
+        if retries < DATABASE_RETRIES:
+            raise
+        _fail(job_id, f"Evaluation could not reach the database: {exc}", worker_id)
+    except Exception as exc:  # the model or a draft cannot be scored: a retry would fail alike
+        _fail(job_id, f"Evaluation failed: {type(exc).__name__}: {exc}", worker_id)
+
+
+def _fail(job_id: int, error: str, worker_id: str) -> None:
+    logger.exception("evaluation of job %s failed", job_id)
+    job_fail(job_id=job_id, error=error, actor_label=worker_id)
+
+
+def revision_evaluate(*, draft_id: int) -> None:
+    """Score a reviewer's edit (the draft's newest revision) with the metrics and hard rules
+    the model's text met, so approval and the review screen see its own scores. Does nothing
+    when that revision is the model's text or was scored already."""
+    waiting = selectors.revision_awaiting_evaluation(draft_id=draft_id)
+    if waiting is None:
+        return
+    workspace_id, revision_id, item = waiting
+    model_dir = embedding_model_dir(workspace_id)
+    model = vector_space(model_dir, item.language)
+    published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+    (score,) = score_drafts([item], model_dir, published)
+    revision_evaluation_record(revision_id=revision_id, score=score)
