@@ -17,7 +17,7 @@ from apps.accounts import api as accounts
 from apps.apikeys import api as apikeys
 from apps.briefs import api as briefs
 from apps.datasets import api as datasets
-from apps.evaluation.api import BriefScoreCardsApi
+from apps.evaluation import api as evaluation
 from apps.generation import api as generation
 from apps.generation import registry_api as registry
 from apps.integrations import api as integrations
@@ -107,7 +107,7 @@ urlpatterns = [
     path("briefs/<int:brief_id>/request-changes/", reviews.BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
     path("briefs/<int:brief_id>/publish/", publishing.BriefPublishApi.as_view(), name="brief-publish"),
-    path("briefs/<int:brief_id>/scorecards/", BriefScoreCardsApi.as_view(),
+    path("briefs/<int:brief_id>/scorecards/", evaluation.BriefScoreCardsApi.as_view(),
          name="brief-scorecards"),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
@@ -126,9 +126,9 @@ urlpatterns = [
            archive=registry.ModelVersionArchiveApi),
     path("model-profiles/<int:pk>/rollback/", registry.ModelProfileRollbackApi.as_view(),
          name="model-profile-rollback"),
-    *_crud("drafts", "draft", generation.DraftListApi, generation.DraftDetailApi),
-    *_crud("evaluations", "evaluation", generation.EvaluationListApi,
-           generation.EvaluationDetailApi),
+    *_crud("drafts", "draft", evaluation.DraftListApi, evaluation.DraftDetailApi),
+    *_crud("evaluations", "evaluation", evaluation.EvaluationListApi,
+           evaluation.EvaluationDetailApi),
     *_crud("model-profiles", "model-profile", generation.ModelProfileListApi,
            generation.ModelProfileDetailApi),
     *_crud("content-types", "content-type", briefs.ContentTypeListApi,

@@ -1,49 +1,95 @@
-"""Score cards over REST (read only): the quality gate's decisions on a brief, newest first.
-
-Mount in aigc_platform/api_urls.py:
-    path("briefs/<int:brief_id>/scorecards/", BriefScoreCardsApi.as_view(),
-         name="brief-scorecards"),
-"""
+"""Evaluation over REST, read only (the pipeline writes these): drafts with their scores and
+newest revision, evaluations, and the quality gate's score cards on a brief, newest first."""
 
 from __future__ import annotations
 
-from typing import Any
-
+import django_filters
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import ApiBase, request_workspace
+from apps.accounts.api_auth import (
+    ApiBase,
+    IdFilter,
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    request_workspace,
+)
 from apps.accounts.roles import CAN_VIEW
-from apps.evaluation.models import Evaluation, GateDecision
+from apps.core.models import Workspace
+from apps.evaluation.models import Evaluation
 from apps.evaluation.selectors import score_cards
+from apps.evaluation.serializers import DraftSerializer, EvaluationSerializer, ScoreCardSerializer
+from apps.generation.models import Draft
+from apps.reviews.models import DraftRevision
 
 
-class VariantScoreSerializer(serializers.ModelSerializer):
-    draft_id = serializers.IntegerField()
-    variant = serializers.IntegerField(source="draft.variant")
+class DraftFilter(django_filters.FilterSet):
+    brief = IdFilter(field_name="brief_id")
+    job = IdFilter(field_name="job_id")
+
+    class Meta:
+        model = Draft
+        fields = ["brief", "job"]
+
+
+def _drafts(workspace: Workspace):
+    revisions = DraftRevision.objects.select_related("author").order_by("-number")
+    return (Draft.objects.filter(brief__workspace=workspace).select_related("evaluation")
+            .prefetch_related(Prefetch("revisions", queryset=revisions,
+                                       to_attr="revisions_newest_first")))
+
+
+class DraftListApi(WorkspaceListApi):
+    read_scope = "briefs:read"
+    serializer_class = DraftSerializer
+    filterset_class = DraftFilter
+    ordering_fields = ["id", "created_at", "variant"]
+
+    def rows(self, workspace: Workspace):
+        return _drafts(workspace)
+
+
+class DraftDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = DraftSerializer
+
+    def rows(self, workspace: Workspace):
+        return _drafts(workspace)
+
+
+class EvaluationFilter(django_filters.FilterSet):
+    brief = IdFilter(field_name="draft__brief_id")
+    job = IdFilter(field_name="draft__job_id")
+    min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
 
     class Meta:
         model = Evaluation
-        fields = ("draft_id", "variant", "rank", "score", "passed", "relevance", "length_fit",
-                  "findings", "metrics", "embedding_model")
+        fields = ["brief", "job", "min_score"]
 
 
-class ScoreCardSerializer(serializers.ModelSerializer):
-    variants = serializers.SerializerMethodField()
+def _evaluations(workspace: Workspace):
+    return Evaluation.objects.filter(draft__brief__workspace=workspace).select_related("draft")
 
-    class Meta:
-        model = GateDecision
-        fields = ("job_id", "decision", "passed", "best_draft_id", "reasons", "risks",
-                  "required_group", "audit_sampled", "regeneration", "created_at", "variants")
 
-    @extend_schema(responses=VariantScoreSerializer(many=True))
-    def get_variants(self, card: GateDecision) -> list[dict[str, Any]]:
-        evaluations = [d.evaluation for d in card.job.drafts.all() if hasattr(d, "evaluation")]
-        evaluations.sort(key=lambda e: (e.rank or 0, -e.score))
-        return VariantScoreSerializer(evaluations, many=True).data
+class EvaluationListApi(WorkspaceListApi):
+    read_scope = "briefs:read"
+    serializer_class = EvaluationSerializer
+    filterset_class = EvaluationFilter
+    ordering_fields = ["id", "created_at", "score"]
+
+    def rows(self, workspace: Workspace):
+        return _evaluations(workspace)
+
+
+class EvaluationDetailApi(WorkspaceDetailApi):
+    read_scope = "briefs:read"
+    serializer_class = EvaluationSerializer
+
+    def rows(self, workspace: Workspace):
+        return _evaluations(workspace)
 
 
 @extend_schema(methods=["GET"], responses=ScoreCardSerializer(many=True))

@@ -1,12 +1,14 @@
-"""The API's shapes of a draft with its evaluation and newest revision, and of an evaluation."""
+"""The API's shapes of a draft with its evaluation and newest revision, of an evaluation, and of
+the quality gate's score card on a job."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from apps.evaluation.models import Evaluation
+from apps.evaluation.models import Evaluation, GateDecision
 from apps.generation.models import Draft
 from apps.reviews.serializers import RevisionSerializer
 
@@ -50,3 +52,28 @@ class EvaluationSerializer(serializers.ModelSerializer):
         model = Evaluation
         fields = ["id", "draft_id", "brief_id", "job_id", "variant", "score", "relevance",
                   "length_fit", "metrics", "embedding_model", "created_at"]
+
+
+class VariantScoreSerializer(serializers.ModelSerializer):
+    draft_id = serializers.IntegerField()
+    variant = serializers.IntegerField(source="draft.variant")
+
+    class Meta:
+        model = Evaluation
+        fields = ("draft_id", "variant", "rank", "score", "passed", "relevance", "length_fit",
+                  "findings", "metrics", "embedding_model")
+
+
+class ScoreCardSerializer(serializers.ModelSerializer):
+    variants = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GateDecision
+        fields = ("job_id", "decision", "passed", "best_draft_id", "reasons", "risks",
+                  "required_group", "audit_sampled", "regeneration", "created_at", "variants")
+
+    @extend_schema(responses=VariantScoreSerializer(many=True))
+    def get_variants(self, card: GateDecision) -> list[dict[str, Any]]:
+        evaluations = [d.evaluation for d in card.job.drafts.all() if hasattr(d, "evaluation")]
+        evaluations.sort(key=lambda e: (e.rank or 0, -e.score))
+        return VariantScoreSerializer(evaluations, many=True).data

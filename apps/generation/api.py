@@ -1,6 +1,5 @@
-"""Generation over REST: jobs (with what each cost; cancel), drafts and evaluations read only
-(the pipeline creates and moves these); usage against the monthly budget; model profiles
-read, created and updated; training runs listed, read and started."""
+"""Generation over REST: jobs (with what each cost; cancel); usage against the monthly budget;
+model profiles read, created and updated; training runs listed, read and started."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import django_filters
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -26,10 +24,7 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.core.models import Workspace
-from apps.evaluation.models import Evaluation
-from apps.evaluation.serializers import DraftSerializer, EvaluationSerializer
 from apps.generation.models import (
-    Draft,
     GenerationJob,
     JobState,
     ModelProfile,
@@ -57,7 +52,6 @@ from apps.generation.services import (
     month_start,
 )
 from apps.generation.training import training_run_create
-from apps.reviews.models import DraftRevision
 
 
 class JobFilter(django_filters.FilterSet):
@@ -122,72 +116,6 @@ class UsageApi(ApiBase, APIView):
         return Response(UsageSerializer({
             "since": since, "models": rows, "totals": totals,
             "budget": budget_monthly(workspace_id=workspace.pk)}).data)
-
-
-class DraftFilter(django_filters.FilterSet):
-    brief = IdFilter(field_name="brief_id")
-    job = IdFilter(field_name="job_id")
-
-    class Meta:
-        model = Draft
-        fields = ["brief", "job"]
-
-
-def _drafts(workspace: Workspace):
-    revisions = DraftRevision.objects.select_related("author").order_by("-number")
-    return (Draft.objects.filter(brief__workspace=workspace).select_related("evaluation")
-            .prefetch_related(Prefetch("revisions", queryset=revisions,
-                                       to_attr="revisions_newest_first")))
-
-
-class DraftListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
-    serializer_class = DraftSerializer
-    filterset_class = DraftFilter
-    ordering_fields = ["id", "created_at", "variant"]
-
-    def rows(self, workspace: Workspace):
-        return _drafts(workspace)
-
-
-class DraftDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
-    serializer_class = DraftSerializer
-
-    def rows(self, workspace: Workspace):
-        return _drafts(workspace)
-
-
-class EvaluationFilter(django_filters.FilterSet):
-    brief = IdFilter(field_name="draft__brief_id")
-    job = IdFilter(field_name="draft__job_id")
-    min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
-
-    class Meta:
-        model = Evaluation
-        fields = ["brief", "job", "min_score"]
-
-
-def _evaluations(workspace: Workspace):
-    return Evaluation.objects.filter(draft__brief__workspace=workspace).select_related("draft")
-
-
-class EvaluationListApi(WorkspaceListApi):
-    read_scope = "briefs:read"
-    serializer_class = EvaluationSerializer
-    filterset_class = EvaluationFilter
-    ordering_fields = ["id", "created_at", "score"]
-
-    def rows(self, workspace: Workspace):
-        return _evaluations(workspace)
-
-
-class EvaluationDetailApi(WorkspaceDetailApi):
-    read_scope = "briefs:read"
-    serializer_class = EvaluationSerializer
-
-    def rows(self, workspace: Workspace):
-        return _evaluations(workspace)
 
 
 @extend_schema(methods=["POST"], request=ModelProfileSerializer,
