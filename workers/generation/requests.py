@@ -6,11 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from workers.egress import STRICT, EgressPolicy
+from workers.evaluation.language import CHARACTERS, WORDS, language
 from workers.generation.engine import BUILTIN, InvalidRequest
 from workers.generation.types import OPENAI, GenerationRequest
 
-TOKENS_PER_WORD = 1.5  # English averages ~1.3 BPE tokens a word; the rest is headroom
-MAX_NEW_TOKENS_CAP = 1024
+# New tokens a length target needs per unit of its language, for byte-level BPE tokenizers.
+# English averages ~1.3 tokens a word; 1.5 is headroom. A Han or kana character is 3 UTF-8
+# bytes: a tokenizer that learnt Chinese merges spends 1.1-1.6 tokens on it (measured with
+# the built-in tokenizer trained on Tang poems: 1.14 on held-out ones, 1.57 on Song ci, 1.32
+# on modern prose), so 2 leaves headroom; one that learnt none spends 3 (3.3-3.6 with the
+# punctuation, which the character count leaves out), but such a model writes no Chinese.
+TOKENS_PER_UNIT = {WORDS: 1.5, CHARACTERS: 2.0}
+# A variant's default ceiling, about the same length of text in each unit: ~680 English
+# words, ~1,000 Chinese characters (the presets' Chinese lengths are twice their English
+# ones, up to an 800-character news article). A model profile may set up to 4096.
+MAX_NEW_TOKENS_CAP = {WORDS: 1024, CHARACTERS: 2048}
 SEED_STRIDE = 1000  # job n's variants use seeds n*1000, n*1000+1, ...: no two jobs share one
 
 
@@ -56,6 +66,7 @@ def request_for_job(
     variants: int,
     target_words: int,
     backend: str | None,
+    language_tag: str = "",
     model: str = "",
     parameters: Mapping[str, Any] | None = None,
     device: str = "auto",
@@ -66,17 +77,20 @@ def request_for_job(
 ) -> GenerationRequest:
     """The request for a job; a job without a model profile uses `default_model`.
 
-    Raises InvalidRequest, with a message for the editor, for profile values
-    the engine cannot use.
+    `target_words` is the brief's target length in its language's unit (`language_tag`:
+    characters in Chinese and Japanese, words elsewhere), which the default max_new_tokens
+    makes room for. Raises InvalidRequest, with a message for the editor, for profile
+    values the engine cannot use.
     """
     parameters = parameters or {}
     stop = parameters.get("stop", [])
     if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
         raise InvalidRequest(f"Model profile parameter 'stop' must be a list of strings, "
                              f"got {stop!r}.")
-    fitted = round(target_words * TOKENS_PER_WORD)
+    unit = language(language_tag).unit
+    fitted = round(target_words * TOKENS_PER_UNIT[unit])
     max_new_tokens = _whole(parameters, "max_new_tokens",
-                            min(max(fitted, 16), MAX_NEW_TOKENS_CAP), 1, 4096)
+                            min(max(fitted, 16), MAX_NEW_TOKENS_CAP[unit]), 1, 4096)
     return GenerationRequest(
         prompt=prompt,
         variants=variants,

@@ -30,20 +30,21 @@ def _figures(report: TrainingReport, plan: TrainingPlan) -> list[tuple[str, str]
     ]
 
 
-def dataset_model_card(report: TrainingReport, plan: TrainingPlan) -> str:
-    """The card of a model a workspace trained from scratch on one of its dataset versions."""
+def corpus_model_card(report: TrainingReport, plan: TrainingPlan) -> str:
+    """The card of a model trained from scratch on other text than the Jargon File: a
+    workspace's dataset version, or the corpus `train_model --corpus` was given."""
     table = "\n".join(f"| {name} | {value} |" for name, value in _figures(report, plan))
-    return f"""# Workspace model (revision {report.revision})
+    return f"""# {report.model_name} (revision {report.revision})
 
-A GPT-2 architecture trained from scratch, with its own byte-level BPE tokenizer, on one
-workspace's dataset version. Its drafts need a human editor.
+A GPT-2 architecture trained from scratch, with its own byte-level BPE tokenizer, on
+{report.corpus_source}. Its drafts need a human editor.
 
 ## Training data
 
 - Source: {report.corpus_source}.
 - Licence: {report.corpus_licence}.
-- Use: the version's train split; its test split held out for evaluation.
-- Tokens: {report.train_tokens:,} for training, {report.heldout_tokens:,} held out.
+- Tokens: {report.train_tokens:,} for training, {report.heldout_tokens:,} held out for
+  evaluation (a dataset version's test split, or every 20th document of a corpus).
 
 ## Model
 
@@ -55,7 +56,7 @@ workspace's dataset version. Its drafts need a human editor.
 
 def model_card(report: TrainingReport, plan: TrainingPlan) -> str:
     if report.corpus_source != CORPUS_SOURCE:
-        return dataset_model_card(report, plan)
+        return corpus_model_card(report, plan)
     table = "\n".join(f"| {name} | {value} |" for name, value in _figures(report, plan))
     return f"""# Built-in model (revision {report.revision})
 

@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class TrainingReport:
     vocab_size: int
     corpus_source: str = CORPUS_SOURCE
     corpus_licence: str = CORPUS_LICENCE
+    model_name: str = "Built-in model"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -295,8 +296,7 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
         documents = corpus_documents(plan.corpus)[: plan.max_documents]
         split = corpus_split(documents)
     else:
-        split = CorpusSplit(train=corpus.train[: plan.max_documents], heldout=corpus.heldout,
-                            source=corpus.source, licence=corpus.licence)
+        split = replace(corpus, train=corpus.train[: plan.max_documents])
         documents = [*split.train, *split.heldout]
     tokenizer = _train_tokenizer(split.train, plan.vocab_size)
     train_ids = token_stream(tokenizer, split.train)
@@ -333,7 +333,7 @@ def _train(output_dir: Path, steps: int, plan: TrainingPlan, replace_existing: b
         heldout_loss=round(final_heldout, 4), heldout_perplexity=round(math.exp(final_heldout), 2),
         train_seconds=round(time.perf_counter() - started, 1), train_tokens=len(train_ids),
         heldout_tokens=len(heldout_ids), vocab_size=len(tokenizer),
-        corpus_source=split.source, corpus_licence=split.licence,
+        corpus_source=split.source, corpus_licence=split.licence, model_name=split.model_name,
     )
     plan_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(plan).items()}
     metadata = {**report.to_json(), "plan": plan_json}
