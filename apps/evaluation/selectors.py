@@ -8,6 +8,7 @@ import numpy as np
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.briefs.models import ContentBrief
+from apps.briefs.selectors import brief_get
 from apps.core.models import Workspace
 from apps.evaluation import gating
 from apps.evaluation.models import (
@@ -21,7 +22,7 @@ from apps.evaluation.models import (
 )
 from apps.generation.models import Draft, GenerationJob, JobState
 from apps.publishing.models import Publication, PublicationState
-from apps.reviews.models import DraftRevision
+from apps.reviews.models import DraftRevision, Review
 from workers.evaluation.language import language as language_of
 from workers.evaluation.scorer import hard_metrics
 from workers.evaluation.types import PublishedPiece, ScoringInput
@@ -211,8 +212,6 @@ def score_cards(*, workspace: Workspace, brief_id: int) -> list[GateDecision]:
     """The brief's gate decisions, newest first (the history across regenerations), each
     with its job's drafts and their evaluations: four queries however many there are.
     A brief of another workspace does not exist here (404)."""
-    from apps.briefs.selectors import brief_get
-
     brief = brief_get(workspace=workspace, brief_id=brief_id)
     return list(
         GateDecision.objects.filter(brief=brief).order_by("-id").prefetch_related(
@@ -249,8 +248,6 @@ def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, objec
     Three queries: the best evaluations with their job, brief, content type and gate decision;
     the briefs' reviews; the engagement of the jobs' publications.
     """
-    from apps.reviews.models import Review
-
     evaluations = (
         Evaluation.objects.filter(draft__job__state=JobState.SUCCEEDED)
         .select_related("draft__job__gate_decision", "draft__brief__content_type")
