@@ -2,13 +2,15 @@
 [--parameters JSON] [--base-version N] [--here]`: a training run on a dataset version.
 
 Without --here the run is queued for the generation workers and its id printed; with
---here this process trains it (the worker's own task body) and prints the new model
+--here this process trains it (the service the worker's task calls) and prints the new model
 version's figures as JSON on the last line.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -18,6 +20,7 @@ from apps.datasets.management.commands.dataset import dataset_named, version_of,
 from apps.datasets.services import dataset_version_train
 from apps.generation.models import ModelVersion, TrainingKind, TrainingRun
 from apps.generation.registry import model_versions
+from apps.generation.running import training_run_execute  # the engines load torch lazily
 
 
 class Command(BaseCommand):
@@ -59,10 +62,7 @@ class Command(BaseCommand):
         if not options["here"]:
             self.stdout.write(f"Training run {run.pk} queued.")
             return
-        # Imported here: torch loads for this command only, never for the web tier.
-        from workers.tasks.generation import train
-
-        train.apply(args=(run.pk,))
+        training_run_execute(run_id=run.pk, worker_id=f"{socket.gethostname()}:{os.getpid()}")
         run = TrainingRun.objects.get(pk=run.pk)
         model = ModelVersion.objects.filter(training_run=run).first()
         if model is None:
