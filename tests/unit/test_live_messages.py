@@ -1,0 +1,40 @@
+"""Live progress, never stored, reaches a page in the shape of the relayed outbox events."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from apps.core.models import OutboxEvent
+from apps.core.relay import outbox_relay
+from apps.generation.models import TrainingKind, TrainingRun
+from apps.generation.running import loss_sender
+from apps.generation.training import training_run_claim, training_run_fail
+from tests import factories
+from tests.generation_fixtures import receive_all
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_loss_and_the_runs_relayed_event_arrive_in_one_shape():
+    # given a running training run and its workspace's dashboard listening
+    created = TrainingRun.objects.create(workspace=factories.workspace(),
+                                         kind=TrainingKind.FINETUNE)
+    run = training_run_claim(run_id=created.pk, worker_id="gpu-1")
+    channel = async_to_sync(get_channel_layer().new_channel)()
+    async_to_sync(get_channel_layer().group_add)(f"workspace.{run.workspace_id}", channel)
+    # when the worker reports a loss, then the run fails and its event is relayed
+    on_loss, flush = loss_sender(run, "gpu-1")
+    on_loss(10, 3.5)
+    flush()
+    training_run_fail(run_id=run.pk, error="out of memory")
+    outbox_relay(event_id=OutboxEvent.objects.get(type="training.failed").pk)
+    # then both arrive in one shape, the relayed one with its outbox id first
+    progress, relayed = [m["event"] for m in receive_all(channel)]
+    assert (progress["type"], relayed["type"]) == ("training.progress", "training.failed")
+    assert list(progress) == ["type", "subject", "data", "at"]
+    assert list(relayed) == ["id", *progress]
+    assert progress["subject"] == relayed["subject"] == {"type": "trainingrun", "id": run.pk}
+    assert progress["data"] == {"training_run_id": run.pk, "step": 10, "loss": 3.5}
+    assert relayed["data"]["training_run_id"] == run.pk
