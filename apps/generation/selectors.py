@@ -114,8 +114,8 @@ def published_texts(*, workspace_id: int, min_engagement: int = 0) -> list[str]:
     ties with the last of it included, more than 0) appear twice in a row, so that the model
     sees them twice as often; every other text appears once.
     """
-    from apps.evaluation.selectors import engagement_totals
     from apps.publishing.models import Publication, PublicationState
+    from apps.publishing.selectors import engagement_totals
     from apps.reviews.models import DraftRevision
 
     revisions = list(

@@ -1,18 +1,24 @@
-"""Reads for publishing."""
+"""Reads for publishing, and of what published pieces drew: engagement totals and the
+evaluation report that relates them to the gate's scores and the reviewers' decisions."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.core.models import Workspace
+from apps.evaluation.models import Evaluation
+from apps.evaluation.report import REPORT_METRICS
+from apps.generation.models import GenerationJob, JobState
 from apps.publishing.connectors import Preview, connector_for
 from apps.publishing.connectors.base import PublishItem
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
+from apps.reviews.models import Review
 
 
 def publish_item_for(publication: Publication) -> PublishItem:
@@ -72,3 +78,76 @@ def publications_for_engagement(*, limit: int = 500) -> QuerySet[Publication]:
         .select_related("target")
         .order_by(F("engagement_at").asc(nulls_first=True), "id")[:limit]
     )
+
+
+def engagement_totals(publications: QuerySet[Publication], *, by: str) -> dict[Any, int]:
+    """Total engagement per `by` (a Publication field path such as "revision_id"), one query.
+
+    A post's total engagement is every reaction its target counts, added up: likes
+    (favourites) + shares (boosts) + replies (comments) + clicks + signups + paid conversions,
+    whichever the target has (see `Engagement` of the connectors); a key's total sums its
+    posts on every target. A post without counts is no data, not zero (a file or webhook
+    target counts nothing; a post not pulled yet has nothing): a key with only such posts is
+    absent. A withdrawn post keeps the counts read while it was out.
+    """
+    totals: dict[Any, int] = {}
+    for key, counts in publications.exclude(engagement={}).values_list(by, "engagement"):
+        totals[key] = totals.get(key, 0) + sum(counts.values())
+    return totals
+
+
+def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, object]]:
+    """One row per evaluated job: its best variant's metrics, the gate's call, the first
+    reviewer decision on the brief after the job finished (before the brief's next job), and
+    the total engagement of what the job published (None without engagement data).
+
+    Three queries: the best evaluations with their job, brief, content type and gate decision;
+    the briefs' reviews; the engagement of the jobs' publications.
+    """
+    evaluations = (
+        Evaluation.objects.filter(draft__job__state=JobState.SUCCEEDED)
+        .select_related("draft__job__gate_decision", "draft__brief__content_type")
+        .order_by("draft__job_id", "rank", "-score", "draft__variant")
+    )
+    if workspace_id is not None:
+        evaluations = evaluations.filter(draft__brief__workspace_id=workspace_id)
+    best: dict[int, Evaluation] = {}
+    for evaluation in evaluations:
+        best.setdefault(evaluation.draft.job_id, evaluation)  # the first is the best ranked
+    reviews: dict[int, list[Review]] = {}
+    for review in Review.objects.filter(
+            brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
+        reviews.setdefault(review.brief_id, []).append(review)
+    publications = Publication.objects.all()
+    if workspace_id is not None:
+        publications = publications.filter(workspace_id=workspace_id)
+    engagement = engagement_totals(publications, by="revision__draft__job_id")
+    jobs_by_brief: dict[int, list[GenerationJob]] = {}
+    for evaluation in best.values():
+        jobs_by_brief.setdefault(evaluation.draft.brief_id, []).append(evaluation.draft.job)
+    rows = []
+    for job_id, evaluation in best.items():
+        job, brief = evaluation.draft.job, evaluation.draft.brief
+        later = [j.created_at for j in jobs_by_brief[brief.pk] if j.created_at > job.created_at]
+        until = min(later) if later else None
+        review = next((r for r in reviews.get(brief.pk, [])
+                       if r.created_at >= job.finished_at and (until is None or r.created_at < until)),
+                      None)
+        gate = getattr(job, "gate_decision", None)
+        rows.append({
+            "job_id": job_id, "brief_id": brief.pk, "workspace_id": brief.workspace_id,
+            "content_type": brief.content_type.name, "best_draft_id": evaluation.draft_id,
+            "finished_at": job.finished_at,
+            **{name: _metric(evaluation, name) for name in REPORT_METRICS},
+            "gate_decision": gate.decision if gate else "",
+            "gate_passed": gate.passed if gate else None,
+            "reviewer_decision": review.decision if review else "",
+            "engagement": engagement.get(job_id),
+        })
+    return rows
+
+
+def _metric(evaluation: Evaluation, name: str) -> float | None:
+    value = getattr(evaluation, name, None) if name in ("score", "relevance", "length_fit") \
+        else evaluation.metrics.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -14,10 +14,10 @@ from apps.briefs.models import ContentBrief, ContentType
 from apps.core.models import Workspace
 from apps.evaluation.models import QualityGate
 from apps.evaluation.report import point_biserial, ranks, spearman
-from apps.evaluation.selectors import gate_report_rows
 from apps.evaluation.services import evaluation_record
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import PublishingTarget
+from apps.publishing.selectors import gate_report_rows
 from apps.publishing.services import publication_claim, publication_engagement_record, publication_succeed
 from apps.publishing.targets import target_create
 from apps.reviews.services import review_approve, review_reject, review_request_changes

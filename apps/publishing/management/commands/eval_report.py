@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.evaluation.report import gate_agreement, render_html, with_engagement, write_csv
-from apps.evaluation.selectors import gate_report_rows
+from apps.publishing.selectors import gate_report_rows
 
 
 class Command(BaseCommand):
