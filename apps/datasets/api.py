@@ -41,6 +41,7 @@ from apps.datasets.services import (
     dataset_import_published,
     dataset_import_target,
     dataset_import_upload,
+    dataset_version_cancel,
     dataset_version_create,
     dataset_version_train,
 )
@@ -167,3 +168,17 @@ class DatasetVersionTrainApi(ApiBase, APIView):
         fields.is_valid(raise_exception=True)
         run = dataset_version_train(version=version, actor=request.user, **fields.validated_data)
         return Response(TrainingRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=None, responses={200: DatasetVersionSerializer})
+class DatasetVersionCancelApi(ApiBase, APIView):
+    """Cancel a queued or running build: its worker stops at its next progress report and
+    writes nothing more; a build that already ended is a 409."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_GOVERN)
+        version = get_object_or_404(dataset_versions(workspace_id=workspace.pk), pk=pk)
+        version = dataset_version_cancel(version=version, actor=request.user)
+        return Response(DatasetVersionSerializer(version).data)

@@ -57,6 +57,7 @@ class VersionState(models.TextChoices):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class DatasetVersion(models.Model):

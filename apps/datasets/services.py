@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
 from apps.core.realtime import progress_send
 from apps.core.services import Actor, audit_record, event_emit
@@ -247,11 +247,16 @@ def dataset_version_create(*, dataset: Dataset, options: dict[str, Any] | None =
     return version
 
 
+class BuildStopped(Exception):
+    """The build was cancelled (or taken from this worker): it stops at this report."""
+
+
 def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) -> None:
     share = round(done / total, 3) if total else 1.0
-    DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
-                                  worker_id=worker_id).update(progress=share,
-                                                              updated_at=timezone.now())
+    if not DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
+                                         worker_id=worker_id).update(progress=share,
+                                                                     updated_at=timezone.now()):
+        raise BuildStopped
     progress_send(workspace_id=version.workspace_id, type="dataset.progress", subject=version,
                   payload={"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
                            "documents_done": done, "documents": total, "progress": share})
@@ -296,6 +301,8 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
                          description=version.dataset.description, sources=sources,
                          options=version.options, stats=result.stats)
         _write_version(version, result.splits, card)
+    except BuildStopped:
+        return "stopped"
     except DomainError as exc:
         dataset_version_fail(version_id=version_id, error=str(exc))
         return "failed"
@@ -312,10 +319,11 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
 @transaction.atomic
 def _version_succeed(version: DatasetVersion, worker_id: str, stats: dict[str, Any],
                      samples: list[dict[str, str]], card: str) -> None:
-    DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
-                                  worker_id=worker_id).update(
-        state=VersionState.SUCCEEDED, stats=stats, samples=samples, card=card, progress=1.0,
-        finished_at=timezone.now())
+    if not DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
+                                         worker_id=worker_id).update(
+            state=VersionState.SUCCEEDED, stats=stats, samples=samples, card=card, progress=1.0,
+            finished_at=timezone.now()):
+        return  # cancelled after its last progress report
     event_emit(workspace_id=version.workspace_id, type="dataset.built", subject=version,
                payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
                         "documents": stats["documents"], "tokens": stats["tokens"]})
@@ -360,6 +368,26 @@ def dataset_version_fail(*, version_id: int, error: str) -> bool:
                payload={"dataset_id": version.dataset_id, "dataset_version_id": version.pk,
                         "error": error[:500]})
     return True
+
+
+@transaction.atomic
+def dataset_version_cancel(*, version: DatasetVersion, actor: Actor = None) -> DatasetVersion:
+    """queued or running → cancelled; IllegalTransition (409) once the build ended. A running
+    build's worker stops at its next progress report (every 50 documents) and writes
+    nothing more."""
+    if not DatasetVersion.objects.filter(
+            pk=version.pk, state__in=(VersionState.QUEUED, VersionState.RUNNING)).update(
+            state=VersionState.CANCELLED, finished_at=timezone.now()):
+        version.refresh_from_db(fields=["state"])
+        raise IllegalTransition(f"Version {version.number} of {version.dataset.name!r} cannot "
+                                f"be cancelled: it is {version.state}.")
+    version.refresh_from_db(fields=["state", "finished_at"])
+    audit_record(workspace_id=version.workspace_id, action="dataset.build_cancelled",
+                 subject=version, actor=actor)
+    event_emit(workspace_id=version.workspace_id, type="dataset.build_cancelled",
+               subject=version, payload={"dataset_id": version.dataset_id,
+                                         "dataset_version_id": version.pk})
+    return version
 
 
 @transaction.atomic

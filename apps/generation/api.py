@@ -32,7 +32,13 @@ from apps.generation.models import (
     TrainingRun,
     TrainingState,
 )
-from apps.generation.selectors import job_get, jobs_with_accounting, training_runs, usage_by_model
+from apps.generation.selectors import (
+    job_get,
+    jobs_with_accounting,
+    training_run_get,
+    training_runs,
+    usage_by_model,
+)
 from apps.generation.serializers import (
     JobAccountingDetailSerializer,
     JobAccountingSerializer,
@@ -51,7 +57,7 @@ from apps.generation.services import (
     model_profile_update,
     month_start,
 )
-from apps.generation.training import training_run_create
+from apps.generation.training import training_run_cancel, training_run_create
 
 
 class JobFilter(django_filters.FilterSet):
@@ -180,3 +186,17 @@ class TrainingRunDetailApi(WorkspaceDetailApi):
 
     def rows(self, workspace: Workspace):
         return TrainingRun.objects.filter(workspace=workspace)
+
+
+@extend_schema(request=None, responses={200: TrainingRunSerializer})
+class TrainingRunCancelApi(ApiBase, APIView):
+    """Cancel a queued or running run: its worker stops at its next loss report and no model
+    version is written; a run that already ended is a 409."""
+
+    write_scope = "catalog:write"
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        run = training_run_cancel(run=training_run_get(workspace_id=workspace.pk, run_id=pk),
+                                  actor=request.user)
+        return Response(TrainingRunSerializer(run).data)

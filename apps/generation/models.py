@@ -159,13 +159,14 @@ class TrainingState(models.TextChoices):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 T = TrainingState
 TRAINING_MACHINE = StateMachine.of(
     "Training",
     [(T.QUEUED, T.RUNNING), (T.RUNNING, T.SUCCEEDED), (T.QUEUED, T.FAILED), (T.RUNNING, T.FAILED),
-     (T.RUNNING, T.QUEUED)],
+     (T.RUNNING, T.QUEUED), (T.QUEUED, T.CANCELLED), (T.RUNNING, T.CANCELLED)],
 )
 
 
@@ -198,6 +199,16 @@ class TrainingRun(TimeStamped):
     base_version = models.ForeignKey("ModelVersion", null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+",
                                      help_text="fine-tune this version instead of the built-in")
+    # The workspace's accounting (see apps.generation.accounting): what the run used over all
+    # its attempts, counted in the monthly budget beside the generation jobs'.
+    tokens_trained = models.PositiveBigIntegerField(default=0)
+    device_seconds = models.FloatField(default=0.0, help_text="seconds a worker held the run")
+    tokens_per_step = models.PositiveIntegerField(
+        default=0, help_text="at most: batch size x window, set when a worker claims it")
+    budget_tokens = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="tokens_trained may reach this (null: unlimited)")
+    budget_seconds = models.FloatField(
+        null=True, blank=True, help_text="device_seconds may reach this (null: unlimited)")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.state})"

@@ -218,7 +218,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = ["id", "url", "kind", "state", "parameters", "base_model", "output_model",
                   "revision", "documents", "steps", "final_loss", "heldout_perplexity_before",
-                  "heldout_perplexity_after", "error", "created_at", "started_at", "finished_at"]
+                  "heldout_perplexity_after", "error", "created_at", "started_at", "finished_at",
+                  "tokens_trained", "device_seconds"]
 
     def get_url(self, run: TrainingRun) -> str:
         return reverse("api:training-run-detail", kwargs={"pk": run.pk})

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
+from apps.generation.accounting import budget_reached, budget_require, run_bounds, seconds_held
 from apps.generation.models import (
     TRAINING_MACHINE,
     ModelProfile,
@@ -33,7 +34,7 @@ from apps.generation.services import model_roots
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
-from workers.generation.engine import BUILTIN, InvalidRequest
+from workers.generation.engine import BUILTIN, GenerationError, InvalidRequest
 from workers.generation.locations import ModelPathRefused
 from workers.generation.progress import LossPoint
 
@@ -155,6 +156,7 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None
             errors.append(str(exc))
     if errors:
         raise DomainError(" ".join(errors))
+    budget_require(workspace_id=workspace_id)
     base = (base_version.folder if base_version is not None
             else (base_model or BUILTIN) if kind == TrainingKind.FINETUNE else "")
     run = TrainingRun.objects.create(
@@ -183,7 +185,8 @@ def training_run_claim(*, run_id: int, worker_id: str) -> TrainingRun | None:
         # checkpoint, and the points it reports again replace the stored ones (see
         # `training_run_record_losses`).
         return _training_transition(run, to=TrainingState.RUNNING, actor_label=worker_id,
-                                    worker_id=worker_id, started_at=timezone.now())
+                                    worker_id=worker_id, started_at=timezone.now(),
+                                    **run_bounds(run))
     except IllegalTransition:
         return None
 
@@ -234,19 +237,41 @@ def training_run_record_losses(*, run_id: int, worker_id: str,
     storing nothing, when the run is not running on this worker."""
     run = (TrainingRun.objects.select_for_update()
            .filter(pk=run_id, state=TrainingState.RUNNING, worker_id=worker_id)
-           .only("id", "loss_curve").first())
+           .first())
     if run is None:
+        _stop_if_ended(run_id)
         return False
     new = [[point.step, point.loss] for point in points]
     # Points at or after the first new step were reported by an attempt that died after
     # its last checkpoint: the resumed attempt's points replace them.
     kept = [p for p in run.loss_curve if not new or p[0] < new[0][0]]
     curve = [*kept, *new]
+    steps_done = (curve[-1][0] if curve else 0) - (kept[-1][0] if kept else 0)
     while len(curve) > LOSS_CURVE_MAX_POINTS:
         curve = curve[::-2][::-1]
     run.loss_curve = curve
-    run.save(update_fields=["loss_curve", "updated_at"])
+    run.tokens_trained += max(0, steps_done) * run.tokens_per_step
+    run.device_seconds = seconds_held(run)
+    run.save(update_fields=["loss_curve", "updated_at", "tokens_trained", "device_seconds"])
+    if reason := budget_reached(run):  # its next report stops the worker (_stop_if_ended)
+        _training_transition(run, to=TrainingState.FAILED, actor_label=worker_id, error=reason,
+                             finished_at=timezone.now(), payload={"error": reason})
     return True
+
+
+class TrainingStopped(GenerationError):
+    """The run was cancelled or stopped for the budget: its worker stops at this report."""
+
+
+def _stop_if_ended(run_id: int) -> None:
+    """Raise TrainingStopped to the worker reporting a run that was cancelled or failed
+    meanwhile; a run requeued to another worker is left to the sweeper's rules."""
+    state, error = TrainingRun.objects.filter(pk=run_id).values_list(
+        "state", "error").first() or ("", "")
+    if state == TrainingState.CANCELLED:
+        raise TrainingStopped("Cancelled.")
+    if state == TrainingState.FAILED:
+        raise TrainingStopped(error)
 
 
 def training_corpus(run: TrainingRun) -> tuple[list[str], list[str]] | None:
@@ -274,11 +299,16 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
     workspace's house-model profile of the run's kind moves to the new folder (created the
     first time), so editors can pick it for a content type."""
     run = TrainingRun.objects.get(pk=run_id)
+    if run.state in (TrainingState.CANCELLED, TrainingState.FAILED):
+        return run  # cancelled, or stopped for the budget, after its last report: no version
     _training_transition(
         run, to=TrainingState.SUCCEEDED, actor_label=worker_id, revision=revision, steps=steps,
         documents=documents, final_loss=final_loss,
         heldout_perplexity_before=heldout_perplexity_before,
         heldout_perplexity_after=heldout_perplexity_after, finished_at=timezone.now(),
+        device_seconds=seconds_held(run),
+        # the engine's count: the steps the model holds, a resumed run's repeated ones once
+        tokens_trained=run.tokens_trained if tokens_seen is None else tokens_seen,
         payload={"heldout_perplexity_before": heldout_perplexity_before,
                  "heldout_perplexity_after": heldout_perplexity_after},
     )
@@ -309,4 +339,20 @@ def training_run_fail(*, run_id: int, error: str, actor_label: str = "") -> Trai
         return None
     return _training_transition(run, to=TrainingState.FAILED, actor_label=actor_label,
                                 error=error[:5000], finished_at=timezone.now(),
+                                device_seconds=_seconds_at_end(run),
                                 payload={"error": error[:500]})
+
+
+def _seconds_at_end(run: TrainingRun) -> float:
+    return seconds_held(run) if run.state == TrainingState.RUNNING else run.device_seconds
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun, actor: Actor = None) -> TrainingRun:
+    """queued or running → cancelled; IllegalTransition (409) once it ended. A running run's
+    worker stops at its next loss report (every 10 steps) and records nothing more: no model
+    version. The device time held until now stays counted."""
+    current = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    return _training_transition(current, to=TrainingState.CANCELLED, actor=actor,
+                                finished_at=timezone.now(),
+                                device_seconds=_seconds_at_end(current))

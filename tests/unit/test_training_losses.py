@@ -10,6 +10,7 @@ from apps.generation.models import TrainingKind, TrainingRun, TrainingState
 from apps.generation.running import loss_sender
 from apps.generation.training import (
     LOSS_CURVE_MAX_POINTS,
+    TrainingStopped,
     training_run_claim,
     training_run_fail,
     training_run_record_losses,
@@ -42,8 +43,8 @@ def test_points_are_appended_while_the_run_is_this_workers(run):
     assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-2",
                                           points=[LossPoint(40, 1.0)])
     training_run_fail(run_id=run.pk, error="out of memory")
-    assert not training_run_record_losses(run_id=run.pk, worker_id="gpu-1",
-                                          points=[LossPoint(40, 1.0)])
+    with pytest.raises(TrainingStopped, match="out of memory"):  # its worker stops there
+        training_run_record_losses(run_id=run.pk, worker_id="gpu-1", points=[LossPoint(40, 1.0)])
     assert curve(run) == [[10, 3.5], [20, 3.25], [30, 3.0]]
 
 

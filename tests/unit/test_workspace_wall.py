@@ -84,6 +84,7 @@ API_WRITERS: dict[str, tuple[str, ...]] = {
     "api-key-list": ADMINS, "api-key-revoke": ADMINS,
     "dataset-list": ADMINS, "dataset-imports": ADMINS, "dataset-build": ADMINS,
     "dataset-version-train": ADMINS, "model-version-promote": ADMINS,
+    "training-run-cancel": ADMINS, "dataset-version-cancel": ADMINS,
     "model-version-archive": ADMINS, "model-profile-rollback": ADMINS,
 }
 # The REST routes (api namespace) and the path of theirs each is asked with.
@@ -130,6 +131,8 @@ API_PATHS = {
     "dataset-version-list": "dataset-versions/",
     "dataset-version-detail": "dataset-versions/{dataset_version}/",
     "dataset-version-train": "dataset-versions/{dataset_version}/train/",
+    "dataset-version-cancel": "dataset-versions/{dataset_version}/cancel/",
+    "training-run-cancel": "training-runs/{training_run}/cancel/",
     "model-version-list": "model-versions/", "model-version-compare": "model-versions/compare/",
     "model-version-detail": "model-versions/{model_version}/",
     "model-version-promote": "model-versions/{model_version}/promote/",
