@@ -23,6 +23,7 @@ from apps.generation import registry_api as registry
 from apps.integrations import api as integrations
 from apps.publishing import api as publishing
 from apps.reviews import api as reviews
+from apps.workflow import api as workflow
 
 app_name = "api"
 
@@ -95,23 +96,23 @@ urlpatterns = [
          name="swagger"),
     path("schema/redoc/", csp_update(DOCS_CSP)(RedocApi.as_view(url_name="api:schema")),
          name="redoc"),
-    path("briefs/", briefs.BriefListCreateApi.as_view(), name="brief-list"),
-    path("briefs/import/", briefs.BriefImportApi.as_view(), name="brief-import"),
-    path("briefs/<int:brief_id>/", briefs.BriefDetailApi.as_view(), name="brief-detail"),
-    path("briefs/<int:brief_id>/submit/", briefs.BriefSubmitApi.as_view(), name="brief-submit"),
-    path("briefs/<int:brief_id>/cancel/", briefs.BriefCancelApi.as_view(), name="brief-cancel"),
-    path("briefs/<int:brief_id>/regenerate/", briefs.BriefRegenerateApi.as_view(),
+    path("briefs/", workflow.BriefListCreateApi.as_view(), name="brief-list"),
+    path("briefs/import/", integrations.BriefImportApi.as_view(), name="brief-import"),
+    path("briefs/<int:brief_id>/", workflow.BriefDetailApi.as_view(), name="brief-detail"),
+    path("briefs/<int:brief_id>/submit/", workflow.BriefSubmitApi.as_view(), name="brief-submit"),
+    path("briefs/<int:brief_id>/cancel/", workflow.BriefCancelApi.as_view(), name="brief-cancel"),
+    path("briefs/<int:brief_id>/regenerate/", workflow.BriefRegenerateApi.as_view(),
          name="brief-regenerate"),
-    path("briefs/<int:brief_id>/approve/", reviews.BriefApproveApi.as_view(), name="brief-approve"),
-    path("briefs/<int:brief_id>/reject/", reviews.BriefRejectApi.as_view(), name="brief-reject"),
-    path("briefs/<int:brief_id>/request-changes/", reviews.BriefRequestChangesApi.as_view(),
+    path("briefs/<int:brief_id>/approve/", workflow.BriefApproveApi.as_view(), name="brief-approve"),
+    path("briefs/<int:brief_id>/reject/", workflow.BriefRejectApi.as_view(), name="brief-reject"),
+    path("briefs/<int:brief_id>/request-changes/", workflow.BriefRequestChangesApi.as_view(),
          name="brief-request-changes"),
-    path("briefs/<int:brief_id>/publish/", publishing.BriefPublishApi.as_view(), name="brief-publish"),
+    path("briefs/<int:brief_id>/publish/", workflow.BriefPublishApi.as_view(), name="brief-publish"),
     path("briefs/<int:brief_id>/scorecards/", evaluation.BriefScoreCardsApi.as_view(),
          name="brief-scorecards"),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
-    path("jobs/<int:job_id>/cancel/", generation.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<int:job_id>/cancel/", workflow.JobCancelApi.as_view(), name="job-cancel"),
     path("usage/", generation.UsageApi.as_view(), name="usage"),
     *_crud("training-runs", "training-run", generation.TrainingRunListApi,
            generation.TrainingRunDetailApi, cancel=generation.TrainingRunCancelApi),

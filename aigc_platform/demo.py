@@ -11,13 +11,13 @@ from django.db import transaction
 from apps.accounts.models import Role
 from apps.accounts.services import user_create_member
 from apps.briefs.models import BriefState, ContentBrief, ContentType, StyleGuide
-from apps.briefs.services import brief_create, content_type_presets_load
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
+from apps.evaluation.services import content_type_presets_load
 from apps.generation.models import Backend, ModelProfile
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve
+from apps.workflow.services import brief_create, review_approve
 
 DEMO_PASSWORD = "demo-pass-2026"
 # The demo's processes may reach model servers and targets on this host (a local Ollama,

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.evaluation",
     "apps.reviews",
     "apps.publishing",
+    "apps.workflow",
     "apps.dashboard",
     "apps.integrations",
     "apps.apikeys",

@@ -46,7 +46,7 @@ def model_profile(ws: Workspace, **kwargs: Any) -> ModelProfile:
 
 
 def brief(ws: Workspace, ct: ContentType | None = None, **kwargs: Any) -> ContentBrief:
-    from apps.briefs.services import brief_create
+    from apps.workflow.services import brief_create
 
     values: dict[str, Any] = {"title": "Composting at home", "topic": "how to start composting "
                               "kitchen scraps in a small garden", "audience": "beginners",

@@ -5,6 +5,13 @@ from apps.core.models import TimeStamped, Workspace
 from apps.core.state_machine import StateMachine
 
 
+class TargetFormat(models.TextChoices):
+    """What a content type's text is written as, for the targets it goes to."""
+
+    MARKDOWN = "markdown", "Markdown (CMS posts, static sites, newsletters)"
+    TEXT = "text", "Plain text (ads, social posts, reply scripts)"
+
+
 class ContentType(TimeStamped):
     """A kind of content (blog post, newsletter, social post) and how to prompt for it."""
 
@@ -23,6 +30,11 @@ class ContentType(TimeStamped):
     model_profile = models.ForeignKey(
         "generation.ModelProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    target_format = models.CharField(max_length=16, choices=TargetFormat.choices,
+                                     default=TargetFormat.MARKDOWN)
+    style_guide = models.ForeignKey(
+        "StyleGuide", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the style guide of a brief of this type that names none")
 
     class Meta:
         constraints = [
@@ -64,6 +76,14 @@ class StyleGuide(TimeStamped):
     banned_terms = models.JSONField(default=list, blank=True)
     required_terms = models.JSONField(default=list, blank=True)
     example_texts = models.JSONField(default=list, blank=True)
+    workspace_default = models.BooleanField(
+        default=False, help_text="the style guide of a brief whose content type names none")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace"], condition=models.Q(workspace_default=True),
+                                    name="one_default_style_guide_per_workspace")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -90,6 +110,7 @@ BRIEF_MACHINE = StateMachine.of(
         (S.DRAFT, S.QUEUED),
         (S.QUEUED, S.GENERATING),
         (S.GENERATING, S.IN_REVIEW),
+        (S.GENERATING, S.QUEUED),  # the quality gate asked for a rewrite
         (S.IN_REVIEW, S.APPROVED),
         (S.IN_REVIEW, S.CHANGES_REQUESTED),
         (S.IN_REVIEW, S.REJECTED),

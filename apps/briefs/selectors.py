@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.core.errors import NotFound
 from apps.core.models import Workspace
-from apps.generation.models import Draft, GenerationJob
-from apps.publishing.models import Publication
-from apps.reviews.models import DraftRevision, Review
 
 
 def content_type_find(*, workspace: Workspace, ref: str) -> ContentType | None:
@@ -34,32 +31,6 @@ def brief_list(*, workspace: Workspace, state: str | None = None) -> QuerySet[Co
 def brief_get(*, workspace: Workspace, brief_id: int) -> ContentBrief:
     """The brief, if it is in `workspace`; another workspace's brief does not exist here."""
     brief = ContentBrief.objects.filter(workspace=workspace, pk=brief_id).first()
-    if brief is None:
-        raise NotFound(f"Brief {brief_id} not found.")
-    return brief
-
-
-def brief_detail(*, workspace: Workspace, brief_id: int) -> ContentBrief:
-    """The brief with its jobs, drafts (scores, newest revision first), reviews, publications.
-
-    Six queries whatever the number of jobs, drafts or reviews.
-    """
-    revisions = DraftRevision.objects.select_related("author").order_by("-number")
-    drafts = Draft.objects.select_related("evaluation").prefetch_related(
-        Prefetch("revisions", queryset=revisions, to_attr="revisions_newest_first")
-    )
-    brief = (
-        ContentBrief.objects.filter(workspace=workspace, pk=brief_id)
-        .select_related("content_type")
-        .prefetch_related(
-            Prefetch("jobs", queryset=GenerationJob.objects.order_by("id")),
-            Prefetch("drafts", queryset=drafts.order_by("job_id", "variant")),
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer", "revision")),
-            Prefetch("publications", queryset=Publication.objects.select_related("target")
-                     .order_by("id")),
-        )
-        .first()
-    )
     if brief is None:
         raise NotFound(f"Brief {brief_id} not found.")
     return brief

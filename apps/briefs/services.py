@@ -1,24 +1,20 @@
-"""Creating, submitting, cancelling and regenerating briefs; editing content types and style
-guides."""
+"""Creating briefs (the workflow submits them); editing content types and style guides."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
-from apps.briefs.lifecycle import brief_transition
-from apps.briefs.models import BriefState, ContentBrief, ContentType, Origin, StyleGuide
-from apps.briefs.presets import PRESETS
+from apps.briefs.models import ContentBrief, ContentType, Origin, StyleGuide
 from apps.briefs.prompting import template_validate
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
-from apps.evaluation.gating import default_rules
-from apps.evaluation.services import quality_gate_set
-from apps.generation.models import ModelProfile
-from apps.generation.services import job_cancel_active, job_create
+
+if TYPE_CHECKING:  # a content type names its model profile; generation sits above briefs
+    from apps.generation.models import ModelProfile
 
 
 @transaction.atomic
@@ -42,9 +38,8 @@ def brief_create(
     priority: int = 0,
     origin: str = Origin.DASHBOARD,
     external_id: str = "",
-    submit: bool = True,
 ) -> ContentBrief:
-    """Create a brief in `draft` and, unless `submit` is False, submit it.
+    """Create a brief in `draft` (`apps.workflow.services.brief_create` submits it).
 
     A brief with an `external_id` already seen from the same origin is
     refused, so a retried push from an integration never creates two.
@@ -87,32 +82,6 @@ def brief_create(
         workspace_id=workspace.pk, type="brief.created", subject=brief,
         payload={"brief_id": brief.pk, "title": title, "state": brief.state},
     )
-    if submit:
-        brief_submit(brief=brief, actor=created_by)
-    return brief
-
-
-@transaction.atomic
-def brief_submit(*, brief: ContentBrief, actor: Actor = None) -> ContentBrief:
-    """draft → queued, with a generation job that runs once the transaction commits."""
-    brief_transition(brief, to=BriefState.QUEUED, actor=actor)
-    job_create(brief=brief, actor=actor)
-    return brief
-
-
-@transaction.atomic
-def brief_regenerate(*, brief: ContentBrief, actor: Actor = None) -> ContentBrief:
-    """changes_requested or failed → queued, with a new job (the feedback goes into its prompt)."""
-    brief_transition(brief, to=BriefState.QUEUED, actor=actor)
-    job_create(brief=brief, actor=actor)
-    return brief
-
-
-@transaction.atomic
-def brief_cancel(*, brief: ContentBrief, actor: Actor = None) -> ContentBrief:
-    """Cancel a brief that is not yet approved, and any job still working on it."""
-    brief_transition(brief, to=BriefState.CANCELLED, actor=actor)
-    job_cancel_active(brief=brief, actor=actor)
     return brief
 
 
@@ -201,27 +170,6 @@ def content_type_update(*, content_type: ContentType, actor: Actor = None,
         setattr(content_type, name, value)
     return _content_type_save(content_type, action="content_type.updated", actor=actor,
                               before=before)
-
-
-@transaction.atomic
-def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> list[ContentType]:
-    """The six domains' content types in English and Chinese (apps/briefs/presets.py), each
-    with its gate. Idempotent: a preset already loaded is brought back to the preset, so
-    running it again after an upgrade applies improved presets."""
-    loaded = []
-    for preset in PRESETS:
-        fields = {"name": preset.name, "prompt_template": preset.prompt_template,
-                  "default_length": preset.default_length,
-                  "default_variants": preset.default_variants, "language": preset.language}
-        existing = ContentType.objects.filter(workspace=workspace, slug=preset.slug).first()
-        content_type = (content_type_update(content_type=existing, actor=actor, **fields)
-                        if existing else content_type_create(workspace=workspace, slug=preset.slug,
-                                                             actor=actor, **fields))
-        quality_gate_set(content_type=content_type, name=preset.name,
-                         rules=[*default_rules(), *map(dict, preset.extra_rules)],
-                         weights=dict(preset.weights))
-        loaded.append(content_type)
-    return loaded
 
 
 @transaction.atomic

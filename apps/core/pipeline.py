@@ -1,29 +1,28 @@
-"""Which task runs next after which event: the pipeline's wiring in one table.
+"""Which task an event sends once its transaction commits.
 
-Tasks are enqueued by name so the web tier never imports the compute side
-(torch, transformers). Every task is idempotent, so a relay that runs twice
-(the sweeper after a crash) does no harm.
+Core holds the registry and sends; the workflow fills it from its pipeline table
+(apps/workflow/pipeline.py) in AppConfig.ready, so core never imports the apps above it.
+Tasks are enqueued by name so the web tier never imports the compute side (torch,
+transformers). Every task is idempotent, so a relay that runs twice (the reconciler after a
+crash) does no harm.
 """
 
 from __future__ import annotations
 
 from celery import current_app
 
-NEXT_STEP: dict[str, str] = {
-    "job.queued": "generation.run_job",
-    "job.evaluating": "evaluation.evaluate_job",
-    "draft.edited": "evaluation.evaluate_revision",
-    "publication.scheduled": "publishing.publish",
-    "publication.updated": "publishing.update",
-    "brief.in_review": "reviews.review_arrived",
-    "brief.failed": "notifications.brief_failed",
-    "publication.failed": "notifications.publication_failed",
-}
-
-
+NEXT_STEP: dict[str, str] = {}
 # Steps whose effect is keyed by the event that caused them (a notification row per event
 # and user), so a redelivered message creates nothing twice: they also get the event's id.
-KEYED_BY_EVENT = {"notifications.brief_failed", "notifications.publication_failed"}
+KEYED_BY_EVENT: set[str] = set()
+
+
+def next_step_register(event_type: str, task_name: str, *, keyed: bool = False) -> None:
+    """After an `event_type` event commits, send `task_name` with the event's subject id (and
+    the event's id when `keyed`)."""
+    NEXT_STEP[event_type] = task_name
+    if keyed:
+        KEYED_BY_EVENT.add(task_name)
 
 
 def next_step(event_type: str, subject_id: int, payload: dict | None = None,

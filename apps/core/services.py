@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -46,25 +48,47 @@ def audit_record(
     )
 
 
+# A reaction runs inside the transaction that wrote the event, so what it does commits or
+# rolls back with the outcome it reacts to. It gets the acting user of the outcome.
+Reaction = Callable[[OutboxEvent, Actor, str], None]
+REACTIONS: dict[str, list[Reaction]] = {}
+
+
+def reaction_register(event_type: str, reaction: Reaction) -> None:
+    """React to every `event_type` event inside its transaction. Apps above core register
+    from AppConfig.ready (the workflow's pipeline table, notifications), so core never
+    imports them."""
+    reactions = REACTIONS.setdefault(event_type, [])
+    if reaction not in reactions:
+        reactions.append(reaction)
+
+
 def event_emit(
-    *, workspace_id: int, type: str, subject: models.Model, payload: dict[str, Any]
+    *, workspace_id: int, type: str, subject: models.Model, payload: dict[str, Any],
+    actor: Actor = None, actor_label: str = "",
 ) -> OutboxEvent:
-    """Write a domain event to the outbox; it is relayed once the transaction commits."""
-    event = OutboxEvent.objects.create(
-        workspace_id=workspace_id,
-        type=type,
-        subject_type=subject._meta.model_name or "",
-        subject_id=subject.pk,
-        payload=payload,
-    )
-    # The transaction's events are relayed together once it commits: each event adds its id
-    # to the connection's list and a hook; the first hook to run relays them all, the rest
-    # find the list empty. An id whose savepoint rolled back names no row and is skipped.
-    # robust: the events are committed either way; a failed relay is finished by the
-    # reconciler.
-    pending = connection.__dict__.setdefault("aigc_outbox_pending", [])
-    pending.append(event.pk)
-    transaction.on_commit(_relay_pending, robust=True)
+    """Write a domain event to the outbox and run its reactions; it is relayed once the
+    transaction commits."""
+    reactions = REACTIONS.get(type, ())
+    # A savepoint only where reactions run, so an event without any costs no extra round trip.
+    with transaction.atomic() if reactions else nullcontext():
+        event = OutboxEvent.objects.create(
+            workspace_id=workspace_id,
+            type=type,
+            subject_type=subject._meta.model_name or "",
+            subject_id=subject.pk,
+            payload=payload,
+        )
+        # The transaction's events are relayed together once it commits: each event adds its id
+        # to the connection's list and a hook; the first hook to run relays them all, the rest
+        # find the list empty. An id whose savepoint rolled back names no row and is skipped.
+        # robust: the events are committed either way; a failed relay is finished by the
+        # reconciler.
+        pending = connection.__dict__.setdefault("aigc_outbox_pending", [])
+        pending.append(event.pk)
+        transaction.on_commit(_relay_pending, robust=True)
+        for reaction in reactions:
+            reaction(event, actor, actor_label)
     return event
 
 
@@ -121,6 +145,8 @@ def transition(
             type=event_type,
             subject=instance,
             payload={"state": to, "previous_state": current, **payload},
+            actor=actor,
+            actor_label=actor_label,
         )
     return instance
 

@@ -10,17 +10,12 @@ from django.db import transaction
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.accounts.selectors import member_require
 from apps.briefs.models import ContentBrief
-from apps.briefs.services import brief_cancel, brief_regenerate
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.core.services import Actor
 from apps.generation.models import Draft
-from apps.reviews.services import (
-    assignment_round_robin,
-    assignment_set,
-    review_approve,
-    review_reject,
-)
+from apps.reviews.services import assignment_round_robin, assignment_set
+from apps.workflow.services import brief_cancel, brief_regenerate, review_approve, review_reject
 
 BULK_ACTIONS = {
     "approve": ("Approve the best draft", CAN_REVIEW),

@@ -30,7 +30,6 @@ from apps.accounts.profiles import (
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
 from apps.briefs.models import BriefState, Origin
-from apps.briefs.services import brief_create
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
@@ -61,22 +60,22 @@ from apps.notifications.services import notifications_mark_read
 from apps.publishing.connectors import PublishError
 from apps.publishing.connectors.base import Preview
 from apps.publishing.selectors import publication_preview
-from apps.publishing.services import (
-    PUBLISHABLE_BRIEF_STATES,
-    brief_publish,
-    publication_holds_target,
-)
+from apps.publishing.services import PUBLISHABLE_BRIEF_STATES, publication_holds_target
 from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
     draft_lock_release,
-    guest_decide,
     guest_link_create,
     guest_link_open,
+    revision_edit,
+)
+from apps.workflow.services import (
+    brief_create,
+    brief_publish,
+    guest_decide,
     review_approve,
     review_reject,
     review_request_changes,
-    revision_edit,
 )
 
 View = Callable[..., HttpResponse]

@@ -8,10 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import transaction
 
-from apps.briefs.lifecycle import brief_transition
-from apps.briefs.models import BriefState, ContentBrief, ContentType
-from apps.core.services import event_emit
+from apps.briefs.models import ContentBrief, ContentType
+from apps.briefs.presets import PRESETS
+from apps.briefs.services import content_type_create, content_type_update
+from apps.core.models import Workspace
+from apps.core.services import Actor, event_emit
 from apps.evaluation import gating, selectors
+from apps.evaluation.gating import default_rules
 from apps.evaluation.models import (
     Evaluation,
     GateDecision,
@@ -66,15 +69,13 @@ def evaluation_record(
     *, job_id: int, scores: Sequence[DraftScore], actor_label: str = "",
     audit_draw: float | None = None,
 ) -> GenerationJob | None:
-    """Store one Evaluation per draft, apply the brief's quality gates, and act on the decision.
+    """Store one Evaluation per draft, apply the brief's quality gates, and record the decision.
 
-    evaluating → succeeded, and the brief goes:
-    - with no gate: to in_review (every draft ranked by its score);
-    - `review`: to in_review, the score card saying why (warnings, risks, audit, failing);
-    - `regenerate`: in_review → changes_requested → queued, the gate's reasons as the
-      feedback the next prompt carries (at most the gate's max_regenerations times);
-    - `auto_approve` (only where the workspace enables it): to approved, then scheduled
-      on its automatic targets, the best variant's latest revision.
+    evaluating → succeeded; `job.succeeded` carries the decision, which the workflow acts on:
+    - with no gate, or `review`: the brief goes to review;
+    - `regenerate`: the brief is queued again with the gate's reasons as `feedback` (at most
+      the gate's max_regenerations times);
+    - `auto_approve` (only where the workspace enables it): the best variant is approved.
     Idempotent: returns None when the job is no longer evaluating (cancelled, or
     recorded by an earlier delivery). `audit_draw` (uniform in [0, 1)) is drawn here
     unless given.
@@ -98,7 +99,8 @@ def evaluation_record(
     verdicts = {v.draft_id: v for v in decision.variants} if decision else {}
     _record_scores(job, drafts, scores, verdicts)
     if decision is None:
-        return job_succeed(job=job, actor_label=actor_label)
+        return job_succeed(job=job, actor_label=actor_label,
+                           decision={"brief_id": brief.pk, "decision": gating.REVIEW})
     GateDecision.objects.create(
         workspace_id=job.workspace_id, job=job, brief=brief, decision=decision.decision,
         best_draft_id=decision.best_draft_id, passed=decision.passed,
@@ -113,13 +115,10 @@ def evaluation_record(
                  "reasons": list(decision.reasons), "required_group": decision.required_group,
                  "regeneration": decision.regeneration},
     )
-    job_succeed(job=job, actor_label=actor_label)
-    brief.refresh_from_db()
-    if decision.decision == gating.REGENERATE:
-        _regenerate(brief, _feedback(decision))
-    elif decision.decision == gating.AUTO_APPROVE:
-        _approve(brief, drafts[decision.best_draft_id])
-    return job
+    return job_succeed(job=job, actor_label=actor_label, decision={
+        "brief_id": brief.pk, "decision": decision.decision,
+        "best_draft_id": decision.best_draft_id,
+        "feedback": _feedback(decision) if decision.decision == gating.REGENERATE else ""})
 
 
 def _record_scores(job: GenerationJob, drafts: dict[int, Draft], scores: Sequence[DraftScore],
@@ -157,27 +156,6 @@ def _record_scores(job: GenerationJob, drafts: dict[int, Draft], scores: Sequenc
                      "rank": verdict.rank if verdict else None,
                      "passed": verdict.passed if verdict else None},
         )
-
-
-def _regenerate(brief: ContentBrief, feedback: str) -> None:
-    # The brief walks the reviewer's request-changes path, with the gate as the reviewer;
-    # a direct generating → queued edge would spare the in_review step (see the report).
-    from apps.briefs.services import brief_regenerate
-
-    brief_transition(brief, to=BriefState.CHANGES_REQUESTED, actor_label=GATE_ACTOR,
-                     feedback=feedback)
-    brief_regenerate(brief=brief)
-
-
-def _approve(brief: ContentBrief, draft: Draft) -> None:
-    from apps.publishing.services import publications_schedule
-    from apps.reviews.services import revision_latest
-
-    revision = revision_latest(draft)
-    brief_transition(brief, to=BriefState.APPROVED, actor_label=GATE_ACTOR,
-                     payload={"draft_id": draft.pk, "revision": revision.number,
-                              "auto_approved": True})
-    publications_schedule(brief=brief, revision=revision)
 
 
 @transaction.atomic
@@ -237,3 +215,24 @@ def evaluation_settings_set(*, workspace_id: int, auto_approve: bool | None = No
     settings, _ = WorkspaceEvaluationSettings.objects.update_or_create(
         workspace_id=workspace_id, defaults=changes)
     return settings
+
+
+@transaction.atomic
+def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> list[ContentType]:
+    """The six domains' content types in English and Chinese (apps/briefs/presets.py), each
+    with its gate. Idempotent: a preset already loaded is brought back to the preset, so
+    running it again after an upgrade applies improved presets."""
+    loaded = []
+    for preset in PRESETS:
+        fields = {"name": preset.name, "prompt_template": preset.prompt_template,
+                  "default_length": preset.default_length,
+                  "default_variants": preset.default_variants, "language": preset.language}
+        existing = ContentType.objects.filter(workspace=workspace, slug=preset.slug).first()
+        content_type = (content_type_update(content_type=existing, actor=actor, **fields)
+                        if existing else content_type_create(workspace=workspace, slug=preset.slug,
+                                                             actor=actor, **fields))
+        quality_gate_set(content_type=content_type, name=preset.name,
+                         rules=[*default_rules(), *map(dict, preset.extra_rules)],
+                         weights=dict(preset.weights))
+        loaded.append(content_type)
+    return loaded

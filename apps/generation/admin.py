@@ -11,14 +11,11 @@ from apps.accounts.admin_scoping import (
     WorkspaceScopedAdmin,
     run_service_action,
 )
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN
-from apps.briefs.services import brief_cancel
-from apps.core.errors import DomainError
+from apps.accounts.roles import CAN_TRAIN
 from apps.generation.models import (
     Draft,
     GenerationJob,
     GenerationQuota,
-    JobState,
     ModelProfile,
     ModelVersion,
     TrainingKind,
@@ -26,8 +23,6 @@ from apps.generation.models import (
 )
 from apps.generation.services import model_profile_errors, model_profile_set_api_key
 from apps.generation.training import training_run_create
-
-ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 
 
 def _evaluation_value(draft: Draft, name: str) -> str:
@@ -126,41 +121,6 @@ class ModelProfileAdmin(WorkspaceScopedAdmin):
         if form.cleaned_data.get("api_key"):
             model_profile_set_api_key(profile=obj, api_key=form.cleaned_data["api_key"],
                                       actor=request.user)
-
-
-@admin.register(GenerationJob)
-class GenerationJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "brief", "workspace", "state", "attempts", "retries", "worker_id",
-                    "model_profile", "started_at", "finished_at", "prompt_tokens",
-                    "completion_tokens", "first_token_s", "latency_s", "device_seconds")
-    list_filter = ("state", ("workspace", admin.RelatedOnlyFieldListFilter),
-                   ("model_profile", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("=id", "brief__title", "worker_id")
-    list_select_related = ("brief", "workspace", "model_profile")
-    date_hierarchy = "created_at"
-    inlines = (DraftScoreInline,)
-    actions = ("cancel_jobs",)
-
-    def has_cancel_permission(self, request: HttpRequest) -> bool:
-        # The form stays view-only; cancelling needs the model's change permission.
-        return self.has_service_permission(request)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in GenerationJob._meta.fields]
-
-    @admin.action(description="Cancel (the job and its brief)", permissions=("cancel",))
-    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        def cancel(job: GenerationJob) -> None:
-            if job.state not in ACTIVE_JOB_STATES:
-                raise DomainError(f"This job has already ended ({job.state}).")
-            # A job runs for its brief: cancelling the brief cancels its active jobs too,
-            # so no brief is left waiting on a job that will never finish.
-            brief_cancel(brief=job.brief, actor=request.user)
-
-        run_service_action(
-            self, request, queryset.select_related("brief"), done="cancelled",
-            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda job: job.workspace_id, act=cancel,
-        )
 
 
 @admin.register(Draft)

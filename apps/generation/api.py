@@ -22,7 +22,7 @@ from apps.accounts.api_auth import (
     WorkspaceRowUpdate,
     request_workspace,
 )
-from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
+from apps.accounts.roles import CAN_TRAIN, CAN_VIEW
 from apps.core.models import Workspace
 from apps.generation.models import (
     GenerationJob,
@@ -52,7 +52,6 @@ from apps.generation.serializers import (
 from apps.generation.services import (
     Usage,
     budget_monthly,
-    job_cancel,
     model_profile_create,
     model_profile_update,
     month_start,
@@ -84,20 +83,6 @@ class JobDetailApi(ApiBase, APIView):
 
     def get(self, request: Request, job_id: int) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
-        return Response(JobAccountingDetailSerializer(job_get(workspace=workspace,
-                                                              job_id=job_id)).data)
-
-
-@extend_schema(methods=["POST"], request=None, responses=JobAccountingDetailSerializer)
-class JobCancelApi(ApiBase, APIView):
-    """Cancel a queued, running or evaluating job, and its brief while that waits on it; a
-    job that already ended is a 409."""
-
-    write_scope = "briefs:write"
-
-    def post(self, request: Request, job_id: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        job_cancel(workspace_id=workspace.pk, job_id=job_id, actor=request.user)
         return Response(JobAccountingDetailSerializer(job_get(workspace=workspace,
                                                               job_id=job_id)).data)
 

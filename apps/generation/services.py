@@ -18,12 +18,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from aigc_platform.queues import Queue
-from apps.briefs.lifecycle import brief_transition
-from apps.briefs.models import BriefState, ContentBrief
+from apps.briefs.models import ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
 from apps.core.crypto import secret_encrypt
 from apps.core.egress import egress_url_error
-from apps.core.errors import DomainError, IllegalTransition, NotFound
+from apps.core.errors import DomainError, IllegalTransition
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.models import (
     JOB_MACHINE,
@@ -34,9 +33,11 @@ from apps.generation.models import (
     JobState,
     ModelProfile,
 )
-from apps.reviews.services import revision_create_initial
 from workers.generation.locations import ModelPathRefused, ModelRoots
 from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText
+
+# A job in these states still has work ahead: it can be cancelled or fail.
+JOB_ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 
 
 def job_queue(job: GenerationJob) -> str:
@@ -282,9 +283,6 @@ def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
         )
     except IllegalTransition:
         return None
-    if job.brief.state == BriefState.QUEUED:
-        brief_transition(job.brief, to=BriefState.GENERATING, actor_label=worker_id,
-                         payload={"job_id": job.pk})
     job.refresh_from_db()
     return job
 
@@ -376,7 +374,7 @@ def job_record_drafts(
     for item in texts:
         try:
             with transaction.atomic():
-                draft = Draft.objects.create(
+                Draft.objects.create(
                     job=job, brief_id=job.brief_id, variant=item.variant,
                     text=draft_text_clean(item.text),
                     model_name=item.model_name, model_revision=item.model_revision, seed=item.seed,
@@ -386,7 +384,6 @@ def job_record_drafts(
                 )
         except IntegrityError:
             continue  # already stored by an earlier delivery of the same job
-        revision_create_initial(draft=draft)
     return _job_transition(
         job, to=JobState.EVALUATING, actor_label=worker_id, generated_at=timezone.now(),
         prompt_tokens=sum(t.prompt_tokens for t in texts),
@@ -401,61 +398,38 @@ def job_record_drafts(
 
 @transaction.atomic
 def job_fail(*, job_id: int, error: str, actor_label: str = "") -> GenerationJob | None:
-    """Any active state → failed, with the reason the editor will read; the brief fails too."""
-    job = GenerationJob.objects.select_related("brief").get(pk=job_id)
-    if job.state not in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
+    """Any active state → failed, with the reason the editor will read (`job.failed`)."""
+    job = GenerationJob.objects.get(pk=job_id)
+    if job.state not in JOB_ACTIVE:
         return None
-    _job_transition(job, to=JobState.FAILED, actor_label=actor_label, error=error[:5000],
-                    finished_at=timezone.now(), payload={"error": error[:500]})
-    if job.brief.state in (BriefState.QUEUED, BriefState.GENERATING):
-        brief_transition(job.brief, to=BriefState.FAILED, actor_label=actor_label,
-                         payload={"error": error[:500]})
-    return job
+    return _job_transition(job, to=JobState.FAILED, actor_label=actor_label, error=error[:5000],
+                           finished_at=timezone.now(), payload={"error": error[:500]})
 
 
 @transaction.atomic
 def job_cancel_active(*, brief: ContentBrief, actor: Actor = None) -> int:
     """Cancel the brief's unfinished jobs; a running worker sees it at its next check."""
     cancelled = 0
-    active = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
-    for job in GenerationJob.objects.filter(brief=brief, state__in=active):
-        _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
+    for job in GenerationJob.objects.filter(brief=brief, state__in=JOB_ACTIVE):
+        job_cancel(job=job, actor=actor)
         cancelled += 1
     return cancelled
 
 
 @transaction.atomic
-def job_cancel(*, workspace_id: int, job_id: int, actor: Actor = None) -> GenerationJob:
-    """Cancel one queued, running or evaluating job of the workspace, and its brief.
-
-    A queued job is never claimed afterwards; a running worker sees the state
-    within a second and stops writing. Raises NotFound for another workspace's
-    job and IllegalTransition for one that already ended.
-    """
-    from apps.briefs.services import brief_cancel
-
-    job = GenerationJob.objects.select_related("brief").filter(
-        pk=job_id, workspace_id=workspace_id).first()
-    if job is None:
-        raise NotFound(f"Job {job_id} not found.")
-    if job.state not in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
-        raise IllegalTransition(f"Job {job_id} already ended ({job.state}).")
-    if job.brief.state in (BriefState.QUEUED, BriefState.GENERATING):
-        brief_cancel(brief=job.brief, actor=actor)  # cancels the brief's active jobs with it
-    else:
-        _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
+def job_cancel(*, job: GenerationJob, actor: Actor = None) -> GenerationJob:
+    """Cancel one unfinished job: a queued job is never claimed afterwards, and a running
+    worker sees the state within a second and stops writing."""
+    return _job_transition(job, to=JobState.CANCELLED, actor=actor, finished_at=timezone.now())
 
 
 @transaction.atomic
-def job_succeed(*, job: GenerationJob, actor_label: str = "") -> GenerationJob:
-    """evaluating → succeeded, and the brief goes to review."""
-    _job_transition(job, to=JobState.SUCCEEDED, actor_label=actor_label, finished_at=timezone.now())
-    brief = ContentBrief.objects.get(pk=job.brief_id)
-    brief_transition(brief, to=BriefState.IN_REVIEW, actor_label=actor_label,
-                     payload={"job_id": job.pk})
-    return job
+def job_succeed(*, job: GenerationJob, actor_label: str = "",
+                decision: dict[str, object] | None = None) -> GenerationJob:
+    """evaluating → succeeded; `job.succeeded` carries the evaluation's decision (the
+    quality gate's, when the brief has one) for the workflow to act on."""
+    return _job_transition(job, to=JobState.SUCCEEDED, actor_label=actor_label,
+                           finished_at=timezone.now(), payload=decision or {})
 
 
 def jobs_requeue_stale(*, older_than: timedelta) -> list[int]:

@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,9 +30,12 @@ from apps.accounts.api_auth import (
     WorkspaceRowUpdate,
     request_workspace,
 )
-from apps.accounts.roles import CAN_GOVERN
+from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS
+from apps.briefs.serializers import BriefCreateSerializer, ImportReportSerializer
 from apps.core.errors import NotFound
+from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
+from apps.integrations.importing import CsvParser, briefs_import
 from apps.integrations.inbound import (
     PayloadTooLarge,
     endpoint_create,
@@ -77,6 +81,25 @@ Accepted = inline_serializer("HookAccepted", {
 Problem = inline_serializer("HookProblem", {
     "detail": serializers.CharField(),
     "errors": serializers.DictField(required=False, help_text="per brief field")})
+
+
+@extend_schema(methods=["POST"],
+    request={"application/json": BriefCreateSerializer(many=True),
+             "text/csv": {"type": "string"},
+             "multipart/form-data": {"type": "object", "properties": {
+                 "file": {"type": "string", "format": "binary"}}}},
+    responses={200: ImportReportSerializer},
+)
+class BriefImportApi(ApiBase, APIView):
+    """Many briefs at once from a JSON list or a CSV file; each row is created or refused alone."""
+
+    write_scope = "briefs:write"
+    parser_classes = [CheckedJSONParser, CsvParser, MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
+        report = briefs_import(workspace=workspace, data=request.data, actor=request.user)
+        return Response(ImportReportSerializer(report).data)
 
 
 @extend_schema(methods=["POST"],

@@ -16,11 +16,11 @@ from rest_framework.parsers import BaseParser
 
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
-from apps.briefs.services import brief_create
 from apps.core.errors import DomainError
 from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.core.services import Actor
+from apps.workflow.services import brief_create
 
 MAX_ROWS = 500
 LIST_FIELDS = ("keywords", "reference_texts")  # in CSV cells, items separated by ';'

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
-from apps.briefs.services import brief_create
 from apps.core import signing
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import DomainError, NotFound
@@ -22,6 +21,7 @@ from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
 from apps.integrations.models import EndpointSecret, InboundDelivery, InboundEndpoint
+from apps.workflow.services import brief_create
 
 MAPPABLE_FIELDS = frozenset(BriefCreateSerializer().fields)
 

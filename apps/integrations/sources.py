@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
-from apps.briefs.services import brief_create
 from apps.core.egress import egress_policy, egress_url_error
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
 from apps.integrations.models import FeedEntry, FeedSource, RecurringBrief
+from apps.workflow.services import brief_create
 from workers.egress import EgressRefused, egress_client
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.briefs.models import ContentBrief
+from apps.generation.models import GenerationJob
 from apps.notifications.models import Kind, Notification
+from apps.publishing.models import Publication
+from apps.reviews.models import Decision, Review, ReviewAssignment
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +71,6 @@ def notifications_mark_read(*, user_id: int, workspace_id: int,
 
 def notify_brief_failed(*, brief_id: int, event_id: int | None = None) -> list[Notification]:
     """Tell the brief's author and reviewer that generation failed, with the reason."""
-    from apps.generation.models import GenerationJob
-    from apps.reviews.models import ReviewAssignment
-
     brief = ContentBrief.objects.filter(pk=brief_id).first()
     if brief is None:
         return []
@@ -85,9 +85,6 @@ def notify_brief_failed(*, brief_id: int, event_id: int | None = None) -> list[N
 def notify_publication_failed(*, publication_id: int, event_id: int | None = None
                               ) -> list[Notification]:
     """Tell the brief's author and its approvers that a publication failed for good."""
-    from apps.publishing.models import Publication
-    from apps.reviews.models import Decision, Review
-
     publication = (Publication.objects.select_related("brief", "target")
                    .filter(pk=publication_id).first())
     if publication is None:

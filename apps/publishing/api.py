@@ -13,7 +13,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,11 +28,9 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
-from apps.briefs.selectors import brief_get
-from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
+from apps.core.api_time import PublishTimeSerializer
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
-from apps.core.serializers import IdField
 from apps.publishing.connectors import PublishError
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
@@ -40,7 +38,6 @@ from apps.publishing.outcomes import publication_withdraw
 from apps.publishing.selectors import publication_list, publication_preview
 from apps.publishing.serializers import PublicationSerializer, TargetSerializer
 from apps.publishing.services import (
-    brief_publish,
     publication_cancel,
     publication_reschedule,
     publication_retry,
@@ -131,12 +128,6 @@ class RescheduleSerializer(PublishTimeSerializer):
     """A scheduled publication's new time (its own name in the schema)."""
 
 
-class BriefPublishSerializer(PublishTimeSerializer):
-    target_ids = serializers.ListField(child=IdField(), min_length=1, max_length=50,
-                                       help_text="enabled targets of the brief's workspace")
-    publish_at = LocalTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
-
-
 @extend_schema(methods=["POST"], request=RescheduleSerializer, responses=PublicationSerializer,
                examples=[OpenApiExample("Local time", request_only=True, value={
                    "publish_at": "2030-05-01T09:00:00", "timezone": "Europe/Paris"})])
@@ -147,31 +138,6 @@ class PublicationRescheduleApi(PublicationActionApi):
 
     def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
         publication_reschedule(publication=publication, actor=actor, **fields)
-
-
-@extend_schema(methods=["POST"], request=BriefPublishSerializer,
-               responses={201: PublicationSerializer(many=True)},
-               examples=[OpenApiExample("Two more targets at 09:00 Paris time", request_only=True,
-                                        value={"target_ids": [3, 5],
-                                               "publish_at": "2030-05-01T09:00:00",
-                                               "timezone": "Europe/Paris"})])
-class BriefPublishApi(ApiBase, APIView):
-    """An approved, scheduled or published brief's approved revision scheduled to more
-    targets, or again to one whose publication was cancelled (re-opened, same idempotency
-    key). A target already holding it, or a brief in another state, is a 409; answers with
-    the publications scheduled, by target."""
-
-    write_scope = "publications:write"
-
-    def post(self, request: Request, brief_id: int) -> Response:
-        workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        brief = brief_get(workspace=workspace, brief_id=brief_id)
-        given = BriefPublishSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        scheduled = brief_publish(brief=brief, actor=request.user, **given.validated_data)
-        rows = _publications(workspace).filter(pk__in=[p.pk for p in scheduled]).order_by(
-            "target_id")
-        return Response(PublicationSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)

@@ -11,7 +11,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.briefs.lifecycle import brief_transition
 from apps.briefs.models import BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.services import Actor, audit_record, event_emit, transition
@@ -95,18 +94,13 @@ def publications_schedule(*, brief: ContentBrief, revision: DraftRevision,
                           target_ids: Sequence[int] | None = None,
                           publish_at: datetime | None = None, actor: Actor = None
                           ) -> list[Publication]:
-    """One publication per (revision, target), scheduled; approved → scheduled for the brief.
+    """One publication per (revision, target: default the automatic ones), scheduled.
 
     `publication.scheduled` sends each to a publishing worker after commit.
     """
-    targets = _targets_for(brief, target_ids)
-    if not targets:
-        return []
     at = publish_at or timezone.now()
-    publications = [_publication_create(brief=brief, revision=revision, target=target,
-                                        publish_at=at, actor=actor) for target in targets]
-    brief_transition(brief, to=BriefState.SCHEDULED, actor=actor)
-    return publications
+    return [_publication_create(brief=brief, revision=revision, target=target, publish_at=at,
+                                actor=actor) for target in _targets_for(brief, target_ids)]
 
 
 # A time up to this far back means "now" as the caller's clock read it (the
@@ -150,8 +144,8 @@ def _approved_revision(brief: ContentBrief) -> DraftRevision:
 
 
 @transaction.atomic
-def brief_publish(*, brief: ContentBrief, target_ids: Sequence[int],
-                  publish_at: datetime | None = None, actor: Actor = None) -> list[Publication]:
+def publications_add(*, brief: ContentBrief, target_ids: Sequence[int],
+                     publish_at: datetime | None = None, actor: Actor = None) -> list[Publication]:
     """The brief's approved revision scheduled to `target_ids` at `publish_at` (timezone-aware,
     not past; default now), after approval: to more targets, or again once cancelled.
 
@@ -162,10 +156,7 @@ def brief_publish(*, brief: ContentBrief, target_ids: Sequence[int],
     whole request (PublicationExists, 409) and nothing is scheduled. Unknown or disabled
     targets, none at all, or a naive or past time: DomainError.
 
-    The brief goes approved → scheduled; a scheduled brief stays scheduled (published
-    once all its publications are done); a published brief stays published (it is
-    already out; the extra post is followed on its own publication). The brief's row
-    lock orders this with publications finishing at the same moment.
+    The brief's row lock orders this with publications finishing at the same moment.
     `publication.scheduled` sends each to a publishing worker after commit.
     """
     brief = ContentBrief.objects.select_for_update().get(pk=brief.pk)
@@ -198,8 +189,6 @@ def brief_publish(*, brief: ContentBrief, target_ids: Sequence[int],
             publications.append(_publication_transition(
                 held, to=PublicationState.SCHEDULED, actor=actor, scheduled_at=at, last_error="",
                 payload={"scheduled_at": at.isoformat(), "reopened": True}))
-    if brief.state == BriefState.APPROVED:
-        brief_transition(brief, to=BriefState.SCHEDULED, actor=actor)
     return publications
 
 
@@ -237,11 +226,8 @@ def publication_reschedule(*, publication: Publication, publish_at: datetime,
 def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publication:
     """pending/scheduled/failed → cancelled: never published, whatever task is still queued
     (the claim only takes `scheduled` rows). A publication being sent right now
-    cannot be cancelled; withdraw it from the target once published instead. A brief
-    whose publications are then all cancelled is approved again (see `_brief_settle`)."""
-    _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
-    _brief_settle(brief_id=publication.brief_id, actor=actor)
-    return publication
+    cannot be cancelled; withdraw it from the target once published instead."""
+    return _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
 
 
 @transaction.atomic
@@ -348,8 +334,7 @@ def publication_claim(*, publication_id: int, worker_id: str) -> Publication | N
 def publication_succeed(*, publication: Publication, external_id: str, external_url: str = "",
                         scheduled_for: datetime | None = None, actor_label: str = ""
                         ) -> Publication:
-    """publishing → published; the brief is published once all its publications are
-    (or were cancelled).
+    """publishing → published.
 
     `scheduled_for`: the target holds the post and publishes it itself then
     (`schedule_on_target`); it becomes the publication's `published_at` and the
@@ -365,28 +350,7 @@ def publication_succeed(*, publication: Publication, external_id: str, external_
         external_id=external_id, external_url=external_url,
         published_at=scheduled_for or timezone.now(), last_error="", payload=payload,
     )
-    _brief_settle(brief_id=publication.brief_id, actor_label=actor_label)
     return publication
-
-
-def _brief_settle(*, brief_id: int, actor: Actor = None, actor_label: str = "") -> None:
-    """A scheduled brief once none of its publications is left to go out: published when
-    one went out (published, or since withdrawn) and the others went out or were
-    cancelled; approved again when every one was cancelled, so that `brief_publish`
-    can publish it later.
-
-    The brief's row lock orders publications finishing at once: without it each
-    transaction saw the other's publication still publishing (PostgreSQL, read
-    committed) and neither moved the brief. Callers hold a transaction."""
-    brief = ContentBrief.objects.select_for_update().get(pk=brief_id)
-    if brief.state != BriefState.SCHEDULED:
-        return
-    states = set(Publication.objects.filter(brief=brief).values_list("state", flat=True).distinct())
-    went_out = {PublicationState.PUBLISHED, PublicationState.WITHDRAWN}
-    if not states or states - went_out - {PublicationState.CANCELLED}:
-        return
-    brief_transition(brief, to=BriefState.PUBLISHED if states & went_out else BriefState.APPROVED,
-                     actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic

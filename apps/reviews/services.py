@@ -4,7 +4,7 @@ workflow around them: approval policy, edit locks, comments, assignment, guest l
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -15,16 +15,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
-from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_VIEW
-from apps.accounts.selectors import member_require, workspace_require
-from apps.briefs.lifecycle import brief_transition
+from apps.accounts.roles import CAN_REVIEW, CAN_VIEW
+from apps.accounts.selectors import member_require
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.core.services import Actor, audit_record, event_emit
-from apps.evaluation.selectors import approval_group_required, revision_hard_findings
 from apps.generation.models import Draft
-from apps.notifications.models import Kind
-from apps.notifications.services import notify
 from apps.reviews.models import (
     ApprovalPolicy,
     Decision,
@@ -140,25 +136,33 @@ def revision_edit(*, draft: Draft, text: str, author: Actor,
     return revision
 
 
-def _reviewable_draft(brief: ContentBrief, draft_id: int) -> Draft:
+def reviewable_draft(brief: ContentBrief, draft_id: int) -> Draft:
     draft = Draft.objects.filter(pk=draft_id, brief=brief).first()
     if draft is None:
         raise DomainError("That draft does not belong to this brief.")
     return draft
 
 
-def _review_create(*, brief: ContentBrief, reviewer: Actor, decision: str, comment: str,
-                   revision: DraftRevision | None, guest_name: str = "") -> Review:
+def decision_record(*, brief: ContentBrief, reviewer: Actor, decision: str, comment: str = "",
+                    revision: DraftRevision | None = None, guest_name: str = "",
+                    **facts: object) -> Review:
+    """A reviewer's (or a named guest's) decision, and `review.<decision>` saying who decided
+    and who hears of it (the brief's author, assignee and earlier reviewers), with `facts`
+    (an approval's count) for the notifications."""
+    audience = decision_audience(brief)
     review = Review.objects.create(brief=brief, revision=revision,
                                    reviewer=reviewer if guest_name == "" else None,
                                    guest_name=guest_name, decision=decision, comment=comment)
+    who = guest_name or (reviewer.get_username() if reviewer else "someone")
     event_emit(workspace_id=brief.workspace_id, type=f"review.{decision}", subject=review,
                payload={"brief_id": brief.pk, "review_id": review.pk, "decision": decision,
-                        "draft_id": revision.draft_id if revision else None})
+                        "draft_id": revision.draft_id if revision else None, "by": who,
+                        "by_id": getattr(reviewer, "pk", None), "comment": comment,
+                        "audience": sorted(i for i in audience if i is not None), **facts})
     return review
 
 
-def _require_in_review(brief: ContentBrief, to: str) -> ContentBrief:
+def review_open(brief: ContentBrief, to: str) -> ContentBrief:
     """The brief re-read under a row lock, so concurrent decisions queue up; 409 unless in review."""
     current = ContentBrief.objects.select_for_update().get(pk=brief.pk)
     if current.state != BriefState.IN_REVIEW:
@@ -166,7 +170,7 @@ def _require_in_review(brief: ContentBrief, to: str) -> ContentBrief:
     return current
 
 
-def _decision_audience(brief: ContentBrief) -> set[int | None]:
+def decision_audience(brief: ContentBrief) -> set[int | None]:
     """Who hears of a decision: the brief's author, its assignee and everyone who reviewed it."""
     reviewers = set(Review.objects.filter(brief=brief, reviewer__isnull=False)
                     .values_list("reviewer_id", flat=True))
@@ -174,147 +178,50 @@ def _decision_audience(brief: ContentBrief) -> set[int | None]:
     return {brief.created_by_id, *reviewers, *assignee}
 
 
-def _hold_to_hard_rules(*, brief: ContentBrief, revision: DraftRevision, reviewer: Actor,
-                        override_justification: str) -> None:
-    """Refuse an approval of a revision breaking a hard rule (banned terms, personal data, a
-    copy, another language), the reasons in the message; a workspace admin may approve it
-    anyway with a justification, recorded in the audit trail."""
-    broken = revision_hard_findings(revision=revision)
-    if not broken:
-        return
-    reasons = "; ".join(f.reason for f in broken)
-    justification = override_justification.strip()
-    if not justification:
-        raise DomainError(f"Revision {revision.number} breaks a hard rule: {reasons}. Edit it, "
-                          "or a workspace admin may approve it with a justification.")
-    if reviewer is None or not reviewer.is_authenticated:
-        raise PermissionDenied("Only a workspace admin may approve a revision that breaks a "
-                               "hard rule.")
-    try:
-        workspace_require(reviewer, CAN_GOVERN, brief.workspace_id)
-    except PermissionDenied as exc:
-        raise PermissionDenied("Only a workspace admin may approve a revision that breaks a "
-                               "hard rule.") from exc
-    audit_record(workspace_id=brief.workspace_id, action="review.hard_rule_overridden",
-                 subject=brief, actor=reviewer,
-                 after={"draft_id": revision.draft_id, "revision": revision.number,
-                        "rules": [f.rule for f in broken], "reasons": [f.reason for f in broken],
-                        "justification": justification})
+@dataclass(frozen=True)
+class Approval:
+    review: Review
+    complete: bool  # the policy's approvals, and one from the required group, are all given
 
 
-def _approve(*, brief: ContentBrief, draft: Draft, reviewer: Actor, guest_name: str, comment: str,
-             target_ids: Sequence[int] | None, publish_at: datetime | None,
-             override_justification: str = "") -> Review:
-    from apps.publishing.services import publications_schedule
-
-    brief = _require_in_review(brief, BriefState.APPROVED)
-    revision = revision_latest(draft)
-    _hold_to_hard_rules(brief=brief, revision=revision, reviewer=None if guest_name else reviewer,
-                        override_justification=override_justification)
+def approval_record(*, brief: ContentBrief, revision: DraftRevision, reviewer: Actor,
+                    guest_name: str = "", comment: str = "", required_group: str = "") -> Approval:
+    """Record an approval of `revision` on a brief in review (locked by `review_open`):
+    complete once the content type's policy has its N approvals (from distinct reviewers if
+    it says so) and, when `required_group` names one, one from that group."""
     policy = approval_policy_for(brief.content_type_id)
     standing = Review.objects.filter(brief=brief, decision=Decision.APPROVE, superseded=False,
-                                     revision__draft=draft)
+                                     revision__draft_id=revision.draft_id)
     if (policy.distinct_reviewers and reviewer is not None and not guest_name
             and standing.filter(reviewer_id=reviewer.pk).exists()):
         raise DomainError("You already approved this draft: the policy needs another reviewer.")
-    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.APPROVE,
-                            comment=comment, revision=revision, guest_name=guest_name)
-    given = standing.count()
-    # The quality gate may also ask for an approval from a named group (a risky claim).
-    group = approval_group_required(brief_id=brief.pk)
-    missing_group = bool(group) and not standing.filter(reviewer__groups__name=group).exists()
-    who = guest_name or (reviewer.get_username() if reviewer else "someone")
-    if given < policy.approvals_required or missing_group:
+    given = standing.count() + 1
+    # This approval counts towards the group too: its reviewer may be the member it needs.
+    in_group = (standing.filter(reviewer__groups__name=required_group).exists()
+                or (reviewer is not None and not guest_name
+                    and reviewer.groups.filter(name=required_group).exists()))
+    group_missing = bool(required_group) and not in_group
+    complete = given >= policy.approvals_required and not group_missing
+    review = decision_record(brief=brief, reviewer=reviewer, decision=Decision.APPROVE,
+                             comment=comment, revision=revision, guest_name=guest_name,
+                             complete=complete, approvals=given,
+                             required=policy.approvals_required,
+                             group_missing=required_group if group_missing else "")
+    if not complete:
         audit_record(workspace_id=brief.workspace_id, action="review.approval_recorded",
                      subject=brief, actor=reviewer, actor_label=guest_name,
                      after={"approvals": given, "required": policy.approvals_required,
-                            "group_missing": group if missing_group else "",
-                            "draft_id": draft.pk})
-        notify(user_ids=_decision_audience(brief), workspace_id=brief.workspace_id,
-               kind=Kind.DECISION, brief=brief, exclude_id=getattr(reviewer, "pk", None),
-               message=f"{who} approved “{brief.title}” ({given} of "
-                       f"{policy.approvals_required} approvals"
-                       + (f"; one from {group} still needed)." if missing_group else ")."))
-        return review
-    brief_transition(brief, to=BriefState.APPROVED, actor=reviewer, actor_label=guest_name,
-                     payload={"draft_id": draft.pk, "revision": revision.number})
-    notify(user_ids=_decision_audience(brief), workspace_id=brief.workspace_id,
-           kind=Kind.DECISION, brief=brief, exclude_id=getattr(reviewer, "pk", None),
-           message=f"{who} approved “{brief.title}”.")
-    publications_schedule(brief=brief, revision=revision, target_ids=target_ids,
-                          publish_at=publish_at, actor=reviewer)
-    return review
+                            "group_missing": required_group if group_missing else "",
+                            "draft_id": revision.draft_id})
+    return Approval(review=review, complete=complete)
 
 
-@transaction.atomic
-def review_approve(
-    *,
-    brief: ContentBrief,
-    draft_id: int,
-    reviewer: Actor,
-    comment: str = "",
-    target_ids: Sequence[int] | None = None,
-    publish_at: datetime | None = None,
-    override_justification: str = "",
-) -> Review:
-    """Record an approval of a draft's newest revision; once the content type's policy has
-    its N approvals (from distinct reviewers if it says so), and one from the group the
-    quality gate named if it named one, in_review → approved and the
-    revision is scheduled on the chosen (default: auto-publish) targets at `publish_at`.
-
-    An approval of a brief no longer in review is refused as an illegal transition; one of
-    a revision breaking a hard rule (banned terms, personal data, a copy of a published
-    piece, another language) is refused with the reasons, unless a workspace admin gives
-    `override_justification`, which the audit trail records.
-    """
-    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
-    draft = _reviewable_draft(brief, draft_id)
-    return _approve(brief=brief, draft=draft, reviewer=reviewer, guest_name="", comment=comment,
-                    target_ids=target_ids, publish_at=publish_at,
-                    override_justification=override_justification)
-
-
-def _reject(*, brief: ContentBrief, reviewer: Actor, guest_name: str, comment: str) -> Review:
-    brief = _require_in_review(brief, BriefState.REJECTED)
-    audience = _decision_audience(brief)  # read before: earlier approvers hear of it too
-    brief_transition(brief, to=BriefState.REJECTED, actor=reviewer, actor_label=guest_name)
-    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.REJECT,
-                            comment=comment, revision=None, guest_name=guest_name)
-    who = guest_name or (reviewer.get_username() if reviewer else "someone")
-    notify(user_ids=audience, workspace_id=brief.workspace_id, kind=Kind.DECISION, brief=brief,
-           exclude_id=getattr(reviewer, "pk", None),
-           message=f"{who} rejected “{brief.title}”" + (f": {comment}" if comment else "."))
-    return review
-
-
-@transaction.atomic
-def review_reject(*, brief: ContentBrief, reviewer: Actor, comment: str = "") -> Review:
-    """in_review → rejected; the author, the assignee and earlier reviewers are notified."""
-    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
-    return _reject(brief=brief, reviewer=reviewer, guest_name="", comment=comment)
-
-
-@transaction.atomic
-def review_request_changes(*, brief: ContentBrief, reviewer: Actor, feedback: str) -> Review:
-    """in_review → changes_requested → queued: a new job writes with the feedback in its prompt.
-
-    Approvals given in this round stop counting: the next round is another text.
-    """
-    from apps.briefs.services import brief_regenerate
-
-    reviewer = member_require(reviewer, CAN_REVIEW, brief.workspace_id)
-    if not feedback.strip():
-        raise DomainError("Say what should change: the feedback goes to the model.")
-    audience = _decision_audience(brief)
-    brief_transition(brief, to=BriefState.CHANGES_REQUESTED, actor=reviewer, feedback=feedback)
+def changes_requested_record(*, brief: ContentBrief, reviewer: Actor, feedback: str) -> Review:
+    """A request for changes: approvals given in this round stop counting (the next round
+    is another text)."""
     Review.objects.filter(brief=brief, decision=Decision.APPROVE).update(superseded=True)
-    review = _review_create(brief=brief, reviewer=reviewer, decision=Decision.REQUEST_CHANGES,
-                            comment=feedback, revision=None)
-    notify(user_ids=audience, workspace_id=brief.workspace_id, kind=Kind.DECISION, brief=brief,
-           exclude_id=reviewer.pk,
-           message=f"{reviewer.get_username()} requested changes to “{brief.title}”.")
-    brief_regenerate(brief=brief, actor=reviewer)
-    return review
+    return decision_record(brief=brief, reviewer=reviewer, decision=Decision.REQUEST_CHANGES,
+                           comment=feedback)
 
 
 # --- comments ---------------------------------------------------------------
@@ -333,21 +240,17 @@ def comment_add(*, brief: ContentBrief, author: Actor, body: str, parent_id: int
         if parent is None:
             raise NotFound("No such comment on this brief.")
         draft_id = parent.draft_id
-    draft = _reviewable_draft(brief, draft_id) if draft_id is not None else None
+    draft = reviewable_draft(brief, draft_id) if draft_id is not None else None
     comment = ReviewComment.objects.create(brief=brief, draft=draft, parent=parent, author=author,
                                            body=body.strip())
-    event_emit(workspace_id=brief.workspace_id, type="comment.added", subject=comment,
-               payload={"brief_id": brief.pk, "comment_id": comment.pk})
     names = set(MENTION.findall(body))
     mentioned = Membership.objects.filter(workspace_id=brief.workspace_id,
                                           user__username__in=names).values_list("user_id", flat=True)
-    notify(user_ids=mentioned, workspace_id=brief.workspace_id, kind=Kind.MENTION, brief=brief,
-           exclude_id=author.pk,
-           message=f"{author.get_username()} mentioned you on “{brief.title}”.")
-    if parent is not None and parent.author_id not in mentioned:
-        notify(user_ids=[parent.author_id], workspace_id=brief.workspace_id, kind=Kind.MENTION,
-               brief=brief, exclude_id=author.pk,
-               message=f"{author.get_username()} replied to you on “{brief.title}”.")
+    event_emit(workspace_id=brief.workspace_id, type="comment.added", subject=comment,
+               payload={"brief_id": brief.pk, "comment_id": comment.pk,
+                        "by": author.get_username(), "by_id": author.pk,
+                        "mentioned": sorted(mentioned),
+                        "reply_to": parent.author_id if parent is not None else None})
     return comment
 
 
@@ -377,12 +280,10 @@ def assignment_set(*, brief: ContentBrief, reviewer_id: int, assigned_by: Actor 
     audit_record(workspace_id=brief.workspace_id, action=f"brief.{reason}", subject=brief,
                  actor=assigned_by, before={"reviewer_id": before},
                  after={"reviewer_id": reviewer_id})
-    event_emit(workspace_id=brief.workspace_id, type="brief.assigned", subject=brief,
-               payload={"brief_id": brief.pk, "reviewer_id": reviewer_id})
     username = get_user_model().objects.filter(pk=reviewer_id).values_list("username", flat=True)
-    notify(user_ids=[reviewer_id], workspace_id=brief.workspace_id, kind=Kind.ASSIGNMENT,
-           brief=brief, exclude_id=getattr(assigned_by, "pk", None),
-           message=f"“{brief.title}” is yours to review, {username.first()}.")
+    event_emit(workspace_id=brief.workspace_id, type="brief.assigned", subject=brief,
+               payload={"brief_id": brief.pk, "reviewer_id": reviewer_id,
+                        "reviewer": username.first(), "by_id": getattr(assigned_by, "pk", None)})
     return assignment
 
 
@@ -446,10 +347,11 @@ def reviews_sla_sweep(*, now: datetime | None = None) -> dict[str, int]:
                     and age >= timedelta(hours=policy.review_sla_hours)):
                 with transaction.atomic():
                     ReviewAssignment.objects.filter(pk=assignment.pk).update(reminded_at=now)
-                    notify(user_ids=[assignment.reviewer_id], kind=Kind.REMINDER,
-                           workspace_id=assignment.brief.workspace_id, brief=assignment.brief,
-                           message=f"Review of “{assignment.brief.title}” is overdue "
-                                   f"(SLA {policy.review_sla_hours} h).")
+                    event_emit(workspace_id=assignment.brief.workspace_id, type="review.overdue",
+                               subject=assignment.brief,
+                               payload={"brief_id": assignment.brief_id,
+                                        "reviewer_id": assignment.reviewer_id,
+                                        "sla_hours": policy.review_sla_hours})
                 done["reminded"] += 1
     return done
 
@@ -466,9 +368,9 @@ def _escalate(assignment: ReviewAssignment, policy: ApprovalPolicy, now: datetim
             workspace_id=brief.workspace_id, user_id=target, role__in=CAN_REVIEW).exists():
         assignment = assignment_set(brief=brief, reviewer_id=target, reason="escalated")
     ReviewAssignment.objects.filter(pk=assignment.pk).update(escalated_at=now)
-    notify(user_ids=[target, previous], workspace_id=brief.workspace_id, kind=Kind.ESCALATION,
-           brief=brief, message=f"Review of “{brief.title}” was escalated: overdue by "
-                                f"{policy.escalate_after_hours} h.")
+    event_emit(workspace_id=brief.workspace_id, type="review.escalated", subject=brief,
+               payload={"brief_id": brief.pk, "user_ids": [target, previous],
+                        "overdue_hours": policy.escalate_after_hours})
     return True
 
 
@@ -517,20 +419,10 @@ def guest_link_open(*, token: str) -> GuestLink:
 
 
 @transaction.atomic
-def guest_decide(*, token: str, decision: str, draft_id: int | None = None,
-                 comment: str = "") -> Review:
-    """An outside approver's approve or reject, recorded as a decision under their name;
-    the link is spent by the first decision (a conditional update decides races)."""
+def guest_link_spend(*, token: str) -> GuestLink:
+    """The link a token names, spent: the first decision takes it (a conditional update
+    decides races)."""
     link = guest_link_open(token=token)
     if not GuestLink.objects.filter(pk=link.pk, used_at__isnull=True).update(used_at=timezone.now()):
         raise IllegalTransition("This link was already used.")
-    brief = link.brief
-    name = f"{link.guest_name} (guest)"
-    if decision == Decision.APPROVE:
-        if draft_id is None:
-            raise DomainError("Choose the draft to approve.")
-        return _approve(brief=brief, draft=_reviewable_draft(brief, draft_id), reviewer=None,
-                        guest_name=name, comment=comment, target_ids=None, publish_at=None)
-    if decision == Decision.REJECT:
-        return _reject(brief=brief, reviewer=None, guest_name=name, comment=comment)
-    raise DomainError("A guest may approve or reject.")
+    return link

@@ -35,7 +35,7 @@ from apps.core.models import AuditEvent, Workspace
 from apps.generation.models import Draft
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.clients import wait_until
 from tests.peers.webhooks import WebhookReceiver

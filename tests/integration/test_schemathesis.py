@@ -22,7 +22,7 @@ from apps.apikeys.services import apikey_create
 from apps.integrations.inbound import endpoint_create
 from apps.integrations.outbound import subscription_create
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=False)

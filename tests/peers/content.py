@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.core.models import Workspace
 from apps.publishing.models import Publication, PublishingTarget
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 
 

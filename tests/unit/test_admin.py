@@ -37,9 +37,8 @@ from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
     guest_link_create,
-    review_approve,
-    review_reject,
 )
+from apps.workflow.services import review_approve, review_reject
 from tests import factories
 
 pytestmark = pytest.mark.django_db

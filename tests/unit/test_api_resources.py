@@ -11,7 +11,7 @@ from apps.generation.services import job_fail
 from apps.publishing.models import PublicationState
 from apps.publishing.services import publication_fail
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.clients import client_for
 

@@ -15,10 +15,10 @@ from django.test import Client
 from aigc_platform.asgi import application
 from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
-from apps.briefs.services import brief_cancel
 from apps.core.models import OutboxEvent
 from apps.core.realtime import broadcast
 from apps.generation.models import GenerationJob
+from apps.workflow.services import brief_cancel
 from tests import factories
 
 # Real commits: the relay runs on commit, and the consumer reads what the test wrote.

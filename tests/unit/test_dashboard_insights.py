@@ -7,7 +7,7 @@ from django.test import Client
 
 from apps.accounts.models import Role
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve, review_reject
+from apps.workflow.services import review_approve, review_reject
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -48,7 +48,7 @@ def world(db):
     brief = factories.brief_in_review(ws, title="Secret compost plans")
     target = target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     published = factories.brief_in_review(ws, title="Already out")
-    from apps.reviews.services import review_approve
+    from apps.workflow.services import review_approve
 
     review_approve(brief=published, draft_id=published.drafts.first().pk, reviewer=owner)
     comment = comment_add(brief=brief, author=owner, body="Internal note")

@@ -64,7 +64,7 @@ def test_the_target_filter_keeps_briefs_published_there(ws, editor, rita):
     site = target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     target_create(workspace=ws, name="Other", kind="file", config={"folder": "other"},
                   auto_publish=False)
-    from apps.reviews.services import review_approve
+    from apps.workflow.services import review_approve
 
     published = factories.brief_in_review(ws, title="Going out")
     review_approve(brief=published, draft_id=published.drafts.first().pk, reviewer=rita,
@@ -152,7 +152,7 @@ def test_bulk_assign_in_turn_then_approve_and_reject(ws, editor, rita):
 def test_bulk_cancel_reports_what_it_could_not_do(ws, editor):
     queued = factories.brief(ws, title="Queued", submit=True)
     reviewed = factories.brief_in_review(ws, title="Reviewed")
-    from apps.reviews.services import review_reject
+    from apps.workflow.services import review_reject
 
     review_reject(brief=reviewed, reviewer=factories.member(ws, Role.REVIEWER))
     response = logged_in(editor).post("/bulk/", {"action": "cancel",

@@ -13,10 +13,10 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
 from apps.briefs.models import BriefState, ContentBrief, Origin
-from apps.briefs.services import brief_cancel, brief_submit
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.targets import target_create
 from apps.reviews.models import Decision, Review
+from apps.workflow.services import brief_cancel, brief_submit
 from tests import factories
 from tests.clients import logged_in
 

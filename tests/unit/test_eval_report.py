@@ -20,7 +20,7 @@ from apps.publishing.models import PublishingTarget
 from apps.publishing.selectors import gate_report_rows
 from apps.publishing.services import publication_claim, publication_engagement_record, publication_succeed
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve, review_reject, review_request_changes
+from apps.workflow.services import review_approve, review_reject, review_request_changes
 from tests import factories
 from workers.evaluation.types import DraftScore
 from workers.generation.types import GeneratedText

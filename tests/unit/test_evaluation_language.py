@@ -9,11 +9,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
-from apps.briefs.services import brief_submit
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_settings_set
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
+from apps.workflow.services import brief_submit
 from tests import factories
 from tests.clients import logged_in
 from workers.evaluation import lexical

@@ -10,12 +10,12 @@ import pytest
 from pytest_django import DjangoAssertNumQueries, Settings
 
 from apps.briefs.models import BriefState, ContentBrief
-from apps.briefs.services import brief_submit
 from apps.core.models import AuditEvent, OutboxEvent
 from apps.evaluation.models import Evaluation
 from apps.evaluation.selectors import brief_text, scoring_inputs_for_job
 from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
+from apps.workflow.services import brief_submit
 from tests import factories
 from workers.evaluation.types import ScoringInput
 from workers.generation.types import GeneratedText

@@ -17,10 +17,10 @@ from apps.generation.selectors import usage_by_model, usage_by_workspace
 from apps.generation.services import (
     BudgetExceeded,
     ConcurrencyLimitReached,
-    job_cancel,
     job_claim,
     usage_since,
 )
+from apps.workflow.services import job_cancel
 from tests import factories
 from tests.peers.openai_chat import ChatPeer, Status
 from workers.generation.engine import generate, load_model, prompt_ids

@@ -13,10 +13,10 @@ from apps.core.models import OutboxEvent
 from apps.generation.models import GenerationJob, GenerationQuota, JobState
 from apps.generation.services import (
     ConcurrencyLimitReached,
-    job_cancel,
     job_claim_most_urgent,
     jobs_requeue_stale,
 )
+from apps.workflow.services import job_cancel
 from tests import factories
 from tests.clients import wait_until
 

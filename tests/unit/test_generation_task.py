@@ -11,11 +11,11 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from apps.briefs.models import BriefState
-from apps.briefs.services import brief_cancel
 from apps.generation.models import Draft, GenerationJob, JobState
 from apps.generation.running import JobWatch
 from apps.generation.services import job_claim
 from apps.reviews.models import DraftRevision
+from apps.workflow.services import brief_cancel
 from tests import factories
 from tests.generation_fixtures import receive_all
 from workers.generation.builtin.training import TrainingReport

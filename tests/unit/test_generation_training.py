@@ -18,7 +18,8 @@ from apps.generation.selectors import published_texts
 from apps.generation.training import training_run_create
 from apps.publishing.services import publication_claim, publication_engagement_record, publication_succeed
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve, revision_edit
+from apps.reviews.services import revision_edit
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.generation_fixtures import receive_all
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model, split_documents

@@ -14,7 +14,8 @@ from apps.notifications.models import Kind, Notification
 from apps.notifications.tasks import brief_failed, publication_failed
 from apps.publishing.models import Publication
 from apps.publishing.targets import target_create
-from apps.reviews.services import assignment_set, review_approve
+from apps.reviews.services import assignment_set
+from apps.workflow.services import review_approve
 from tests import factories
 
 pytestmark = pytest.mark.django_db

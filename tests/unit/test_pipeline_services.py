@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from apps.briefs.models import BriefState
-from apps.briefs.services import brief_cancel, brief_create, brief_submit
 from apps.core.errors import DomainError, IllegalTransition, PermissionDenied
 from apps.core.models import AuditEvent, OutboxEvent
 from apps.evaluation.services import evaluation_record
@@ -20,7 +19,13 @@ from apps.publishing.models import Publication, PublicationState
 from apps.publishing.services import publication_claim, publication_succeed
 from apps.publishing.targets import target_create
 from apps.reviews.models import DraftRevision, Review
-from apps.reviews.services import review_approve, review_request_changes
+from apps.workflow.services import (
+    brief_cancel,
+    brief_create,
+    brief_submit,
+    review_approve,
+    review_request_changes,
+)
 from tests import factories
 from workers.generation.types import GeneratedText
 

@@ -11,9 +11,10 @@ from apps.accounts.models import Role
 from apps.briefs.models import ContentBrief, ContentType
 from apps.briefs.presets import PRESETS
 from apps.briefs.prompting import prompt_render
-from apps.briefs.services import brief_create, content_type_presets_load
 from apps.evaluation import gating
 from apps.evaluation.models import QualityGate
+from apps.evaluation.services import content_type_presets_load
+from apps.workflow.services import brief_create
 from tests import factories
 from tests.clients import logged_in
 

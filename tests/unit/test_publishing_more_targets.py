@@ -17,7 +17,7 @@ from apps.publishing.models import Publication, PublicationState, PublishingTarg
 from apps.publishing.services import publication_cancel, publication_withdrawn
 from apps.publishing.targets import target_create
 from apps.publishing.tasks import publish
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.clients import client_for
 from tests.peers.content import approved_publications

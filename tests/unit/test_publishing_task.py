@@ -26,7 +26,7 @@ from apps.publishing.selectors import publish_item_for
 from apps.publishing.services import publication_claim
 from apps.publishing.targets import target_create
 from apps.publishing.tasks import STALE_AFTER, dispatch_due, publish
-from apps.reviews.services import review_approve
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.http_peers import HttpPeer, Reply
 from workers.evaluation.types import DraftScore

@@ -10,8 +10,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from apps.briefs.models import BriefState, ContentBrief, StyleGuide
-from apps.briefs.services import brief_submit
-from apps.core.models import Workspace
+from apps.core.models import OutboxEvent, Workspace
 from apps.evaluation import gating
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
@@ -21,7 +20,8 @@ from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.targets import target_create
-from apps.reviews.services import review_approve, revision_edit
+from apps.reviews.services import revision_edit
+from apps.workflow.services import brief_submit, review_approve
 from tests import factories
 from workers.evaluation.types import PublishedPiece
 from workers.generation.types import GeneratedText
@@ -88,6 +88,11 @@ def test_banned_term_fails_the_gate_and_the_next_prompt_carries_the_reason() -> 
     assert card.reasons == ["banned terms found (none allowed): synergy"]
     brief.refresh_from_db()
     assert brief.state == BriefState.QUEUED
+    # Straight back: the brief never stopped in review, so no reviewer was asked to look
+    moves = list(OutboxEvent.objects.filter(subject_type="contentbrief", subject_id=brief.pk,
+                                            type__startswith="brief.").values_list("type", flat=True)
+                 .order_by("id"))
+    assert moves == ["brief.created", "brief.queued", "brief.generating", "brief.queued"]
     # And the new job's prompt carries the gate's reason
     second_job = brief.jobs.get(state=JobState.QUEUED)
     assert ("Revise according to this feedback: The quality gate rejected every variant: banned "

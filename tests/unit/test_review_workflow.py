@@ -21,14 +21,12 @@ from apps.reviews.services import (
     assignment_round_robin,
     comment_add,
     draft_lock_acquire,
-    guest_decide,
     guest_link_create,
     guest_link_open,
-    review_approve,
-    review_reject,
     reviews_sla_sweep,
     revision_edit,
 )
+from apps.workflow.services import guest_decide, review_approve, review_reject
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from apps.core.models import AuditEvent
 from apps.core.pipeline import next_step
 from apps.evaluation.models import RevisionEvaluation
 from apps.reviews.models import Decision, Review
-from apps.reviews.services import review_approve, revision_edit
+from apps.reviews.services import revision_edit
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.clients import logged_in
 from workers.tasks.evaluation import evaluate_revision

@@ -49,6 +49,7 @@ BRIEF_EDGES = {
     ("draft", "queued"), ("draft", "cancelled"),
     ("queued", "generating"), ("queued", "failed"), ("queued", "cancelled"),
     ("generating", "in_review"), ("generating", "failed"), ("generating", "cancelled"),
+    ("generating", "queued"),  # the quality gate asked for a rewrite
     ("in_review", "approved"), ("in_review", "changes_requested"), ("in_review", "rejected"),
     ("in_review", "cancelled"),
     ("changes_requested", "queued"), ("changes_requested", "cancelled"),
@@ -122,8 +123,8 @@ def test_a_stale_instance_cannot_take_an_edge_twice():
     job = _job()
     copy = GenerationJob.objects.get(pk=job.pk)
     transition(job, machine=JOB_MACHINE, to=JobState.RUNNING, workspace_id=job.workspace_id,
-               event_type="job.running", payload={})
+               event_type="test.running", payload={})
     # When the second copy tries the same edge, then it is refused
     with pytest.raises(IllegalTransition, match="cannot go from 'running' to 'running'"):
         transition(copy, machine=JOB_MACHINE, to=JobState.RUNNING,
-                   workspace_id=copy.workspace_id, event_type="job.running", payload={})
+                   workspace_id=copy.workspace_id, event_type="test.running", payload={})

@@ -52,8 +52,8 @@ from apps.reviews.services import (
     comment_add,
     draft_lock_acquire,
     guest_link_create,
-    review_approve,
 )
+from apps.workflow.services import review_approve
 from tests import factories
 
 pytestmark = pytest.mark.django_db

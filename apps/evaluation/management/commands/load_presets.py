@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.briefs.services import content_type_presets_load
 from apps.core.models import Workspace
+from apps.evaluation.services import content_type_presets_load
 
 
 class Command(BaseCommand):
