@@ -32,8 +32,8 @@ def live_message(*, workspace_id: int, type: str, subject_type: str, subject_id:
     """The groups and the websocket message of one event. The relay sends outbox events
     (with their `event_id`) and the workers their live progress, which is never stored,
     through this one shape, so a page reads both alike."""
-    message = {"type": type, "subject": {"type": subject_type, "id": subject_id},
-               "data": payload, "at": at.isoformat()}
+    message: dict[str, Any] = {"type": type, "subject": {"type": subject_type, "id": subject_id},
+                               "data": payload, "at": at.isoformat()}
     if event_id is not None:
         message = {"id": event_id, **message}
     return groups_for(workspace_id, payload), message

@@ -312,7 +312,7 @@ def _train(run: TrainingRun, on_loss: OnLoss) -> dict[str, Any]:
     corpus = training_corpus(run)  # a dataset version's (train, test) texts, or None
     if run.kind == TrainingKind.FINETUNE:
         min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
-        plan = replace(FineTunePlan(), **parameters)
+        tuning = replace(FineTunePlan(), **parameters)
         texts, heldout = corpus if corpus is not None else (
             published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement), None)
         if min_engagement and not texts:
@@ -321,13 +321,13 @@ def _train(run: TrainingRun, on_loss: OnLoss) -> dict[str, Any]:
                 f"replies, clicks and signups together) to fine-tune on; lower min_engagement.")
         # the built-in model, or a base version inside the workspace's own models
         base_dir = roots.model_folder(run.base_model)
-        report = finetune_model(base_dir, output, texts, plan, on_loss=on_loss, heldout=heldout)
+        report = finetune_model(base_dir, output, texts, tuning, on_loss=on_loss, heldout=heldout)
         return {"revision": report.revision, "steps": report.steps,
                 "documents": report.documents, "final_loss": report.final_loss,
                 "heldout_perplexity_before": report.heldout_perplexity_before,
                 "heldout_perplexity_after": report.heldout_perplexity_after,
                 "train_seconds": report.train_seconds,
-                "tokens_seen": report.steps * plan.batch_size * report.block_size,
+                "tokens_seen": report.steps * tuning.batch_size * report.block_size,
                 "card": (output / "README.md").read_text()}
     steps = parameters.pop("steps", DEFAULT_STEPS)
     plan = replace(TrainingPlan(), **parameters)
