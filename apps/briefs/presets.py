@@ -3,14 +3,25 @@ Chinese: `python manage.py load_presets` (and the demo workspace) loads them.
 
 Each preset is a prompt template, a default length in the language's unit (words in
 English, characters in Chinese: a Chinese text says in about 1.6-2 characters what English
-says in a word, so lengths double), default variants, and the gate it is judged by: the
-default rules plus the domain's own, and ranking weights.
+says in a word, so lengths double), default variants, the gate it is judged by (the
+default rules plus the domain's own, and ranking weights), its target format (Markdown for
+what goes to a CMS or site, plain text for ads, posts and replies) and a default style
+guide: the domain's tone, which a workspace then makes its brand voice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from apps.briefs.models import TargetFormat
+
+
+@dataclass(frozen=True)
+class PresetStyleGuide:
+    name: str
+    tone: str
+    banned_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -20,9 +31,18 @@ class Preset:
     language: str
     prompt_template: str
     default_length: int  # words, or characters in Chinese
+    target_format: str
+    style_guide: PresetStyleGuide
     default_variants: int = 3
     extra_rules: tuple[dict[str, Any], ...] = ()  # on top of the default gate's
     weights: dict[str, float] = field(default_factory=dict)
+
+    def content_type_fields(self) -> dict[str, Any]:
+        """The content type's fields as the preset sets them (its style guide is a row of its
+        own, which the loader links)."""
+        return {"name": self.name, "prompt_template": self.prompt_template,
+                "default_length": self.default_length, "default_variants": self.default_variants,
+                "language": self.language, "target_format": self.target_format}
 
 
 _NEWS_WEIGHTS = {"relevance": 0.5, "length_fit": 0.2, "keyword_coverage": 0.3}
@@ -34,10 +54,13 @@ _LITERATURE_WEIGHTS = {"relevance": 0.6, "length_fit": 0.4}
 # A support reply states only what the sources say; a lesson covers its key terms.
 _GROUNDED = ({"metric": "grounding", "min": 0.8, "severity": "fail"},)
 _COVERED = ({"metric": "keyword_coverage", "min": 0.8, "severity": "warn"},)
+MARKDOWN, TEXT = TargetFormat.MARKDOWN.value, TargetFormat.TEXT.value
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
         slug="news-article", name="News article", language="en", default_length=400,
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("News house style", "neutral and factual; every claim attributed"),
         prompt_template=(
             "{title}\n\nA news article of about {target_length} words for {audience} on "
             "{topic}. Lead with the most important facts (who, what, when, where, why), then "
@@ -46,6 +69,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_NEWS_WEIGHTS),
     Preset(
         slug="news-article-zh", name="新闻报道", language="zh-CN", default_length=800,
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("新闻稿风格", "客观、准确、简洁，事实注明出处"),
         prompt_template=(
             "{title}\n\n请为{audience}写一篇约{target_length}字的新闻报道，主题：{topic}。导语先交代"
             "最重要的事实（何人、何事、何时、何地、为何），再写背景和来源中的引语。语气：{tone}。"
@@ -53,6 +78,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_NEWS_WEIGHTS),
     Preset(
         slug="ad-copy", name="Ad copy", language="en", default_length=30, default_variants=5,
+        target_format=TEXT,
+        style_guide=PresetStyleGuide("Ad copy voice", "punchy and concrete; one promise, no hype"),
         prompt_template=(
             "One short ad for {title}: {topic}. At most {target_length} words, for {audience}. "
             "Tone: {tone}. Mention: {keywords}. A headline, one sentence of copy and a call to "
@@ -62,6 +89,11 @@ PRESETS: tuple[Preset, ...] = (
         weights=_AD_WEIGHTS),
     Preset(
         slug="ad-copy-zh", name="广告文案", language="zh-CN", default_length=40,
+        target_format=TEXT,
+        style_guide=PresetStyleGuide(
+            "广告文案风格", "简洁有力、具体可信",
+            # absolute claims the PRC Advertising Law (art. 9) forbids in any advert
+            banned_terms=("国家级", "最高级", "最佳")),
         default_variants=5,
         prompt_template=(
             "为{title}写一条简短的广告文案：{topic}。不超过{target_length}字，面向{audience}。"
@@ -70,6 +102,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_AD_WEIGHTS),
     Preset(
         slug="marketing-post", name="Marketing email or social post", language="en",
+        target_format=TEXT,
+        style_guide=PresetStyleGuide("Marketing voice", "warm and direct; speaks to the reader as you"),
         default_length=150,
         prompt_template=(
             "{title}\n\nA marketing email or social post of about {target_length} words for "
@@ -78,6 +112,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_MARKETING_WEIGHTS),
     Preset(
         slug="marketing-post-zh", name="营销邮件或社交帖子", language="zh-CN", default_length=300,
+        target_format=TEXT,
+        style_guide=PresetStyleGuide("营销文案风格", "亲切、直接，以“您”称呼读者"),
         prompt_template=(
             "{title}\n\n请为{audience}写一封约{target_length}字的营销邮件或社交媒体帖子，主题：{topic}。"
             "开头点明读者的收益，只讲一个重点，结尾给出一个明确的下一步。语气：{tone}。"
@@ -85,6 +121,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_MARKETING_WEIGHTS),
     Preset(
         slug="support-reply", name="Customer-support reply script", language="en",
+        target_format=TEXT,
+        style_guide=PresetStyleGuide("Support voice", "friendly, patient and clear; no blame"),
         default_length=120,
         prompt_template=(
             "{title}\n\nA customer-support reply of about {target_length} words to {audience} "
@@ -94,6 +132,8 @@ PRESETS: tuple[Preset, ...] = (
         extra_rules=_GROUNDED, weights=_SUPPORT_WEIGHTS),
     Preset(
         slug="support-reply-zh", name="客服回复话术", language="zh-CN", default_length=250,
+        target_format=TEXT,
+        style_guide=PresetStyleGuide("客服话术风格", "礼貌、耐心、清楚，不推卸责任"),
         prompt_template=(
             "{title}\n\n请给{audience}写一段约{target_length}字的客服回复，问题：{topic}。只使用下面"
             "知识库中的信息；知识库没有涉及的，要如实说明并提出转交人工处理。语气：{tone}。\n"
@@ -101,6 +141,8 @@ PRESETS: tuple[Preset, ...] = (
         extra_rules=_GROUNDED, weights=_SUPPORT_WEIGHTS),
     Preset(
         slug="lesson", name="Education material (lesson summary and quiz)", language="en",
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("Teaching voice", "encouraging and plain; one idea at a time"),
         default_length=300,
         prompt_template=(
             "{title}\n\nA lesson summary of about {target_length} words for {audience} on "
@@ -109,12 +151,16 @@ PRESETS: tuple[Preset, ...] = (
         extra_rules=_COVERED, weights=_EDUCATION_WEIGHTS),
     Preset(
         slug="lesson-zh", name="教学材料（课程小结与测验）", language="zh-CN", default_length=600,
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("教学风格", "循循善诱、通俗易懂，一次讲清一个概念"),
         prompt_template=(
             "{title}\n\n请为{audience}写一份约{target_length}字的课程小结，主题：{topic}，需涵盖："
             "{keywords}。然后出三道测验题并附答案。语气：{tone}。\n\n"),
         extra_rules=_COVERED, weights=_EDUCATION_WEIGHTS),
     Preset(
         slug="literature", name="Literature (short story or poem)", language="en",
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("Literary voice", "vivid and concrete; show, don't tell"),
         default_length=300,
         prompt_template=(
             "{title}\n\nA short story or poem of about {target_length} words for {audience}: "
@@ -122,6 +168,8 @@ PRESETS: tuple[Preset, ...] = (
         weights=_LITERATURE_WEIGHTS),
     Preset(
         slug="literature-zh", name="文学（短篇故事或诗歌）", language="zh-CN", default_length=400,
+        target_format=MARKDOWN,
+        style_guide=PresetStyleGuide("文学风格", "生动具体，意在言外"),
         prompt_template=(
             "{title}\n\n请为{audience}写一篇约{target_length}字的短篇故事或一首诗：{topic}。"
             "语气：{tone}。请写到：{keywords}。\n\n"),

@@ -254,7 +254,8 @@ def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_te
     brief = factories.brief(ws, ct, style_guide=guide, title="Leaf mould",
                             reference_texts=["Ref A.", "Ref B."])
     brief_submit(brief=brief)
-    assert brief.jobs.get().prompt == ("Like these:\nExample one.\n\nExample two.\n"
+    # the guide's tone, which the template leaves out, comes first: tone always reaches the model
+    assert brief.jobs.get().prompt == ("Tone: warm.\n\nLike these:\nExample one.\n\nExample two.\n"
                                        "Sources:\nRef A.\n\nRef B.\nNow: Leaf mould\n")
 
 
