@@ -32,9 +32,11 @@ def test_no_page_breaks_the_content_security_policy(live_platform, signed_in):
     for url in pages:
         page.goto(url)
         page.wait_for_load_state("load")
-    # The brief page's scripts at work: opening an editor takes its lock over fetch.
+    # The brief page's scripts at work: typing in an editor takes its lock over fetch.
     page.goto(f"/briefs/{brief.pk}/")
     page.get_by_text("Edit variant 0").click()
+    page.locator("[data-edit] textarea").first.press("End")
+    page.keyboard.type(" More.")
     page.locator("[data-lock-message]").first.wait_for()
     page.wait_for_function(
         "document.querySelector('[data-lock-message]').textContent.includes('You are editing')")

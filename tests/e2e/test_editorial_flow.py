@@ -74,11 +74,11 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
     first = reviewer.locator("#drafts article.draft").first
     model_text = first.locator("[data-draft-text]").inner_text().strip()
 
-    # When they edit the best variant (taking its edit lock) and save
+    # When they edit the best variant (typing takes its edit lock) and save
     first.get_by_text(re.compile(r"^Edit variant")).click()
-    expect(first.locator("[data-lock-message]")).to_contain_text("You are editing")
     editor_box = first.get_by_label("Text")
     editor_box.fill("Our reviewed opening. " + model_text)
+    expect(first.locator("[data-lock-message]")).to_contain_text("You are editing")
     first.get_by_role("button", name="Save edit").click()
 
     # Then the word diff against the model's text shows the added words
