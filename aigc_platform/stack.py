@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Iterator, Mapping
@@ -26,24 +27,39 @@ WORKER_READY = "ready."
 VALKEY_MISSED_PINGS = 3
 
 
+def torch_threads_env(env: Mapping[str, str], *, sharing: int) -> dict[str, str]:
+    """`env` with OMP_NUM_THREADS, torch's intra-op threads, set to this host's cores split
+    between the `sharing` processes that run torch on it, unless the operator chose a value.
+
+    torch's default is every core in every process: two busy torch workers on 2 cores then
+    spin-wait on each other's descheduled threads at every small op. The generation worker
+    spent 8.6 CPU s where the same jobs took 0.6 s in one process (bench/pipeline_efficiency.py).
+    """
+    if "OMP_NUM_THREADS" in env or "OMP_NUM_THREADS" in os.environ:
+        return dict(env)
+    return {**env, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // sharing))}
+
+
 def stack_processes(*, web_port: int | None, log_dir: Path,
                     env: Mapping[str, str] | None = None) -> list[ManagedProcess]:
     """worker-gpu, a combined cpu+io worker running beat, and optionally the web server.
 
     On one small host the cpu and io queues share a threaded worker; compose.yaml
-    splits them into separate services for production.
+    splits them into separate services for production. Both workers run torch (the model,
+    the embeddings), so each gets half the cores for it.
     """
     env = dict(env or {})
+    torch_env = torch_threads_env(env, sharing=2)
     processes = [
         # Threads, so concurrent jobs meet in the batch collector and share forward passes.
         ManagedProcess("worker-gpu", worker_command("worker-gpu", GPU_QUEUES, pool="threads",
                                                     concurrency=8),
-                       env, log_dir / "worker-gpu.log"),
+                       torch_env, log_dir / "worker-gpu.log"),
         ManagedProcess(
             "worker-cpu-io",
             worker_command("worker-cpu-io", CPU_QUEUES + IO_QUEUES, pool="threads",
                            concurrency=4, beat=True),
-            env, log_dir / "worker-cpu-io.log",
+            torch_env, log_dir / "worker-cpu-io.log",
         ),
     ]
     if web_port is not None:
