@@ -9,12 +9,13 @@ from django.test import Client
 from apps.accounts.models import Role
 from apps.core.models import OutboxEvent
 from apps.core.pipeline import next_step
+from apps.core.services import REACTIONS
 from apps.generation.services import job_fail
 from apps.notifications.models import Kind, Notification
 from apps.notifications.tasks import brief_failed, publication_failed
 from apps.publishing.models import Publication
 from apps.publishing.targets import target_create
-from apps.reviews.services import assignment_set
+from apps.reviews.services import assignment_set, comment_add
 from apps.workflow.services import review_approve
 from tests import factories
 
@@ -126,3 +127,27 @@ def test_a_member_changes_their_password(ws, editor):
     assert done.redirect_chain[-1][0] == "/accounts/password_change/done/"
     editor.refresh_from_db()
     assert editor.check_password("a-Much-longer-one-42")
+
+
+def test_review_notifications_are_reactions_keyed_by_their_event(ws, editor):
+    # Given a brief of the editor's in review, a reviewer who approves it and one who is mentioned
+    rita = factories.member(ws, Role.REVIEWER, username="rita")
+    factories.member(ws, Role.REVIEWER, username="sam")
+    brief = factories.brief_in_review(ws, title="Compost", created_by=editor)
+    draft = brief.drafts.first()
+    review_approve(brief=brief, draft_id=draft.pk, reviewer=rita)
+    comment_add(brief=brief, author=rita, body="Done, @sam have a look")
+    # Then the author heard of the approval and sam of the mention, each from its event
+    approval = OutboxEvent.objects.get(type="review.approve")
+    mention = OutboxEvent.objects.get(type="comment.added")
+    assert set(Notification.objects.values_list("user__username", "kind", "event_id",
+                                                "message")) == {
+        ("eddie", Kind.DECISION, approval.pk, "rita approved “Compost”."),
+        ("sam", Kind.MENTION, mention.pk, "rita mentioned you on “Compost”."),
+    }
+    # When the reactions run again for the same events (a crash replayed them)
+    for event in (approval, mention):
+        for reaction in REACTIONS[event.type]:
+            reaction(event, None, "")
+    # Then nobody is notified twice
+    assert Notification.objects.count() == 2
