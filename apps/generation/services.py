@@ -20,6 +20,7 @@ from django.utils import timezone
 from aigc_platform.queues import Queue
 from apps.briefs.models import ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
+from apps.briefs.services import brief_fields_for_prompt
 from apps.core.crypto import secret_encrypt
 from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError, IllegalTransition
@@ -225,8 +226,6 @@ def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
     model profile's queue is not one the deployment declares. The job keeps the template
     version and the prompt rendered from it.
     """
-    from apps.briefs.services import brief_fields_for_prompt
-
     quota_check_budget(workspace_id=brief.workspace_id)
     profile = model_profile_for(brief)
     if profile is not None and profile.queue not in generation_queues():
