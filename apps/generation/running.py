@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.crypto import secret_decrypt
 from apps.core.egress import egress_policy
@@ -86,6 +87,9 @@ DEFAULT_TIMEOUT_S = 600  # a job without a model profile
 BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
 BATCH_WINDOW_S = 0.05  # static: prefetched messages arrive within milliseconds of each other
 BATCHING = os.environ.get("AIGC_GENERATION_BATCHING", "continuous")
+if BATCHING not in ("continuous", "static"):  # a typo must not quietly pick one
+    raise ImproperlyConfigured(
+        f"AIGC_GENERATION_BATCHING is 'continuous' or 'static', not {BATCHING!r}.")
 BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
 BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
 
