@@ -158,3 +158,22 @@ def test_loading_changes_nothing_and_an_open_editor_takes_no_lock_and_stays_open
     expect(editor).to_have_attribute("open", "")
     assert list(EditLock.objects.values_list("draft__variant", "holder__username")) == \
         [(1, "ada")]
+
+
+def test_a_ticked_card_stays_ticked_when_its_brief_changes(signed_in, brief):
+    # Given rita on the queue, the brief's card ticked for a bulk action
+    rita = signed_in("rita", PASSWORD)
+    expect(rita.locator("[data-live-status]")).to_have_text("live")
+    card = rita.locator(f'.card[data-brief-id="{brief.pk}"]')
+    card.get_by_role("checkbox").check()
+    # When ada assigns the brief to rita
+    ada = signed_in("ada", PASSWORD)
+    ada.goto(f"/briefs/{brief.pk}/")
+    ada.locator("#assignment").get_by_label("Reviewer").select_option(label="rita")
+    ada.get_by_role("button", name="Assign").click()
+    expect(ada.locator("main > .messages")).to_contain_text("Reviewer assigned.")
+    # Then the card shows its reviewer, read again from the server, and is still ticked
+    expect(card.locator(".card-meta")).to_contain_text("Reviewer")
+    expect(card.locator(".card-meta")).to_contain_text("rita")
+    expect(card.get_by_role("checkbox")).to_be_checked()
+    expect(rita.locator(f'[data-column="in_review"] .card[data-brief-id="{brief.pk}"]')).to_have_count(1)
