@@ -18,7 +18,6 @@ from apps.briefs.selectors import content_type_find, style_guide_find
 from apps.core.api_time import LocalTimeField, LocalTimesSerializer
 from apps.core.errors import DomainError
 from apps.core.serializers import IdField, WorkspaceScopedSerializer
-from apps.generation.models import ModelProfile
 from workers.evaluation.language import UNITS, length_unit
 
 
@@ -137,17 +136,19 @@ class ContentTypeSerializer(WorkspaceScopedSerializer):
             raise serializers.ValidationError(f"A content type with slug '{value}' already exists.")
         return value
 
-    def validate_model_profile_id(self, value: int | None) -> int | None:
-        if value is not None and not ModelProfile.objects.filter(
-                workspace=self.context["workspace"], pk=value).exists():
+    def validate_model_profile_id(self, value: int | None) -> Any:
+        # Reached through the workspace's own relation: generation sits above briefs.
+        if value is None:
+            return None
+        profile = self.context["workspace"].model_profiles.filter(pk=value).first()
+        if profile is None:
             raise serializers.ValidationError(f"Unknown model profile {value} in this workspace.")
-        return value
+        return profile
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The service takes the profile itself.
         if "model_profile_id" in attrs:
-            ref = attrs.pop("model_profile_id")
-            attrs["model_profile"] = ModelProfile.objects.get(pk=ref) if ref else None
+            attrs["model_profile"] = attrs.pop("model_profile_id")
         return attrs
 
 
