@@ -9,3 +9,6 @@ urlpatterns = [
     path("api/schema/", RedirectView.as_view(url="/api/v1/schema/", query_string=True)),
     path("", include("apps.dashboard.urls")),
 ]
+
+# A database met down by a middleware is a 503 too, not a 500 (apps/core/http_errors.py).
+handler500 = "apps.core.http_errors.server_error"

@@ -2,10 +2,14 @@
 
 DRF's handler (apps.core.api_errors) covers exceptions inside API views. This middleware
 covers the rest: a body too big to read at all, Django's own 404 for an API path no route
-matches (an id below 1), and an unreachable database or broker in a page.
+matches (an id below 1), and an unreachable database or broker in a page. `server_error`
+(the 500 handler) covers an unreachable database met by a middleware (the session, the
+user's time zone), whose exception never reaches a view.
 """
 
 from __future__ import annotations
+
+import sys
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -33,6 +37,25 @@ def _declared_too_big(request: HttpRequest) -> bool:
             and int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
+def _unavailable(exception: Exception) -> HttpResponse:
+    unavailable_logged(exception)
+    # No request context: the page must render without the database. On an API path
+    # ApiErrorMiddleware.process_response makes it JSON, Retry-After kept.
+    response = HttpResponse(render_to_string("errors/503.html"), status=503)
+    response["Retry-After"] = retry_after()
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler, called while the exception is being handled: an unreachable
+    database or broker is a 503 with Retry-After wherever it was met; anything else the
+    product's 500 page."""
+    exception = sys.exc_info()[1]
+    if isinstance(exception, UNAVAILABLE):
+        return _unavailable(exception)
+    return HttpResponse(render_to_string("500.html"), status=500)
+
+
 class ApiErrorMiddleware(MiddlewareMixin):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if _is_api(request) and _declared_too_big(request):
@@ -43,12 +66,7 @@ class ApiErrorMiddleware(MiddlewareMixin):
                           ) -> HttpResponse | None:
         if not isinstance(exception, UNAVAILABLE):
             return None
-        unavailable_logged(exception)
-        # No request context: the page must render without the database. On an API path
-        # process_response below makes it JSON, Retry-After kept.
-        response = HttpResponse(render_to_string("errors/503.html"), status=503)
-        response["Retry-After"] = retry_after()
-        return response
+        return _unavailable(exception)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         """An HTML or empty error on an API path (Django's 404 for an unmatched path, its

@@ -313,3 +313,13 @@ def test_the_api_answers_503_when_the_broker_does_not_take_a_message(monkeypatch
     # then the client is told to come back, in JSON
     assert (response.status_code, response["Retry-After"], response.json()) == (
         503, "5", {"detail": UNAVAILABLE_DETAIL})
+
+
+def test_a_database_met_down_by_a_middleware_is_a_503_too(database_unreachable):
+    # A signed-in browser's session is read by the middleware (session, user, time zone)
+    # before any view runs, so the view's own 503 handling never sees the error
+    client = Client(raise_request_exception=False)  # answer as a server would
+    client.cookies["sessionid"] = "a" * 32
+    response = client.get("/")
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert b"<h1>Briefly unavailable</h1>" in response.content
