@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.dashboard import views
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("insights/", views.insights_page, name="insights"),
     path("insights.json", views.insights_json, name="insights_json"),
     path("training/", views.training, name="training"),
+    path("", include("apps.datasets.urls")),  # datasets and the model registry
     path("profile/", views.profile, name="profile"),
     path("profile/time-zone/", views.profile_time_zone, name="profile_time_zone"),
     path("guest/<str:token>/", views.guest_review, name="guest"),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from apps.core.errors import DomainError
@@ -100,3 +100,12 @@ def model_version_archive(*, version: ModelVersion, actor: Actor = None) -> Mode
         audit_record(workspace_id=version.workspace_id, action="model_version.archived",
                      subject=version, actor=actor)
     return version
+
+
+def model_profiles_promotable(*, workspace_id: int) -> QuerySet[ModelProfile]:
+    """The workspace's local-model profiles (a version can be promoted to them), each with
+    `can_roll_back`: whether a promotion of it is left to undo. One query."""
+    return (ModelProfile.objects.filter(workspace_id=workspace_id)
+            .exclude(backend=Backend.OPENAI).order_by("name")
+            .annotate(can_roll_back=Exists(ModelPromotion.objects.filter(
+                profile=OuterRef("pk"), rolled_back_at__isnull=True))))

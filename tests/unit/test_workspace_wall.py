@@ -159,6 +159,18 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "brief_guest_link": ("/briefs/{brief}/guest-link/", REVIEWERS),
     "draft_edit": ("/briefs/{brief}/drafts/{draft}/edit/", REVIEWERS),
     "draft_lock": ("/briefs/{brief}/drafts/{draft}/lock/", REVIEWERS),
+    # datasets and the model registry (apps/datasets/urls.py): admins read and write
+    "datasets": ("/datasets/", ADMINS), "dataset": ("/datasets/{dataset}/", ADMINS),
+    "dataset_import": ("/datasets/{dataset}/import/", ADMINS),
+    "dataset_build": ("/datasets/{dataset}/build/", ADMINS),
+    "dataset_version": ("/datasets/versions/{dataset_version}/", ADMINS),
+    "dataset_version_cancel": ("/datasets/versions/{dataset_version}/cancel/", ADMINS),
+    "dataset_version_train": ("/datasets/versions/{dataset_version}/train/", ADMINS),
+    "training_run_cancel": ("/training/runs/{training_run}/cancel/", ADMINS),
+    "models": ("/models/", ADMINS),
+    "model_version_promote": ("/models/{model_version}/promote/", ADMINS),
+    "model_version_archive": ("/models/{model_version}/archive/", ADMINS),
+    "model_profile_rollback": ("/models/profiles/{profile}/rollback/", ADMINS),
 }
 # Routes with no workspace behind them, or reached by a secret rather than a membership
 # (tested where they live): signing in, the API schema, signed inbound hooks, guest links,

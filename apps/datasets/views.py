@@ -1,0 +1,305 @@
+"""Dashboard pages from a team's archive to its own model: datasets (imports, builds with
+live progress, statistics, data card, samples), training on a dataset version (its loss on the
+Training page's chart), and the model registry (compare, promote, roll back, archive).
+
+Reading and writing follow the roles table (apps.accounts.roles): workspace admins alone.
+Every change goes through a service; a refusal comes back as a form error or an error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN, roles_allowed
+from apps.core.errors import DomainError, NotFound
+from apps.core.models import Workspace
+from apps.dashboard.views import _page, _workspace, domain_errors
+from apps.datasets.forms import BuildForm, DatasetForm, DatasetTrainForm, ImportForm, PromoteForm
+from apps.datasets.models import Dataset, DatasetVersion, ImportSource, VersionState
+from apps.datasets.selectors import dataset_versions, datasets
+from apps.datasets.services import (
+    dataset_create,
+    dataset_import_feeds,
+    dataset_import_published,
+    dataset_import_target,
+    dataset_import_upload,
+    dataset_version_cancel,
+    dataset_version_create,
+    dataset_version_train,
+)
+from apps.generation.models import ModelProfile, ModelVersion, TrainingState
+from apps.generation.registry import (
+    COMPARE_MAX,
+    model_profile_rollback,
+    model_profiles_promotable,
+    model_version_archive,
+    model_version_promote,
+    model_versions,
+    model_versions_compare,
+)
+from apps.generation.selectors import training_run_get, training_runs
+from apps.generation.training import training_run_cancel
+
+DATASETS_READ = roles_allowed("datasets", "dataset", "view")
+REGISTRY_READ = roles_allowed("generation", "modelversion", "view")
+ACTIVE_RUN_STATES = (TrainingState.QUEUED, TrainingState.RUNNING)
+
+
+def _dataset(workspace: Workspace, dataset_id: int) -> Dataset:
+    dataset = datasets(workspace_id=workspace.pk).filter(pk=dataset_id).first()
+    if dataset is None:
+        raise NotFound(f"Dataset {dataset_id} not found.")
+    return dataset
+
+
+def _version(workspace: Workspace, version_id: int) -> DatasetVersion:
+    version = dataset_versions(workspace_id=workspace.pk).filter(pk=version_id).first()
+    if version is None:
+        raise NotFound(f"Dataset version {version_id} not found.")
+    return version
+
+
+def _model_version(workspace: Workspace, version_id: int) -> ModelVersion:
+    version = model_versions(workspace_id=workspace.pk).filter(pk=version_id).first()
+    if version is None:
+        raise NotFound(f"Model version {version_id} not found.")
+    return version
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@domain_errors
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    """The workspace's datasets; an admin creates one here."""
+    workspace = _workspace(request, CAN_GOVERN if request.method == "POST" else DATASETS_READ)
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_create(workspace=workspace, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error("name", str(exc))
+        else:
+            return redirect("dashboard:dataset", dataset_id=dataset.pk)
+    rows = datasets(workspace_id=workspace.pk).order_by("name")
+    return _page(request, "datasets/dataset_list.html", workspace,
+                 status=400 if form.errors else 200, form=form, datasets=rows)
+
+
+def _dataset_page(request: HttpRequest, workspace: Workspace, dataset: Dataset, *,
+                  import_form: ImportForm | None = None, build_form: BuildForm | None = None
+                  ) -> HttpResponse:
+    invalid = bool((import_form and import_form.errors) or (build_form and build_form.errors))
+    return _page(request, "datasets/dataset_detail.html", workspace,
+                 status=400 if invalid else 200, dataset=dataset,
+                 imports=list(dataset.imports.all()), versions=list(dataset.versions.all()),
+                 import_form=import_form or ImportForm(workspace_id=workspace.pk),
+                 build_form=build_form or BuildForm())
+
+
+@require_GET
+@login_required
+@domain_errors
+def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """A dataset's imports and versions, with the forms to add documents and build."""
+    workspace = _workspace(request, DATASETS_READ)
+    return _dataset_page(request, workspace, _dataset(workspace, dataset_id))
+
+
+@require_POST
+@login_required
+@domain_errors
+def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """Add documents from an upload, the published revisions, the feed entries or a target."""
+    workspace = _workspace(request, CAN_GOVERN)
+    dataset = _dataset(workspace, dataset_id)
+    form = ImportForm(request.POST, request.FILES, workspace_id=workspace.pk)
+    if form.is_valid():
+        source, actor = form.cleaned_data["source"], request.user
+        try:
+            if source == ImportSource.UPLOAD:
+                upload = form.cleaned_data["file"]
+                item = dataset_import_upload(dataset=dataset, filename=upload.name or "upload",
+                                             data=upload.read(), actor=actor)
+            elif source == ImportSource.PUBLISHED:
+                item = dataset_import_published(dataset=dataset, actor=actor)
+            elif source == ImportSource.FEEDS:
+                item = dataset_import_feeds(dataset=dataset, actor=actor)
+            else:
+                item = dataset_import_target(dataset=dataset, actor=actor,
+                                             target_id=form.cleaned_data["target"].pk)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Imported {item.documents} documents from {item.label}."
+                             if item.state != "queued" else
+                             f"The posts of {item.label} are being fetched.")
+            return redirect("dashboard:dataset", dataset_id=dataset.pk)
+    return _dataset_page(request, workspace, dataset, import_form=form)
+
+
+@require_POST
+@login_required
+@domain_errors
+def dataset_build(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """Build a new version with the options given; its page follows the build live."""
+    workspace = _workspace(request, CAN_GOVERN)
+    dataset = _dataset(workspace, dataset_id)
+    form = BuildForm(request.POST)
+    if form.is_valid():
+        try:
+            version = dataset_version_create(dataset=dataset, actor=request.user,
+                                             options=form.cleaned_data["options"])
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("dashboard:dataset_version", version_id=version.pk)
+    return _dataset_page(request, workspace, dataset, build_form=form)
+
+
+def _version_page(request: HttpRequest, workspace: Workspace, version: DatasetVersion, *,
+                  train_form: DatasetTrainForm | None = None) -> HttpResponse:
+    stats = version.stats or {}
+    histogram = stats.get("length_histogram", [])
+    runs = list(training_runs(workspace_id=workspace.pk).filter(dataset_version_id=version.pk))
+    return _page(request, "datasets/dataset_version.html", workspace,
+                 status=400 if train_form and train_form.errors else 200, version=version,
+                 stats=stats, histogram=histogram,
+                 histogram_peak=max((b["documents"] for b in histogram), default=0) or 1,
+                 active=version.state in (VersionState.QUEUED, VersionState.RUNNING),
+                 runs=runs, active_run_states=ACTIVE_RUN_STATES,
+                 train_form=train_form or DatasetTrainForm(workspace_id=workspace.pk))
+
+
+@require_GET
+@login_required
+@domain_errors
+def dataset_version(request: HttpRequest, version_id: int) -> HttpResponse:
+    """A version: its build's live progress, then its statistics, length histogram, data card
+    and a sample of cleaned documents beside their originals; the runs trained on it."""
+    workspace = _workspace(request, DATASETS_READ)
+    return _version_page(request, workspace, _version(workspace, version_id))
+
+
+@require_POST
+@login_required
+@domain_errors
+def dataset_version_cancel_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_GOVERN)
+    version = dataset_version_cancel(version=_version(workspace, version_id), actor=request.user)
+    messages.success(request, f"The build of version {version.number} is cancelled.")
+    return redirect("dashboard:dataset_version", version_id=version.pk)
+
+
+@require_POST
+@login_required
+@domain_errors
+def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Start a run on the version; its loss is drawn live on the Training page's chart."""
+    workspace = _workspace(request, CAN_TRAIN)
+    version = _version(workspace, version_id)
+    form = DatasetTrainForm(request.POST, workspace_id=workspace.pk)
+    if form.is_valid():
+        base = form.cleaned_data["base_version"]
+        try:
+            run = dataset_version_train(
+                version=version, kind=form.cleaned_data["kind"], actor=request.user,
+                parameters=form.cleaned_data["parameters"], base_model=form.cleaned_data[
+                    "base_model"].strip(), base_version_id=base.pk if base else None)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Training run {run.pk} is queued.")
+            return redirect(f"{reverse('dashboard:training')}?run={run.pk}")
+    return _version_page(request, workspace, version, train_form=form)
+
+
+@require_POST
+@login_required
+@domain_errors
+def training_run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Cancel a queued or running run; back to its dataset version, or to its chart."""
+    workspace = _workspace(request, CAN_TRAIN)
+    run = training_run_cancel(run=training_run_get(workspace_id=workspace.pk, run_id=run_id),
+                              actor=request.user)
+    messages.success(request, f"Training run {run.pk} is cancelled.")
+    if run.dataset_version_id is not None:
+        return redirect("dashboard:dataset_version", version_id=run.dataset_version_id)
+    return redirect(f"{reverse('dashboard:training')}?run={run.pk}")
+
+
+def _compared(workspace: Workspace, request: HttpRequest) -> tuple[list[dict[str, Any]], str]:
+    """The versions ticked for comparison, side by side, or why they cannot be."""
+    ids = request.GET.getlist("compare")
+    if not ids:
+        return [], ""
+    if not all(i.isdigit() and len(i) <= 19 for i in ids):
+        return [], "Tick the versions to compare."
+    try:
+        return model_versions_compare(workspace_id=workspace.pk, ids=[int(i) for i in ids]), ""
+    except DomainError as exc:
+        return [], str(exc)
+
+
+@require_GET
+@login_required
+@domain_errors
+def model_registry(request: HttpRequest) -> HttpResponse:
+    """The workspace's model versions (ticked ones compared side by side), promoted to a
+    profile, archived; the profiles, rolled back."""
+    workspace = _workspace(request, REGISTRY_READ)
+    compared, compare_error = _compared(workspace, request)
+    return _page(request, "datasets/model_registry.html", workspace,
+                 status=400 if compare_error else 200,
+                 versions=list(model_versions(workspace_id=workspace.pk)),
+                 profiles=list(model_profiles_promotable(workspace_id=workspace.pk)),
+                 promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
+                 compare_error=compare_error, compare_max=COMPARE_MAX)
+
+
+def _registry_back(request: HttpRequest, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("dashboard:models")
+
+
+@require_POST
+@login_required
+@domain_errors
+def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_TRAIN)
+    version = _model_version(workspace, version_id)
+    form = PromoteForm(request.POST, workspace_id=workspace.pk)
+    if not form.is_valid():
+        raise DomainError("Choose a model profile of this workspace that runs a local model.")
+    profile: ModelProfile = form.cleaned_data["profile"]
+    model_version_promote(version=version, profile=profile, actor=request.user)
+    return _registry_back(request, f"{profile.name} now runs version {version.number}.")
+
+
+@require_POST
+@login_required
+@domain_errors
+def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_TRAIN)
+    version = model_version_archive(version=_model_version(workspace, version_id),
+                                    actor=request.user)
+    return _registry_back(request, f"Version {version.number} is archived.")
+
+
+@require_POST
+@login_required
+@domain_errors
+def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_TRAIN)
+    profile = model_profiles_promotable(workspace_id=workspace.pk).filter(pk=profile_id).first()
+    if profile is None:
+        raise NotFound(f"Model profile {profile_id} not found.")
+    profile = model_profile_rollback(profile=profile, actor=request.user)
+    return _registry_back(request, f"{profile.name} runs {profile.model or 'the built-in model'} "
+                                   "again.")
