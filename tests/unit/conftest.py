@@ -19,7 +19,7 @@ GATE_TEXTS = Path(__file__).resolve().parent.parent / "fixtures" / "gate" / "tex
 
 @pytest.fixture
 def ws() -> Workspace:
-    return factories.workspace()
+    return factories.workspace(name="Garden Weekly")
 
 
 @pytest.fixture
@@ -30,6 +30,20 @@ def editor(ws: Workspace):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def reviewer(ws: Workspace):  # type: ignore[no-untyped-def]
     return factories.member(ws, Role.REVIEWER)
+
+
+@pytest.fixture
+def eddie(ws: Workspace):  # type: ignore[no-untyped-def]
+    """An editor with an email address, for the tests that read mail and names."""
+    user = factories.member(ws, Role.EDITOR, username="eddie")
+    user.email = "eddie@example.org"
+    user.save(update_fields=["email"])
+    return user
+
+
+@pytest.fixture
+def rita(ws: Workspace):  # type: ignore[no-untyped-def]
+    return factories.member(ws, Role.REVIEWER, username="rita")
 
 
 @pytest.fixture

@@ -54,11 +54,6 @@ OUR_MODELS = sorted(MODELS)
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
 def superuser():
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456!")
 

@@ -19,26 +19,11 @@ from tests.clients import logged_in
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
-def editor(ws):
-    return factories.member(ws, Role.EDITOR, username="eddie")
-
-
-@pytest.fixture
-def rita(ws):
-    return factories.member(ws, Role.REVIEWER, username="rita")
-
-
 def board_titles(response) -> dict[str, list[str]]:
     return {c.state: [b.title for b in c.briefs] for c in response.context["columns"] if c.briefs}
 
 
-def test_filters_narrow_the_board_by_type_origin_due_score_assignee_and_search(ws, editor, rita):
+def test_filters_narrow_the_board_by_type_origin_due_score_assignee_and_search(ws, eddie, rita):
     # Given briefs of two types, origins and due dates, one reviewed and assigned
     blog, news = factories.content_type(ws, name="Blog"), factories.content_type(ws, name="News")
     now = timezone.now()
@@ -47,7 +32,7 @@ def test_filters_narrow_the_board_by_type_origin_due_score_assignee_and_search(w
                     due_at=now + timedelta(hours=3))
     reviewed = factories.brief_in_review(ws, ct=blog, title="Worm farms", scores=(0.9, 0.2))
     ReviewAssignment.objects.create(brief=reviewed, reviewer=rita, assigned_at=now)
-    client = logged_in(editor)
+    client = logged_in(eddie)
     # When and then: each filter keeps what it names
     assert board_titles(client.get("/", {"content_type": news.pk})) == {"draft": ["Seed swap news"]}
     assert board_titles(client.get("/", {"origin": "api"})) == {"draft": ["Seed swap news"]}
@@ -60,7 +45,7 @@ def test_filters_narrow_the_board_by_type_origin_due_score_assignee_and_search(w
     assert board_titles(client.get("/", {"q": "worm"})) == {"in_review": ["Worm farms"]}
 
 
-def test_the_target_filter_keeps_briefs_published_there(ws, editor, rita):
+def test_the_target_filter_keeps_briefs_published_there(ws, eddie, rita):
     site = target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     target_create(workspace=ws, name="Other", kind="file", config={"folder": "other"},
                   auto_publish=False)
@@ -70,23 +55,23 @@ def test_the_target_filter_keeps_briefs_published_there(ws, editor, rita):
     review_approve(brief=published, draft_id=published.drafts.first().pk, reviewer=rita,
                    target_ids=[site.pk])
     factories.brief(ws, title="Staying in")
-    assert board_titles(logged_in(editor).get("/", {"target": site.pk})) == {
+    assert board_titles(logged_in(eddie).get("/", {"target": site.pk})) == {
         "scheduled": ["Going out"]}
 
 
-def test_cards_flag_overdue_and_near_due_briefs(ws, editor):
+def test_cards_flag_overdue_and_near_due_briefs(ws, eddie):
     now = timezone.now()
     factories.brief(ws, title="Late", due_at=now - timedelta(minutes=5))
     factories.brief(ws, title="Soon", due_at=now + timedelta(hours=2))
     factories.brief(ws, title="Later", due_at=now + timedelta(days=3))
-    response = logged_in(editor).get("/")
+    response = logged_in(eddie).get("/")
     [drafts] = [c for c in response.context["columns"] if c.state == BriefState.DRAFT]
     assert {b.title: b.due_flag for b in drafts.briefs} == {
         "Late": "overdue", "Soon": "due-soon", "Later": ""}
     assert b'class="card overdue"' in response.content
 
 
-def test_a_column_shows_its_first_cards_and_counts_them_all(ws, editor, monkeypatch):
+def test_a_column_shows_its_first_cards_and_counts_them_all(ws, eddie, monkeypatch):
     from apps.dashboard import selectors
 
     monkeypatch.setattr(selectors, "COLUMN_LIMIT", 2)
@@ -98,18 +83,18 @@ def test_a_column_shows_its_first_cards_and_counts_them_all(ws, editor, monkeypa
     assert (drafts.count, [b.title for b in drafts.briefs]) == (3, ["Brief 2", "Brief 1"])
 
 
-def test_the_table_pages_through_every_brief_in_queue_order(ws, editor):
+def test_the_table_pages_through_every_brief_in_queue_order(ws, eddie):
     ct = factories.content_type(ws)
     for n in range(3):
         factories.brief(ws, ct, title=f"Brief {n}", priority=n)
-    response = logged_in(editor).get("/", {"view": "table"})
+    response = logged_in(eddie).get("/", {"view": "table"})
     assert [b.title for b in response.context["table"]] == ["Brief 2", "Brief 1", "Brief 0"]
     assert b"3 briefs" in response.content
 
 
-def test_board_and_table_queries_do_not_grow_with_the_number_of_briefs(ws, editor):
+def test_board_and_table_queries_do_not_grow_with_the_number_of_briefs(ws, eddie):
     ct = factories.content_type(ws)
-    client = logged_in(editor)
+    client = logged_in(eddie)
 
     def queries(params: dict) -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -130,12 +115,12 @@ def test_board_and_table_queries_do_not_grow_with_the_number_of_briefs(ws, edito
     assert few[0] - 3 + len(BriefState) <= 30  # even with every state non-empty
 
 
-def test_bulk_assign_in_turn_then_approve_and_reject(ws, editor, rita):
+def test_bulk_assign_in_turn_then_approve_and_reject(ws, eddie, rita):
     factories.member(ws, Role.REVIEWER, username="sam")
     ct = factories.content_type(ws)  # the turn is kept per content type
     one, two = (factories.brief_in_review(ws, ct=ct, title=t) for t in ("One", "Two"))
-    # When the editor assigns both in turn
-    response = logged_in(editor).post("/bulk/", {"action": "assign", "reviewer": "round_robin",
+    # When the eddie assigns both in turn
+    response = logged_in(eddie).post("/bulk/", {"action": "assign", "reviewer": "round_robin",
                                                  "brief_ids": [one.pk, two.pk]})
     assert response.status_code == 302
     assert dict(ReviewAssignment.objects.values_list("brief__title", "reviewer__username")) == {
@@ -149,13 +134,13 @@ def test_bulk_assign_in_turn_then_approve_and_reject(ws, editor, rita):
     assert (one.state, two.state) == (BriefState.APPROVED, BriefState.REJECTED)
 
 
-def test_bulk_cancel_reports_what_it_could_not_do(ws, editor):
+def test_bulk_cancel_reports_what_it_could_not_do(ws, eddie):
     queued = factories.brief(ws, title="Queued", submit=True)
     reviewed = factories.brief_in_review(ws, title="Reviewed")
     from apps.workflow.services import review_reject
 
     review_reject(brief=reviewed, reviewer=factories.member(ws, Role.REVIEWER))
-    response = logged_in(editor).post("/bulk/", {"action": "cancel",
+    response = logged_in(eddie).post("/bulk/", {"action": "cancel",
                                                  "brief_ids": [queued.pk, reviewed.pk]},
                                       follow=True)
     notes = [str(m) for m in response.context["messages"]]
@@ -163,25 +148,25 @@ def test_bulk_cancel_reports_what_it_could_not_do(ws, editor):
                      f"Reviewed: Brief {reviewed.pk} cannot go from 'rejected' to 'cancelled'."]
 
 
-def test_bulk_regenerate_requeues_a_failed_brief(ws, editor):
+def test_bulk_regenerate_requeues_a_failed_brief(ws, eddie):
     from apps.generation.services import job_fail
 
     brief = factories.brief(ws, title="Broken", submit=True)
     job_fail(job_id=brief.jobs.get().pk, error="GPU on fire")
     brief.refresh_from_db()
     assert brief.state == BriefState.FAILED
-    logged_in(editor).post("/bulk/", {"action": "regenerate", "brief_ids": [brief.pk]})
+    logged_in(eddie).post("/bulk/", {"action": "regenerate", "brief_ids": [brief.pk]})
     brief.refresh_from_db()
     assert (brief.state, brief.jobs.count()) == (BriefState.QUEUED, 2)
 
 
-def test_a_reviewer_may_not_cancel_and_others_briefs_are_untouched(ws, rita, editor):
+def test_a_reviewer_may_not_cancel_and_others_briefs_are_untouched(ws, rita, eddie):
     mine = factories.brief(ws, title="Mine", submit=True)
     foreign_ws = factories.workspace()
     foreign = factories.brief(foreign_ws, title="Foreign", submit=True)
     assert logged_in(rita).post("/bulk/", {"action": "cancel", "brief_ids": [mine.pk]}
                                 ).status_code == 403
-    logged_in(editor).post("/bulk/", {"action": "cancel", "brief_ids": [foreign.pk]})
+    logged_in(eddie).post("/bulk/", {"action": "cancel", "brief_ids": [foreign.pk]})
     mine.refresh_from_db()
     foreign.refresh_from_db()
     assert (mine.state, foreign.state) == (BriefState.QUEUED, BriefState.QUEUED)

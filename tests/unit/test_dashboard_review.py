@@ -21,16 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
-def rita(ws):
-    return factories.member(ws, Role.REVIEWER, username="rita")
-
-
-@pytest.fixture
 def brief(ws):
     target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     return factories.brief_in_review(ws, scores=(0.9,))

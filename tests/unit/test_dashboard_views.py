@@ -26,11 +26,6 @@ SCORES = (0.61, 0.87)  # variant 1 is the better one
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
 def outsider():
     """A reviewer, but of another workspace."""
     return factories.member(factories.workspace(), Role.REVIEWER)

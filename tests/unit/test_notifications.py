@@ -22,31 +22,18 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
-def editor(ws):
-    user = factories.member(ws, Role.EDITOR, username="eddie")
-    user.email = "eddie@example.org"
-    user.save(update_fields=["email"])
-    return user
-
-
-def test_a_failed_generation_notifies_the_author_with_the_reason(ws, editor):
-    brief = factories.brief(ws, title="Broken", submit=True, created_by=editor)
+def test_a_failed_generation_notifies_the_author_with_the_reason(ws, eddie):
+    brief = factories.brief(ws, title="Broken", submit=True, created_by=eddie)
     job_fail(job_id=brief.jobs.get().pk, error="CUDA out of memory")
     assert brief_failed(brief.pk) == 1
     assert list(Notification.objects.values_list("user__username", "kind", "message")) == [
         ("eddie", Kind.FAILURE, "Generation of “Broken” failed: CUDA out of memory")]
 
 
-def test_a_redelivered_failure_message_notifies_and_mails_once(ws, editor,
+def test_a_redelivered_failure_message_notifies_and_mails_once(ws, eddie,
                                                               django_capture_on_commit_callbacks):
     # given a failed generation whose brief.failed event was relayed
-    brief = factories.brief(ws, title="Broken", submit=True, created_by=editor)
+    brief = factories.brief(ws, title="Broken", submit=True, created_by=eddie)
     job_fail(job_id=brief.jobs.get().pk, error="CUDA out of memory")
     event = OutboxEvent.objects.get(type="brief.failed", subject_id=brief.pk)
     # when the broker delivers the task's message twice
@@ -70,10 +57,10 @@ def test_notification_steps_get_the_event_that_caused_them():
         "generation.run_job", [9], {"queue": "gpu-a100"})
 
 
-def test_a_failed_publication_notifies_the_author_and_the_approver(ws, editor):
+def test_a_failed_publication_notifies_the_author_and_the_approver(ws, eddie):
     rita = factories.member(ws, Role.REVIEWER, username="rita")
     target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
-    brief = factories.brief_in_review(ws, title="Out", created_by=editor)
+    brief = factories.brief_in_review(ws, title="Out", created_by=eddie)
     review_approve(brief=brief, draft_id=brief.drafts.first().pk, reviewer=rita)
     Notification.objects.all().delete()
     publication = Publication.objects.get(brief=brief)
@@ -84,7 +71,7 @@ def test_a_failed_publication_notifies_the_author_and_the_approver(ws, editor):
         ("rita", "Publishing “Out” to Site failed: HTTP 503 from the CMS")]
 
 
-def test_the_email_goes_only_once_the_assignment_commits(ws, editor,
+def test_the_email_goes_only_once_the_assignment_commits(ws, eddie,
                                                          django_capture_on_commit_callbacks):
     rita = factories.member(ws, Role.REVIEWER, username="rita")
     rita.email = "rita@example.org"
@@ -92,7 +79,7 @@ def test_the_email_goes_only_once_the_assignment_commits(ws, editor,
     brief = factories.brief_in_review(ws, title="Mine")
     # While the transaction is open the row exists, the email does not
     with django_capture_on_commit_callbacks(execute=False) as pending:
-        assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=editor)
+        assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=eddie)
     assert (Notification.objects.get().user, mail.outbox) == (rita, [])
     # Once it commits, the email goes out
     for callback in pending:
@@ -101,10 +88,10 @@ def test_the_email_goes_only_once_the_assignment_commits(ws, editor,
         (["rita@example.org"], "[AIGC] “Mine” is yours to review, rita.")]
 
 
-def test_the_page_lists_then_marks_read(ws, editor):
+def test_the_page_lists_then_marks_read(ws, eddie):
     rita = factories.member(ws, Role.REVIEWER, username="rita")
     brief = factories.brief_in_review(ws, title="Yours")
-    assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=editor)
+    assignment_set(brief=brief, reviewer_id=rita.pk, assigned_by=eddie)
     client = Client()
     client.force_login(rita)
     page = client.get("/notifications/")
@@ -115,9 +102,9 @@ def test_the_page_lists_then_marks_read(ws, editor):
     assert client.get("/notifications/").context["unread"] == 0
 
 
-def test_a_member_changes_their_password(ws, editor):
+def test_a_member_changes_their_password(ws, eddie):
     client = Client()
-    client.force_login(editor)
+    client.force_login(eddie)
     form = client.get("/accounts/password_change/")
     assert form.status_code == 200
     assert b'<label for="id_old_password">' in form.content
@@ -125,15 +112,15 @@ def test_a_member_changes_their_password(ws, editor):
         "old_password": "pw-123456!", "new_password1": "a-Much-longer-one-42",
         "new_password2": "a-Much-longer-one-42"}, follow=True)
     assert done.redirect_chain[-1][0] == "/accounts/password_change/done/"
-    editor.refresh_from_db()
-    assert editor.check_password("a-Much-longer-one-42")
+    eddie.refresh_from_db()
+    assert eddie.check_password("a-Much-longer-one-42")
 
 
-def test_review_notifications_are_reactions_keyed_by_their_event(ws, editor):
-    # Given a brief of the editor's in review, a reviewer who approves it and one who is mentioned
+def test_review_notifications_are_reactions_keyed_by_their_event(ws, eddie):
+    # Given a brief of the eddie's in review, a reviewer who approves it and one who is mentioned
     rita = factories.member(ws, Role.REVIEWER, username="rita")
     factories.member(ws, Role.REVIEWER, username="sam")
-    brief = factories.brief_in_review(ws, title="Compost", created_by=editor)
+    brief = factories.brief_in_review(ws, title="Compost", created_by=eddie)
     draft = brief.drafts.first()
     review_approve(brief=brief, draft_id=draft.pk, reviewer=rita)
     comment_add(brief=brief, author=rita, body="Done, @sam have a look")

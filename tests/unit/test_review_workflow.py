@@ -33,31 +33,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ws():
-    return factories.workspace(name="Garden Weekly")
-
-
-@pytest.fixture
-def editor(ws):
-    user = factories.member(ws, Role.EDITOR, username="eddie")
-    user.email = "eddie@example.org"
-    user.save(update_fields=["email"])
-    return user
-
-
-@pytest.fixture
-def rita(ws):
-    return factories.member(ws, Role.REVIEWER, username="rita")
-
-
-@pytest.fixture
 def sam(ws):
     return factories.member(ws, Role.REVIEWER, username="sam")
 
 
 @pytest.fixture
-def brief(ws, editor):
-    created = factories.brief_in_review(ws, created_by=editor)
+def brief(ws, eddie):
+    created = factories.brief_in_review(ws, created_by=eddie)
     target_create(workspace=ws, name="Site", kind="file", config={"folder": "site"})
     return created
 
@@ -153,7 +135,7 @@ def test_an_expired_lock_frees_the_draft(brief, rita, sam):
 
 
 def test_comments_thread_and_notify_mentions_and_the_replied_to(
-        brief, editor, rita, sam, django_capture_on_commit_callbacks):
+        brief, eddie, rita, sam, django_capture_on_commit_callbacks):
     # When rita comments mentioning eddie, and sam replies
     with django_capture_on_commit_callbacks(execute=True):
         first = comment_add(brief=brief, author=rita, body="@eddie is the intro right?")
@@ -174,7 +156,7 @@ def test_a_reply_to_another_briefs_comment_is_refused(ws, brief, rita):
         comment_add(brief=brief, author=rita, body="Reply", parent_id=comment.pk)
 
 
-def test_a_rejection_notifies_the_author_and_earlier_approvers(brief, editor, rita, sam):
+def test_a_rejection_notifies_the_author_and_earlier_approvers(brief, eddie, rita, sam):
     # Given rita's approval of one of two
     two_approvals(brief)
     review_approve(brief=brief, draft_id=best_draft(brief).pk, reviewer=rita)
@@ -260,11 +242,11 @@ def test_a_guest_rejection_notifies_the_author(brief, rita):
         ("eddie", "Legal (guest) rejected “Composting at home”: Claims unverified.")]
 
 
-def test_guest_links_are_sent_by_reviewers_never_by_the_briefs_author(ws, brief, editor):
+def test_guest_links_are_sent_by_reviewers_never_by_the_briefs_author(ws, brief, eddie):
     author_admin = factories.member(ws, Role.ADMIN)
     own = factories.brief_in_review(ws, title="Mine", created_by=author_admin)
     with pytest.raises(PermissionDenied, match="allows this"):
-        guest_link_create(brief=brief, created_by=editor, guest_name="Eve")
+        guest_link_create(brief=brief, created_by=eddie, guest_name="Eve")
     with pytest.raises(PermissionDenied, match="author cannot send it to a guest"):
         guest_link_create(brief=own, created_by=author_admin, guest_name="Eve")
     assert not GuestLink.objects.exists()
