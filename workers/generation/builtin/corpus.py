@@ -62,7 +62,9 @@ def corpus_documents(path: Path = DEFAULT_CORPUS) -> list[str]:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         lines = handle.read().translate(_QUOTES).splitlines()
     documents: list[str] = []
-    title, paragraphs, current = "", [], []
+    title = ""
+    paragraphs: list[str] = []
+    current: list[str] = []
 
     def end_paragraph() -> None:
         text = " ".join(" ".join(current).split())
