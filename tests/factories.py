@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from apps.accounts.services import user_create_member
 from apps.briefs.models import ContentBrief, ContentType
 from apps.core.models import Workspace
 from apps.generation.models import Backend, ModelProfile
+from apps.publishing.connectors.base import PublishItem
 
 _seq = itertools.count(1)
 
@@ -80,3 +83,17 @@ def brief_in_review(ws: Workspace, scores: tuple[float, ...] = (0.8, 0.6), **kwa
         for d in job.drafts.all()])
     created.refresh_from_db()
     return created
+
+
+ITEM_KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"
+
+
+def publish_item(**changes: Any) -> PublishItem:
+    """What a connector is handed: publication 41's short English post on composting."""
+    item = PublishItem(
+        idempotency_key=ITEM_KEY, publication_id=41, brief_id=7, revision=2,
+        title="Composting at home", body="# Start small\n\nA **bucket** will do.\n",
+        keywords=("compost", "home garden"), language="en", content_type="blog-post",
+        published_at=datetime(2025, 3, 14, 9, 30, tzinfo=UTC),
+    )
+    return replace(item, **changes)

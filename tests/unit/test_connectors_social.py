@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,27 +15,15 @@ from apps.publishing.connectors import (
     PublishResult,
     TransientPublishError,
 )
-from apps.publishing.connectors.base import PublishItem
 from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.ghost import GhostConnector, admin_token
 from apps.publishing.connectors.mastodon import MastodonConnector
 from apps.publishing.connectors.wordpress import slug_for
+from tests.factories import ITEM_KEY as KEY
+from tests.factories import publish_item
 from tests.http_peers import HttpPeer, Reply
 from tests.peers.ghost import GhostPeer
 from tests.peers.mastodon import MastodonPeer
-
-KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"
-
-
-def _item(**changes: object) -> PublishItem:
-    item = PublishItem(
-        idempotency_key=KEY, publication_id=41, brief_id=7, revision=2,
-        title="Composting at home", body="# Start small\n\nA **bucket** will do.\n",
-        keywords=("compost", "home garden"), language="en", content_type="blog-post",
-        published_at=datetime(2025, 3, 14, 9, 30, tzinfo=UTC),
-    )
-    return replace(item, **changes)  # type: ignore[arg-type]
-
 
 # --- Ghost ------------------------------------------------------------------------
 
@@ -54,12 +41,12 @@ def test_ghost_post_has_html_tags_status_and_a_marker_slug_and_is_made_once():
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
         connector.validate()
-        first = connector.publish(_item())
-        again = connector.publish(_item())
+        first = connector.publish(publish_item())
+        again = connector.publish(publish_item())
 
     [post] = ghost.posts.values()
     assert first == again == PublishResult(external_id=post["id"],
-                                           external_url=f"{ghost.url}/{slug_for(_item())}/")
+                                           external_url=f"{ghost.url}/{slug_for(publish_item())}/")
     assert post["title"] == "Composting at home"
     assert post["html"] == "<h1>Start small</h1>\n<p>A <strong>bucket</strong> will do.</p>"
     assert [t["name"] for t in post["tags"]] == ["compost", "home garden"]
@@ -70,7 +57,7 @@ def test_ghost_post_has_html_tags_status_and_a_marker_slug_and_is_made_once():
 def test_ghost_schedules_a_post_with_a_future_time():
     when = datetime.now(UTC) + timedelta(days=2)
     with GhostPeer() as ghost:
-        GhostConnector(url=ghost.url, key=ghost.admin_key).publish(_item(scheduled_at=when))
+        GhostConnector(url=ghost.url, key=ghost.admin_key).publish(publish_item(scheduled_at=when))
 
     [post] = ghost.posts.values()
     assert (post["status"], post["published_at"]) == ("scheduled", when.isoformat())
@@ -80,8 +67,8 @@ def test_ghost_scheduled_post_reports_when_ghost_will_publish_it():
     when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        result = connector.publish(_item(scheduled_at=when))
-        again = connector.publish(_item(scheduled_at=when))  # found by its slug
+        result = connector.publish(publish_item(scheduled_at=when))
+        again = connector.publish(publish_item(scheduled_at=when))  # found by its slug
 
     assert result == again
     assert result.scheduled_for == when
@@ -91,7 +78,7 @@ def test_ghost_publishes_at_once_a_time_too_near_for_ghost_to_schedule():
     soon = datetime.now(UTC) + timedelta(seconds=90)  # Ghost wants 2 minutes at least
     with GhostPeer() as ghost:
         result = GhostConnector(url=ghost.url, key=ghost.admin_key).publish(
-            _item(scheduled_at=soon))
+            publish_item(scheduled_at=soon))
 
     [post] = ghost.posts.values()
     assert post["status"] == "published"
@@ -119,7 +106,7 @@ def test_ghost_peer_refuses_to_schedule_without_a_published_at_2_minutes_ahead()
 def test_ghost_engagement_is_the_admin_apis_counts_for_the_post():
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        post_id = connector.publish(_item()).external_id
+        post_id = connector.publish(publish_item()).external_id
         before = connector.engagement(post_id)
         ghost.react(post_id, clicks=12, signups=3, paid_conversions=1, positive_feedback=5)
 
@@ -134,7 +121,7 @@ def test_ghost_engagement_is_the_admin_apis_counts_for_the_post():
 
 def test_ghost_peer_drops_unknown_includes_as_ghost_does():
     with GhostPeer() as ghost:
-        post_id = GhostConnector(url=ghost.url, key=ghost.admin_key).publish(_item()).external_id
+        post_id = GhostConnector(url=ghost.url, key=ghost.admin_key).publish(publish_item()).external_id
         ghost.react(post_id, clicks=2)
         with httpx.Client(headers={"authorization": f"Ghost {admin_token(ghost.admin_key)}"}) \
                 as client:
@@ -148,7 +135,7 @@ def test_ghost_peer_drops_unknown_includes_as_ghost_does():
 def test_ghost_engagement_of_a_site_without_counts_is_empty():
     with GhostPeer(counts=False) as ghost:  # drops the count includes it does not know
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        post_id = connector.publish(_item()).external_id
+        post_id = connector.publish(publish_item()).external_id
 
         engagement = connector.engagement(post_id)
 
@@ -169,7 +156,7 @@ def test_ghost_refuses_a_revoked_key_with_its_own_message():
 
 def test_ghost_validation_errors_are_permanent_with_the_message():
     with GhostPeer() as ghost, pytest.raises(PermanentPublishError) as refused:
-        GhostConnector(url=ghost.url, key=ghost.admin_key).publish(_item(title=" "))
+        GhostConnector(url=ghost.url, key=ghost.admin_key).publish(publish_item(title=" "))
 
     assert refused.value.message == ("The target refused creating the post (HTTP 422): "
                                      "Validation error, cannot save post.")
@@ -183,9 +170,9 @@ def test_ghost_500_twice_then_a_dropped_answer_still_makes_one_post():
         errors = []
         for _ in range(3):
             with pytest.raises(TransientPublishError) as failed:
-                connector.publish(_item())
+                connector.publish(publish_item())
             errors.append(failed.value.status)
-        result = connector.publish(_item())
+        result = connector.publish(publish_item())
 
     [post] = ghost.posts.values()
     assert errors == [500, 500, None]
@@ -196,7 +183,7 @@ def test_ghost_500_twice_then_a_dropped_answer_still_makes_one_post():
 def test_ghost_unpublish_deletes_the_post_and_tolerates_it_gone():
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        result = connector.publish(_item())
+        result = connector.publish(publish_item())
         connector.unpublish(result.external_id)
         connector.unpublish(result.external_id)
 
@@ -211,7 +198,7 @@ def test_mastodon_posts_one_status_with_visibility_language_warning_and_hashtags
         connector = MastodonConnector(url=peer.url, token="peer-token", visibility="unlisted",
                                       spoiler_text="gardening")
         connector.validate()
-        result = connector.publish(_item())
+        result = connector.publish(publish_item())
 
     [status] = peer.statuses.values()
     assert result == PublishResult(external_id=status["id"], external_url=status["url"])
@@ -226,7 +213,7 @@ def test_mastodon_posts_one_status_with_visibility_language_warning_and_hashtags
 def test_mastodon_splits_long_text_into_a_numbered_thread_at_the_server_limit():
     body = " ".join(f"word{i}" for i in range(120))  # ~900 characters
     with MastodonPeer(max_characters=300) as peer:
-        result = MastodonConnector(url=peer.url, token="peer-token").publish(_item(body=body))
+        result = MastodonConnector(url=peer.url, token="peer-token").publish(publish_item(body=body))
 
     statuses = list(peer.statuses.values())
     assert len(statuses) == 4
@@ -245,8 +232,8 @@ def test_mastodon_retry_after_lost_answers_reuses_the_idempotency_key():
         peer.fail("POST", "/api/v1/statuses", drop=True)
         for _ in range(3):
             with pytest.raises(TransientPublishError):
-                connector.publish(_item())
-        result = connector.publish(_item())
+                connector.publish(publish_item())
+        result = connector.publish(publish_item())
 
     [status] = peer.statuses.values()
     assert result.external_id == status["id"]
@@ -259,7 +246,7 @@ def test_mastodon_invalid_token_is_refused_credentials_and_429_honours_retry_aft
             MastodonConnector(url=peer.url, token="revoked").validate()
         peer.fail("POST", "/api/v1/statuses", status=429, headers={"Retry-After": "120"})
         with pytest.raises(TransientPublishError) as limited:
-            MastodonConnector(url=peer.url, token="peer-token").publish(_item())
+            MastodonConnector(url=peer.url, token="peer-token").publish(publish_item())
 
     assert refused.value.message.endswith("(HTTP 401): The access token is invalid")
     assert (limited.value.status, limited.value.retry_after) == (429, 120.0)
@@ -268,7 +255,7 @@ def test_mastodon_invalid_token_is_refused_credentials_and_429_honours_retry_aft
 def test_mastodon_engagement_counts_favourites_boosts_and_others_replies():
     with MastodonPeer(max_characters=120) as peer:
         connector = MastodonConnector(url=peer.url, token="peer-token")
-        result = connector.publish(_item(body="x " * 80))
+        result = connector.publish(publish_item(body="x " * 80))
         first = result.external_id.split(",")[0]
         peer.react(first, favourites=5, reblogs=2, replies=3)
         engagement = connector.engagement(result.external_id)
@@ -286,7 +273,7 @@ def test_mastodon_refuses_thread_lengths_that_leave_no_room_instead_of_splitting
     tiny = MastodonConnector(url="http://127.0.0.1:9", token="t", max_characters=60,
                              spoiler_text="A content warning that eats the limit")
     with pytest.raises(PermanentPublishError, match="the content warning leaves too few"):
-        tiny.preview(_item())
+        tiny.preview(publish_item())
 
     class Target:
         secret_encrypted = ""
@@ -299,9 +286,9 @@ def test_mastodon_refuses_thread_lengths_that_leave_no_room_instead_of_splitting
 def test_slack_gets_text_and_a_removed_webhook_pauses_the_target():
     with HttpPeer(Reply(200, "ok"), Reply(404, "no_service")) as peer:
         connector = ChatConnector(flavor="slack", webhook_url=f"{peer.url}/services/T/B/x")
-        result = connector.publish(_item())
+        result = connector.publish(publish_item())
         with pytest.raises(CredentialsRejected) as gone:
-            connector.publish(_item())
+            connector.publish(publish_item())
 
     assert result == PublishResult(external_id=KEY)
     assert peer.requests[0].json() == {
@@ -316,8 +303,8 @@ def test_discord_waits_for_the_message_id_and_honours_its_rate_limit():
     with HttpPeer(limited, Reply(200, {"id": "1189", "content": "…"})) as peer:
         connector = ChatConnector(flavor="discord", webhook_url=f"{peer.url}/api/webhooks/1/t")
         with pytest.raises(TransientPublishError) as slowed:
-            connector.publish(_item(body="y" * 3000))
-        result = connector.publish(_item(body="y" * 3000))
+            connector.publish(publish_item(body="y" * 3000))
+        result = connector.publish(publish_item(body="y" * 3000))
 
     assert slowed.value.retry_after == 2.0
     assert result == PublishResult(external_id="1189")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -12,29 +11,19 @@ import yaml
 from standardwebhooks.webhooks import Webhook
 
 from apps.publishing.connectors import PermanentPublishError, PublishResult
-from apps.publishing.connectors.base import PublishItem
 from apps.publishing.connectors.chat import ChatConnector
 from apps.publishing.connectors.file import FileConnector
 from apps.publishing.connectors.ghost import GhostConnector, admin_token
 from apps.publishing.connectors.mastodon import MastodonConnector
 from apps.publishing.connectors.webhook import WebhookConnector
 from apps.publishing.connectors.wordpress import slug_for
+from tests.factories import ITEM_KEY as KEY
+from tests.factories import publish_item
 from tests.http_peers import HttpPeer, Reply
 from tests.peers.ghost import GhostPeer
 from tests.peers.mastodon import MastodonPeer
 
-KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-
-
-def _item(**changes: object) -> PublishItem:
-    item = PublishItem(
-        idempotency_key=KEY, publication_id=41, brief_id=7, revision=2,
-        title="Composting at home", body="# Start small\n\nA **bucket** will do.\n",
-        keywords=("compost", "home garden"), language="en", content_type="blog-post",
-        published_at=datetime(2025, 3, 14, 9, 30, tzinfo=UTC),
-    )
-    return replace(item, **changes)  # type: ignore[arg-type]
 
 
 REVISED = {"revision": 3, "title": "Composting, revised", "body": "Two buckets are better.",
@@ -47,17 +36,17 @@ REVISED = {"revision": 3, "title": "Composting, revised", "body": "Two buckets a
 def test_ghost_update_edits_the_same_post_with_its_current_updated_at():
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        first = connector.publish(_item())
+        first = connector.publish(publish_item())
         before = ghost.posts[first.external_id]["updated_at"]
 
-        updated = connector.update(first.external_id, _item(**REVISED))
+        updated = connector.update(first.external_id, publish_item(**REVISED))
 
     [post] = ghost.posts.values()
     assert updated == first
     assert post["title"] == "Composting, revised"
     assert post["html"] == "<p>Two buckets are better.</p>"
     assert [t["name"] for t in post["tags"]] == ["compost"]
-    assert (post["status"], post["slug"]) == ("published", slug_for(_item()))
+    assert (post["status"], post["slug"]) == ("published", slug_for(publish_item()))
     assert post["updated_at"] > before
     assert ghost.calls("PUT", f"/ghost/api/admin/posts/{first.external_id}/") == 1
 
@@ -65,16 +54,16 @@ def test_ghost_update_edits_the_same_post_with_its_current_updated_at():
 def test_ghost_peer_refuses_a_stale_updated_at_and_the_connector_always_reads_it_fresh():
     with GhostPeer() as ghost:
         connector = GhostConnector(url=ghost.url, key=ghost.admin_key)
-        post_id = connector.publish(_item()).external_id
+        post_id = connector.publish(publish_item()).external_id
         stale = ghost.posts[post_id]["updated_at"]
-        connector.update(post_id, _item(title="Second"))
+        connector.update(post_id, publish_item(title="Second"))
         with httpx.Client(headers={"authorization": f"Ghost {admin_token(ghost.admin_key)}"}) \
                 as client:
             collision = client.put(f"{ghost.url}/ghost/api/admin/posts/{post_id}/?source=html",
                                    json={"posts": [{"title": "Lost", "updated_at": stale}]})
             missing = client.put(f"{ghost.url}/ghost/api/admin/posts/{post_id}/?source=html",
                                  json={"posts": [{"title": "Lost"}]})
-        connector.update(post_id, _item(title="Third"))
+        connector.update(post_id, publish_item(title="Third"))
 
     assert collision.status_code == 409
     assert collision.json()["errors"][0]["type"] == "UpdateCollisionError"
@@ -84,7 +73,7 @@ def test_ghost_peer_refuses_a_stale_updated_at_and_the_connector_always_reads_it
 
 def test_ghost_update_of_a_deleted_post_is_permanent_with_ghosts_message():
     with GhostPeer() as ghost, pytest.raises(PermanentPublishError) as refused:
-        GhostConnector(url=ghost.url, key=ghost.admin_key).update("f" * 24, _item())
+        GhostConnector(url=ghost.url, key=ghost.admin_key).update("f" * 24, publish_item())
 
     assert refused.value.status == 404
     assert "Resource not found error, cannot read post." in refused.value.message
@@ -96,9 +85,9 @@ def test_ghost_update_of_a_deleted_post_is_permanent_with_ghosts_message():
 def test_mastodon_update_edits_a_single_status_in_place():
     with MastodonPeer(max_characters=500) as mastodon:
         connector = MastodonConnector(url=mastodon.url, token="peer-token")
-        first = connector.publish(_item())
+        first = connector.publish(publish_item())
 
-        updated = connector.update(first.external_id, _item(**REVISED))
+        updated = connector.update(first.external_id, publish_item(**REVISED))
 
     [status] = mastodon.statuses.values()
     assert updated == first
@@ -118,11 +107,11 @@ def _thread(mastodon: MastodonPeer, external_id: str) -> list[dict]:
 def test_mastodon_update_of_a_3_part_thread_to_4_parts_edits_all_three_and_replies_once():
     with MastodonPeer(max_characters=300) as mastodon:
         connector = MastodonConnector(url=mastodon.url, token="peer-token")
-        first = connector.publish(_item(body=_words(90)))
+        first = connector.publish(publish_item(body=_words(90)))
         three = first.external_id.split(",")
 
-        updated = connector.update(first.external_id, _item(revision=3, body=_words(130)))
-        again = connector.update(first.external_id, _item(revision=3, body=_words(130)))
+        updated = connector.update(first.external_id, publish_item(revision=3, body=_words(130)))
+        again = connector.update(first.external_id, publish_item(revision=3, body=_words(130)))
 
     thread = _thread(mastodon, updated.external_id)
     assert len(three) == 3
@@ -143,11 +132,11 @@ def test_mastodon_update_of_a_3_part_thread_to_4_parts_edits_all_three_and_repli
 def test_mastodon_update_of_a_3_part_thread_to_2_parts_edits_two_and_deletes_the_third():
     with MastodonPeer(max_characters=300) as mastodon:
         connector = MastodonConnector(url=mastodon.url, token="peer-token")
-        first = connector.publish(_item(body=_words(90)))
+        first = connector.publish(publish_item(body=_words(90)))
         one, two, three = first.external_id.split(",")
 
-        updated = connector.update(first.external_id, _item(revision=3, body=_words(60)))
-        again = connector.update(first.external_id, _item(revision=3, body=_words(60)))
+        updated = connector.update(first.external_id, publish_item(revision=3, body=_words(60)))
+        again = connector.update(first.external_id, publish_item(revision=3, body=_words(60)))
 
     assert updated == again == PublishResult(external_id=f"{one},{two}",
                                              external_url=first.external_url)
@@ -163,7 +152,7 @@ def test_mastodon_peer_edits_and_deletes_only_the_callers_own_known_statuses():
     with MastodonPeer() as mastodon:
         mastodon.tokens.add("other-token")
         status_id = MastodonConnector(url=mastodon.url, token="peer-token").publish(
-            _item()).external_id
+            publish_item()).external_id
         url = f"{mastodon.url}/api/v1/statuses"
         answers = [
             httpx.put(f"{url}/{status_id}", json={"status": "x"}).status_code,
@@ -187,7 +176,7 @@ def test_chat_webhooks_cannot_edit_and_say_so():
     connector = ChatConnector(flavor="slack", webhook_url="http://127.0.0.1:9/hook")
 
     with pytest.raises(PermanentPublishError) as refused:
-        connector.update("x", _item())
+        connector.update("x", publish_item())
 
     assert refused.value.message == (
         "A slack incoming webhook can only post new messages, not edit one; announce the new "
@@ -200,7 +189,7 @@ def test_chat_webhooks_cannot_edit_and_say_so():
 def test_webhook_update_is_a_verified_publication_updated_event_naming_the_post():
     with HttpPeer(Reply(200, {})) as peer:
         result = WebhookConnector(url=f"{peer.url}/hooks", secret=SECRET).update(
-            "cms-7", _item(**REVISED))
+            "cms-7", publish_item(**REVISED))
 
     assert result == PublishResult(external_id="cms-7")
     [request] = peer.requests
@@ -220,9 +209,9 @@ def test_webhook_update_is_a_verified_publication_updated_event_naming_the_post(
 
 def test_file_update_rewrites_the_same_file_and_leaves_no_other(tmp_path):
     connector = FileConnector(folder=tmp_path, base_url="https://blog.example")
-    first = connector.publish(_item())
+    first = connector.publish(publish_item())
 
-    updated = connector.update(first.external_id, _item(**REVISED))
+    updated = connector.update(first.external_id, publish_item(**REVISED))
 
     assert updated == first == PublishResult(external_id="composting-at-home.md",
                                              external_url="https://blog.example/composting-at-home")
@@ -238,6 +227,6 @@ def test_file_update_rewrites_the_same_file_and_leaves_no_other(tmp_path):
 
 def test_file_update_refuses_a_name_outside_its_folder(tmp_path):
     with pytest.raises(PermanentPublishError) as refused:
-        FileConnector(folder=tmp_path / "posts").update("../escape.md", _item())
+        FileConnector(folder=tmp_path / "posts").update("../escape.md", publish_item())
 
     assert refused.value.message == f"'../escape.md' is not a post of {tmp_path / 'posts'}."
