@@ -1,4 +1,4 @@
-"""The API's shapes of a brief, of content types and style guides, and of a bulk import.
+"""The API's shapes of a brief, of content types and of style guides.
 
 Input validation stops at field values; whether a brief may be created or moved
 is the services' call. Links are paths (`/api/v1/...`, `/ws/...`), valid on any host.
@@ -165,16 +165,3 @@ class StyleGuideSerializer(serializers.ModelSerializer):
         model = StyleGuide
         fields = ["id", "name", "tone", "banned_terms", "required_terms", "example_texts",
                   "created_at", "updated_at"]
-
-
-class ImportRowSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text="1-based, as in the file (the CSV header is row 0)")
-    status = serializers.ChoiceField(choices=["created", "refused"])
-    brief_id = serializers.IntegerField(allow_null=True)
-    errors = serializers.DictField(help_text="per field, when refused")
-
-
-class ImportReportSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    refused = serializers.IntegerField()
-    rows = ImportRowSerializer(many=True)

@@ -31,7 +31,7 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS
-from apps.briefs.serializers import BriefCreateSerializer, ImportReportSerializer
+from apps.briefs.serializers import BriefCreateSerializer
 from apps.core.errors import NotFound
 from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
@@ -58,6 +58,7 @@ from apps.integrations.serializers import (
     EndpointSerializer,
     EndpointUpdateSerializer,
     FeedSerializer,
+    ImportReportSerializer,
     RecurringBriefSerializer,
     SecretSerializer,
     SubscriptionCreatedSerializer,

@@ -1,4 +1,5 @@
-"""API shapes of inbound endpoints, subscriptions, deliveries, feeds and recurring briefs.
+"""API shapes of inbound endpoints, subscriptions, deliveries, feeds, recurring briefs and the
+report of a bulk brief import.
 
 Secrets are never returned, except once, in the answer that created or rotated them.
 """
@@ -128,3 +129,15 @@ class RecurringBriefSerializer(WorkspaceContentTypeMixin, serializers.ModelSeria
                   "next_run_at", "last_run_at", "created_at"]
         read_only_fields = ["next_run_at", "last_run_at", "created_at"]
 
+
+class ImportRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1-based, as in the file (the CSV header is row 0)")
+    status = serializers.ChoiceField(choices=["created", "refused"])
+    brief_id = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(help_text="per field, when refused")
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    rows = ImportRowSerializer(many=True)
