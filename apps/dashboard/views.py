@@ -262,14 +262,16 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, form: Any,
                    form_key: Any, decide: Callable[[Any], object], done: str) -> HttpResponse:
-    """Run one review action; show the form's or the domain's refusal on the brief page."""
+    """Run one review action; show the form's or the domain's refusal on the brief page, with
+    what the user typed still in the form."""
     brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
     try:
         decide(brief)
     except DomainError as exc:
-        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc))
+        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc),
+                           bound={form_key: form})
     messages.success(request, done)
     return redirect("dashboard:brief", brief_id=brief_id)
 

@@ -41,21 +41,15 @@
     return field.value !== field.defaultValue;
   }
 
-  // A form the server sent back with errors holds the user's refused input too.
-  function refused(form) {
-    return form.querySelector(".field-error, .alert.error") !== null;
-  }
-
   // Unsent input anywhere inside `node`.
   function holdsInput(node) {
     if (node.nodeType !== Node.ELEMENT_NODE) return false;
     if (node.matches(FIELDS)) return changed(node);
-    return Array.prototype.some.call(node.querySelectorAll(FIELDS), changed) ||
-      (node.matches("form") && refused(node)) ||
-      Array.prototype.some.call(node.querySelectorAll("form"), refused);
+    return Array.prototype.some.call(node.querySelectorAll(FIELDS), changed);
   }
 
-  // What the server said once and will not say again (a refusal, a guest link shown once).
+  // What the server said once and will not say again: a refusal, a form sent back refused
+  // with the user's input in it, a guest link shown once.
   function kept(node) {
     return node.nodeType === Node.ELEMENT_NODE &&
       (node.matches("[data-live-keep]") || node.querySelector("[data-live-keep]") !== null);
