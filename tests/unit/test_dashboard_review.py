@@ -47,6 +47,11 @@ def test_a_stale_edit_is_refused_with_409_and_the_text_kept_in_the_form(brief, r
                                     {"text": "Rita's version.", "base_revision": 1})
     assert response.status_code == 409
     assert b"Revision 2 was saved meanwhile" in response.content
+    # in her editor, open, in a form the page's live updates leave alone
+    html = response.content.decode()
+    assert f'id="edit-{draft.pk}" data-edit' in html and '/lock/" open>' in html
+    assert f'/drafts/{draft.pk}/edit/" data-live-keep>' in html
+    assert ">Rita&#x27;s version.</textarea>" in html
 
 
 def test_the_lock_endpoint_names_the_holder_to_a_second_reviewer(brief, rita):
