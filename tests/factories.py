@@ -10,6 +10,13 @@ from typing import Any
 from apps.accounts.services import user_create_member
 from apps.briefs.models import ContentBrief, ContentType
 from apps.core.models import Workspace
+from apps.datasets.models import DatasetVersion
+from apps.datasets.services import (
+    dataset_create,
+    dataset_import_upload,
+    dataset_version_build,
+    dataset_version_create,
+)
 from apps.generation.models import Backend, ModelProfile
 from apps.publishing.connectors.base import PublishItem
 
@@ -97,3 +104,19 @@ def publish_item(**changes: Any) -> PublishItem:
         published_at=datetime(2025, 3, 14, 9, 30, tzinfo=UTC),
     )
     return replace(item, **changes)
+
+
+# The garden corpus split as the training tests want it: English pages, a fixed seed.
+GARDEN_SPLIT = {"min_chars": 150, "languages": ["en"], "seed": 7, "test_share": 0.2}
+
+
+def built_dataset_version(ws: Workspace, files: dict[str, bytes],
+                          options: dict[str, Any] | None = None) -> DatasetVersion:
+    """A dataset "Garden" of `files`, and a version of it built here, split by `options`."""
+    dataset = dataset_create(workspace=ws, name="Garden")
+    for name, data in files.items():
+        dataset_import_upload(dataset=dataset, filename=name, data=data)
+    version = dataset_version_create(dataset=dataset, options=options or GARDEN_SPLIT)
+    dataset_version_build(version_id=version.pk, worker_id="w")
+    version.refresh_from_db()
+    return version

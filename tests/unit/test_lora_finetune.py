@@ -13,10 +13,6 @@ import pytest
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.datasets.services import (
-    dataset_create,
-    dataset_import_upload,
-    dataset_version_build,
-    dataset_version_create,
     dataset_version_train,
 )
 from apps.generation.models import ModelVersion, TrainingKind
@@ -56,13 +52,8 @@ def test_any_local_causal_lm_is_fine_tuned_with_lora_on_a_dataset_version(
     admin = factories.member(ws, Role.ADMIN)
     own = models_dir / "workspaces" / str(ws.pk)
     shutil.copytree(tiny_llama, own / "tiny-llama")
-    dataset = dataset_create(workspace=ws, name="Garden")
-    for name, data in garden_files.items():
-        dataset_import_upload(dataset=dataset, filename=name, data=data)
-    version = dataset_version_create(dataset=dataset, options={
-        "min_chars": 150, "languages": ["en"], "seed": 7, "validation_share": 0.2,
-        "test_share": 0.2})
-    dataset_version_build(version_id=version.pk, worker_id="w")
+    version = factories.built_dataset_version(
+        ws, garden_files, options=factories.GARDEN_SPLIT | {"validation_share": 0.2})
     # when an admin fine-tunes it with LoRA over the API and a worker runs it
     started = client_for(admin).post(
         f"/api/v1/dataset-versions/{version.pk}/train/",
@@ -83,12 +74,9 @@ def test_any_local_causal_lm_is_fine_tuned_with_lora_on_a_dataset_version(
 @pytest.mark.django_db
 def test_a_base_model_outside_the_workspaces_folders_is_refused(ws, models_dir, datasets_dir,
                                                                  garden_files, tiny_llama):
-    dataset = dataset_create(workspace=ws, name="Garden")
-    for name in ("questions.csv", "notes.jsonl"):
-        dataset_import_upload(dataset=dataset, filename=name, data=garden_files[name])
-    version = dataset_version_create(dataset=dataset, options={"min_chars": 100})
-    dataset_version_build(version_id=version.pk, worker_id="w")
-    version.refresh_from_db()
+    version = factories.built_dataset_version(
+        ws, {name: garden_files[name] for name in ("questions.csv", "notes.jsonl")},
+        options={"min_chars": 100})
     other = factories.workspace()
     theirs = models_dir / "workspaces" / str(other.pk) / "tiny-llama"
     shutil.copytree(tiny_llama, theirs)

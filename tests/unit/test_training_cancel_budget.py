@@ -51,17 +51,6 @@ from workers.tasks.generation import train
 pytestmark = pytest.mark.django_db
 
 
-def built_version(ws, garden_files: dict[str, bytes]) -> DatasetVersion:  # noqa: ANN001
-    dataset = dataset_create(workspace=ws, name="Garden")
-    for name, data in garden_files.items():
-        dataset_import_upload(dataset=dataset, filename=name, data=data)
-    version = dataset_version_create(dataset=dataset, options={
-        "min_chars": 150, "languages": ["en"], "seed": 7, "test_share": 0.2})
-    dataset_version_build(version_id=version.pk, worker_id="w")
-    version.refresh_from_db()
-    return version
-
-
 def worker_process(call: str, models_dir: Path, datasets_dir: Path) -> subprocess.Popen:
     """A worker of its own (as `manage.py` would start one) running `call`, printing its
     result."""
@@ -120,7 +109,7 @@ def test_a_real_worker_stops_training_soon_after_the_cancel(models_dir, datasets
                                                             garden_files):
     # given a long fine-tuning run that a worker process is training
     ws = factories.workspace()
-    version = built_version(ws, garden_files)
+    version = factories.built_dataset_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE, parameters={
         "steps": 5_000, "max_seconds": None, "threads": 1})
     worker = worker_process(f"from workers.tasks.generation import train\n"
@@ -147,7 +136,7 @@ def test_a_real_worker_stops_training_soon_after_the_cancel(models_dir, datasets
 def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
         ws, admin, models_dir, datasets_dir, garden_files):
     # given a workspace whose monthly budget holds 60 steps of fine-tuning
-    version = built_version(ws, garden_files)
+    version = factories.built_dataset_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE,
                                 parameters={"steps": 400, "max_seconds": None, "threads": 1})
     # the plan's batch of 4 windows as long as the tiny model's positions
@@ -174,7 +163,7 @@ def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
 
 def test_a_finished_run_counts_the_engines_tokens_and_its_time(ws, models_dir, datasets_dir,
                                                              garden_files):
-    version = built_version(ws, garden_files)
+    version = factories.built_dataset_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE,
                                 parameters={"steps": 20, "max_seconds": None, "threads": 1})
     assert train.apply(args=(run.pk,)).get() == "trained"

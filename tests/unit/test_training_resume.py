@@ -18,10 +18,6 @@ from django.db import connection
 
 from aigc_platform.processes import database_url
 from apps.datasets.services import (
-    dataset_create,
-    dataset_import_upload,
-    dataset_version_build,
-    dataset_version_create,
     dataset_version_train,
 )
 from apps.generation.models import ModelVersion, TrainingKind, TrainingRun, TrainingState
@@ -38,13 +34,7 @@ STEPS = 300  # about 3 s of the tiny model: long enough to be killed after a che
 def test_a_killed_run_resumes_from_its_last_checkpoint(models_dir, datasets_dir, garden_files):
     # given a fine-tuning run on a built dataset version, started by a worker process
     ws = factories.workspace()
-    dataset = dataset_create(workspace=ws, name="Garden")
-    for name, data in garden_files.items():
-        dataset_import_upload(dataset=dataset, filename=name, data=data)
-    version = dataset_version_create(dataset=dataset, options={
-        "min_chars": 150, "languages": ["en"], "seed": 7, "test_share": 0.2})
-    dataset_version_build(version_id=version.pk, worker_id="w")
-    version.refresh_from_db()
+    version = factories.built_dataset_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE, parameters={
         "steps": STEPS, "max_seconds": None, "threads": 1})
     output = models_dir / "workspaces" / str(ws.pk) / run.output_model
