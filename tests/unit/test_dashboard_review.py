@@ -51,7 +51,7 @@ def test_a_stale_edit_is_refused_with_409_and_the_text_kept_in_the_form(brief, r
     html = response.content.decode()
     assert f'id="edit-{draft.pk}" data-edit' in html and '/lock/" open>' in html
     assert f'/drafts/{draft.pk}/edit/" data-live-keep>' in html
-    assert ">Rita&#x27;s version.</textarea>" in html
+    assert ">\nRita&#x27;s version.</textarea>" in html
 
 
 def test_the_lock_endpoint_names_the_holder_to_a_second_reviewer(brief, rita):
