@@ -109,39 +109,33 @@ class IdCursorPagination(pagination.CursorPagination):
     max_page_size = 200
 
 
-class WorkspaceListApi(ApiBase, generics.ListAPIView):
-    """A list of one workspace's rows, filtered (django-filter), ordered, cursor-paginated.
-
-    Subclasses give `rows(workspace)`; `roles` decides who may read.
-    """
+class WorkspaceRowsApi(ApiBase, generics.GenericAPIView):
+    """Rows of the caller's workspace only: subclasses give `rows(workspace)`; `roles`
+    decides who may read."""
 
     roles: Iterable[str] = CAN_VIEW
+
+    def rows(self, workspace: Workspace) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
+            return self.rows(Workspace(pk=0)).none()
+        return self.rows(request_workspace(self.request, self.roles))
+
+
+class WorkspaceListApi(WorkspaceRowsApi, generics.ListAPIView):
+    """A list of one workspace's rows, filtered (django-filter), ordered, cursor-paginated."""
+
     pagination_class = IdCursorPagination
     filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
     ordering_fields = ["id", "created_at"]
 
-    def rows(self, workspace: Workspace) -> QuerySet:
-        raise NotImplementedError
 
-    def get_queryset(self) -> QuerySet:
-        if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
-            return self.rows(Workspace(pk=0)).none()
-        return self.rows(request_workspace(self.request, self.roles))
-
-
-class WorkspaceDetailApi(ApiBase, generics.RetrieveAPIView):
+class WorkspaceDetailApi(WorkspaceRowsApi, generics.RetrieveAPIView):
     """One row of the caller's workspace; another workspace's row is a 404."""
 
-    roles: Iterable[str] = CAN_VIEW
     lookup_url_kwarg = "pk"
-
-    def rows(self, workspace: Workspace) -> QuerySet:
-        raise NotImplementedError
-
-    def get_queryset(self) -> QuerySet:
-        if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
-            return self.rows(Workspace(pk=0)).none()
-        return self.rows(request_workspace(self.request, self.roles))
 
 
 class IdFilter(django_filters.Filter):
