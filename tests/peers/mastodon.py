@@ -76,11 +76,8 @@ class MastodonPeer(PeerServer):
         if key and (token, key) in self._by_key:  # the same status, not a second one
             return Answer(200, self.statuses[self._by_key[(token, key)]])
         text, spoiler = str(data.get("status", "")), str(data.get("spoiler_text", ""))
-        if not text.strip():
-            return Answer(422, {"error": "Validation failed: Text can't be blank"})
-        if len(URL_RE.sub("x" * 23, text)) + len(spoiler) > self.max_characters:
-            return Answer(422, {"error": "Validation failed: Text character limit of "
-                                         f"{self.max_characters} exceeded"})
+        if refusal := self._text_refusal(text, spoiler):
+            return refusal
         visibility = data.get("visibility", "public")
         if visibility not in VISIBILITIES:
             return Answer(422, {"error": f"Validation failed: Visibility '{visibility}' is "
@@ -104,15 +101,21 @@ class MastodonPeer(PeerServer):
             self._by_key[(token, key)] = status_id
         return Answer(200, status)
 
-    def _edit(self, status: dict[str, Any], data: dict[str, Any]) -> Answer:
-        """`PUT /api/v1/statuses/:id` (Mastodon 3.5+): new text, warning and language;
-        `edited_at` set; visibility and thread place cannot change."""
-        text, spoiler = str(data.get("status", "")), str(data.get("spoiler_text", ""))
+    def _text_refusal(self, text: str, spoiler: str) -> Answer | None:
+        """Mastodon's 422 for a blank or too long status (a link counts as 23 characters)."""
         if not text.strip():
             return Answer(422, {"error": "Validation failed: Text can't be blank"})
         if len(URL_RE.sub("x" * 23, text)) + len(spoiler) > self.max_characters:
             return Answer(422, {"error": "Validation failed: Text character limit of "
                                          f"{self.max_characters} exceeded"})
+        return None
+
+    def _edit(self, status: dict[str, Any], data: dict[str, Any]) -> Answer:
+        """`PUT /api/v1/statuses/:id` (Mastodon 3.5+): new text, warning and language;
+        `edited_at` set; visibility and thread place cannot change."""
+        text, spoiler = str(data.get("status", "")), str(data.get("spoiler_text", ""))
+        if refusal := self._text_refusal(text, spoiler):
+            return refusal
         status.update(text=text, content=f"<p>{text}</p>", spoiler_text=spoiler,
                       sensitive=bool(spoiler), language=data.get("language", status["language"]),
                       edited_at=datetime.now(UTC).isoformat())
