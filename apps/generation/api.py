@@ -24,6 +24,7 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_TRAIN, CAN_VIEW
 from apps.core.models import Workspace
+from apps.generation.accounting import budget_left, training_usage_since
 from apps.generation.models import (
     GenerationJob,
     JobState,
@@ -89,7 +90,8 @@ class JobDetailApi(ApiBase, APIView):
 
 @extend_schema(methods=["GET"], parameters=[UsageQuerySerializer], responses=UsageSerializer)
 class UsageApi(ApiBase, APIView):
-    """What the workspace's jobs used since a day, per model, and this month's budget."""
+    """What the workspace's jobs used since a day, per model, and its training runs; this
+    month's budget, and what generation and training together left of it."""
 
     read_scope = "briefs:read"
 
@@ -106,7 +108,9 @@ class UsageApi(ApiBase, APIView):
                        device_seconds=sum(r.device_seconds for r in rows))
         return Response(UsageSerializer({
             "since": since, "models": rows, "totals": totals,
-            "budget": budget_monthly(workspace_id=workspace.pk)}).data)
+            "budget": budget_monthly(workspace_id=workspace.pk),
+            "training": training_usage_since(workspace_id=workspace.pk, since=since),
+            "budget_left": budget_left(workspace_id=workspace.pk)}).data)
 
 
 @extend_schema(methods=["POST"], request=ModelProfileSerializer,

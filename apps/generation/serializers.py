@@ -203,12 +203,27 @@ class BudgetSerializer(serializers.Serializer):
     device_seconds_left = serializers.FloatField(allow_null=True)
 
 
+class TrainingUsageSerializer(serializers.Serializer):
+    runs = serializers.IntegerField()
+    tokens = serializers.IntegerField(help_text="tokens trained on")
+    device_seconds = serializers.FloatField(help_text="seconds a worker held the runs")
+
+
+class BudgetLeftSerializer(serializers.Serializer):
+    tokens = serializers.IntegerField(allow_null=True)
+    device_seconds = serializers.FloatField(allow_null=True)
+
+
 class UsageSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     models = UsageRowSerializer(many=True, help_text="jobs that generated since `since`, "
                                                      "per model")
     totals = UsageTotalsSerializer()
-    budget = BudgetSerializer()
+    budget = BudgetSerializer(help_text="the month's caps against what generation used")
+    training = TrainingUsageSerializer(help_text="training runs started since `since`")
+    budget_left = BudgetLeftSerializer(help_text="what generation and training together left "
+                                                 "of the month's caps (null: no cap); a new "
+                                                 "job or run is refused at 0")
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):

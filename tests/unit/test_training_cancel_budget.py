@@ -4,17 +4,14 @@ training's tokens and device time counted in the workspace's monthly budget."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
-from django.conf import settings
-from django.db import connection
+from django.db import connections
 
-from aigc_platform.processes import database_url
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.datasets.models import DatasetVersion, VersionState
@@ -49,19 +46,15 @@ from workers.generation.progress import LossPoint
 from workers.tasks.generation import train
 
 pytestmark = pytest.mark.django_db
+T = TypeVar("T")
 
 
-def worker_process(call: str, models_dir: Path, datasets_dir: Path) -> subprocess.Popen:
-    """A worker of its own (as `manage.py` would start one) running `call`, printing its
-    result."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = "
-         f"'aigc_platform.settings'; django.setup()\n{call}"],
-        env=os.environ | {"DATABASE_URL": database_url(connection.settings_dict),
-                          "AIGC_MODELS_DIR": str(models_dir),
-                          "AIGC_DATASETS_DIR": str(datasets_dir),
-                          "AIGC_VAR_DIR": str(settings.VAR_DIR)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def as_worker(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work` as a worker does it: on its own thread, with its own database connection."""
+    try:
+        return work(*args, **kwargs)
+    finally:
+        connections.close_all()
 
 
 def wait_for(check, seconds: float = 90) -> None:  # noqa: ANN001
@@ -107,22 +100,21 @@ def test_a_cancelled_running_run_stops_its_worker_at_the_next_report_and_writes_
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_stops_training_soon_after_the_cancel(models_dir, datasets_dir,
                                                             garden_files):
-    # given a long fine-tuning run that a worker process is training
+    # given a long fine-tuning run that a worker is training
     ws = factories.workspace()
     version = factories.built_dataset_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE, parameters={
         "steps": 5_000, "max_seconds": None, "threads": 1})
-    worker = worker_process(f"from workers.tasks.generation import train\n"
-                            f"print(train.apply(args=({run.pk},)).get())", models_dir,
-                            datasets_dir)
-    wait_for(lambda: len(TrainingRun.objects.get(pk=run.pk).loss_curve) >= 2)
-    # when an admin cancels it
-    training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
-    cancelled_at = time.monotonic()
-    # then the worker stops within a second, the run stays cancelled, and nothing is written
-    out, _ = worker.communicate(timeout=60)
+
+    with ThreadPoolExecutor(1) as pool:
+        worker = pool.submit(as_worker, lambda: train.apply(args=(run.pk,)).get())
+        wait_for(lambda: len(TrainingRun.objects.get(pk=run.pk).loss_curve) >= 2)
+        # when an admin cancels it
+        training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
+        cancelled_at = time.monotonic()
+        # then the worker stops within a second or so, and the run stays cancelled
+        assert worker.result(timeout=60) == "failed"  # the task's word for "did not train"
     assert time.monotonic() - cancelled_at < 5
-    assert worker.returncode == 0 and out.strip() == "failed"  # the task's word for "stopped"
     run.refresh_from_db()
     assert run.state == TrainingState.CANCELLED and run.error == ""
     assert run.loss_curve[-1][0] < 5_000
@@ -159,6 +151,11 @@ def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
     answer = logged_in(admin).post("/api/v1/training-runs/", {"kind": "finetune"},
                                    content_type="application/json")
     assert answer.status_code == 429
+    # and the usage API shows what training used and what is left of the month
+    usage = logged_in(admin).get("/api/v1/usage/").json()
+    assert usage["training"] == {"runs": 1, "tokens": run.tokens_trained,
+                                 "device_seconds": run.device_seconds}
+    assert usage["budget_left"] == {"tokens": 0, "device_seconds": None}
 
 
 def test_a_finished_run_counts_the_engines_tokens_and_its_time(ws, models_dir, datasets_dir,
@@ -197,19 +194,17 @@ def test_an_admin_cancels_a_queued_build_over_the_api(ws, admin, datasets_dir, g
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_build_stops_at_its_next_progress_report(models_dir, datasets_dir,
-                                                          many_documents):
+def test_a_running_build_stops_at_its_next_progress_report(datasets_dir, many_documents):
     ws = factories.workspace()
     dataset = dataset_create(workspace=ws, name="Notes")
     dataset_import_upload(dataset=dataset, filename="notes.jsonl", data=many_documents)
     version = dataset_version_create(dataset=dataset)
-    worker = worker_process("from apps.datasets.services import dataset_version_build\n"
-                            f"print(dataset_version_build(version_id={version.pk}, "
-                            "worker_id='w'))", models_dir, datasets_dir)
-    wait_for(lambda: DatasetVersion.objects.get(pk=version.pk).progress > 0)
-    dataset_version_cancel(version=DatasetVersion.objects.get(pk=version.pk))
-    out, _ = worker.communicate(timeout=60)
-    assert out.strip() == "stopped"
+    with ThreadPoolExecutor(1) as pool:  # the worker, on a thread of its own
+        worker = pool.submit(as_worker, dataset_version_build, version_id=version.pk,
+                             worker_id="w")
+        wait_for(lambda: DatasetVersion.objects.get(pk=version.pk).progress > 0)
+        dataset_version_cancel(version=DatasetVersion.objects.get(pk=version.pk))
+        assert worker.result(timeout=60) == "stopped"
     version.refresh_from_db()
     assert version.state == VersionState.CANCELLED and version.progress < 1
     assert version.stats == {} and not version_dir(version).exists()
