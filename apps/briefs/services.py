@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
-from apps.briefs.models import ContentBrief, ContentType, Origin, StyleGuide
-from apps.briefs.prompting import template_validate
+from apps.briefs.models import ContentBrief, ContentType, Origin, StyleGuide, TargetFormat
+from apps.briefs.prompting import style_guide_default, template_validate
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
@@ -48,6 +48,7 @@ def brief_create(
         raise DomainError("Unknown content type for this workspace.")
     if style_guide is not None and style_guide.workspace_id != workspace.pk:
         raise DomainError("Unknown style guide for this workspace.")
+    style_guide = style_guide or style_guide_default(content_type)
     try:
         # The unique constraint decides between two concurrent pushes of one id.
         with transaction.atomic():
@@ -98,6 +99,7 @@ def brief_fields_for_prompt(brief: ContentBrief) -> dict[str, Any]:
         "language": brief.language,
         "source_material": brief.source_material,
         "feedback": brief.feedback,
+        "target_format": brief.content_type.target_format,
         "banned_terms": ", ".join(guide.banned_terms) if guide else "",
         "required_terms": ", ".join(guide.required_terms) if guide else "",
         # Whole texts, one paragraph block each: models imitate examples best verbatim.
@@ -107,14 +109,15 @@ def brief_fields_for_prompt(brief: ContentBrief) -> dict[str, Any]:
 
 
 CONTENT_TYPE_FIELDS = ("name", "slug", "prompt_template", "default_length", "default_variants",
-                       "language", "model_profile")
-STYLE_GUIDE_FIELDS = ("name", "tone", "banned_terms", "required_terms", "example_texts")
+                       "language", "model_profile", "target_format", "style_guide")
+STYLE_GUIDE_FIELDS = ("name", "tone", "banned_terms", "required_terms", "example_texts",
+                      "workspace_default")
+RELATIONS = ("model_profile", "style_guide")
 
 
 def _audit_values(row: ContentType | StyleGuide, names: tuple[str, ...]) -> dict[str, Any]:
     """The audited view of a row: plain values, relations by id."""
-    return {name: getattr(row, f"{name}_id" if name == "model_profile" else name)
-            for name in names}
+    return {name: getattr(row, f"{name}_id" if name in RELATIONS else name) for name in names}
 
 
 def _content_type_save(content_type: ContentType, *, action: str, actor: Actor,
@@ -123,6 +126,9 @@ def _content_type_save(content_type: ContentType, *, action: str, actor: Actor,
     profile = content_type.model_profile
     if profile is not None and profile.workspace_id != content_type.workspace_id:
         raise DomainError("Unknown model profile for this workspace.")
+    guide = content_type.style_guide
+    if guide is not None and guide.workspace_id != content_type.workspace_id:
+        raise DomainError("Unknown style guide for this workspace.")
     try:
         # The unique constraint decides between two concurrent writes of one slug.
         with transaction.atomic():
@@ -147,13 +153,15 @@ def content_type_create(
     default_variants: int = 3,
     language: str = "en",
     model_profile: ModelProfile | None = None,
+    target_format: str = TargetFormat.MARKDOWN,
+    style_guide: StyleGuide | None = None,
     actor: Actor = None,
 ) -> ContentType:
     """A new content type; its template may only use the known prompt fields."""
     content_type = ContentType(
         workspace=workspace, name=name, slug=slug, prompt_template=prompt_template,
         default_length=default_length, default_variants=default_variants, language=language,
-        model_profile=model_profile,
+        model_profile=model_profile, target_format=target_format, style_guide=style_guide,
     )
     return _content_type_save(content_type, action="content_type.created", actor=actor)
 
@@ -181,11 +189,17 @@ def style_guide_create(
     banned_terms: list[str] | None = None,
     required_terms: list[str] | None = None,
     example_texts: list[str] | None = None,
+    workspace_default: bool = False,
     actor: Actor = None,
 ) -> StyleGuide:
+    """A new style guide; the workspace's default one (for briefs whose content type names
+    none) when `workspace_default`, taking over from the earlier default."""
+    if workspace_default:
+        _default_release(workspace_id=workspace.pk)
     guide = StyleGuide.objects.create(
         workspace=workspace, name=name, tone=tone, banned_terms=banned_terms or [],
         required_terms=required_terms or [], example_texts=example_texts or [],
+        workspace_default=workspace_default,
     )
     audit_record(workspace_id=workspace.pk, action="style_guide.created", subject=guide,
                  actor=actor, after=_audit_values(guide, STYLE_GUIDE_FIELDS))
@@ -200,6 +214,8 @@ def style_guide_update(*, style_guide: StyleGuide, actor: Actor = None,
     if unknown:
         raise DomainError(f"Style guides have no field(s) {', '.join(sorted(unknown))}.")
     before = _audit_values(style_guide, STYLE_GUIDE_FIELDS)
+    if changes.get("workspace_default"):
+        _default_release(workspace_id=style_guide.workspace_id, keep=style_guide.pk)
     for name, value in changes.items():
         setattr(style_guide, name, value)
     style_guide.save()
@@ -207,3 +223,9 @@ def style_guide_update(*, style_guide: StyleGuide, actor: Actor = None,
                  subject=style_guide, actor=actor, before=before,
                  after=_audit_values(style_guide, STYLE_GUIDE_FIELDS))
     return style_guide
+
+
+def _default_release(*, workspace_id: int, keep: int | None = None) -> None:
+    """The workspace's default style guide stops being it (one default per workspace)."""
+    StyleGuide.objects.filter(workspace_id=workspace_id, workspace_default=True).exclude(
+        pk=keep).update(workspace_default=False)

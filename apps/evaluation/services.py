@@ -8,9 +8,14 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import transaction
 
-from apps.briefs.models import ContentBrief, ContentType
+from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.briefs.presets import PRESETS
-from apps.briefs.services import content_type_create, content_type_update
+from apps.briefs.services import (
+    content_type_create,
+    content_type_update,
+    style_guide_create,
+    style_guide_update,
+)
 from apps.core.models import Workspace
 from apps.core.services import Actor, event_emit
 from apps.evaluation import gating, selectors
@@ -220,13 +225,18 @@ def evaluation_settings_set(*, workspace_id: int, auto_approve: bool | None = No
 @transaction.atomic
 def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> list[ContentType]:
     """The six domains' content types in English and Chinese (apps/briefs/presets.py), each
-    with its gate. Idempotent: a preset already loaded is brought back to the preset, so
-    running it again after an upgrade applies improved presets."""
+    with its gate, its target format and its style guide (the domain's tone and bans).
+    Idempotent: a preset already loaded is brought back to the preset, so running it again
+    after an upgrade applies improved presets."""
     loaded = []
     for preset in PRESETS:
-        fields = {"name": preset.name, "prompt_template": preset.prompt_template,
-                  "default_length": preset.default_length,
-                  "default_variants": preset.default_variants, "language": preset.language}
+        wanted = preset.style_guide
+        guide_fields = {"tone": wanted.tone, "banned_terms": list(wanted.banned_terms)}
+        guide = StyleGuide.objects.filter(workspace=workspace, name=wanted.name).first()
+        guide = (style_guide_update(style_guide=guide, actor=actor, **guide_fields) if guide
+                 else style_guide_create(workspace=workspace, name=wanted.name, actor=actor,
+                                         **guide_fields))
+        fields = {**preset.content_type_fields(), "style_guide": guide}
         existing = ContentType.objects.filter(workspace=workspace, slug=preset.slug).first()
         content_type = (content_type_update(content_type=existing, actor=actor, **fields)
                         if existing else content_type_create(workspace=workspace, slug=preset.slug,

@@ -190,7 +190,7 @@ def job_request(job: GenerationJob) -> GenerationRequest:
         model = local_model(profile)
     return request_for_job(
         job_id=job.pk, prompt=job.prompt, variants=job.variants,
-        target_words=job.brief.target_length,
+        target_words=job.brief.target_length, language_tag=job.brief.language,
         backend=profile.backend if profile else None,
         model=model,
         parameters=profile.parameters if profile else {},

@@ -74,7 +74,7 @@ def test_content_type_input_is_refused_field_by_field(ws, editor):
         "prompt_template": [
             "Unknown prompt fields: subject. Known: title, topic, audience, tone, keywords, "
             "target_length, language, source_material, feedback, banned_terms, required_terms, "
-            "example_texts, reference_texts."],
+            "example_texts, reference_texts, target_format."],
         "model_profile_id": [f"Unknown model profile {theirs.pk} in this workspace."],
         "default_variants": ["Ensure this value is less than or equal to 8."],
     }

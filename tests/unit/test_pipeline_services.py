@@ -29,6 +29,10 @@ from apps.workflow.services import (
 from tests import factories
 from workers.generation.types import GeneratedText
 
+# A content type's target format (Markdown by default) reaches every prompt that leaves it out.
+MARKDOWN = ("Format: Markdown, a # headline, then short paragraphs; ## subheadings and lists "
+            "where they help.\n\n")
+
 pytestmark = pytest.mark.django_db
 
 
@@ -51,8 +55,8 @@ def test_submit_queues_a_job_with_the_rendered_prompt_and_events():
     brief_submit(brief=brief)
     job = brief.jobs.get()
     assert (brief.state, job.state, job.variants) == (BriefState.QUEUED, JobState.QUEUED, 2)
-    assert job.prompt.startswith("Title: Rain gardens\nWrite a 40-word piece for beginners "
-                                 "about planting for heavy rain. Keywords: rain, garden.")
+    assert job.prompt.startswith(MARKDOWN + "Title: Rain gardens\nWrite a 40-word piece for "
+                                 "beginners about planting for heavy rain. Keywords: rain, garden.")
     types = list(OutboxEvent.objects.order_by("id").values_list("type", flat=True))
     assert types == ["brief.created", "brief.queued", "job.queued"]
 
@@ -255,7 +259,8 @@ def test_prompts_can_carry_the_style_guides_examples_and_the_briefs_reference_te
                             reference_texts=["Ref A.", "Ref B."])
     brief_submit(brief=brief)
     # the guide's tone, which the template leaves out, comes first: tone always reaches the model
-    assert brief.jobs.get().prompt == ("Tone: warm.\n\nLike these:\nExample one.\n\nExample two.\n"
+    assert brief.jobs.get().prompt == ("Tone: warm.\n\n" + MARKDOWN
+                                       + "Like these:\nExample one.\n\nExample two.\n"
                                        "Sources:\nRef A.\n\nRef B.\nNow: Leaf mould\n")
 
 
@@ -272,7 +277,7 @@ def test_a_template_without_style_fields_still_gives_the_model_the_guide_and_sou
     # when the brief is submitted
     brief_submit(brief=brief)
     # then the missing ones come first as labelled blocks; the template's own stay where it put them
-    assert brief.jobs.get().prompt == ("Examples of the house style:\n\nExample one.\n\n"
+    assert brief.jobs.get().prompt == (MARKDOWN + "Examples of the house style:\n\nExample one.\n\n"
                                        "Reference material:\n\nRef A.\n\n"
                                        "Never use these terms: synergy.\n\n"
                                        "Now: Leaf mould\nUse compost.\n")
@@ -285,9 +290,9 @@ def test_a_brief_in_another_language_asks_for_it_where_the_template_does_not():
     for ct, language in ((plain, "fr"), (plain, "pt-BR"), (plain, "en-GB"), (own, "de")):
         brief_submit(brief=factories.brief(ws, ct, title="Leaf mould", language=language))
     prompts = list(GenerationJob.objects.order_by("id").values_list("prompt", flat=True))
-    assert prompts == ["Write in French.\n\nNow: Leaf mould\n",
-                       "Write in Brazilian Portuguese.\n\nNow: Leaf mould\n",
-                       "Now: Leaf mould\n", "[de] Leaf mould\n"]
+    assert prompts == ["Write in French.\n\n" + MARKDOWN + "Now: Leaf mould\n",
+                       "Write in Brazilian Portuguese.\n\n" + MARKDOWN + "Now: Leaf mould\n",
+                       MARKDOWN + "Now: Leaf mould\n", MARKDOWN + "[de] Leaf mould\n"]
 
 
 def test_control_characters_a_model_emits_are_dropped_before_storing():

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.accounts.models import Role
-from apps.briefs.models import ContentBrief, ContentType
+from apps.briefs.models import ContentBrief, ContentType, StyleGuide
 from apps.briefs.presets import PRESETS
 from apps.briefs.prompting import prompt_render
 from apps.evaluation import gating
@@ -37,6 +37,18 @@ def test_presets_load_twelve_content_types_with_their_gates_once(ws) -> None:
                                                       by_slug["news-article-zh"])} == {
         ("en", 400), ("zh-CN", 800)}
     assert by_slug["ad-copy-zh"].default_variants == 5
+    # And each has its target format and its own style guide, loaded once too
+    assert {(slug, c.target_format) for slug, c in by_slug.items()
+            if slug.startswith(("news-article", "ad-copy"))} == {
+        ("news-article", "markdown"), ("news-article-zh", "markdown"),
+        ("ad-copy", "text"), ("ad-copy-zh", "text")}
+    assert StyleGuide.objects.filter(workspace=ws).count() == 12
+    ad_zh = by_slug["ad-copy-zh"].style_guide
+    assert ad_zh is not None and "国家级" in ad_zh.banned_terms
+    # And a brief of that type that names no guide gets it: its tone and bans reach the model
+    brief = brief_create(workspace=ws, content_type=by_slug["ad-copy-zh"], title="新品",
+                         topic="有机肥料", submit=False)
+    assert (brief.style_guide, brief.tone) == (ad_zh, ad_zh.tone)
     # And every content type has its gate: the default rules plus the domain's own
     gates = {g.content_type.slug: g for g in QualityGate.objects.filter(workspace=ws)
              .select_related("content_type")}
