@@ -12,11 +12,16 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
+import django_stubs_ext
 from csp.constants import NONE, SELF
 from kombu import Queue as KombuQueue
 
 from aigc_platform.embedded import socket_path
 from aigc_platform.queues import TASK_ROUTES, Queue
+
+# Django's generic classes are subscriptable at runtime (ModelAdmin[ContentBrief] as a base
+# class), as the type checker wants them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

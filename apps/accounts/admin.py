@@ -14,7 +14,7 @@ from apps.core.models import AuditEvent, OutboxEvent, Workspace
 
 
 @admin.register(Membership)
-class MembershipAdmin(WorkspaceScopedAdmin):
+class MembershipAdmin(WorkspaceScopedAdmin[Membership]):
     list_display = ("user", "workspace", "role", "created_at")
     list_filter = ("role", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "user__email", "workspace__name")
@@ -46,7 +46,7 @@ class MembershipAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(WorkspaceScopedAdmin):
+class WorkspaceAdmin(WorkspaceScopedAdmin[Workspace]):
     workspace_path = "pk"
     list_display = ("id", "name", "slug", "created_at")
     search_fields = ("name", "slug")
@@ -55,7 +55,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     list_display = ("created_at", "workspace", "actor_label", "action", "subject_type",
                     "subject_id")
     list_filter = ("action", "subject_type", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -65,7 +65,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(ReadOnlyAdmin[OutboxEvent]):
     list_display = ("id", "type", "workspace", "subject_type", "subject_id", "created_at",
                     "relayed_at")
     list_filter = ("type", ("relayed_at", admin.EmptyFieldListFilter),

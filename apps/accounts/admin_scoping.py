@@ -30,7 +30,7 @@ def _roles(request: HttpRequest) -> dict[int, str]:
     return cached
 
 
-class WorkspaceScopedAdmin(admin.ModelAdmin):
+class WorkspaceScopedAdmin(admin.ModelAdmin[M]):
     """Every permission is checked per object against the user's role in that object's
     workspace (apps.accounts.roles), never through global groups: admin in one workspace
     and reviewer in another is a reviewer there. Rows, and the choices forms offer, are
@@ -78,7 +78,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allows(request, "delete", obj)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
@@ -114,13 +114,13 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         self._audit(request, obj, "changed", {"object": str(obj), "fields": changed})
         return super().log_change(request, obj, message)
 
-    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> Any:
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet[M]) -> Any:
         for obj in queryset:
             self._audit(request, obj, "deleted", {"object": str(obj)})
         return super().log_deletions(request, queryset)
 
 
-class ReadOnlyAdmin(WorkspaceScopedAdmin):
+class ReadOnlyAdmin(WorkspaceScopedAdmin[M]):
     """Rows written only by services and workers: viewable, never edited here."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -137,7 +137,7 @@ class ReadOnlyAdmin(WorkspaceScopedAdmin):
         return super().has_change_permission(request)
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline[M, models.Model]):
     """Rows shown under their parent: whoever may open the parent (checked per object by its
     WorkspaceScopedAdmin) may see them."""
 
@@ -156,7 +156,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 def run_service_action(
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[M],
     request: HttpRequest,
     objects: Iterable[M],
     *,

@@ -37,7 +37,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(WorkspaceScopedAdmin):
+class ApiKeyAdmin(WorkspaceScopedAdmin[ApiKey]):
     form = ApiKeyForm
     list_display = ("name", "prefix", "workspace", "user", "scopes", "last_used_at",
                     "revoked_at", "created_at")

@@ -24,7 +24,7 @@ class ContentTypeForm(forms.ModelForm):
 
 
 @admin.register(ContentType)
-class ContentTypeAdmin(WorkspaceScopedAdmin):
+class ContentTypeAdmin(WorkspaceScopedAdmin[ContentType]):
     form = ContentTypeForm
     list_display = ("name", "slug", "workspace", "default_length", "default_variants",
                     "model_profile", "updated_at")
@@ -35,7 +35,7 @@ class ContentTypeAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(StyleGuide)
-class StyleGuideAdmin(WorkspaceScopedAdmin):
+class StyleGuideAdmin(WorkspaceScopedAdmin[StyleGuide]):
     list_display = ("name", "workspace", "tone", "updated_at")
     list_filter = (("workspace", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("name", "tone")

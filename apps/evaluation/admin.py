@@ -11,7 +11,7 @@ from apps.evaluation.models import (
 
 
 @admin.register(QualityGate)
-class QualityGateAdmin(WorkspaceScopedAdmin):
+class QualityGateAdmin(WorkspaceScopedAdmin[QualityGate]):
     """Thresholds per metric; the model's clean() checks rules and patterns."""
 
     list_display = ("name", "content_type", "target", "enabled", "max_regenerations", "audit_rate",
@@ -22,13 +22,13 @@ class QualityGateAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(WorkspaceEvaluationSettings)
-class WorkspaceEvaluationSettingsAdmin(WorkspaceScopedAdmin):
+class WorkspaceEvaluationSettingsAdmin(WorkspaceScopedAdmin[WorkspaceEvaluationSettings]):
     list_display = ("workspace", "auto_approve")
     list_select_related = ("workspace",)
 
 
 @admin.register(GateDecision)
-class GateDecisionAdmin(ReadOnlyAdmin):
+class GateDecisionAdmin(ReadOnlyAdmin[GateDecision]):
     list_display = ("id", "brief", "job", "decision", "passed", "regeneration", "required_group",
                     "audit_sampled", "created_at")
     list_filter = ("decision", "passed", "audit_sampled",
@@ -39,7 +39,7 @@ class GateDecisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(ReadOnlyAdmin):
+class EvaluationAdmin(ReadOnlyAdmin[Evaluation]):
     workspace_path = "draft__brief__workspace_id"
     list_display = ("id", "draft", "brief", "rank", "score", "passed", "relevance", "length_fit",
                     "embedding_model", "created_at")

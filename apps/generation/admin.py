@@ -34,7 +34,7 @@ def _excerpt(text: str, size: int = 160) -> str:
     return text[:size] + ("…" if len(text) > size else "")
 
 
-class JobInline(ReadOnlyInline):
+class JobInline(ReadOnlyInline[GenerationJob]):
     model = GenerationJob
     fields = ("state", "attempts", "worker_id", "started_at", "finished_at",
               "completion_tokens", "error")
@@ -42,7 +42,7 @@ class JobInline(ReadOnlyInline):
     ordering = ("-id",)
 
 
-class DraftScoreInline(ReadOnlyInline):
+class DraftScoreInline(ReadOnlyInline[Draft]):
     """A job's or a brief's drafts with their scores, best first."""
 
     model = Draft
@@ -103,7 +103,7 @@ class ModelProfileForm(forms.ModelForm):
 
 
 @admin.register(ModelProfile)
-class ModelProfileAdmin(WorkspaceScopedAdmin):
+class ModelProfileAdmin(WorkspaceScopedAdmin[ModelProfile]):
     form = ModelProfileForm
     list_display = ("name", "workspace", "backend", "model", "base_url", "queue", "device",
                     "has_api_key", "updated_at")
@@ -124,7 +124,7 @@ class ModelProfileAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(Draft)
-class DraftAdmin(ReadOnlyAdmin):
+class DraftAdmin(ReadOnlyAdmin[Draft]):
     workspace_path = "brief__workspace_id"
     list_display = ("id", "brief", "job", "variant", "model_name", "model_revision", "seed",
                     "prompt_template_version", "score", "completion_tokens", "created_at")
@@ -138,7 +138,7 @@ class DraftAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GenerationQuota)
-class GenerationQuotaAdmin(WorkspaceScopedAdmin):
+class GenerationQuotaAdmin(WorkspaceScopedAdmin[GenerationQuota]):
     """Monthly token and device-time budgets and the running-job cap of a workspace."""
 
     list_display = ("workspace", "monthly_tokens", "monthly_device_seconds", "max_running_jobs")
@@ -146,7 +146,7 @@ class GenerationQuotaAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(ReadOnlyAdmin):
+class TrainingRunAdmin(ReadOnlyAdmin[TrainingRun]):
     """Runs are started by the action (on the generation queue) and written by the worker."""
 
     list_display = ("id", "workspace", "kind", "state", "steps", "final_loss",
@@ -167,7 +167,7 @@ class TrainingRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin[ModelVersion]):
     """Versions are written by training runs and promoted through the registry's services."""
 
     list_display = ("id", "workspace", "number", "folder", "kind", "base", "revision",

@@ -59,7 +59,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(InboundEndpoint)
-class InboundEndpointAdmin(WorkspaceScopedAdmin):
+class InboundEndpointAdmin(WorkspaceScopedAdmin[InboundEndpoint]):
     form = EndpointForm
     list_display = ("name", "slug", "workspace", "content_type", "enabled", "updated_at")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -109,7 +109,7 @@ class SubscriptionForm(forms.ModelForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(WorkspaceScopedAdmin):
+class SubscriptionAdmin(WorkspaceScopedAdmin[Subscription]):
     form = SubscriptionForm
     list_display = ("name", "url", "workspace", "event_types", "enabled", "disabled_reason",
                     "failing_since")
@@ -149,7 +149,7 @@ class SubscriptionAdmin(WorkspaceScopedAdmin):
         )
 
 
-class DeliveryAttemptInline(ReadOnlyInline):
+class DeliveryAttemptInline(ReadOnlyInline[DeliveryAttempt]):
     model = DeliveryAttempt
     fields = ("number", "response_status", "latency_ms", "error", "created_at")
     readonly_fields = fields
@@ -157,7 +157,7 @@ class DeliveryAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
     workspace_path = "subscription__workspace_id"
     list_display = ("id", "subscription", "event_type", "state", "attempts", "response_status",
                     "latency_ms", "next_attempt_at", "created_at")
@@ -177,7 +177,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FeedSource)
-class FeedSourceAdmin(WorkspaceScopedAdmin):
+class FeedSourceAdmin(WorkspaceScopedAdmin[FeedSource]):
     list_display = ("name", "url", "workspace", "content_type", "enabled", "last_polled_at",
                     "last_error")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -204,7 +204,7 @@ class RecurringForm(forms.ModelForm):
 
 
 @admin.register(RecurringBrief)
-class RecurringBriefAdmin(WorkspaceScopedAdmin):
+class RecurringBriefAdmin(WorkspaceScopedAdmin[RecurringBrief]):
     form = RecurringForm
     list_display = ("name", "cron", "timezone", "workspace", "enabled", "next_run_at",
                     "last_run_at")

@@ -5,7 +5,7 @@ from apps.notifications.models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(ReadOnlyAdmin[Notification]):
     list_display = ("user", "kind", "message", "brief", "created_at", "read_at")
     list_filter = ("kind", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "message")

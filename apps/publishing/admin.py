@@ -26,7 +26,7 @@ from apps.publishing.targets import target_config_validate, target_create, targe
 from apps.reviews.services import revision_latest
 
 
-class PublicationInline(ReadOnlyInline):
+class PublicationInline(ReadOnlyInline[Publication]):
     model = Publication
     fields = ("target", "state", "scheduled_at", "attempts", "external_url", "last_error")
     readonly_fields = fields
@@ -71,7 +71,7 @@ class PublishingTargetForm(forms.ModelForm):
 
 
 @admin.register(PublishingTarget)
-class PublishingTargetAdmin(WorkspaceScopedAdmin):
+class PublishingTargetAdmin(WorkspaceScopedAdmin[PublishingTarget]):
     form = PublishingTargetForm
     list_display = ("name", "workspace", "kind", "enabled", "auto_publish", "has_secret",
                     "health", "updated_at")
@@ -144,7 +144,7 @@ class PublishingTargetAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(Publication)
-class PublicationAdmin(ReadOnlyAdmin):
+class PublicationAdmin(ReadOnlyAdmin[Publication]):
     list_display = ("id", "brief", "target", "workspace", "state", "scheduled_at", "attempts",
                     "external_url", "published_at", "engagement")
     list_filter = ("state", ("workspace", admin.RelatedOnlyFieldListFilter),

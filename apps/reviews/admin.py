@@ -17,7 +17,7 @@ from apps.reviews.models import (
 
 
 @admin.register(DraftRevision)
-class DraftRevisionAdmin(ReadOnlyAdmin):
+class DraftRevisionAdmin(ReadOnlyAdmin[DraftRevision]):
     workspace_path = "draft__brief__workspace_id"
     list_display = ("id", "draft", "number", "author", "created_at")
     list_filter = (("draft__brief__workspace", admin.RelatedOnlyFieldListFilter),)
@@ -26,7 +26,7 @@ class DraftRevisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
+class ReviewAdmin(ReadOnlyAdmin[Review]):
     workspace_path = "brief__workspace_id"
     list_display = ("id", "brief", "decision", "reviewer", "guest_name", "superseded", "revision",
                     "created_at")
@@ -36,7 +36,7 @@ class ReviewAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(WorkspaceScopedAdmin):
+class ApprovalPolicyAdmin(WorkspaceScopedAdmin[ApprovalPolicy]):
     workspace_path = "content_type__workspace_id"
     list_display = ("content_type", "approvals_required", "distinct_reviewers", "round_robin",
                     "review_sla_hours", "escalate_after_hours", "escalate_to")
@@ -44,7 +44,7 @@ class ApprovalPolicyAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(ReviewAssignment)
-class ReviewAssignmentAdmin(ReadOnlyAdmin):
+class ReviewAssignmentAdmin(ReadOnlyAdmin[ReviewAssignment]):
     workspace_path = "brief__workspace_id"
     list_display = ("brief", "reviewer", "assigned_by", "assigned_at", "reminded_at",
                     "escalated_at")
@@ -53,7 +53,7 @@ class ReviewAssignmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReviewComment)
-class ReviewCommentAdmin(ReadOnlyAdmin):
+class ReviewCommentAdmin(ReadOnlyAdmin[ReviewComment]):
     workspace_path = "brief__workspace_id"
     list_display = ("id", "brief", "author", "parent", "created_at")
     search_fields = ("brief__title", "body", "author__username")
@@ -61,14 +61,14 @@ class ReviewCommentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EditLock)
-class EditLockAdmin(ReadOnlyAdmin):
+class EditLockAdmin(ReadOnlyAdmin[EditLock]):
     workspace_path = "draft__brief__workspace_id"
     list_display = ("draft", "holder", "expires_at")
     list_select_related = ("draft", "holder")
 
 
 @admin.register(GuestLink)
-class GuestLinkAdmin(ReadOnlyAdmin):
+class GuestLinkAdmin(ReadOnlyAdmin[GuestLink]):
     workspace_path = "brief__workspace_id"
     list_display = ("brief", "guest_name", "guest_email", "created_by", "expires_at", "used_at")
     search_fields = ("brief__title", "guest_name", "guest_email")

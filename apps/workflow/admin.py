@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -24,7 +25,7 @@ SERVICE_FIELDS = ("id", "state", "origin", "external_id", "feedback", "created_b
                   "updated_at")
 
 
-class ContentBriefForm(forms.ModelForm):
+class ContentBriefForm(forms.ModelForm[ContentBrief]):
     class Meta:
         model = ContentBrief
         fields = ("workspace", *CONTENT_FIELDS, "due_at", "priority")
@@ -41,7 +42,7 @@ class ContentBriefForm(forms.ModelForm):
 
 
 @admin.register(ContentBrief)
-class ContentBriefAdmin(WorkspaceScopedAdmin):
+class ContentBriefAdmin(WorkspaceScopedAdmin[ContentBrief]):
     form = ContentBriefForm
     list_display = ("id", "title", "workspace", "content_type", "state", "priority", "due_at",
                     "origin", "created_at")
@@ -65,8 +66,9 @@ class ContentBriefAdmin(WorkspaceScopedAdmin):
             return ("workspace", *SERVICE_FIELDS, *CONTENT_FIELDS)
         return ("workspace", *SERVICE_FIELDS)
 
-    def get_inlines(self, request: HttpRequest, obj: Any) -> tuple:
-        return self.inlines if obj is not None else ()
+    def get_inlines(self, request: HttpRequest, obj: ContentBrief | None
+                    ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
+        return tuple(self.inlines) if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: ContentBrief, form: Any, change: bool) -> None:
         if change:
@@ -82,7 +84,7 @@ class ContentBriefAdmin(WorkspaceScopedAdmin):
         obj.refresh_from_db()
 
     @admin.action(description="Submit: queue generation", permissions=("change",))
-    def submit_briefs(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def submit_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
         run_service_action(
             self, request, queryset, done="submitted", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda brief: brief.workspace_id,
@@ -90,7 +92,7 @@ class ContentBriefAdmin(WorkspaceScopedAdmin):
         )
 
     @admin.action(description="Cancel (and its running jobs)", permissions=("change",))
-    def cancel_briefs(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cancel_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
         run_service_action(
             self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda brief: brief.workspace_id,
@@ -99,7 +101,7 @@ class ContentBriefAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(GenerationJob)
-class GenerationJobAdmin(ReadOnlyAdmin):
+class GenerationJobAdmin(ReadOnlyAdmin[GenerationJob]):
     list_display = ("id", "brief", "workspace", "state", "attempts", "retries", "worker_id",
                     "model_profile", "started_at", "finished_at", "prompt_tokens",
                     "completion_tokens", "first_token_s", "latency_s", "device_seconds")
@@ -119,7 +121,7 @@ class GenerationJobAdmin(ReadOnlyAdmin):
         return [f.name for f in GenerationJob._meta.fields]
 
     @admin.action(description="Cancel (the job and its brief)", permissions=("cancel",))
-    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
         def cancel(job: GenerationJob) -> None:
             if job.state not in JOB_ACTIVE:
                 raise DomainError(f"This job has already ended ({job.state}).")
