@@ -24,7 +24,7 @@ PUBLISH_AT_HELP = ("with an offset (2030-05-01T09:00:00+02:00), or without one a
                    "`timezone`; not in the past")
 
 
-class LocalTimesSerializer(serializers.Serializer):
+class LocalTimesSerializer(serializers.Serializer[Any]):
     """The `time_fields` and `timezone` read as instants, in UTC: the one place the API
     parses a time it is sent. Where the times are optional, all may be left out, but a
     `timezone` alone is refused."""

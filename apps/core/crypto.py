@@ -17,7 +17,7 @@ from apps.core.errors import DomainError
 
 
 def _fernet() -> MultiFernet:
-    keys = list(settings.ENCRYPTION_KEYS)
+    keys: list[str | bytes] = list(settings.ENCRYPTION_KEYS)
     if not keys:  # development only: settings refuse to start without keys when DEBUG is off
         keys = [base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest())]
     return MultiFernet([Fernet(k) for k in keys])

@@ -72,7 +72,7 @@ CHECKS: dict[str, Callable[[], None]] = {
 def readiness() -> dict[str, str]:
     """Each check's outcome: "ok", or "failed" and the error's type (the message, which
     may name hosts, goes to the log only: the probe answers anyone)."""
-    results = {}
+    results: dict[str, str] = {}
     for name, check in CHECKS.items():
         if name == "migrations" and results["database"] != "ok":
             results[name] = "not checked: the database is unreachable"

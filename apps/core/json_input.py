@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -77,7 +78,7 @@ class CheckedJSONParser(JSONParser):
     middleware answers 413 from its Content-Length, and DRF reads no body without one.)"""
 
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict | None = None) -> Any:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return json_checked(stream.read())
         except JsonRejected as exc:

@@ -23,14 +23,15 @@ def _unthrottled(exc: RedisError) -> None:
 class FailOpenCacheHandler(AxesCacheHandler):
     """axes' cache handler, counting no failure and locking no one out while Redis is down."""
 
-    def get_failures(self, request: Any, credentials: dict | None = None) -> int:
+    def get_failures(self, request: Any, credentials: dict[str, Any] | None = None) -> int:
         try:
-            return super().get_failures(request, credentials)
+            failures: int = super().get_failures(request, credentials)
+            return failures
         except RedisError as exc:
             _unthrottled(exc)
             return 0
 
-    def user_login_failed(self, sender: Any, credentials: dict, request: Any = None,
+    def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None,
                           **kwargs: Any) -> None:
         try:
             super().user_login_failed(sender, credentials, request, **kwargs)

@@ -9,6 +9,8 @@ crash) does no harm.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import current_app
 
 NEXT_STEP: dict[str, str] = {}
@@ -25,8 +27,8 @@ def next_step_register(event_type: str, task_name: str, *, keyed: bool = False) 
         KEYED_BY_EVENT.add(task_name)
 
 
-def next_step(event_type: str, subject_id: int, payload: dict | None = None,
-              event_id: int | None = None) -> tuple[str, list[int | None], dict[str, str]] | None:
+def next_step(event_type: str, subject_id: int, payload: dict[str, Any] | None = None,
+              event_id: int | None = None) -> tuple[str, list[int | None], dict[str, Any]] | None:
     """The task an event sends, its arguments and options: an event that names a queue (a
     queued job whose model profile has its own worker pool) goes there instead of the
     task's default queue."""
@@ -34,11 +36,11 @@ def next_step(event_type: str, subject_id: int, payload: dict | None = None,
     if task_name is None:
         return None
     queue = (payload or {}).get("queue")
-    args = [subject_id, event_id] if task_name in KEYED_BY_EVENT else [subject_id]
+    args: list[int | None] = [subject_id, event_id] if task_name in KEYED_BY_EVENT else [subject_id]
     return task_name, args, ({"queue": queue} if queue else {})
 
 
-def dispatch(event_type: str, subject_id: int, payload: dict | None = None,
+def dispatch(event_type: str, subject_id: int, payload: dict[str, Any] | None = None,
              event_id: int | None = None) -> str | None:
     """Send the event's next step, if it has one."""
     step = next_step(event_type, subject_id, payload, event_id)
