@@ -2,20 +2,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from apps.accounts.models import Membership
 from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
+from apps.core.services import Actor
 
 NO_ROLE = "You do not have a role in this workspace that allows this."
 
 
 def membership_for(
-    user: AbstractBaseUser | AnonymousUser, workspace_id: int | None = None
+    user: User | AnonymousUser, workspace_id: int | None = None
 ) -> Membership | None:
     """The user's membership in `workspace_id`, or in their first workspace."""
-    if not user.is_authenticated:
+    if not isinstance(user, User):
         return None
     memberships = Membership.objects.select_related("workspace").filter(user=user)
     if workspace_id is not None:
@@ -24,7 +25,7 @@ def membership_for(
 
 
 def workspace_require(
-    user: AbstractBaseUser | AnonymousUser, roles: Iterable[str], workspace_id: int | None = None
+    user: User | AnonymousUser, roles: Iterable[str], workspace_id: int | None = None
 ) -> Workspace:
     """The workspace where `user` holds one of `roles`, or PermissionDenied."""
     membership = membership_for(user, workspace_id)
@@ -33,25 +34,23 @@ def workspace_require(
     return membership.workspace
 
 
-def member_require(actor: AbstractBaseUser | AnonymousUser | None, roles: Iterable[str],
-                   workspace_id: int) -> AbstractBaseUser:
+def member_require(actor: Actor, roles: Iterable[str], workspace_id: int) -> User:
     """The acting user, if signed in with one of `roles` in the workspace (else
     PermissionDenied): services take it once and then use it as a user."""
-    if not isinstance(actor, AbstractBaseUser):
+    if not isinstance(actor, User):
         raise PermissionDenied(NO_ROLE)
     workspace_require(actor, roles, workspace_id)
     return actor
 
 
-def roles_by_workspace(user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:
+def roles_by_workspace(user: User | AnonymousUser) -> dict[int, str]:
     """Workspace id -> the user's role there."""
     if not user.is_authenticated:
         return {}
     return dict(Membership.objects.filter(user_id=user.pk).values_list("workspace_id", "role"))
 
 
-def actor_require(actor: AbstractBaseUser | AnonymousUser | None, roles: Iterable[str],
-                  workspace_id: int) -> None:
+def actor_require(actor: Actor, roles: Iterable[str], workspace_id: int) -> None:
     """For services: an operator (no actor: commands, the system) or a superuser passes;
     a user needs one of `roles` in the workspace."""
     if actor is None or getattr(actor, "is_superuser", False):

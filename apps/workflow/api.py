@@ -6,8 +6,10 @@ stands, so a client needs no second call."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -18,7 +20,7 @@ from apps.accounts.api_auth import ApiBase, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.briefs.selectors import brief_get, brief_list
-from apps.briefs.serializers import BriefCreateSerializer
+from apps.briefs.serializers import BriefCreateSerializer, BriefListSerializer
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.models import Workspace
 from apps.core.serializers import IdField
@@ -28,7 +30,7 @@ from apps.publishing.selectors import publication_list
 from apps.publishing.serializers import PublicationSerializer
 from apps.reviews.serializers import ApproveSerializer, RejectSerializer, RequestChangesSerializer
 from apps.workflow.selectors import brief_detail
-from apps.workflow.serializers import BriefDetailSerializer, BriefListSerializer
+from apps.workflow.serializers import BriefDetailSerializer
 from apps.workflow.services import (
     brief_cancel,
     brief_create,
@@ -67,7 +69,7 @@ class BriefListCreateApi(WorkspaceListApi):
     serializer_class = BriefListSerializer
     filterset_class = BriefFilter
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[ContentBrief]:
         return brief_list(workspace=workspace)
 
     def post(self, request: Request) -> Response:
@@ -132,7 +134,7 @@ class BriefDecisionApi(ApiBase, APIView):
     """A reviewer's decision on a brief: one service call; answers with the brief as it now is."""
 
     write_scope = "reviews:write"
-    fields_class: type[serializers.Serializer]
+    fields_class: type[serializers.Serializer[Any]]
     decide: Callable[..., object]
 
     def post(self, request: Request, brief_id: int) -> Response:
