@@ -169,9 +169,9 @@ def split_documents(documents: Sequence[CleanDocument], options: CleaningOptions
 
 
 def _histogram(lengths: Sequence[int]) -> list[dict[str, object]]:
-    edges = [*HISTOGRAM_EDGES, None]
+    upper: list[int | None] = [*HISTOGRAM_EDGES[1:], None]
     bins = []
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in zip(HISTOGRAM_EDGES, upper, strict=True):
         label = f"{low}-{high - 1}" if high is not None else f"{low}+"
         bins.append({"range": label, "documents": sum(
             1 for n in lengths if n >= low and (high is None or n < high))})

@@ -17,6 +17,7 @@ import posixpath
 import stat
 import zipfile
 from pathlib import PurePosixPath
+from typing import Any
 
 from workers.datasets.types import HTML, TEXT, RawDocument
 
@@ -45,7 +46,7 @@ def _doc_id(name: str, index: int, text: str) -> str:
     return f"{name}#{index}:{digest}"
 
 
-def _records(rows: list[dict], name: str, fmt: str) -> list[RawDocument]:
+def _records(rows: list[dict[str, Any]], name: str, fmt: str) -> list[RawDocument]:
     documents = []
     for index, row in enumerate(rows, start=1):
         field = next((f for f in TEXT_FIELDS if isinstance(row.get(f), str)), None)

@@ -16,7 +16,7 @@ from workers.evaluation.language import Language, tokens
 
 def distinct_n(texts: Sequence[str], n: int, lang: Language) -> float:
     """Distinct n-grams over all n-grams of all texts (Li et al. 2016), lower-cased; 0.0 if none."""
-    grams = []
+    grams: list[tuple[str, ...]] = []
     for text in texts:
         words = [t.lower() for t in tokens(text, lang)]
         grams.extend(tuple(words[i:i + n]) for i in range(len(words) - n + 1))

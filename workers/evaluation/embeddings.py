@@ -153,7 +153,7 @@ def _max_seq_length(model_dir: Path, tokenizer: Any, model: Any) -> int:
     config = model_dir / "sentence_bert_config.json"
     if config.is_file():
         return int(json.loads(config.read_text())["max_seq_length"])
-    return min(tokenizer.model_max_length, model.config.max_position_embeddings)
+    return int(min(tokenizer.model_max_length, model.config.max_position_embeddings))
 
 
 def _encoder(model_dir: str) -> _Encoder:

@@ -42,7 +42,8 @@ CHINESE_STOP_WORDS = frozenset("""
 def _stem(word: str) -> str:
     from nltk.stem.porter import PorterStemmer  # needs no downloaded data
 
-    return PorterStemmer().stem(word)
+    stem: str = PorterStemmer().stem(word)
+    return stem
 
 
 def content_stems(sentence: str, lang: Language) -> set[str]:

@@ -89,7 +89,8 @@ def _jieba() -> Any:
 
 def _chinese_words(run: str) -> list[str]:
     with _jieba_lock:  # jieba's tokenizer caches routes in shared dicts
-        return _jieba().lcut(run, HMM=True)
+        words: list[str] = _jieba().lcut(run, HMM=True)
+        return words
 
 
 def runs(text: str) -> Iterator[tuple[str, bool]]:

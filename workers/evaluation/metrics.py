@@ -34,7 +34,7 @@ def length_fit(length: int, target: int) -> float:
         raise ValueError(f"The target length must be a positive count, not {target}.")
     if length <= 0:
         return 0.0
-    return 2.0 ** -(math.log2(length / target) ** 2)
+    return math.pow(2.0, -(math.log2(length / target) ** 2))
 
 
 def repetition(words: Sequence[str]) -> float:

@@ -52,7 +52,7 @@ def _rouge_scorer(lang: Language) -> Any:
 
 @cache
 def _bleu(tokenizer: str) -> Any:
-    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.bleu import BLEU
 
     # effective_order: a short draft with no 4-gram match is not scored 0 (sentence-level BLEU)
     return BLEU(effective_order=True, tokenize=tokenizer)
@@ -60,7 +60,7 @@ def _bleu(tokenizer: str) -> Any:
 
 @cache
 def _chrf() -> Any:
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
     return CHRF()
 

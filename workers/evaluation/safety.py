@@ -101,7 +101,7 @@ def profanity(text: str) -> list[str]:
     return list(dict.fromkeys(m.group().lower() for m in _profanity_pattern().finditer(text)))
 
 
-def safety(text: str) -> dict[str, list]:
+def safety(text: str) -> dict[str, list[str]]:
     """Every finding, by kind; all lists empty means nothing was found."""
     return {
         "emails": EMAIL.findall(text),

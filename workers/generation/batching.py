@@ -25,6 +25,7 @@ from workers.generation.types import GeneratedText
 logger = logging.getLogger(__name__)
 
 RunBatch = Callable[[list[BatchItem]], list[list[GeneratedText]]]
+Waiting = tuple[BatchItem, Future[list[GeneratedText]]]  # an item and its caller's future
 
 
 class OutOfDeviceMemory(GenerationError):
@@ -83,20 +84,20 @@ class BatchCollector:
     def __init__(self, run: RunBatch, *, max_rows: int, window_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._run, self._max_rows, self._window_s, self._clock = run, max_rows, window_s, clock
-        self._pending: list[tuple[BatchItem, Future]] = []
+        self._pending: list[Waiting] = []
         self._arrived = threading.Condition()
         self._thread = threading.Thread(target=self._serve, name="batch-collector", daemon=True)
         self._thread.start()
 
     def submit(self, item: BatchItem) -> list[GeneratedText]:
         """The item's texts, written in a batch with whatever else arrived alongside it."""
-        future: Future = Future()
+        future: Future[list[GeneratedText]] = Future()
         with self._arrived:
             self._pending.append((item, future))
             self._arrived.notify_all()
         return future.result()
 
-    def _take_batch(self) -> list[tuple[BatchItem, Future]]:
+    def _take_batch(self) -> list[Waiting]:
         """Wait for work, then up to the window for more; one model and device per batch."""
         with self._arrived:
             self._arrived.wait_for(lambda: bool(self._pending))
@@ -107,7 +108,8 @@ class BatchCollector:
                     break
             first = self._pending[0][0].request
             key = (first.model, first.device)
-            batch, rows = [], 0
+            batch: list[Waiting] = []
+            rows = 0
             for entry in list(self._pending):
                 request = entry[0].request
                 if (request.model, request.device) != key:
@@ -120,7 +122,7 @@ class BatchCollector:
             return batch
 
     @staticmethod
-    def _rows(pending: list[tuple[BatchItem, Future]]) -> int:
+    def _rows(pending: list[Waiting]) -> int:
         return sum(item.request.variants for item, _ in pending)
 
     def _serve(self) -> None:

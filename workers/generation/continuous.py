@@ -41,7 +41,7 @@ from workers.generation.types import GeneratedText
 
 logger = logging.getLogger(__name__)
 
-Waiting = tuple[BatchItem, Future]
+Waiting = tuple[BatchItem, Future[list[GeneratedText]]]
 JOIN_WAIT_STEPS = 4  # the most steps a job that fits waits for others to join with it
 
 
@@ -62,7 +62,8 @@ class ContinuousBatcher:
         self._batch: RunningBatch | None = None
         self._batch_key: tuple[str, str] = ("", "")
         self._held = 0  # steps the waiting jobs have been held back to join together
-        self._futures: dict[int, Future] = {}  # id of an admitted item → its caller's future
+        # id of an admitted item → its caller's future
+        self._futures: dict[int, Future[list[GeneratedText]]] = {}
         self._thread = threading.Thread(target=self._serve, name="continuous-batcher",
                                         daemon=True)
         self._thread.start()
@@ -71,9 +72,9 @@ class ContinuousBatcher:
         """The item's texts, written in the running batch from the next step on."""
         return self.enqueue(item).result()
 
-    def enqueue(self, item: BatchItem) -> Future:
+    def enqueue(self, item: BatchItem) -> Future[list[GeneratedText]]:
         """Like `submit`, without waiting: the future holds the texts or the item's error."""
-        future: Future = Future()
+        future: Future[list[GeneratedText]] = Future()
         with self._arrived:
             self._waiting.append((item, future))
             self._arrived.notify_all()

@@ -232,7 +232,7 @@ def _sample(logits: Any, rows: list[_Row]) -> list[int]:
     """
     import torch
 
-    tokens = logits.argmax(dim=-1).tolist()
+    tokens: list[int] = logits.argmax(dim=-1).tolist()
     sampled = [n for n, row in enumerate(rows) if row.temperature > 0]
     if not sampled:
         return tokens

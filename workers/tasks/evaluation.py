@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 from celery import Task, shared_task
 from django.db import OperationalError
@@ -17,13 +18,13 @@ from apps.evaluation.running import (
 )
 
 
-def worker_label(task: Task) -> str:
+def worker_label(task: Task[Any, Any]) -> str:
     return f"{task.request.hostname or socket.gethostname()}:{os.getpid()}"
 
 
 @shared_task(bind=True, name="evaluation.evaluate_job", acks_late=True,
              reject_on_worker_lost=True, max_retries=DATABASE_RETRIES)
-def evaluate_job(self: Task, job_id: int) -> None:
+def evaluate_job(self: Task[Any, Any], job_id: int) -> None:
     """Score and gate an evaluating job's drafts (`job_evaluate`)."""
     try:
         job_evaluate(job_id=job_id, worker_id=worker_label(self), retries=self.request.retries)
@@ -33,7 +34,7 @@ def evaluate_job(self: Task, job_id: int) -> None:
 
 @shared_task(bind=True, name="evaluation.evaluate_revision", acks_late=True,
              reject_on_worker_lost=True, max_retries=DATABASE_RETRIES)
-def evaluate_revision(self: Task, draft_id: int) -> None:
+def evaluate_revision(self: Task[Any, Any], draft_id: int) -> None:
     """Score a reviewer's edit (`revision_evaluate`); the database unreachable after the
     retries, the task fails."""
     try:

@@ -70,7 +70,7 @@ class FineTuneReport:
     lora_rank: int | None = None
     trainable_parameters: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -226,7 +226,7 @@ def heldout_loss(model: Any, ids: Any, plan: TrainingPlan) -> float:
     blocks = ids[: usable * plan.block_size].view(usable, plan.block_size)[: plan.eval_blocks]
     blocks = blocks.to(next(model.parameters()).device)
     model.eval()
-    losses = []
+    losses: list[float] = []
     with torch.no_grad():
         for start in range(0, len(blocks), plan.batch_size):
             batch = blocks[start : start + plan.batch_size]
