@@ -38,11 +38,11 @@ from apps.datasets.models import (
 from apps.datasets.selectors import feed_entry_texts
 from apps.generation.models import TrainingRun
 from apps.generation.registry import model_versions
-from apps.generation.selectors import published_texts
 from apps.generation.training import training_run_create
 from apps.publishing.connectors import connector_for
 from apps.publishing.connectors.base import ArchiveConnector, PublishError
 from apps.publishing.models import PublishingTarget, TargetKind
+from apps.publishing.selectors import published_texts
 from workers.datasets.card import data_card
 from workers.datasets.cleaning import clean
 from workers.datasets.files import UploadRefused, upload_documents

@@ -32,7 +32,6 @@ from apps.core.crypto import secret_decrypt
 from apps.core.egress import egress_policy
 from apps.core.realtime import progress_send
 from apps.generation.models import GenerationJob, ModelProfile, TrainingKind, TrainingRun
-from apps.generation.selectors import published_texts
 from apps.generation.services import (
     ConcurrencyLimitReached,
     JobTimings,
@@ -76,6 +75,9 @@ from workers.generation.openai_chat import generate_openai
 from workers.generation.progress import LossPoint, ProgressThrottle, TextProgress
 from workers.generation.requests import request_for_job
 from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText, GenerationRequest
+
+# The workspace's published texts for fine-tuning (apps.publishing.selectors.published_texts).
+PublishedTexts = Callable[..., list[str]]
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +306,7 @@ def loss_sender(run: TrainingRun, worker_id: str) -> tuple[OnLoss, Callable[[], 
     return on_loss, throttle.flush
 
 
-def _train(run: TrainingRun, on_loss: OnLoss) -> dict[str, Any]:
+def _train(run: TrainingRun, on_loss: OnLoss, published: PublishedTexts) -> dict[str, Any]:
     """Run the engine for the run's kind; the figures `training_run_succeed` records."""
     errors = training_parameters_errors(kind=run.kind, parameters=run.parameters)
     if errors:  # a run stored before a rule changed: checked again where it would run
@@ -318,7 +320,7 @@ def _train(run: TrainingRun, on_loss: OnLoss) -> dict[str, Any]:
         min_engagement = parameters.pop("min_engagement", 0)  # chooses the data, not the plan
         tuning = replace(FineTunePlan(), **parameters)
         texts, heldout = corpus if corpus is not None else (
-            published_texts(workspace_id=run.workspace_id, min_engagement=min_engagement), None)
+            published(workspace_id=run.workspace_id, min_engagement=min_engagement), None)
         if min_engagement and not texts:
             raise GenerationError(
                 f"No published texts with at least {min_engagement} engagement (likes, shares, "
@@ -349,16 +351,18 @@ def _train(run: TrainingRun, on_loss: OnLoss) -> dict[str, Any]:
             "card": (output / "README.md").read_text()}
 
 
-def training_run_execute(*, run_id: int, worker_id: str) -> str:
+def training_run_execute(*, run_id: int, worker_id: str, published: PublishedTexts) -> str:
     """Train or fine-tune a queued run, streaming the loss; the run records the held-out
-    perplexity. Returns what happened, for the worker log; a redelivered or ended run is
-    skipped."""
+    perplexity. A fine-tuning run without a dataset version learns the workspace's
+    `published` texts (publishing owns them: the caller passes its selector, as generation
+    sits below publishing). Returns what happened, for the worker log; a redelivered or
+    ended run is skipped."""
     run = training_run_claim(run_id=run_id, worker_id=worker_id)
     if run is None:
         return "skipped"
     on_loss, flush = loss_sender(run, worker_id)
     try:
-        figures = _train(run, on_loss)
+        figures = _train(run, on_loss, published)
     except Exception as exc:
         training_run_fail(run_id=run.pk, actor_label=worker_id, error=failure_reason(
             exc, work="Training", subject=f"training run {run.pk}"))

@@ -3,7 +3,6 @@ usage per model and per workspace; and training runs."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,40 +100,6 @@ def usage_by_model(*, workspace_id: int, since: datetime) -> list[UsageRow]:
 def usage_by_workspace(*, since: datetime) -> list[UsageRow]:
     """Every workspace's generation since `since`, keyed by workspace slug (one query)."""
     return _usage(GenerationJob.objects.filter(created_at__gte=since), "workspace__slug")
-
-
-def published_texts(*, workspace_id: int, min_engagement: int = 0) -> list[str]:
-    """The texts the workspace published, oldest first, weighted by how the audience received
-    them: fine-tuning data. Two queries.
-
-    Engagement is a revision's total over its posts (`engagement_totals`: likes + shares +
-    replies + clicks + signups + paid conversions). With `min_engagement` above 0 the texts
-    below it are left out, and so are those without engagement data (not shown to reach it).
-    Of the texts kept that have engagement data, the top quarter by engagement (rounded up,
-    ties with the last of it included, more than 0) appear twice in a row, so that the model
-    sees them twice as often; every other text appears once.
-    """
-    from apps.publishing.models import Publication, PublicationState
-    from apps.publishing.selectors import engagement_totals
-    from apps.reviews.models import DraftRevision
-
-    revisions = list(
-        DraftRevision.objects.filter(publications__workspace_id=workspace_id,
-                                     publications__state=PublicationState.PUBLISHED)
-        .distinct().order_by("id").values_list("pk", "text")
-    )
-    totals = engagement_totals(Publication.objects.filter(workspace_id=workspace_id),
-                               by="revision_id")
-    kept = [(text, totals.get(pk)) for pk, text in revisions]
-    if min_engagement:
-        kept = [(text, total) for text, total in kept
-                if total is not None and total >= min_engagement]
-    measured = sorted((total for _, total in kept if total is not None), reverse=True)
-    top = max(measured[math.ceil(len(measured) / 4) - 1], 1) if measured else math.inf
-    texts: list[str] = []
-    for text, total in kept:
-        texts += [text] * (2 if total is not None and total >= top else 1)
-    return texts
 
 
 def training_runs(*, workspace_id: int) -> QuerySet[TrainingRun]:

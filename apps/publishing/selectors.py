@@ -3,6 +3,7 @@ evaluation report that relates them to the gate's scores and the reviewers' deci
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -18,7 +19,7 @@ from apps.generation.models import GenerationJob, JobState
 from apps.publishing.connectors import Preview, connector_for
 from apps.publishing.connectors.base import PublishItem
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
-from apps.reviews.models import Review
+from apps.reviews.models import DraftRevision, Review
 
 
 def publish_item_for(publication: Publication) -> PublishItem:
@@ -151,3 +152,33 @@ def _metric(evaluation: Evaluation, name: str) -> float | None:
     value = getattr(evaluation, name, None) if name in ("score", "relevance", "length_fit") \
         else evaluation.metrics.get(name)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def published_texts(*, workspace_id: int, min_engagement: int = 0) -> list[str]:
+    """The texts the workspace published, oldest first, weighted by how the audience received
+    them: fine-tuning data. Two queries.
+
+    Engagement is a revision's total over its posts (`engagement_totals`: likes + shares +
+    replies + clicks + signups + paid conversions). With `min_engagement` above 0 the texts
+    below it are left out, and so are those without engagement data (not shown to reach it).
+    Of the texts kept that have engagement data, the top quarter by engagement (rounded up,
+    ties with the last of it included, more than 0) appear twice in a row, so that the model
+    sees them twice as often; every other text appears once.
+    """
+    revisions = list(
+        DraftRevision.objects.filter(publications__workspace_id=workspace_id,
+                                     publications__state=PublicationState.PUBLISHED)
+        .distinct().order_by("id").values_list("pk", "text")
+    )
+    totals = engagement_totals(Publication.objects.filter(workspace_id=workspace_id),
+                               by="revision_id")
+    kept = [(text, totals.get(pk)) for pk, text in revisions]
+    if min_engagement:
+        kept = [(text, total) for text, total in kept
+                if total is not None and total >= min_engagement]
+    measured = sorted((total for _, total in kept if total is not None), reverse=True)
+    top = max(measured[math.ceil(len(measured) / 4) - 1], 1) if measured else math.inf
+    texts: list[str] = []
+    for text, total in kept:
+        texts += [text] * (2 if total is not None and total >= top else 1)
+    return texts

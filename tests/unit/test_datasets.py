@@ -31,11 +31,11 @@ from apps.datasets.services import (
     split_path,
     version_dir,
 )
-from apps.generation.selectors import published_texts
 from apps.integrations.models import FeedEntry
 from apps.integrations.sources import feed_create
 from apps.publishing.connectors.wordpress import WordPressConnector
 from apps.publishing.models import TargetKind
+from apps.publishing.selectors import published_texts
 from apps.publishing.services import publication_claim, publication_succeed
 from apps.publishing.targets import target_create
 from tests import factories

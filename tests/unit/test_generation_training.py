@@ -14,8 +14,8 @@ from channels.layers import get_channel_layer
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.generation.models import ModelProfile, TrainingKind, TrainingRun, TrainingState
-from apps.generation.selectors import published_texts
 from apps.generation.training import training_run_create
+from apps.publishing.selectors import published_texts
 from apps.publishing.services import publication_claim, publication_engagement_record, publication_succeed
 from apps.publishing.targets import target_create
 from apps.reviews.services import revision_edit

@@ -20,6 +20,7 @@ from apps.generation.running import (
     training_run_execute,
 )
 from apps.generation.services import ConcurrencyLimitReached, jobs_requeue_stale
+from apps.publishing.selectors import published_texts
 
 
 def worker_label(task: Any, *, per_thread: bool = False) -> str:
@@ -52,4 +53,5 @@ def sweep_stale_jobs() -> list[int]:
 @shared_task(bind=True, name="generation.train", acks_late=True, reject_on_worker_lost=True)
 def train(self: Any, run_id: int) -> str:
     """Train or fine-tune a queued run (`training_run_execute`)."""
-    return training_run_execute(run_id=run_id, worker_id=worker_label(self))
+    return training_run_execute(run_id=run_id, worker_id=worker_label(self),
+                                published=published_texts)

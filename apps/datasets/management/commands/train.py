@@ -21,6 +21,7 @@ from apps.datasets.services import dataset_version_train
 from apps.generation.models import ModelVersion, TrainingKind, TrainingRun
 from apps.generation.registry import model_versions
 from apps.generation.running import training_run_execute  # the engines load torch lazily
+from apps.publishing.selectors import published_texts
 
 
 class Command(BaseCommand):
@@ -62,7 +63,8 @@ class Command(BaseCommand):
         if not options["here"]:
             self.stdout.write(f"Training run {run.pk} queued.")
             return
-        training_run_execute(run_id=run.pk, worker_id=f"{socket.gethostname()}:{os.getpid()}")
+        training_run_execute(run_id=run.pk, worker_id=f"{socket.gethostname()}:{os.getpid()}",
+                             published=published_texts)
         run = TrainingRun.objects.get(pk=run.pk)
         model = ModelVersion.objects.filter(training_run=run).first()
         if model is None:
