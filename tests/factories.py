@@ -17,7 +17,7 @@ from apps.datasets.services import (
     dataset_version_build,
     dataset_version_create,
 )
-from apps.generation.models import Backend, ModelProfile
+from apps.generation.models import Backend, GenerationJob, ModelProfile
 from apps.publishing.connectors.base import PublishItem
 
 _seq = itertools.count(1)
@@ -72,13 +72,20 @@ def brief_in_review(ws: Workspace, scores: tuple[float, ...] = (0.8, 0.6), **kwa
     One draft per entry of `scores`, variant i scored scores[i]; the texts are
     hand-written inputs standing for what a worker would have generated.
     """
+    created = brief(ws, submit=True, variants=len(scores), **kwargs)
+    job_written_and_scored(created.jobs.get(), scores)
+    created.refresh_from_db()
+    return created
+
+
+def job_written_and_scored(job: GenerationJob, scores: tuple[float, ...]) -> None:
+    """A queued job claimed, its drafts recorded and scored by the real services, as a worker
+    would: its brief goes to review. Variant i is scored scores[i]."""
     from apps.evaluation.services import evaluation_record
     from apps.generation.services import job_claim, job_record_drafts
     from workers.evaluation.types import DraftScore
     from workers.generation.types import GeneratedText
 
-    created = brief(ws, submit=True, variants=len(scores), **kwargs)
-    job = created.jobs.get()
     job_claim(job_id=job.pk, worker_id="w1")
     job_record_drafts(job_id=job.pk, worker_id="w1", texts=[
         GeneratedText(variant=v, text=f"Variant {v}: start a compost heap.", seed=v,
@@ -88,8 +95,6 @@ def brief_in_review(ws: Workspace, scores: tuple[float, ...] = (0.8, 0.6), **kwa
         DraftScore(draft_id=d.pk, relevance=round(scores[d.variant] - 0.1, 4), length_fit=0.9,
                    score=scores[d.variant], embedding_model="minilm")
         for d in job.drafts.all()])
-    created.refresh_from_db()
-    return created
 
 
 ITEM_KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from apps.accounts.models import Membership, Role
 from apps.briefs.models import ContentBrief
 from apps.core.models import OutboxEvent
 from apps.core.services import Actor, reaction_register
+from apps.evaluation.models import GateDecision, GateOutcome
 from apps.notifications.models import Kind
 from apps.notifications.services import notify
+from apps.reviews.models import ApprovalPolicy, ReviewAssignment
 
 
 def _notify(event: OutboxEvent, user_ids: list[int | None], kind: str,
@@ -63,6 +66,28 @@ def on_assignment(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
             exclude_id=data.get("by_id"))
 
 
+def on_review_arrived(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
+    """A brief entered review: its reviewer hears of it, or, with nobody assigned, the
+    workspace's reviewers (its admins where it has none). Not when round robin is about to
+    assign it (that assignment is notified), nor when the gate approves it at once."""
+    brief = ContentBrief.objects.get(pk=event.payload["brief_id"])
+    if GateDecision.objects.filter(job_id=event.payload.get("job_id"),
+                                   decision=GateOutcome.AUTO_APPROVE).exists():
+        return
+    assignee = ReviewAssignment.objects.filter(brief=brief).values_list("reviewer_id", flat=True)
+    if assignee:
+        _notify(event, list(assignee), Kind.ASSIGNMENT,
+                lambda title: f"“{title}” is in your review queue.")
+        return
+    if ApprovalPolicy.objects.filter(content_type_id=brief.content_type_id,
+                                     round_robin=True).exists():
+        return
+    members = Membership.objects.filter(workspace_id=event.workspace_id)
+    pool = (list(members.filter(role=Role.REVIEWER).values_list("user_id", flat=True))
+            or list(members.filter(role=Role.ADMIN).values_list("user_id", flat=True)))
+    _notify(event, pool, Kind.ASSIGNMENT, lambda title: f"“{title}” is waiting for review.")
+
+
 def on_overdue(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
     hours = event.payload["sla_hours"]
     _notify(event, [event.payload["reviewer_id"]], Kind.REMINDER,
@@ -81,6 +106,7 @@ REACTIONS = {
     "review.request_changes": on_changes_requested,
     "comment.added": on_comment,
     "brief.assigned": on_assignment,
+    "brief.in_review": on_review_arrived,
     "review.overdue": on_overdue,
     "review.escalated": on_escalation,
 }

@@ -172,6 +172,8 @@ def test_a_rejection_notifies_the_author_and_earlier_approvers(brief, eddie, rit
 
 def test_round_robin_takes_reviewers_in_turn_per_content_type(ws, rita, sam):
     ct = factories.content_type(ws)
+    # Assigned in turn, briefs reaching review are announced by their assignment alone.
+    ApprovalPolicy.objects.create(content_type=ct, round_robin=True)
     briefs = [factories.brief_in_review(ws, ct=ct) for _ in range(3)]
     picked = [assignment_round_robin(brief=b).reviewer.username for b in briefs]
     assert picked == ["rita", "sam", "rita"]
