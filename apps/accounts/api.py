@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -15,7 +17,7 @@ from apps.accounts.services import member_add, membership_grant, membership_remo
 from apps.core.models import Workspace
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(serializers.ModelSerializer[Membership]):
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.CharField(source="user.email", read_only=True)
 
@@ -25,7 +27,7 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "created_at")
 
 
-class MemberAddSerializer(serializers.Serializer):
+class MemberAddSerializer(serializers.Serializer[Any]):
     """A user who does not exist yet is created without a password: they set one through
     the password reset email."""
 
@@ -34,7 +36,7 @@ class MemberAddSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, default="")
 
 
-class MemberRoleSerializer(serializers.Serializer):
+class MemberRoleSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 

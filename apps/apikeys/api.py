@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -24,7 +26,7 @@ KEY_FIELDS: tuple[str, ...] = ("id", "name", "prefix", "username", "scopes", "la
                                "revoked_at", "created_at")
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
@@ -33,7 +35,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         read_only_fields = KEY_FIELDS
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     username = serializers.CharField(max_length=150, help_text="a member of the workspace")
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 
 from apps.accounts.api_auth import (
@@ -34,7 +35,7 @@ class ContentTypeListApi(WorkspaceRowCreate, WorkspaceListApi):
     serializer_class = ContentTypeSerializer
     filterset_fields = ["slug"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[ContentType]:
         return ContentType.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> ContentType:
@@ -45,7 +46,7 @@ class ContentTypeDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ContentTypeSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[ContentType]:
         return ContentType.objects.filter(workspace=workspace)
 
     def update(self, row: ContentType, fields: dict[str, Any]) -> ContentType:
@@ -58,7 +59,7 @@ class StyleGuideListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[StyleGuide]:
         return StyleGuide.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> StyleGuide:
@@ -69,7 +70,7 @@ class StyleGuideDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = StyleGuideSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[StyleGuide]:
         return StyleGuide.objects.filter(workspace=workspace)
 
     def update(self, row: StyleGuide, fields: dict[str, Any]) -> StyleGuide:

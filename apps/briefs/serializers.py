@@ -71,19 +71,19 @@ class BriefCreateSerializer(LocalTimesSerializer):
         return found
 
 
-class ContentTypeRefSerializer(serializers.ModelSerializer):
+class ContentTypeRefSerializer(serializers.ModelSerializer[ContentType]):
     class Meta:
         model = ContentType
         fields = ["id", "slug", "name"]
 
 
-class BriefRefSerializer(serializers.ModelSerializer):
+class BriefRefSerializer(serializers.ModelSerializer[ContentBrief]):
     class Meta:
         model = ContentBrief
         fields = ["id", "title", "state"]
 
 
-class BriefListSerializer(serializers.ModelSerializer):
+class BriefListSerializer(serializers.ModelSerializer[ContentBrief]):
     url = serializers.SerializerMethodField()
     content_type = ContentTypeRefSerializer()
     length_unit = serializers.SerializerMethodField(
@@ -105,7 +105,7 @@ class BriefListSerializer(serializers.ModelSerializer):
         return length_unit(brief.language)
 
 
-class ContentTypeSerializer(WorkspaceScopedSerializer):
+class ContentTypeSerializer(WorkspaceScopedSerializer[ContentType]):
     default_length = serializers.IntegerField(
         min_value=10, max_value=5000, required=False,
         help_text="words; characters when the language is Chinese or Japanese")
@@ -152,7 +152,7 @@ class ContentTypeSerializer(WorkspaceScopedSerializer):
         return attrs
 
 
-class StyleGuideSerializer(serializers.ModelSerializer):
+class StyleGuideSerializer(serializers.ModelSerializer[StyleGuide]):
     banned_terms = serializers.ListField(child=serializers.CharField(max_length=100),
                                          max_length=200, required=False)
     required_terms = serializers.ListField(child=serializers.CharField(max_length=100),

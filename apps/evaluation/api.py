@@ -4,7 +4,7 @@ newest revision, evaluations, and the quality gate's score cards on a brief, new
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,7 @@ class DraftFilter(django_filters.FilterSet):
         fields = ["brief", "job"]
 
 
-def _drafts(workspace: Workspace):
+def _drafts(workspace: Workspace) -> QuerySet[Draft]:
     revisions = DraftRevision.objects.select_related("author").order_by("-number")
     return (Draft.objects.filter(brief__workspace=workspace).select_related("evaluation")
             .prefetch_related(Prefetch("revisions", queryset=revisions,
@@ -48,7 +48,7 @@ class DraftListApi(WorkspaceListApi):
     filterset_class = DraftFilter
     ordering_fields = ["id", "created_at", "variant"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Draft]:
         return _drafts(workspace)
 
 
@@ -56,7 +56,7 @@ class DraftDetailApi(WorkspaceDetailApi):
     read_scope = "briefs:read"
     serializer_class = DraftSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Draft]:
         return _drafts(workspace)
 
 
@@ -70,7 +70,7 @@ class EvaluationFilter(django_filters.FilterSet):
         fields = ["brief", "job", "min_score"]
 
 
-def _evaluations(workspace: Workspace):
+def _evaluations(workspace: Workspace) -> QuerySet[Evaluation]:
     return Evaluation.objects.filter(draft__brief__workspace=workspace).select_related("draft")
 
 
@@ -80,7 +80,7 @@ class EvaluationListApi(WorkspaceListApi):
     filterset_class = EvaluationFilter
     ordering_fields = ["id", "created_at", "score"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Evaluation]:
         return _evaluations(workspace)
 
 
@@ -88,7 +88,7 @@ class EvaluationDetailApi(WorkspaceDetailApi):
     read_scope = "briefs:read"
     serializer_class = EvaluationSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Evaluation]:
         return _evaluations(workspace)
 
 

@@ -3,7 +3,7 @@ the quality gate's score card on a job."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -13,7 +13,7 @@ from apps.generation.models import Draft
 from apps.reviews.serializers import RevisionSerializer
 
 
-class DraftSerializer(serializers.ModelSerializer):
+class DraftSerializer(serializers.ModelSerializer[Draft]):
     evaluation = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
 
@@ -43,7 +43,7 @@ class DraftSerializer(serializers.ModelSerializer):
         return RevisionSerializer(revisions[0]).data if revisions else None
 
 
-class EvaluationSerializer(serializers.ModelSerializer):
+class EvaluationSerializer(serializers.ModelSerializer[Evaluation]):
     brief_id = serializers.IntegerField(source="draft.brief_id")
     job_id = serializers.IntegerField(source="draft.job_id")
     variant = serializers.IntegerField(source="draft.variant")
@@ -54,7 +54,7 @@ class EvaluationSerializer(serializers.ModelSerializer):
                   "length_fit", "metrics", "embedding_model", "created_at"]
 
 
-class VariantScoreSerializer(serializers.ModelSerializer):
+class VariantScoreSerializer(serializers.ModelSerializer[Evaluation]):
     draft_id = serializers.IntegerField()
     variant = serializers.IntegerField(source="draft.variant")
 
@@ -64,7 +64,7 @@ class VariantScoreSerializer(serializers.ModelSerializer):
                   "findings", "metrics", "embedding_model")
 
 
-class ScoreCardSerializer(serializers.ModelSerializer):
+class ScoreCardSerializer(serializers.ModelSerializer[GateDecision]):
     variants = serializers.SerializerMethodField()
 
     class Meta:
@@ -76,4 +76,5 @@ class ScoreCardSerializer(serializers.ModelSerializer):
     def get_variants(self, card: GateDecision) -> list[dict[str, Any]]:
         evaluations = [d.evaluation for d in card.job.drafts.all() if hasattr(d, "evaluation")]
         evaluations.sort(key=lambda e: (e.rank or 0, -e.score))
-        return VariantScoreSerializer(evaluations, many=True).data
+        # many=True builds a ListSerializer, whose data is a list; the stub types it as one row.
+        return cast(list[dict[str, Any]], VariantScoreSerializer(evaluations, many=True).data)

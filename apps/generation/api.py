@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -74,7 +75,7 @@ class JobListApi(WorkspaceListApi):
     serializer_class = JobAccountingSerializer
     filterset_class = JobFilter
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[GenerationJob]:
         return jobs_with_accounting(workspace=workspace)
 
 
@@ -120,7 +121,7 @@ class ModelProfileListApi(WorkspaceRowCreate, WorkspaceListApi):
     serializer_class = ModelProfileSerializer
     filterset_fields = ["backend"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[ModelProfile]:
         return ModelProfile.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> ModelProfile:
@@ -131,7 +132,7 @@ class ModelProfileDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     serializer_class = ModelProfileSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[ModelProfile]:
         return ModelProfile.objects.filter(workspace=workspace)
 
     def update(self, row: ModelProfile, fields: dict[str, Any]) -> ModelProfile:
@@ -157,7 +158,7 @@ class TrainingRunListApi(WorkspaceListApi):
     serializer_class = TrainingRunSerializer
     filterset_class = TrainingRunFilter
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[TrainingRun]:
         return training_runs(workspace_id=workspace.pk)
 
     def post(self, request: Request) -> Response:
@@ -173,7 +174,7 @@ class TrainingRunDetailApi(WorkspaceDetailApi):
     read_scope = "briefs:read"
     serializer_class = TrainingRunDetailSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[TrainingRun]:
         return TrainingRun.objects.filter(workspace=workspace)
 
 

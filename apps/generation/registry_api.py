@@ -3,6 +3,8 @@ promoted to a profile and archived; a profile rolled back."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -32,7 +34,7 @@ from apps.generation.registry import (
 READ, WRITE = "briefs:read", "catalog:write"
 
 
-class ModelVersionSerializer(serializers.ModelSerializer):
+class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
     training_run_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -48,11 +50,11 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
         read_only_fields = fields
 
 
-class PromoteSerializer(serializers.Serializer):
+class PromoteSerializer(serializers.Serializer[Any]):
     profile_id = IdField(help_text="a model profile of the workspace")
 
 
-class CompareQuerySerializer(serializers.Serializer):
+class CompareQuerySerializer(serializers.Serializer[Any]):
     ids = serializers.RegexField(r"^\d{1,19}(,\d{1,19}){1,9}$",
                                  help_text="2 to 10 version ids, comma separated")
 
@@ -65,7 +67,7 @@ class ModelVersionListApi(WorkspaceListApi):
     serializer_class = ModelVersionSerializer
     filterset_fields = ["kind"]
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[ModelVersion]:
         return model_versions(workspace_id=workspace.pk)
 
 
@@ -74,7 +76,7 @@ class ModelVersionDetailApi(WorkspaceDetailApi):
     roles = CAN_TRAIN
     serializer_class = ModelVersionDetailSerializer
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[ModelVersion]:
         return model_versions(workspace_id=workspace.pk)
 
 

@@ -3,6 +3,7 @@ usage and budgets, and of training runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.urls import reverse
@@ -22,7 +23,7 @@ from apps.generation.models import (
 from apps.generation.training import training_parameters_errors
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(serializers.ModelSerializer[GenerationJob]):
     url = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField(help_text="websocket path of the job's events")
 
@@ -41,7 +42,7 @@ class JobSerializer(serializers.ModelSerializer):
         return f"/ws/jobs/{job.pk}/"
 
 
-class DraftScoreSerializer(serializers.ModelSerializer):
+class DraftScoreSerializer(serializers.ModelSerializer[Draft]):
     score = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,7 +71,8 @@ def _number(name: str, value: object, low: float, high: float, whole: bool = Fal
 
 # What the generation workers read from a profile (workers/generation/requests.py), with the
 # ranges the API accepts: name -> message for a bad value, or "".
-MODEL_PARAMETERS = {
+# Each check answers "" for a good value, else the error message.
+MODEL_PARAMETERS: dict[str, Callable[[Any], str]] = {
     "temperature": lambda v: _number("temperature", v, 0, 2),
     # one per variant, cycled: variant i samples at temperatures[i % len]
     "temperatures": lambda v: "" if isinstance(v, list) and 0 < len(v) <= 16 and not any(
@@ -87,7 +89,7 @@ MODEL_PARAMETERS = {
 }
 
 
-class ModelProfileSerializer(WorkspaceScopedSerializer):
+class ModelProfileSerializer(WorkspaceScopedSerializer[ModelProfile]):
     """A model profile; its API key (openai backend) is write-only: "" removes it."""
 
     parameters = serializers.DictField(required=False, help_text=", ".join(MODEL_PARAMETERS))
@@ -167,12 +169,12 @@ class JobAccountingDetailSerializer(JobAccountingSerializer, JobDetailSerializer
         fields = [*JobDetailSerializer.Meta.fields, *ACCOUNTING_FIELDS]
 
 
-class UsageQuerySerializer(serializers.Serializer):
+class UsageQuerySerializer(serializers.Serializer[Any]):
     since = serializers.DateField(required=False, help_text="YYYY-MM-DD (UTC); default: the "
                                                             "first day of this month")
 
 
-class UsageRowSerializer(serializers.Serializer):
+class UsageRowSerializer(serializers.Serializer[Any]):
     model = serializers.CharField(source="key")
     jobs = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
@@ -182,7 +184,7 @@ class UsageRowSerializer(serializers.Serializer):
     mean_first_token_s = serializers.FloatField(allow_null=True)
 
 
-class UsageTotalsSerializer(serializers.Serializer):
+class UsageTotalsSerializer(serializers.Serializer[Any]):
     jobs = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
@@ -190,7 +192,7 @@ class UsageTotalsSerializer(serializers.Serializer):
     device_seconds = serializers.FloatField()
 
 
-class BudgetSerializer(serializers.Serializer):
+class BudgetSerializer(serializers.Serializer[Any]):
     """This calendar month (UTC) against the workspace's caps; null caps are unlimited."""
 
     month_start = serializers.DateTimeField()
@@ -203,18 +205,18 @@ class BudgetSerializer(serializers.Serializer):
     device_seconds_left = serializers.FloatField(allow_null=True)
 
 
-class TrainingUsageSerializer(serializers.Serializer):
+class TrainingUsageSerializer(serializers.Serializer[Any]):
     runs = serializers.IntegerField()
     tokens = serializers.IntegerField(help_text="tokens trained on")
     device_seconds = serializers.FloatField(help_text="seconds a worker held the runs")
 
 
-class BudgetLeftSerializer(serializers.Serializer):
+class BudgetLeftSerializer(serializers.Serializer[Any]):
     tokens = serializers.IntegerField(allow_null=True)
     device_seconds = serializers.FloatField(allow_null=True)
 
 
-class UsageSerializer(serializers.Serializer):
+class UsageSerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     models = UsageRowSerializer(many=True, help_text="jobs that generated since `since`, "
                                                      "per model")
@@ -226,7 +228,7 @@ class UsageSerializer(serializers.Serializer):
                                                  "job or run is refused at 0")
 
 
-class TrainingRunSerializer(serializers.ModelSerializer):
+class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -256,7 +258,7 @@ class TrainingRunDetailSerializer(TrainingRunSerializer):
         fields = [*TrainingRunSerializer.Meta.fields, "losses"]
 
 
-class TrainingRunCreateSerializer(serializers.Serializer):
+class TrainingRunCreateSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=TrainingKind.choices)
     parameters = serializers.DictField(required=False, default=dict, help_text=(
         "train: steps and the model's shape (vocab_size, n_layer, n_head, n_embd, block_size) "

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -14,6 +15,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -117,7 +119,7 @@ class BriefImportApi(ApiBase, APIView):
 class InboundHookApi(APIView):
     """Signed pushes from other systems; the signature is the authentication."""
 
-    authentication_classes: list = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
     schema = ApiSchema()
 
@@ -134,7 +136,7 @@ class InboundHookApi(APIView):
         return response
 
 
-def _endpoints(workspace: Workspace):
+def _endpoints(workspace: Workspace) -> QuerySet[InboundEndpoint]:
     return InboundEndpoint.objects.filter(workspace=workspace)
 
 
@@ -144,7 +146,7 @@ class EndpointListCreateApi(WorkspaceListApi):
     serializer_class = EndpointSerializer
     filterset_fields = ["enabled", "slug"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[InboundEndpoint]:
         return _endpoints(workspace)
 
     def post(self, request: Request) -> Response:
@@ -169,7 +171,7 @@ class EndpointDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "events:read", "integrations:write"
     serializer_class = EndpointUpdateSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[InboundEndpoint]:
         return _endpoints(workspace)
 
     def update(self, row: InboundEndpoint, fields: dict[str, Any]) -> InboundEndpoint:
@@ -192,7 +194,7 @@ class EndpointRotateSecretApi(ApiBase, APIView):
         return Response({"secret": endpoint_secret_rotate(endpoint=endpoint, actor=request.user)})
 
 
-def _subscriptions(workspace: Workspace):
+def _subscriptions(workspace: Workspace) -> QuerySet[Subscription]:
     return Subscription.objects.filter(workspace=workspace)
 
 
@@ -206,7 +208,7 @@ class SubscriptionListCreateApi(WorkspaceListApi):
     serializer_class = SubscriptionSerializer
     filterset_fields = ["enabled"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Subscription]:
         return _subscriptions(workspace)
 
     def post(self, request: Request) -> Response:
@@ -223,7 +225,7 @@ class SubscriptionDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
     serializer_class = SubscriptionSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Subscription]:
         return _subscriptions(workspace)
 
 
@@ -252,7 +254,7 @@ class DeliveryFilter(django_filters.FilterSet):
         fields = ["subscription", "state", "event_type"]
 
 
-def _deliveries(workspace: Workspace):
+def _deliveries(workspace: Workspace) -> QuerySet[Delivery]:
     return (Delivery.objects.filter(subscription__workspace=workspace)
             .select_related("subscription").prefetch_related("log"))
 
@@ -262,7 +264,7 @@ class DeliveryListApi(WorkspaceListApi):
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilter
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Delivery]:
         return _deliveries(workspace)
 
 
@@ -270,7 +272,7 @@ class DeliveryDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
     serializer_class = DeliverySerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Delivery]:
         return _deliveries(workspace)
 
 
@@ -326,7 +328,7 @@ EVENT_WEBHOOKS = [OpenApiWebhook(name="event", decorator={"post": {
 }})]
 
 
-def _feeds(workspace: Workspace):
+def _feeds(workspace: Workspace) -> QuerySet[FeedSource]:
     return FeedSource.objects.filter(workspace=workspace)
 
 
@@ -338,7 +340,7 @@ class FeedListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     serializer_class = FeedSerializer
     filterset_fields = ["enabled"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[FeedSource]:
         return _feeds(workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> FeedSource:
@@ -349,11 +351,11 @@ class FeedDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
     serializer_class = FeedSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[FeedSource]:
         return _feeds(workspace)
 
 
-def _recurring(workspace: Workspace):
+def _recurring(workspace: Workspace) -> QuerySet[RecurringBrief]:
     return RecurringBrief.objects.filter(workspace=workspace)
 
 
@@ -366,7 +368,7 @@ class RecurringBriefListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     serializer_class = RecurringBriefSerializer
     filterset_fields = ["enabled"]
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[RecurringBrief]:
         return _recurring(workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> RecurringBrief:
@@ -380,5 +382,5 @@ class RecurringBriefDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
     serializer_class = RecurringBriefSerializer
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[RecurringBrief]:
         return _recurring(workspace)

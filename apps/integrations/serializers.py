@@ -6,6 +6,8 @@ Secrets are never returned, except once, in the answer that created or rotated t
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.briefs.models import ContentType
@@ -19,14 +21,15 @@ from apps.integrations.models import (
 )
 
 
-class WorkspaceContentTypeMixin(serializers.Serializer):
+class WorkspaceContentTypeMixin(serializers.Serializer[Any]):
     def validate_content_type(self, value: ContentType) -> ContentType:
         if value.workspace_id != self.context["workspace"].pk:
             raise serializers.ValidationError("Unknown content type in this workspace.")
         return value
 
 
-class EndpointSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+class EndpointSerializer(WorkspaceContentTypeMixin,
+                         serializers.ModelSerializer[InboundEndpoint]):
     field_mapping = serializers.DictField(child=serializers.CharField(max_length=200),
                                           default=dict, help_text="brief field → dotted path")
     defaults = serializers.DictField(default=dict, help_text="brief fields the sender omits")
@@ -57,7 +60,7 @@ class EndpointUpdateSerializer(EndpointSerializer):
         read_only_fields = ["slug", "created_at", "updated_at"]
 
 
-class SecretSerializer(serializers.Serializer):
+class SecretSerializer(serializers.Serializer[Any]):
     secret = serializers.CharField(help_text="whsec_…: shown this once, store it now")
 
 
@@ -68,7 +71,7 @@ class EndpointCreatedSerializer(EndpointSerializer):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
     event_types = serializers.ListField(child=serializers.CharField(max_length=60), min_length=1,
                                         max_length=50)
 
@@ -93,13 +96,13 @@ class SubscriptionCreatedSerializer(SubscriptionSerializer):
         fields = [*SubscriptionSerializer.Meta.fields, "secret"]
 
 
-class DeliveryAttemptSerializer(serializers.ModelSerializer):
+class DeliveryAttemptSerializer(serializers.ModelSerializer[DeliveryAttempt]):
     class Meta:
         model = DeliveryAttempt
         fields = ["number", "response_status", "latency_ms", "error", "created_at"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(serializers.ModelSerializer[Delivery]):
     log = DeliveryAttemptSerializer(many=True)
 
     class Meta:
@@ -109,7 +112,7 @@ class DeliverySerializer(serializers.ModelSerializer):
                   "created_at", "delivered_at", "payload", "log"]
 
 
-class FeedSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+class FeedSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer[FeedSource]):
     defaults = serializers.DictField(default=dict, help_text="brief fields for every entry")
 
     class Meta:
@@ -119,7 +122,8 @@ class FeedSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
         read_only_fields = ["last_polled_at", "last_error", "created_at"]
 
 
-class RecurringBriefSerializer(WorkspaceContentTypeMixin, serializers.ModelSerializer):
+class RecurringBriefSerializer(WorkspaceContentTypeMixin,
+                               serializers.ModelSerializer[RecurringBrief]):
     brief_fields = serializers.DictField(help_text="the brief's fields; {date} in the title "
                                          "becomes the run's local date")
 
@@ -130,14 +134,16 @@ class RecurringBriefSerializer(WorkspaceContentTypeMixin, serializers.ModelSeria
         read_only_fields = ["next_run_at", "last_run_at", "created_at"]
 
 
-class ImportRowSerializer(serializers.Serializer):
+class ImportRowSerializer(serializers.Serializer[Any]):
     row = serializers.IntegerField(help_text="1-based, as in the file (the CSV header is row 0)")
     status = serializers.ChoiceField(choices=["created", "refused"])
     brief_id = serializers.IntegerField(allow_null=True)
-    errors = serializers.DictField(help_text="per field, when refused")
+    # The response names it "errors"; DRF moves declared fields off the class, so it does
+    # not shadow Serializer.errors at run time, which the stub cannot know.
+    errors = serializers.DictField(help_text="per field, when refused")  # type: ignore[assignment]
 
 
-class ImportReportSerializer(serializers.Serializer):
+class ImportReportSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
     refused = serializers.IntegerField()
     rows = ImportRowSerializer(many=True)

@@ -99,7 +99,7 @@ class PublicationActionApi(ApiBase, APIView):
     404): one service call; answers with the publication as it now is."""
 
     write_scope = "publications:write"
-    fields_class: type[serializers.Serializer] | None = None
+    fields_class: type[serializers.Serializer[Any]] | None = None
 
     def act(self, publication: Publication, actor: Any, **fields: Any) -> None:
         raise NotImplementedError
@@ -162,7 +162,7 @@ class PublicationWithdrawApi(PublicationActionApi):
             raise Refused(refused)
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(serializers.Serializer[Any]):
     format = serializers.ChoiceField(choices=["html", "text", "markdown", "json"])
     title = serializers.CharField()
     parts = serializers.ListField(child=serializers.CharField(),
@@ -223,7 +223,7 @@ class TargetDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
         return target_update(target=row, actor=self.request.user, **fields)
 
 
-class ConnectionCheckSerializer(serializers.Serializer):
+class ConnectionCheckSerializer(serializers.Serializer[Any]):
     ok = serializers.BooleanField()
     message = serializers.CharField()
 

@@ -3,19 +3,21 @@ write-only)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from rest_framework import serializers
 
 from apps.publishing.models import Publication, PublishingTarget
 
 
-class TargetRefSerializer(serializers.Serializer):
+class TargetRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     kind = serializers.CharField()
 
 
-class PublicationSerializer(serializers.ModelSerializer):
+class PublicationSerializer(serializers.ModelSerializer[Publication]):
     target = TargetRefSerializer()
 
     class Meta:
@@ -31,7 +33,7 @@ TARGET_HEALTH_FIELDS = ["has_secret", "paused", "paused_until", "pause_reason",
                         "last_check_ok", "last_check_message"]
 
 
-class TargetSerializer(serializers.ModelSerializer):
+class TargetSerializer(serializers.ModelSerializer[PublishingTarget]):
     """A target's public settings and health; its secret is write-only and never returned.
     On PATCH a secret sent replaces the stored one (replacing a rejected one resumes the
     target); the kind stays."""

@@ -6,6 +6,7 @@ Each answers with the brief as it now stands, so a client needs no second call.
 from __future__ import annotations
 
 import django_filters
+from django.db.models import QuerySet
 
 from apps.accounts.api_auth import IdFilter, WorkspaceListApi
 from apps.core.models import Workspace
@@ -29,6 +30,6 @@ class ReviewListApi(WorkspaceListApi):
     serializer_class = ReviewListSerializer
     filterset_class = ReviewFilter
 
-    def rows(self, workspace: Workspace):
+    def rows(self, workspace: Workspace) -> QuerySet[Review]:
         return Review.objects.filter(brief__workspace=workspace).select_related("reviewer",
                                                                                  "revision")

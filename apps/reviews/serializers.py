@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
@@ -9,7 +11,7 @@ from apps.core.serializers import IdField
 from apps.reviews.models import DraftRevision, Review
 
 
-class RevisionSerializer(serializers.ModelSerializer):
+class RevisionSerializer(serializers.ModelSerializer[DraftRevision]):
     author = serializers.CharField(source="author.get_username", default=None)
 
     class Meta:
@@ -17,7 +19,7 @@ class RevisionSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "text", "author", "created_at"]
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ReviewSerializer(serializers.ModelSerializer[Review]):
     reviewer = serializers.CharField(source="reviewer.get_username", default=None)
     draft_id = serializers.IntegerField(source="revision.draft_id", default=None)
     revision = serializers.IntegerField(source="revision.number", default=None)
@@ -49,9 +51,9 @@ class ApproveSerializer(PublishTimeSerializer):
     )
 
 
-class RejectSerializer(serializers.Serializer):
+class RejectSerializer(serializers.Serializer[Any]):
     comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
 
 
-class RequestChangesSerializer(serializers.Serializer):
+class RequestChangesSerializer(serializers.Serializer[Any]):
     feedback = serializers.CharField(max_length=10_000)
