@@ -19,16 +19,10 @@ from apps.evaluation.models import (
     WorkspaceEvaluationSettings,
 )
 from apps.generation.models import Draft, GenerationJob, JobState
-from apps.publishing.models import PublicationState
 from apps.reviews.models import DraftRevision
 from workers.evaluation.language import language as language_of
 from workers.evaluation.scorer import hard_metrics
 from workers.evaluation.types import PublishedPiece, ScoringInput
-
-# A piece on its way out counts as published: two drafts approved the same day must
-# not both go out.
-PUBLISHED_STATES = (PublicationState.SCHEDULED, PublicationState.PUBLISHING,
-                    PublicationState.PUBLISHED)
 
 
 def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
@@ -114,9 +108,9 @@ def revision_hard_findings(*, revision: DraftRevision) -> tuple[gating.Finding, 
 
 
 def _published_revisions(workspace_id: int) -> QuerySet:
-    return DraftRevision.objects.filter(
-        publications__workspace_id=workspace_id, publications__state__in=PUBLISHED_STATES
-    ).distinct()
+    # A piece on its way out counts as published: two drafts approved the same day must
+    # not both go out (`went_out` is kept by the workflow as publications move).
+    return DraftRevision.objects.filter(draft__brief__workspace_id=workspace_id, went_out=True)
 
 
 def job_language(*, job_id: int) -> str:

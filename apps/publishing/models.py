@@ -66,6 +66,9 @@ class PublicationState(models.TextChoices):
 
 
 P = PublicationState
+# A revision counts as out (duplicate checks compare new texts with it) while one of its
+# publications is in one of these.
+GOING_OUT = (P.SCHEDULED, P.PUBLISHING, P.PUBLISHED)
 PUBLICATION_MACHINE = StateMachine.of(
     "Publication",
     [

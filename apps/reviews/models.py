@@ -15,6 +15,9 @@ class DraftRevision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A publication of it is scheduled, being sent or published: new texts are checked for
+    # copying it. Kept by the workflow as its publications move (publishing sits above).
+    went_out = models.BooleanField(default=False, db_index=True, editable=False)
 
     class Meta:
         constraints = [

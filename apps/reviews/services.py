@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
-from apps.accounts.roles import CAN_REVIEW, CAN_VIEW
-from apps.accounts.selectors import member_require
+from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_VIEW
+from apps.accounts.selectors import actor_require, member_require
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.core.services import Actor, audit_record, event_emit
@@ -54,6 +55,12 @@ def revision_create_initial(*, draft: Draft) -> DraftRevision:
 def revision_latest(draft: Draft) -> DraftRevision:
     revision = draft.revisions.order_by("-number").first()
     return revision or revision_create_initial(draft=draft)
+
+
+def revision_went_out_set(*, revision_id: int, went_out: bool) -> None:
+    """Record whether a publication of the revision is scheduled, being sent or published."""
+    DraftRevision.objects.filter(pk=revision_id).exclude(went_out=went_out).update(
+        went_out=went_out)
 
 
 def approval_policy_for(content_type_id: int) -> ApprovalPolicy:
@@ -426,3 +433,51 @@ def guest_link_spend(*, token: str) -> GuestLink:
     if not GuestLink.objects.filter(pk=link.pk, used_at__isnull=True).update(used_at=timezone.now()):
         raise IllegalTransition("This link was already used.")
     return link
+
+
+APPROVAL_POLICY_FIELDS = ("approvals_required", "distinct_reviewers", "round_robin",
+                          "review_sla_hours", "escalate_after_hours", "escalate_to")
+
+
+@transaction.atomic
+def approval_policy_set(*, content_type_id: int, actor: Actor = None,
+                        **fields: object) -> ApprovalPolicy:
+    """The content type's approval policy with `fields` (some of APPROVAL_POLICY_FIELDS)
+    changed, created when it has none; audited as `approval_policy.set` with what changed.
+    The escalation contact must review in the content type's workspace, and escalation
+    comes after the reminder."""
+    unknown = set(fields) - set(APPROVAL_POLICY_FIELDS)
+    if unknown:
+        raise DomainError(f"Approval policies have no field(s) {', '.join(sorted(unknown))}.")
+    policy = (ApprovalPolicy.objects.select_for_update().select_related("content_type")
+              .filter(content_type_id=content_type_id).first()
+              or ApprovalPolicy(content_type_id=content_type_id))
+    workspace_id = policy.content_type.workspace_id
+    actor_require(actor, CAN_GOVERN, workspace_id)
+    before = {name: _policy_value(policy, name) for name in APPROVAL_POLICY_FIELDS}
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    contact = policy.escalate_to_id
+    if contact is not None and not Membership.objects.filter(
+            user_id=contact, workspace_id=workspace_id, role__in=CAN_REVIEW).exists():
+        raise DomainError("The escalation contact must be a reviewer or admin of this workspace.")
+    sla, escalate = policy.review_sla_hours, policy.escalate_after_hours
+    if sla is not None and escalate is not None and escalate <= sla:
+        raise DomainError("Escalate after more hours than the reminder (the review SLA).")
+    try:
+        policy.full_clean(exclude=["content_type"])
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages)) from None
+    policy.save()
+    after = {name: _policy_value(policy, name) for name in APPROVAL_POLICY_FIELDS}
+    changed = [name for name in APPROVAL_POLICY_FIELDS if before[name] != after[name]]
+    if changed:
+        audit_record(workspace_id=workspace_id, action="approval_policy.set", subject=policy,
+                     actor=actor, before={n: before[n] for n in changed},
+                     after={n: after[n] for n in changed})
+    return policy
+
+
+def _policy_value(policy: ApprovalPolicy, name: str) -> object:
+    # The contact by id: audit entries hold JSON values.
+    return policy.escalate_to_id if name == "escalate_to" else getattr(policy, name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from apps.core.pipeline import next_step_register
 from apps.core.services import Reaction, reaction_register
+from apps.publishing.models import PublicationState
 from apps.workflow import services
 
 
@@ -35,6 +36,8 @@ STEPS = (
     Step("publication.updated", task="publishing.update"),
     Step("publication.published", react=services.on_publication_settled),
     Step("publication.cancelled", react=services.on_publication_settled),
+    *(Step(f"publication.{state}", react=services.on_publication_moved)
+      for state in PublicationState.values),
     Step("brief.failed", task="notifications.brief_failed", keyed=True),
     Step("publication.failed", task="notifications.publication_failed", keyed=True),
 )

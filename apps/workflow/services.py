@@ -28,7 +28,7 @@ from apps.evaluation.services import GATE_ACTOR
 from apps.generation.models import Draft, GenerationJob
 from apps.generation.services import JOB_ACTIVE, job_cancel_active, job_create
 from apps.generation.services import job_cancel as generation_job_cancel
-from apps.publishing.models import Publication, PublicationState
+from apps.publishing.models import GOING_OUT, Publication, PublicationState
 from apps.publishing.services import publications_add, publications_schedule
 from apps.reviews.models import Decision, DraftRevision, Review
 from apps.reviews.services import (
@@ -40,6 +40,7 @@ from apps.reviews.services import (
     reviewable_draft,
     revision_create_initial,
     revision_latest,
+    revision_went_out_set,
 )
 
 
@@ -326,3 +327,12 @@ def on_publication_settled(event: OutboxEvent, actor: Actor, actor_label: str) -
         return
     _brief_move(brief, to=BriefState.PUBLISHED if states & went_out else BriefState.APPROVED,
                 actor=actor, actor_label=actor_label)
+
+
+def on_publication_moved(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
+    """Its revision counts as out while any of its publications is scheduled, being sent or
+    published: the duplicate checks of new texts compare with it."""
+    revision_id = Publication.objects.values_list("revision_id", flat=True).get(
+        pk=event.payload["publication_id"])
+    revision_went_out_set(revision_id=revision_id, went_out=Publication.objects.filter(
+        revision_id=revision_id, state__in=GOING_OUT).exists())

@@ -16,7 +16,7 @@ from apps.generation.services import (
     jobs_requeue_stale,
 )
 from apps.publishing.models import Publication, PublicationState
-from apps.publishing.services import publication_claim, publication_succeed
+from apps.publishing.services import publication_cancel, publication_claim, publication_succeed
 from apps.publishing.targets import target_create
 from apps.reviews.models import DraftRevision, Review
 from apps.workflow.services import (
@@ -305,3 +305,18 @@ def test_control_characters_a_model_emits_are_dropped_before_storing():
         variant=0, text="Soil\x00 and\x07 worms.\n\tEnd", seed=1, prompt_tokens=1,
         completion_tokens=1, model_name="builtin")])
     assert Draft.objects.get(job=job).text == "Soil and worms.\n\tEnd"
+
+
+def test_a_revision_counts_as_out_while_a_publication_of_it_is_going_out():
+    # Given an approved brief scheduled on one target
+    ws, brief, job = _in_review()
+    target_create(workspace=ws, name="a", kind="file", config={"folder": "a"})
+    review_approve(brief=brief, draft_id=job.drafts.first().pk,
+                   reviewer=factories.member(ws, "reviewer"))
+    publication = Publication.objects.select_related("revision").get(brief=brief)
+    # Then its revision is out: new texts are checked for copying it
+    assert publication.revision.went_out
+    # When the publication is cancelled, it no longer is
+    publication_cancel(publication=publication)
+    publication.revision.refresh_from_db()
+    assert not publication.revision.went_out
