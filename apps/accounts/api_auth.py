@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import django_filters
 from django import forms
+from django.db import models
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
@@ -79,7 +80,7 @@ class ApiSchema(AutoSchema):
     """Every v1 operation documents the errors the platform answers with."""
 
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response"
-                             ) -> dict:
+                             ) -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code, description in ERRORS.items():
             responses.setdefault(code, {"description": description, "content": {
@@ -109,22 +110,22 @@ class IdCursorPagination(pagination.CursorPagination):
     max_page_size = 200
 
 
-class WorkspaceRowsApi(ApiBase, generics.GenericAPIView):
+class WorkspaceRowsApi(ApiBase, generics.GenericAPIView[Any]):
     """Rows of the caller's workspace only: subclasses give `rows(workspace)`; `roles`
     decides who may read."""
 
     roles: Iterable[str] = CAN_VIEW
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def get_queryset(self) -> QuerySet:
+    def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
             return self.rows(Workspace(pk=0)).none()
         return self.rows(request_workspace(self.request, self.roles))
 
 
-class WorkspaceListApi(WorkspaceRowsApi, generics.ListAPIView):
+class WorkspaceListApi(WorkspaceRowsApi, generics.ListAPIView[Any]):
     """A list of one workspace's rows, filtered (django-filter), ordered, cursor-paginated."""
 
     pagination_class = IdCursorPagination
@@ -132,7 +133,7 @@ class WorkspaceListApi(WorkspaceRowsApi, generics.ListAPIView):
     ordering_fields = ["id", "created_at"]
 
 
-class WorkspaceDetailApi(WorkspaceRowsApi, generics.RetrieveAPIView):
+class WorkspaceDetailApi(WorkspaceRowsApi, generics.RetrieveAPIView[Any]):
     """One row of the caller's workspace; another workspace's row is a 404."""
 
     lookup_url_kwarg = "pk"
@@ -143,19 +144,22 @@ class IdFilter(django_filters.Filter):
 
     field_class = forms.IntegerField
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
-def roles_writing(serializer_class: type[serializers.BaseSerializer], action: str
+def roles_writing(serializer_class: type[serializers.BaseSerializer[Any]], action: str
                   ) -> tuple[str, ...]:
     """Who may `action` ("add", "change") the serializer's model: the same per-model table
     the admin checks (apps.accounts.roles), so governance rows are for admins everywhere."""
-    meta = serializer_class.Meta.model._meta  # type: ignore[attr-defined]  # ModelSerializers'
+    if not issubclass(serializer_class, serializers.ModelSerializer):
+        raise TypeError(f"{serializer_class.__name__} names no model to write.")
+    # The stub types Meta.model with the class's type variable, which a ClassVar cannot hold.
+    meta = cast(type[models.Model], serializer_class.Meta.model)._meta
     return roles_allowed(meta.app_label, meta.model_name or "", action)
 
 
-class WorkspaceRowCreate(generics.GenericAPIView):
+class WorkspaceRowCreate(generics.GenericAPIView[Any]):
     """POST to a list: the roles that may add the model's rows create one of their
     workspace through a service."""
 
@@ -171,7 +175,7 @@ class WorkspaceRowCreate(generics.GenericAPIView):
         return Response(serializer_class(row).data, status=status.HTTP_201_CREATED)
 
 
-class WorkspaceRowUpdate(generics.GenericAPIView):
+class WorkspaceRowUpdate(generics.GenericAPIView[Any]):
     """PATCH a row: the roles that may change the model's rows (or the view's own
     `write_roles`) change some fields through a service; another workspace's row is a 404."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -35,7 +35,7 @@ def _checked(time_zone: str) -> str:
 
 
 @transaction.atomic
-def profile_time_zone_set(*, user: AbstractBaseUser, time_zone: str) -> Profile:
+def profile_time_zone_set(*, user: User, time_zone: str) -> Profile:
     """The user's own zone; empty follows the current workspace's. DomainError for a name
     that is not an IANA zone."""
     profile, _ = Profile.objects.update_or_create(user=user,
@@ -44,7 +44,7 @@ def profile_time_zone_set(*, user: AbstractBaseUser, time_zone: str) -> Profile:
 
 
 @transaction.atomic
-def profile_time_zone_from_browser(*, user: AbstractBaseUser, time_zone: str) -> bool:
+def profile_time_zone_from_browser(*, user: User, time_zone: str) -> bool:
     """The browser's zone, kept only when the user has no profile yet (a choice made on the
     profile page is never overwritten); whether it was kept. Idempotent."""
     _, created = Profile.objects.get_or_create(user=user,
@@ -52,7 +52,7 @@ def profile_time_zone_from_browser(*, user: AbstractBaseUser, time_zone: str) ->
     return created
 
 
-def user_time_zone(*, user: AbstractBaseUser, workspace_id: int | None) -> UserTimeZone:
+def user_time_zone(*, user: User, workspace_id: int | None) -> UserTimeZone:
     """The zone to show and read the user's times in: their own, else that of the workspace
     they work in (`workspace_id`, else their first), else UTC. Two queries at most."""
     own = Profile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()

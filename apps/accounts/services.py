@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -39,7 +39,7 @@ def workspace_create(*, slug: str, name: str = "", time_zone: str = "", actor: A
 
 
 @transaction.atomic
-def membership_grant(*, user: AbstractBaseUser, workspace: Workspace, role: str,
+def membership_grant(*, user: User, workspace: Workspace, role: str,
                      actor: Actor = None) -> Membership:
     """Give `user` `role` in `workspace` (replacing an earlier role there).
 
@@ -77,7 +77,7 @@ def membership_remove(*, membership: Membership, actor: Actor = None) -> None:
 
 @transaction.atomic
 def member_add(*, workspace: Workspace, username: str, role: str, password: str = "",
-               email: str = "", actor: Actor = None) -> tuple[AbstractBaseUser, Membership]:
+               email: str = "", actor: Actor = None) -> tuple[User, Membership]:
     """Add `username` to `workspace` with `role`, creating the user when missing.
 
     A new user without a password cannot log in with one until it is set.
@@ -103,7 +103,7 @@ def member_add(*, workspace: Workspace, username: str, role: str, password: str 
 
 def user_create_member(
     *, workspace: Workspace, username: str, password: str, role: str, email: str = ""
-) -> AbstractBaseUser:
+) -> User:
     if get_user_model().objects.filter(username=username).exists():
         raise DomainError(f"The user {username!r} exists already.")
     return member_add(workspace=workspace, username=username, role=role, password=password,

@@ -17,7 +17,7 @@ from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.core.errors import DomainError
 
 
-class ApiKeyForm(forms.ModelForm):
+class ApiKeyForm(forms.ModelForm[ApiKey]):
     scopes = forms.MultipleChoiceField(choices=Scope.choices,
                                        widget=forms.CheckboxSelectMultiple)
 

@@ -141,4 +141,5 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 class BasicScheme(spectacular_authentication.BasicScheme):
     """The schema's basicAuth, for the throttled BasicAuthentication as for DRF's."""
 
-    target_class = BasicAuthentication
+    # A dotted path, as the base class gives DRF's (drf-spectacular imports it when matching).
+    target_class = "apps.apikeys.authentication.BasicAuthentication"

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ def _digest(key: str) -> str:
 
 
 @transaction.atomic
-def apikey_create(*, workspace: Workspace, user: AbstractBaseUser, name: str,
+def apikey_create(*, workspace: Workspace, user: User, name: str,
                   scopes: Iterable[str], actor: Actor = None) -> tuple[ApiKey, str]:
     """A new key for `user` in `workspace`; the plaintext is returned once and never stored.
 

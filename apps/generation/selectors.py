@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -43,7 +43,7 @@ def job_get(*, workspace: Workspace, job_id: int) -> GenerationJob:
     return job
 
 
-def job_workspace_for(*, user: AbstractBaseUser | AnonymousUser, job_id: int) -> Workspace | None:
+def job_workspace_for(*, user: User | AnonymousUser, job_id: int) -> Workspace | None:
     """The job's workspace if `user` may follow the job there (any member); else None.
 
     A missing job and another workspace's job look the same, so ids leak nothing.
