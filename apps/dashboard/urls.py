@@ -27,6 +27,7 @@ urlpatterns = [
     path("insights.json", views.insights_json, name="insights_json"),
     path("training/", views.training, name="training"),
     path("", include("apps.datasets.urls")),  # datasets and the model registry
+    path("settings/", include("apps.dashboard.settings_urls")),  # workspace settings, admins
     path("profile/", views.profile, name="profile"),
     path("profile/time-zone/", views.profile_time_zone, name="profile_time_zone"),
     path("guest/<str:token>/", views.guest_review, name="guest"),

@@ -27,7 +27,7 @@ from apps.accounts.profiles import (
     profile_time_zone_set,
     user_time_zone,
 )
-from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
+from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
 from apps.briefs.models import BriefState, Origin
 from apps.core.errors import DomainError, NotFound, PermissionDenied
@@ -115,7 +115,7 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
                    unread=notifications_unread_count(user_id=request.user.pk,
                                                      workspace_id=workspace.pk),
                    can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW,
-                   can_train=role in CAN_TRAIN)
+                   can_train=role in CAN_TRAIN, can_govern=role in CAN_GOVERN)
     return render(request, template, context, status=status)
 
 

@@ -17,7 +17,7 @@ from apps.briefs.services import (
     style_guide_update,
 )
 from apps.core.models import Workspace
-from apps.core.services import Actor, event_emit
+from apps.core.services import Actor, audit_record, event_emit
 from apps.evaluation import gating, selectors
 from apps.evaluation.gating import default_rules
 from apps.evaluation.models import (
@@ -192,15 +192,21 @@ def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> Revisi
 
 @transaction.atomic
 def quality_gate_set(*, content_type: ContentType, name: str, rules: list[dict],
-                     weights: dict[str, float]) -> QualityGate:
+                     weights: dict[str, float], actor: Actor = None) -> QualityGate:
     """The content type's general gate (no target) with these rules and weights, created or
-    replaced; rules refused in plain words (ValueError) when malformed."""
+    replaced, and audited (`quality_gate.set`); rules or weights refused in plain words
+    (ValueError) when malformed."""
     gating.rules_from(rules)
+    if not all(isinstance(metric, str) and isinstance(weight, int | float)
+               and not isinstance(weight, bool) for metric, weight in weights.items()):
+        raise ValueError("Weights map metric names to numbers, e.g. {\"relevance\": 0.6}.")
     gate, _ = QualityGate.objects.update_or_create(
         content_type=content_type, target=None,
         defaults={"workspace_id": content_type.workspace_id, "name": name, "rules": rules,
                   "weights": weights, "enabled": True},
     )
+    audit_record(workspace_id=content_type.workspace_id, action="quality_gate.set", subject=gate,
+                 actor=actor, after={"name": name, "rules": rules, "weights": weights})
     return gate
 
 
@@ -243,6 +249,6 @@ def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> l
                                                              actor=actor, **fields))
         quality_gate_set(content_type=content_type, name=preset.name,
                          rules=[*default_rules(), *map(dict, preset.extra_rules)],
-                         weights=dict(preset.weights))
+                         weights=dict(preset.weights), actor=actor)
         loaded.append(content_type)
     return loaded

@@ -1,0 +1,304 @@
+"""Workspace settings pages: admins list, create and change; editors and reviewers are
+refused (403) on every page and see no Settings link; bad input is a form error (400);
+another workspace's row is 404; secrets are never shown back."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.accounts.models import Membership, Role
+from apps.apikeys.models import ApiKey
+from apps.apikeys.services import apikey_authenticate, apikey_create
+from apps.core.crypto import secret_decrypt
+from apps.core.models import AuditEvent
+from apps.evaluation.models import QualityGate
+from apps.generation.models import ModelProfile
+from apps.integrations.inbound import endpoint_create
+from apps.integrations.models import Delivery, DeliveryState, InboundEndpoint, Subscription
+from apps.integrations.outbound import subscription_create
+from apps.publishing.models import PublishingTarget
+from apps.publishing.targets import target_create
+from apps.reviews.models import ApprovalPolicy
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+# Every settings page a GET reaches, with the placeholders the rows fill in.
+PAGES = ("/settings/", "/settings/members/", "/settings/api-keys/", "/settings/targets/",
+         "/settings/targets/new/?kind=file", "/settings/targets/{target}/",
+         "/settings/content-types/", "/settings/content-types/{content_type}/",
+         "/settings/model-profiles/", "/settings/model-profiles/{profile}/",
+         "/settings/webhooks/")
+# Every write, with a body an admin's request would carry.
+WRITES = {
+    "/settings/members/": {"username": "newbie", "role": "editor"},
+    "/settings/members/{member}/": {"role": "admin"},
+    "/settings/api-keys/": {"name": "CI", "user": "{admin_id}", "scopes": ["briefs:read"]},
+    "/settings/api-keys/{api_key}/revoke/": {},
+    "/settings/targets/new/": {"kind": "file", "name": "Site", "config_folder": "s",
+                               "min_interval_s": "0"},
+    "/settings/targets/{target}/": {"name": "Renamed", "config_folder": "s2",
+                                    "min_interval_s": "0"},
+    "/settings/targets/{target}/test/": {},
+    "/settings/content-types/{content_type}/gate/": {"name": "G", "rules": "[]"},
+    "/settings/content-types/{content_type}/policy/": {"approvals_required": "2"},
+    "/settings/model-profiles/": {"name": "M", "backend": "builtin", "queue": "generation",
+                                  "device": "auto", "timeout_s": "600"},
+    "/settings/model-profiles/{profile}/": {"name": "M2", "backend": "builtin",
+                                            "queue": "generation", "device": "auto",
+                                            "timeout_s": "600"},
+    "/settings/webhooks/endpoints/": {"name": "E", "slug": "e-1", "content_type": "{content_type}"},
+    "/settings/webhooks/endpoints/{endpoint}/rotate/": {},
+    "/settings/webhooks/subscriptions/": {"name": "S", "url": "https://example.com/h",
+                                          "event_types": "brief.*"},
+    "/settings/webhooks/subscriptions/{subscription}/enable/": {},
+    "/settings/webhooks/deliveries/{delivery}/redeliver/": {},
+}
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def rows(ws, admin):
+    """One row of each kind in `ws`, by the name the paths use."""
+    ct = factories.content_type(ws)
+    target = target_create(workspace=ws, name="Folder", kind="file", config={"folder": "f"})
+    endpoint, _ = endpoint_create(workspace=ws, name="Hook", slug="hook-1", content_type_id=ct.pk)
+    subscription, _ = subscription_create(workspace=ws, name="Sub", url="https://example.com/h",
+                                          event_types=["brief.*"])
+    delivery = Delivery.objects.create(subscription=subscription, event_id=1,
+                                       event_type="brief.created", payload={},
+                                       state=DeliveryState.FAILED, attempts=3,
+                                       response_status=502)
+    key, _ = apikey_create(workspace=ws, user=admin, name="Old", scopes=["briefs:read"])
+    return {"target": target.pk, "content_type": ct.pk, "endpoint": endpoint.pk,
+            "subscription": subscription.pk, "delivery": delivery.pk, "api_key": key.pk,
+            "profile": factories.model_profile(ws).pk, "admin_id": admin.pk,
+            "member": Membership.objects.get(user=admin, workspace=ws).pk}
+
+
+def _fill(template: str, rows: dict[str, int]) -> str:
+    return template.format(**rows)
+
+
+def _body(data: dict, rows: dict[str, int]) -> dict:
+    return {k: ([_fill(x, rows) for x in v] if isinstance(v, list) else _fill(v, rows))
+            for k, v in data.items()}
+
+
+def test_admin_reaches_every_page_and_sees_the_settings_link(admin, rows):
+    client = _client(admin)
+    for page in PAGES:
+        answer = client.get(_fill(page, rows))
+        assert answer.status_code == 200, page
+        assert b'href="/settings/"' in answer.content, page
+
+
+@pytest.mark.parametrize("role", [Role.EDITOR, Role.REVIEWER])
+def test_editors_and_reviewers_are_refused_everywhere_and_see_no_link(ws, rows, role):
+    user = factories.member(ws, role)
+    client = _client(user)
+    before = (AuditEvent.objects.count(), PublishingTarget.objects.count())
+    for page in PAGES:
+        assert client.get(_fill(page, rows)).status_code == 403, page
+    for path, data in WRITES.items():
+        assert client.post(_fill(path, rows), _body(data, rows)).status_code == 403, path
+    assert (AuditEvent.objects.count(), PublishingTarget.objects.count()) == before
+    assert b'href="/settings/"' not in client.get("/").content
+
+
+def test_another_workspaces_rows_are_not_found(rows):
+    """An admin of another workspace asks for this one's rows by id: 404, nothing changes."""
+    stranger = factories.member(factories.workspace(name="Elsewhere"), Role.ADMIN)
+    client = _client(stranger)
+    before = AuditEvent.objects.count()
+    for page in PAGES:
+        if "{" in page:
+            assert client.get(_fill(page, rows)).status_code == 404, page
+    for path, data in WRITES.items():
+        if "{" in path:
+            assert client.post(_fill(path, rows), _body(data, rows)).status_code == 404, path
+    assert AuditEvent.objects.count() == before
+
+
+def test_members_add_invite_change_role_and_keep_the_last_admin(ws, admin, editor):
+    client = _client(admin)
+    answer = client.post("/settings/members/", {"username": "newbie", "email": "n@example.org",
+                                                "role": "reviewer"}, follow=True)
+    assert b"invited: no password yet" in answer.content
+    newbie = Membership.objects.get(workspace=ws, user__username="newbie")
+    assert newbie.role == Role.REVIEWER and not newbie.user.has_usable_password()
+
+    client.post(f"/settings/members/{newbie.pk}/", {"role": "editor"})
+    assert Membership.objects.get(pk=newbie.pk).role == Role.EDITOR
+    client.post(f"/settings/members/{newbie.pk}/", {"remove": "1"})
+    assert not Membership.objects.filter(pk=newbie.pk).exists()
+
+    own = Membership.objects.get(user=admin, workspace=ws)
+    refused = client.post(f"/settings/members/{own.pk}/", {"role": "editor"})
+    assert refused.status_code == 400
+    assert b"keeps at least one admin" in refused.content
+    bad = client.post("/settings/members/", {"username": "no spaces", "role": "boss"})
+    assert bad.status_code == 400
+    assert b"field-error" in bad.content
+
+
+def test_api_key_is_shown_once_and_revoked(ws, admin):
+    client = _client(admin)
+    answer = client.post("/settings/api-keys/", {"name": "CI", "user": admin.pk,
+                                                 "scopes": ["briefs:read", "briefs:write"]})
+    assert answer.status_code == 200
+    plaintext = answer.context["plaintext"]
+    assert plaintext.encode() in answer.content
+    key = ApiKey.objects.get(workspace=ws, name="CI")
+    assert apikey_authenticate(plaintext=plaintext) == key
+    listing = client.get("/settings/api-keys/")
+    assert plaintext.encode() not in listing.content
+    assert key.prefix.encode() in listing.content
+
+    client.post(f"/settings/api-keys/{key.pk}/revoke/")
+    assert apikey_authenticate(plaintext=plaintext) is None
+    bad = client.post("/settings/api-keys/", {"name": "", "user": admin.pk, "scopes": ["nope"]})
+    assert bad.status_code == 400
+    assert ApiKey.objects.filter(workspace=ws).count() == 1
+
+
+def test_target_created_from_its_schema_and_its_secret_write_only(ws, admin):
+    client = _client(admin)
+    page = client.get("/settings/targets/new/?kind=wordpress")
+    assert b'name="config_url"' in page.content and b'name="secret"' in page.content
+    answer = client.post("/settings/targets/new/", {
+        "kind": "wordpress", "name": "Blog", "config_url": "https://blog.example.com",
+        "config_categories": '["Garden"]', "secret": "ed:app pass word", "enabled": "on",
+        "min_interval_s": "0"})
+    target = PublishingTarget.objects.get(workspace=ws, name="Blog")
+    assert answer.status_code == 302
+    assert target.config == {"url": "https://blog.example.com", "categories": ["Garden"]}
+    assert secret_decrypt(target.secret_encrypted) == "ed:app pass word"
+    edit = client.get(f"/settings/targets/{target.pk}/")
+    assert b"app pass word" not in edit.content
+    assert b"A secret is stored" in edit.content
+
+    # An empty secret keeps the stored one.
+    client.post(f"/settings/targets/{target.pk}/", {
+        "name": "Blog 2", "config_url": "https://blog.example.com", "min_interval_s": "5"})
+    target.refresh_from_db()
+    assert (target.name, target.min_interval_s, target.enabled) == ("Blog 2", 5, False)
+    assert secret_decrypt(target.secret_encrypted) == "ed:app pass word"
+
+    refused = client.post("/settings/targets/new/", {
+        "kind": "wordpress", "name": "Bad", "config_url": "ftp://x", "secret": "no-colon",
+        "min_interval_s": "0"})
+    assert refused.status_code == 400
+    assert b"needs the site&#x27;s http(s) &#x27;url&#x27;" in refused.content
+    assert client.get("/settings/targets/new/?kind=telegraph").status_code == 400
+
+
+def test_target_connection_test_records_the_check(ws, admin, settings, tmp_path):
+    settings.PUBLISH_ROOT = tmp_path
+    target = target_create(workspace=ws, name="Folder", kind="file", config={"folder": "site"})
+    answer = _client(admin).post(f"/settings/targets/{target.pk}/test/", follow=True)
+    target.refresh_from_db()
+    assert target.last_check_ok is True
+    assert b"connection and credentials work" in answer.content
+    assert b"last check" in answer.content
+
+
+def test_gate_and_policy_saved_with_validation_and_audit(ws, admin, reviewer, editor):
+    ct = factories.content_type(ws)
+    client = _client(admin)
+    client.post(f"/settings/content-types/{ct.pk}/gate/", {
+        "name": "Strict", "rules": '[{"metric": "relevance", "min": 0.4}]',
+        "weights": '{"relevance": 1}'})
+    gate = QualityGate.objects.get(content_type=ct, target=None)
+    assert (gate.name, gate.rules, gate.weights) == (
+        "Strict", [{"metric": "relevance", "min": 0.4}], {"relevance": 1})
+    assert AuditEvent.objects.filter(action="quality_gate.set", actor=admin).exists()
+    bad_rule = client.post(f"/settings/content-types/{ct.pk}/gate/", {
+        "name": "Strict", "rules": '[{"metric": "relevance", "severity": "loud", "min": 1}]'})
+    assert bad_rule.status_code == 400 and b"severity must be" in bad_rule.content
+    bad_json = client.post(f"/settings/content-types/{ct.pk}/gate/", {"name": "S",
+                                                                     "rules": "[{"})
+    assert bad_json.status_code == 400 and b"Not valid JSON" in bad_json.content
+
+    client.post(f"/settings/content-types/{ct.pk}/policy/", {
+        "approvals_required": "2", "round_robin": "on", "review_sla_hours": "4",
+        "escalate_after_hours": "8", "escalate_to": reviewer.pk})
+    policy = ApprovalPolicy.objects.get(content_type=ct)
+    assert (policy.approvals_required, policy.round_robin, policy.distinct_reviewers,
+            policy.escalate_to) == (2, True, False, reviewer)
+    assert AuditEvent.objects.get(action="approval_policy.set").after["approvals_required"] == 2
+    for data, message in (({"approvals_required": "2", "escalate_to": editor.pk},
+                           b"must be a reviewer or admin"),
+                          ({"approvals_required": "2", "review_sla_hours": "8",
+                            "escalate_after_hours": "4"}, b"more hours than the reminder"),
+                          ({"approvals_required": "11"}, b"less than or equal to 10")):
+        refused = client.post(f"/settings/content-types/{ct.pk}/policy/", data)
+        assert refused.status_code == 400 and message in refused.content, data
+    assert ApprovalPolicy.objects.get(content_type=ct).escalate_to == reviewer
+
+
+def test_model_profile_created_updated_and_its_key_write_only(ws, admin):
+    client = _client(admin)
+    client.post("/settings/model-profiles/", {
+        "name": "Server", "backend": "openai", "model": "qwen", "queue": "generation",
+        "device": "auto", "timeout_s": "120", "base_url": "https://llm.example.com/v1",
+        "parameters": '{"temperature": 0.5}', "api_key": "sk-secret-1"})
+    profile = ModelProfile.objects.get(workspace=ws, name="Server")
+    assert profile.parameters == {"temperature": 0.5}
+    assert secret_decrypt(profile.api_key_encrypted) == "sk-secret-1"
+    page = client.get(f"/settings/model-profiles/{profile.pk}/")
+    assert b"sk-secret-1" not in page.content and b"A secret is stored" in page.content
+
+    client.post(f"/settings/model-profiles/{profile.pk}/", {
+        "name": "Server", "backend": "openai", "model": "qwen2", "queue": "generation",
+        "device": "auto", "timeout_s": "120", "base_url": "https://llm.example.com/v1"})
+    profile.refresh_from_db()
+    assert profile.model == "qwen2" and secret_decrypt(profile.api_key_encrypted) == "sk-secret-1"
+    refused = client.post("/settings/model-profiles/", {
+        "name": "Elsewhere", "backend": "builtin", "queue": "publishing", "device": "auto",
+        "timeout_s": "600"})
+    assert refused.status_code == 400
+    assert b"is not a generation queue" in refused.content
+    assert not ModelProfile.objects.filter(name="Elsewhere").exists()
+
+
+def test_webhooks_endpoint_and_subscription_secrets_once_and_the_delivery_log(ws, admin, rows):
+    client = _client(admin)
+    made = client.post("/settings/webhooks/endpoints/", {
+        "name": "CMS", "slug": "cms-in", "content_type": rows["content_type"],
+        "field_mapping": '{"title": "post.title"}'})
+    assert made.status_code == 200
+    assert b"whsec_" in made.content and b"data-secret-once" in made.content
+    assert InboundEndpoint.objects.get(slug="cms-in").field_mapping == {"title": "post.title"}
+    listing = client.get("/settings/webhooks/")
+    assert b"whsec_" not in listing.content
+    assert b"HTTP 502" in listing.content  # the delivery log
+
+    taken = client.post("/settings/webhooks/endpoints/", {
+        "name": "Again", "slug": "cms-in", "content_type": rows["content_type"]})
+    assert taken.status_code == 400 and b"This slug is taken" in taken.content
+    bad = client.post("/settings/webhooks/subscriptions/", {
+        "name": "X", "url": "https://example.com/x", "event_types": "nothing.here"})
+    assert bad.status_code == 400 and b"matches no event" in bad.content
+    made = client.post("/settings/webhooks/subscriptions/", {
+        "name": "Out", "url": "https://example.com/out", "event_types": "brief.*, job.failed"})
+    assert b"whsec_" in made.content
+    assert Subscription.objects.get(name="Out").event_types == ["brief.*", "job.failed"]
+
+    rotated = client.post(f"/settings/webhooks/endpoints/{rows['endpoint']}/rotate/")
+    assert b"whsec_" in rotated.content
+    client.post(f"/settings/webhooks/deliveries/{rows['delivery']}/redeliver/")
+    assert Delivery.objects.get(pk=rows["delivery"]).state == DeliveryState.PENDING
+    assert AuditEvent.objects.filter(action="delivery.redelivered").count() == 1
+
+    Subscription.objects.filter(pk=rows["subscription"]).update(
+        enabled=False, disabled_reason="failing for 3 days")
+    assert b"failing for 3 days" in client.get("/settings/webhooks/").content
+    client.post(f"/settings/webhooks/subscriptions/{rows['subscription']}/enable/")
+    assert Subscription.objects.get(pk=rows["subscription"]).enabled
