@@ -2,14 +2,16 @@
 
 Each figure is one aggregate query, except time-in-state, which walks the briefs'
 transition audit entries (already ordered by the database) in Python: a median
-and a p90 per state are not portable SQL aggregates (SQLite has neither).
+and a p90 per state are not portable SQL aggregates (SQLite has neither); and the
+gate's agreement with reviewers, the evaluation report's rows (three queries)
+counted per week. Days and weeks are the current (the user's) time zone's.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, Sum
@@ -19,8 +21,10 @@ from django.utils import timezone
 from apps.briefs.models import ContentBrief
 from apps.core.models import AuditEvent
 from apps.evaluation.models import Evaluation
+from apps.evaluation.report import agreement_by_week
 from apps.generation.models import GenerationJob
 from apps.publishing.models import Publication, PublicationState
+from apps.publishing.selectors import engagement_totals, gate_report_rows
 from apps.reviews.models import Decision, Review
 
 SCORE_BINS = 10  # over [0, 1]; scores outside are clamped into the end bins
@@ -48,6 +52,39 @@ def time_in_state(workspace_id: int, since: Any) -> dict[str, dict[str, float]]:
     return {state: {"count": len(v), "median_s": round(statistics.median(v), 1),
                     "p90_s": round(_quantile(sorted(v), 0.9), 1)}
             for state, v in sorted(spent.items())}
+
+
+def _share(part: int, whole: int | None) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def gate_agreement_weekly(workspace_id: int, since: datetime) -> list[dict[str, Any]]:
+    """Per week (its Monday, in the current zone) of jobs that finished in the window: the
+    jobs a reviewer judged after the gate, and how often the two agreed (see
+    apps.evaluation.report.GateAgreement)."""
+    rows = [{**row, "finished_at": timezone.localtime(row["finished_at"])}  # type: ignore[arg-type]
+            for row in gate_report_rows(workspace_id=workspace_id, finished_since=since)]
+    weekly = []
+    for week, counts in agreement_by_week(rows):
+        year, number = week.split("-W")
+        weekly.append({
+            "week": date.fromisocalendar(int(year), int(number), 1).isoformat(),
+            "reviewed": counts.reviewed,
+            "agreement": _share(counts.true_positive + counts.true_negative, counts.reviewed),
+            "precision": _share(counts.true_positive, counts.true_positive + counts.false_positive),
+            "recall": _share(counts.true_positive, counts.true_positive + counts.false_negative),
+        })
+    return weekly
+
+
+def engagement(workspace_id: int, since: datetime) -> dict[str, list[dict[str, Any]]]:
+    """What the window's publications drew (see `engagement_totals`), per target and per
+    content type, by name; those without engagement data are left out. Two queries."""
+    published = Publication.objects.filter(workspace_id=workspace_id, created_at__gte=since)
+    return {key: [{"name": name, "engagement": total} for name, total in sorted(
+                engagement_totals(published, by=by).items())]
+            for key, by in (("per_target", "target__name"),
+                            ("per_content_type", "brief__content_type__name"))}
 
 
 def insights(*, workspace_id: int, days: int = 30) -> dict[str, Any]:
@@ -78,13 +115,15 @@ def insights(*, workspace_id: int, days: int = 30) -> dict[str, Any]:
         "days": days,
         "briefs_per_day": [{"day": r["day"].isoformat(), "briefs": r["n"]} for r in per_day],
         "decisions": {d.value: decisions.get(d.value, 0) for d in Decision},
-        "approval_rate": round(decisions.get(Decision.APPROVE, 0) / decided, 3) if decided else None,
+        "approval_rate": _share(decisions.get(Decision.APPROVE, 0), decided),
         "time_in_state": time_in_state(workspace_id, since),
         "generation_cost": [{**r, "tokens": (r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0)}
                             for r in cost],
         "score_distribution": {"bins": [round(i / SCORE_BINS, 2) for i in range(SCORE_BINS)],
                                "counts": bins, "drafts": len(scores)},
         "publication_success": [
-            {**r, "success_rate": round(r["published"] / (r["published"] + r["failed"]), 3)
-             if r["published"] + r["failed"] else None} for r in publications],
+            {**r, "success_rate": _share(r["published"], r["published"] + r["failed"])}
+            for r in publications],
+        "engagement": engagement(workspace_id, since),
+        "gate_agreement": gate_agreement_weekly(workspace_id, since),
     }

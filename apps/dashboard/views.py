@@ -33,6 +33,7 @@ from apps.briefs.models import BriefState, Origin
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
+from apps.dashboard.charts import charts_json, insights_charts
 from apps.dashboard.forms import (
     ApproveForm,
     AssignForm,
@@ -526,12 +527,9 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
 def insights_page(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     figures = insights(workspace_id=workspace.pk, days=_days(request))
-    peak = max((d["briefs"] for d in figures["briefs_per_day"]), default=0)
-    top_bin = max(figures["score_distribution"]["counts"], default=0)
-    distribution = figures["score_distribution"]
-    return _page(request, "dashboard/insights.html", workspace, figures=figures,
-                 peak=peak or 1, top_bin=top_bin or 1,
-                 score_rows=list(zip(distribution["bins"], distribution["counts"], strict=True)))
+    charts = insights_charts(figures)
+    return _page(request, "dashboard/insights.html", workspace, figures=figures, charts=charts,
+                 charts_json=charts_json(charts))
 
 
 @require_GET

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import F, QuerySet
@@ -97,10 +97,12 @@ def engagement_totals(publications: QuerySet[Publication], *, by: str) -> dict[A
     return totals
 
 
-def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, object]]:
-    """One row per evaluated job: its best variant's metrics, the gate's call, the first
-    reviewer decision on the brief after the job finished (before the brief's next job), and
-    the total engagement of what the job published (None without engagement data).
+def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetime | None = None
+                     ) -> list[dict[str, object]]:
+    """One row per evaluated job (finished since `finished_since`, if given): its best variant's
+    metrics, the gate's call, the first reviewer decision on the brief after the job finished
+    (before the brief's next job), and the total engagement of what the job published (None
+    without engagement data).
 
     Three queries: the best evaluations with their job, brief, content type and gate decision;
     the briefs' reviews; the engagement of the jobs' publications.
@@ -118,6 +120,8 @@ def gate_report_rows(*, workspace_id: int | None = None) -> list[dict[str, objec
     reviews: dict[int, list[Review]] = {}
     for review in Review.objects.filter(
             brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
+    if finished_since is not None:
+        evaluations = evaluations.filter(draft__job__finished_at__gte=finished_since)
         reviews.setdefault(review.brief_id, []).append(review)
     publications = Publication.objects.all()
     if workspace_id is not None:

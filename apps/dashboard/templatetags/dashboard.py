@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
 from django.utils import timezone
@@ -26,6 +26,26 @@ def time_text(value: datetime) -> str:
     apps.accounts.middleware) with its abbreviation: "Dec 5, 2026, 09:00 PST"."""
     local = timezone.localtime(value)
     return f"{local:%b} {local.day}, {local.year}, {local:%H:%M} {local.tzname()}"
+
+
+def date_text(value: date) -> str:
+    """A day in the same format as `time_text`, without the year and time: "Dec 5"."""
+    return f"{value:%b} {value.day}"
+
+
+def duration_text(seconds: float) -> str:
+    """A span as people say it: "45 s", "12 min", "2 h 14 min", "3 days 4 h"."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 def relative_text(value: datetime, now: datetime) -> str:
