@@ -110,6 +110,8 @@ urlpatterns = [
     path("briefs/<int:brief_id>/publish/", workflow.BriefPublishApi.as_view(), name="brief-publish"),
     path("briefs/<int:brief_id>/scorecards/", evaluation.BriefScoreCardsApi.as_view(),
          name="brief-scorecards"),
+    path("briefs/<int:brief_id>/lineage/", workflow.BriefLineageApi.as_view(),
+         name="brief-lineage"),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", workflow.JobCancelApi.as_view(), name="job-cancel"),

@@ -70,6 +70,7 @@ from apps.reviews.services import (
     guest_link_open,
     revision_edit,
 )
+from apps.workflow.selectors import brief_lineage
 from apps.workflow.services import (
     brief_create,
     brief_publish,
@@ -250,6 +251,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
             "reviewer": page.assignment.reviewer_id if page.assignment else ROUND_ROBIN}),
         guest_form=bound.get("guest") or GuestLinkForm(auto_id="id_guest_%s"),
         guest_url=guest_url, publish_form=bound.get("publish") or _publish_form(page),
+        lineage=brief_lineage(workspace_id=workspace.pk, brief_id=brief_id),
     )
 
 

@@ -29,8 +29,8 @@ from apps.generation.serializers import JobAccountingDetailSerializer
 from apps.publishing.selectors import publication_list
 from apps.publishing.serializers import PublicationSerializer
 from apps.reviews.serializers import ApproveSerializer, RejectSerializer, RequestChangesSerializer
-from apps.workflow.selectors import brief_detail
-from apps.workflow.serializers import BriefDetailSerializer
+from apps.workflow.selectors import brief_detail, brief_lineage
+from apps.workflow.serializers import BriefDetailSerializer, BriefLineageSerializer
 from apps.workflow.services import (
     brief_cancel,
     brief_create,
@@ -90,6 +90,20 @@ class BriefDetailApi(ApiBase, APIView):
         workspace = request_workspace(request, CAN_VIEW)
         return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
                                                            brief_id=brief_id)).data)
+
+
+@extend_schema(methods=["GET"], responses=BriefLineageSerializer)
+class BriefLineageApi(ApiBase, APIView):
+    """How the brief's text came to be: prompt template version and rendered prompt, model,
+    parameters and seeds, every draft's scores and the gate's decision, each review decision
+    and edit, each publication with the engagement pulled back."""
+
+    read_scope = "briefs:read"
+
+    def get(self, request: Request, brief_id: int) -> Response:
+        workspace = request_workspace(request, CAN_VIEW)
+        return Response(BriefLineageSerializer(brief_lineage(workspace_id=workspace.pk,
+                                                             brief_id=brief_id)).data)
 
 
 @extend_schema(methods=["POST"], request=None, responses=BriefDetailSerializer)

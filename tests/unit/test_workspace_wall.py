@@ -96,6 +96,7 @@ API_PATHS = {
     "brief-request-changes": "briefs/{brief}/request-changes/",
     "brief-publish": "briefs/{published}/publish/",
     "brief-scorecards": "briefs/{brief}/scorecards/",
+    "brief-lineage": "briefs/{published}/lineage/",
     "job-list": "jobs/", "job-detail": "jobs/{job}/", "job-cancel": "jobs/{job}/cancel/",
     "usage": "usage/",
     "training-run-list": "training-runs/", "training-run-detail": "training-runs/{training_run}/",
