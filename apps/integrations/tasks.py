@@ -34,7 +34,7 @@ def deliver(delivery_id: int) -> str | None:
         # The countdown message is this delivery's: dispatch_due leaves it alone meanwhile.
         leases_hold(kind=DELIVERY_LEASE, ids=[delivery_id],
                     seconds=outcome.retry_in_s + settings.RESEND_AFTER_S)
-        deliver.apply_async(args=[delivery_id], countdown=outcome.retry_in_s)
+        deliver.apply_async(args=(delivery_id,), countdown=outcome.retry_in_s)
     return outcome.state
 
 

@@ -31,11 +31,11 @@ class PublicationInline(ReadOnlyInline[Publication]):
     fields = ("target", "state", "scheduled_at", "attempts", "external_url", "last_error")
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Publication]:
         return super().get_queryset(request).select_related("target")
 
 
-class PublishingTargetForm(forms.ModelForm):
+class PublishingTargetForm(forms.ModelForm[PublishingTarget]):
     # Write-only: never rendered back, stored only encrypted.
     secret = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(render_value=False),
@@ -112,7 +112,7 @@ class PublishingTargetAdmin(WorkspaceScopedAdmin[PublishingTarget]):
         return self.has_change_permission(request)
 
     @admin.action(description="Test connection (checks the credentials)", permissions=("test",))
-    def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[PublishingTarget]) -> None:
         for target in queryset:
             if not request.user.is_superuser:
                 try:
@@ -160,7 +160,7 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
         return self.has_service_permission(request)
 
     @admin.action(description="Retry now (failed ones)", permissions=("retry",))
-    def retry_publications(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retry_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset, done="scheduled again", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda publication: publication.workspace_id,
@@ -168,7 +168,7 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
         )
 
     @admin.action(description="Cancel (not yet published ones)", permissions=("retry",))
-    def cancel_publications(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cancel_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
             workspace_of=lambda publication: publication.workspace_id,
@@ -177,7 +177,7 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
 
     @admin.action(description="Withdraw from the target (published ones)",
                   permissions=("retry",))
-    def withdraw_publications(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def withdraw_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         # Synchronous like "test connection": one bounded request per post (5 s to
         # connect, 30 s to answer), and the editor reads the target's answer at once.
         def withdraw(publication: Publication) -> None:
@@ -192,7 +192,7 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
         )
 
     @admin.action(description="Push latest revision (published ones)", permissions=("retry",))
-    def push_latest_revision(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def push_latest_revision(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset.select_related("revision__draft"), done="update sent to the target",
             roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from apps.publishing.connectors import CredentialsRejected, PublishError, connector_for
+from apps.publishing.connectors import (
+    CredentialsRejected,
+    PublishError,
+    RemoteConnector,
+    connector_for,
+)
 from apps.publishing.selectors import publications_for_engagement
 from apps.publishing.services import publication_engagement_record
 from apps.publishing.targets import target_credentials_rejected
@@ -25,7 +30,10 @@ def engagement_pull(*, limit: int = 500) -> int:
         if publication.target_id in failed_targets:
             continue
         try:
-            engagement = connector_for(publication.target).engagement(publication.external_id)
+            connector = connector_for(publication.target)
+            if not isinstance(connector, RemoteConnector):  # the selector asks remote kinds only
+                continue
+            engagement = connector.engagement(publication.external_id)
         except CredentialsRejected as exc:
             target_credentials_rejected(target_id=publication.target_id, reason=exc.message)
             failed_targets.add(publication.target_id)

@@ -73,7 +73,7 @@ def retry_delay_s(*, attempt: int, retry_after_s: float | None,
     """
     if retry_after_s is not None:
         return min(max(retry_after_s, 0.0), RETRY_AFTER_CAP_S)
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    ceiling: float = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
     return ceiling / 2 + rand() * ceiling / 2
 
 

@@ -172,6 +172,7 @@ def target_failure_record(*, target_id: int, error: str) -> bool:
         fields += ["paused_until", "pause_reason"]
     target.save(update_fields=fields)
     if opened:
+        assert target.paused_until is not None  # the breaker set it as it opened
         audit_record(workspace_id=target.workspace_id, action="target.paused", subject=target,
                      actor_label="publishing", after={"reason": target.pause_reason[:500]})
         event_emit(workspace_id=target.workspace_id, type="target.paused", subject=target,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -28,14 +29,14 @@ PUBLICATION_LEASE = "publication"
 
 @shared_task(bind=True, name="publishing.publish", acks_late=True, reject_on_worker_lost=True,
              soft_time_limit=PUBLISH_SOFT_LIMIT_S, time_limit=PUBLISH_HARD_LIMIT_S)
-def publish(self: Task, publication_id: int) -> str | None:
+def publish(self: Task[Any, Any], publication_id: int) -> str | None:
     worker = self.request.hostname or "local"
     publication = publication_claim(publication_id=publication_id, worker_id=worker)
     if publication is None:  # not due, or another delivery has it
         return None
     outcome = publication_attempt(publication=publication, actor_label=worker)
     if outcome.redispatch_in_s is not None:
-        publish.apply_async(args=[publication_id], countdown=outcome.redispatch_in_s)
+        publish.apply_async(args=(publication_id,), countdown=outcome.redispatch_in_s)
     return outcome.state
 
 
@@ -45,7 +46,7 @@ UPDATE_MAX_RETRIES = 4
 @shared_task(bind=True, name="publishing.update", acks_late=True, reject_on_worker_lost=True,
              max_retries=UPDATE_MAX_RETRIES, soft_time_limit=PUBLISH_SOFT_LIMIT_S,
              time_limit=PUBLISH_HARD_LIMIT_S)
-def update(self: Task, publication_id: int) -> str:
+def update(self: Task[Any, Any], publication_id: int) -> str:
     """Push a published publication's newer revision to its post (idempotent)."""
     transient = publication_push(publication_id=publication_id)
     if transient is None:

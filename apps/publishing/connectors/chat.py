@@ -10,6 +10,8 @@ risk never announcing (at-least-once, unlike the CMS and social connectors).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import httpx
 
 from apps.publishing.connectors.base import (
@@ -54,7 +56,7 @@ def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
 
 
 class ChatConnector:
-    schema = TargetSchema(
+    schema: ClassVar[TargetSchema] = TargetSchema(
         settings=(Setting("flavor", "|".join(FLAVORS), check=one_of(
             FLAVORS, "A chat target's config 'flavor' is 'slack' or 'discord'.")),),
         secret="Slack/Discord incoming-webhook URL",

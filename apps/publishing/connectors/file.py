@@ -22,7 +22,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 
@@ -131,7 +131,7 @@ def _front_matter(path: Path) -> list[str]:
 
 
 class FileConnector:
-    schema = TargetSchema(settings=(
+    schema: ClassVar[TargetSchema] = TargetSchema(settings=(
         Setting("folder", "a folder inside the publish folder", required=True,
                 check=_folder_refusal),
         Setting("base_url", "the site's URL (links to posts)"),

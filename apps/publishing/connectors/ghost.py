@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -82,7 +82,7 @@ def admin_token(key: str, *, now: int | None = None) -> str:
 
 
 class GhostConnector:
-    schema = TargetSchema(
+    schema: ClassVar[TargetSchema] = TargetSchema(
         settings=(site_url("ghost"), Setting("status", "|".join(STATUSES))),
         secret="Admin API key 'id:secret'",
         secret_check=colon_pair("A Ghost secret is the Admin API key 'id:secret'."),
@@ -119,7 +119,7 @@ class GhostConnector:
                 return earlier
             response = send(client, "POST", self._api("posts/"), params={"source": "html"},
                             json={"posts": [self._post(item)]})
-            posts = response_json(checked(response, doing="creating the post")).get("posts")
+            posts = response_json(checked(response, doing="creating the post"))["posts"]
         return _result(posts[0])
 
     def update(self, external_id: str, item: PublishItem) -> PublishResult:
@@ -133,7 +133,7 @@ class GhostConnector:
             post["updated_at"] = current["updated_at"]
             response = send(client, "PUT", self._api(f"posts/{external_id}/"),
                             params={"source": "html"}, json={"posts": [post]})
-            posts = response_json(checked(response, doing="updating the post")).get("posts")
+            posts = response_json(checked(response, doing="updating the post"))["posts"]
         return _result(posts[0])
 
     def unpublish(self, external_id: str) -> None:

@@ -11,7 +11,7 @@ retry after a lost answer never posts twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -55,7 +55,7 @@ def status_text(item: PublishItem) -> str:
 
 
 class MastodonConnector:
-    schema = TargetSchema(
+    schema: ClassVar[TargetSchema] = TargetSchema(
         settings=(site_url("mastodon"), Setting("visibility", "|".join(VISIBILITIES)),
                   Setting("spoiler_text", "content warning"),
                   Setting("language", "language tag"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.utils import timezone
@@ -71,7 +71,7 @@ def _signing_secret_refusal(secret: str) -> str | None:
 
 
 class WebhookConnector:
-    schema = TargetSchema(
+    schema: ClassVar[TargetSchema] = TargetSchema(
         settings=(Setting("url", "the receiver's http(s) URL", required=True, check=http_url(
             "A webhook target needs an http(s) 'url' in its config.")),),
         secret="signing secret whsec_… (made when none is given)",

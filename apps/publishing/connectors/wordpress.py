@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.utils import timezone
@@ -63,7 +63,7 @@ def slug_for(item: PublishItem) -> str:
 
 
 class WordPressConnector:
-    schema = TargetSchema(
+    schema: ClassVar[TargetSchema] = TargetSchema(
         settings=(site_url("wordpress"), Setting("status", "|".join(STATUSES)),
                   Setting("categories", "[names]")),
         secret="'username:application password'",
