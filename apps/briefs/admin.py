@@ -8,7 +8,7 @@ from apps.briefs.prompting import template_validate
 from apps.core.errors import DomainError
 
 
-class ContentTypeForm(forms.ModelForm):
+class ContentTypeForm(forms.ModelForm[ContentType]):
     class Meta:
         model = ContentType
         fields = ("workspace", "name", "slug", "prompt_template", "default_length",

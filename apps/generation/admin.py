@@ -49,7 +49,7 @@ class DraftScoreInline(ReadOnlyInline[Draft]):
     fields = ("variant", "job", "score", "relevance", "length_fit", "excerpt")
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Draft]:
         return (
             super().get_queryset(request).select_related("job", "evaluation")
             .order_by(F("evaluation__score").desc(nulls_last=True), "variant")
@@ -72,7 +72,7 @@ class DraftScoreInline(ReadOnlyInline[Draft]):
         return _excerpt(draft.text)
 
 
-class ModelProfileForm(forms.ModelForm):
+class ModelProfileForm(forms.ModelForm[ModelProfile]):
     base_url = forms.URLField(
         required=False, max_length=500, assume_scheme="https",
         help_text="openai: the server's base URL, e.g. http://gpu:8000/v1")

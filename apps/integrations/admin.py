@@ -43,7 +43,7 @@ def _show_once(model_admin: admin.ModelAdmin, request: HttpRequest, secret: str)
                              f"{secret}", level=messages.WARNING)
 
 
-class EndpointForm(forms.ModelForm):
+class EndpointForm(forms.ModelForm[InboundEndpoint]):
     class Meta:
         model = InboundEndpoint
         fields = ("workspace", "name", "slug", "content_type", "field_mapping", "defaults",
@@ -87,7 +87,7 @@ class InboundEndpointAdmin(WorkspaceScopedAdmin[InboundEndpoint]):
                                                              actor=request.user))
 
 
-class SubscriptionForm(forms.ModelForm):
+class SubscriptionForm(forms.ModelForm[Subscription]):
     url = forms.URLField(max_length=1000, assume_scheme="https")  # Django 6's default
 
     class Meta:
@@ -186,7 +186,7 @@ class FeedSourceAdmin(WorkspaceScopedAdmin[FeedSource]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
 
-class RecurringForm(forms.ModelForm):
+class RecurringForm(forms.ModelForm[RecurringBrief]):
     class Meta:
         model = RecurringBrief
         fields = ("workspace", "name", "cron", "timezone", "content_type", "brief_fields",
