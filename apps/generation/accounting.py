@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
+from typing import TypedDict
 
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
@@ -106,7 +107,13 @@ def tokens_per_step(run: TrainingRun) -> int:
     return batch * _positions(SimpleNamespace(**values if isinstance(values, dict) else {}))
 
 
-def run_bounds(run: TrainingRun) -> dict[str, int | float | None]:
+class RunBounds(TypedDict):
+    tokens_per_step: int
+    budget_tokens: int | None
+    budget_seconds: float | None
+
+
+def run_bounds(run: TrainingRun) -> RunBounds:
     """The accounting fields a run takes when a worker claims it."""
     left = budget_left(workspace_id=run.workspace_id)
     return {"tokens_per_step": tokens_per_step(run),

@@ -10,7 +10,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -40,7 +42,7 @@ from workers.generation.progress import LossPoint
 
 
 def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
-                         payload: dict | None = None, **fields: object) -> TrainingRun:
+                         payload: dict[str, Any] | None = None, **fields: Any) -> TrainingRun:
     return transition(run, machine=TRAINING_MACHINE, to=to, workspace_id=run.workspace_id,
                       event_type=f"training.{to}",
                       payload={"training_run_id": run.pk, "kind": run.kind, **(payload or {})},
@@ -106,7 +108,7 @@ def training_parameter_names(kind: str) -> list[str]:
     return [name for name in names if name in TRAINING_PARAMETERS]
 
 
-def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
+def training_parameters_errors(*, kind: str, parameters: dict[str, Any]) -> list[str]:
     """Why `parameters` cannot train a run of `kind` (a known kind), one message each; [] if
     they can."""
     names = training_parameter_names(kind)
@@ -124,7 +126,7 @@ def training_parameters_errors(*, kind: str, parameters: dict) -> list[str]:
 
 
 @transaction.atomic
-def training_run_create(*, workspace_id: int, kind: str, parameters: dict | None = None,
+def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, Any] | None = None,
                         actor: Actor = None, data_path: str = "",
                         dataset_version_id: int | None = None,
                         base_version: ModelVersion | None = None,
@@ -213,14 +215,14 @@ def training_runs_requeue_stale(*, older_than: timedelta | None = None) -> list[
                                      payload={"reason": "worker stopped reporting"})
             except IllegalTransition:
                 continue
-            transaction.on_commit(lambda pk=run.pk: current_app.send_task(
-                "generation.train", args=[pk]))
+            transaction.on_commit(partial(current_app.send_task, "generation.train",
+                                          args=[run.pk]))
         requeued.append(run.pk)
     return requeued
 
 
-HOUSE_MODEL_PROFILES = {TrainingKind.FINETUNE: "Fine-tuned house model",
-                        TrainingKind.TRAIN: "Trained house model"}
+HOUSE_MODEL_PROFILES: dict[str, str] = {TrainingKind.FINETUNE: "Fine-tuned house model",
+                                         TrainingKind.TRAIN: "Trained house model"}
 
 
 # The engines report the loss every LOSS_EVERY (10) steps: 2,000 points hold 20,000 steps,
