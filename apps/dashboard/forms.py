@@ -77,7 +77,9 @@ def _targets_offer(field: forms.Field, targets: list[PublishingTarget]) -> None:
 
 
 class ApproveForm(forms.Form):
-    draft_id = forms.IntegerField(widget=forms.HiddenInput)
+    """The review screen's one approve form: the variant is chosen in it (best first)."""
+
+    draft_id = forms.IntegerField(label="Variant", widget=forms.RadioSelect)
     comment = forms.CharField(max_length=10_000, required=False,
                               widget=forms.Textarea(attrs={"rows": 2}))
     targets = forms.ModelMultipleChoiceField(
@@ -95,6 +97,11 @@ class ApproveForm(forms.Form):
         kwargs["initial"].setdefault("targets", [t.pk for t in targets if t.auto_publish])
         super().__init__(*args, **kwargs)
         _targets_offer(self.fields["targets"], targets)
+
+    def variants_offer(self, choices: list[tuple[int, str]]) -> None:
+        """The variants shown as choices, (draft id, label); the service decides which may be
+        approved, so a form read back from a POST needs none."""
+        self.fields["draft_id"].widget.choices = choices
 
 
 class PublishForm(forms.Form):
@@ -125,9 +132,14 @@ class WorkspaceSwitchForm(forms.Form):
     workspace_id = forms.IntegerField(label="Workspace")
 
 
-class EditForm(forms.Form):
+class PreviewForm(forms.Form):
+    """A draft's text as typed in its editor, for the live count and previews."""
+
     text = forms.CharField(max_length=50_000, widget=forms.Textarea(attrs={"rows": 10}),
                            label="Text")
+
+
+class EditForm(PreviewForm):
     base_revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
@@ -198,24 +210,35 @@ class QueueFilterForm(forms.Form):
                             origin=data.get("origin") or "", q=data.get("q") or "")
 
 
+class IdsField(forms.TypedMultipleChoiceField):
+    """Row ids: any whole number is a valid choice here; the service keeps to the
+    workspace's rows."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce=int, **kwargs)
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value).isdigit()
+
+
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[(k, label) for k, (label, _) in BULK_ACTIONS.items()],
                                label="With the selected briefs")
-    brief_ids = forms.TypedMultipleChoiceField(coerce=int, label="Briefs")
+    brief_ids = IdsField(label="Briefs")
     reviewer = forms.CharField(max_length=20, required=False, initial=ROUND_ROBIN)
     comment = forms.CharField(max_length=10_000, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Any id is a valid choice here; the service keeps to the workspace's briefs.
-        field = self.fields["brief_ids"]
-        field.valid_value = lambda value: str(value).isdigit()  # type: ignore[method-assign]  # any member id; the service checks it
 
     def clean_brief_ids(self) -> list[int]:
         ids = self.cleaned_data["brief_ids"]
         if len(ids) > BULK_MAX:
             raise forms.ValidationError(f"At most {BULK_MAX} briefs at once.")
         return ids
+
+
+class UndoForm(forms.Form):
+    """The publications just scheduled, cancelled again from the toast."""
+
+    publication_ids = IdsField(label="Publications", widget=forms.MultipleHiddenInput)
 
 
 class ProfileForm(forms.Form):

@@ -271,6 +271,10 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
         newest = draft.revisions_newest_first[0] if draft.revisions_newest_first else None
         draft.current_text = newest.text if newest else draft.text
         draft.revision_number = newest.number if newest else 1
+        # The scores of the text a reviewer would approve: an edit's once it is scored
+        # (None meanwhile), else the model's text's.
+        draft.scored_by = (getattr(newest, "evaluation", None)
+                           if draft.revision_number > 1 else getattr(draft, "evaluation", None))
     latest_job_id = drafts[0].job_id if drafts else None
     current = sorted((d for d in drafts if d.job_id == latest_job_id), key=_score, reverse=True)
     publications = list(brief.publications.select_related("target", "revision").order_by("id"))

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from apps.dashboard import views
+from apps.dashboard import review_views, views
 
 app_name = "dashboard"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     path("briefs/<int:brief_id>/guest-link/", views.brief_guest_link, name="brief_guest_link"),
     path("briefs/<int:brief_id>/drafts/<int:draft_id>/edit/", views.draft_edit, name="draft_edit"),
     path("briefs/<int:brief_id>/drafts/<int:draft_id>/lock/", views.draft_lock, name="draft_lock"),
+    path("briefs/<int:brief_id>/drafts/<int:draft_id>/preview/", review_views.draft_preview,
+         name="draft_preview"),
+    path("briefs/<int:brief_id>/undo/", review_views.brief_undo, name="brief_undo"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("insights/", views.insights_page, name="insights"),

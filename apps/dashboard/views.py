@@ -29,7 +29,7 @@ from apps.accounts.profiles import (
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, workspace_require
-from apps.briefs.models import BriefState, Origin
+from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
@@ -60,7 +60,8 @@ from apps.notifications.selectors import notifications_recent, notifications_unr
 from apps.notifications.services import notifications_mark_read
 from apps.publishing.connectors import PublishError
 from apps.publishing.connectors.base import Preview
-from apps.publishing.selectors import publication_preview
+from apps.publishing.models import Publication, PublishingTarget
+from apps.publishing.selectors import publication_preview, publications_of_revision
 from apps.publishing.services import PUBLISHABLE_BRIEF_STATES, publication_holds_target
 from apps.reviews.services import (
     comment_add,
@@ -198,17 +199,31 @@ def brief_new(request: HttpRequest) -> HttpResponse:
     return _page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
 
 
-def _previews(page: selectors.BriefPage, draft: Draft) -> list[tuple[str, Preview | str]]:
-    """The draft as each enabled target would receive it; a refusal is shown as its reason."""
+def target_previews(targets: list[PublishingTarget], brief: ContentBrief, text: str
+                    ) -> list[tuple[str, Preview | str]]:
+    """`text` as each enabled target would receive it; a refusal is shown as its reason."""
     previews: list[tuple[str, Preview | str]] = []
-    for target in page.targets:
+    for target in targets:
         try:
             previews.append((target.name, publication_preview(
-                target=target, title=page.brief.title, text=draft.current_text,
-                keywords=page.brief.keywords, language=page.brief.language)))
+                target=target, title=brief.title, text=text, keywords=brief.keywords,
+                language=brief.language)))
         except PublishError as exc:
             previews.append((target.name, str(exc)))
     return previews
+
+
+UNDO_KEY = "dashboard_undo"
+
+
+def offer_undo(request: HttpRequest, brief: ContentBrief, publications: list[Publication]
+               ) -> None:
+    """Offer, in the next page's toast, to cancel the publications just scheduled: only to a
+    role that may cancel publications."""
+    if publications and membership_for(request.user, brief.workspace_id).role in CAN_SUBMIT_BRIEFS:
+        request.session[UNDO_KEY] = {"brief_id": brief.pk,
+                                     "publication_ids": [p.pk for p in publications],
+                                     "targets": ", ".join(p.target.name for p in publications)}
 
 
 def _publish_form(page: selectors.BriefPage) -> PublishForm | None:
@@ -221,29 +236,34 @@ def _publish_form(page: selectors.BriefPage) -> PublishForm | None:
                        auto_id="id_publish_%s")
 
 
+def _variant_label(draft: Draft, best: bool) -> str:
+    scored = getattr(draft, "scored_by", None)  # set by selectors.brief_page
+    return f"Variant {draft.variant}" + (f" · score {scored.score:.3f}" if scored else "") + (
+        " (best)" if best else "")
+
+
 def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
                 error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
                 ) -> HttpResponse:
     page = selectors.brief_page(workspace_id=workspace.pk, brief_id=brief_id)
     bound = bound or {}
-    approve_forms = [
-        (draft, bound.get(("approve", draft.pk)) or ApproveForm(
-            targets=page.targets, initial={"draft_id": draft.pk}, auto_id=f"id_d{draft.pk}_%s"))
-        for draft in page.drafts
-    ]
-    edit_forms = {
-        draft.pk: bound.get(("edit", draft.pk)) or EditForm(
+    reviewable = page.brief.state == BriefState.IN_REVIEW
+    for draft in page.drafts:
+        draft.edit_form = bound.get(("edit", draft.pk)) or EditForm(
             initial={"text": draft.current_text, "base_revision": draft.revision_number},
             auto_id=f"id_edit{draft.pk}_%s")
-        for draft in page.drafts
-    }
-    reviewable = page.brief.state == BriefState.IN_REVIEW
-    for draft, _ in approve_forms:
-        draft.edit_form = edit_forms[draft.pk]
-        draft.previews = _previews(page, draft) if reviewable else []
+        draft.previews = (target_previews(page.targets, page.brief, draft.current_text)
+                          if reviewable else [])
+    approve_form = bound.get("approve") or ApproveForm(
+        targets=page.targets, auto_id="id_approve_%s",
+        initial={"draft_id": page.drafts[0].pk if page.drafts else None})
+    approve_form.variants_offer([(d.pk, _variant_label(d, best=i == 0 and d.scored_by is not None))
+                                 for i, d in enumerate(page.drafts)])
+    undo = request.session.pop(UNDO_KEY, None)
     return _page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
-        brief=page.brief, error=error, reviewable=reviewable, approve_forms=approve_forms,
+        brief=page.brief, error=error, reviewable=reviewable, approve_form=approve_form,
+        undo=undo if undo and undo["brief_id"] == page.brief.pk else None,
         reject_form=bound.get("reject") or RejectForm(auto_id="id_reject_%s"),
         changes_form=bound.get("changes") or RequestChangesForm(auto_id="id_changes_%s"),
         comment_form=bound.get("comment") or CommentForm(auto_id="id_comment_%s"),
@@ -284,20 +304,23 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
 @domain_errors
 def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_REVIEW)
-    draft_id = request.POST.get("draft_id", "")
     form = ApproveForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
-                       auto_id=f"id_d{draft_id}_%s" if draft_id.isdigit() else "id_%s")
-    return _review_action(
-        request, workspace, brief_id, form,
-        ("approve", int(draft_id)) if draft_id.isdigit() else "approve", done="Approved.",
-        decide=lambda brief: review_approve(
+                       auto_id="id_approve_%s")
+
+    def approve(brief: ContentBrief) -> None:
+        review = review_approve(
             brief=brief, draft_id=form.cleaned_data["draft_id"], reviewer=request.user,
             comment=form.cleaned_data["comment"],
             target_ids=[t.pk for t in form.cleaned_data["targets"]],
             publish_at=form.cleaned_data["publish_at"],
             override_justification=form.cleaned_data["override_justification"],
-        ),
-    )
+        )
+        if review.revision_id is not None:  # an approval always names its revision
+            offer_undo(request, brief, publications_of_revision(
+                brief_id=brief.pk, revision_id=review.revision_id))
+
+    return _review_action(request, workspace, brief_id, form, "approve", done="Approved.",
+                          decide=approve)
 
 
 @require_POST
@@ -319,6 +342,7 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
             return _brief_page(request, workspace, brief_id, status=exc.status_code,
                                bound={"publish": form})
+        offer_undo(request, brief, scheduled)
         messages.success(request, f"Scheduled to {len(scheduled)} more target(s).")
         return redirect("dashboard:brief", brief_id=brief_id)
     return _brief_page(request, workspace, brief_id, status=400, bound={"publish": form})

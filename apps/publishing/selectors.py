@@ -51,6 +51,12 @@ def publication_list(*, workspace: Workspace) -> QuerySet[Publication]:
             .order_by("-created_at", "-id"))
 
 
+def publications_of_revision(*, brief_id: int, revision_id: int) -> list[Publication]:
+    """The brief's publications of one revision (what an approval scheduled), with targets."""
+    return list(Publication.objects.filter(brief_id=brief_id, revision_id=revision_id)
+                .select_related("target").order_by("id"))
+
+
 def publication_preview(*, target: PublishingTarget, title: str, text: str,
                         keywords: Sequence[str] = (), language: str = "en") -> Preview:
     """`text` (Markdown) as `target` would receive it, for the review screen. No network:

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.briefs.models import BriefState, ContentBrief
-from apps.core.errors import DomainError, IllegalTransition
+from apps.core.errors import DomainError, IllegalTransition, NotFound
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.publishing.models import (
     PUBLICATION_MACHINE,
@@ -228,6 +228,19 @@ def publication_cancel(*, publication: Publication, actor: Actor = None) -> Publ
     (the claim only takes `scheduled` rows). A publication being sent right now
     cannot be cancelled; withdraw it from the target once published instead."""
     return _publication_transition(publication, to=PublicationState.CANCELLED, actor=actor)
+
+
+@transaction.atomic
+def publications_cancel(*, brief: ContentBrief, publication_ids: Sequence[int],
+                        actor: Actor = None) -> list[Publication]:
+    """Cancel the named publications of `brief`, all or none: the undo of a schedule just
+    made. An id that is not one of the brief's is NotFound; a publication already being sent
+    or out is refused by `publication_cancel`, and then none is cancelled."""
+    publications = list(Publication.objects.filter(brief=brief, pk__in=publication_ids)
+                        .order_by("id"))
+    if not publications or len(publications) != len(set(publication_ids)):
+        raise NotFound("No such publication of this brief.")
+    return [publication_cancel(publication=p, actor=actor) for p in publications]
 
 
 @transaction.atomic

@@ -100,9 +100,10 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
     assert_not_reloaded(reviewer)
     screenshot(reviewer, "regenerated")
 
-    # When they approve the regenerated best variant
-    reviewer.locator("#drafts article.draft").first.get_by_role(
-        "button", name=re.compile(r"^Approve variant")).click()
+    # When they approve the regenerated best variant (the one form's choice to begin with)
+    decision = reviewer.locator("#decision")
+    expect(decision.get_by_role("radio", name=re.compile(r"\(best\)$"))).to_be_checked()
+    decision.get_by_role("button", name="Approve", exact=True).click()
     mark_loaded(reviewer)
 
     # Then the publication appears on the brief, published, without a reload

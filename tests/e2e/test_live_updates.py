@@ -7,6 +7,8 @@ A marker set on `window` after loading proves the page was never reloaded.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -89,7 +91,9 @@ def test_an_unsaved_rewrite_survives_a_comment_an_approval_and_lock_events(signe
 
     ada = signed_in("ada", PASSWORD)
     ada.goto(f"/briefs/{brief.pk}/")
-    variant(ada, 0).get_by_role("button", name="Approve variant 0").click()
+    decision = ada.locator("#decision")
+    decision.get_by_role("radio", name=re.compile(r"^Variant 0 ")).check()
+    decision.get_by_role("button", name="Approve", exact=True).click()
     expect(ada.locator("main > .messages")).to_contain_text("Approved.")
     variant(ada, 1).get_by_text("Edit variant 1").click()
     variant(ada, 1).get_by_label("Text").fill("Ada's version.")

@@ -160,6 +160,8 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "brief_guest_link": ("/briefs/{brief}/guest-link/", REVIEWERS),
     "draft_edit": ("/briefs/{brief}/drafts/{draft}/edit/", REVIEWERS),
     "draft_lock": ("/briefs/{brief}/drafts/{draft}/lock/", REVIEWERS),
+    "draft_preview": ("/briefs/{brief}/drafts/{draft}/preview/", REVIEWERS),
+    "brief_undo": ("/briefs/{published}/undo/", WRITERS),
     # datasets and the model registry (apps/datasets/urls.py): admins read and write
     "datasets": ("/datasets/", ADMINS), "dataset": ("/datasets/{dataset}/", ADMINS),
     "dataset_import": ("/datasets/{dataset}/import/", ADMINS),
@@ -399,7 +401,8 @@ def test_dashboard(theirs):
                 if there is not None and (method == "get" or not writers or there in writers):
                     continue
                 data = {**BODY, "workspace_id": theirs.workspace.pk,
-                        "brief_ids": [theirs.ids["brief"]], "reviewer": user.pk}
+                        "brief_ids": [theirs.ids["brief"]], "reviewer": user.pk,
+                        "publication_ids": [theirs.ids["publication"]]}
                 answer = getattr(client, method)(path, data)
                 own_page = there is None and "{" not in template and name != "workspace_switch"
                 if not own_page and answer.status_code not in (403, 404, 405):

@@ -22,6 +22,7 @@
   const refreshUrl = root.dataset.refreshUrl || window.location.href;
   const ACTIVE_JOB_STATES = new Set(["queued", "running", "evaluating"]);
   const FIELDS = "input, textarea, select";
+  const TAB_STATE = new Set(["hidden", "aria-selected", "tabindex"]);
   let refreshTimer = null;
 
   // --- what must survive a merge --------------------------------------------
@@ -74,6 +75,8 @@
         },
         beforeAttributeUpdated: function (name, element) {
           if (name === "open" && element.tagName === "DETAILS") return false;
+          // A tab list keeps the tab the user chose (review_screen.js).
+          if (TAB_STATE.has(name) && element.closest("[data-tabs]")) return false;
           // Any of the server's CSRF tokens is as good as another: no needless change.
           return !(name === "value" && element.name === "csrfmiddlewaretoken");
         },
