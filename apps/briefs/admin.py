@@ -15,7 +15,7 @@ class ContentTypeForm(forms.ModelForm[ContentType]):
                   "default_variants", "model_profile")
 
     def clean_prompt_template(self) -> str:
-        template = self.cleaned_data["prompt_template"]
+        template: str = self.cleaned_data["prompt_template"]
         try:
             template_validate(template)
         except DomainError as exc:

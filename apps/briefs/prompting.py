@@ -79,7 +79,8 @@ FORMATS: dict[str, dict[str, str]] = {
 def language_name(tag: str) -> str:
     """'fr' -> 'French', 'pt-BR' -> 'Brazilian Portuguese'; an unknown tag as it is."""
     try:
-        return get_language_info(tag.lower())["name"]
+        name: str = get_language_info(tag.lower())["name"]
+        return name
     except KeyError:
         return tag
 

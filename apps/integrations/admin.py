@@ -38,7 +38,7 @@ from apps.integrations.outbound import (
 from apps.integrations.sources import recurring_create, schedule_next
 
 
-def _show_once(model_admin: admin.ModelAdmin, request: HttpRequest, secret: str) -> None:
+def _show_once(model_admin: admin.ModelAdmin[Any], request: HttpRequest, secret: str) -> None:
     model_admin.message_user(request, f"Copy this signing secret now, it is not shown again: "
                              f"{secret}", level=messages.WARNING)
 
@@ -49,7 +49,7 @@ class EndpointForm(forms.ModelForm[InboundEndpoint]):
         fields = ("workspace", "name", "slug", "content_type", "field_mapping", "defaults",
                   "max_body_bytes", "enabled")
 
-    def clean_field_mapping(self) -> dict:
+    def clean_field_mapping(self) -> dict[str, Any]:
         mapping = self.cleaned_data["field_mapping"] or {}
         try:
             mapping_validate(mapping)
@@ -96,7 +96,7 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
 
     def clean_url(self) -> str:
         """Also on a change, which saves without the service: the workers' egress policy."""
-        url = self.cleaned_data["url"]
+        url: str = self.cleaned_data["url"]
         if refusal := egress_url_error(url):
             raise forms.ValidationError(f"The workers may not send to this URL: {refusal}")
         return url

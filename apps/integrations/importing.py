@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -32,7 +33,7 @@ class CsvParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict | None = None) -> list[dict[str, Any]]:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         return csv_rows(stream.read())
 
 
@@ -43,7 +44,8 @@ def csv_rows(raw: bytes) -> list[dict[str, Any]]:
         raise ParseError("The CSV is not UTF-8.") from exc
     rows = []
     for record in csv.DictReader(io.StringIO(text)):
-        row = {k.strip(): v.strip() for k, v in record.items() if k and isinstance(v, str) and v.strip()}
+        row: dict[str, Any] = {k.strip(): v.strip() for k, v in record.items()
+                               if k and isinstance(v, str) and v.strip()}
         for name in LIST_FIELDS:
             if name in row:
                 row[name] = [item.strip() for item in row[name].split(";") if item.strip()]

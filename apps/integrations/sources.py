@@ -117,7 +117,8 @@ def schedule_next(*, cron: str, tz: str, after: datetime) -> datetime:
                           "Europe/Paris.") from exc
     if not croniter.is_valid(cron) or len(cron.split()) != 5:
         raise DomainError(f"'{cron}' is not a five-field cron expression.")
-    return croniter(cron, after.astimezone(zone)).get_next(datetime)
+    next_run: datetime = croniter(cron, after.astimezone(zone)).get_next(datetime)
+    return next_run
 
 
 @transaction.atomic
