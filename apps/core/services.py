@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -18,11 +18,14 @@ from apps.core.state_machine import StateMachine
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=models.Model)
-Actor = AbstractBaseUser | AnonymousUser | None
+# Who acts: a signed-in user, an anonymous visitor, or None for the system (tasks, commands).
+# The project keeps Django's user model (no AUTH_USER_MODEL), so a signed-in user is a User;
+# services that need one narrow with apps.accounts.selectors.member_require.
+Actor = User | AnonymousUser | None
 
 
-def _user_or_none(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
+def _user_or_none(actor: Actor) -> User | None:
+    return actor if isinstance(actor, User) else None
 
 
 def audit_record(
@@ -119,17 +122,18 @@ def transition(
     """
     model = type(instance)
     with transaction.atomic():
-        current = model.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
+        rows = model._default_manager
+        current = rows.filter(pk=instance.pk).values_list("state", flat=True).first()
         if current is None or not machine.allows(current, to):
             raise machine.refuse(instance.pk, current or "missing", to)
         if any(f.name == "updated_at" for f in model._meta.get_fields()):
             fields.setdefault("updated_at", timezone.now())
-        updated = model.objects.filter(pk=instance.pk, state=current).update(state=to, **fields)
+        written = {**fields, "state": to}
+        updated = rows.filter(pk=instance.pk, state=current).update(**written)
         if updated != 1:
-            latest = model.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
+            latest = rows.filter(pk=instance.pk).values_list("state", flat=True).first()
             raise machine.refuse(instance.pk, latest or "missing", to)
-        instance.state = to  # type: ignore[attr-defined]  # every machine's model has `state`
-        for name, value in fields.items():
+        for name, value in written.items():
             setattr(instance, name, value)
         audit_record(
             workspace_id=workspace_id,
