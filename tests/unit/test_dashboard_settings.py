@@ -10,6 +10,7 @@ from django.test import Client
 from apps.accounts.models import Membership, Role
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_authenticate, apikey_create
+from apps.briefs.models import ContentType
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
 from apps.evaluation.models import QualityGate
@@ -302,3 +303,23 @@ def test_webhooks_endpoint_and_subscription_secrets_once_and_the_delivery_log(ws
     assert b"failing for 3 days" in client.get("/settings/webhooks/").content
     client.post(f"/settings/webhooks/subscriptions/{rows['subscription']}/enable/")
     assert Subscription.objects.get(pk=rows["subscription"]).enabled
+
+
+def test_list_pages_take_a_bounded_number_of_queries(ws, admin, rows,
+                                                     django_assert_max_num_queries):
+    """Twenty more rows of each kind cost no query more per row."""
+    ct = ContentType.objects.get(pk=rows["content_type"])
+    subscription = Subscription.objects.get(pk=rows["subscription"])
+    for n in range(20):
+        factories.member(ws, Role.EDITOR)
+        apikey_create(workspace=ws, user=admin, name=f"Key {n}", scopes=["briefs:read"])
+        target_create(workspace=ws, name=f"Folder {n}", kind="file", config={"folder": f"f{n}"})
+        endpoint_create(workspace=ws, name=f"Hook {n}", slug=f"hook-n{n}", content_type_id=ct.pk)
+        Delivery.objects.create(subscription=subscription, event_id=100 + n,
+                                event_type="brief.created", payload={})
+        factories.content_type(ws, name=f"Type {n}", slug=f"type-{n}")
+    client = _client(admin)
+    for page in ("/settings/", "/settings/members/", "/settings/api-keys/", "/settings/targets/",
+                 "/settings/content-types/", "/settings/webhooks/"):
+        with django_assert_max_num_queries(16):
+            assert client.get(page).status_code == 200, page
