@@ -4,15 +4,21 @@ that never scroll sideways."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.urls import URLResolver, reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
+from apps.dashboard import urls as dashboard_urls
+from apps.datasets.services import dataset_create
 from apps.generation.models import Backend, ModelProfile
+from apps.workflow.services import review_reject
 from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -115,22 +121,74 @@ def test_finished_cards_have_no_bar_every_page_is_live_and_reject_asks_first(
     context.close()
 
 
+def _pages_naming_no_object() -> list[str]:
+    """The path of every dashboard route that takes no object id, settings and datasets
+    included: pages added later are measured without editing this test."""
+    paths = []
+
+    def walk(patterns: list) -> None:  # type: ignore[type-arg]
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif pattern.name and pattern.pattern.regex.groups == 0:
+                paths.append(reverse(f"dashboard:{pattern.name}"))
+
+    walk(dashboard_urls.urlpatterns)
+    return paths
+
+
 def test_no_page_scrolls_sideways_on_a_phone(browser, live_platform, desk, screenshot):
     brief = factories.brief_in_review(desk, title="A rather long title about composting "
                                       "kitchen scraps in a very small urban garden")
+    dataset = dataset_create(workspace=desk, name="Garden notes from the allotment committee")
     context, page = _sign_in(browser, live_platform, "ada", viewport=PHONE)
-    widths = {}
-    for name, path in (("queue", "/"), ("table", "/?view=table"),
-                       ("brief", f"/briefs/{brief.pk}/"), ("insights", "/insights/"),
-                       ("new", "/briefs/new/"), ("training", "/training/"),
-                       ("notifications", "/notifications/"), ("profile", "/profile/")):
-        page.goto(path)
+    widths, not_pages = {}, []
+    for path in [*_pages_naming_no_object(), "/?view=table", f"/briefs/{brief.pk}/",
+                 f"/datasets/{dataset.pk}/"]:
+        # A route that only takes a POST (405) or answers JSON is not a page to look at.
+        probe = page.request.get(path)
+        if probe.status == 405 or "html" not in probe.headers["content-type"]:
+            not_pages.append(path)
+            continue
+        # (400: a page that needs a choice first, such as a new target's kind, says so)
+        assert page.goto(path).status in (200, 400), path
         page.wait_for_load_state("load")
-        widths[name] = page.evaluate("document.documentElement.scrollWidth")
-        screenshot(page, f"phone-{name}")
-    assert widths == {"queue": 390, "table": 390, "brief": 390, "insights": 390, "new": 390,
-                      "training": 390, "notifications": 390, "profile": 390}
+        widths[path] = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, "phone" + re.sub(r"\W+", "-", path).rstrip("-"))
+    assert {path: width for path, width in widths.items() if width > 390} == {}
+    assert set(widths) >= {"/", "/?view=table", f"/briefs/{brief.pk}/", "/briefs/new/",
+                           "/insights/", "/training/", "/notifications/", "/profile/",
+                           "/datasets/", f"/datasets/{dataset.pk}/", "/models/"}
+    assert "/insights.json" in not_pages and "/bulk/" in not_pages
     # the whole navigation is reachable: Admin is on the screen, not cut off
     box = page.get_by_role("link", name="Admin").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
+    context.close()
+
+
+def test_insights_draws_each_figure_as_a_chart_beside_its_table(browser, live_platform, desk):
+    brief = factories.brief_in_review(desk, scores=(0.9,))
+    review_reject(brief=brief, reviewer=get_user_model().objects.get(username="rita"))
+    context, page = _sign_in(browser, live_platform, "rita")
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto("/insights/")
+    charts = json.loads(page.locator("#insights-charts").text_content())
+    assert {c["key"] for c in charts} >= {"briefs-per-day", "decisions", "time-in-state",
+                                          "generation-cost", "scores"}
+    expect(page.locator("[data-chart][data-drawn]")).to_have_count(len(charts))
+    # every canvas has a size and painted pixels, drawn by Chart.js from the JSON
+    painted = page.evaluate("""() => [...document.querySelectorAll('[data-chart] canvas')].map(c => {
+        const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let inked = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) inked++;
+        return [c.width, c.height, inked];
+    })""")
+    assert len(painted) == len(charts) and all(w > 0 and h > 0 and n > 0 for w, h, n in painted)
+    assert page.evaluate("Chart.getChart(document.querySelector('[data-chart=decisions] canvas'))"
+                         ".data.labels") == ["Approved", "Changes requested", "Rejected"]
+    # and the numbers are a table a screen reader reads
+    expect(page.get_by_role("row", name="Rejected 1")).to_be_visible()
+    assert refused == []
     context.close()

@@ -20,9 +20,12 @@
     if (spec.horizontal) {
       box.style.height = `${Math.max(160, 60 + spec.labels.length * spec.series.length * ROW_PX)}px`;
     }
+    // Counts get whole-number ticks (no "0.5 briefs"); durations and shares keep fractions.
+    const counts = spec.series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)));
     const valueAxis = {
       beginAtZero: true,
       stacked: spec.stacked,
+      ticks: counts ? { precision: 0 } : {},
       title: { display: Boolean(spec.axis), text: spec.axis },
       ...(spec.axis === "%" ? { max: 100 } : {}),
     };
