@@ -30,6 +30,7 @@ from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
 from apps.generation.selectors import job_get, job_workspace_for, jobs_active
 from apps.generation.serializers import JobDetailSerializer, JobSerializer
+from apps.notifications.services import notifications_group
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
@@ -87,6 +88,10 @@ class WorkspaceEventsConsumer(EventsConsumer):
             return await self.refuse(CLOSE_BAD_REQUEST)
         except PermissionDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
+        # The user's own notifications there, for the header's unread count.
+        own = notifications_group(user_id=user.pk, workspace_id=workspace.pk)
+        await self.channel_layer.group_add(own, self.channel_name)
+        self.groups.append(own)
         await self.follow(f"workspace.{workspace.pk}", partial(workspace_snapshot, workspace))
 
 

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.briefs.models import ContentBrief
+from apps.core.realtime import broadcast_many
 from apps.generation.models import GenerationJob
 from apps.notifications.models import Kind, Notification
 from apps.publishing.models import Publication
@@ -48,7 +50,28 @@ def notify(*, user_ids: Iterable[int | None], workspace_id: int, kind: str, mess
         mails = [(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
                  for address in emails.values()]
         transaction.on_commit(lambda: _send(mails), robust=True)
+    transaction.on_commit(lambda: unread_send(user_ids=ids, workspace_id=workspace_id),
+                          robust=True)
     return notes
+
+
+def notifications_group(*, user_id: int, workspace_id: int) -> str:
+    """The websocket group of one user's notifications in one workspace: only that user's
+    own sockets join it (apps/dashboard/consumers.py)."""
+    return f"notifications.{workspace_id}.{user_id}"
+
+
+def unread_send(*, user_ids: Iterable[int], workspace_id: int) -> None:
+    """Tell each user's open pages their unread count in the workspace (the header's badge),
+    read after the notifications committed. Best effort, as every live message."""
+    ids = set(user_ids)
+    rows = (Notification.objects.filter(user_id__in=ids, workspace_id=workspace_id,
+                                        read_at__isnull=True)
+            .order_by().values("user_id").annotate(n=Count("id")))
+    counts = {row["user_id"]: row["n"] for row in rows}
+    broadcast_many([([notifications_group(user_id=i, workspace_id=workspace_id)],
+                     {"type": "notification.unread", "data": {"unread": counts.get(i, 0)}})
+                    for i in sorted(ids)])
 
 
 def _send(mails: list[tuple[str, str, str, list[str]]]) -> None:
@@ -66,7 +89,11 @@ def notifications_mark_read(*, user_id: int, workspace_id: int,
                                          read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    if marked:
+        transaction.on_commit(lambda: unread_send(user_ids=[user_id], workspace_id=workspace_id),
+                              robust=True)
+    return marked
 
 
 def notify_brief_failed(*, brief_id: int, event_id: int | None = None) -> list[Notification]:

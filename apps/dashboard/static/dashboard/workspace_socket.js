@@ -19,6 +19,15 @@
     statusEl.dataset.liveState = state;
   }
 
+  // The header's unread count, sent when a notification for this user arrives or is read.
+  function showUnread(count) {
+    const badge = document.querySelector("[data-unread]");
+    if (!badge || typeof count !== "number") return;
+    badge.textContent = String(count);
+    badge.setAttribute("aria-label", count + " unread");
+    badge.hidden = count === 0;
+  }
+
   function start(workspaceId) {
     if (started || !("WebSocket" in window)) return;
     started = true;
@@ -40,6 +49,7 @@
         } catch (err) {
           return;
         }
+        if (message.type === "notification.unread") showUnread(message.data.unread);
         listeners.forEach(function (listener) { listener(message); });
       });
       socket.addEventListener("close", function (event) {
