@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypedDict
 
 from django.db import transaction
 
@@ -31,7 +32,16 @@ BLOG_TEMPLATE = (
     "Keywords: {keywords}.\n\n"
 )
 
-SAMPLE_BRIEF = {
+class SampleBrief(TypedDict):
+    title: str
+    topic: str
+    audience: str
+    keywords: list[str]
+    target_length: int
+    variants: int
+
+
+SAMPLE_BRIEF: SampleBrief = {
     "title": "Five ways to cut food waste at home",
     "topic": "practical ways households can reduce food waste: planning meals, storing "
     "produce well, using leftovers and composting scraps",
@@ -119,7 +129,7 @@ def demo_approve_best(brief: ContentBrief, target: PublishingTarget) -> Evaluati
     return best
 
 
-def demo_report(brief_id: int) -> dict:
+def demo_report(brief_id: int) -> dict[str, Any]:
     brief = ContentBrief.objects.get(pk=brief_id)
     job = brief.jobs.order_by("-id").first()
 

@@ -46,7 +46,8 @@ def web_command(host: str, port: int) -> list[str]:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _var_dir() -> Path:
@@ -63,7 +64,7 @@ class ManagedProcess:
     command: list[str]
     env: Mapping[str, str]
     log_path: Path
-    process: subprocess.Popen | None = field(default=None, init=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

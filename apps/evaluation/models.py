@@ -99,7 +99,7 @@ class QualityGate(TimeStamped):
             raise ValidationError(str(exc)) from exc
         if self.content_type_id and self.content_type.workspace_id != self.workspace_id:
             raise ValidationError("The content type belongs to another workspace.")
-        if self.target_id and self.target.workspace_id != self.workspace_id:
+        if self.target is not None and self.target.workspace_id != self.workspace_id:
             raise ValidationError("The target belongs to another workspace.")
 
     def policy(self) -> gating.Policy:

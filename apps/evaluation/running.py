@@ -34,7 +34,7 @@ DATABASE_RETRIES = 3
 
 def database_retry_countdown(retries: int) -> float:
     """Backoff with jitter before the next try: 2-3 s, then 4-5 s, then 8-9 s."""
-    return 2 ** (retries + 1) + random.uniform(0, 1)
+    return 2.0 ** (retries + 1) + random.uniform(0, 1)
 
 
 def deployment_model_dir() -> Path:

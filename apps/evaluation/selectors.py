@@ -107,7 +107,7 @@ def revision_hard_findings(*, revision: DraftRevision) -> tuple[gating.Finding, 
     return gating.findings(stored, gating.hard_rules(rules))
 
 
-def _published_revisions(workspace_id: int) -> QuerySet:
+def _published_revisions(workspace_id: int) -> QuerySet[DraftRevision]:
     # A piece on its way out counts as published: two drafts approved the same day must
     # not both go out (`went_out` is kept by the workflow as publications move).
     return DraftRevision.objects.filter(draft__brief__workspace_id=workspace_id, went_out=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -191,7 +192,7 @@ def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> Revisi
 
 
 @transaction.atomic
-def quality_gate_set(*, content_type: ContentType, name: str, rules: list[dict],
+def quality_gate_set(*, content_type: ContentType, name: str, rules: list[dict[str, Any]],
                      weights: dict[str, float], actor: Actor = None) -> QualityGate:
     """The content type's general gate (no target) with these rules and weights, created or
     replaced, and audited (`quality_gate.set`); rules or weights refused in plain words
@@ -237,11 +238,12 @@ def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> l
     loaded = []
     for preset in PRESETS:
         wanted = preset.style_guide
-        guide_fields = {"tone": wanted.tone, "banned_terms": list(wanted.banned_terms)}
+        tone, banned_terms = wanted.tone, list(wanted.banned_terms)
         guide = StyleGuide.objects.filter(workspace=workspace, name=wanted.name).first()
-        guide = (style_guide_update(style_guide=guide, actor=actor, **guide_fields) if guide
+        guide = (style_guide_update(style_guide=guide, actor=actor, tone=tone,
+                                    banned_terms=banned_terms) if guide
                  else style_guide_create(workspace=workspace, name=wanted.name, actor=actor,
-                                         **guide_fields))
+                                         tone=tone, banned_terms=banned_terms))
         fields = {**preset.content_type_fields(), "style_guide": guide}
         existing = ContentType.objects.filter(workspace=workspace, slug=preset.slug).first()
         content_type = (content_type_update(content_type=existing, actor=actor, **fields)

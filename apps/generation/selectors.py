@@ -80,7 +80,7 @@ class UsageRow:
     mean_first_token_s: float | None
 
 
-def _usage(rows: QuerySet, key: str) -> list[UsageRow]:
+def _usage(rows: QuerySet[GenerationJob], key: str) -> list[UsageRow]:
     grouped = rows.exclude(generated_at=None).values(key).annotate(
         jobs=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
         device=Sum("device_seconds"), latency=Avg("latency_s"), first=Avg("first_token_s"),

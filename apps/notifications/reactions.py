@@ -4,7 +4,7 @@ notifies once. Failures are notified by tasks after commit (apps/workflow/pipeli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from apps.accounts.models import Membership, Role
 from apps.briefs.models import ContentBrief
@@ -16,7 +16,7 @@ from apps.notifications.services import notify
 from apps.reviews.models import ApprovalPolicy, ReviewAssignment
 
 
-def _notify(event: OutboxEvent, user_ids: list[int | None], kind: str,
+def _notify(event: OutboxEvent, user_ids: Sequence[int | None], kind: str,
             message: Callable[[str], str], exclude_id: int | None = None) -> None:
     """Notify `user_ids` of the event's brief; `message` gets the brief's title."""
     brief = ContentBrief.objects.get(pk=event.payload["brief_id"])
