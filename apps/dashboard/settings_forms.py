@@ -7,7 +7,7 @@ what is stored.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.models import User
@@ -81,7 +81,7 @@ class ApiKeyForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = member_users(workspace_id)
+        cast("forms.ModelChoiceField[Any]", self.fields["user"]).queryset = member_users(workspace_id)
 
 
 def _config_value(text: str) -> Any:
@@ -161,7 +161,7 @@ class GateForm(forms.Form):
                         required=False, help_text="Ranking weights; empty: the scorer's score.")
 
     def clean_rules(self) -> list[dict[str, Any]]:
-        rules = self.cleaned_data["rules"]
+        rules: list[dict[str, Any]] = self.cleaned_data["rules"]
         if not all(isinstance(rule, dict) for rule in rules):
             raise forms.ValidationError("Each rule is a JSON object.")
         try:
@@ -187,7 +187,8 @@ class ApprovalPolicyForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["escalate_to"].queryset = member_users(workspace_id)
+        cast("forms.ModelChoiceField[Any]", self.fields["escalate_to"]).queryset = member_users(
+            workspace_id)
 
 
 class ModelProfileForm(forms.Form):
@@ -230,12 +231,12 @@ class EndpointForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["content_type"].queryset = ContentType.objects.filter(
-            workspace_id=workspace_id).order_by("name")
+        cast("forms.ModelChoiceField[Any]", self.fields["content_type"]).queryset = (
+            ContentType.objects.filter(workspace_id=workspace_id).order_by("name"))
 
     def clean_slug(self) -> str:
         # Slugs are one namespace (the hook's public URL), so a taken one is said as such.
-        slug = self.cleaned_data["slug"]
+        slug: str = self.cleaned_data["slug"]
         if InboundEndpoint.objects.filter(slug=slug).exists():
             raise forms.ValidationError("This slug is taken: choose another.")
         return slug
