@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,6 +30,9 @@ HOPS = ("API: POST sent → job created", "relay, broker, free thread: → claim
         "to the review queue: → assigned")
 # States a brief leaves only by a person's action; failed ones never reach the review queue.
 DONE_WITHOUT_REVIEW = ("failed", "cancelled", "rejected")
+TASK_LOG = re.compile(r"Task ([\w.]+)\[[^\]]+\] (succeeded|retry|raised)[^\n]*?(?: in ([\d.]+)s)?")
+# Events the after-commit relay left undone, relayed by the reconciler (15 s old at least).
+LATE_RELAYS = re.compile(r"Task platform\.reconcile\[[^\]]+\] succeeded[^{]*\{'events_relayed': (\d+)")
 
 
 @dataclass(frozen=True)
@@ -188,3 +192,20 @@ def stage_times(sent: dict[int, float]) -> tuple[dict[str, list[float]], list[fl
             stages[name].append(later - earlier)
         end_to_end.append(moments[-1] - moments[0])
     return stages, end_to_end, max((at.timestamp() for at in assigned.values()), default=0.0)
+
+
+def task_runtimes(logs: dict[str, tuple[Path, int]]) -> tuple[dict[str, dict[str, float]], int]:
+    """From each worker log past its offset: per task, runs, retries and seconds run; and
+    the events the reconciler relayed."""
+    tasks: dict[str, dict[str, float]] = {}
+    late = 0
+    for path, offset in logs.values():
+        with open(path, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        for name, outcome, seconds in TASK_LOG.findall(text):
+            entry = tasks.setdefault(name, {"runs": 0, "retries": 0, "seconds": 0.0})
+            entry["retries" if outcome == "retry" else "runs"] += 1
+            entry["seconds"] += float(seconds or 0)
+        late += sum(int(n) for n in LATE_RELAYS.findall(text))
+    return tasks, late

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import threading
@@ -54,12 +53,9 @@ from bench.live_platform import (  # noqa: E402
     settled,
     stage_times,
     submit_briefs,
+    task_runtimes,
     wait_settled,
 )
-
-TASK_LOG = re.compile(r"Task ([\w.]+)\[[^\]]+\] (succeeded|retry|raised)[^\n]*?(?: in ([\d.]+)s)?")
-# Events the after-commit relay left undone, relayed by the reconciler (15 s old at least).
-LATE_RELAYS = re.compile(r"Task platform\.reconcile\[[^\]]+\] succeeded[^{]*\{'events_relayed': (\d+)")
 
 
 @dataclass(frozen=True)
@@ -109,23 +105,6 @@ def own_cpu() -> float:
     """This process's CPU alone (its children are the platform, counted apart)."""
     times = os.times()
     return times.user + times.system
-
-
-def task_runtimes(logs: dict[str, tuple[Path, int]]) -> tuple[dict[str, dict[str, float]], int]:
-    """From each worker log past its offset: per task, runs, retries and seconds run; and
-    the events the reconciler relayed."""
-    tasks: dict[str, dict[str, float]] = {}
-    late = 0
-    for path, offset in logs.values():
-        with open(path, "rb") as log:
-            log.seek(offset)
-            text = log.read().decode(errors="replace")
-        for name, outcome, seconds in TASK_LOG.findall(text):
-            entry = tasks.setdefault(name, {"runs": 0, "retries": 0, "seconds": 0.0})
-            entry["retries" if outcome == "retry" else "runs"] += 1
-            entry["seconds"] += float(seconds or 0)
-        late += sum(int(n) for n in LATE_RELAYS.findall(text))
-    return tasks, late
 
 
 def valkey_commands(socket: Path) -> dict[str, tuple[int, int]]:
