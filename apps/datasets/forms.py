@@ -12,7 +12,7 @@ from apps.core.errors import DomainError
 from apps.dashboard.forms import TrainingStartForm
 from apps.datasets.models import ImportSource
 from apps.datasets.services import TARGET_KINDS, cleaning_options
-from apps.generation.models import ModelProfile, ModelVersion
+from apps.generation.models import ModelProfile, ModelVersion, TrainingKind
 from apps.generation.registry import model_profiles_promotable
 from apps.publishing.models import PublishingTarget
 from workers.datasets.types import CleaningOptions
@@ -99,6 +99,9 @@ class DatasetTrainForm(TrainingStartForm):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [  # on this version's texts, not the published ones
+            (TrainingKind.TRAIN, TrainingKind.TRAIN.label),
+            (TrainingKind.FINETUNE, "Fine-tune a model on this version")]
         self.fields["base_version"].queryset = ModelVersion.objects.filter(
             workspace_id=workspace_id, archived_at__isnull=True)
 

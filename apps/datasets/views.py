@@ -22,7 +22,13 @@ from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.dashboard.views import _page, _workspace, domain_errors
 from apps.datasets.forms import BuildForm, DatasetForm, DatasetTrainForm, ImportForm, PromoteForm
-from apps.datasets.models import Dataset, DatasetVersion, ImportSource, VersionState
+from apps.datasets.models import (
+    Dataset,
+    DatasetVersion,
+    ImportSource,
+    ImportState,
+    VersionState,
+)
 from apps.datasets.selectors import dataset_versions, datasets
 from apps.datasets.services import (
     dataset_create,
@@ -137,9 +143,9 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Imported {item.documents} documents from {item.label}."
-                             if item.state != "queued" else
-                             f"The posts of {item.label} are being fetched.")
+            messages.success(request, f"The posts of {item.label} are being fetched."
+                             if item.state == ImportState.QUEUED else
+                             f"Imported {item.documents} documents from {item.label}.")
             return redirect("dashboard:dataset", dataset_id=dataset.pk)
     return _dataset_page(request, workspace, dataset, import_form=form)
 
