@@ -120,14 +120,14 @@ def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetim
     )
     if workspace_id is not None:
         evaluations = evaluations.filter(draft__brief__workspace_id=workspace_id)
+    if finished_since is not None:
+        evaluations = evaluations.filter(draft__job__finished_at__gte=finished_since)
     best: dict[int, Evaluation] = {}
     for evaluation in evaluations:
         best.setdefault(evaluation.draft.job_id, evaluation)  # the first is the best ranked
     reviews: dict[int, list[Review]] = {}
     for review in Review.objects.filter(
             brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
-    if finished_since is not None:
-        evaluations = evaluations.filter(draft__job__finished_at__gte=finished_since)
         reviews.setdefault(review.brief_id, []).append(review)
     publications = Publication.objects.all()
     if workspace_id is not None:
