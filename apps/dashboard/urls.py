@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from apps.dashboard import review_views, views
+from apps.dashboard import calendar_views, review_views, views
 
 app_name = "dashboard"
 
@@ -24,6 +24,11 @@ urlpatterns = [
     path("briefs/<int:brief_id>/drafts/<int:draft_id>/preview/", review_views.draft_preview,
          name="draft_preview"),
     path("briefs/<int:brief_id>/undo/", review_views.brief_undo, name="brief_undo"),
+    path("calendar/", calendar_views.calendar, name="calendar"),
+    path("calendar/publications/<int:publication_id>/reschedule/",
+         calendar_views.calendar_reschedule, name="calendar_reschedule"),
+    path("calendar/publications/<int:publication_id>/cancel/", calendar_views.calendar_cancel,
+         name="calendar_cancel"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("insights/", views.insights_page, name="insights"),

@@ -160,6 +160,9 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "brief_guest_link": ("/briefs/{brief}/guest-link/", REVIEWERS),
     "draft_edit": ("/briefs/{brief}/drafts/{draft}/edit/", REVIEWERS),
     "draft_lock": ("/briefs/{brief}/drafts/{draft}/lock/", REVIEWERS),
+    "calendar": ("/calendar/", ()),
+    "calendar_reschedule": ("/calendar/publications/{publication}/reschedule/", WRITERS),
+    "calendar_cancel": ("/calendar/publications/{publication}/cancel/", WRITERS),
     "draft_preview": ("/briefs/{brief}/drafts/{draft}/preview/", REVIEWERS),
     "brief_undo": ("/briefs/{published}/undo/", WRITERS),
     # datasets and the model registry (apps/datasets/urls.py): admins read and write
