@@ -58,7 +58,7 @@ class DatasetListApi(WorkspaceListApi):
     roles = CAN_GOVERN
     serializer_class = DatasetSerializer
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[Dataset]:
         return datasets(workspace_id=workspace.pk)
 
     def post(self, request: Request) -> Response:
@@ -74,7 +74,7 @@ class DatasetDetailApi(WorkspaceDetailApi):
     roles = CAN_GOVERN
     serializer_class = DatasetDetailSerializer
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[Dataset]:
         return datasets(workspace_id=workspace.pk).prefetch_related("imports", "versions")
 
 
@@ -137,7 +137,7 @@ class DatasetVersionListApi(WorkspaceListApi):
     serializer_class = DatasetVersionSerializer
     filterset_fields = ["dataset", "state"]
 
-    def rows(self, workspace: Workspace) -> QuerySet:
+    def rows(self, workspace: Workspace) -> QuerySet[DatasetVersion]:
         return dataset_versions(workspace_id=workspace.pk)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.datasets.models import Dataset, DatasetImport, DatasetVersion, ImportSource
@@ -10,7 +12,7 @@ from apps.generation.serializers import TrainingRunCreateSerializer
 IMPORTABLE = (ImportSource.PUBLISHED, ImportSource.FEEDS, ImportSource.TARGET)
 
 
-class DatasetImportSerializer(serializers.ModelSerializer):
+class DatasetImportSerializer(serializers.ModelSerializer[DatasetImport]):
     class Meta:
         model = DatasetImport
         fields = ["id", "source", "label", "target_id", "state", "documents", "error",
@@ -18,7 +20,7 @@ class DatasetImportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DatasetVersionSerializer(serializers.ModelSerializer):
+class DatasetVersionSerializer(serializers.ModelSerializer[DatasetVersion]):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
 
     class Meta:
@@ -34,7 +36,7 @@ class DatasetVersionDetailSerializer(DatasetVersionSerializer):
         read_only_fields = fields
 
 
-class DatasetSerializer(serializers.ModelSerializer):
+class DatasetSerializer(serializers.ModelSerializer[Dataset]):
     class Meta:
         model = Dataset
         fields = ["id", "name", "description", "created_at", "updated_at"]
@@ -49,17 +51,18 @@ class DatasetDetailSerializer(DatasetSerializer):
         fields = [*DatasetSerializer.Meta.fields, "imports", "versions"]
 
 
-class DatasetImportRequestSerializer(serializers.Serializer):
+class DatasetImportRequestSerializer(serializers.Serializer[Any]):
     """Either a `file` (multipart), or a `source` to read from the workspace itself."""
 
     file = serializers.FileField(required=False, help_text="txt, md, html, csv, jsonl, or a zip")
-    source = serializers.ChoiceField(choices=[(s.value, s.label) for s in IMPORTABLE],
-                                     required=False)
+    # DRF moves declared fields off the class, so this one does not replace Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=[(s.value, s.label) for s in IMPORTABLE], required=False)
     target_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
                                          help_text="with source=target: a WordPress or Ghost "
                                                    "target of the workspace")
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("file" in attrs) == ("source" in attrs):
             raise serializers.ValidationError("Send either a file or a source.")
         if attrs.get("source") == ImportSource.TARGET and "target_id" not in attrs:
@@ -67,7 +70,7 @@ class DatasetImportRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class DatasetBuildSerializer(serializers.Serializer):
+class DatasetBuildSerializer(serializers.Serializer[Any]):
     options = serializers.DictField(required=False, default=dict, help_text=(
         "min_chars, max_chars, languages (ISO 639-1 codes), near_duplicate_threshold, "
         "scrub_pii, remove_boilerplate, seed, validation_share, test_share"))

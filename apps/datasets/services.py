@@ -14,6 +14,7 @@ import re
 import shutil
 from dataclasses import fields
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,9 @@ def dataset_import_target_run(*, import_id: int) -> str:
         pk=import_id, state=ImportState.QUEUED).first()
     if item is None:
         return "skipped"
-    target = PublishingTarget.objects.filter(pk=item.target_id,
-                                             workspace_id=item.dataset.workspace_id).first()
+    target = (PublishingTarget.objects.filter(pk=item.target_id,
+                                              workspace_id=item.dataset.workspace_id).first()
+              if item.target_id is not None else None)
     try:
         connector = connector_for(target) if target is not None else None
         if target is None or not isinstance(connector, ArchiveConnector):
@@ -349,8 +351,7 @@ def dataset_versions_requeue_stale(*, older_than: timedelta | None = None) -> li
                     state=VersionState.QUEUED, worker_id="", progress=0.0,
                     updated_at=timezone.now()):
                 continue
-            transaction.on_commit(lambda pk=pk: current_app.send_task("datasets.build",
-                                                                      args=[pk]))
+            transaction.on_commit(partial(current_app.send_task, "datasets.build", args=[pk]))
         requeued.append(pk)
     return requeued
 
