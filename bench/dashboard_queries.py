@@ -1,11 +1,14 @@
-"""The queue page with real volume: 100,000 briefs in one workspace.
+"""The queue, calendar and review pages with real volume: 100,000 briefs in one workspace.
 
 Seeds a fresh database (SQLite in a temporary folder unless DATABASE_URL is set;
 point it at an empty PostgreSQL database to measure there) with briefs spread
-over every state, 40,000 generation jobs with two scored drafts each, and
-reviewer assignments; then renders the queue page (board and table, plain and
-filtered) through Django's test client as a signed-in editor, counting queries
-and timing REPEATS renders each. The median counts.
+over every state, 40,000 generation jobs with two scored drafts each, reviewer
+assignments, and a publication on one of three targets for each scheduled or
+published brief with drafts (scheduled up to a month ahead, published up to a
+month back); then renders, through Django's test client as a signed-in editor,
+the queue page (board and table, plain and filtered), the calendar (this month,
+this week, one target) and the review page of a brief in review (the brief page),
+counting queries and timing REPEATS renders each. The median counts.
 
     .venv/bin/python bench/dashboard_queries.py [--briefs 100000]
 """
@@ -51,7 +54,9 @@ def seed(n_briefs: int) -> object:
     from apps.briefs.models import BriefState, ContentBrief, Origin
     from apps.evaluation.models import Evaluation
     from apps.generation.models import Draft, GenerationJob, JobState
-    from apps.reviews.models import ReviewAssignment
+    from apps.publishing.models import Publication, PublicationState
+    from apps.publishing.targets import target_create
+    from apps.reviews.models import DraftRevision, ReviewAssignment
     from tests import factories
 
     rng = random.Random(7)
@@ -59,6 +64,10 @@ def seed(n_briefs: int) -> object:
     editor = factories.member(ws, Role.EDITOR, username="editor")
     reviewers = [factories.member(ws, Role.REVIEWER, username=f"reviewer{i}") for i in range(5)]
     types = [factories.content_type(ws, name=f"Type {i}") for i in range(4)]
+    targets = [target_create(workspace=ws, name=f"Site {i}", kind="file",
+                             config={"folder": f"site-{i}"}) for i in range(3)]
+    out = {BriefState.SCHEDULED: PublicationState.SCHEDULED,
+           BriefState.PUBLISHED: PublicationState.PUBLISHED}
     states = [s for s in BriefState]
     now = timezone.now()
     made = 0
@@ -85,11 +94,31 @@ def seed(n_briefs: int) -> object:
         ReviewAssignment.objects.bulk_create([
             ReviewAssignment(brief=b, reviewer=rng.choice(reviewers), assigned_at=now)
             for b in with_jobs if b.state == BriefState.IN_REVIEW])
+        state_of = {b.pk: b.state for b in with_jobs}
+        revisions = DraftRevision.objects.bulk_create([
+            DraftRevision(draft=d, number=1, text=d.text) for d in drafts
+            if d.variant == 0 and state_of[d.brief_id] in out])
+        Publication.objects.bulk_create([
+            _publication(rng, now, ws, r, rng.choice(targets), out[state_of[r.draft.brief_id]])
+            for r in revisions])
         made += size
     return editor
 
 
-def measure(client: object, params: dict[str, str]) -> tuple[int, float]:
+def _publication(rng: random.Random, now: object, ws: object, revision: object, target: object,
+                 state: str) -> object:
+    from apps.publishing.models import Publication, PublicationState
+
+    if state == PublicationState.SCHEDULED:
+        at = {"scheduled_at": now + timedelta(hours=rng.randint(1, 30 * 24))}
+    else:
+        went = now - timedelta(hours=rng.randint(1, 30 * 24))
+        at = {"scheduled_at": went, "published_at": went}
+    return Publication(workspace=ws, brief_id=revision.draft.brief_id,
+                       revision=revision, target=target, state=state, **at)
+
+
+def measure(client: object, path: str, params: dict[str, str]) -> tuple[int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -97,7 +126,7 @@ def measure(client: object, params: dict[str, str]) -> tuple[int, float]:
     for _ in range(REPEATS):
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            response = client.get("/", params)  # type: ignore[attr-defined]
+            response = client.get(path, params)  # type: ignore[attr-defined]
             timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
     return len(queries), statistics.median(timings)
@@ -115,20 +144,41 @@ def main() -> None:
     print(f"seeded {args.briefs} briefs in {time.perf_counter() - started:.1f} s")
     client = Client()
     client.force_login(editor)
-    rows = {
-        "board": {},
-        "table": {"view": "table"},
-        "board, overdue, searched": {"due": "overdue", "q": "Brief 9"},
-        "table, score >= 0.5, page 20": {"view": "table", "min_score": "0.5", "page": "20"},
+    from apps.briefs.models import BriefState, ContentBrief
+    from apps.publishing.models import Publication, PublishingTarget
+
+    in_review = ContentBrief.objects.filter(state=BriefState.IN_REVIEW, jobs__isnull=False).first()
+    target = PublishingTarget.objects.order_by("id").first()
+    rows = {  # page -> row -> (path, query)
+        "queue": {
+            "board": ("/", {}),
+            "table": ("/", {"view": "table"}),
+            "board, overdue, searched": ("/", {"due": "overdue", "q": "Brief 9"}),
+            "table, score >= 0.5, page 20": ("/", {"view": "table", "min_score": "0.5",
+                                                   "page": "20"}),
+        },
+        "calendar": {
+            "month": ("/calendar/", {}),
+            "week": ("/calendar/", {"view": "week"}),
+            "month, one target": ("/calendar/", {"target": str(target.pk)}),
+        },
+        # The review screen is the brief page of a brief in review.
+        "review": {"brief in review": (f"/briefs/{in_review.pk}/", {})},
     }
-    results = {name: measure(client, params) for name, params in rows.items()}
-    print(f"{'queue page':32} {'queries':>8} {'median ms':>10}")
-    for name, (queries, ms) in results.items():
-        print(f"{name:32} {queries:>8} {ms:>10.1f}")
-    board_queries, board_ms = results["board"]
-    print(json.dumps({"queries": board_queries, "median_ms": round(board_ms, 1),
-                      "worst_queries": max(q for q, _ in results.values()),
-                      "worst_median_ms": round(max(ms for _, ms in results.values()), 1),
+    print(f"{Publication.objects.count()} publications")
+    results = {page: {name: measure(client, path, params) for name, (path, params) in
+                      page_rows.items()} for page, page_rows in rows.items()}
+    print(f"{'page':40} {'queries':>8} {'median ms':>10}")
+    for page, page_results in results.items():
+        for name, (queries, ms) in page_results.items():
+            print(f"{page + ': ' + name:40} {queries:>8} {ms:>10.1f}")
+    every = [r for page_results in results.values() for r in page_results.values()]
+    first = {page: next(iter(page_results.values())) for page, page_results in results.items()}
+    print(json.dumps({"queries": first["queue"][0], "median_ms": round(first["queue"][1], 1),
+                      "worst_queries": max(q for q, _ in every),
+                      "worst_median_ms": round(max(ms for _, ms in every), 1),
+                      "pages": {page: {"queries": q, "median_ms": round(ms, 1)}
+                                for page, (q, ms) in first.items()},
                       "briefs": args.briefs}))
 
 
