@@ -34,13 +34,20 @@ def workspace_require(
     return membership.workspace
 
 
+def signed_in(actor: Actor) -> User:
+    """The acting user as a User, if signed in (else PermissionDenied): for pages behind
+    login_required, and for services through member_require."""
+    if not isinstance(actor, User):
+        raise PermissionDenied(NO_ROLE)
+    return actor
+
+
 def member_require(actor: Actor, roles: Iterable[str], workspace_id: int) -> User:
     """The acting user, if signed in with one of `roles` in the workspace (else
     PermissionDenied): services take it once and then use it as a user."""
-    if not isinstance(actor, User):
-        raise PermissionDenied(NO_ROLE)
-    workspace_require(actor, roles, workspace_id)
-    return actor
+    user = signed_in(actor)
+    workspace_require(user, roles, workspace_id)
+    return user
 
 
 def roles_by_workspace(user: User | AnonymousUser) -> dict[int, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import available_timezones
 
 from django import forms
@@ -48,10 +48,10 @@ class BriefForm(forms.Form):
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["content_type"].queryset = ContentType.objects.filter(
-            workspace=workspace).order_by("name")
-        self.fields["style_guide"].queryset = StyleGuide.objects.filter(
-            workspace=workspace).order_by("name")
+        _field(self, "content_type", forms.ModelChoiceField).queryset = (
+            ContentType.objects.filter(workspace=workspace).order_by("name"))
+        _field(self, "style_guide", forms.ModelChoiceField).queryset = (
+            StyleGuide.objects.filter(workspace=workspace).order_by("name"))
 
     def clean_keywords(self) -> list[str]:
         words = [w.strip() for w in self.cleaned_data["keywords"].split(",")]
@@ -70,7 +70,20 @@ def _publish_at_field(help_text: str) -> forms.DateTimeField:
     )
 
 
-def _targets_offer(field: forms.Field, targets: list[PublishingTarget]) -> None:
+FieldT = TypeVar("FieldT", bound=forms.Field)
+
+
+def _field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
+    """The form's field `name` as the class it is declared with, to set its choices or
+    queryset for the request."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{type(form).__name__}.{name} is not a {kind.__name__}.")
+    return field
+
+
+def _targets_offer(field: forms.ModelMultipleChoiceField[PublishingTarget],
+                   targets: list[PublishingTarget]) -> None:
     field.queryset = PublishingTarget.objects.filter(pk__in=[t.pk for t in targets])
     # The page already holds the targets: render them without another query.
     field.choices = [(t.pk, str(t)) for t in targets]
@@ -96,7 +109,7 @@ class ApproveForm(forms.Form):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("targets", [t.pk for t in targets if t.auto_publish])
         super().__init__(*args, **kwargs)
-        _targets_offer(self.fields["targets"], targets)
+        _targets_offer(_field(self, "targets", forms.ModelMultipleChoiceField), targets)
 
     def variants_offer(self, choices: list[tuple[int, str]]) -> None:
         """The variants shown as choices, (draft id, label); the service decides which may be
@@ -115,7 +128,7 @@ class PublishForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _targets_offer(self.fields["targets"], targets)
+        _targets_offer(_field(self, "targets", forms.ModelMultipleChoiceField), targets)
 
 
 class RejectForm(forms.Form):
@@ -155,8 +168,8 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, reviewers: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].choices = [(ROUND_ROBIN, "Next in turn"),
-                                           *[(str(i), name) for i, name in reviewers]]
+        _field(self, "reviewer", forms.ChoiceField).choices = [
+            (ROUND_ROBIN, "Next in turn"), *[(str(i), name) for i, name in reviewers]]
 
 
 class GuestLinkForm(forms.Form):
@@ -196,9 +209,11 @@ class QueueFilterForm(forms.Form):
                  targets: list[tuple[int, str]], reviewers: list[tuple[int, str]],
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["content_type"].choices = [("", "Any type"), *content_types]
-        self.fields["target"].choices = [("", "Any target"), *targets]
-        self.fields["assignee"].choices = [("", "Anyone"), (0, "Nobody yet"), *reviewers]
+        _field(self, "content_type", forms.ChoiceField).choices = [("", "Any type"),
+                                                                    *content_types]
+        _field(self, "target", forms.ChoiceField).choices = [("", "Any target"), *targets]
+        _field(self, "assignee", forms.ChoiceField).choices = [("", "Anyone"), (0, "Nobody yet"),
+                                                               *reviewers]
 
     def filters(self) -> QueueFilters:
         """The valid filters (an invalid one is ignored: the queue still shows)."""
@@ -229,7 +244,7 @@ class BulkForm(forms.Form):
     comment = forms.CharField(max_length=10_000, required=False)
 
     def clean_brief_ids(self) -> list[int]:
-        ids = self.cleaned_data["brief_ids"]
+        ids: list[int] = self.cleaned_data["brief_ids"]
         if len(ids) > BULK_MAX:
             raise forms.ValidationError(f"At most {BULK_MAX} briefs at once.")
         return ids
@@ -248,7 +263,7 @@ class ProfileForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [
+        _field(self, "time_zone", forms.ChoiceField).choices = [
             ("", f"The workspace's ({workspace_zone})"),
             *[(name, name) for name in sorted(available_timezones())]]
 
@@ -275,7 +290,8 @@ class TrainingStartForm(forms.Form):
         return parameters
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "kind" in cleaned and "parameters" in cleaned:
             for message in training_parameters_errors(kind=cleaned["kind"],
                                                       parameters=cleaned["parameters"]):

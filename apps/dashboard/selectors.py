@@ -74,7 +74,7 @@ class QueueFilters:
     q: str = ""
 
 
-def _filtered(workspace_id: int, filters: QueueFilters) -> QuerySet:
+def _filtered(workspace_id: int, filters: QueueFilters) -> QuerySet[ContentBrief]:
     briefs = ContentBrief.objects.filter(workspace_id=workspace_id)
     now = timezone.now()
     if filters.content_type_id:
@@ -102,7 +102,7 @@ def _filtered(workspace_id: int, filters: QueueFilters) -> QuerySet:
     return briefs
 
 
-def _with_latest_job(briefs: QuerySet) -> QuerySet:
+def _with_latest_job(briefs: QuerySet[ContentBrief]) -> QuerySet[ContentBrief]:
     """Cards' extras as subqueries: the latest job, the best score and the assignee."""
     latest = GenerationJob.objects.filter(brief=OuterRef("pk")).order_by("-id")
     best = Evaluation.objects.filter(draft__brief=OuterRef("pk")).order_by("-score")
@@ -130,7 +130,7 @@ def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
     recent = timezone.now() - FINISHED_SHOWN_FOR
     shown = _filtered(workspace_id, filters or QueueFilters()).filter(
         ~Q(state__in=FINISHED_STATES) | Q(updated_at__gte=recent))
-    columns = {state: QueueColumn(state=state, label=BriefState(state).label)
+    columns: dict[str, QueueColumn] = {state: QueueColumn(state=state, label=BriefState(state).label)
                for state in QUEUE_ORDER}
     briefs = _filtered(workspace_id, filters or QueueFilters())
     # Active states are counted from the (workspace, state, …) index alone; a finished

@@ -28,7 +28,7 @@ from apps.accounts.profiles import (
     user_time_zone,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
-from apps.accounts.selectors import membership_for, workspace_require
+from apps.accounts.selectors import membership_for, signed_in, workspace_require
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
@@ -109,13 +109,14 @@ def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
 
 def _page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
           **context: Any) -> HttpResponse:
+    user = signed_in(request.user)
     memberships = list(
-        Membership.objects.filter(user_id=request.user.pk).select_related("workspace")
+        Membership.objects.filter(user_id=user.pk).select_related("workspace")
         .order_by("workspace__name")
     )
     role = next((m.role for m in memberships if m.workspace_id == workspace.pk), "")
     context.update(workspace=workspace, memberships=memberships, role=role,
-                   unread=notifications_unread_count(user_id=request.user.pk,
+                   unread=notifications_unread_count(user_id=user.pk,
                                                      workspace_id=workspace.pk),
                    can_submit=role in CAN_SUBMIT_BRIEFS, can_review=role in CAN_REVIEW,
                    can_train=role in CAN_TRAIN, can_govern=role in CAN_GOVERN)
@@ -220,7 +221,8 @@ def offer_undo(request: HttpRequest, brief: ContentBrief, publications: list[Pub
                ) -> None:
     """Offer, in the next page's toast, to cancel the publications just scheduled: only to a
     role that may cancel publications."""
-    if publications and membership_for(request.user, brief.workspace_id).role in CAN_SUBMIT_BRIEFS:
+    membership = membership_for(request.user, brief.workspace_id)
+    if publications and membership is not None and membership.role in CAN_SUBMIT_BRIEFS:
         request.session[UNDO_KEY] = {"brief_id": brief.pk,
                                      "publication_ids": [p.pk for p in publications],
                                      "targets": ", ".join(p.target.name for p in publications)}
@@ -485,11 +487,11 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
 def profile(request: HttpRequest) -> HttpResponse:
     """The user's own settings: the time zone times are shown and read in."""
     workspace = _workspace(request, CAN_VIEW)
-    zone = user_time_zone(user=request.user, workspace_id=workspace.pk)
+    zone = user_time_zone(user=signed_in(request.user), workspace_id=workspace.pk)
     form = ProfileForm(request.POST or None, workspace_zone=workspace.time_zone,
                        initial={"time_zone": zone.name if zone.own else ""})
     if request.method == "POST" and form.is_valid():
-        profile_time_zone_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        profile_time_zone_set(user=signed_in(request.user), time_zone=form.cleaned_data["time_zone"])
         messages.success(request, "Time zone saved.")
         return redirect("dashboard:profile")
     return _page(request, "dashboard/profile.html", workspace,
@@ -504,7 +506,7 @@ def profile_time_zone(request: HttpRequest) -> HttpResponse:
     kept only while the user has not chosen one."""
     _workspace(request, CAN_VIEW)
     try:
-        kept = profile_time_zone_from_browser(user=request.user,
+        kept = profile_time_zone_from_browser(user=signed_in(request.user),
                                               time_zone=request.POST.get("time_zone", ""))
     except DomainError as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status_code)
@@ -534,7 +536,7 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
 @domain_errors
 def notifications(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
-    notes = notifications_recent(user_id=request.user.pk, workspace_id=workspace.pk)
+    notes = notifications_recent(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
     return _page(request, "dashboard/notifications.html", workspace, notes=notes)
 
 
@@ -543,7 +545,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @domain_errors
 def notifications_read(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
-    notifications_mark_read(user_id=request.user.pk, workspace_id=workspace.pk)
+    notifications_mark_read(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
     return redirect("dashboard:notifications")
 
 
