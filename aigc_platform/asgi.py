@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP goes to Django, websockets to the Channels consumers."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,10 +13,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from aigc_platform.routing import websocket_urlpatterns  # noqa: E402
+from apps.core.relay import relay_in_background  # noqa: E402
+
+
+async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # A process that serves HTTP answers once a request's transaction commits, and relays
+    # its events in a thread of its own (the reconciler relays any a crash or a stop
+    # leaves). Set here rather than at import, which tests of the websockets also do.
+    relay_in_background()
+    await django_asgi_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

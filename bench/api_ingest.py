@@ -16,7 +16,10 @@ clients send for SECONDS:
 
 `ratio` is ingest/s over bare/s on the uvicorn server. The load generator runs on the
 same cores (2 here), so both sides pay for it alike. No worker consumes the briefs:
-their messages are left in the bench's own broker.
+their messages are left in the bench's own broker. `cpu ms` is the CPU time the server
+side (the web processes, PostgreSQL and Valkey: every child of the bench, not the load
+generator) used per request: on a machine that others load too, it moves far less than
+the rates do, and 1000 × cores / cpu ms bounds the rate that machine could reach.
 
     .venv/bin/python bench/api_ingest.py [--seconds 15] [--concurrency 32]
 """
@@ -45,6 +48,29 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds used so far by this process's descendants (Linux /proc), with those of
+    their children that already ended."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        used[int(entry)] = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    total, stack = 0.0, list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        total += used.get(pid, 0.0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
 async def _drive(url: str, seconds: float, concurrency: int, make) -> dict[str, float]:  # type: ignore[no-untyped-def]
     import httpx
 
@@ -61,11 +87,12 @@ async def _drive(url: str, seconds: float, concurrency: int, make) -> dict[str, 
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu_s()
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
-        elapsed = time.monotonic() - started
+        elapsed, cpu = time.monotonic() - started, _children_cpu_s() - cpu_before
     return {"per_s": len(latencies) / elapsed, "p50_ms": statistics.median(latencies),
             "p99_ms": _percentile(latencies, 0.99), "requests": len(latencies),
+            "cpu_ms": 1000 * cpu / max(1, len(latencies)),
             "statuses": statuses}  # type: ignore[dict-item]
 
 
@@ -140,16 +167,18 @@ def main() -> None:
                 finally:
                     web.stop()
     load = os.getloadavg()
-    print(f"{'server':<14}{'side':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    print(f"{'server':<14}{'side':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms':>9}"
+          "  statuses")
     for name, sides in results.items():
         for side, r in sides.items():
             print(f"{name:<14}{side:<8}{r['per_s']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                  f"  {r['statuses']}")
+                  f"{r['cpu_ms']:>9.2f}  {r['statuses']}")
     best = results[f"uvicorn x{args.workers}"]
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(json.dumps({
         "briefs_per_s": round(best["ingest"]["per_s"], 1),
         "p50_ms": round(best["ingest"]["p50_ms"], 1), "p99_ms": round(best["ingest"]["p99_ms"], 1),
+        "cpu_ms_per_brief": round(best["ingest"]["cpu_ms"], 2),
         "bare_per_s": round(best["bare"]["per_s"], 1),
         "ratio": round(best["ingest"]["per_s"] / best["bare"]["per_s"], 3),
         "daphne_briefs_per_s": round(results["daphne x1"]["ingest"]["per_s"], 1),

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # a content type names its model profile; generation sits abo
     from apps.generation.models import ModelProfile
 
 
-@transaction.atomic
 def brief_create(
     *,
     workspace: Workspace,
@@ -50,7 +49,8 @@ def brief_create(
         raise DomainError("Unknown style guide for this workspace.")
     style_guide = style_guide or style_guide_default(content_type)
     try:
-        # The unique constraint decides between two concurrent pushes of one id.
+        # One savepoint for the brief, its audit entry and its event: the unique constraint
+        # (the only one these rows have) decides between two concurrent pushes of one id.
         with transaction.atomic():
             brief = ContentBrief.objects.create(
                 workspace=workspace,
@@ -73,16 +73,16 @@ def brief_create(
                 created_by=created_by if created_by is not None and created_by.is_authenticated
                 else None,
             )
+            audit_record(
+                workspace_id=workspace.pk, action="brief.created", subject=brief,
+                actor=created_by, after={"title": title, "origin": origin},
+            )
+            event_emit(
+                workspace_id=workspace.pk, type="brief.created", subject=brief,
+                payload={"brief_id": brief.pk, "title": title, "state": brief.state},
+            )
     except IntegrityError as exc:
         raise DomainError(f"A brief with external id '{external_id}' already exists.") from exc
-    audit_record(
-        workspace_id=workspace.pk, action="brief.created", subject=brief, actor=created_by,
-        after={"title": title, "origin": origin},
-    )
-    event_emit(
-        workspace_id=workspace.pk, type="brief.created", subject=brief,
-        payload={"brief_id": brief.pk, "title": title, "state": brief.state},
-    )
     return brief
 
 

@@ -12,7 +12,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent, OutboxEvent
-from apps.core.relay import outbox_relay_many
+from apps.core.relay import outbox_relay_committed
 from apps.core.state_machine import StateMachine
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _relay_pending() -> None:
     pending = connection.__dict__.get("aigc_outbox_pending", [])
     ids, pending[:] = list(pending), []
     if ids:
-        outbox_relay_many(event_ids=ids)
+        outbox_relay_committed(event_ids=ids)
 
 
 def transition(
@@ -116,43 +116,61 @@ def transition(
 ) -> M:
     """Move `instance` to state `to` along an allowed edge, atomically.
 
-    The state is re-read and updated with a conditional UPDATE, so two racing
+    The row is moved by a conditional UPDATE from the state it holds, so two racing
     callers cannot both take the same edge; the loser gets IllegalTransition.
     The audit entry and the domain event are written in the same transaction.
     """
     model = type(instance)
-    with transaction.atomic():
-        rows = model._default_manager
-        current = rows.filter(pk=instance.pk).values_list("state", flat=True).first()
-        if current is None or not machine.allows(current, to):
-            raise machine.refuse(instance.pk, current or "missing", to)
-        if any(f.name == "updated_at" for f in model._meta.get_fields()):
-            fields.setdefault("updated_at", timezone.now())
-        written = {**fields, "state": to}
-        updated = rows.filter(pk=instance.pk, state=current).update(**written)
-        if updated != 1:
-            latest = rows.filter(pk=instance.pk).values_list("state", flat=True).first()
-            raise machine.refuse(instance.pk, latest or "missing", to)
-        for name, value in written.items():
-            setattr(instance, name, value)
-        audit_record(
-            workspace_id=workspace_id,
-            action=f"{machine.name.lower()}.{to}",
-            subject=instance,
-            actor=actor,
-            actor_label=actor_label,
-            before={"state": current},
-            after={"state": to, **_jsonable(fields)},
-        )
-        event_emit(
-            workspace_id=workspace_id,
-            type=event_type,
-            subject=instance,
-            payload={"state": to, "previous_state": current, **payload},
-            actor=actor,
-            actor_label=actor_label,
-        )
+    rows = model._default_manager
+    if any(f.name == "updated_at" for f in model._meta.get_fields()):
+        fields.setdefault("updated_at", timezone.now())
+    written = {**fields, "state": to}
+    # Refusals are raised outside the block, so it needs a savepoint (two round trips) only
+    # where reactions run, whose refusals a caller may catch and go on; a database error
+    # aborts the whole transaction on PostgreSQL anyway.
+    with transaction.atomic(savepoint=bool(REACTIONS.get(event_type))):
+        current, moved = _edge_take(rows, instance.pk, getattr(instance, "state", None),
+                                    machine=machine, to=to, written=written)
+        if moved:
+            for name, value in written.items():
+                setattr(instance, name, value)
+            audit_record(
+                workspace_id=workspace_id,
+                action=f"{machine.name.lower()}.{to}",
+                subject=instance,
+                actor=actor,
+                actor_label=actor_label,
+                before={"state": current},
+                after={"state": to, **_jsonable(fields)},
+            )
+            event_emit(
+                workspace_id=workspace_id,
+                type=event_type,
+                subject=instance,
+                payload={"state": to, "previous_state": current, **payload},
+                actor=actor,
+                actor_label=actor_label,
+            )
+    if not moved:
+        raise machine.refuse(instance.pk, current, to)
     return instance
+
+
+def _edge_take(rows: models.Manager[Any], pk: Any, held: str | None, *, machine: StateMachine,
+               to: str, written: dict[str, Any]) -> tuple[str, bool]:
+    """Update row `pk` to `to` from the state it holds: the state in hand (`held`) is tried
+    first, which saves a read on every transition, and the row is re-read only when that is
+    stale. Returns the state it left, or the one that refused, and whether it moved."""
+    if held is not None and machine.allows(held, to) and \
+            rows.filter(pk=pk, state=held).update(**written) == 1:
+        return held, True
+    current = rows.filter(pk=pk).values_list("state", flat=True).first()
+    if current is None or current == held or not machine.allows(current, to):
+        return current or "missing", False
+    if rows.filter(pk=pk, state=current).update(**written) == 1:
+        return current, True
+    latest = rows.filter(pk=pk).values_list("state", flat=True).first()
+    return latest or "missing", False
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -218,13 +218,12 @@ def quota_check_budget(*, workspace_id: int) -> None:
             f"{quota.monthly_device_seconds:.0f} device seconds. {resets}")
 
 
-@transaction.atomic
 def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
     """A queued job for `brief`; `job.queued` sends it to a generation worker after commit.
 
     Raises BudgetExceeded when the workspace used its monthly budget, DomainError when its
-    model profile's queue is not one the deployment declares. The job keeps the template
-    version and the prompt rendered from it.
+    model profile's queue is not one the deployment declares, both before it writes. The
+    job keeps the template version and the prompt rendered from it.
     """
     quota_check_budget(workspace_id=brief.workspace_id)
     profile = model_profile_for(brief)
@@ -235,22 +234,27 @@ def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
                           f"which this deployment does not declare; an admin must choose one "
                           f"of {', '.join(generation_queues())}.")
     version = template_version_current(brief.content_type)
-    job = GenerationJob.objects.create(
-        workspace_id=brief.workspace_id,
-        brief=brief,
-        model_profile=profile,
-        variants=brief.variants,
-        prompt_template_version=version,
-        prompt=prompt_render(version.template, brief_fields_for_prompt(brief)),
-    )
-    audit_record(workspace_id=brief.workspace_id, action="job.created", subject=job, actor=actor)
-    event_emit(
-        workspace_id=brief.workspace_id,
-        type="job.queued",
-        subject=job,
-        payload={"job_id": job.pk, "brief_id": brief.pk, "state": job.state,
-                 "queue": job_queue(job)},
-    )
+    prompt = prompt_render(version.template, brief_fields_for_prompt(brief))
+    # No savepoint inside a caller's transaction (two round trips): the refusals above are
+    # raised before it writes.
+    with transaction.atomic(savepoint=False):
+        job = GenerationJob.objects.create(
+            workspace_id=brief.workspace_id,
+            brief=brief,
+            model_profile=profile,
+            variants=brief.variants,
+            prompt_template_version=version,
+            prompt=prompt,
+        )
+        audit_record(workspace_id=brief.workspace_id, action="job.created", subject=job,
+                     actor=actor)
+        event_emit(
+            workspace_id=brief.workspace_id,
+            type="job.queued",
+            subject=job,
+            payload={"job_id": job.pk, "brief_id": brief.pk, "state": job.state,
+                     "queue": job_queue(job)},
+        )
     return job
 
 

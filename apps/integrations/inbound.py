@@ -153,7 +153,8 @@ def inbound_receive(*, slug: str, headers: Mapping[str, str], body: bytes) -> In
     bad signature) raise and are not stored; after it, every answer is stored
     under the idempotency key, so a replay gets it again and creates nothing.
     """
-    endpoint = InboundEndpoint.objects.filter(slug=slug, enabled=True).first()
+    endpoint = InboundEndpoint.objects.select_related("workspace").filter(
+        slug=slug, enabled=True).first()
     if endpoint is None:
         raise NotFound(f"No enabled inbound endpoint '{slug}'.")
     if len(body) > endpoint.max_body_bytes:
@@ -188,10 +189,9 @@ def _create_brief(endpoint: InboundEndpoint, body: bytes, message_id: str
     if not fields.is_valid():
         return InboundAnswer(422, {"detail": "The mapped brief is invalid.",
                                    "errors": fields.errors}), None
-    try:
-        with transaction.atomic():
-            brief = brief_create(workspace=endpoint.workspace, origin=Origin.WEBHOOK, submit=True,
-                                 **fields.validated_data)
+    try:  # in a savepoint of its own: a refusal leaves nothing written
+        brief = brief_create(workspace=endpoint.workspace, origin=Origin.WEBHOOK, submit=True,
+                             **fields.validated_data)
     except DomainError as exc:
         return InboundAnswer(409, {"detail": str(exc)}), None
     return InboundAnswer(202, {

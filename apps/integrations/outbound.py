@@ -20,7 +20,7 @@ import fnmatch
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,22 +119,33 @@ def subscription_enable(*, subscription: Subscription, actor: Actor = None) -> S
 
 
 def subscriptions_fanout(event: OutboxEvent) -> list[int]:
-    """One delivery per matching enabled subscription, sent to the `webhooks` queue.
+    """One delivery per matching enabled subscription, sent to the `webhooks` queue."""
+    return subscriptions_fanout_many([event])
+
+
+def subscriptions_fanout_many(events: Sequence[OutboxEvent]) -> list[int]:
+    """One delivery per event and matching enabled subscription, sent to the `webhooks`
+    queue; the subscriptions are read once for all the events.
 
     Called by the outbox relay; unique (subscription, event) makes a second
     relay of the same event create and send nothing.
     """
+    subscriptions: dict[int, list[Subscription]] = {}
+    for subscription in Subscription.objects.filter(
+            workspace_id__in={e.workspace_id for e in events}, enabled=True):
+        subscriptions.setdefault(subscription.workspace_id, []).append(subscription)
     created = []
-    for subscription in Subscription.objects.filter(workspace_id=event.workspace_id, enabled=True):
-        if not event_matches(subscription.event_types, event.type):
-            continue
-        delivery, new = Delivery.objects.get_or_create(
-            subscription=subscription, event_id=event.pk,
-            defaults={"event_type": event.type, "next_attempt_at": timezone.now(),
-                      "payload": event_payload(event, subscription.payload_version)},
-        )
-        if new:
-            created.append(delivery.pk)
+    for event in events:
+        for subscription in subscriptions.get(event.workspace_id, ()):
+            if not event_matches(subscription.event_types, event.type):
+                continue
+            delivery, new = Delivery.objects.get_or_create(
+                subscription=subscription, event_id=event.pk,
+                defaults={"event_type": event.type, "next_attempt_at": timezone.now(),
+                          "payload": event_payload(event, subscription.payload_version)},
+            )
+            if new:
+                created.append(delivery.pk)
     if created:
         transaction.on_commit(lambda: deliveries_send(created))
     return created

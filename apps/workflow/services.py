@@ -64,22 +64,28 @@ def brief_create(*, submit: bool = True, **fields: Any) -> ContentBrief:
     `submit` is False."""
     brief = briefs.brief_create(**fields)
     if submit:
-        brief_submit(brief=brief, actor=fields.get("created_by"))
+        _queue(brief, actor=fields.get("created_by"))
     return brief
 
 
 @transaction.atomic
 def brief_submit(*, brief: ContentBrief, actor: Actor = None) -> ContentBrief:
     """draft → queued, with a generation job that runs once the transaction commits."""
-    _brief_move(brief, to=BriefState.QUEUED, actor=actor)
-    job_create(brief=brief, actor=actor)
+    _queue(brief, actor=actor)
     return brief
 
 
 @transaction.atomic
 def brief_regenerate(*, brief: ContentBrief, actor: Actor = None) -> ContentBrief:
     """changes_requested or failed → queued, with a new job (the feedback goes into its prompt)."""
-    return brief_submit(brief=brief, actor=actor)
+    _queue(brief, actor=actor)
+    return brief
+
+
+def _queue(brief: ContentBrief, *, actor: Actor) -> None:
+    # In the caller's atomic block, with no savepoint of its own (two round trips each).
+    _brief_move(brief, to=BriefState.QUEUED, actor=actor)
+    job_create(brief=brief, actor=actor)
 
 
 @transaction.atomic

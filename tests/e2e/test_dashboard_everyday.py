@@ -141,6 +141,8 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_platform, desk, scree
     brief = factories.brief_in_review(desk, title="A rather long title about composting "
                                       "kitchen scraps in a very small urban garden")
     dataset = dataset_create(workspace=desk, name="Garden notes from the allotment committee")
+    # a long name in the queue's content-type filter (a <select> as wide as its longest option)
+    factories.content_type(desk, name="Product description for the seasonal garden catalogue")
     context, page = _sign_in(browser, live_platform, "ada", viewport=PHONE)
     widths, not_pages = {}, []
     for path in [*_pages_naming_no_object(), "/?view=table", f"/briefs/{brief.pk}/",
