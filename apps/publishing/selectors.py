@@ -141,9 +141,10 @@ def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetim
         job, brief = evaluation.draft.job, evaluation.draft.brief
         later = [j.created_at for j in jobs_by_brief[brief.pk] if j.created_at > job.created_at]
         until = min(later) if later else None
-        review = next((r for r in reviews.get(brief.pk, [])
-                       if r.created_at >= job.finished_at and (until is None or r.created_at < until)),
-                      None)
+        finished = job.finished_at
+        decided = next((r for r in reviews.get(brief.pk, []) if finished is not None
+                        and r.created_at >= finished and (until is None or r.created_at < until)),
+                       None)
         gate = getattr(job, "gate_decision", None)
         rows.append({
             "job_id": job_id, "brief_id": brief.pk, "workspace_id": brief.workspace_id,
@@ -152,7 +153,7 @@ def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetim
             **{name: _metric(evaluation, name) for name in REPORT_METRICS},
             "gate_decision": gate.decision if gate else "",
             "gate_passed": gate.passed if gate else None,
-            "reviewer_decision": review.decision if review else "",
+            "reviewer_decision": decided.decision if decided else "",
             "engagement": engagement.get(job_id),
         })
     return rows

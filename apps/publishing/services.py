@@ -25,7 +25,7 @@ from apps.reviews.models import Decision, DraftRevision, Review
 
 
 def _publication_transition(publication: Publication, *, to: str, actor: Actor = None,
-                            actor_label: str = "", payload: dict | None = None,
+                            actor_label: str = "", payload: dict[str, Any] | None = None,
                             **fields: Any) -> Publication:
     return transition(
         publication,
