@@ -130,6 +130,8 @@ urlpatterns = [
            archive=registry.ModelVersionArchiveApi),
     path("model-profiles/<int:pk>/rollback/", registry.ModelProfileRollbackApi.as_view(),
          name="model-profile-rollback"),
+    path("model-profiles/<int:pk>/candidate/", registry.ModelProfileCandidateApi.as_view(),
+         name="model-profile-candidate"),
     *_crud("drafts", "draft", evaluation.DraftListApi, evaluation.DraftDetailApi),
     *_crud("evaluations", "evaluation", evaluation.EvaluationListApi,
            evaluation.EvaluationDetailApi),

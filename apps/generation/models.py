@@ -1,3 +1,4 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from apps.briefs.models import ContentBrief
@@ -40,6 +41,14 @@ class ModelProfile(TimeStamped):
     timeout_s = models.PositiveIntegerField(
         default=600, help_text="a job running longer than this fails as timed out"
     )
+    # A/B: this share of the profile's briefs is written by the candidate, drawn per brief
+    # (apps.generation.routing), so a brief's regenerations stay with the same version.
+    candidate_version = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="a version of the workspace tried on a share of the briefs")
+    candidate_share = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0 to 1: the share of briefs the candidate writes")
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +109,10 @@ class GenerationJob(TimeStamped):
         related_name="+",
     )
     error = models.TextField(blank=True)
+    # The registry version that writes it: the profile's candidate when the A/B draw picks it,
+    # else the version the profile runs (null for the built-in model or another model).
+    model_version = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     def __str__(self) -> str:
         return f"Job {self.pk} for brief {self.brief_id}"
@@ -209,6 +222,11 @@ class TrainingRun(TimeStamped):
         null=True, blank=True, help_text="tokens_trained may reach this (null: unlimited)")
     budget_seconds = models.FloatField(
         null=True, blank=True, help_text="device_seconds may reach this (null: unlimited)")
+    # A scheduled retrain's run: its version becomes this profile's A/B candidate with this
+    # share, never promoted (and the house profile is left where it is).
+    candidate_for = models.ForeignKey(ModelProfile, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    candidate_share = models.FloatField(default=0.0)
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.state})"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.core.errors import DomainError
@@ -64,11 +64,44 @@ def model_version_promote(*, version: ModelVersion, profile: ModelProfile,
     promotion = ModelPromotion.objects.create(profile=profile, version=version,
                                               previous_model=profile.model,
                                               previous_backend=profile.backend)
+    if profile.candidate_version_id == version.pk:  # the A/B test is decided
+        profile.candidate_version, profile.candidate_share = None, 0.0
+        profile.save(update_fields=["candidate_version", "candidate_share", "updated_at"])
     model_profile_update(profile=profile, model=version.folder, actor=actor)
     audit_record(workspace_id=version.workspace_id, action="model_version.promoted",
                  subject=version, actor=actor,
                  after={"profile_id": profile.pk, "previous_model": promotion.previous_model})
     return promotion
+
+
+@transaction.atomic
+def model_profile_candidate_set(*, profile: ModelProfile, version: ModelVersion | None,
+                                share: float, actor: Actor = None) -> ModelProfile:
+    """Start (or change) an A/B test: `share` (0 to 1) of the profile's briefs from now on
+    are written by `version`, drawn per brief; with no version, the test ends. Refused for
+    another workspace's or an archived version, the version the profile already runs, and
+    a profile that calls a model server."""
+    if not 0.0 <= share <= 1.0:
+        raise DomainError("The candidate's share must be from 0 to 1.")
+    if version is not None:
+        if version.workspace_id != profile.workspace_id:
+            raise DomainError(f"No model version {version.pk} in this workspace.")
+        if version.archived_at is not None:
+            raise DomainError(f"Version {version.number} is archived; it cannot be a candidate.")
+        if profile.backend == Backend.OPENAI:
+            raise DomainError(f"{profile.name!r} calls a model server; test a version on a "
+                              "profile with a local backend (builtin or transformers).")
+        if version.folder == profile.model:
+            raise DomainError(f"{profile.name!r} already runs version {version.number}.")
+    before = {"candidate_version_id": profile.candidate_version_id,
+              "candidate_share": profile.candidate_share}
+    profile.candidate_version, profile.candidate_share = version, share if version else 0.0
+    profile.save(update_fields=["candidate_version", "candidate_share", "updated_at"])
+    audit_record(workspace_id=profile.workspace_id, action="model_profile.candidate_set",
+                 subject=profile, actor=actor, before=before,
+                 after={"candidate_version_id": profile.candidate_version_id,
+                        "candidate_share": profile.candidate_share})
+    return profile
 
 
 @transaction.atomic
@@ -89,8 +122,9 @@ def model_profile_rollback(*, profile: ModelProfile, actor: Actor = None) -> Mod
 def model_version_archive(*, version: ModelVersion, actor: Actor = None) -> ModelVersion:
     """Retire a version from promotion (its folder stays, for what it wrote); refused while
     a profile of the workspace uses it."""
-    using = list(ModelProfile.objects.filter(workspace_id=version.workspace_id,
-                                             model=version.folder).values_list("name", flat=True))
+    using = list(ModelProfile.objects.filter(
+        Q(model=version.folder) | Q(candidate_version=version), workspace_id=version.workspace_id,
+    ).values_list("name", flat=True))
     if using:
         raise DomainError(f"Version {version.number} is in use by {', '.join(sorted(using))}; "
                           "promote another version there first.")

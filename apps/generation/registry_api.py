@@ -24,6 +24,7 @@ from apps.core.models import Workspace
 from apps.core.serializers import IdField
 from apps.generation.models import ModelProfile, ModelVersion
 from apps.generation.registry import (
+    model_profile_candidate_set,
     model_profile_rollback,
     model_version_archive,
     model_version_promote,
@@ -52,6 +53,12 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 
 class PromoteSerializer(serializers.Serializer[Any]):
     profile_id = IdField(help_text="a model profile of the workspace")
+
+
+class CandidateSerializer(serializers.Serializer[Any]):
+    version_id = IdField(allow_null=True, help_text="a version of the workspace; null ends the test")
+    share = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.1,
+                                   help_text="0 to 1: the share of briefs the candidate writes")
 
 
 class CompareQuerySerializer(serializers.Serializer[Any]):
@@ -141,3 +148,31 @@ class ModelProfileRollbackApi(ApiBase, APIView):
         profile = model_profile_rollback(profile=profile, actor=request.user)
         return Response({"id": profile.pk, "backend": profile.backend, "model": profile.model},
                         status=status.HTTP_200_OK)
+
+
+_PROFILE_FIELDS = {"id": {"type": "integer"}, "model": {"type": "string"},
+                   "candidate_version_id": {"type": "integer", "nullable": True},
+                   "candidate_share": {"type": "number"}}
+
+
+@extend_schema(request=CandidateSerializer,
+               responses={200: {"type": "object", "properties": _PROFILE_FIELDS}})
+class ModelProfileCandidateApi(ApiBase, APIView):
+    """A/B: route a share of the profile's briefs to a candidate version (null ends it)."""
+
+    write_scope = WRITE
+
+    def post(self, request: Request, pk: int) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        profile = get_object_or_404(ModelProfile.objects.filter(workspace=workspace), pk=pk)
+        fields = CandidateSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        version_id = fields.validated_data["version_id"]
+        version = (None if version_id is None
+                   else get_object_or_404(model_versions(workspace_id=workspace.pk), pk=version_id))
+        profile = model_profile_candidate_set(profile=profile, version=version,
+                                              share=fields.validated_data["share"],
+                                              actor=request.user)
+        return Response({"id": profile.pk, "model": profile.model,
+                         "candidate_version_id": profile.candidate_version_id,
+                         "candidate_share": profile.candidate_share})

@@ -176,20 +176,23 @@ def api_key_for(profile: ModelProfile) -> str:
     return secret_decrypt(profile.api_key_encrypted)
 
 
-def local_model(profile: ModelProfile) -> str:
-    """The folder the profile's local model loads from, inside the folders its workspace may
-    read (checked again here for profiles saved before the rule); `builtin` for the
-    built-in model, which the engine finds in MODELS_DIR itself."""
+def local_model(profile: ModelProfile, model: str = "") -> str:
+    """The folder the profile's local model (or `model`, another of its workspace's, such as
+    an A/B candidate) loads from, inside the folders its workspace may read (checked again
+    here for profiles saved before the rule); `builtin` for the built-in model, which the
+    engine finds in MODELS_DIR itself."""
     roots = model_roots(workspace_id=profile.workspace_id)
-    folder = roots.model_folder(profile.model)
+    folder = roots.model_folder(model or profile.model)
     return BUILTIN if folder == roots.builtin_dir.resolve() else str(folder)
 
 
 def job_request(job: GenerationJob) -> GenerationRequest:
     profile = job.model_profile
-    model = profile.model if profile else ""
-    if profile and profile.backend in LOCAL_BACKENDS and profile.model:
-        model = local_model(profile)
+    # The version the A/B draw recorded on the job, else the profile's model.
+    model = (job.model_version.folder if job.model_version_id is not None
+             else profile.model if profile else "")
+    if profile and profile.backend in LOCAL_BACKENDS and model:
+        model = local_model(profile, model)
     return request_for_job(
         job_id=job.pk, prompt=job.prompt, variants=job.variants,
         target_words=job.brief.target_length, language_tag=job.brief.language,

@@ -34,6 +34,7 @@ from apps.generation.models import (
     JobState,
     ModelProfile,
 )
+from apps.generation.routing import job_model_version_id
 from workers.generation.locations import ModelPathRefused, ModelRoots
 from workers.generation.types import LOCAL_BACKENDS, OPENAI, GeneratedText
 
@@ -245,6 +246,7 @@ def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
             variants=brief.variants,
             prompt_template_version=version,
             prompt=prompt,
+            model_version_id=job_model_version_id(profile=profile, brief_id=brief.pk),
         )
         audit_record(workspace_id=brief.workspace_id, action="job.created", subject=job,
                      actor=actor)

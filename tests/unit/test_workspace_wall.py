@@ -86,6 +86,7 @@ API_WRITERS: dict[str, tuple[str, ...]] = {
     "dataset-version-train": ADMINS, "model-version-promote": ADMINS,
     "training-run-cancel": ADMINS, "dataset-version-cancel": ADMINS,
     "model-version-archive": ADMINS, "model-profile-rollback": ADMINS,
+    "model-profile-candidate": ADMINS,
 }
 # The REST routes (api namespace) and the path of theirs each is asked with.
 API_PATHS = {
@@ -139,6 +140,7 @@ API_PATHS = {
     "model-version-promote": "model-versions/{model_version}/promote/",
     "model-version-archive": "model-versions/{model_version}/archive/",
     "model-profile-rollback": "model-profiles/{profile}/rollback/",
+    "model-profile-candidate": "model-profiles/{profile}/candidate/",
 }
 # The dashboard's routes, and who may act through them in the object's workspace.
 DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
