@@ -25,8 +25,13 @@ ITEMS_SHOWN = 300
 @dataclass(frozen=True)
 class CalendarItem:
     publication: Publication
-    at: datetime  # when it goes (scheduled) or went (published)
+    at: datetime  # when it goes (scheduled) or went (published), in the calendar's zone
     movable: bool  # still scheduled: it can be moved or cancelled
+
+    @property
+    def local(self) -> str:
+        """`at` as a date-time field holds it ("2030-07-01T22:00"), for the move form."""
+        return f"{self.at:%Y-%m-%dT%H:%M}"
 
 
 @dataclass

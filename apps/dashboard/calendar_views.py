@@ -43,7 +43,8 @@ def _calendar_page(request: HttpRequest, workspace: Workspace, *, status: int = 
     keep = {"view": view, "target": target_id or ""}  # what the period links keep
     return _page(request, "dashboard/calendar.html", workspace, status=status, form=form,
                  period=period, views=VIEWS, query=urlencode({**keep, "date": anchor}),
-                 keep=urlencode(keep), refused_id=refused[0].pk if refused else None,
+                 keep=urlencode(keep), calendar_url=reverse("dashboard:calendar"),
+                 refused_id=refused[0].pk if refused else None,
                  refused_form=refused[1] if refused else None)
 
 

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Role
@@ -190,6 +191,8 @@ def test_reviewers_see_the_calendar_but_cannot_move_or_cancel(ws, site, rita):
     admin = factories.member(ws, Role.ADMIN)
     _, admin_html = _calendar(admin, date=f"{YEAR}-07-02")
     assert 'draggable="true"' in admin_html
+    for name in ("calendar_reschedule", "calendar_cancel"):
+        assert f'action="{reverse(f"dashboard:{name}", args=[publication.pk])}?' in admin_html
 
 
 @pytest.mark.parametrize("publications", [1, 6])
