@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
 
 from apps.briefs.models import ContentType, Origin, StyleGuide
+from apps.core.forms import form_field
 from apps.core.json_input import JsonRejected, json_checked
 from apps.core.models import Workspace
 from apps.dashboard.selectors import QueueFilters
@@ -48,9 +49,9 @@ class BriefForm(forms.Form):
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _field(self, "content_type", forms.ModelChoiceField).queryset = (
+        form_field(self, "content_type", forms.ModelChoiceField).queryset = (
             ContentType.objects.filter(workspace=workspace).order_by("name"))
-        _field(self, "style_guide", forms.ModelChoiceField).queryset = (
+        form_field(self, "style_guide", forms.ModelChoiceField).queryset = (
             StyleGuide.objects.filter(workspace=workspace).order_by("name"))
 
     def clean_keywords(self) -> list[str]:
@@ -68,18 +69,6 @@ def _publish_at_field(help_text: str) -> forms.DateTimeField:
         required=False, label="Publish at", help_text=help_text,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-
-
-FieldT = TypeVar("FieldT", bound=forms.Field)
-
-
-def _field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
-    """The form's field `name` as the class it is declared with, to set its choices or
-    queryset for the request."""
-    field = form.fields[name]
-    if not isinstance(field, kind):
-        raise TypeError(f"{type(form).__name__}.{name} is not a {kind.__name__}.")
-    return field
 
 
 def _targets_offer(field: forms.ModelMultipleChoiceField[PublishingTarget],
@@ -109,7 +98,7 @@ class ApproveForm(forms.Form):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("targets", [t.pk for t in targets if t.auto_publish])
         super().__init__(*args, **kwargs)
-        _targets_offer(_field(self, "targets", forms.ModelMultipleChoiceField), targets)
+        _targets_offer(form_field(self, "targets", forms.ModelMultipleChoiceField), targets)
 
     def variants_offer(self, choices: list[tuple[int, str]]) -> None:
         """The variants shown as choices, (draft id, label); the service decides which may be
@@ -128,7 +117,7 @@ class PublishForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[PublishingTarget], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _targets_offer(_field(self, "targets", forms.ModelMultipleChoiceField), targets)
+        _targets_offer(form_field(self, "targets", forms.ModelMultipleChoiceField), targets)
 
 
 class RejectForm(forms.Form):
@@ -168,7 +157,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, reviewers: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _field(self, "reviewer", forms.ChoiceField).choices = [
+        form_field(self, "reviewer", forms.ChoiceField).choices = [
             (ROUND_ROBIN, "Next in turn"), *[(str(i), name) for i, name in reviewers]]
 
 
@@ -209,10 +198,10 @@ class QueueFilterForm(forms.Form):
                  targets: list[tuple[int, str]], reviewers: list[tuple[int, str]],
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _field(self, "content_type", forms.ChoiceField).choices = [("", "Any type"),
+        form_field(self, "content_type", forms.ChoiceField).choices = [("", "Any type"),
                                                                     *content_types]
-        _field(self, "target", forms.ChoiceField).choices = [("", "Any target"), *targets]
-        _field(self, "assignee", forms.ChoiceField).choices = [("", "Anyone"), (0, "Nobody yet"),
+        form_field(self, "target", forms.ChoiceField).choices = [("", "Any target"), *targets]
+        form_field(self, "assignee", forms.ChoiceField).choices = [("", "Anyone"), (0, "Nobody yet"),
                                                                *reviewers]
 
     def filters(self) -> QueueFilters:
@@ -263,7 +252,7 @@ class ProfileForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _field(self, "time_zone", forms.ChoiceField).choices = [
+        form_field(self, "time_zone", forms.ChoiceField).choices = [
             ("", f"The workspace's ({workspace_zone})"),
             *[(name, name) for name in sorted(available_timezones())]]
 

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from apps.core.errors import DomainError
+from apps.core.forms import form_field
 from apps.dashboard.forms import TrainingStartForm
 from apps.datasets.models import ImportSource
 from apps.datasets.services import TARGET_KINDS, cleaning_options
@@ -35,11 +36,13 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].queryset = PublishingTarget.objects.filter(
-            workspace_id=workspace_id, kind__in=TARGET_KINDS).order_by("name")
+        form_field(self, "target", forms.ModelChoiceField).queryset = (
+            PublishingTarget.objects.filter(workspace_id=workspace_id, kind__in=TARGET_KINDS)
+            .order_by("name"))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         source = cleaned.get("source")
         if source == ImportSource.UPLOAD and not cleaned.get("file"):
             self.add_error("file", "Choose a file to upload.")
@@ -71,7 +74,8 @@ class BuildForm(forms.Form):
                                   help_text="Training measures the held-out perplexity on it.")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         options = {**cleaned, "languages": [code.strip().lower() for code in
@@ -99,11 +103,12 @@ class DatasetTrainForm(TrainingStartForm):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [  # on this version's texts, not the published ones
+        # On this version's texts, not the published ones.
+        form_field(self, "kind", forms.ChoiceField).choices = [
             (TrainingKind.TRAIN, TrainingKind.TRAIN.label),
             (TrainingKind.FINETUNE, "Fine-tune a model on this version")]
-        self.fields["base_version"].queryset = ModelVersion.objects.filter(
-            workspace_id=workspace_id, archived_at__isnull=True)
+        form_field(self, "base_version", forms.ModelChoiceField).queryset = (
+            ModelVersion.objects.filter(workspace_id=workspace_id, archived_at__isnull=True))
 
 
 class PromoteForm(forms.Form):
@@ -112,4 +117,5 @@ class PromoteForm(forms.Form):
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["profile"].queryset = model_profiles_promotable(workspace_id=workspace_id)
+        form_field(self, "profile", forms.ModelChoiceField).queryset = (
+            model_profiles_promotable(workspace_id=workspace_id))
