@@ -227,5 +227,7 @@ def style_guide_update(*, style_guide: StyleGuide, actor: Actor = None,
 
 def _default_release(*, workspace_id: int, keep: int | None = None) -> None:
     """The workspace's default style guide stops being it (one default per workspace)."""
-    StyleGuide.objects.filter(workspace_id=workspace_id, workspace_default=True).exclude(
-        pk=keep).update(workspace_default=False)
+    defaults = StyleGuide.objects.filter(workspace_id=workspace_id, workspace_default=True)
+    if keep is not None:
+        defaults = defaults.exclude(pk=keep)
+    defaults.update(workspace_default=False)

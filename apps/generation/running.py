@@ -189,7 +189,8 @@ def local_model(profile: ModelProfile, model: str = "") -> str:
 def job_request(job: GenerationJob) -> GenerationRequest:
     profile = job.model_profile
     # The version the A/B draw recorded on the job, else the profile's model.
-    model = (job.model_version.folder if job.model_version_id is not None
+    version = job.model_version
+    model = (version.folder if version is not None
              else profile.model if profile else "")
     if profile and profile.backend in LOCAL_BACKENDS and model:
         model = local_model(profile, model)

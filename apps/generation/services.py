@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -45,7 +46,8 @@ JOB_ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING)
 def job_queue(job: GenerationJob) -> str:
     """The queue the job's messages go to: its model profile's (a pool of workers serving that
     model), else the shared generation queue."""
-    return job.model_profile.queue if job.model_profile_id else Queue.GENERATION.value
+    profile = job.model_profile
+    return profile.queue if profile is not None else Queue.GENERATION.value
 
 
 def jobs_on_queue(queue: str) -> Q:
@@ -57,7 +59,7 @@ def jobs_on_queue(queue: str) -> Q:
 
 
 def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor: Actor = None,
-                    payload: dict | None = None, **fields: object) -> GenerationJob:
+                    payload: dict[str, Any] | None = None, **fields: object) -> GenerationJob:
     # A queued job's event names its queue: the relay sends the job's message there.
     routing = {"queue": job_queue(job)} if to == JobState.QUEUED else {}
     return transition(
@@ -470,7 +472,7 @@ MODEL_PROFILE_FIELDS = ("name", "backend", "model", "parameters", "queue", "devi
 
 
 def _model_profile_save(profile: ModelProfile, *, action: str, api_key: str | None,
-                        actor: Actor, before: dict | None = None) -> ModelProfile:
+                        actor: Actor, before: dict[str, Any] | None = None) -> ModelProfile:
     errors = model_profile_errors(
         workspace_id=profile.workspace_id, backend=profile.backend, model=profile.model,
         queue=profile.queue, base_url=profile.base_url, api_key_env=profile.api_key_env)
@@ -489,7 +491,7 @@ def _model_profile_save(profile: ModelProfile, *, action: str, api_key: str | No
 
 @transaction.atomic
 def model_profile_create(*, workspace_id: int, name: str, backend: str = Backend.BUILTIN,
-                         model: str = "", parameters: dict | None = None,
+                         model: str = "", parameters: dict[str, Any] | None = None,
                          queue: str = "generation", device: str = "auto", base_url: str = "",
                          api_key_env: str = "", timeout_s: int = 600,
                          api_key: str | None = None, actor: Actor = None) -> ModelProfile:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -96,7 +96,7 @@ def draft_lock_acquire(*, draft: Draft, user: Actor) -> EditLock:
 @transaction.atomic
 def draft_lock_release(*, draft: Draft, user: Actor) -> bool:
     """Free the user's own lock; False when they did not hold it."""
-    if not isinstance(user, AbstractBaseUser):
+    if not isinstance(user, User):
         return False
     deleted, _ = EditLock.objects.filter(draft=draft, holder_id=user.pk).delete()
     if deleted:
@@ -150,7 +150,7 @@ def reviewable_draft(brief: ContentBrief, draft_id: int) -> Draft:
     return draft
 
 
-def decision_record(*, brief: ContentBrief, reviewer: Actor, decision: str, comment: str = "",
+def decision_record(*, brief: ContentBrief, reviewer: User | None, decision: str, comment: str = "",
                     revision: DraftRevision | None = None, guest_name: str = "",
                     **facts: object) -> Review:
     """A reviewer's (or a named guest's) decision, and `review.<decision>` saying who decided
@@ -191,7 +191,7 @@ class Approval:
     complete: bool  # the policy's approvals, and one from the required group, are all given
 
 
-def approval_record(*, brief: ContentBrief, revision: DraftRevision, reviewer: Actor,
+def approval_record(*, brief: ContentBrief, revision: DraftRevision, reviewer: User | None,
                     guest_name: str = "", comment: str = "", required_group: str = "") -> Approval:
     """Record an approval of `revision` on a brief in review (locked by `review_open`):
     complete once the content type's policy has its N approvals (from distinct reviewers if
@@ -223,7 +223,7 @@ def approval_record(*, brief: ContentBrief, revision: DraftRevision, reviewer: A
     return Approval(review=review, complete=complete)
 
 
-def changes_requested_record(*, brief: ContentBrief, reviewer: Actor, feedback: str) -> Review:
+def changes_requested_record(*, brief: ContentBrief, reviewer: User, feedback: str) -> Review:
     """A request for changes: approvals given in this round stop counting (the next round
     is another text)."""
     Review.objects.filter(brief=brief, decision=Decision.APPROVE).update(superseded=True)

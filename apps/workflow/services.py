@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW
@@ -118,7 +119,7 @@ def job_cancel(*, workspace_id: int, job_id: int, actor: Actor = None) -> Genera
 # --- review decisions ------------------------------------------------------------
 
 
-def _hold_to_hard_rules(*, brief: ContentBrief, revision: DraftRevision, reviewer: Actor,
+def _hold_to_hard_rules(*, brief: ContentBrief, revision: DraftRevision, reviewer: User | None,
                         override_justification: str) -> None:
     """Refuse an approval of a revision breaking a hard rule (banned terms, personal data, a
     copy, another language), the reasons in the message; a workspace admin may approve it
@@ -159,7 +160,7 @@ def _approve(brief: ContentBrief, revision: DraftRevision, *, actor: Actor = Non
         _brief_move(brief, to=BriefState.SCHEDULED, actor=actor)
 
 
-def _approval(*, brief: ContentBrief, draft: Draft, reviewer: Actor, guest_name: str,
+def _approval(*, brief: ContentBrief, draft: Draft, reviewer: User | None, guest_name: str,
               comment: str, target_ids: Sequence[int] | None, publish_at: datetime | None,
               override_justification: str = "") -> Review:
     brief = review_open(brief, BriefState.APPROVED)
@@ -203,7 +204,8 @@ def review_approve(
                      publish_at=publish_at, override_justification=override_justification)
 
 
-def _reject(*, brief: ContentBrief, reviewer: Actor, guest_name: str, comment: str) -> Review:
+def _reject(*, brief: ContentBrief, reviewer: User | None, guest_name: str, comment: str
+            ) -> Review:
     brief = review_open(brief, BriefState.REJECTED)
     _brief_move(brief, to=BriefState.REJECTED, actor=reviewer, actor_label=guest_name)
     return decision_record(brief=brief, reviewer=reviewer, decision=Decision.REJECT,
