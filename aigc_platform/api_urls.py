@@ -125,6 +125,8 @@ urlpatterns = [
            cancel=datasets.DatasetVersionCancelApi),
     path("model-versions/compare/", registry.ModelVersionCompareApi.as_view(),
          name="model-version-compare"),
+    path("model-versions/comparison/", workflow.ModelVersionComparisonApi.as_view(),
+         name="model-version-comparison"),
     *_crud("model-versions", "model-version", registry.ModelVersionListApi,
            registry.ModelVersionDetailApi, promote=registry.ModelVersionPromoteApi,
            archive=registry.ModelVersionArchiveApi),

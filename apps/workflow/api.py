@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_auth import ApiBase, WorkspaceListApi, request_workspace
-from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.briefs.selectors import brief_get, brief_list
 from apps.briefs.serializers import BriefCreateSerializer, BriefListSerializer
@@ -29,6 +29,7 @@ from apps.generation.serializers import JobAccountingDetailSerializer
 from apps.publishing.selectors import publication_list
 from apps.publishing.serializers import PublicationSerializer
 from apps.reviews.serializers import ApproveSerializer, RejectSerializer, RequestChangesSerializer
+from apps.workflow.model_comparison import model_version_comparison
 from apps.workflow.selectors import brief_detail, brief_lineage
 from apps.workflow.serializers import BriefDetailSerializer, BriefLineageSerializer
 from apps.workflow.services import (
@@ -226,3 +227,23 @@ class JobCancelApi(ApiBase, APIView):
                                                               job_id=job_id)).data)
 
 
+
+
+class ComparisonQuerySerializer(serializers.Serializer[Any]):
+    profile_id = IdField(required=False, help_text="only the jobs of this model profile")
+
+
+@extend_schema(parameters=[ComparisonQuerySerializer],
+               responses={200: {"type": "array", "items": {"type": "object"}}})
+class ModelVersionComparisonApi(ApiBase, APIView):
+    """A/B: per model version, its jobs' gate pass rate, reviewer approval rate, edit distance
+    to the approved text and engagement, each with its count and 95 % interval (admins)."""
+
+    read_scope = "briefs:read"
+
+    def get(self, request: Request) -> Response:
+        workspace = request_workspace(request, CAN_TRAIN)
+        query = ComparisonQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(model_version_comparison(
+            workspace_id=workspace.pk, profile_id=query.validated_data.get("profile_id")))

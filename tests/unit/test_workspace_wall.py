@@ -136,6 +136,7 @@ API_PATHS = {
     "dataset-version-cancel": "dataset-versions/{dataset_version}/cancel/",
     "training-run-cancel": "training-runs/{training_run}/cancel/",
     "model-version-list": "model-versions/", "model-version-compare": "model-versions/compare/",
+    "model-version-comparison": "model-versions/comparison/",
     "model-version-detail": "model-versions/{model_version}/",
     "model-version-promote": "model-versions/{model_version}/promote/",
     "model-version-archive": "model-versions/{model_version}/archive/",
