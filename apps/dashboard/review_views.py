@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS
+from apps.briefs.selectors import brief_get
 from apps.core.errors import DomainError
 from apps.dashboard import selectors
 from apps.dashboard.forms import PreviewForm, UndoForm
@@ -44,7 +45,7 @@ def brief_undo(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Cancel the publications just scheduled (the toast's Undo): all or none, through the
     same service as the API's cancel; the brief goes back to approved when none is left."""
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
-    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    brief = brief_get(workspace=workspace, brief_id=brief_id)
     form = UndoForm(request.POST)
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400,

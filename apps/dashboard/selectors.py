@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -52,12 +53,33 @@ QUEUE_ORDERING = (F("priority").desc(), F("due_at").asc(nulls_last=True), F("cre
                   F("id").asc())
 
 
+class Shown:
+    """A row as a page shows it: what the page computed for it, and otherwise the row's
+    own attributes (templates read both alike)."""
+
+    row: Any
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "row" or name.startswith("__"):  # not set yet (copying, unpickling)
+            raise AttributeError(name)
+        return getattr(self.row, name)
+
+    def __str__(self) -> str:
+        return str(self.row)
+
+
+@dataclass
+class BriefCard(Shown):
+    row: ContentBrief
+    due_flag: str  # "overdue", "due-soon" or ""
+
+
 @dataclass
 class QueueColumn:
     state: str
     label: str
     count: int = 0
-    briefs: list[ContentBrief] = field(default_factory=list)
+    briefs: list[BriefCard] = field(default_factory=list)
     capped: bool = False  # there are at least `count`
 
 
@@ -113,13 +135,12 @@ def _with_latest_job(briefs: QuerySet[ContentBrief]) -> QuerySet[ContentBrief]:
     )
 
 
-def _mark_due(briefs: list[ContentBrief]) -> list[ContentBrief]:
+def _cards(briefs: QuerySet[ContentBrief]) -> list[BriefCard]:
     now = timezone.now()
-    for brief in briefs:
-        brief.due_flag = ("" if brief.due_at is None or brief.state in FINISHED_STATES else
-                          "overdue" if brief.due_at < now else
-                          "due-soon" if brief.due_at < now + DUE_SOON else "")
-    return briefs
+    return [BriefCard(row=brief, due_flag=(
+        "" if brief.due_at is None or brief.state in FINISHED_STATES else
+        "overdue" if brief.due_at < now else
+        "due-soon" if brief.due_at < now + DUE_SOON else "")) for brief in briefs]
 
 
 def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
@@ -152,29 +173,29 @@ def queue_columns(*, workspace_id: int, filters: QueueFilters | None = None,
             ids += shown.filter(state=column.state).order_by(*QUEUE_ORDERING
                                                             ).values_list("id", flat=True)[:limit]
     cards = _with_latest_job(ContentBrief.objects.filter(pk__in=ids)).order_by(*QUEUE_ORDERING)
-    for brief in _mark_due(list(cards)):
-        columns[brief.state].briefs.append(brief)
+    for card in _cards(cards):
+        columns[card.row.state].briefs.append(card)
     return list(columns.values())
 
 
 def queue_table(*, workspace_id: int, filters: QueueFilters | None = None, page: int = 1
-                ) -> Page:
+                ) -> Page[BriefCard]:
     """One page of the workspace's briefs, every state, in queue order: three queries (count,
     the page's ids, then the page's cards with their extras)."""
     ids = _filtered(workspace_id, filters or QueueFilters()).order_by(*QUEUE_ORDERING)
-    result = Paginator(ids.values_list("id", flat=True), TABLE_PAGE_SIZE).get_page(page)
+    paginator = Paginator(ids.values_list("id", flat=True), TABLE_PAGE_SIZE)
+    result = paginator.get_page(page)
     cards = _with_latest_job(ContentBrief.objects.filter(pk__in=list(result.object_list)))
-    result.object_list = _mark_due(list(cards.order_by(*QUEUE_ORDERING)))
-    return result
+    # The same page, its ids read as cards (the paginator counts and slices ids only).
+    return Page(_cards(cards.order_by(*QUEUE_ORDERING)), result.number, paginator)  # type: ignore[arg-type]  # a page of cards over a paginator of ids
 
 
-def queue_card(*, workspace_id: int, brief_id: int) -> ContentBrief:
-    brief = _with_latest_job(
-        ContentBrief.objects.filter(workspace_id=workspace_id, pk=brief_id)
-    ).first()
-    if brief is None:
+def queue_card(*, workspace_id: int, brief_id: int) -> BriefCard:
+    cards = _cards(_with_latest_job(
+        ContentBrief.objects.filter(workspace_id=workspace_id, pk=brief_id)))
+    if not cards:
         raise NotFound("No such brief in this workspace.")
-    return _mark_due([brief])[0]
+    return cards[0]
 
 
 def queue_filter_options(*, workspace_id: int) -> dict[str, list[tuple[int, str]]]:
@@ -195,23 +216,46 @@ def targets_enabled(*, workspace_id: int) -> list[PublishingTarget]:
 
 
 @dataclass
+class DraftCard(Shown):
+    """A draft as the review screen shows it: the text a reviewer would approve (its newest
+    revision) and that text's scores, its diff against the model's text, who holds its edit
+    lock, the approvals that still count, and the page's edit form and previews."""
+
+    row: Draft
+    current_text: str
+    revision_number: int
+    scored_by: Any  # the newest revision's evaluation, else the model text's; None meanwhile
+    diff: list[Any] = field(default_factory=list)
+    lock: EditLock | None = None
+    approvals: list[Review] = field(default_factory=list)
+    edit_form: Any = None
+    previews: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class CommentThread(Shown):
+    row: ReviewComment
+    thread: list[CommentThread]  # its replies, oldest first
+
+
+@dataclass
 class BriefPage:
     brief: ContentBrief
     jobs: list[GenerationJob]
-    drafts: list[Draft]  # the latest round's, best score first
-    earlier_drafts: list[Draft]
+    drafts: list[DraftCard]  # the latest round's, best score first
+    earlier_drafts: list[DraftCard]
     publications: list[Publication]
     reviews: list[Review]
     audit: list[AuditEvent]
     targets: list[PublishingTarget]
-    comments: list[ReviewComment]  # top-level, each with `thread` (its replies, oldest first)
+    comments: list[CommentThread]  # top-level
     assignment: ReviewAssignment | None
     policy: ApprovalPolicy
     reviewers: list[tuple[int, str]]  # who may be assigned: (user id, username)
     gate: GateDecision | None  # the quality gate's latest decision: reasons, risks, group
 
 
-def _score(draft: Draft) -> float:
+def _score(draft: Draft | DraftCard) -> float:
     evaluation = getattr(draft, "evaluation", None)
     return evaluation.score if evaluation is not None else float("-inf")
 
@@ -222,25 +266,26 @@ def reviewers(*, workspace_id: int) -> list[tuple[int, str]]:
                 .order_by("user__username").values_list("user_id", "user__username"))
 
 
-def _comment_threads(brief: ContentBrief) -> list[ReviewComment]:
+def _comment_threads(brief: ContentBrief) -> list[CommentThread]:
     comments = list(ReviewComment.objects.filter(brief=brief).select_related("author"))
     by_parent: dict[int | None, list[ReviewComment]] = {}
     for comment in comments:
         by_parent.setdefault(comment.parent_id, []).append(comment)
 
-    def attach(comment: ReviewComment) -> ReviewComment:
-        comment.thread = [attach(reply) for reply in by_parent.get(comment.pk, [])]
-        return comment
+    def attach(comment: ReviewComment) -> CommentThread:
+        return CommentThread(row=comment,
+                             thread=[attach(reply) for reply in by_parent.get(comment.pk, [])])
 
     return [attach(c) for c in by_parent.get(None, [])]
 
 
-def _annotate_review_state(drafts: list[Draft], reviews: list[Review], language: str) -> None:
+def _annotate_review_state(drafts: list[DraftCard], reviews: list[Review], language: str
+                           ) -> None:
     """Per draft: the word diff of its newest revision against the model's text, who holds
     its edit lock, and the approvals that still count."""
     now = timezone.now()
     locks = {lock.draft_id: lock for lock in EditLock.objects.filter(
-        draft__in=drafts, expires_at__gt=now).select_related("holder")}
+        draft__in=[d.row for d in drafts], expires_at__gt=now).select_related("holder")}
     for draft in drafts:
         draft.diff = (word_diff(draft.text, draft.current_text, language=language)
                       if draft.revision_number > 1 else [])
@@ -260,21 +305,23 @@ def brief_page(*, workspace_id: int, brief_id: int, audit_limit: int = 200) -> B
     if brief is None:
         raise NotFound("No such brief in this workspace.")
     jobs = list(brief.jobs.select_related("model_profile").order_by("-id"))
-    drafts = list(
+    rows = list(
         brief.drafts.select_related("evaluation")
         .prefetch_related(Prefetch("revisions", queryset=DraftRevision.objects.order_by("-number")
                                    .select_related("evaluation"), to_attr="revisions_newest_first"))
         .order_by("-job_id", "variant")
     )
-    for draft in drafts:
+    drafts = []
+    for row in rows:
         # What a reviewer approves is the newest revision (an edit, or the model's text).
-        newest = draft.revisions_newest_first[0] if draft.revisions_newest_first else None
-        draft.current_text = newest.text if newest else draft.text
-        draft.revision_number = newest.number if newest else 1
-        # The scores of the text a reviewer would approve: an edit's once it is scored
-        # (None meanwhile), else the model's text's.
-        draft.scored_by = (getattr(newest, "evaluation", None)
-                           if draft.revision_number > 1 else getattr(draft, "evaluation", None))
+        newest = row.revisions_newest_first[0] if row.revisions_newest_first else None
+        number = newest.number if newest else 1
+        drafts.append(DraftCard(
+            row=row, current_text=newest.text if newest else row.text, revision_number=number,
+            # The scores of the text a reviewer would approve: an edit's once it is scored
+            # (None meanwhile), else the model's text's.
+            scored_by=(getattr(newest, "evaluation", None) if number > 1
+                       else getattr(row, "evaluation", None))))
     latest_job_id = drafts[0].job_id if drafts else None
     current = sorted((d for d in drafts if d.job_id == latest_job_id), key=_score, reverse=True)
     publications = list(brief.publications.select_related("target", "revision").order_by("id"))

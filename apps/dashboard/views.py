@@ -30,6 +30,7 @@ from apps.accounts.profiles import (
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.accounts.selectors import membership_for, signed_in, workspace_require
 from apps.briefs.models import BriefState, ContentBrief, Origin
+from apps.briefs.selectors import brief_get
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.dashboard import selectors
@@ -238,8 +239,8 @@ def _publish_form(page: selectors.BriefPage) -> PublishForm | None:
                        auto_id="id_publish_%s")
 
 
-def _variant_label(draft: Draft, best: bool) -> str:
-    scored = getattr(draft, "scored_by", None)  # set by selectors.brief_page
+def _variant_label(draft: selectors.DraftCard, best: bool) -> str:
+    scored = draft.scored_by
     return f"Variant {draft.variant}" + (f" · score {scored.score:.3f}" if scored else "") + (
         " (best)" if best else "")
 
@@ -289,7 +290,7 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
                    form_key: Any, decide: Callable[[Any], object], done: str) -> HttpResponse:
     """Run one review action; show the form's or the domain's refusal on the brief page, with
     what the user typed still in the form."""
-    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    brief = brief_get(workspace=workspace, brief_id=brief_id)
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
     try:
@@ -334,7 +335,7 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
     form = PublishForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
                        auto_id="id_publish_%s")
-    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    brief = brief_get(workspace=workspace, brief_id=brief_id)
     if form.is_valid():
         try:
             scheduled = brief_publish(brief=brief, actor=request.user,
@@ -469,7 +470,7 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     form = GuestLinkForm(request.POST, auto_id="id_guest_%s")
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={"guest": form})
-    brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
+    brief = brief_get(workspace=workspace, brief_id=brief_id)
     try:
         _, token = guest_link_create(
             brief=brief, created_by=request.user, guest_name=form.cleaned_data["guest_name"],
