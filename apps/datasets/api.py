@@ -37,6 +37,7 @@ from apps.datasets.serializers import (
 )
 from apps.datasets.services import (
     dataset_create,
+    dataset_import_approved,
     dataset_import_feeds,
     dataset_import_published,
     dataset_import_target,
@@ -106,6 +107,8 @@ class DatasetImportApi(ApiBase, APIView):
                                          data=upload.read(), actor=request.user)
         elif source == ImportSource.PUBLISHED:
             item = dataset_import_published(dataset=dataset, actor=request.user)
+        elif source == ImportSource.APPROVED:
+            item = dataset_import_approved(dataset=dataset, actor=request.user)
         elif source == ImportSource.FEEDS:
             item = dataset_import_feeds(dataset=dataset, actor=request.user)
         else:

@@ -23,6 +23,7 @@ class Dataset(TimeStamped):
 class ImportSource(models.TextChoices):
     UPLOAD = "upload", "Uploaded file"
     PUBLISHED = "published", "Published revisions"
+    APPROVED = "approved", "Approved revisions, reviewers' edits included"
     FEEDS = "feeds", "Feed entries"
     TARGET = "target", "Posts of a WordPress or Ghost target"
 

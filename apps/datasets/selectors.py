@@ -6,6 +6,9 @@ from django.db.models import QuerySet
 
 from apps.datasets.models import Dataset, DatasetVersion
 from apps.integrations.models import FeedEntry
+from apps.publishing.models import Publication
+from apps.publishing.selectors import engagement_totals, engagement_weights
+from apps.reviews.models import Decision, Review
 
 
 def datasets(*, workspace_id: int) -> QuerySet[Dataset]:
@@ -22,3 +25,22 @@ def feed_entry_texts(*, workspace_id: int) -> list[tuple[str, str, str]]:
     rows = (FeedEntry.objects.filter(feed__workspace_id=workspace_id, brief__isnull=False)
             .order_by("id").values_list("entry_id", "brief__title", "brief__source_material"))
     return [(entry_id, title or "", material or "") for entry_id, title, material in rows]
+
+
+def approved_revision_texts(*, workspace_id: int) -> list[tuple[int, str, str, int]]:
+    """(revision id, brief title, text, weight) of each revision a reviewer approved in the
+    workspace, oldest first: the reviewer's edited text where they edited (the model's own
+    where they did not). An approval an edit superseded does not count, and a rejected
+    draft's text never appears: only approved revisions are read. The weight is the
+    engagement rule of `engagement_weights` over the revisions' published posts. Two queries.
+    """
+    rows = list(Review.objects.filter(brief__workspace_id=workspace_id,
+                                      decision=Decision.APPROVE, superseded=False,
+                                      revision__isnull=False)
+                .order_by("revision_id").distinct()
+                .values_list("revision_id", "brief__title", "revision__text"))
+    totals = engagement_totals(Publication.objects.filter(
+        workspace_id=workspace_id, revision_id__in=[r[0] for r in rows]), by="revision_id")
+    weights = engagement_weights([totals.get(pk) for pk, _, _ in rows])
+    return [(pk, title, text, weight)
+            for (pk, title, text), weight in zip(rows, weights, strict=True)]

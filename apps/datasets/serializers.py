@@ -9,7 +9,8 @@ from rest_framework import serializers
 from apps.datasets.models import Dataset, DatasetImport, DatasetVersion, ImportSource
 from apps.generation.serializers import TrainingRunCreateSerializer
 
-IMPORTABLE = (ImportSource.PUBLISHED, ImportSource.FEEDS, ImportSource.TARGET)
+IMPORTABLE = (ImportSource.PUBLISHED, ImportSource.APPROVED, ImportSource.FEEDS,
+              ImportSource.TARGET)
 
 
 class DatasetImportSerializer(serializers.ModelSerializer[DatasetImport]):

@@ -36,7 +36,7 @@ from apps.datasets.models import (
     ImportState,
     VersionState,
 )
-from apps.datasets.selectors import feed_entry_texts
+from apps.datasets.selectors import approved_revision_texts, feed_entry_texts
 from apps.generation.models import TrainingRun
 from apps.generation.registry import model_versions
 from apps.generation.training import training_run_create
@@ -128,6 +128,19 @@ def dataset_import_published(*, dataset: Dataset, actor: Actor = None) -> Datase
     documents = [RawDocument(id=f"published#{i}", text=text, format=TEXT, source="published")
                  for i, text in enumerate(texts, start=1)]
     return _import_record(dataset, ImportSource.PUBLISHED, "published revisions", documents,
+                          actor)
+
+
+@transaction.atomic
+def dataset_import_approved(*, dataset: Dataset, actor: Actor = None) -> DatasetImport:
+    """Feedback: every revision a reviewer approved, with the reviewer's edits (Markdown),
+    the best received by the audience weighted twice in training; rejected drafts are left
+    out (plain continuation training has no use for negatives)."""
+    documents = [RawDocument(id=f"approved:{pk}", text=text, title=title, format=TEXT,
+                             source="approved", weight=weight)
+                 for pk, title, text, weight in approved_revision_texts(
+                     workspace_id=dataset.workspace_id)]
+    return _import_record(dataset, ImportSource.APPROVED, "approved revisions", documents,
                           actor)
 
 

@@ -32,6 +32,7 @@ from apps.datasets.models import (
 from apps.datasets.selectors import dataset_versions, datasets
 from apps.datasets.services import (
     dataset_create,
+    dataset_import_approved,
     dataset_import_feeds,
     dataset_import_published,
     dataset_import_target,
@@ -135,6 +136,8 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
                                              data=upload.read(), actor=actor)
             elif source == ImportSource.PUBLISHED:
                 item = dataset_import_published(dataset=dataset, actor=actor)
+            elif source == ImportSource.APPROVED:
+                item = dataset_import_approved(dataset=dataset, actor=actor)
             elif source == ImportSource.FEEDS:
                 item = dataset_import_feeds(dataset=dataset, actor=actor)
             else:

@@ -286,7 +286,10 @@ def training_corpus(run: TrainingRun) -> tuple[list[str], list[str]] | None:
     folder = (Path(settings.DATASETS_DIR) / run.data_path).resolve()
     if not folder.is_relative_to(root) or not (folder / "train.jsonl").is_file():
         raise InvalidRequest("The run's dataset version is not readable in its workspace.")
-    return ([row["text"] for row in jsonl_read(folder / "train.jsonl")],
+    # A train document weighted by engagement is seen `weight` times; the test split is
+    # measured as it is.
+    return ([row["text"] for row in jsonl_read(folder / "train.jsonl")
+             for _ in range(row.get("weight", 1))],
             [row["text"] for row in jsonl_read(folder / "test.jsonl")])
 
 

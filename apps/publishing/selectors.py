@@ -187,9 +187,16 @@ def published_texts(*, workspace_id: int, min_engagement: int = 0) -> list[str]:
     if min_engagement:
         kept = [(text, total) for text, total in kept
                 if total is not None and total >= min_engagement]
-    measured = sorted((total for _, total in kept if total is not None), reverse=True)
-    top = max(measured[math.ceil(len(measured) / 4) - 1], 1) if measured else math.inf
     texts: list[str] = []
-    for text, total in kept:
-        texts += [text] * (2 if total is not None and total >= top else 1)
+    for (text, _), repeats in zip(kept, engagement_weights([t for _, t in kept]), strict=True):
+        texts += [text] * repeats
     return texts
+
+
+def engagement_weights(totals: Sequence[int | None]) -> list[int]:
+    """How often each text should be seen in training, given its engagement total (None: no
+    data): the top quarter by engagement of those with data (rounded up, ties with the last
+    of it included, more than 0) twice, every other text once."""
+    measured = sorted((total for total in totals if total is not None), reverse=True)
+    top = max(measured[math.ceil(len(measured) / 4) - 1], 1) if measured else math.inf
+    return [2 if total is not None and total >= top else 1 for total in totals]

@@ -228,7 +228,8 @@ def clean(documents: Sequence[RawDocument], options: CleaningOptions | None = No
             for kind, n in found.items():
                 pii[kind] += n
         kept.append(CleanDocument(id=document.id, text=text, language=code,
-                                  tokens=len(tokens(text, lang)), source=document.source))
+                                  tokens=len(tokens(text, lang)), source=document.source,
+                                  weight=document.weight))
         originals[document.id] = document.text
     report(total, total)
     splits = split_documents(kept, options)

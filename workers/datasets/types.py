@@ -9,6 +9,13 @@ HTML, TEXT = "html", "text"  # how a raw document's text is written (markdown is
 SPLITS = ("train", "validation", "test")
 
 
+def _without_default_weight(row: dict[str, Any]) -> dict[str, Any]:
+    # Rows of weight 1 are written as before weights existed; readers default to 1.
+    if row["weight"] == 1:
+        del row["weight"]
+    return row
+
+
 @dataclass(frozen=True)
 class RawDocument:
     """A document as imported: its text in `format`, where it came from, and a stable id."""
@@ -18,9 +25,10 @@ class RawDocument:
     format: str = TEXT
     source: str = ""
     title: str = ""
+    weight: int = 1  # how often training sees it (engagement weighting: 2 for the best liked)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _without_default_weight(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,10 @@ class CleanDocument:
     language: str  # ISO 639-1 code, "und" when the detector is unsure
     tokens: int  # words; jieba words in Chinese, characters in Japanese
     source: str = ""
+    weight: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _without_default_weight(asdict(self))
 
 
 @dataclass(frozen=True)
