@@ -120,6 +120,7 @@ def main() -> None:
         from aigc_platform.processes import ManagedProcess, free_port, web_command
         from apps.accounts.services import member_add, workspace_create
         from apps.core import signing
+        from apps.core.models import OutboxEvent
         from apps.integrations.inbound import endpoint_create
         from tests import factories
 
@@ -150,6 +151,7 @@ def main() -> None:
                 "--log-level", "warning", "--no-access-log"],
         }
         results: dict[str, dict[str, dict[str, float]]] = {}
+        unrelayed: dict[str, int] = {}
         with running_valkey(Path(settings.VAR_DIR)):
             for name, command in servers.items():
                 port = free_port()
@@ -164,6 +166,9 @@ def main() -> None:
                                                      signed_brief)),
                         "bare": asyncio.run(_drive(url, args.seconds, args.concurrency, health)),
                     }
+                    # The web tier relays in the background: after the bare side's seconds,
+                    # every event of the ingest side should be relayed.
+                    unrelayed[name] = OutboxEvent.objects.filter(relayed_at__isnull=True).count()
                 finally:
                     web.stop()
     load = os.getloadavg()
@@ -173,6 +178,7 @@ def main() -> None:
         for side, r in sides.items():
             print(f"{name:<14}{side:<8}{r['per_s']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
                   f"{r['cpu_ms']:>9.2f}  {r['statuses']}")
+    print(f"events left unrelayed (all servers so far): {unrelayed}")
     best = results[f"uvicorn x{args.workers}"]
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(json.dumps({
@@ -183,6 +189,7 @@ def main() -> None:
         "ratio": round(best["ingest"]["per_s"] / best["bare"]["per_s"], 3),
         "daphne_briefs_per_s": round(results["daphne x1"]["ingest"]["per_s"], 1),
         "daphne_p99_ms": round(results["daphne x1"]["ingest"]["p99_ms"], 1),
+        "unrelayed_events": max(unrelayed.values()),
         "concurrency": args.concurrency, "workers": args.workers,
         "load_avg_1m": round(load[0], 2)}))
 

@@ -57,6 +57,9 @@ def broadcast(groups: Iterable[str], message: dict[str, Any]) -> None:
     broadcast_many([(list(groups), message)])
 
 
+SENDS_AT_ONCE = 32
+
+
 def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None:
     """Send each message to its groups, all in one trip to the event loop: a hop from sync
     code into asyncio per group send cost more than the sends themselves. Messages to one
@@ -71,9 +74,14 @@ def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None
             for group in groups:
                 by_group.setdefault(group, []).append(message)
 
+        # Each group's sends hold a connection of the layer's pool (redis-py's holds 100):
+        # the web tier's relay sends many requests' events at once, several groups each.
+        connections = asyncio.Semaphore(SENDS_AT_ONCE)
+
         async def in_order(group: str, queued: list[dict[str, Any]]) -> None:
-            for message in queued:
-                await layer.group_send(group, {"type": "event.message", "event": message})
+            async with connections:
+                for message in queued:
+                    await layer.group_send(group, {"type": "event.message", "event": message})
 
         await asyncio.gather(*(in_order(g, queued) for g, queued in by_group.items()))
 

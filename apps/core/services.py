@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent, OutboxEvent
@@ -87,16 +87,25 @@ def event_emit(
         # find the list empty. An id whose savepoint rolled back names no row and is skipped.
         # robust: the events are committed either way; a failed relay is finished by the
         # reconciler.
-        pending = connection.__dict__.setdefault("aigc_outbox_pending", [])
-        pending.append(event.pk)
+        _pending_ids().append(event.pk)
         transaction.on_commit(_relay_pending, robust=True)
         for reaction in reactions:
             reaction(event, actor, actor_label)
     return event
 
 
+def _pending_ids() -> list[int]:
+    # On the thread's own connection: `django.db.connection` is one proxy for every thread,
+    # so a list in its __dict__ mixed the requests' events, and a request relayed another's
+    # before that one committed (unseen, then dropped from the list): under 32 concurrent
+    # webhooks three events in four waited for the reconciler.
+    wrapper = transaction.get_connection()
+    pending: list[int] = wrapper.__dict__.setdefault("aigc_outbox_pending", [])
+    return pending
+
+
 def _relay_pending() -> None:
-    pending = connection.__dict__.get("aigc_outbox_pending", [])
+    pending = _pending_ids()
     ids, pending[:] = list(pending), []
     if ids:
         outbox_relay_committed(event_ids=ids)

@@ -7,6 +7,7 @@ The statements are pinned, so a change that adds a round trip to the ingest path
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
 from apps.core.errors import IllegalTransition
 from apps.core.models import AuditEvent, OutboxEvent
 from apps.core.relay import relay_in_background
-from apps.core.services import transition
+from apps.core.services import _pending_ids, transition
 from apps.integrations.inbound import endpoint_create
 from apps.workflow.services import brief_create
 from tests import factories
@@ -116,3 +117,19 @@ def test_the_web_tier_relays_committed_events_in_a_thread_of_its_own(ws) -> None
         relay_in_background(False)
     assert OutboxEvent.objects.filter(relayed_at__isnull=False).count() == 3
     assert ContentBrief.objects.get(pk=brief.pk).state == BriefState.QUEUED
+
+
+def test_each_thread_relays_only_its_own_transactions_events() -> None:
+    # Given a thread whose open transaction has an event waiting for its commit
+    _pending_ids().append(-1)
+    try:
+        # When another thread (another request) looks at what its own commit relays
+        seen: list[list[int]] = []
+        other = threading.Thread(target=lambda: seen.append(list(_pending_ids())))
+        other.start()
+        other.join()
+    finally:
+        _pending_ids().remove(-1)
+    # Then it finds none of the first thread's (it would relay them before they commit,
+    # unseen, and drop them)
+    assert seen == [[]]
