@@ -69,7 +69,8 @@ def test_a_due_time_typed_in_los_angeles_is_read_there_and_shown_back_in_pdt(
     page.get_by_label(re.compile(r"^Due \(America/Los_Angeles\)")).fill(f"{year}-07-01T09:00")
     page.get_by_role("button", name="Create and queue").click()
     # then it is stored as 16:00 UTC and shown back as 09:00 PDT
-    expect(page.locator(".facts time")).to_contain_text(f"Jul 1, {year}, 09:00 PDT")
+    expect(page.locator("[aria-labelledby=facts-title] .facts time")).to_contain_text(
+        f"Jul 1, {year}, 09:00 PDT")
     assert ContentBrief.objects.get(title="Spring beds").due_at.isoformat() == \
         f"{year}-07-01T16:00:00+00:00"
     screenshot(page, "due-in-pdt")
