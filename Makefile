@@ -36,6 +36,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy apps workers aigc_platform
 
 clean:
 	rm -rf var models .pytest_cache

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
 
 from apps.accounts.api_auth import workspace_id_parse
@@ -95,7 +95,7 @@ class WorkspaceEventsConsumer(EventsConsumer):
         await self.follow(f"workspace.{workspace.pk}", partial(workspace_snapshot, workspace))
 
 
-def socket_workspace(user: AbstractBaseUser, session: SessionBase, requested: str) -> Workspace:
+def socket_workspace(user: User, session: SessionBase, requested: str) -> Workspace:
     """The workspace a socket follows; ValueError for a malformed id, PermissionDenied if not a member."""
     workspace_id = workspace_id_parse(requested or session.get("workspace_id"))
     return workspace_require(user, CAN_VIEW, workspace_id)

@@ -46,10 +46,10 @@ def model_version_comparison(*, workspace_id: int, profile_id: int | None = None
     for row in report:
         if row["job_id"] in version_of:
             groups.setdefault(version_of[row["job_id"]], []).append(row)
-    versions = ModelVersion.objects.filter(workspace_id=workspace_id, pk__in=groups).in_bulk()
+    versions = ModelVersion.objects.filter(workspace_id=workspace_id, pk__in=list(groups)).in_bulk()
     candidate_of: dict[int, list[str]] = {}
     for name, candidate in ModelProfile.objects.filter(
-            workspace_id=workspace_id, candidate_version_id__in=groups).values_list(
+            workspace_id=workspace_id, candidate_version_id__in=list(groups)).values_list(
             "name", "candidate_version_id"):
         candidate_of.setdefault(candidate, []).append(name)
     result = []
