@@ -4,7 +4,9 @@ policies, model profiles, inbound endpoints, subscriptions and their deliveries.
 For the workspace's admins only (CAN_GOVERN, as the REST API and the admin govern them):
 every other role is answered 403 on every page, read or write, and sees no Settings link.
 Every change goes through the service the API uses. Secrets are write-only: an API key or a
-generated signing secret is shown once, on the answer to the request that made it.
+generated signing secret is kept in the server-side session by the request that made it,
+which redirects; the next page shows it and drops it, so a refresh neither makes another
+nor shows it again.
 """
 
 from __future__ import annotations
@@ -70,6 +72,20 @@ def _owned(rows: QuerySet[Row], pk: int, what: str) -> Row:
     if row is None:
         raise NotFound(f"No such {what} in this workspace.")
     return row
+
+
+SECRET_SESSION_KEY = "settings_secret_once"
+
+
+def _secret_keep(request: HttpRequest, *, label: str, value: str) -> None:
+    """Hold a secret just made for the page the redirect leads to (server side only)."""
+    request.session[SECRET_SESSION_KEY] = [label, value]
+
+
+def _secret_pop(request: HttpRequest) -> tuple[str, str] | None:
+    """The secret kept by the request before, once: reading it drops it."""
+    kept = request.session.pop(SECRET_SESSION_KEY, None)
+    return (kept[0], kept[1]) if kept else None
 
 
 def _settings(request: HttpRequest, template: str, workspace: Workspace, *,
@@ -165,10 +181,10 @@ def member_change(request: HttpRequest, member_id: int) -> HttpResponse:
 @login_required
 @domain_errors
 def api_keys(request: HttpRequest) -> HttpResponse:
-    """The workspace's keys; a key made here is shown once, on this answer, and never again."""
+    """The workspace's keys; a key made here is shown once, on the page the creation
+    redirects to, and never again."""
     workspace = _admin_workspace(request)
     form = ApiKeyForm(request.POST or None, workspace_id=workspace.pk)
-    plaintext = ""
     if request.method == "POST" and form.is_valid():
         try:
             key, plaintext = apikey_create(workspace=workspace, actor=request.user,
@@ -176,11 +192,13 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            form = ApiKeyForm(workspace_id=workspace.pk)
+            _secret_keep(request, label=f"Your new API key {key.name}", value=plaintext)
+            return redirect("dashboard:settings_api_keys")
     keys = ApiKey.objects.filter(workspace=workspace).select_related("user").order_by(
         "revoked_at", "-created_at")
+    secret = _secret_pop(request) if request.method == "GET" else None
     return _settings(request, "api_keys.html", workspace, forms=(form,), form=form, keys=keys,
-                     plaintext=plaintext)
+                     secret=secret)
 
 
 @require_POST
@@ -420,10 +438,14 @@ def model_profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
 # Inbound endpoints, outbound subscriptions and their deliveries
 
 
+def _signing_secret_shown(request: HttpRequest, *, name: str, secret: str) -> HttpResponse:
+    _secret_keep(request, label=f"Signing secret of {name}", value=secret)
+    return redirect("dashboard:settings_webhooks")
+
+
 def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
                    endpoint_form: EndpointForm | None = None,
-                   subscription_form: SubscriptionForm | None = None,
-                   secret: tuple[str, str] | None = None) -> HttpResponse:
+                   subscription_form: SubscriptionForm | None = None) -> HttpResponse:
     now = timezone.now()
     endpoints = (InboundEndpoint.objects.filter(workspace=workspace).select_related("content_type")
                  .annotate(active_secrets=Count("secrets", filter=Q(secrets__expires_at=None)
@@ -433,7 +455,8 @@ def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
                   .select_related("subscription").order_by("-created_at")[:DELIVERIES_SHOWN])
     return _settings(
         request, "webhooks.html", workspace, forms=(endpoint_form, subscription_form),
-        endpoints=endpoints, deliveries=deliveries, secret=secret,
+        endpoints=endpoints, deliveries=deliveries,
+        secret=_secret_pop(request) if request.method == "GET" else None,
         subscriptions=Subscription.objects.filter(workspace=workspace).order_by("name"),
         endpoint_form=endpoint_form or EndpointForm(workspace_id=workspace.pk),
         subscription_form=subscription_form or SubscriptionForm())
@@ -451,7 +474,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @login_required
 @domain_errors
 def endpoint_new(request: HttpRequest) -> HttpResponse:
-    """A new inbound endpoint; its signing secret is shown on this answer only."""
+    """A new inbound endpoint; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = EndpointForm(request.POST, workspace_id=workspace.pk)
     if form.is_valid():
@@ -462,7 +485,7 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            return _webhooks_page(request, workspace, secret=(endpoint.name, secret))
+            return _signing_secret_shown(request, name=endpoint.name, secret=secret)
     return _webhooks_page(request, workspace, endpoint_form=form)
 
 
@@ -475,14 +498,14 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _owned(InboundEndpoint.objects.filter(workspace=workspace), endpoint_id,
                       "endpoint")
     secret = endpoint_secret_rotate(endpoint=endpoint, actor=request.user)
-    return _webhooks_page(request, workspace, secret=(endpoint.name, secret))
+    return _signing_secret_shown(request, name=endpoint.name, secret=secret)
 
 
 @require_POST
 @login_required
 @domain_errors
 def subscription_new(request: HttpRequest) -> HttpResponse:
-    """A new subscription; its signing secret is shown on this answer only."""
+    """A new subscription; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = SubscriptionForm(request.POST)
     if form.is_valid():
@@ -492,7 +515,7 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            return _webhooks_page(request, workspace, secret=(subscription.name, secret))
+            return _signing_secret_shown(request, name=subscription.name, secret=secret)
     return _webhooks_page(request, workspace, subscription_form=form)
 
 

@@ -150,17 +150,22 @@ def test_members_add_invite_change_role_and_keep_the_last_admin(ws, admin, edito
 
 
 def test_api_key_is_shown_once_and_revoked(ws, admin):
+    """Created, redirected, shown once from the session; a reload neither shows it again nor
+    makes a second key."""
     client = _client(admin)
-    answer = client.post("/settings/api-keys/", {"name": "CI", "user": admin.pk,
-                                                 "scopes": ["briefs:read", "briefs:write"]})
-    assert answer.status_code == 200
-    plaintext = answer.context["plaintext"]
-    assert plaintext.encode() in answer.content
+    made = client.post("/settings/api-keys/", {"name": "CI", "user": admin.pk,
+                                               "scopes": ["briefs:read", "briefs:write"]})
+    assert (made.status_code, made["Location"]) == (302, "/settings/api-keys/")
+    shown = client.get("/settings/api-keys/")
+    label, plaintext = shown.context["secret"]
+    assert label == "Your new API key CI" and plaintext.encode() in shown.content
     key = ApiKey.objects.get(workspace=ws, name="CI")
     assert apikey_authenticate(plaintext=plaintext) == key
-    listing = client.get("/settings/api-keys/")
-    assert plaintext.encode() not in listing.content
-    assert key.prefix.encode() in listing.content
+    reloaded = client.get("/settings/api-keys/")
+    assert plaintext.encode() not in reloaded.content
+    assert b"data-secret-once" not in reloaded.content
+    assert key.prefix.encode() in reloaded.content
+    assert ApiKey.objects.filter(workspace=ws).count() == 1
 
     client.post(f"/settings/api-keys/{key.pk}/revoke/")
     assert apikey_authenticate(plaintext=plaintext) is None
@@ -273,9 +278,10 @@ def test_webhooks_endpoint_and_subscription_secrets_once_and_the_delivery_log(ws
     client = _client(admin)
     made = client.post("/settings/webhooks/endpoints/", {
         "name": "CMS", "slug": "cms-in", "content_type": rows["content_type"],
-        "field_mapping": '{"title": "post.title"}'})
-    assert made.status_code == 200
+        "field_mapping": '{"title": "post.title"}'}, follow=True)
+    assert made.redirect_chain == [("/settings/webhooks/", 302)]
     assert b"whsec_" in made.content and b"data-secret-once" in made.content
+    assert b"Signing secret of CMS" in made.content
     assert InboundEndpoint.objects.get(slug="cms-in").field_mapping == {"title": "post.title"}
     listing = client.get("/settings/webhooks/")
     assert b"whsec_" not in listing.content
@@ -288,12 +294,15 @@ def test_webhooks_endpoint_and_subscription_secrets_once_and_the_delivery_log(ws
         "name": "X", "url": "https://example.com/x", "event_types": "nothing.here"})
     assert bad.status_code == 400 and b"matches no event" in bad.content
     made = client.post("/settings/webhooks/subscriptions/", {
-        "name": "Out", "url": "https://example.com/out", "event_types": "brief.*, job.failed"})
+        "name": "Out", "url": "https://example.com/out", "event_types": "brief.*, job.failed"},
+        follow=True)
     assert b"whsec_" in made.content
     assert Subscription.objects.get(name="Out").event_types == ["brief.*", "job.failed"]
 
-    rotated = client.post(f"/settings/webhooks/endpoints/{rows['endpoint']}/rotate/")
+    rotated = client.post(f"/settings/webhooks/endpoints/{rows['endpoint']}/rotate/",
+                          follow=True)
     assert b"whsec_" in rotated.content
+    assert b"whsec_" not in client.get("/settings/webhooks/").content
     client.post(f"/settings/webhooks/deliveries/{rows['delivery']}/redeliver/")
     assert Delivery.objects.get(pk=rows["delivery"]).state == DeliveryState.PENDING
     assert AuditEvent.objects.filter(action="delivery.redelivered").count() == 1
