@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import models
 from django.utils import timezone
@@ -58,6 +60,28 @@ def broadcast(groups: Iterable[str], message: dict[str, Any]) -> None:
 
 
 SENDS_AT_ONCE = 32
+SEND_TIMEOUT_S = 10.0  # a layer that takes longer is as good as down for live events
+
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for sends from sync code, on a thread of its own.
+
+    The channel layer keeps its Redis connections per event loop: a new loop for every
+    send (what async_to_sync makes in a thread with none, a worker's) opened a new
+    connection every time, a third of a worker's step time while it streams tokens. A
+    process forked from this one (a prefork worker) starts its own loop.
+    """
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="channel-layer-sends",
+                             daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
 
 
 def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None:
@@ -88,8 +112,10 @@ def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None
     # Best effort: the database is the source of truth and a client that reconnects gets a
     # snapshot, so while the channel layer is down the events are lost with a warning, and
     # the relay's other consumers (the pipeline's next step, webhooks) still run.
+    sending = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())
     try:
-        async_to_sync(send_all)()
-    except (RedisError, OSError) as exc:
+        sending.result(SEND_TIMEOUT_S)
+    except (RedisError, OSError, concurrent.futures.TimeoutError) as exc:
+        sending.cancel()  # a send stuck on a dead layer must not hold the loop
         logger.warning("channel layer unavailable (%s: %s): %d live events not sent",
                        type(exc).__name__, exc, len(messages))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.core.models import OutboxEvent
+from apps.core.realtime import broadcast
 from apps.core.relay import outbox_relay
 from apps.generation.models import TrainingKind, TrainingRun
 from apps.generation.running import loss_sender
@@ -38,3 +42,26 @@ def test_a_loss_and_the_runs_relayed_event_arrive_in_one_shape():
     assert progress["subject"] == relayed["subject"] == {"type": "trainingrun", "id": run.pk}
     assert progress["data"] == {"training_run_id": run.pk, "step": 10, "loss": 3.5}
     assert relayed["data"]["training_run_id"] == run.pk
+
+
+def test_a_worker_thread_sends_live_events_over_the_connections_it_already_has(broker):
+    # given a worker-like thread (no event loop of its own) that has sent once
+    client = redis.Redis.from_url(broker)
+    channel = async_to_sync(get_channel_layer().new_channel)()
+    async_to_sync(get_channel_layer().group_add)("workspace.1", channel)
+
+    def send(count: int) -> None:
+        for step in range(count):
+            broadcast(["workspace.1"], {"type": "job.progress", "data": {"step": step}})
+
+    first = threading.Thread(target=send, args=(1,))
+    first.start()
+    first.join()
+    before = client.info("stats")["total_connections_received"]
+    # when it sends 50 more events
+    sender = threading.Thread(target=send, args=(50,))
+    sender.start()
+    sender.join()
+    # then every event arrived, and the layer opened no new connection for them
+    assert len(receive_all(channel)) == 51
+    assert client.info("stats")["total_connections_received"] - before <= 1
