@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
 from apps.accounts.models import Membership, Role
@@ -13,6 +21,8 @@ from apps.accounts.selectors import actor_require
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record
+
+logger = logging.getLogger(__name__)
 
 LAST_ADMIN = "A workspace keeps at least one admin: make someone else admin first."
 
@@ -99,6 +109,50 @@ def member_add(*, workspace: Workspace, username: str, role: str, password: str 
         user.set_password(password)
         user.save(update_fields=["password"])
     return user, membership_grant(user=user, workspace=workspace, role=role, actor=actor)
+
+
+def password_set_link(*, user: User, site_url: str) -> str:
+    """The absolute link where `user` sets a password: Django's password reset confirmation,
+    with a token that lapses after PASSWORD_RESET_TIMEOUT or once a password is set."""
+    path = reverse("password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user)})
+    return site_url.rstrip("/") + path
+
+
+@transaction.atomic
+def member_invite(*, workspace: Workspace, username: str, role: str, email: str = "",
+                  site_url: str, actor: Actor = None) -> tuple[User, Membership, bool]:
+    """Add `username` with `role` as `member_add` does; when no account has that name, the
+    new account (without a password) is sent an invitation to `email` with a link to set
+    one, after commit, so a refused or rolled-back change sends nothing. Returns the user,
+    the membership and whether an invitation went out.
+
+    Raises DomainError, before it writes, for a new username without an email.
+    """
+    actor_require(actor, CAN_GOVERN, workspace.pk)
+    invited = not get_user_model().objects.filter(username=username).exists()
+    if invited and not email:
+        raise DomainError(f"{username!r} has no account yet: give their email, where the "
+                          f"invitation to set a password goes.")
+    user, membership = member_add(workspace=workspace, username=username, role=role,
+                                  email=email, actor=actor)
+    if invited:
+        inviter = actor.get_username() if isinstance(actor, User) else "An admin"
+        body = (f"{inviter} invited you to {workspace.name} as {membership.get_role_display()}."
+                f"\n\nYour username is {username}. Set your password here:\n"
+                f"{password_set_link(user=user, site_url=site_url)}\n")
+        mail = (f"[AIGC] You are invited to {workspace.name}", body, [email])
+        transaction.on_commit(lambda: _invitation_send(*mail), robust=True)
+    return user, membership, invited
+
+
+def _invitation_send(subject: str, body: str, to: list[str]) -> None:
+    # The membership stands without the mail: a mail server that is down must not undo it.
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+    except OSError:
+        logger.exception("invitation email to %s failed", to[0])
 
 
 def user_create_member(

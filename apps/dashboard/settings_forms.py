@@ -63,9 +63,10 @@ def member_users(workspace_id: int) -> Any:
 
 class MemberAddForm(forms.Form):
     username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150,
-                                help_text="A new user is created without a password.")
+                                help_text="Someone without an account is invited.")
     email = forms.EmailField(required=False,
-                             help_text="Where a new user's password reset link can be sent.")
+                             help_text="Needed to invite someone: the link to set their "
+                                       "password goes there.")
     role = forms.ChoiceField(choices=Role.choices)
 
 

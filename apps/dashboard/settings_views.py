@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_GOVERN
-from apps.accounts.services import member_add, membership_grant, membership_remove
+from apps.accounts.services import member_invite, membership_grant, membership_remove
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.briefs.models import ContentType
@@ -130,20 +130,24 @@ def _members_page(request: HttpRequest, workspace: Workspace, *, form: MemberAdd
 @login_required
 @domain_errors
 def members(request: HttpRequest) -> HttpResponse:
-    """The members and their roles; adding a username that has no account yet invites them
-    (an account without a password, set through the password reset link)."""
+    """The members and their roles; adding a username that has no account yet invites them:
+    an account without a password, and an email with the link to set one."""
     workspace = _admin_workspace(request)
     if request.method == "GET":
         return _members_page(request, workspace)
     form = MemberAddForm(request.POST)
     if form.is_valid():
         try:
-            member_add(workspace=workspace, actor=request.user, **form.cleaned_data)
+            _, membership, invited = member_invite(
+                workspace=workspace, actor=request.user, site_url=request.build_absolute_uri("/"),
+                **form.cleaned_data)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{form.cleaned_data['username']} is "
-                                      f"{form.cleaned_data['role']} here.")
+            done = f"{membership.user.get_username()} is {membership.get_role_display()} here."
+            if invited:
+                done += f" An invitation to set a password was sent to {membership.user.email}."
+            messages.success(request, done)
             return redirect("dashboard:settings_members")
     return _members_page(request, workspace, form=form)
 

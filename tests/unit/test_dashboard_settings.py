@@ -4,7 +4,10 @@ another workspace's row is 404; secrets are never shown back."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from apps.accounts.models import Membership, Role
@@ -147,6 +150,38 @@ def test_members_add_invite_change_role_and_keep_the_last_admin(ws, admin, edito
     bad = client.post("/settings/members/", {"username": "no spaces", "role": "boss"})
     assert bad.status_code == 400
     assert b"field-error" in bad.content
+
+
+def test_inviting_a_new_username_emails_a_link_that_sets_the_password(
+        ws, admin, editor, mailoutbox, django_capture_on_commit_callbacks):
+    """The invitation goes out after commit with a password-set link that works once; an
+    existing user is added without one; a new username without an email is a form error."""
+    client = _client(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post("/settings/members/", {"username": "nova", "email": "nova@example.org",
+                                                    "role": "reviewer"}, follow=True)
+    assert b"An invitation to set a password was sent to nova@example.org" in answer.content
+    [mail] = mailoutbox
+    assert mail.to == ["nova@example.org"] and ws.name in mail.subject
+    assert f"{admin.username} invited you to {ws.name} as Reviewer" in mail.body
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.body)[1]
+
+    guest = Client()
+    form = guest.get(link, follow=True)
+    assert form.status_code == 200 and b"new_password1" in form.content
+    done = guest.post(form.redirect_chain[-1][0], {"new_password1": "Nova-pass-2026!",
+                                                   "new_password2": "Nova-pass-2026!"})
+    assert done.status_code == 302
+    assert User.objects.get(username="nova").check_password("Nova-pass-2026!")
+    assert b"new_password1" not in Client().get(link, follow=True).content  # used up
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/settings/members/", {"username": editor.username, "role": "reviewer"})
+    refused = client.post("/settings/members/", {"username": "ghost", "role": "editor"})
+    assert refused.status_code == 400 and b"give their email" in refused.content
+    assert len(mailoutbox) == 1
+    assert not Membership.objects.filter(user__username="ghost").exists()
+    assert Membership.objects.get(user=editor, workspace=ws).role == Role.REVIEWER
 
 
 def test_api_key_is_shown_once_and_revoked(ws, admin):
