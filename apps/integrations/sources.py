@@ -85,6 +85,11 @@ def feed_poll(*, feed: FeedSource) -> list[int]:
     return created
 
 
+def feeds_poll() -> int:
+    """Poll every enabled feed (beat); how many new entries became briefs."""
+    return sum(len(feed_poll(feed=feed)) for feed in FeedSource.objects.filter(enabled=True))
+
+
 def _feed_entry_brief(feed: FeedSource, entry: Any, entry_id: str) -> int | None:
     key = hashlib.sha256(entry_id.encode()).hexdigest()
     if FeedEntry.objects.filter(feed=feed, entry_key=key).exists():

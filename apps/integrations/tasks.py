@@ -8,14 +8,13 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.core.leases import leases_hold, leases_take
-from apps.integrations.models import FeedSource
 from apps.integrations.outbound import (
     DELIVERY_LEASE,
     deliveries_due_ids,
     delivery_attempt,
     delivery_claim,
 )
-from apps.integrations.sources import feed_poll, recurring_run_due
+from apps.integrations.sources import feeds_poll, recurring_run_due
 
 # Short waits ride on a countdown; longer ones are picked up by `webhooks.dispatch_due`
 # (a countdown beyond the broker's visibility timeout would be redelivered early).
@@ -52,7 +51,7 @@ def dispatch_due() -> int:
 @shared_task(name="integrations.poll_feeds")
 def poll_feeds() -> int:
     """Beat: poll every enabled feed; each new entry becomes a brief."""
-    return sum(len(feed_poll(feed=feed)) for feed in FeedSource.objects.filter(enabled=True))
+    return feeds_poll()
 
 
 @shared_task(name="integrations.run_recurring")
