@@ -206,6 +206,9 @@ CELERY_BEAT_SCHEDULE = {
                               "schedule": WEBHOOK_DISPATCH_INTERVAL_S},
     "poll-feeds": {"task": "integrations.poll_feeds", "schedule": 300.0},
     "run-recurring-briefs": {"task": "integrations.run_recurring", "schedule": 60.0},
+    # Workspaces' retrain policies: import and build once N approved pieces arrived, then
+    # start the candidate run once the build is done (a tick each).
+    "retrain-policies": {"task": "datasets.retrain_tick", "schedule": 300.0},
 }
 
 

@@ -91,3 +91,37 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.number}"
+
+
+class RetrainPolicy(TimeStamped):
+    """A workspace's optional retrain schedule: once `approved_threshold` new approved pieces
+    have arrived, the approved revisions are imported into `dataset` and a version is built;
+    once built, a fine-tuning run on it (from `base_version`, else the built-in model) writes
+    a version that becomes `profile`'s A/B candidate at `candidate_share`, never its model.
+    The beat tick (`retrain_policies_tick`) moves it on; the fields below the line are its
+    state."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=True)
+    approved_threshold = models.PositiveIntegerField(
+        help_text="N: retrain once this many new approved pieces have arrived")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    base_version = models.ForeignKey("generation.ModelVersion", null=True, blank=True,
+                                     on_delete=models.CASCADE, related_name="+",
+                                     help_text="fine-tuned from; empty: the built-in model")
+    profile = models.ForeignKey("generation.ModelProfile", on_delete=models.CASCADE,
+                                related_name="+", help_text="whose candidate the result becomes")
+    candidate_share = models.FloatField(default=0.1)
+    training_parameters = models.JSONField(default=dict, blank=True)
+    # ---
+    approved_through = models.BigIntegerField(
+        default=0, help_text="the last approved revision counted by the previous retrain")
+    pending_version = models.ForeignKey(DatasetVersion, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+",
+                                        help_text="the build a run waits for")
+    last_run = models.ForeignKey("generation.TrainingRun", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    last_error = models.CharField(max_length=1000, blank=True)
+
+    def __str__(self) -> str:
+        return f"retrain after {self.approved_threshold} approved"

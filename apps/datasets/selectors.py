@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from apps.datasets.models import Dataset, DatasetVersion
 from apps.integrations.models import FeedEntry
@@ -25,6 +25,17 @@ def feed_entry_texts(*, workspace_id: int) -> list[tuple[str, str, str]]:
     rows = (FeedEntry.objects.filter(feed__workspace_id=workspace_id, brief__isnull=False)
             .order_by("id").values_list("entry_id", "brief__title", "brief__source_material"))
     return [(entry_id, title or "", material or "") for entry_id, title, material in rows]
+
+
+def approved_revisions_after(*, workspace_id: int, revision_id: int) -> tuple[int, int]:
+    """(how many, the last id) of the revisions reviewers approved in the workspace after
+    revision `revision_id` (ids grow over time, an edit's revision included): the approved
+    pieces a retrain waits for. The last id is `revision_id` when there are none. One query.
+    """
+    found = (Review.objects.filter(brief__workspace_id=workspace_id, decision=Decision.APPROVE,
+                                   superseded=False, revision_id__gt=revision_id)
+             .aggregate(n=Count("revision_id", distinct=True), last=Max("revision_id")))
+    return found["n"], found["last"] or revision_id
 
 
 def approved_revision_texts(*, workspace_id: int) -> list[tuple[int, str, str, int]]:

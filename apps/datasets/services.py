@@ -37,7 +37,7 @@ from apps.datasets.models import (
     VersionState,
 )
 from apps.datasets.selectors import approved_revision_texts, feed_entry_texts
-from apps.generation.models import TrainingRun
+from apps.generation.models import ModelProfile, TrainingRun
 from apps.generation.registry import model_versions
 from apps.generation.training import training_run_create
 from apps.publishing.connectors import connector_for
@@ -408,11 +408,13 @@ def dataset_version_cancel(*, version: DatasetVersion, actor: Actor = None) -> D
 def dataset_version_train(*, version: DatasetVersion, kind: str,
                           parameters: dict[str, Any] | None = None,
                           base_version_id: int | None = None, base_model: str = "",
+                          candidate_for: ModelProfile | None = None, candidate_share: float = 0.0,
                           actor: Actor = None) -> TrainingRun:
     """A training run on a built version: its train split trains, its test split measures
     the held-out perplexity. Fine-tuning starts from the built-in model, from a version of
     the workspace's own registry (`base_version_id`; another workspace's is not found), or
-    from a local Hugging Face causal LM folder the workspace may read (`base_model`)."""
+    from a local Hugging Face causal LM folder the workspace may read (`base_model`). With
+    `candidate_for`, the version it writes becomes that profile's A/B candidate."""
     if version.state != VersionState.SUCCEEDED:
         raise DomainError(f"Version {version.number} of {version.dataset.name!r} is not built "
                           f"({version.state}); train on a succeeded version.")
@@ -431,4 +433,5 @@ def dataset_version_train(*, version: DatasetVersion, kind: str,
     return training_run_create(workspace_id=version.workspace_id, kind=kind,
                                parameters=parameters, actor=actor, data_path=str(data_path),
                                dataset_version_id=version.pk, base_version=base,
-                               base_model=base_model)
+                               base_model=base_model, candidate_for=candidate_for,
+                               candidate_share=candidate_share)

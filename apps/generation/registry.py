@@ -76,7 +76,8 @@ def model_version_promote(*, version: ModelVersion, profile: ModelProfile,
 
 @transaction.atomic
 def model_profile_candidate_set(*, profile: ModelProfile, version: ModelVersion | None,
-                                share: float, actor: Actor = None) -> ModelProfile:
+                                share: float, actor: Actor = None,
+                                actor_label: str = "") -> ModelProfile:
     """Start (or change) an A/B test: `share` (0 to 1) of the profile's briefs from now on
     are written by `version`, drawn per brief; with no version, the test ends. Refused for
     another workspace's or an archived version, the version the profile already runs, and
@@ -98,7 +99,7 @@ def model_profile_candidate_set(*, profile: ModelProfile, version: ModelVersion 
     profile.candidate_version, profile.candidate_share = version, share if version else 0.0
     profile.save(update_fields=["candidate_version", "candidate_share", "updated_at"])
     audit_record(workspace_id=profile.workspace_id, action="model_profile.candidate_set",
-                 subject=profile, actor=actor, before=before,
+                 subject=profile, actor=actor, actor_label=actor_label, before=before,
                  after={"candidate_version_id": profile.candidate_version_id,
                         "candidate_share": profile.candidate_share})
     return profile
@@ -138,8 +139,9 @@ def model_version_archive(*, version: ModelVersion, actor: Actor = None) -> Mode
 
 def model_profiles_promotable(*, workspace_id: int) -> QuerySet[ModelProfile]:
     """The workspace's local-model profiles (a version can be promoted to them), each with
-    `can_roll_back`: whether a promotion of it is left to undo. One query."""
+    `can_roll_back`: whether a promotion of it is left to undo, and its candidate version.
+    One query."""
     return (ModelProfile.objects.filter(workspace_id=workspace_id)
-            .exclude(backend=Backend.OPENAI).order_by("name")
+            .exclude(backend=Backend.OPENAI).order_by("name").select_related("candidate_version")
             .annotate(can_roll_back=Exists(ModelPromotion.objects.filter(
                 profile=OuterRef("pk"), rolled_back_at__isnull=True))))

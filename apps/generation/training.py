@@ -6,6 +6,7 @@ as a model profile; the shared built-in model is only read."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -32,6 +33,7 @@ from apps.generation.models import (
     TrainingRun,
     TrainingState,
 )
+from apps.generation.registry import model_profile_candidate_set
 from apps.generation.services import model_roots
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
@@ -39,6 +41,8 @@ from workers.generation.builtin.training import TrainingPlan
 from workers.generation.engine import BUILTIN, GenerationError, InvalidRequest
 from workers.generation.locations import ModelPathRefused
 from workers.generation.progress import LossPoint
+
+logger = logging.getLogger(__name__)
 
 
 def _training_transition(run: TrainingRun, *, to: str, actor: Actor = None, actor_label: str = "",
@@ -130,7 +134,8 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, A
                         actor: Actor = None, data_path: str = "",
                         dataset_version_id: int | None = None,
                         base_version: ModelVersion | None = None,
-                        base_model: str = "") -> TrainingRun:
+                        base_model: str = "", candidate_for: ModelProfile | None = None,
+                        candidate_share: float = 0.0) -> TrainingRun:
     """A queued training run, sent to the generation queue after commit (by task name).
 
     Fine-tuning starts from the built-in model, from `base_version` (a version of the
@@ -139,7 +144,9 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, A
     write a new folder, `run-<id>`, in the workspace's own models, never the shared
     built-in model. With `data_path` (a dataset version's folder in DATASETS_DIR) the run
     trains on its train split and measures the held-out perplexity on its test split,
-    instead of the published texts or the corpus.
+    instead of the published texts or the corpus. With `candidate_for` (a profile of the
+    workspace), the version it writes becomes that profile's A/B candidate at
+    `candidate_share` (above 0, at most 1), never its model (a scheduled retrain).
     """
     if kind not in TrainingKind.values:
         raise DomainError(f"Unknown training kind {kind!r}; use train or finetune.")
@@ -151,6 +158,10 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, A
         errors.append("Only fine-tuning starts from a base version or model.")
     if base_version is not None and base_model:
         errors.append("Start from a base version or a base model, not both.")
+    if candidate_for is not None and (candidate_for.workspace_id != workspace_id
+                                      or not 0.0 < candidate_share <= 1.0):
+        errors.append("A candidate run needs a profile of this workspace and a share above 0 "
+                      "and at most 1.")
     if base_model:
         try:
             model_roots(workspace_id=workspace_id).model_folder(base_model)
@@ -164,6 +175,7 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, A
     run = TrainingRun.objects.create(
         workspace_id=workspace_id, kind=kind, parameters=parameters or {}, base_model=base,
         base_version=base_version, data_path=data_path, dataset_version_id=dataset_version_id,
+        candidate_for=candidate_for, candidate_share=candidate_share if candidate_for else 0.0,
     )
     # A version per run: a profile on an earlier version keeps it, and a run requeued after
     # its worker died rewrites only its own folder.
@@ -302,7 +314,8 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
     """running → succeeded with the figures (the loss curve is already stored, see
     `training_run_record_losses`), recorded as the workspace's next model version; the
     workspace's house-model profile of the run's kind moves to the new folder (created the
-    first time), so editors can pick it for a content type."""
+    first time), so editors can pick it for a content type. A candidate run's version (a
+    scheduled retrain's) moves no profile: it becomes its profile's A/B candidate."""
     run = TrainingRun.objects.get(pk=run_id)
     if run.state in (TrainingState.CANCELLED, TrainingState.FAILED):
         return run  # cancelled, or stopped for the budget, after its last report: no version
@@ -327,14 +340,34 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
                "tokens_seen": tokens_seen,
                "tokens_per_second": round(tokens_seen / train_seconds) if tokens_seen
                and train_seconds else None}
-    ModelVersion.objects.create(
+    version = ModelVersion.objects.create(
         workspace_id=run.workspace_id, number=number, training_run=run, folder=run.output_model,
         revision=revision, kind=run.kind, base=run.base_model or "",
         dataset_version_id=run.dataset_version_id, metrics=metrics, card=card)
+    # A candidate share is only ever set with a profile: a run whose profile was deleted
+    # meanwhile is still a candidate run, and promotes nothing.
+    if run.candidate_share > 0:
+        _candidate_take(run, version)
+        return run
     ModelProfile.objects.update_or_create(
         workspace_id=run.workspace_id, name=HOUSE_MODEL_PROFILES[run.kind],
         defaults={"backend": "builtin", "model": run.output_model})
     return run
+
+
+def _candidate_take(run: TrainingRun, version: ModelVersion) -> None:
+    """The new version becomes the run's profile's candidate; when the profile is gone or
+    now refuses one (it calls a model server), the version stays in the registry unused."""
+    profile = run.candidate_for
+    if profile is None:
+        logger.warning("training run %s: its candidate profile was deleted", run.pk)
+        return
+    try:
+        model_profile_candidate_set(profile=profile, version=version,
+                                    share=run.candidate_share, actor_label="retrain")
+    except DomainError as exc:
+        logger.warning("training run %s: version %s is no candidate: %s", run.pk,
+                       version.number, exc)
 
 
 @transaction.atomic
