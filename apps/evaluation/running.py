@@ -2,13 +2,16 @@
 with the workspace's embedding model and record the scores through the services.
 
 Idempotent: a job no longer awaiting evaluation, or a revision already scored, is left as it
-is. Only the evaluation worker imports this module; the scorer loads its model lazily.
+is. Jobs that a worker's task threads hold at once are scored together through the process's
+one `ScoringCollector` (one embedding batch), and each is recorded in its own transaction.
+Only the evaluation worker imports this module; the scorer loads its model lazily.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -22,14 +25,32 @@ from apps.evaluation.services import (
 )
 from apps.generation.recovery import job_evaluation_started
 from apps.generation.services import job_fail
+from workers.evaluation.batching import ScoringCollector
 from workers.evaluation.embeddings import packaged_model_dir
 from workers.evaluation.scorer import fingerprint_texts, score_drafts, vector_space
+from workers.evaluation.types import ScoringJob
 
 logger = logging.getLogger(__name__)
 
 # A locked SQLite file or a restarting PostgreSQL clears within seconds; more than
 # three tries (about 2 + 4 + 8 s of backoff) means something an operator must fix.
 DATABASE_RETRIES = 3
+# 16 jobs of 4 variants; the embedding pass runs them in chunks of 32 texts anyway.
+BATCH_DRAFTS = 64
+
+_collector: ScoringCollector | None = None
+_collector_lock = threading.Lock()
+
+
+def scoring_collector() -> ScoringCollector:
+    """The process's one collector: every task thread's jobs meet here. No window: on CPU a
+    bigger batch scores no faster (bench/evaluation_throughput.py), so a job never waits for
+    company; jobs that arrive while a batch is scored share the next one."""
+    global _collector
+    with _collector_lock:
+        if _collector is None:
+            _collector = ScoringCollector(max_drafts=BATCH_DRAFTS)
+        return _collector
 
 
 def database_retry_countdown(retries: int) -> float:
@@ -62,7 +83,8 @@ def _job_score(job_id: int, worker_id: str) -> None:
         fingerprints_store(workspace_id=workspace_id, embedding_model=model,
                            pieces=fingerprint_texts(unindexed, model_dir, language))
     published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
-    scores = score_drafts(selectors.scoring_inputs_for_job(job_id), model_dir, published)
+    job = ScoringJob(tuple(selectors.scoring_inputs_for_job(job_id)), tuple(published))
+    scores = scoring_collector().submit(job, model_dir)
     evaluation_record(job_id=job_id, scores=scores, actor_label=worker_id)
 
 

@@ -1,9 +1,11 @@
-"""Scoring drafts: one batched embedding pass, then plain metric functions per draft and per job."""
+"""Scoring drafts: one batched embedding pass (for one job or several), then plain metric
+functions per draft and per job."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from workers.evaluation import (
     safety,
 )
 from workers.evaluation.embeddings import Vector, embed, model_covers, model_name
-from workers.evaluation.types import DraftScore, PublishedPiece, ScoringInput
+from workers.evaluation.types import DraftScore, PublishedPiece, ScoringInput, ScoringJob
 
 # Relevance decides most: an off-topic draft is unusable, a draft of the wrong length
 # is an edit away. For all-MiniLM-L6-v2 an on-topic draft scores ~0.5-0.8 relevance
@@ -81,67 +83,100 @@ def score_drafts(
     `published` are the workspace's published pieces a draft must not duplicate, as
     fingerprinted in the vector space of the drafts' language.
     """
-    langs = {item.draft_id: language.language(item.language) for item in inputs}
-    spaces = {item.draft_id: vector_space(model_dir, item.language) for item in inputs}
-    draft_sentences = {item.draft_id: language.sentences(item.draft_text)
-                       for item in inputs if item.source_material.strip()}
-    source_sentences = {item.source_material: language.sentences(item.source_material)
-                        for item in inputs if item.source_material.strip()}
-    vectors = _Embeddings()
-    for item in inputs:
-        space = spaces[item.draft_id]
-        vectors.want(space, [item.brief_text, item.draft_text])
-        if item.source_material.strip():
-            vectors.want(space, draft_sentences[item.draft_id])
-            vectors.want(space, source_sentences[item.source_material])
-    vectors.run(model_dir)
-
-    by_job: dict[int, list[ScoringInput]] = defaultdict(list)
-    for item in inputs:
-        by_job[item.job_id].append(item)
-    job_diversity, sibling_similarity = {}, {}
-    for job_id, items in by_job.items():
-        job_vectors = [vectors.get(spaces[i.draft_id], i.draft_text) for i in items]
-        job_diversity[job_id] = diversity.diversity([i.draft_text for i in items], job_vectors,
-                                                    langs[items[0].draft_id])
-        similarities = diversity.similarity_matrix(job_vectors)
-        np.fill_diagonal(similarities, -np.inf)
-        for row, item in zip(similarities, items, strict=True):
-            # how close the nearest sibling variant is: 1.0 means a reviewer sees it twice
-            sibling_similarity[item.draft_id] = float(row.max()) if len(items) > 1 else None
-
-    scores = []
-    for item in inputs:
-        lang, space = langs[item.draft_id], spaces[item.draft_id]
-        draft_vector = vectors.get(space, item.draft_text)
-        relevance = metrics.relevance(vectors.get(space, item.brief_text), draft_vector)
-        length = language.length(item.draft_text, lang)
-        length_fit = metrics.length_fit(length, item.target_length)
-        values = text_metrics(item, lang)
-        values["relevance_method"] = space
-        if item.source_material.strip():
-            sentences = draft_sentences[item.draft_id]
-            sources = source_sentences[item.source_material]
-            values.update(grounding.grounding(
-                sentences, [vectors.get(space, s) for s in sentences],
-                sources, [vectors.get(space, s) for s in sources], lang,
-            ))
-        signature = novelty.signature(item.draft_text, lang)
-        nearest = novelty.nearest_published(draft_vector, signature, published)
-        values.update({
-            "duplicate_similarity": nearest.similarity,
-            "duplicate_similarity_of": nearest.similarity_piece_id,
-            "duplicate_overlap": nearest.overlap,
-            "duplicate_overlap_of": nearest.overlap_piece_id,
-            "variant_similarity": sibling_similarity[item.draft_id],
-            "diversity": job_diversity[item.job_id],
-        })
-        scores.append(DraftScore(
-            draft_id=item.draft_id, relevance=relevance, length_fit=length_fit,
-            score=score(relevance, length_fit), embedding_model=space, metrics=values,
-            embedding=draft_vector, signature=signature,
-        ))
+    (scores,) = score_jobs([ScoringJob(tuple(inputs), tuple(published))], model_dir)
     return scores
+
+
+def score_jobs(jobs: Sequence[ScoringJob], model_dir: str | Path) -> list[list[DraftScore]]:
+    """Each job's scores, in order, as `score_drafts` gives them for the job alone, with the
+    texts of all the jobs embedded together: one batched pass per vector space."""
+    prepared = [_JobTexts.of(job, model_dir) for job in jobs]
+    vectors = _Embeddings()
+    for texts in prepared:
+        texts.want(vectors)
+    vectors.run(model_dir)
+    return [texts.scores(vectors) for texts in prepared]
+
+
+@dataclass(frozen=True)
+class _JobTexts:
+    """One job's inputs with their languages, vector spaces and sentences, read once."""
+
+    job: ScoringJob
+    langs: dict[int, language.Language]
+    spaces: dict[int, str]
+    draft_sentences: dict[int, list[str]]
+    source_sentences: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, job: ScoringJob, model_dir: str | Path) -> _JobTexts:
+        inputs = job.inputs
+        return cls(
+            job=job,
+            langs={item.draft_id: language.language(item.language) for item in inputs},
+            spaces={item.draft_id: vector_space(model_dir, item.language) for item in inputs},
+            draft_sentences={item.draft_id: language.sentences(item.draft_text)
+                             for item in inputs if item.source_material.strip()},
+            source_sentences={item.source_material: language.sentences(item.source_material)
+                              for item in inputs if item.source_material.strip()},
+        )
+
+    def want(self, vectors: _Embeddings) -> None:
+        for item in self.job.inputs:
+            space = self.spaces[item.draft_id]
+            vectors.want(space, [item.brief_text, item.draft_text])
+            if item.source_material.strip():
+                vectors.want(space, self.draft_sentences[item.draft_id])
+                vectors.want(space, self.source_sentences[item.source_material])
+
+    def scores(self, vectors: _Embeddings) -> list[DraftScore]:
+        inputs, langs, spaces = self.job.inputs, self.langs, self.spaces
+        by_job: dict[int, list[ScoringInput]] = defaultdict(list)
+        for item in inputs:
+            by_job[item.job_id].append(item)
+        job_diversity, sibling_similarity = {}, {}
+        for job_id, items in by_job.items():
+            job_vectors = [vectors.get(spaces[i.draft_id], i.draft_text) for i in items]
+            job_diversity[job_id] = diversity.diversity([i.draft_text for i in items],
+                                                        job_vectors, langs[items[0].draft_id])
+            similarities = diversity.similarity_matrix(job_vectors)
+            np.fill_diagonal(similarities, -np.inf)
+            for row, item in zip(similarities, items, strict=True):
+                # how close the nearest sibling variant is: 1.0 means a reviewer sees it twice
+                sibling_similarity[item.draft_id] = float(row.max()) if len(items) > 1 else None
+
+        scores = []
+        for item in inputs:
+            lang, space = langs[item.draft_id], spaces[item.draft_id]
+            draft_vector = vectors.get(space, item.draft_text)
+            relevance = metrics.relevance(vectors.get(space, item.brief_text), draft_vector)
+            length = language.length(item.draft_text, lang)
+            length_fit = metrics.length_fit(length, item.target_length)
+            values = text_metrics(item, lang)
+            values["relevance_method"] = space
+            if item.source_material.strip():
+                sentences = self.draft_sentences[item.draft_id]
+                sources = self.source_sentences[item.source_material]
+                values.update(grounding.grounding(
+                    sentences, [vectors.get(space, s) for s in sentences],
+                    sources, [vectors.get(space, s) for s in sources], lang,
+                ))
+            signature = novelty.signature(item.draft_text, lang)
+            nearest = novelty.nearest_published(draft_vector, signature, self.job.published)
+            values.update({
+                "duplicate_similarity": nearest.similarity,
+                "duplicate_similarity_of": nearest.similarity_piece_id,
+                "duplicate_overlap": nearest.overlap,
+                "duplicate_overlap_of": nearest.overlap_piece_id,
+                "variant_similarity": sibling_similarity[item.draft_id],
+                "diversity": job_diversity[item.job_id],
+            })
+            scores.append(DraftScore(
+                draft_id=item.draft_id, relevance=relevance, length_fit=length_fit,
+                score=score(relevance, length_fit), embedding_model=space, metrics=values,
+                embedding=draft_vector, signature=signature,
+            ))
+        return scores
 
 
 def text_metrics(item: ScoringInput, lang: language.Language) -> dict[str, Any]:

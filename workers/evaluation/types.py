@@ -31,6 +31,14 @@ class PublishedPiece:
 
 
 @dataclass(frozen=True)
+class ScoringJob:
+    """One job's drafts and the published pieces of its workspace they must not duplicate."""
+
+    inputs: tuple[ScoringInput, ...]
+    published: tuple[PublishedPiece, ...] = ()
+
+
+@dataclass(frozen=True)
 class DraftScore:
     draft_id: int
     relevance: float
