@@ -11,7 +11,7 @@ from django import forms
 from apps.core.errors import DomainError
 from apps.core.forms import form_field
 from apps.dashboard.forms import TrainingStartForm
-from apps.datasets.models import ImportSource
+from apps.datasets.models import Dataset, ImportSource
 from apps.datasets.services import TARGET_KINDS, cleaning_options
 from apps.generation.models import ModelProfile, ModelVersion, TrainingKind
 from apps.generation.registry import model_profiles_promotable
@@ -88,6 +88,11 @@ class BuildForm(forms.Form):
         return cleaned
 
 
+def _active_versions(form: forms.Form, name: str, workspace_id: int) -> None:
+    form_field(form, name, forms.ModelChoiceField).queryset = ModelVersion.objects.filter(
+        workspace_id=workspace_id, archived_at__isnull=True)
+
+
 class DatasetTrainForm(TrainingStartForm):
     """A run on a dataset version: the kind and parameters checked as on the Training page,
     plus what fine-tuning starts from."""
@@ -107,8 +112,7 @@ class DatasetTrainForm(TrainingStartForm):
         form_field(self, "kind", forms.ChoiceField).choices = [
             (TrainingKind.TRAIN, TrainingKind.TRAIN.label),
             (TrainingKind.FINETUNE, "Fine-tune a model on this version")]
-        form_field(self, "base_version", forms.ModelChoiceField).queryset = (
-            ModelVersion.objects.filter(workspace_id=workspace_id, archived_at__isnull=True))
+        _active_versions(self, "base_version", workspace_id)
 
 
 class PromoteForm(forms.Form):
@@ -119,3 +123,50 @@ class PromoteForm(forms.Form):
         super().__init__(*args, **kwargs)
         form_field(self, "profile", forms.ModelChoiceField).queryset = (
             model_profiles_promotable(workspace_id=workspace_id))
+
+
+class CandidateForm(forms.Form):
+    """A profile's A/B test: a version tried on a share of its briefs (no version: it ends)."""
+
+    version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False,
+                                     label="Candidate version")
+    share = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.1,
+                             help_text="0 to 1: the share of briefs the candidate writes.")
+
+    def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _active_versions(self, "version", workspace_id)
+
+
+class RetrainPolicyForm(TrainingStartForm):
+    """The workspace's retrain schedule; its fine-tuning parameters are checked as on the
+    Training page (the kind is always fine-tuning)."""
+
+    enabled = forms.BooleanField(required=False, initial=True, label="Retrain on schedule")
+    approved_threshold = forms.IntegerField(min_value=1, label="N approved pieces",
+                                            help_text="Retrain once this many new pieces "
+                                                      "have been approved.")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(),
+                                     help_text="The approved revisions are imported into it.")
+    base_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False,
+                                          help_text="Fine-tuned from. Empty: the built-in "
+                                                    "model.")
+    profile = forms.ModelChoiceField(queryset=ModelProfile.objects.none(),
+                                     label="Candidate for",
+                                     help_text="The new version is tried on this profile's "
+                                               "briefs; promoting it is yours to decide.")
+    candidate_share = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.1,
+                                       label="Candidate's share")
+
+    def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = form_field(self, "kind", forms.ChoiceField)
+        kind.required, kind.widget = False, forms.HiddenInput()
+        form_field(self, "dataset", forms.ModelChoiceField).queryset = Dataset.objects.filter(
+            workspace_id=workspace_id).order_by("name")
+        _active_versions(self, "base_version", workspace_id)
+        form_field(self, "profile", forms.ModelChoiceField).queryset = (
+            model_profiles_promotable(workspace_id=workspace_id))
+
+    def clean_kind(self) -> str:
+        return TrainingKind.FINETUNE

@@ -24,4 +24,7 @@ urlpatterns = [
          name="model_version_archive"),
     path("models/profiles/<int:profile_id>/rollback/", views.model_profile_rollback_view,
          name="model_profile_rollback"),
+    path("models/profiles/<int:profile_id>/candidate/", views.model_profile_candidate_view,
+         name="model_profile_candidate"),
+    path("models/retrain-policy/", views.retrain_policy_view, name="retrain_policy"),
 ]

@@ -8,6 +8,7 @@ Every change goes through a service; a refusal comes back as a form error or an 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -21,7 +22,15 @@ from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN, roles_allowed
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
 from apps.dashboard.views import _page, _workspace, domain_errors
-from apps.datasets.forms import BuildForm, DatasetForm, DatasetTrainForm, ImportForm, PromoteForm
+from apps.datasets.forms import (
+    BuildForm,
+    CandidateForm,
+    DatasetForm,
+    DatasetTrainForm,
+    ImportForm,
+    PromoteForm,
+    RetrainPolicyForm,
+)
 from apps.datasets.models import (
     Dataset,
     DatasetVersion,
@@ -29,6 +38,7 @@ from apps.datasets.models import (
     ImportState,
     VersionState,
 )
+from apps.datasets.retraining import retrain_policy_get, retrain_policy_set
 from apps.datasets.selectors import dataset_versions, datasets
 from apps.datasets.services import (
     dataset_create,
@@ -44,6 +54,7 @@ from apps.datasets.services import (
 from apps.generation.models import ModelProfile, ModelVersion, TrainingState
 from apps.generation.registry import (
     COMPARE_MAX,
+    model_profile_candidate_set,
     model_profile_rollback,
     model_profiles_promotable,
     model_version_archive,
@@ -53,6 +64,7 @@ from apps.generation.registry import (
 )
 from apps.generation.selectors import training_run_get, training_runs
 from apps.generation.training import training_run_cancel
+from apps.workflow.model_comparison import model_version_comparison
 
 DATASETS_READ = roles_allowed("datasets", "dataset", "view")
 REGISTRY_READ = roles_allowed("generation", "modelversion", "view")
@@ -256,20 +268,52 @@ def _compared(workspace: Workspace, request: HttpRequest) -> tuple[list[dict[str
         return [], str(exc)
 
 
+def _ab_test(request: HttpRequest, workspace: Workspace, profiles: list[ModelProfile]
+             ) -> tuple[ModelProfile | None, list[dict[str, Any]]]:
+    """The profile whose A/B test is shown (?ab=<id>, else the first testing a candidate) and
+    its versions compared on what happened to their work."""
+    testing = [p for p in profiles if p.candidate_version_id is not None]
+    chosen = request.GET.get("ab", "")
+    profile = next((p for p in testing if str(p.pk) == chosen), testing[0] if testing else None)
+    if profile is None:
+        return None, []
+    return profile, model_version_comparison(workspace_id=workspace.pk, profile_id=profile.pk)
+
+
+def _registry_page(request: HttpRequest, workspace: Workspace, *,
+                   candidate_form: CandidateForm | None = None,
+                   retrain_form: RetrainPolicyForm | None = None) -> HttpResponse:
+    compared, compare_error = _compared(workspace, request)
+    profiles = list(model_profiles_promotable(workspace_id=workspace.pk))
+    ab_profile, ab_rows = _ab_test(request, workspace, profiles)
+    policy = retrain_policy_get(workspace_id=workspace.pk)
+    if retrain_form is None:
+        initial = ({"enabled": policy.enabled, "approved_threshold": policy.approved_threshold,
+                    "dataset": policy.dataset_id, "base_version": policy.base_version_id,
+                    "profile": policy.profile_id, "candidate_share": policy.candidate_share,
+                    "parameters": json.dumps(policy.training_parameters)
+                    if policy.training_parameters else ""} if policy else None)
+        retrain_form = RetrainPolicyForm(workspace_id=workspace.pk, initial=initial)
+    invalid = bool(compare_error or (candidate_form and candidate_form.errors)
+                   or retrain_form.errors)
+    return _page(request, "datasets/model_registry.html", workspace,
+                 status=400 if invalid else 200,
+                 versions=list(model_versions(workspace_id=workspace.pk)), profiles=profiles,
+                 promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
+                 compare_error=compare_error, compare_max=COMPARE_MAX,
+                 ab_profile=ab_profile, ab_rows=ab_rows, candidate_form=candidate_form,
+                 policy=policy, retrain_form=retrain_form)
+
+
 @require_GET
 @login_required
 @domain_errors
 def model_registry(request: HttpRequest) -> HttpResponse:
     """The workspace's model versions (ticked ones compared side by side), promoted to a
-    profile, archived; the profiles, rolled back."""
-    workspace = _workspace(request, REGISTRY_READ)
-    compared, compare_error = _compared(workspace, request)
-    return _page(request, "datasets/model_registry.html", workspace,
-                 status=400 if compare_error else 200,
-                 versions=list(model_versions(workspace_id=workspace.pk)),
-                 profiles=list(model_profiles_promotable(workspace_id=workspace.pk)),
-                 promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
-                 compare_error=compare_error, compare_max=COMPARE_MAX)
+    profile, archived; the profiles, rolled back, each with its A/B test (a candidate
+    version on a share of its briefs, compared on gate, reviewers, edits and engagement);
+    the retrain schedule."""
+    return _registry_page(request, _workspace(request, REGISTRY_READ))
 
 
 def _registry_back(request: HttpRequest, message: str) -> HttpResponse:
@@ -312,3 +356,50 @@ def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpRe
     profile = model_profile_rollback(profile=profile, actor=request.user)
     return _registry_back(request, f"{profile.name} runs {profile.model or 'the built-in model'} "
                                    "again.")
+
+
+@require_POST
+@login_required
+@domain_errors
+def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpResponse:
+    """Start, change or end (no version) a profile's A/B test."""
+    workspace = _workspace(request, CAN_TRAIN)
+    profile = model_profiles_promotable(workspace_id=workspace.pk).filter(pk=profile_id).first()
+    if profile is None:
+        raise NotFound(f"Model profile {profile_id} not found.")
+    form = CandidateForm(request.POST, workspace_id=workspace.pk)
+    if form.is_valid():
+        version: ModelVersion | None = form.cleaned_data["version"]
+        try:
+            model_profile_candidate_set(profile=profile, version=version,
+                                        share=form.cleaned_data["share"], actor=request.user)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _registry_back(request, f"{profile.name} tries version {version.number} on "
+                                           f"{form.cleaned_data['share']:.0%} of its briefs."
+                                  if version else f"{profile.name}'s A/B test has ended.")
+    return _registry_page(request, workspace, candidate_form=form)
+
+
+@require_POST
+@login_required
+@domain_errors
+def retrain_policy_view(request: HttpRequest) -> HttpResponse:
+    """Set the workspace's retrain schedule."""
+    workspace = _workspace(request, CAN_TRAIN)
+    form = RetrainPolicyForm(request.POST, workspace_id=workspace.pk)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            retrain_policy_set(workspace=workspace, enabled=data["enabled"],
+                               approved_threshold=data["approved_threshold"],
+                               dataset=data["dataset"], profile=data["profile"],
+                               candidate_share=data["candidate_share"],
+                               base_version=data["base_version"],
+                               training_parameters=data["parameters"], actor=request.user)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _registry_back(request, "The retrain schedule is saved.")
+    return _registry_page(request, workspace, retrain_form=form)

@@ -173,7 +173,8 @@ def test_the_registry_compares_promotes_rolls_back_and_archives(ws, admin,
     factories.model_profile(ws, name="Remote", backend="openai", model="gpt",
                             base_url="https://example.com/v1")
     client = logged_in(admin)
-    with django_assert_max_num_queries(12):
+    # (the retrain schedule's form adds its policy and three lists of choices)
+    with django_assert_max_num_queries(15):
         listing = text(client.get("/models/"))
     assert 'href="/models/"' in listing
     assert "25.25" in listing and "30.50" in listing
@@ -207,7 +208,7 @@ def test_the_registry_compares_promotes_rolls_back_and_archives(ws, admin,
     # the list's queries do not grow with its rows
     for number in range(3, 8):
         model_version(ws, number, 20.0)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(15):
         client.get("/models/")
 
 

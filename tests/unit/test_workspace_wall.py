@@ -180,6 +180,8 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "model_version_promote": ("/models/{model_version}/promote/", ADMINS),
     "model_version_archive": ("/models/{model_version}/archive/", ADMINS),
     "model_profile_rollback": ("/models/profiles/{profile}/rollback/", ADMINS),
+    "model_profile_candidate": ("/models/profiles/{profile}/candidate/", ADMINS),
+    "retrain_policy": ("/models/retrain-policy/", ADMINS),
     # workspace settings (apps/dashboard/settings_urls.py): admins read and write
     "settings": ("/settings/", ADMINS), "settings_members": ("/settings/members/", ADMINS),
     "settings_member": ("/settings/members/{member}/", ADMINS),
