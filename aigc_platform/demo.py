@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypedDict
 
 from django.db import transaction
@@ -19,6 +21,8 @@ from apps.generation.models import Backend, ModelProfile
 from apps.publishing.models import Publication, PublicationState, PublishingTarget, TargetKind
 from apps.publishing.targets import target_create
 from apps.workflow.services import brief_create, review_approve
+from workers.generation.builtin.corpus import CORPUS_SOURCE
+from workers.generation.builtin.training import METADATA_FILE
 
 DEMO_PASSWORD = "demo-pass-2026"
 # The demo's processes may reach model servers and targets on this host (a local Ollama,
@@ -50,6 +54,24 @@ SAMPLE_BRIEF: SampleBrief = {
     "target_length": 60,
     "variants": 3,
 }
+# `demo --chinese`: a short poem through the Chinese literature preset (literature-zh), for a
+# built-in model trained on Chinese poems (README, "A Chinese built-in model"); its length
+# is in characters.
+CHINESE_SAMPLE_BRIEF: SampleBrief = {
+    "title": "静夜思月",
+    "topic": "秋夜独坐，望明月而思故乡",
+    "audience": "喜欢古诗的读者",
+    "keywords": ["明月", "故乡"],
+    "target_length": 80,
+    "variants": 3,
+}
+CHINESE_CONTENT_TYPE = "literature-zh"
+CHINESE_MODEL_NEEDED = (
+    "--chinese needs a built-in model trained on Chinese text; {found}. Train one first, "
+    "e.g. on Debian's fortunes-zh poems (README, \"A Chinese built-in model\"):\n"
+    "  python manage.py train_model --force --corpus POEMS_FOLDER --corpus-licence \"public domain "
+    "(Tang and Song poems); packaged by Debian under GPL-3.0+\""
+)
 
 
 @dataclass(frozen=True)
@@ -89,12 +111,30 @@ def demo_workspace_ensure() -> DemoWorkspace:
     )
 
 
-def demo_brief_submit(demo: DemoWorkspace) -> ContentBrief:
+def demo_brief_submit(demo: DemoWorkspace, *, chinese: bool = False) -> ContentBrief:
+    """The sample brief: the English blog post, or with `chinese` a Chinese poem."""
     from django.contrib.auth import get_user_model
 
     editor = get_user_model().objects.get(username=EDITOR)
+    if chinese:
+        content_type = ContentType.objects.get(workspace=demo.workspace, slug=CHINESE_CONTENT_TYPE)
+        return brief_create(workspace=demo.workspace, content_type=content_type,
+                            created_by=editor, **CHINESE_SAMPLE_BRIEF)
     return brief_create(workspace=demo.workspace, content_type=demo.content_type,
                         created_by=editor, **SAMPLE_BRIEF)
+
+
+def chinese_model_missing(model_dir: Path) -> str:
+    """Why the built-in model in `model_dir` cannot write the Chinese demo, or "" when it can:
+    it must exist and have learnt from a corpus of the operator's (train_model --corpus), not
+    the shipped English one."""
+    metadata = model_dir / METADATA_FILE
+    if not metadata.is_file():
+        return CHINESE_MODEL_NEEDED.format(found=f"there is none in {model_dir}")
+    source = json.loads(metadata.read_text()).get("corpus_source", CORPUS_SOURCE)
+    if source == CORPUS_SOURCE:
+        return CHINESE_MODEL_NEEDED.format(found="the one there learnt English from the Jargon File")
+    return ""
 
 
 class DemoFailed(Exception):

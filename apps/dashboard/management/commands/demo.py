@@ -13,29 +13,38 @@ from aigc_platform.stack import platform_running, run_until_interrupted
 class Command(BaseCommand):
     help = (
         "Run the platform on the current settings with a demo workspace and a sample brief. "
-        "--once: run the brief through every stage, print one JSON report and exit."
+        "--once: run the brief through every stage, print one JSON report and exit. "
+        "--chinese: the sample brief is a Chinese poem (literature-zh), for a built-in model "
+        "trained on Chinese text with train_model --corpus."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true")
+        parser.add_argument("--chinese", action="store_true",
+                            help="submit a Chinese poem brief; the built-in model must have "
+                            "learnt Chinese (train_model --corpus)")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--timeout", type=float, default=600, help="seconds per stage")
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0, interactive=False)
-        if not (settings.MODELS_DIR / "builtin" / "config.json").exists():
+        builtin = settings.MODELS_DIR / "builtin"
+        chinese = options["chinese"]
+        if chinese and (missing := demo.chinese_model_missing(builtin)):
+            raise CommandError(missing)
+        if not (builtin / "config.json").exists():
             self.stderr.write("No built-in model yet: training one (a few minutes, once).")
             call_command("train_model")
         workspace = demo.demo_workspace_ensure()
         if options["once"]:
-            self._run_once(workspace, options["timeout"])
+            self._run_once(workspace, options["timeout"], chinese=chinese)
         else:
-            self._serve(workspace, options["port"])
+            self._serve(workspace, options["port"], chinese=chinese)
 
-    def _run_once(self, workspace: demo.DemoWorkspace, timeout: float) -> None:
+    def _run_once(self, workspace: demo.DemoWorkspace, timeout: float, *, chinese: bool) -> None:
         try:
             with platform_running(env=demo.DEMO_ENV):
-                brief = demo.demo_brief_submit(workspace)
+                brief = demo.demo_brief_submit(workspace, chinese=chinese)
                 brief = demo.wait_for_state(brief.pk, {"in_review"}, timeout)
                 demo.demo_approve_best(brief, workspace.file_target)
                 demo.wait_for_publications(brief.pk, timeout)
@@ -44,11 +53,11 @@ class Command(BaseCommand):
             raise CommandError(f"The demo brief did not make it: {exc}") from exc
         self.stdout.write(json.dumps(demo.demo_report(brief.pk)))
 
-    def _serve(self, workspace: demo.DemoWorkspace, port: int) -> None:
+    def _serve(self, workspace: demo.DemoWorkspace, port: int, *, chinese: bool) -> None:
         port = port or free_port()
         try:
             with platform_running(web_port=port, env=demo.DEMO_ENV) as processes:
-                brief = demo.demo_brief_submit(workspace)
+                brief = demo.demo_brief_submit(workspace, chinese=chinese)
                 self.stdout.write(
                     f"\nDashboard: http://127.0.0.1:{port}/   "
                     f"(admin: http://127.0.0.1:{port}/admin/)\n"
