@@ -25,6 +25,8 @@ urlpatterns = [
     path("model-profiles/", views.model_profiles, name="settings_model_profiles"),
     path("model-profiles/<int:profile_id>/", views.model_profile_edit,
          name="settings_model_profile"),
+    path("model-profiles/<int:profile_id>/check/", views.model_profile_check,
+         name="settings_model_profile_check"),
     path("webhooks/", views.webhooks, name="settings_webhooks"),
     path("webhooks/endpoints/", views.endpoint_new, name="settings_endpoint_new"),
     path("webhooks/endpoints/<int:endpoint_id>/rotate/", views.endpoint_rotate,

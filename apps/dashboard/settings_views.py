@@ -44,6 +44,12 @@ from apps.dashboard.views import _page, _workspace, domain_errors
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
+from apps.generation.profile_checks import (
+    CHECK_PROMPT,
+    CHECK_TOKENS,
+    profile_check_create,
+    profile_check_latest,
+)
 from apps.generation.services import (
     model_profile_create,
     model_profile_errors,
@@ -436,7 +442,24 @@ def model_profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
         messages.success(request, f"Model profile {profile.name} saved.")
         return redirect("dashboard:settings_model_profile", profile_id=profile.pk)
     return _settings(request, "model_profile.html", workspace, forms=(form,), form=form,
-                     profile=profile)
+                     profile=profile, check=profile_check_latest(profile=profile),
+                     check_prompt=CHECK_PROMPT, check_tokens=CHECK_TOKENS)
+
+
+@require_POST
+@login_required
+@domain_errors
+def model_profile_check(request: HttpRequest, profile_id: int) -> HttpResponse:
+    """A short test generation by the profile's model, on its queue; the profile's page
+    shows it as the worker writes it."""
+    workspace = _admin_workspace(request)
+    profile = _owned(ModelProfile.objects.filter(workspace=workspace), profile_id,
+                     "model profile")
+    try:
+        profile_check_create(profile=profile, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    return redirect("dashboard:settings_model_profile", profile_id=profile.pk)
 
 
 # Inbound endpoints, outbound subscriptions and their deliveries

@@ -275,3 +275,41 @@ class ModelPromotion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} → v{self.version_id}"
+
+
+class CheckState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ProfileCheck(TimeStamped):
+    """A short test generation of a model profile, asked for by an admin from its settings:
+    a fixed prompt and a few dozen tokens, run by a worker of the profile's queue as a job
+    is. It has no brief, so it never enters the queue, the board or insights; its tokens and
+    device seconds count in the workspace's monthly usage as a job's do."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    model_profile = models.ForeignKey(ModelProfile, on_delete=models.CASCADE,
+                                      related_name="checks")
+    state = models.CharField(max_length=16, choices=CheckState.choices,
+                             default=CheckState.QUEUED)
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    worker_id = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    model_name = models.CharField(max_length=500, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    device_seconds = models.FloatField(default=0.0)
+    latency_s = models.FloatField(null=True, blank=True, help_text="claim to text written")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_profile", "-id"], name="profile_check_latest")]
+
+    def __str__(self) -> str:
+        return f"Check {self.pk} of {self.model_profile_id}"

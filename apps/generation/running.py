@@ -31,7 +31,21 @@ from django.core.exceptions import ImproperlyConfigured
 from apps.core.crypto import secret_decrypt
 from apps.core.egress import egress_policy
 from apps.core.realtime import progress_send
-from apps.generation.models import GenerationJob, ModelProfile, TrainingKind, TrainingRun
+from apps.generation.models import (
+    GenerationJob,
+    ModelProfile,
+    ProfileCheck,
+    TrainingKind,
+    TrainingRun,
+)
+from apps.generation.profile_checks import (
+    CHECK_PROMPT,
+    CHECK_TIMEOUT_S,
+    CHECK_TOKENS,
+    profile_check_claim,
+    profile_check_fail,
+    profile_check_record,
+)
 from apps.generation.services import (
     ConcurrencyLimitReached,
     JobTimings,
@@ -186,26 +200,37 @@ def local_model(profile: ModelProfile, model: str = "") -> str:
     return BUILTIN if folder == roots.builtin_dir.resolve() else str(folder)
 
 
-def job_request(job: GenerationJob) -> GenerationRequest:
-    profile = job.model_profile
-    # The version the A/B draw recorded on the job, else the profile's model.
-    version = job.model_version
-    model = (version.folder if version is not None
-             else profile.model if profile else "")
+def profile_request(profile: ModelProfile | None, *, request_id: int, prompt: str,
+                    variants: int, target_words: int, language_tag: str, model: str = "",
+                    parameters: dict[str, Any] | None = None) -> GenerationRequest:
+    """The engine's request for `prompt` written by `profile`'s model (or `model`, another
+    of its workspace's), with the profile's parameters unless `parameters` replace them;
+    the built-in default model without a profile."""
+    model = model or (profile.model if profile else "")
     if profile and profile.backend in LOCAL_BACKENDS and model:
         model = local_model(profile, model)
     return request_for_job(
-        job_id=job.pk, prompt=job.prompt, variants=job.variants,
-        target_words=job.brief.target_length, language_tag=job.brief.language,
+        job_id=request_id, prompt=prompt, variants=variants,
+        target_words=target_words, language_tag=language_tag,
         backend=profile.backend if profile else None,
         model=model,
-        parameters=profile.parameters if profile else {},
+        parameters=parameters if parameters is not None else (
+            profile.parameters if profile else {}),
         device=profile.device if profile else "auto",
         default_model=settings.GENERATION_MODEL,
         base_url=profile.base_url if profile else "",
         api_key=api_key_for(profile) if profile and profile.backend == OPENAI else "",
         egress=egress_policy(),
     )
+
+
+def job_request(job: GenerationJob) -> GenerationRequest:
+    # The version the A/B draw recorded on the job, else the profile's model.
+    version = job.model_version
+    return profile_request(job.model_profile, request_id=job.pk, prompt=job.prompt,
+                           variants=job.variants, target_words=job.brief.target_length,
+                           language_tag=job.brief.language,
+                           model=version.folder if version is not None else "")
 
 
 def write_texts(request: GenerationRequest, on_text: OnText,
@@ -280,6 +305,56 @@ def job_run(*, job_id: int, worker_id: str, busy_retries: int) -> str:
     if job is None:
         return "skipped"
     return _job_run_claimed(job, worker_id)
+
+
+def check_request(check: ProfileCheck) -> GenerationRequest:
+    """The check's bounded request: the fixed prompt, one variant, CHECK_TOKENS at most."""
+    profile = check.model_profile
+    parameters = {**profile.parameters, "max_new_tokens": CHECK_TOKENS,
+                  "min_new_tokens": CHECK_TOKENS // 4}
+    parameters.pop("temperatures", None)  # one per variant, and a check writes one
+    return profile_request(profile, request_id=check.pk, prompt=CHECK_PROMPT, variants=1,
+                           target_words=CHECK_TOKENS, language_tag="en", parameters=parameters)
+
+
+def profile_check_run(*, check_id: int, worker_id: str) -> str:
+    """Write and record a queued test generation of a model profile, streaming its text
+    live as `profile_check.progress` and its end as `profile_check.finished` (the profile's
+    settings page shows both); returns what happened, for the worker log. A redelivered or
+    ended check is skipped."""
+    check = profile_check_claim(check_id=check_id, worker_id=worker_id)
+    if check is None:
+        return "skipped"
+    timeout_s = min(CHECK_TIMEOUT_S, check.model_profile.timeout_s)
+    started = time.monotonic()
+
+    def send(type: str, payload: dict[str, Any]) -> None:
+        progress_send(workspace_id=check.workspace_id, type=type, subject=check,
+                      payload={"check_id": check.pk, **payload})
+
+    throttle: ProgressThrottle[TextProgress] = ProgressThrottle(
+        lambda _variant, p: send("profile_check.progress", {
+            "text": draft_text_clean(p.text), "tokens": p.tokens,
+            "max_new_tokens": CHECK_TOKENS}),
+        settings.PROGRESS_MAX_PER_SECOND)
+    try:
+        [text] = write_texts(
+            check_request(check),
+            lambda variant, text, tokens: throttle.offer(
+                variant, TextProgress(text=text, tokens=tokens)),
+            lambda: time.monotonic() - started > timeout_s)
+        if time.monotonic() - started > timeout_s:
+            raise GenerationError(f"The test generation took over {timeout_s} s.")
+    except Exception as exc:
+        profile_check_fail(check=check, error=failure_reason(
+            exc, work="Test generation", subject=f"profile check {check.pk}"))
+        send("profile_check.finished", {"state": check.state, "error": check.error})
+        return "failed"
+    throttle.flush()
+    profile_check_record(check=check, text=text, latency_s=time.monotonic() - started)
+    send("profile_check.finished", {"state": check.state, "text": check.text,
+                                    "tokens": check.completion_tokens})
+    return "recorded"
 
 
 def busy_retry_countdown() -> float:

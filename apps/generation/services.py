@@ -34,6 +34,7 @@ from apps.generation.models import (
     GenerationQuota,
     JobState,
     ModelProfile,
+    ProfileCheck,
 )
 from apps.generation.routing import job_model_version_id
 from workers.generation.locations import ModelPathRefused, ModelRoots
@@ -156,14 +157,16 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def usage_since(*, workspace_id: int, since: datetime) -> Usage:
-    """What the workspace's jobs created since `since` have used (one query)."""
-    totals = GenerationJob.objects.filter(workspace_id=workspace_id, created_at__gte=since).aggregate(
-        jobs=Count("id"),
-        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
-        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
-        device_seconds=Coalesce(Sum("device_seconds"), 0.0),
-    )
-    return Usage(**totals)
+    """What the workspace's jobs, and its model profiles' test generations, created since
+    `since` have used (two queries)."""
+    usage = {"prompt_tokens": Coalesce(Sum("prompt_tokens"), 0),
+             "completion_tokens": Coalesce(Sum("completion_tokens"), 0),
+             "device_seconds": Coalesce(Sum("device_seconds"), 0.0)}
+    jobs = GenerationJob.objects.filter(workspace_id=workspace_id, created_at__gte=since
+                                        ).aggregate(jobs=Count("id"), **usage)
+    checks = ProfileCheck.objects.filter(workspace_id=workspace_id, created_at__gte=since
+                                         ).aggregate(**usage)
+    return Usage(jobs=jobs.pop("jobs"), **{k: v + checks[k] for k, v in jobs.items()})
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _monthly_budget(quota: GenerationQuota | None, *, workspace_id: int) -> Mont
 
 
 def budget_monthly(*, workspace_id: int) -> MonthlyBudget:
-    """The workspace's monthly budget as `quota_check_budget` judges it (two queries)."""
+    """The workspace's monthly budget as `quota_check_budget` judges it (three queries)."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     return _monthly_budget(quota, workspace_id=workspace_id)
 

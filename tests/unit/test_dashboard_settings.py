@@ -7,17 +7,21 @@ from __future__ import annotations
 import re
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.test import Client
 
 from apps.accounts.models import Membership, Role
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_authenticate, apikey_create
-from apps.briefs.models import ContentType
-from apps.core.crypto import secret_decrypt
+from apps.briefs.models import ContentBrief, ContentType
+from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.models import AuditEvent
 from apps.evaluation.models import QualityGate
-from apps.generation.models import ModelProfile
+from apps.generation.models import CheckState, GenerationJob, ModelProfile, ProfileCheck
+from apps.generation.profile_checks import CHECK_TOKENS
+from apps.generation.services import usage_since
 from apps.integrations.inbound import endpoint_create
 from apps.integrations.models import Delivery, DeliveryState, InboundEndpoint, Subscription
 from apps.integrations.outbound import subscription_create
@@ -25,6 +29,9 @@ from apps.publishing.models import PublishingTarget
 from apps.publishing.targets import target_create
 from apps.reviews.models import ApprovalPolicy
 from tests import factories
+from tests.generation_fixtures import receive_all
+from tests.peers.openai_chat import ChatPeer
+from workers.tasks.generation import check_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +59,7 @@ WRITES = {
     "/settings/model-profiles/{profile}/": {"name": "M2", "backend": "builtin",
                                             "queue": "generation", "device": "auto",
                                             "timeout_s": "600"},
+    "/settings/model-profiles/{profile}/check/": {},
     "/settings/webhooks/endpoints/": {"name": "E", "slug": "e-1", "content_type": "{content_type}"},
     "/settings/webhooks/endpoints/{endpoint}/rotate/": {},
     "/settings/webhooks/subscriptions/": {"name": "S", "url": "https://example.com/h",
@@ -307,6 +315,67 @@ def test_model_profile_created_updated_and_its_key_write_only(ws, admin):
     assert refused.status_code == 400
     assert b"is not a generation queue" in refused.content
     assert not ModelProfile.objects.filter(name="Elsewhere").exists()
+
+
+def _check_live(profile: ModelProfile, client: Client) -> tuple[ProfileCheck, list[dict]]:
+    """The admin's test-generate button, then a generation worker's task run on the check;
+    returns the check and the live events the workspace's pages received."""
+    answer = client.post(f"/settings/model-profiles/{profile.pk}/check/")
+    assert answer["Location"] == f"/settings/model-profiles/{profile.pk}/"
+    check = ProfileCheck.objects.get(model_profile=profile)
+    assert check.state == CheckState.QUEUED
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"workspace.{profile.workspace_id}", channel)
+    check_profile.apply(args=(check.pk,)).get()
+    check.refresh_from_db()
+    return check, [m["event"] for m in receive_all(channel)]
+
+
+@pytest.mark.usefixtures("models_dir")
+def test_test_generate_writes_a_bounded_text_live_and_counts_its_tokens(ws, admin):
+    """The built-in model writes at most CHECK_TOKENS for the fixed prompt; the page shows the
+    text; the tokens count in the month's usage; no brief or job is made."""
+    profile = factories.model_profile(ws, parameters={"max_new_tokens": 400,
+                                                      "temperatures": [0.7, 0.9]})
+    client = _client(admin)
+    check, events = _check_live(profile, client)
+    assert (check.state, check.error) == (CheckState.SUCCEEDED, "") and check.text.strip()
+    assert 0 < check.completion_tokens <= CHECK_TOKENS
+    assert [e["type"] for e in events][-1] == "profile_check.finished"
+    assert {e["type"] for e in events[:-1]} == {"profile_check.progress"}
+    assert events[-1]["data"] == {"check_id": check.pk, "state": "succeeded",
+                                  "text": check.text, "tokens": check.completion_tokens}
+    assert (GenerationJob.objects.count(), ContentBrief.objects.count()) == (0, 0)
+    assert usage_since(workspace_id=ws.pk, since=check.created_at).tokens == (
+        check.prompt_tokens + check.completion_tokens)
+    page = client.get(f"/settings/model-profiles/{profile.pk}/")
+    assert page.context["check"] == check
+    assert f'data-profile-check="{check.pk}"'.encode() in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_generate_on_an_openai_compatible_server_and_its_egress_refusal(settings):
+    """The check reaches a local OpenAI-compatible peer with the profile's key; under the
+    production egress policy it is refused before any request, as a job is."""
+    ws = factories.workspace()
+    admin = factories.member(ws, Role.ADMIN)
+    client = _client(admin)
+    with ChatPeer() as peer:
+        profile = factories.model_profile(ws, backend="openai", model="m", base_url=peer.url,
+                                          api_key_encrypted=secret_encrypt(peer.api_key))
+        check, _ = _check_live(profile, client)
+        assert check.state == CheckState.SUCCEEDED
+        assert check.text == peer.text_for(peer.requests[0]["seed"], CHECK_TOKENS)
+        [request] = peer.requests
+        assert request["max_tokens"] == CHECK_TOKENS
+        settings.EGRESS_ALLOW_LOOPBACK = False
+        ProfileCheck.objects.all().delete()
+        refused, events = _check_live(profile, client)
+        assert len(peer.requests) == 1
+    assert refused.state == CheckState.FAILED and "may not be reached" in refused.error
+    assert events[-1]["data"]["error"] == refused.error
+    assert b"may not be reached" in client.get(f"/settings/model-profiles/{profile.pk}/").content
 
 
 def test_webhooks_endpoint_and_subscription_secrets_once_and_the_delivery_log(ws, admin, rows):

@@ -197,6 +197,7 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "settings_policy": ("/settings/content-types/{content_type}/policy/", ADMINS),
     "settings_model_profiles": ("/settings/model-profiles/", ADMINS),
     "settings_model_profile": ("/settings/model-profiles/{profile}/", ADMINS),
+    "settings_model_profile_check": ("/settings/model-profiles/{profile}/check/", ADMINS),
     "settings_webhooks": ("/settings/webhooks/", ADMINS),
     "settings_endpoint_new": ("/settings/webhooks/endpoints/", ADMINS),
     "settings_endpoint_rotate": ("/settings/webhooks/endpoints/{endpoint}/rotate/", ADMINS),

@@ -17,6 +17,7 @@ from apps.generation.running import (
     BUSY_MAX_RETRIES,
     busy_retry_countdown,
     job_run,
+    profile_check_run,
     training_run_execute,
 )
 from apps.generation.services import ConcurrencyLimitReached, jobs_requeue_stale
@@ -55,3 +56,10 @@ def train(self: Any, run_id: int) -> str:
     """Train or fine-tune a queued run (`training_run_execute`)."""
     return training_run_execute(run_id=run_id, worker_id=worker_label(self),
                                 published=published_texts)
+
+
+@shared_task(bind=True, name="generation.check_profile", acks_late=True,
+             reject_on_worker_lost=True)
+def check_profile(self: Any, check_id: int) -> str:
+    """Run a model profile's test generation (`profile_check_run`)."""
+    return profile_check_run(check_id=check_id, worker_id=worker_label(self, per_thread=True))
