@@ -19,6 +19,7 @@ from apps.generation.models import ModelProfile, ModelVersion, TrainingRun, Trai
 from apps.generation.training import HOUSE_MODEL_PROFILES
 from apps.workflow.services import review_approve
 from tests import factories
+from tests.clients import logged_in
 from workers.tasks.generation import train
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +89,9 @@ def test_ticks_import_and_build_at_n_then_train_a_candidate_never_promoted(
     assert imported.documents == 5  # every approved revision, the older ones too
     version = DatasetVersion.objects.get(dataset=built.dataset, number=2)
     assert version.options == built.options and imported.pk in version.import_ids
+    client = logged_in(factories.member(ws, Role.ADMIN))
+    assert f'href="/datasets/versions/{version.pk}/">Garden v2</a>' in (
+        client.get("/models/").content.decode())  # the registry page shows the build
     # and once the build is done, the next tick starts one candidate run on it
     assert dataset_version_build(version_id=version.pk, worker_id="w") == "built"
     assert retrain_policies_tick() == {policy.pk: "training"}
@@ -95,6 +99,7 @@ def test_ticks_import_and_build_at_n_then_train_a_candidate_never_promoted(
     run = TrainingRun.objects.get(dataset_version_id=version.pk)
     assert (run.kind, run.candidate_for_id, run.candidate_share, run.parameters) == (
         "finetune", profile.pk, 0.25, TINY)
+    assert f'?run={run.pk}">{run.pk}</a> (queued)' in client.get("/models/").content.decode()
     # when the run is trained, its version is the profile's candidate, never its model,
     # and no house-model profile points at it
     assert train.apply(args=(run.pk,)).get() == "trained"
