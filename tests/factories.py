@@ -28,6 +28,12 @@ PROMPT = (
 )
 
 
+# The line a content type's target format (Markdown by default) puts before a prompt whose
+# template leaves it out.
+MARKDOWN = ("Format: Markdown, a # headline, then short paragraphs; ## subheadings and lists "
+            "where they help.\n\n")
+
+
 def workspace(**kwargs: Any) -> Workspace:
     n = next(_seq)
     return Workspace.objects.create(name=kwargs.pop("name", f"Workspace {n}"),

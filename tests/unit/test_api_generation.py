@@ -199,7 +199,7 @@ def test_an_admin_starts_a_fine_tuning_run(ws, admin):
         "base_model": "builtin", "output_model": f"run-{run.pk}", "revision": "",
         "documents": 0, "steps": 0, "final_loss": None, "heldout_perplexity_before": None,
         "heldout_perplexity_after": None, "error": "", "created_at": None, "started_at": None,
-        "finished_at": None, "losses": []}
+        "finished_at": None, "losses": [], "tokens_trained": 0, "device_seconds": 0.0}
 
 
 def test_only_admins_start_training(ws, editor, admin):

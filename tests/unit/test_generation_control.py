@@ -22,6 +22,7 @@ from apps.generation.services import (
 )
 from apps.workflow.services import job_cancel
 from tests import factories
+from tests.factories import MARKDOWN
 from tests.peers.openai_chat import ChatPeer, Status
 from workers.generation.engine import generate, load_model, prompt_ids
 from workers.generation.types import GenerationRequest
@@ -88,7 +89,8 @@ def test_a_job_records_its_accounting_and_what_made_each_draft(
     assert (version.version, version.template) == (1, factories.PROMPT)
     for draft in Draft.objects.filter(job=job):
         assert draft.prompt == job.prompt
-        assert draft.prompt.startswith("Title: Composting at home\n")
+        # after the content type's target format, which the template leaves out
+        assert draft.prompt.startswith(MARKDOWN + "Title: Composting at home\n")
         assert draft.prompt_template_version_id == version.pk
         assert (draft.model_name, draft.model_revision) == ("builtin", tiny_training.revision)
         assert draft.parameters["max_new_tokens"] == 16
@@ -109,7 +111,7 @@ def test_an_edited_template_becomes_a_new_version_and_old_ones_stay() -> None:
     assert list(PromptTemplateVersion.objects.filter(content_type=ct)
                 .values_list("version", "template")) == [
         (2, "Write about {topic}.\n"), (1, factories.PROMPT)]
-    assert second.prompt.startswith("Write about how to start composting")
+    assert second.prompt.startswith(MARKDOWN + "Write about how to start composting")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -27,11 +27,8 @@ from apps.workflow.services import (
     review_request_changes,
 )
 from tests import factories
+from tests.factories import MARKDOWN
 from workers.generation.types import GeneratedText
-
-# A content type's target format (Markdown by default) reaches every prompt that leaves it out.
-MARKDOWN = ("Format: Markdown, a # headline, then short paragraphs; ## subheadings and lists "
-            "where they help.\n\n")
 
 pytestmark = pytest.mark.django_db
 
