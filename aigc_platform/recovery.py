@@ -16,6 +16,7 @@ from aigc_platform.queues import Queue
 from apps.core.broker import messages_waiting
 from apps.core.relay import outbox_relay_pending
 from apps.datasets.services import dataset_versions_requeue_stale
+from apps.generation.profile_checks import profile_checks_expire
 from apps.generation.recovery import jobs_evaluating_resend, jobs_queued_resend
 from apps.generation.services import generation_queues, jobs_requeue_stale
 from apps.generation.training import training_runs_requeue_stale
@@ -25,7 +26,7 @@ def reconcile() -> dict[str, int]:
     """Relay events a crash or broker outage left unrelayed; requeue running jobs whose
     worker stopped its heartbeat, training runs (they resume from their last checkpoint)
     and dataset builds whose worker stopped reporting; send again the queued and evaluating
-    jobs' lost messages."""
+    jobs' lost messages; fail the profile checks no worker finished in time."""
     resend_after = timedelta(seconds=settings.RESEND_AFTER_S)
     relayed = outbox_relay_pending()
     requeued = jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
@@ -38,4 +39,5 @@ def reconcile() -> dict[str, int]:
     evaluating = jobs_evaluating_resend(waiting=evaluation_waiting, older_than=resend_after)
     return {"events_relayed": relayed, "running_requeued": len(requeued),
             "training_requeued": len(training), "builds_requeued": len(builds),
-            "queued_resent": len(queued), "evaluating_resent": len(evaluating)}
+            "queued_resent": len(queued), "evaluating_resent": len(evaluating),
+            "checks_expired": profile_checks_expire()}

@@ -8,6 +8,8 @@ queue is not one the deployment declares; its tokens count in that budget.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
@@ -81,3 +83,19 @@ def profile_check_fail(*, check: ProfileCheck, error: str) -> ProfileCheck:
     check.state, check.finished_at, check.error = CheckState.FAILED, timezone.now(), error[:5000]
     check.save(update_fields=["state", "finished_at", "error", "updated_at"])
     return check
+
+
+# A check lives at most its timeout on a worker; past twice that, its message was lost or
+# its worker stopped.
+CHECK_EXPIRES_AFTER = timedelta(seconds=2 * CHECK_TIMEOUT_S)
+
+
+def profile_checks_expire(*, now: datetime | None = None) -> int:
+    """Fail the queued or running checks no worker finished in time (the reconciler's), so no
+    check waits for ever; the admin runs it again. How many were failed."""
+    cutoff = (now or timezone.now()) - CHECK_EXPIRES_AFTER
+    return ProfileCheck.objects.filter(
+        state__in=(CheckState.QUEUED, CheckState.RUNNING), created_at__lt=cutoff).update(
+        state=CheckState.FAILED, finished_at=timezone.now(),
+        error="No worker finished this check in time: its message was lost or its worker "
+              "stopped. Run it again.")

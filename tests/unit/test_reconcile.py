@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from aigc_platform.queues import Queue
 from apps.core.broker import messages_waiting
-from apps.generation.models import GenerationJob, JobState
+from apps.generation.models import CheckState, GenerationJob, JobState, ModelProfile, ProfileCheck
+from apps.generation.profile_checks import CHECK_EXPIRES_AFTER
 from apps.generation.recovery import EVALUATION_LEASE, job_evaluation_started
 from apps.generation.services import job_claim, job_record_drafts
 from apps.integrations.models import Delivery
@@ -172,3 +173,20 @@ def test_a_due_publication_is_sent_once_while_its_message_waits(ws):
     assert (sent, publishing()) == ([1, 0, 0], 1)
     cache.delete(f"lease:{PUBLICATION_LEASE}:{publication.pk}")
     assert (publishing_dispatch_due(), publishing()) == (1, 2)
+
+
+def test_a_profile_check_no_worker_finished_in_time_is_failed_with_the_reason():
+    # given a check whose message was lost (queued long ago) and one just asked for
+    ws = factories.workspace()
+    profile = ModelProfile.objects.create(workspace=ws, name="house")
+    lost = ProfileCheck.objects.create(workspace=ws, model_profile=profile)
+    ProfileCheck.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - CHECK_EXPIRES_AFTER - timedelta(seconds=1))
+    fresh = ProfileCheck.objects.create(workspace=ws, model_profile=profile)
+    # when the reconciler runs
+    assert reconcile()["checks_expired"] == 1
+    # then the lost one failed, saying why, and the fresh one still waits for its worker
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (lost.state, fresh.state) == (CheckState.FAILED, CheckState.QUEUED)
+    assert "its message was lost or its worker stopped" in lost.error
