@@ -12,11 +12,11 @@ against 32 published pieces, diversity per job). Modes:
 - T threads through the collector: the worker's path now (`ScoringCollector`).
 
 The embedding cache is emptied before every run so every side encodes every text; the
-model is loaded and every metric warmed before timing. Each side runs --repeats times, taking
-turns with the others; the median counts. Then one run of the first two modes under cProfile says where the time
-goes: the model's forward pass (and its tokenizer), ROUGE/BLEU/chrF, language detection,
-readability, the rest. No database here: the worker's reads and writes per job are
-the same whichever way it scores.
+model is loaded and every metric warmed before timing. Each side runs --repeats times,
+taking turns with the others; the median counts. Then one run of the first two modes under
+cProfile says where the time goes: the model's forward pass (and its tokenizer),
+ROUGE/BLEU/chrF, language detection, readability, the rest. No database here: the worker's
+reads and writes per job are the same whichever way it scores.
 
     .venv/bin/python bench/evaluation_throughput.py [--jobs 16] [--per-call 16] [--threads 4]
 """
