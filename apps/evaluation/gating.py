@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.evaluation.checks import REAL_WORD_SHARE_MIN
+from workers.evaluation.types import DraftScore
 
 FAIL = "fail"
 WARN = "warn"
@@ -97,6 +98,13 @@ DEFAULT_RULES: list[dict[str, Any]] = [
     {"metric": "grounding", "min": 0.6, "severity": WARN},
     {"metric": "reading_ease", "min": 30, "severity": WARN},  # below 30: academic prose
 ]
+
+
+def gated_metrics(score: DraftScore) -> dict[str, float]:
+    """What the rules and weights read of a draft's scores: its metrics with its relevance,
+    length fit and overall score (the default gate fails off-topic text on relevance)."""
+    return {"relevance": score.relevance, "length_fit": score.length_fit, "score": score.score,
+            **score.metrics}
 
 
 def default_rules() -> list[dict[str, Any]]:

@@ -96,7 +96,7 @@ def evaluation_record(
     if gates:
         decision = gating.decide(
             [gating.Variant(draft_id=s.draft_id, text=drafts[s.draft_id].text, score=s.score,
-                            metrics=s.metrics) for s in scores],
+                            metrics=gating.gated_metrics(s)) for s in scores],
             _policy(gates),
             regenerations_done=selectors.regenerations_done(brief_id=brief.pk),
             auto_approve=selectors.auto_approve_enabled(workspace_id=job.workspace_id),

@@ -70,8 +70,7 @@ def evaluate(payload: Mapping[str, Any], model_dir: Path) -> dict[str, Any]:
     lang = language_of(inputs[0].language)
     results = []
     for score in score_drafts(inputs, model_dir):
-        values = {"relevance": score.relevance, "length_fit": score.length_fit,
-                  "score": score.score, **score.metrics}
+        values = gating.gated_metrics(score)
         found = gating.findings(values, rules)
         shown = {OUTPUT_NAMES.get(name, name): value for name, value in values.items()}
         results.append({"metrics": shown, "decision": gating.verdict(found),

@@ -41,6 +41,11 @@ LEAKY = (
     "Composting turns kitchen scraps into food for your garden. Questions about your compost bin? "
     "Mail ann.lee@example.org, and pay for a starter kit with card 4111 1111 1111 1111."
 )
+OFF_TOPIC = (
+    "The quarterly earnings call covered currency hedging, bond yields and the outlook for "
+    "semiconductor exports, with analysts asking about inventory write-downs in Asia and "
+    "the timing of the next share buyback."
+)
 PUBLISHED = (
     "Composting turns kitchen scraps into food for your garden. Pick a shady corner and set up a "
     "small bin with a lid. Layer vegetable peelings and coffee grounds with dry leaves or shredded "
@@ -210,6 +215,20 @@ def test_without_a_gate_the_brief_goes_to_review_unranked() -> None:
     assert (evaluation.passed, evaluation.rank, evaluation.findings) == (None, None, [])
     brief.refresh_from_db()
     assert brief.state == BriefState.IN_REVIEW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_off_topic_variant_fails_the_gate_on_relevance() -> None:
+    # Given the default gate and a brief about composting
+    ws = factories.workspace()
+    brief = gated_brief(ws, max_regenerations=0)
+    # When one variant is on topic and the other is about something else entirely
+    job = evaluated(brief, [ON_TOPIC, OFF_TOPIC])
+    # Then the gate read the relevance score: the off-topic one failed on it, the other passed
+    verdicts = {e.draft.text: (e.passed, [f["metric"] for f in e.findings])
+                for e in Evaluation.objects.filter(draft__job=job).select_related("draft")}
+    assert verdicts[ON_TOPIC][0] is True
+    assert verdicts[OFF_TOPIC][0] is False and "relevance" in verdicts[OFF_TOPIC][1]
 
 
 @pytest.mark.django_db(transaction=True)
