@@ -117,7 +117,8 @@ def retrain_policy_tick(*, policy_id: int) -> str:
     A refusal (a spent budget, a split without test documents, an archived base) is kept
     as the policy's `last_error` for the registry page; the retrain waits for the next N.
     """
-    policy = (RetrainPolicy.objects.select_for_update().select_related(
+    # Only the policy row is locked: its nullable relations come in the same query (of=self).
+    policy = (RetrainPolicy.objects.select_for_update(of=("self",)).select_related(
         "dataset", "profile", "pending_version", "last_run").filter(pk=policy_id).first())
     if policy is None or not policy.enabled:
         return "disabled"
