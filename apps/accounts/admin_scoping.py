@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from apps.accounts.roles import role_allows
 from apps.accounts.selectors import roles_by_workspace, workspace_require
 from apps.core.errors import DomainError
+from apps.core.forms import CheckedJSONField
 from apps.core.models import Workspace
 from apps.core.services import audit_record
 
@@ -41,6 +42,10 @@ class WorkspaceScopedAdmin(admin.ModelAdmin[M]):
     """
 
     workspace_path = "workspace_id"
+    # JSON typed into a form is checked like the API's (depth, NaN, NUL): a form error, never
+    # a 500; a URL without a scheme means https (Django 6's default).
+    formfield_overrides = {models.JSONField: {"form_class": CheckedJSONField},
+                           models.URLField: {"assume_scheme": "https"}}
 
     def _workspaces(self, request: HttpRequest, action: str) -> list[int]:
         meta = self.model._meta

@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -183,7 +182,6 @@ class FeedSourceAdmin(WorkspaceScopedAdmin[FeedSource]):
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "url")
     list_select_related = ("workspace", "content_type")
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
 
 class RecurringForm(forms.ModelForm[RecurringBrief]):

@@ -2,7 +2,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -154,7 +153,6 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
     date_hierarchy = "created_at"
     actions = ("retry_publications", "cancel_publications", "withdraw_publications",
                "push_latest_revision")
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return self.has_service_permission(request)

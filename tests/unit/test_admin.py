@@ -322,3 +322,17 @@ def test_members_act_and_pick_only_within_their_workspaces(ws):
     assert reported == [("success", "Queued: cancelled.")]
     queued.refresh_from_db()
     assert queued.state == BriefState.CANCELLED
+
+
+@pytest.mark.parametrize("config,message", [
+    ("[" * 2000 + "]" * 2000, "nests deeper than"),
+    ('{"url": "http://127.0.0.1/h\\u0000"}', "NUL character"),
+])
+def test_deep_or_nul_json_in_an_admin_form_is_a_form_error(ws, root, config, message):
+    # JSON Python would recurse on, or a NUL the database refuses, typed into any JSON field
+    response = root.post("/admin/publishing/publishingtarget/add/", {
+        "workspace": ws.pk, "name": "Bad", "kind": "webhook", "config": config,
+    })
+    assert response.status_code == 200
+    assert message in response.context["adminform"].form.errors["config"][0]
+    assert not ws.targets.exists()
