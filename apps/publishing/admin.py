@@ -15,6 +15,7 @@ from apps.accounts.admin_scoping import (
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.accounts.selectors import workspace_require
+from apps.core.breaker import breaker_open
 from apps.core.errors import DomainError
 from apps.publishing.connectors import config_help, secret_help
 from apps.publishing.health import target_test_connection
@@ -101,7 +102,7 @@ class PublishingTargetAdmin(WorkspaceScopedAdmin[PublishingTarget]):
     def health(self, target: PublishingTarget) -> str:
         if target.credentials_rejected:
             return "paused: credentials refused"
-        if target.paused_until and target.paused_until > timezone.now():
+        if breaker_open(target, timezone.now()):
             return f"paused until {target.paused_until:%Y-%m-%d %H:%M} UTC"
         return "ok"
 

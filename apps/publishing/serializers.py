@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core.breaker import breaker_open
 from apps.publishing.models import Publication, PublishingTarget
 
 
@@ -68,5 +69,4 @@ class TargetSerializer(serializers.ModelSerializer[PublishingTarget]):
         return bool(target.secret_encrypted)
 
     def get_paused(self, target: PublishingTarget) -> bool:
-        return target.credentials_rejected or (
-            target.paused_until is not None and target.paused_until > timezone.now())
+        return target.credentials_rejected or breaker_open(target, timezone.now())
