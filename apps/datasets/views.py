@@ -9,10 +9,11 @@ Every change goes through a service; a refusal comes back as a form error or an 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -69,27 +70,32 @@ from apps.workflow.model_comparison import model_version_comparison
 DATASETS_READ = roles_allowed("datasets", "dataset", "view")
 REGISTRY_READ = roles_allowed("generation", "modelversion", "view")
 ACTIVE_RUN_STATES = (TrainingState.QUEUED, TrainingState.RUNNING)
+_M = TypeVar("_M", bound=Model)
+
+
+def _one(rows: QuerySet[_M], pk: int, what: str) -> _M:
+    """The row `pk` of the workspace's `rows`, or NotFound (another workspace's reads so too)."""
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"{what} {pk} not found.")
+    return row
 
 
 def _dataset(workspace: Workspace, dataset_id: int) -> Dataset:
-    dataset = datasets(workspace_id=workspace.pk).filter(pk=dataset_id).first()
-    if dataset is None:
-        raise NotFound(f"Dataset {dataset_id} not found.")
-    return dataset
+    return _one(datasets(workspace_id=workspace.pk), dataset_id, "Dataset")
 
 
 def _version(workspace: Workspace, version_id: int) -> DatasetVersion:
-    version = dataset_versions(workspace_id=workspace.pk).filter(pk=version_id).first()
-    if version is None:
-        raise NotFound(f"Dataset version {version_id} not found.")
-    return version
+    return _one(dataset_versions(workspace_id=workspace.pk), version_id, "Dataset version")
 
 
 def _model_version(workspace: Workspace, version_id: int) -> ModelVersion:
-    version = model_versions(workspace_id=workspace.pk).filter(pk=version_id).first()
-    if version is None:
-        raise NotFound(f"Model version {version_id} not found.")
-    return version
+    return _one(model_versions(workspace_id=workspace.pk), version_id, "Model version")
+
+
+def _profile(workspace: Workspace, profile_id: int) -> ModelProfile:
+    return _one(model_profiles_promotable(workspace_id=workspace.pk), profile_id,
+                "Model profile")
 
 
 @require_http_methods(["GET", "POST"])
@@ -350,9 +356,7 @@ def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpRes
 @domain_errors
 def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_TRAIN)
-    profile = model_profiles_promotable(workspace_id=workspace.pk).filter(pk=profile_id).first()
-    if profile is None:
-        raise NotFound(f"Model profile {profile_id} not found.")
+    profile = _profile(workspace, profile_id)
     profile = model_profile_rollback(profile=profile, actor=request.user)
     return _registry_back(request, f"{profile.name} runs {profile.model or 'the built-in model'} "
                                    "again.")
@@ -364,9 +368,7 @@ def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpRe
 def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpResponse:
     """Start, change or end (no version) a profile's A/B test."""
     workspace = _workspace(request, CAN_TRAIN)
-    profile = model_profiles_promotable(workspace_id=workspace.pk).filter(pk=profile_id).first()
-    if profile is None:
-        raise NotFound(f"Model profile {profile_id} not found.")
+    profile = _profile(workspace, profile_id)
     form = CandidateForm(request.POST, workspace_id=workspace.pk)
     if form.is_valid():
         version: ModelVersion | None = form.cleaned_data["version"]
