@@ -4,7 +4,7 @@ newest revision, evaluations, and the quality gate's score cards on a brief, new
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,10 +20,9 @@ from apps.accounts.api_auth import (
 from apps.accounts.roles import CAN_VIEW
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
-from apps.evaluation.selectors import score_cards
+from apps.evaluation.selectors import drafts_scored, evaluations_of, score_cards
 from apps.evaluation.serializers import DraftSerializer, EvaluationSerializer, ScoreCardSerializer
 from apps.generation.models import Draft
-from apps.reviews.models import DraftRevision
 
 
 class DraftFilter(django_filters.FilterSet):
@@ -35,13 +34,6 @@ class DraftFilter(django_filters.FilterSet):
         fields = ["brief", "job"]
 
 
-def _drafts(workspace: Workspace) -> QuerySet[Draft]:
-    revisions = DraftRevision.objects.select_related("author").order_by("-number")
-    return (Draft.objects.filter(brief__workspace=workspace).select_related("evaluation")
-            .prefetch_related(Prefetch("revisions", queryset=revisions,
-                                       to_attr="revisions_newest_first")))
-
-
 class DraftListApi(WorkspaceListApi):
     read_scope = "briefs:read"
     serializer_class = DraftSerializer
@@ -49,7 +41,7 @@ class DraftListApi(WorkspaceListApi):
     ordering_fields = ["id", "created_at", "variant"]
 
     def rows(self, workspace: Workspace) -> QuerySet[Draft]:
-        return _drafts(workspace)
+        return drafts_scored(workspace=workspace)
 
 
 class DraftDetailApi(WorkspaceDetailApi):
@@ -57,7 +49,7 @@ class DraftDetailApi(WorkspaceDetailApi):
     serializer_class = DraftSerializer
 
     def rows(self, workspace: Workspace) -> QuerySet[Draft]:
-        return _drafts(workspace)
+        return drafts_scored(workspace=workspace)
 
 
 class EvaluationFilter(django_filters.FilterSet):
@@ -70,10 +62,6 @@ class EvaluationFilter(django_filters.FilterSet):
         fields = ["brief", "job", "min_score"]
 
 
-def _evaluations(workspace: Workspace) -> QuerySet[Evaluation]:
-    return Evaluation.objects.filter(draft__brief__workspace=workspace).select_related("draft")
-
-
 class EvaluationListApi(WorkspaceListApi):
     read_scope = "briefs:read"
     serializer_class = EvaluationSerializer
@@ -81,7 +69,7 @@ class EvaluationListApi(WorkspaceListApi):
     ordering_fields = ["id", "created_at", "score"]
 
     def rows(self, workspace: Workspace) -> QuerySet[Evaluation]:
-        return _evaluations(workspace)
+        return evaluations_of(workspace=workspace)
 
 
 class EvaluationDetailApi(WorkspaceDetailApi):
@@ -89,7 +77,7 @@ class EvaluationDetailApi(WorkspaceDetailApi):
     serializer_class = EvaluationSerializer
 
     def rows(self, workspace: Workspace) -> QuerySet[Evaluation]:
-        return _evaluations(workspace)
+        return evaluations_of(workspace=workspace)
 
 
 @extend_schema(methods=["GET"], responses=ScoreCardSerializer(many=True))

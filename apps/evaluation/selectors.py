@@ -200,6 +200,20 @@ def regenerations_done(*, brief_id: int) -> int:
     return latest.regeneration + 1
 
 
+def drafts_scored(*, workspace: Workspace) -> QuerySet[Draft]:
+    """The workspace's drafts with their evaluation and their revisions newest first
+    (`revisions_newest_first`, which the API's draft shape reads)."""
+    revisions = DraftRevision.objects.select_related("author").order_by("-number")
+    return (Draft.objects.filter(brief__workspace=workspace).select_related("evaluation")
+            .prefetch_related(Prefetch("revisions", queryset=revisions,
+                                       to_attr="revisions_newest_first")))
+
+
+def evaluations_of(*, workspace: Workspace) -> QuerySet[Evaluation]:
+    """The workspace's evaluations with their draft."""
+    return Evaluation.objects.filter(draft__brief__workspace=workspace).select_related("draft")
+
+
 def score_cards(*, workspace: Workspace, brief_id: int) -> list[GateDecision]:
     """The brief's gate decisions, newest first (the history across regenerations), each
     with its job's drafts and their evaluations: four queries however many there are.

@@ -38,7 +38,7 @@ class DraftSerializer(serializers.ModelSerializer[Draft]):
         }
 
     def get_latest_revision(self, draft: Draft) -> dict[str, Any] | None:
-        # Prefetched newest first by brief_detail.
+        # Prefetched newest first (selectors.drafts_scored, workflow brief_detail).
         revisions = draft.revisions_newest_first  # type: ignore[attr-defined]  # Prefetch(to_attr=)
         return RevisionSerializer(revisions[0]).data if revisions else None
 
