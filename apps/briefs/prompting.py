@@ -89,7 +89,8 @@ def prompt_render(template: str, fields: dict[str, Any]) -> str:
     template_validate(template)
     used = template_fields(template)
     tag = str(fields.get("language") or "")
-    code = language(tag).code if language(tag).code in LABELS else "en"
+    code = language(tag).code
+    code = code if code in LABELS else "en"
     labels = LABELS[code]
     values = {name: fields.get(name, "") for name in PROMPT_FIELDS}
     # a target format renders as its instruction, in the template or as a block
