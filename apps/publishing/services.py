@@ -34,7 +34,8 @@ def _publication_transition(publication: Publication, *, to: str, actor: Actor =
         workspace_id=publication.workspace_id,
         event_type=f"publication.{to}",
         payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
-                 "target_id": publication.target_id, **(payload or {})},
+                 "target_id": publication.target_id, "revision_id": publication.revision_id,
+                 **(payload or {})},
         actor=actor,
         actor_label=actor_label,
         **fields,
@@ -279,7 +280,8 @@ def publication_update(*, publication: Publication, revision: DraftRevision,
     event_emit(workspace_id=publication.workspace_id, type="publication.updated",
                subject=publication,
                payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
-                        "target_id": publication.target_id, "revision": revision.number})
+                        "target_id": publication.target_id, "revision": revision.number,
+                        "revision_id": revision.pk, "previous_revision_id": current.pk})
     return publication
 
 

@@ -36,8 +36,8 @@ STEPS = (
     Step("publication.updated", task="publishing.update"),
     Step("publication.published", react=services.on_publication_settled),
     Step("publication.cancelled", react=services.on_publication_settled),
-    *(Step(f"publication.{state}", react=services.on_publication_moved)
-      for state in PublicationState.values),
+    *(Step(f"publication.{move}", react=services.on_publication_moved)
+      for move in (*PublicationState.values, "updated")),
     Step("brief.failed", task="notifications.brief_failed", keyed=True),
     Step("publication.failed", task="notifications.publication_failed", keyed=True),
 )

@@ -338,9 +338,11 @@ def on_publication_settled(event: OutboxEvent, actor: Actor, actor_label: str) -
 
 
 def on_publication_moved(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
-    """Its revision counts as out while any of its publications is scheduled, being sent or
-    published: the duplicate checks of new texts compare with it."""
-    revision_id = Publication.objects.values_list("revision_id", flat=True).get(
-        pk=event.payload["publication_id"])
-    revision_went_out_set(revision_id=revision_id, went_out=Publication.objects.filter(
-        revision_id=revision_id, state__in=GOING_OUT).exists())
+    """A revision counts as out while any of its publications is scheduled, being sent or
+    published: the duplicate checks of new texts compare with it. The event names the
+    revision (and, for a publication pointed at a newer one, the revision it left)."""
+    for key in ("revision_id", "previous_revision_id"):
+        revision_id = event.payload.get(key)
+        if revision_id is not None:
+            revision_went_out_set(revision_id=revision_id, went_out=Publication.objects.filter(
+                revision_id=revision_id, state__in=GOING_OUT).exists())

@@ -52,6 +52,7 @@ def test_a_newer_revision_is_recorded_audited_announced_and_rewrites_the_same_fi
     publication = _published_file(ws)
     editor = factories.member(ws, "editor")
     revision = _newer(publication)
+    previous = publication.revision
 
     publication_update(publication=publication, revision=revision, actor=editor)
     outcome = update(publication.pk)
@@ -69,7 +70,12 @@ def test_a_newer_revision_is_recorded_audited_announced_and_rewrites_the_same_fi
         editor.pk, {"revision": revision.number - 1}, {"revision": revision.number})
     event = OutboxEvent.objects.get(type="publication.updated", subject_id=publication.pk)
     assert event.payload == {"publication_id": publication.pk, "brief_id": publication.brief_id,
-                             "target_id": publication.target_id, "revision": revision.number}
+                             "target_id": publication.target_id, "revision": revision.number,
+                             "revision_id": revision.pk, "previous_revision_id": previous.pk}
+    # The text out there is the new revision's: duplicate checks compare with it, not the old
+    revision.refresh_from_db()
+    previous.refresh_from_db()
+    assert (revision.went_out, previous.went_out) == (True, False)
 
 
 def test_the_webhook_receiver_gets_a_verified_publication_updated_event():
