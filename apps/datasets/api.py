@@ -37,11 +37,7 @@ from apps.datasets.serializers import (
 )
 from apps.datasets.services import (
     dataset_create,
-    dataset_import_approved,
-    dataset_import_feeds,
-    dataset_import_published,
-    dataset_import_target,
-    dataset_import_upload,
+    dataset_import_source,
     dataset_version_cancel,
     dataset_version_create,
     dataset_version_train,
@@ -100,20 +96,9 @@ class DatasetImportApi(ApiBase, APIView):
         fields = DatasetImportRequestSerializer(data=request.data)
         fields.is_valid(raise_exception=True)
         given: dict[str, Any] = fields.validated_data
-        source = given.get("source")
-        if "file" in given:
-            upload = given["file"]
-            item = dataset_import_upload(dataset=dataset, filename=upload.name or "upload",
-                                         data=upload.read(), actor=request.user)
-        elif source == ImportSource.PUBLISHED:
-            item = dataset_import_published(dataset=dataset, actor=request.user)
-        elif source == ImportSource.APPROVED:
-            item = dataset_import_approved(dataset=dataset, actor=request.user)
-        elif source == ImportSource.FEEDS:
-            item = dataset_import_feeds(dataset=dataset, actor=request.user)
-        else:
-            item = dataset_import_target(dataset=dataset, target_id=given["target_id"],
-                                         actor=request.user)
+        item = dataset_import_source(
+            dataset=dataset, source=given.get("source", ImportSource.UPLOAD),
+            actor=request.user, upload=given.get("file"), target_id=given.get("target_id"))
         return Response(DatasetImportSerializer(item).data, status=status.HTTP_201_CREATED)
 
 

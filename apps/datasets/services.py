@@ -20,6 +20,7 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -175,6 +176,28 @@ def dataset_import_target(*, dataset: Dataset, target_id: int, actor: Actor = No
     transaction.on_commit(lambda: current_app.send_task("datasets.import_target",
                                                         args=[item.pk]))
     return item
+
+
+def dataset_import_source(*, dataset: Dataset, source: str, actor: Actor = None,
+                          upload: File[Any] | None = None, target_id: int | None = None
+                          ) -> DatasetImport:
+    """One import from `source` as the page and the API name it: the `upload`, the
+    workspace's own published or approved revisions or feed entries, or the posts of the
+    target `target_id` (queued)."""
+    if source == ImportSource.UPLOAD:
+        if upload is None:
+            raise DomainError("Choose a file to upload.")
+        return dataset_import_upload(dataset=dataset, filename=upload.name or "upload",
+                                     data=upload.read(), actor=actor)
+    if source == ImportSource.PUBLISHED:
+        return dataset_import_published(dataset=dataset, actor=actor)
+    if source == ImportSource.APPROVED:
+        return dataset_import_approved(dataset=dataset, actor=actor)
+    if source == ImportSource.FEEDS:
+        return dataset_import_feeds(dataset=dataset, actor=actor)
+    if target_id is None:
+        raise DomainError("Choose the target to import posts from.")
+    return dataset_import_target(dataset=dataset, target_id=target_id, actor=actor)
 
 
 def dataset_import_target_run(*, import_id: int) -> str:

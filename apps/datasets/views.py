@@ -35,7 +35,6 @@ from apps.datasets.forms import (
 from apps.datasets.models import (
     Dataset,
     DatasetVersion,
-    ImportSource,
     ImportState,
     VersionState,
 )
@@ -43,11 +42,7 @@ from apps.datasets.retraining import retrain_policy_get, retrain_policy_set
 from apps.datasets.selectors import dataset_versions, datasets
 from apps.datasets.services import (
     dataset_create,
-    dataset_import_approved,
-    dataset_import_feeds,
-    dataset_import_published,
-    dataset_import_target,
-    dataset_import_upload,
+    dataset_import_source,
     dataset_version_cancel,
     dataset_version_create,
     dataset_version_train,
@@ -146,21 +141,11 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = _dataset(workspace, dataset_id)
     form = ImportForm(request.POST, request.FILES, workspace_id=workspace.pk)
     if form.is_valid():
-        source, actor = form.cleaned_data["source"], request.user
+        target = form.cleaned_data["target"]
         try:
-            if source == ImportSource.UPLOAD:
-                upload = form.cleaned_data["file"]
-                item = dataset_import_upload(dataset=dataset, filename=upload.name or "upload",
-                                             data=upload.read(), actor=actor)
-            elif source == ImportSource.PUBLISHED:
-                item = dataset_import_published(dataset=dataset, actor=actor)
-            elif source == ImportSource.APPROVED:
-                item = dataset_import_approved(dataset=dataset, actor=actor)
-            elif source == ImportSource.FEEDS:
-                item = dataset_import_feeds(dataset=dataset, actor=actor)
-            else:
-                item = dataset_import_target(dataset=dataset, actor=actor,
-                                             target_id=form.cleaned_data["target"].pk)
+            item = dataset_import_source(dataset=dataset, source=form.cleaned_data["source"],
+                                         actor=request.user, upload=form.cleaned_data["file"],
+                                         target_id=target.pk if target else None)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
