@@ -129,10 +129,9 @@ def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetim
     for review in Review.objects.filter(
             brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
         reviews.setdefault(review.brief_id, []).append(review)
-    publications = Publication.objects.all()
-    if workspace_id is not None:
-        publications = publications.filter(workspace_id=workspace_id)
-    engagement = engagement_totals(publications, by="revision__draft__job_id")
+    # Only the reported jobs' posts: a window (finished_since) must not read the rest.
+    engagement = engagement_totals(Publication.objects.filter(revision__draft__job_id__in=list(best)),
+                                   by="revision__draft__job_id")
     jobs_by_brief: dict[int, list[GenerationJob]] = {}
     for evaluation in best.values():
         jobs_by_brief.setdefault(evaluation.draft.brief_id, []).append(evaluation.draft.job)
