@@ -11,8 +11,10 @@ nor shows it again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Model, Q, QuerySet
@@ -65,6 +67,7 @@ from apps.publishing.targets import target_create, target_update
 from apps.reviews.services import approval_policy_for, approval_policy_set
 
 Row = TypeVar("Row", bound=Model)
+Saved = TypeVar("Saved")
 DELIVERIES_SHOWN = 50
 
 
@@ -78,6 +81,19 @@ def _owned(rows: QuerySet[Row], pk: int, what: str) -> Row:
     if row is None:
         raise NotFound(f"No such {what} in this workspace.")
     return row
+
+
+def _form_saved(form: django_forms.BaseForm, save: Callable[[dict[str, Any]], Saved], *,
+                refused: type[Exception] = DomainError) -> Saved | None:
+    """`save(cleaned_data)` when the form is valid, else None; a refusal by the service
+    lands on the form as its error (None too)."""
+    if not form.is_valid():
+        return None
+    try:
+        return save(form.cleaned_data)
+    except refused as exc:
+        form.add_error(None, str(exc))
+        return None
 
 
 SECRET_SESSION_KEY = "settings_secret_once"
@@ -142,19 +158,16 @@ def members(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _members_page(request, workspace)
     form = MemberAddForm(request.POST)
-    if form.is_valid():
-        try:
-            _, membership, invited = member_invite(
-                workspace=workspace, actor=request.user, site_url=request.build_absolute_uri("/"),
-                **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            done = f"{membership.user.get_username()} is {membership.get_role_display()} here."
-            if invited:
-                done += f" An invitation to set a password was sent to {membership.user.email}."
-            messages.success(request, done)
-            return redirect("dashboard:settings_members")
+    invite = _form_saved(form, lambda fields: member_invite(
+        workspace=workspace, actor=request.user, site_url=request.build_absolute_uri("/"),
+        **fields))
+    if invite is not None:
+        _, membership, invited = invite
+        done = f"{membership.user.get_username()} is {membership.get_role_display()} here."
+        if invited:
+            done += f" An invitation to set a password was sent to {membership.user.email}."
+        messages.success(request, done)
+        return redirect("dashboard:settings_members")
     return _members_page(request, workspace, form=form)
 
 
@@ -195,15 +208,12 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     redirects to, and never again."""
     workspace = _admin_workspace(request)
     form = ApiKeyForm(request.POST or None, workspace_id=workspace.pk)
-    if request.method == "POST" and form.is_valid():
-        try:
-            key, plaintext = apikey_create(workspace=workspace, actor=request.user,
-                                           **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            _secret_keep(request, label=f"Your new API key {key.name}", value=plaintext)
-            return redirect("dashboard:settings_api_keys")
+    made = _form_saved(form, lambda fields: apikey_create(
+        workspace=workspace, actor=request.user, **fields)) if request.method == "POST" else None
+    if made is not None:
+        key, plaintext = made
+        _secret_keep(request, label=f"Your new API key {key.name}", value=plaintext)
+        return redirect("dashboard:settings_api_keys")
     keys = ApiKey.objects.filter(workspace=workspace).select_related("user").order_by(
         "revoked_at", "-created_at")
     secret = _secret_pop(request) if request.method == "GET" else None
@@ -253,16 +263,12 @@ def target_new(request: HttpRequest) -> HttpResponse:
     if kind not in TargetKind.values:
         raise DomainError("Choose a kind of target.")
     form = TargetForm(request.POST or None, schema=target_schema(kind), secret_stored=False)
-    if request.method == "POST" and form.is_valid():
-        try:
-            target = target_create(workspace=workspace, kind=kind, actor=request.user,
-                                   secret=form.cleaned_data.get("secret", ""),
-                                   **form.target_fields())
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Target {target.name} created.")
-            return redirect("dashboard:settings_target", target_id=target.pk)
+    target = _form_saved(form, lambda fields: target_create(
+        workspace=workspace, kind=kind, actor=request.user, secret=fields.get("secret", ""),
+        **form.target_fields())) if request.method == "POST" else None
+    if target is not None:
+        messages.success(request, f"Target {target.name} created.")
+        return redirect("dashboard:settings_target", target_id=target.pk)
     return _target_page(request, workspace, form, kind)
 
 
@@ -277,15 +283,11 @@ def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
                       initial={"name": target.name, "enabled": target.enabled,
                                "auto_publish": target.auto_publish,
                                "min_interval_s": target.min_interval_s})
-    if request.method == "POST" and form.is_valid():
-        try:
-            target_update(target=target, actor=request.user,
-                          secret=form.cleaned_data.get("secret") or None, **form.target_fields())
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Target {target.name} saved.")
-            return redirect("dashboard:settings_target", target_id=target.pk)
+    if request.method == "POST" and _form_saved(form, lambda fields: target_update(
+            target=target, actor=request.user, secret=fields.get("secret") or None,
+            **form.target_fields())) is not None:
+        messages.success(request, f"Target {target.name} saved.")
+        return redirect("dashboard:settings_target", target_id=target.pk)
     return _target_page(request, workspace, form, target.kind, target)
 
 
@@ -355,14 +357,11 @@ def gate_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
     form = GateForm(request.POST)
-    if form.is_valid():
-        try:
-            quality_gate_set(content_type=content_type, actor=request.user, **form.cleaned_data)
-        except ValueError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Quality gate saved.")
-            return redirect("dashboard:settings_content_type", content_type_id=content_type.pk)
+    if _form_saved(form, lambda fields: quality_gate_set(
+            content_type=content_type, actor=request.user, **fields), refused=ValueError
+    ) is not None:
+        messages.success(request, "Quality gate saved.")
+        return redirect("dashboard:settings_content_type", content_type_id=content_type.pk)
     return _content_type_page(request, workspace, content_type, gate_form=form)
 
 
@@ -373,15 +372,10 @@ def policy_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
     form = ApprovalPolicyForm(request.POST, workspace_id=workspace.pk)
-    if form.is_valid():
-        try:
-            approval_policy_set(content_type_id=content_type.pk, actor=request.user,
-                                **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Approval policy saved.")
-            return redirect("dashboard:settings_content_type", content_type_id=content_type.pk)
+    if _form_saved(form, lambda fields: approval_policy_set(
+            content_type_id=content_type.pk, actor=request.user, **fields)) is not None:
+        messages.success(request, "Approval policy saved.")
+        return redirect("dashboard:settings_content_type", content_type_id=content_type.pk)
     return _content_type_page(request, workspace, content_type, policy_form=form)
 
 
@@ -504,15 +498,12 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
     """A new inbound endpoint; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = EndpointForm(request.POST, workspace_id=workspace.pk)
-    if form.is_valid():
-        fields = dict(form.cleaned_data)
-        fields["content_type_id"] = fields.pop("content_type").pk
-        try:
-            endpoint, secret = endpoint_create(workspace=workspace, actor=request.user, **fields)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _signing_secret_shown(request, name=endpoint.name, secret=secret)
+    made = _form_saved(form, lambda fields: endpoint_create(
+        workspace=workspace, actor=request.user, content_type_id=fields["content_type"].pk,
+        **{name: value for name, value in fields.items() if name != "content_type"}))
+    if made is not None:
+        endpoint, secret = made
+        return _signing_secret_shown(request, name=endpoint.name, secret=secret)
     return _webhooks_page(request, workspace, endpoint_form=form)
 
 
@@ -535,14 +526,11 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
     """A new subscription; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = SubscriptionForm(request.POST)
-    if form.is_valid():
-        try:
-            subscription, secret = subscription_create(workspace=workspace, actor=request.user,
-                                                       **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _signing_secret_shown(request, name=subscription.name, secret=secret)
+    made = _form_saved(form, lambda fields: subscription_create(
+        workspace=workspace, actor=request.user, **fields))
+    if made is not None:
+        subscription, secret = made
+        return _signing_secret_shown(request, name=subscription.name, secret=secret)
     return _webhooks_page(request, workspace, subscription_form=form)
 
 
