@@ -155,24 +155,28 @@ class JobWatch:
         return self.stopped
 
 
-def text_sender(job: GenerationJob, max_new_tokens: int) -> tuple[OnText, Callable[[], None]]:
-    """Streams the variants' texts, throttled, as the job's live `job.progress` events (the
-    page shows `tokens` of `max_new_tokens` as the variant's progress); returns (on_text,
-    flush), flush sending each variant's last text when writing ends."""
-
-    def send(variant: int, progress: TextProgress) -> None:
-        progress_send(workspace_id=job.workspace_id, type="job.progress", subject=job, payload={
-            "job_id": job.pk, "brief_id": job.brief_id, "variant": variant,
-            "text": draft_text_clean(progress.text), "tokens": progress.tokens,
-            "max_new_tokens": max_new_tokens})
-
+def text_stream(send: Callable[[int, dict[str, Any]], None], max_new_tokens: int
+                ) -> tuple[OnText, Callable[[], None]]:
+    """Streams the variants' texts, throttled, to `send(variant, payload)`, the payload
+    giving the text and its `tokens` of `max_new_tokens` (what a page shows as progress);
+    returns (on_text, flush), flush sending each variant's last text when writing ends."""
     throttle: ProgressThrottle[TextProgress] = ProgressThrottle(
-        send, settings.PROGRESS_MAX_PER_SECOND)
+        lambda variant, p: send(variant, {"text": draft_text_clean(p.text), "tokens": p.tokens,
+                                          "max_new_tokens": max_new_tokens}),
+        settings.PROGRESS_MAX_PER_SECOND)
 
     def on_text(variant: int, text: str, tokens: int) -> None:
         throttle.offer(variant, TextProgress(text=text, tokens=tokens))
 
     return on_text, throttle.flush
+
+
+def text_sender(job: GenerationJob, max_new_tokens: int) -> tuple[OnText, Callable[[], None]]:
+    """The job's texts as its live `job.progress` events (see `text_stream`)."""
+    return text_stream(lambda variant, payload: progress_send(
+        workspace_id=job.workspace_id, type="job.progress", subject=job, payload={
+            "job_id": job.pk, "brief_id": job.brief_id, "variant": variant, **payload}),
+        max_new_tokens)
 
 
 def api_key_for(profile: ModelProfile) -> str:
@@ -332,17 +336,11 @@ def profile_check_run(*, check_id: int, worker_id: str) -> str:
         progress_send(workspace_id=check.workspace_id, type=type, subject=check,
                       payload={"check_id": check.pk, **payload})
 
-    throttle: ProgressThrottle[TextProgress] = ProgressThrottle(
-        lambda _variant, p: send("profile_check.progress", {
-            "text": draft_text_clean(p.text), "tokens": p.tokens,
-            "max_new_tokens": CHECK_TOKENS}),
-        settings.PROGRESS_MAX_PER_SECOND)
+    on_text, flush = text_stream(
+        lambda _variant, payload: send("profile_check.progress", payload), CHECK_TOKENS)
     try:
-        [text] = write_texts(
-            check_request(check),
-            lambda variant, text, tokens: throttle.offer(
-                variant, TextProgress(text=text, tokens=tokens)),
-            lambda: time.monotonic() - started > timeout_s)
+        [text] = write_texts(check_request(check), on_text,
+                             lambda: time.monotonic() - started > timeout_s)
         if time.monotonic() - started > timeout_s:
             raise GenerationError(f"The test generation took over {timeout_s} s.")
     except Exception as exc:
@@ -350,7 +348,7 @@ def profile_check_run(*, check_id: int, worker_id: str) -> str:
             exc, work="Test generation", subject=f"profile check {check.pk}"))
         send("profile_check.finished", {"state": check.state, "error": check.error})
         return "failed"
-    throttle.flush()
+    flush()
     profile_check_record(check=check, text=text, latency_s=time.monotonic() - started)
     send("profile_check.finished", {"state": check.state, "text": check.text,
                                     "tokens": check.completion_tokens})
