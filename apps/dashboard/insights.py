@@ -54,8 +54,12 @@ def time_in_state(workspace_id: int, since: Any) -> dict[str, dict[str, float]]:
             for state, v in sorted(spent.items())}
 
 
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 3)
+
+
 def _share(part: int, whole: int | None) -> float | None:
-    return round(part / whole, 3) if whole else None
+    return _rounded(part / whole) if whole else None
 
 
 def gate_agreement_weekly(workspace_id: int, since: datetime) -> list[dict[str, Any]]:
@@ -70,9 +74,9 @@ def gate_agreement_weekly(workspace_id: int, since: datetime) -> list[dict[str, 
         weekly.append({
             "week": date.fromisocalendar(int(year), int(number), 1).isoformat(),
             "reviewed": counts.reviewed,
-            "agreement": _share(counts.true_positive + counts.true_negative, counts.reviewed),
-            "precision": _share(counts.true_positive, counts.true_positive + counts.false_positive),
-            "recall": _share(counts.true_positive, counts.true_positive + counts.false_negative),
+            "agreement": _rounded(counts.agreement),
+            "precision": _rounded(counts.precision),
+            "recall": _rounded(counts.recall),
         })
     return weekly
 
