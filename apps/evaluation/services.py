@@ -20,7 +20,6 @@ from apps.briefs.services import (
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
 from apps.evaluation import gating, selectors
-from apps.evaluation.gating import default_rules
 from apps.evaluation.models import (
     Evaluation,
     GateDecision,
@@ -250,7 +249,7 @@ def content_type_presets_load(*, workspace: Workspace, actor: Actor = None) -> l
                         if existing else content_type_create(workspace=workspace, slug=preset.slug,
                                                              actor=actor, **fields))
         quality_gate_set(content_type=content_type, name=preset.name,
-                         rules=[*default_rules(), *map(dict, preset.extra_rules)],
+                         rules=[*gating.default_rules(), *map(dict, preset.extra_rules)],
                          weights=dict(preset.weights), actor=actor)
         loaded.append(content_type)
     return loaded
