@@ -22,6 +22,11 @@ from apps.integrations.models import InboundEndpoint
 from apps.publishing.connectors.base import TargetSchema
 
 
+def _json_text(value: Any) -> str:
+    """A value as its field shows it: text as typed, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 class JsonField(forms.CharField):
     """JSON typed in a textarea, parsed with the API's limits; `kind` is the value's type."""
 
@@ -32,7 +37,7 @@ class JsonField(forms.CharField):
         self.kind, self.example = kind, example
 
     def prepare_value(self, value: Any) -> Any:
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return _json_text(value)
 
     def clean(self, value: Any) -> Any:
         text = super().clean(value).strip()
@@ -97,10 +102,6 @@ def _config_value(text: str) -> Any:
     return text
 
 
-def _config_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 class TargetForm(forms.Form):
     """A target of one kind: its config keys are fields, as its connector's schema lists them."""
 
@@ -121,7 +122,7 @@ class TargetForm(forms.Form):
             self.fields[f"config_{setting.name}"] = forms.CharField(
                 label=setting.name, required=setting.required, max_length=2000,
                 help_text=setting.holds,
-                initial=_config_text(config[setting.name]) if setting.name in config else "")
+                initial=_json_text(config[setting.name]) if setting.name in config else "")
         if schema.schedules:
             self.fields["config_schedule_on_target"] = forms.BooleanField(
                 label="Hold posts on the target until their time", required=False,
