@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.generation.models import GenerationQuota, TrainingKind, TrainingRun
 from apps.generation.services import BudgetExceeded, budget_monthly, model_roots, month_start
-from workers.generation.builtin.finetune import FineTunePlan, _positions
+from workers.generation.builtin.finetune import FineTunePlan, model_window
 from workers.generation.builtin.training import TrainingPlan
 from workers.generation.locations import ModelPathRefused
 
@@ -104,7 +104,7 @@ def tokens_per_step(run: TrainingRun) -> int:
         values = json.loads(config.read_text(encoding="utf-8"))
     except (ModelPathRefused, OSError, ValueError):
         values = {}  # the worker refuses it with the reason; the engine's default window here
-    return batch * _positions(SimpleNamespace(**values if isinstance(values, dict) else {}))
+    return batch * model_window(SimpleNamespace(**values if isinstance(values, dict) else {}))
 
 
 class RunBounds(TypedDict):

@@ -97,6 +97,13 @@ def _revision(path: Path, signature: str) -> str:
     return signature
 
 
+def context_length(config: Any, default: int = 2048) -> int:
+    """How many positions a causal LM's config allows: GPT-2's `n_positions`, most others'
+    `max_position_embeddings`, else `default`."""
+    return int(getattr(config, "n_positions", None)
+               or getattr(config, "max_position_embeddings", None) or default)
+
+
 def resolve_device(device: str) -> Any:
     import torch
 
@@ -146,8 +153,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
             ) from exc
         network.to(target).eval()
         config = network.config
-        context = (getattr(config, "n_positions", None)
-                   or getattr(config, "max_position_embeddings", None) or 2048)
+        context = context_length(config)
         revision = (_revision(location, signature) if isinstance(location, Path)
                     else str(getattr(config, "_commit_hash", "") or "")[:12])
         cache_argument = ("cache" if "cache" in inspect.signature(network.forward).parameters

@@ -32,7 +32,7 @@ from workers.generation.builtin.training import (
     optimise,
     token_stream,
 )
-from workers.generation.engine import InvalidRequest, resolve_device
+from workers.generation.engine import InvalidRequest, context_length, resolve_device
 
 MIN_WINDOW = 8  # tokens; shorter windows say little about a model of 128 positions
 HELDOUT_EVERY = 5
@@ -112,7 +112,7 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
         model = _with_lora(model, plan.lora_rank)
     train_ids = token_stream(tokenizer, train_texts)
     heldout_ids = token_stream(tokenizer, heldout_texts)
-    block = min(_positions(model.config), len(train_ids) - 1, len(heldout_ids) - 1)
+    block = min(model_window(model.config), len(train_ids) - 1, len(heldout_ids) - 1)
     if block < MIN_WINDOW:
         raise InvalidRequest(f"The published texts are too short to fine-tune on "
                              f"({len(train_ids)} training and {len(heldout_ids)} held-out "
@@ -167,10 +167,9 @@ def finetune_model(base_dir: Path, output_dir: Path, texts: list[str],
 WINDOW_MAX = 512
 
 
-def _positions(config: Any) -> int:
-    positions = getattr(config, "n_positions", None) or getattr(
-        config, "max_position_embeddings", None) or WINDOW_MAX
-    return min(int(positions), WINDOW_MAX)
+def model_window(config: Any) -> int:
+    """The training window for a model: its context length, at most WINDOW_MAX."""
+    return min(context_length(config, WINDOW_MAX), WINDOW_MAX)
 
 
 def _with_lora(model: Any, rank: int) -> Any:
