@@ -25,11 +25,11 @@ from apps.datasets.services import (
     dataset_version_train,
 )
 from apps.generation.models import (
+    TRAINING_ACTIVE,
     Backend,
     ModelProfile,
     ModelVersion,
     TrainingKind,
-    TrainingState,
 )
 from apps.generation.training import training_parameters_errors
 
@@ -148,8 +148,7 @@ def _step(policy: RetrainPolicy) -> str:
             base_version_id=policy.base_version_id, candidate_for=policy.profile,
             candidate_share=policy.candidate_share)
         return "training"
-    if policy.last_run is not None and policy.last_run.state in (TrainingState.QUEUED,
-                                                                 TrainingState.RUNNING):
+    if policy.last_run is not None and policy.last_run.state in TRAINING_ACTIVE:
         return "training"
     arrived, through = approved_revisions_after(workspace_id=policy.workspace_id,
                                                 revision_id=policy.approved_through)

@@ -47,7 +47,7 @@ from apps.datasets.services import (
     dataset_version_create,
     dataset_version_train,
 )
-from apps.generation.models import ModelProfile, ModelVersion, TrainingState
+from apps.generation.models import TRAINING_ACTIVE, ModelProfile, ModelVersion
 from apps.generation.registry import (
     COMPARE_MAX,
     model_profile_candidate_set,
@@ -64,7 +64,6 @@ from apps.workflow.model_comparison import model_version_comparison
 
 DATASETS_READ = roles_allowed("datasets", "dataset", "view")
 REGISTRY_READ = roles_allowed("generation", "modelversion", "view")
-ACTIVE_RUN_STATES = (TrainingState.QUEUED, TrainingState.RUNNING)
 _M = TypeVar("_M", bound=Model)
 
 
@@ -185,7 +184,7 @@ def _version_page(request: HttpRequest, workspace: Workspace, version: DatasetVe
                  stats=stats, histogram=histogram,
                  histogram_peak=max((b["documents"] for b in histogram), default=0) or 1,
                  active=version.state in (VersionState.QUEUED, VersionState.RUNNING),
-                 runs=runs, active_run_states=ACTIVE_RUN_STATES,
+                 runs=runs, active_run_states=TRAINING_ACTIVE,
                  train_form=train_form or DatasetTrainForm(workspace_id=workspace.pk))
 
 

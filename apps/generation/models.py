@@ -176,6 +176,7 @@ class TrainingState(models.TextChoices):
 
 
 T = TrainingState
+TRAINING_ACTIVE = (T.QUEUED, T.RUNNING)  # a run with work ahead: it can be cancelled or stopped
 TRAINING_MACHINE = StateMachine.of(
     "Training",
     [(T.QUEUED, T.RUNNING), (T.RUNNING, T.SUCCEEDED), (T.QUEUED, T.FAILED), (T.RUNNING, T.FAILED),

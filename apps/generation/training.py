@@ -26,6 +26,7 @@ from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
 from apps.generation.accounting import budget_reached, budget_require, run_bounds, seconds_held
 from apps.generation.models import (
+    TRAINING_ACTIVE,
     TRAINING_MACHINE,
     ModelProfile,
     ModelVersion,
@@ -373,7 +374,7 @@ def _candidate_take(run: TrainingRun, version: ModelVersion) -> None:
 @transaction.atomic
 def training_run_fail(*, run_id: int, error: str, actor_label: str = "") -> TrainingRun | None:
     run = TrainingRun.objects.get(pk=run_id)
-    if run.state not in (TrainingState.QUEUED, TrainingState.RUNNING):
+    if run.state not in TRAINING_ACTIVE:
         return None
     return _training_transition(run, to=TrainingState.FAILED, actor_label=actor_label,
                                 error=error[:5000], finished_at=timezone.now(),
