@@ -18,7 +18,6 @@ from apps.briefs.models import ContentType
 from apps.core.json_input import json_checked
 from apps.evaluation import gating
 from apps.generation.models import Backend
-from apps.integrations.models import InboundEndpoint
 from apps.publishing.connectors.base import TargetSchema
 
 
@@ -235,13 +234,6 @@ class EndpointForm(forms.Form):
         super().__init__(*args, **kwargs)
         cast("forms.ModelChoiceField[Any]", self.fields["content_type"]).queryset = (
             ContentType.objects.filter(workspace_id=workspace_id).order_by("name"))
-
-    def clean_slug(self) -> str:
-        # Slugs are one namespace (the hook's public URL), so a taken one is said as such.
-        slug: str = self.cleaned_data["slug"]
-        if InboundEndpoint.objects.filter(slug=slug).exists():
-            raise forms.ValidationError("This slug is taken: choose another.")
-        return slug
 
 
 class SubscriptionForm(forms.Form):

@@ -52,10 +52,16 @@ def endpoint_create(*, workspace: Workspace, name: str, slug: str, content_type_
                     ) -> tuple[InboundEndpoint, str]:
     """An endpoint with one generated secret, returned once in plaintext."""
     mapping_validate(field_mapping or {})
-    endpoint = InboundEndpoint.objects.create(
-        workspace=workspace, name=name, slug=slug, content_type_id=content_type_id,
-        field_mapping=field_mapping or {}, defaults=defaults or {},
-    )
+    try:
+        # Slugs are one namespace (the hook's public URL): the unique constraint decides
+        # between two concurrent creations, and the loser hears why.
+        with transaction.atomic():
+            endpoint = InboundEndpoint.objects.create(
+                workspace=workspace, name=name, slug=slug, content_type_id=content_type_id,
+                field_mapping=field_mapping or {}, defaults=defaults or {},
+            )
+    except IntegrityError as exc:
+        raise DomainError("This slug is taken: choose another.") from exc
     secret = endpoint_secret_rotate(endpoint=endpoint, actor=actor)
     return endpoint, secret
 
