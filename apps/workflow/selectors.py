@@ -10,6 +10,7 @@ from apps.briefs.models import ContentBrief
 from apps.core.errors import NotFound
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation, GateDecision
+from apps.evaluation.selectors import drafts_scored
 from apps.generation.models import Draft, GenerationJob
 from apps.publishing.models import Publication
 from apps.reviews.models import DraftRevision, Review
@@ -20,10 +21,7 @@ def brief_detail(*, workspace: Workspace, brief_id: int) -> ContentBrief:
 
     Six queries whatever the number of jobs, drafts or reviews.
     """
-    revisions = DraftRevision.objects.select_related("author").order_by("-number")
-    drafts = Draft.objects.select_related("evaluation").prefetch_related(
-        Prefetch("revisions", queryset=revisions, to_attr="revisions_newest_first")
-    )
+    drafts = drafts_scored(workspace=workspace)
     brief = (
         ContentBrief.objects.filter(workspace=workspace, pk=brief_id)
         .select_related("content_type")
