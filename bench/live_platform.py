@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tests.private_postgres import PrivatePostgres, private_postgres
+
+if TYPE_CHECKING:
+    from aigc_platform.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,6 +120,36 @@ def bench_workspace(*, tokens: int) -> BenchWorkspace:
     _, key = apikey_create(workspace=ws, user=editor, name="bench",
                            scopes=["briefs:write", "briefs:read"])
     return BenchWorkspace(ws.pk, key, "post")
+
+
+@dataclass(frozen=True)
+class Running:
+    url: str  # the web process's
+    processes: list[ManagedProcess]  # the platform's
+    warm: dict[int, float]  # the warm-up brief's id → when its POST was sent
+
+
+@contextlib.contextmanager
+def platform_warmed(platform: Platform, workspace: BenchWorkspace, *, variants: int,
+                    bound: float) -> Iterator[Running]:
+    """The platform as `manage.py serve` runs it, with one brief through to the review queue
+    first, so that both workers have loaded their models before anything is timed."""
+    from aigc_platform.processes import free_port
+    from aigc_platform.stack import platform_running
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with platform_running(web_port=port, env=platform.env, log_dir=platform.var / "logs",
+                          timeout=180) as processes:
+        warm = submit_briefs(url, workspace, range(1), variants, 1)
+        if not wait_settled(list(warm), bound):
+            raise TimeoutError(f"the warm-up brief took over {bound} s")
+        yield Running(url, processes, warm)
+
+
+def log_offsets(processes: list[ManagedProcess]) -> dict[str, tuple[Path, int]]:
+    """Each process's log and its size now, for `task_runtimes` to read what comes after."""
+    return {p.name: (p.log_path, p.log_path.stat().st_size) for p in processes}
 
 
 def api_client(url: str, workspace: BenchWorkspace) -> httpx.Client:

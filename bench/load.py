@@ -24,8 +24,7 @@ A rate above what the workers sustain shows as queues and latency that grow to t
 The model is the built-in one under AIGC_MODELS_DIR when trained, else the shipped shape
 trained for a few steps (every draft writes exactly TOKENS tokens).
 
-    .venv/bin/python bench/load.py [--rate 0.5] [--minutes 10] [--drain 300]
-        [--variants 2] [--tokens 64]
+    .venv/bin/python bench/load.py [--rate 0.5] [--minutes 10] [--drain 300] [--variants 2] [--tokens 64]
 """
 
 from __future__ import annotations
@@ -48,12 +47,13 @@ from bench.live_platform import (  # noqa: E402
     BenchWorkspace,
     api_client,
     bench_workspace,
+    log_offsets,
     percentile,
     platform_environment,
+    platform_warmed,
     post_brief,
     settled,
     stage_times,
-    submit_briefs,
     task_runtimes,
     wait_settled,
 )
@@ -180,21 +180,14 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=2, help="drafts per brief")
     parser.add_argument("--tokens", type=int, default=64, help="tokens per draft, exactly")
     args = parser.parse_args()
-    from aigc_platform.processes import free_port
-    from aigc_platform.stack import platform_running
-
     with platform_environment(name="load", own_broker=False) as platform:
         workspace = bench_workspace(tokens=args.tokens)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with platform_running(web_port=port, env=platform.env, log_dir=platform.var / "logs",
-                              timeout=180) as processes:
-            warm = submit_briefs(url, workspace, range(1), args.variants, 1)
-            wait_settled(list(warm), args.drain)
-            logs = {p.name: (p.log_path, p.log_path.stat().st_size) for p in processes}
+        with platform_warmed(platform, workspace, variants=args.variants,
+                             bound=args.drain) as running:
+            logs = log_offsets(running.processes)
             sampler = Sampler(workspace.workspace_id, time.time())
             sampler.start()
-            submission = submit_at_rate(url, workspace, args.rate, args.minutes * 60,
+            submission = submit_at_rate(running.url, workspace, args.rate, args.minutes * 60,
                                         args.variants)
             submitted_s = time.time() - sampler.started
             drained = wait_settled(list(submission.sent), args.drain)

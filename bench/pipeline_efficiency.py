@@ -48,8 +48,10 @@ from bench.live_platform import (  # noqa: E402
     BenchWorkspace,
     Platform,
     bench_workspace,
+    log_offsets,
     percentile,
     platform_environment,
+    platform_warmed,
     settled,
     stage_times,
     submit_briefs,
@@ -231,8 +233,6 @@ def run_pipeline(args: argparse.Namespace, platform: Platform,
     from django.conf import settings
 
     from aigc_platform.embedded import socket_path
-    from aigc_platform.processes import free_port
-    from aigc_platform.stack import platform_running
     from apps.evaluation import selectors
     from apps.evaluation.running import embedding_model_dir
     from apps.generation.models import GenerationJob
@@ -240,14 +240,10 @@ def run_pipeline(args: argparse.Namespace, platform: Platform,
     from workers.evaluation.scorer import vector_space
 
     cluster = platform.cluster
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     valkey_socket = socket_path(Path(settings.VAR_DIR))
-    with platform_running(web_port=port, env=platform.env, log_dir=platform.var / "logs",
-                          timeout=180) as processes:
-        warm = submit_briefs(url, workspace, range(1), args.variants, 1)
-        if not wait_settled(list(warm), args.bound):
-            raise TimeoutError(f"the warm-up brief took over {args.bound} s")
+    with platform_warmed(platform, workspace, variants=args.variants,
+                         bound=args.bound) as running:
+        processes, warm = running.processes, running.warm
         by_name = {p.name: p for p in processes}
         pids = {name: process.process.pid for name, process in by_name.items()
                 if process.process is not None}
@@ -258,11 +254,11 @@ def run_pipeline(args: argparse.Namespace, platform: Platform,
                  "Valkey (broker, channel layer)": valkey, "PostgreSQL": cluster.server.pid}
         window = Window({**{name: lambda pid=pid: cpu_seconds(pid) for name, pid in trees.items()},
                          "bench (client, polling)": own_cpu})
-        logs = {p.name: (p.log_path, p.log_path.stat().st_size) for p in processes}
+        logs = log_offsets(processes)
         commands_before, rows_before = valkey_commands(valkey_socket), database_counts(cluster)
         window.start()
         started = time.time()
-        sent = submit_briefs(url, workspace, range(1, args.briefs + 1), args.variants,
+        sent = submit_briefs(running.url, workspace, range(1, args.briefs + 1), args.variants,
                              args.clients)
         if not wait_settled(list(sent), args.bound):
             raise TimeoutError(f"briefs not in the review queue within {args.bound} s")
