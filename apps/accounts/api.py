@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, request_workspace
 from apps.accounts.models import Membership, Role
 from apps.accounts.roles import CAN_GOVERN
-from apps.accounts.services import member_add, membership_grant, membership_remove
+from apps.accounts.services import member_invite, membership_grant, membership_remove
 from apps.core.models import Workspace
 
 
@@ -58,7 +58,9 @@ class MemberListApi(WorkspaceListApi):
         workspace = request_workspace(request, CAN_GOVERN)
         fields = MemberAddSerializer(data=request.data)
         fields.is_valid(raise_exception=True)
-        _, membership = member_add(workspace=workspace, actor=request.user, **fields.validated_data)
+        _, membership, _ = member_invite(workspace=workspace, actor=request.user,
+                                         site_url=request.build_absolute_uri("/"),
+                                         **fields.validated_data)
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 

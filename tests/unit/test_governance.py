@@ -144,11 +144,21 @@ def test_the_last_admin_cannot_be_demoted_or_removed(ws, admin):
     assert Membership.objects.get(pk=membership.pk).role == Role.ADMIN
 
 
-def test_admins_manage_members_over_the_api(ws, admin, editor):
+def test_admins_manage_members_over_the_api(ws, admin, editor, mailoutbox,
+                                           django_capture_on_commit_callbacks):
     client = client_for(admin)
-    added = client.post(f"{API}/members/", {"username": "newcomer", "role": "reviewer",
-                                            "email": "new@example.com"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        added = client.post(f"{API}/members/", {"username": "newcomer", "role": "reviewer",
+                                                "email": "new@example.com"}, format="json")
     assert added.status_code == 201, added.content
+    # A new username is invited as from the dashboard: an email with a link to set a password
+    [mail] = mailoutbox
+    assert mail.to == ["new@example.com"]
+    assert f"{admin.username} invited you to {ws.name} as Reviewer" in mail.body
+    assert "http://testserver/accounts/reset/" in mail.body
+    nameless = client.post(f"{API}/members/", {"username": "ghost", "role": "editor"},
+                           format="json")
+    assert nameless.status_code == 400 and "give their email" in nameless.json()["detail"]
     member_id = added.json()["id"]
     promoted = client.patch(f"{API}/members/{member_id}/", {"role": "editor"}, format="json")
     listed = client.get(f"{API}/members/", {"role": "editor"})
