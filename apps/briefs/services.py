@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from apps.briefs.models import ContentBrief, ContentType, Origin, StyleGuide, TargetFormat
 from apps.briefs.prompting import style_guide_default, template_validate
+from apps.core.changes import changes_check
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit
@@ -170,9 +171,7 @@ def content_type_create(
 def content_type_update(*, content_type: ContentType, actor: Actor = None,
                         **changes: Any) -> ContentType:
     """Change some of CONTENT_TYPE_FIELDS; the next job versions a changed template."""
-    unknown = set(changes) - set(CONTENT_TYPE_FIELDS)
-    if unknown:
-        raise DomainError(f"Content types have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(changes, CONTENT_TYPE_FIELDS, rows="Content types")
     before = _audit_values(content_type, CONTENT_TYPE_FIELDS)
     for name, value in changes.items():
         setattr(content_type, name, value)
@@ -210,9 +209,7 @@ def style_guide_create(
 def style_guide_update(*, style_guide: StyleGuide, actor: Actor = None,
                        **changes: Any) -> StyleGuide:
     """Change some of STYLE_GUIDE_FIELDS; briefs read the guide when their job renders."""
-    unknown = set(changes) - set(STYLE_GUIDE_FIELDS)
-    if unknown:
-        raise DomainError(f"Style guides have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(changes, STYLE_GUIDE_FIELDS, rows="Style guides")
     before = _audit_values(style_guide, STYLE_GUIDE_FIELDS)
     if changes.get("workspace_default"):
         _default_release(workspace_id=style_guide.workspace_id, keep=style_guide.pk)

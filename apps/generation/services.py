@@ -22,6 +22,7 @@ from aigc_platform.queues import Queue
 from apps.briefs.models import ContentBrief
 from apps.briefs.prompting import prompt_render, template_version_current
 from apps.briefs.services import brief_fields_for_prompt
+from apps.core.changes import changes_check
 from apps.core.crypto import secret_encrypt
 from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError, IllegalTransition
@@ -510,9 +511,7 @@ def model_profile_create(*, workspace_id: int, name: str, backend: str = Backend
 def model_profile_update(*, profile: ModelProfile, api_key: str | None = None,
                          actor: Actor = None, **changes: object) -> ModelProfile:
     """Change some of MODEL_PROFILE_FIELDS (and the key); jobs read the profile when they run."""
-    unknown = set(changes) - set(MODEL_PROFILE_FIELDS)
-    if unknown:
-        raise DomainError(f"Model profiles have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(changes, MODEL_PROFILE_FIELDS, rows="Model profiles")
     before = {name: getattr(profile, name) for name in MODEL_PROFILE_FIELDS}
     before["has_api_key"] = bool(profile.api_key_encrypted)
     for name, value in changes.items():

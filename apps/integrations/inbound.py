@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.briefs.models import Origin
 from apps.briefs.serializers import BriefCreateSerializer
 from apps.core import signing
+from apps.core.changes import changes_check, changes_save
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.errors import DomainError, NotFound
 from apps.core.json_input import JsonRejected, json_checked
@@ -91,21 +92,15 @@ def endpoint_update(*, endpoint: InboundEndpoint, secret: str | None = None, act
                     **changes: Any) -> InboundEndpoint:
     """Change some of ENDPOINT_FIELDS and/or replace the secrets (`endpoint_secret_replace`);
     audited as `endpoint.updated` with what changed. A disabled endpoint answers 404."""
-    unknown = set(changes) - set(ENDPOINT_FIELDS)
-    if unknown:
-        raise DomainError(f"Inbound endpoints have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(changes, ENDPOINT_FIELDS, rows="Inbound endpoints")
     if "field_mapping" in changes:
         mapping_validate(changes["field_mapping"])
     endpoint = InboundEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    before = {name: getattr(endpoint, name) for name in changes}
-    for name, value in changes.items():
-        setattr(endpoint, name, value)
-    changed = [name for name in changes if before[name] != changes[name]]
-    if changed:
-        endpoint.save(update_fields=[*changed, "updated_at"])
+    before = changes_save(endpoint, changes)
+    if before:
         audit_record(workspace_id=endpoint.workspace_id, action="endpoint.updated",
-                     subject=endpoint, actor=actor, before={n: before[n] for n in changed},
-                     after={n: changes[n] for n in changed})
+                     subject=endpoint, actor=actor, before=before,
+                     after={n: changes[n] for n in before})
     if secret is not None:
         endpoint_secret_replace(endpoint=endpoint, secret=secret, actor=actor)
     return endpoint

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.breaker import BREAKER_FIELDS, Breaker, breaker_open
+from apps.core.changes import changes_check, changes_save
 from apps.core.crypto import secret_encrypt, secret_rotate
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
@@ -54,20 +55,14 @@ def target_update(*, target: PublishingTarget, secret: str | None = None, actor:
     target's kind. Audited (`target.updated`, public fields only) and emitted as
     `target.updated` naming what changed; a new secret goes through `target_secret_set`.
     Disabling a target keeps it out of new publications (and engagement pulls)."""
-    unknown = set(changes) - set(TARGET_FIELDS)
-    if unknown:
-        raise DomainError(f"Targets have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(changes, TARGET_FIELDS, rows="Targets")
     target_config_validate(target.kind, changes.get("config", target.config), secret or "")
     target = PublishingTarget.objects.select_for_update().get(pk=target.pk)
-    before = {name: getattr(target, name) for name in changes}
-    for name, value in changes.items():
-        setattr(target, name, value)
-    changed = [name for name in changes if before[name] != changes[name]]
-    if changed:
-        target.save(update_fields=[*changed, "updated_at"])
+    before = changes_save(target, changes)
+    if before:
         audit_record(workspace_id=target.workspace_id, action="target.updated", subject=target,
-                     actor=actor, before={name: before[name] for name in changed},
-                     after={name: changes[name] for name in changed})
+                     actor=actor, before=before, after={name: changes[name] for name in before})
+    changed = list(before)
     if secret is not None:
         target_secret_set(target=target, secret=secret, actor=actor)
         changed.append("secret")

@@ -19,6 +19,7 @@ from apps.accounts.models import Membership, Role
 from apps.accounts.roles import CAN_GOVERN, CAN_REVIEW, CAN_VIEW
 from apps.accounts.selectors import actor_require, member_require
 from apps.briefs.models import BRIEF_MACHINE, BriefState, ContentBrief
+from apps.core.changes import changes_check
 from apps.core.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from apps.core.services import Actor, audit_record, event_emit
 from apps.generation.models import Draft
@@ -446,9 +447,7 @@ def approval_policy_set(*, content_type_id: int, actor: Actor = None,
     changed, created when it has none; audited as `approval_policy.set` with what changed.
     The escalation contact must review in the content type's workspace, and escalation
     comes after the reminder."""
-    unknown = set(fields) - set(APPROVAL_POLICY_FIELDS)
-    if unknown:
-        raise DomainError(f"Approval policies have no field(s) {', '.join(sorted(unknown))}.")
+    changes_check(fields, APPROVAL_POLICY_FIELDS, rows="Approval policies")
     policy = (ApprovalPolicy.objects.select_for_update().select_related("content_type")
               .filter(content_type_id=content_type_id).first()
               or ApprovalPolicy(content_type_id=content_type_id))
