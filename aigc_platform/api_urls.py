@@ -81,13 +81,18 @@ class RedocApi(SpectacularRedocView):
     schema = None
 
 
+def _actions(prefix: str, name: str, **actions: type[APIView]) -> list[URLPattern]:
+    """One route per action under `prefix`: `<prefix>/<action>/`, named `<name>-<action>`
+    (an action's underscores are hyphens in both)."""
+    return [path(f"{prefix}/{action.replace('_', '-')}/", view.as_view(),
+                 name=f"{name}-{action.replace('_', '-')}") for action, view in actions.items()]
+
+
 def _crud(prefix: str, name: str, listing: type[APIView], detail: type[APIView],
           **actions: type[APIView]) -> list[URLPattern]:
-    routes = [path(f"{prefix}/", listing.as_view(), name=f"{name}-list"),
-              path(f"{prefix}/<int:pk>/", detail.as_view(), name=f"{name}-detail")]
-    routes += [path(f"{prefix}/<int:pk>/{action.replace('_', '-')}/", view.as_view(),
-                    name=f"{name}-{action.replace('_', '-')}") for action, view in actions.items()]
-    return routes
+    return [path(f"{prefix}/", listing.as_view(), name=f"{name}-list"),
+            path(f"{prefix}/<int:pk>/", detail.as_view(), name=f"{name}-detail"),
+            *_actions(f"{prefix}/<int:pk>", name, **actions)]
 
 
 urlpatterns = [
@@ -99,22 +104,14 @@ urlpatterns = [
     path("briefs/", workflow.BriefListCreateApi.as_view(), name="brief-list"),
     path("briefs/import/", integrations.BriefImportApi.as_view(), name="brief-import"),
     path("briefs/<int:brief_id>/", workflow.BriefDetailApi.as_view(), name="brief-detail"),
-    path("briefs/<int:brief_id>/submit/", workflow.BriefSubmitApi.as_view(), name="brief-submit"),
-    path("briefs/<int:brief_id>/cancel/", workflow.BriefCancelApi.as_view(), name="brief-cancel"),
-    path("briefs/<int:brief_id>/regenerate/", workflow.BriefRegenerateApi.as_view(),
-         name="brief-regenerate"),
-    path("briefs/<int:brief_id>/approve/", workflow.BriefApproveApi.as_view(), name="brief-approve"),
-    path("briefs/<int:brief_id>/reject/", workflow.BriefRejectApi.as_view(), name="brief-reject"),
-    path("briefs/<int:brief_id>/request-changes/", workflow.BriefRequestChangesApi.as_view(),
-         name="brief-request-changes"),
-    path("briefs/<int:brief_id>/publish/", workflow.BriefPublishApi.as_view(), name="brief-publish"),
-    path("briefs/<int:brief_id>/scorecards/", evaluation.BriefScoreCardsApi.as_view(),
-         name="brief-scorecards"),
-    path("briefs/<int:brief_id>/lineage/", workflow.BriefLineageApi.as_view(),
-         name="brief-lineage"),
+    *_actions("briefs/<int:brief_id>", "brief", submit=workflow.BriefSubmitApi,
+              cancel=workflow.BriefCancelApi, regenerate=workflow.BriefRegenerateApi,
+              approve=workflow.BriefApproveApi, reject=workflow.BriefRejectApi,
+              request_changes=workflow.BriefRequestChangesApi, publish=workflow.BriefPublishApi,
+              scorecards=evaluation.BriefScoreCardsApi, lineage=workflow.BriefLineageApi),
     path("jobs/", generation.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", generation.JobDetailApi.as_view(), name="job-detail"),
-    path("jobs/<int:job_id>/cancel/", workflow.JobCancelApi.as_view(), name="job-cancel"),
+    *_actions("jobs/<int:job_id>", "job", cancel=workflow.JobCancelApi),
     path("usage/", generation.UsageApi.as_view(), name="usage"),
     *_crud("training-runs", "training-run", generation.TrainingRunListApi,
            generation.TrainingRunDetailApi, cancel=generation.TrainingRunCancelApi),
@@ -130,15 +127,12 @@ urlpatterns = [
     *_crud("model-versions", "model-version", registry.ModelVersionListApi,
            registry.ModelVersionDetailApi, promote=registry.ModelVersionPromoteApi,
            archive=registry.ModelVersionArchiveApi),
-    path("model-profiles/<int:pk>/rollback/", registry.ModelProfileRollbackApi.as_view(),
-         name="model-profile-rollback"),
-    path("model-profiles/<int:pk>/candidate/", registry.ModelProfileCandidateApi.as_view(),
-         name="model-profile-candidate"),
     *_crud("drafts", "draft", evaluation.DraftListApi, evaluation.DraftDetailApi),
     *_crud("evaluations", "evaluation", evaluation.EvaluationListApi,
            evaluation.EvaluationDetailApi),
     *_crud("model-profiles", "model-profile", generation.ModelProfileListApi,
-           generation.ModelProfileDetailApi),
+           generation.ModelProfileDetailApi, rollback=registry.ModelProfileRollbackApi,
+           candidate=registry.ModelProfileCandidateApi),
     *_crud("content-types", "content-type", briefs.ContentTypeListApi,
            briefs.ContentTypeDetailApi),
     *_crud("style-guides", "style-guide", briefs.StyleGuideListApi, briefs.StyleGuideDetailApi),
@@ -146,9 +140,7 @@ urlpatterns = [
     *_crud("publications", "publication", publishing.PublicationListApi,
            publishing.PublicationDetailApi, retry=publishing.PublicationRetryApi,
            reschedule=publishing.PublicationRescheduleApi, cancel=publishing.PublicationCancelApi,
-           withdraw=publishing.PublicationWithdrawApi),
-    path("publications/<int:pk>/preview/", publishing.PublicationPreviewApi.as_view(),
-         name="publication-preview"),
+           withdraw=publishing.PublicationWithdrawApi, preview=publishing.PublicationPreviewApi),
     *_crud("targets", "target", publishing.TargetListCreateApi, publishing.TargetDetailApi,
            test_connection=publishing.TargetTestConnectionApi),
     path("hooks/<slug:slug>/", integrations.InboundHookApi.as_view(), name="hook-receive"),
