@@ -134,18 +134,20 @@ def subscriptions_fanout_many(events: Sequence[OutboxEvent]) -> list[int]:
     for subscription in Subscription.objects.filter(
             workspace_id__in={e.workspace_id for e in events}, enabled=True):
         subscriptions.setdefault(subscription.workspace_id, []).append(subscription)
-    created = []
-    for event in events:
-        for subscription in subscriptions.get(event.workspace_id, ()):
-            if not event_matches(subscription.event_types, event.type):
-                continue
-            delivery, new = Delivery.objects.get_or_create(
-                subscription=subscription, event_id=event.pk,
-                defaults={"event_type": event.type, "next_attempt_at": timezone.now(),
-                          "payload": event_payload(event, subscription.payload_version)},
-            )
-            if new:
-                created.append(delivery.pk)
+    wanted = [
+        Delivery(subscription=subscription, event_id=event.pk, event_type=event.type,
+                 next_attempt_at=timezone.now(),
+                 payload=event_payload(event, subscription.payload_version))
+        for event in events
+        for subscription in subscriptions.get(event.workspace_id, ())
+        if event_matches(subscription.event_types, event.type)]
+    if not wanted:
+        return []
+    # One insert for all; the rows a relay already wrote are skipped by the constraint, and
+    # the new ones are known by the message ids made here (ignore_conflicts returns no pks).
+    Delivery.objects.bulk_create(wanted, ignore_conflicts=True)
+    created = list(Delivery.objects.filter(message_id__in=[d.message_id for d in wanted])
+                   .order_by("id").values_list("id", flat=True))
     if created:
         transaction.on_commit(lambda: deliveries_send(created))
     return created
