@@ -142,6 +142,25 @@ class ReadOnlyAdmin(WorkspaceScopedAdmin[M]):
         return super().has_change_permission(request)
 
 
+class ServiceCreatedAdmin(WorkspaceScopedAdmin[M]):
+    """Rows added here are made by their app's service (it audits them, checks what the
+    form cannot, and may make a secret to show once); the form only edits them."""
+
+    def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = self.service_create(request, obj, form)
+        if created is not None:
+            obj.pk = created.pk
+            obj.refresh_from_db()
+
+    def service_create(self, request: HttpRequest, obj: M, form: Any) -> M | None:
+        """The row the service made from the form's unsaved `obj`; None when it refused
+        (and the refusal was shown)."""
+        raise NotImplementedError
+
+
 class ReadOnlyInline(admin.TabularInline[M, models.Model]):
     """Rows shown under their parent: whoever may open the parent (checked per object by its
     WorkspaceScopedAdmin) may see them."""
@@ -161,16 +180,16 @@ class ReadOnlyInline(admin.TabularInline[M, models.Model]):
 
 
 def run_service_action(
-    model_admin: admin.ModelAdmin[M],
+    model_admin: WorkspaceScopedAdmin[M],
     request: HttpRequest,
     objects: Iterable[M],
     *,
     done: str,
     act: Callable[[M], object],
     roles: Iterable[str],
-    workspace_of: Callable[[M], int],
 ) -> None:
-    """Call a service per object; report each success or refusal, never a 500.
+    """Call a service per object, for a user with one of `roles` in the object's workspace
+    (the admin's `workspace_path`); report each success or refusal, never a 500.
 
     A refusal (a DomainError: an illegal edge, a missing role) is the
     service's own message at error level; the other objects still run.
@@ -179,7 +198,7 @@ def run_service_action(
     for obj in objects:
         try:
             if not request.user.is_superuser:
-                workspace_require(request.user, roles, workspace_of(obj))
+                workspace_require(request.user, roles, model_admin.workspace_of(obj))
             act(obj)
         except DomainError as exc:
             model_admin.message_user(request, f"{obj}: {exc}", level=messages.ERROR)

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.admin_scoping import WorkspaceScopedAdmin, run_service_action
+from apps.accounts.admin_scoping import ServiceCreatedAdmin, run_service_action
 from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.models import ApiKey, Scope
@@ -37,7 +37,7 @@ class ApiKeyForm(forms.ModelForm[ApiKey]):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(WorkspaceScopedAdmin[ApiKey]):
+class ApiKeyAdmin(ServiceCreatedAdmin[ApiKey]):
     form = ApiKeyForm
     list_display = ("name", "prefix", "workspace", "user", "scopes", "last_used_at",
                     "revoked_at", "created_at")
@@ -51,22 +51,17 @@ class ApiKeyAdmin(WorkspaceScopedAdmin[ApiKey]):
         fixed = ("prefix", "last_used_at", "revoked_at", "created_at")
         return fixed if obj is None else ("workspace", "user", "scopes", *fixed)
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def service_create(self, request: HttpRequest, obj: ApiKey, form: Any) -> ApiKey:
         key, plaintext = apikey_create(workspace=obj.workspace, user=obj.user, name=obj.name,
                                        scopes=form.cleaned_data["scopes"], actor=request.user)
-        obj.pk = key.pk
-        obj.refresh_from_db()
         # The only time the key is ever shown: only its digest is stored.
         self.message_user(request, f"Copy this key now, it is not shown again: {plaintext}",
                           level=messages.WARNING)
+        return key
 
     @admin.action(description="Revoke the selected keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         run_service_action(
             self, request, queryset, done="revoked", roles=CAN_GOVERN,
-            workspace_of=lambda key: key.workspace_id,
             act=lambda key: apikey_revoke(key=key, actor=request.user),
         )

@@ -162,7 +162,6 @@ class TrainingRunAdmin(ReadOnlyAdmin[TrainingRun]):
             self, request, queryset, done="fine-tuning queued", roles=CAN_TRAIN,
             act=lambda run: training_run_create(workspace_id=run.workspace_id,
                                                 kind=TrainingKind.FINETUNE, actor=request.user),
-            workspace_of=lambda run: run.workspace_id,
         )
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts.admin_scoping import (
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceCreatedAdmin,
     WorkspaceScopedAdmin,
     run_service_action,
 )
@@ -58,7 +59,7 @@ class EndpointForm(forms.ModelForm[InboundEndpoint]):
 
 
 @admin.register(InboundEndpoint)
-class InboundEndpointAdmin(WorkspaceScopedAdmin[InboundEndpoint]):
+class InboundEndpointAdmin(ServiceCreatedAdmin[InboundEndpoint]):
     form = EndpointForm
     list_display = ("name", "slug", "workspace", "content_type", "enabled", "updated_at")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -66,18 +67,14 @@ class InboundEndpointAdmin(WorkspaceScopedAdmin[InboundEndpoint]):
     list_select_related = ("workspace", "content_type")
     actions = ("rotate_secrets",)
 
-    def save_model(self, request: HttpRequest, obj: InboundEndpoint, form: Any,
-                   change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def service_create(self, request: HttpRequest, obj: InboundEndpoint,
+                       form: Any) -> InboundEndpoint:
         endpoint, secret = endpoint_create(
             workspace=obj.workspace, name=obj.name, slug=obj.slug,
             content_type_id=obj.content_type_id, field_mapping=obj.field_mapping,
             defaults=obj.defaults, actor=request.user)
-        obj.pk = endpoint.pk
-        obj.refresh_from_db()
         _show_once(self, request, secret)
+        return endpoint
 
     @admin.action(description="Rotate the signing secret (old ones valid for a day)")
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[InboundEndpoint]) -> None:
@@ -108,7 +105,7 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(WorkspaceScopedAdmin[Subscription]):
+class SubscriptionAdmin(ServiceCreatedAdmin[Subscription]):
     form = SubscriptionForm
     list_display = ("name", "url", "workspace", "event_types", "enabled", "disabled_reason",
                     "failing_since")
@@ -119,17 +116,12 @@ class SubscriptionAdmin(WorkspaceScopedAdmin[Subscription]):
                        "disabled_reason", "created_at", "updated_at")
     actions = ("enable_subscriptions",)
 
-    def save_model(self, request: HttpRequest, obj: Subscription, form: Any,
-                   change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def service_create(self, request: HttpRequest, obj: Subscription, form: Any) -> Subscription:
         subscription, secret = subscription_create(
             workspace=obj.workspace, name=obj.name, url=obj.url, event_types=obj.event_types,
             actor=request.user)
-        obj.pk = subscription.pk
-        obj.refresh_from_db()
         _show_once(self, request, secret)
+        return subscription
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # The notice of automatic disabling: shown until someone enables the subscription again.
@@ -143,7 +135,6 @@ class SubscriptionAdmin(WorkspaceScopedAdmin[Subscription]):
     def enable_subscriptions(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
         run_service_action(
             self, request, queryset, done="enabled", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda s: s.workspace_id,
             act=lambda s: subscription_enable(subscription=s, actor=request.user),
         )
 
@@ -170,7 +161,6 @@ class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         run_service_action(
             self, request, queryset, done="queued for delivery", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda d: d.subscription.workspace_id,
             act=lambda d: delivery_redeliver(delivery=d, actor=request.user),
         )
 
@@ -202,25 +192,20 @@ class RecurringForm(forms.ModelForm[RecurringBrief]):
 
 
 @admin.register(RecurringBrief)
-class RecurringBriefAdmin(WorkspaceScopedAdmin[RecurringBrief]):
+class RecurringBriefAdmin(ServiceCreatedAdmin[RecurringBrief]):
     form = RecurringForm
     list_display = ("name", "cron", "timezone", "workspace", "enabled", "next_run_at",
                     "last_run_at")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("workspace",)
 
-    def save_model(self, request: HttpRequest, obj: RecurringBrief, form: Any,
-                   change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def service_create(self, request: HttpRequest, obj: RecurringBrief,
+                       form: Any) -> RecurringBrief | None:
         try:
-            recurring = recurring_create(
+            return recurring_create(
                 workspace=obj.workspace, name=obj.name, cron=obj.cron, tz=obj.timezone,
                 content_type_id=obj.content_type_id, brief_fields=obj.brief_fields,
                 actor=request.user)
         except DomainError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
-            return
-        obj.pk = recurring.pk
-        obj.refresh_from_db()
+            return None

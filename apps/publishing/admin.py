@@ -162,7 +162,6 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
     def retry_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset, done="scheduled again", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda publication: publication.workspace_id,
             act=lambda publication: publication_retry(publication=publication, actor=request.user),
         )
 
@@ -170,7 +169,6 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
     def cancel_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda publication: publication.workspace_id,
             act=lambda publication: publication_cancel(publication=publication, actor=request.user),
         )
 
@@ -186,15 +184,14 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
 
         run_service_action(
             self, request, queryset.select_related("target"), done="withdrawn",
-            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,
-            act=withdraw,
+            roles=CAN_SUBMIT_BRIEFS, act=withdraw,
         )
 
     @admin.action(description="Push latest revision (published ones)", permissions=("retry",))
     def push_latest_revision(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         run_service_action(
             self, request, queryset.select_related("revision__draft"), done="update sent to the target",
-            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda publication: publication.workspace_id,
+            roles=CAN_SUBMIT_BRIEFS,
             act=lambda publication: publication_update(
                 publication=publication, revision=revision_latest(publication.revision.draft),
                 actor=request.user),

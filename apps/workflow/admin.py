@@ -8,7 +8,7 @@ from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.admin_scoping import ReadOnlyAdmin, WorkspaceScopedAdmin, run_service_action
+from apps.accounts.admin_scoping import ReadOnlyAdmin, ServiceCreatedAdmin, run_service_action
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.core.errors import DomainError
@@ -42,7 +42,7 @@ class ContentBriefForm(forms.ModelForm[ContentBrief]):
 
 
 @admin.register(ContentBrief)
-class ContentBriefAdmin(WorkspaceScopedAdmin[ContentBrief]):
+class ContentBriefAdmin(ServiceCreatedAdmin[ContentBrief]):
     form = ContentBriefForm
     list_display = ("id", "title", "workspace", "content_type", "state", "priority", "due_at",
                     "origin", "created_at")
@@ -70,24 +70,18 @@ class ContentBriefAdmin(WorkspaceScopedAdmin[ContentBrief]):
                     ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
         return tuple(self.inlines) if obj is not None else ()
 
-    def save_model(self, request: HttpRequest, obj: ContentBrief, form: Any, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def service_create(self, request: HttpRequest, obj: ContentBrief, form: Any) -> ContentBrief:
         # A new brief starts life through the service (audit, event); "Submit" queues it.
-        brief = brief_create(
+        return brief_create(
             workspace=obj.workspace, created_by=request.user, origin=Origin.DASHBOARD,
             submit=False, due_at=obj.due_at, priority=obj.priority,
             **{name: getattr(obj, name) for name in CONTENT_FIELDS},
         )
-        obj.pk = brief.pk
-        obj.refresh_from_db()
 
     @admin.action(description="Submit: queue generation", permissions=("change",))
     def submit_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
         run_service_action(
             self, request, queryset, done="submitted", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda brief: brief.workspace_id,
             act=lambda brief: brief_submit(brief=brief, actor=request.user),
         )
 
@@ -95,7 +89,6 @@ class ContentBriefAdmin(WorkspaceScopedAdmin[ContentBrief]):
     def cancel_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
         run_service_action(
             self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
-            workspace_of=lambda brief: brief.workspace_id,
             act=lambda brief: brief_cancel(brief=brief, actor=request.user),
         )
 
@@ -131,5 +124,5 @@ class GenerationJobAdmin(ReadOnlyAdmin[GenerationJob]):
 
         run_service_action(
             self, request, queryset.select_related("brief"), done="cancelled",
-            roles=CAN_SUBMIT_BRIEFS, workspace_of=lambda job: job.workspace_id, act=cancel,
+            roles=CAN_SUBMIT_BRIEFS, act=cancel,
         )
