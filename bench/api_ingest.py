@@ -11,8 +11,10 @@ clients send for SECONDS:
 - ingest: `POST /api/v1/hooks/<slug>/`, each a new Standard-Webhooks-signed message that
   creates a brief (verified, deduplicated, mapped, submitted: job, outbox, relay to the
   broker) and answers 202;
-- bare: `GET /healthz` on the same server (answered by the first middleware: the cost of
-  the server and Django's request cycle alone).
+- bare: `GET /bench/bare/` on the same server, a Django view that answers "ok" through
+  the whole middleware stack and URL resolution (bench/bare_urls.py): the cost of the
+  server and Django's request cycle alone;
+- floor: `GET /healthz`, answered by the first middleware, for scale.
 
 `ratio` is ingest/s over bare/s on the uvicorn server. The load generator runs on the
 same cores (2 here), so both sides pay for it alike. No worker consumes the briefs:
@@ -106,7 +108,8 @@ def main() -> None:
     with private_postgres(max_connections=60) as cluster:
         os.environ.update({
             "DATABASE_URL": cluster.url, "AIGC_VAR_DIR": str(var),
-            "DJANGO_SETTINGS_MODULE": "tests.settings",  # production settings, keys of its own
+            # production settings, keys of its own, and the bare view
+            "DJANGO_SETTINGS_MODULE": "bench.bare_site",
             "API_THROTTLE_USER_RATE": "1000000/min", "API_THROTTLE_KEY_RATE": "1000000/min",
             "LOG_LEVEL": "WARNING",
         })
@@ -140,6 +143,9 @@ def main() -> None:
             return "POST", "/api/v1/hooks/cms/", body, {**headers,
                                                         "content-type": "application/json"}
 
+        def bare() -> tuple[str, str, bytes, dict[str, str]]:
+            return "GET", "/bench/bare/", b"", {}
+
         def health() -> tuple[str, str, bytes, dict[str, str]]:
             return "GET", "/healthz", b"", {}
 
@@ -164,7 +170,9 @@ def main() -> None:
                     results[name] = {
                         "ingest": asyncio.run(_drive(url, args.seconds, args.concurrency,
                                                      signed_brief)),
-                        "bare": asyncio.run(_drive(url, args.seconds, args.concurrency, health)),
+                        "bare": asyncio.run(_drive(url, args.seconds, args.concurrency, bare)),
+                        "floor": asyncio.run(_drive(url, args.seconds, args.concurrency,
+                                                    health)),
                     }
                     # The web tier relays in the background: after the bare side's seconds,
                     # every event of the ingest side should be relayed.
@@ -186,6 +194,7 @@ def main() -> None:
         "p50_ms": round(best["ingest"]["p50_ms"], 1), "p99_ms": round(best["ingest"]["p99_ms"], 1),
         "cpu_ms_per_brief": round(best["ingest"]["cpu_ms"], 2),
         "bare_per_s": round(best["bare"]["per_s"], 1),
+        "floor_per_s": round(best["floor"]["per_s"], 1),
         "ratio": round(best["ingest"]["per_s"] / best["bare"]["per_s"], 3),
         "daphne_briefs_per_s": round(results["daphne x1"]["ingest"]["per_s"], 1),
         "daphne_p99_ms": round(results["daphne x1"]["ingest"]["p99_ms"], 1),
