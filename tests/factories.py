@@ -17,8 +17,21 @@ from apps.datasets.services import (
     dataset_version_build,
     dataset_version_create,
 )
-from apps.generation.models import Backend, GenerationJob, ModelProfile
+from apps.generation.models import (
+    Backend,
+    GenerationJob,
+    ModelProfile,
+    ModelVersion,
+    TrainingKind,
+    TrainingRun,
+)
 from apps.publishing.connectors.base import PublishItem
+from apps.reviews.services import (
+    assignment_set,
+    comment_add,
+    draft_lock_acquire,
+    guest_link_create,
+)
 
 _seq = itertools.count(1)
 
@@ -101,6 +114,24 @@ def job_written_and_scored(job: GenerationJob, scores: tuple[float, ...]) -> Non
         DraftScore(draft_id=d.pk, relevance=round(scores[d.variant] - 0.1, 4), length_fit=0.9,
                    score=scores[d.variant], embedding_model="minilm")
         for d in job.drafts.all()])
+
+
+def review_underway(brief: ContentBrief, reviewer: Any, *, note: str, guest: str) -> None:
+    """`reviewer` comments `note` on a brief in review, is assigned it (and notified), holds
+    the lock on its first draft and gives `guest` a link to it."""
+    comment_add(brief=brief, author=reviewer, body=note)
+    assignment_set(brief=brief, reviewer_id=reviewer.pk)
+    draft_lock_acquire(draft=brief.drafts.first(), user=reviewer)
+    guest_link_create(brief=brief, created_by=reviewer, guest_name=guest)
+
+
+def model_version(ws: Workspace, **kwargs: Any) -> ModelVersion:
+    """Version 1 of a fine-tuning run, as a finished run registers it (no training here)."""
+    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
+    values: dict[str, Any] = {"number": 1, "folder": f"run-{run.pk}", "revision": "0" * 12,
+                              **kwargs}
+    return ModelVersion.objects.create(workspace=ws, training_run=run,
+                                       kind=TrainingKind.FINETUNE, base="builtin", **values)
 
 
 ITEM_KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"

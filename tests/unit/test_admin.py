@@ -21,23 +21,11 @@ from apps.evaluation.models import (
     QualityGate,
     WorkspaceEvaluationSettings,
 )
-from apps.generation.models import (
-    GenerationQuota,
-    JobState,
-    ModelVersion,
-    TrainingKind,
-    TrainingRun,
-)
+from apps.generation.models import GenerationQuota, JobState
 from apps.publishing.models import Publication, PublicationState, PublishingTarget
 from apps.publishing.services import publication_claim, publication_fail
 from apps.publishing.targets import target_create
 from apps.reviews.models import ApprovalPolicy
-from apps.reviews.services import (
-    assignment_set,
-    comment_add,
-    draft_lock_acquire,
-    guest_link_create,
-)
 from apps.workflow.services import review_approve, review_reject
 from tests import factories
 
@@ -83,10 +71,7 @@ def review_round(ws, name: str) -> None:
     reviewer = factories.member(ws, Role.REVIEWER)
     ApprovalPolicy.objects.create(content_type=brief.content_type, approvals_required=2,
                                   escalate_to=reviewer)
-    comment_add(brief=brief, author=reviewer, body="Looks fine.")
-    assignment_set(brief=brief, reviewer_id=reviewer.pk)
-    draft_lock_acquire(draft=brief.drafts.first(), user=reviewer)
-    guest_link_create(brief=brief, created_by=reviewer, guest_name="Clara")
+    factories.review_underway(brief, reviewer, note="Looks fine.", guest="Clara")
 
 
 def gate_round(ws, name: str) -> None:
@@ -101,9 +86,7 @@ def gate_round(ws, name: str) -> None:
 def every_model_in(ws, name: str) -> None:
     factories.model_profile(ws, name=f"{name} model")
     GenerationQuota.objects.get_or_create(workspace=ws)
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
-    ModelVersion.objects.create(workspace=ws, number=1, training_run=run, folder=f"run-{run.pk}",
-                                revision="0" * 12, kind=TrainingKind.FINETUNE, base="builtin")
+    factories.model_version(ws)
     dataset = Dataset.objects.create(workspace=ws, name=f"{name} archive")
     DatasetImport.objects.create(dataset=dataset, source=ImportSource.UPLOAD, label="a.txt",
                                  documents=1)

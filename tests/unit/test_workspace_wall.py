@@ -34,25 +34,13 @@ from apps.briefs.models import StyleGuide
 from apps.core.models import AuditEvent, OutboxEvent, Workspace
 from apps.datasets.models import Dataset, DatasetVersion
 from apps.evaluation.models import GateDecision, GateOutcome, QualityGate, WorkspaceEvaluationSettings
-from apps.generation.models import (
-    GenerationJob,
-    GenerationQuota,
-    ModelVersion,
-    TrainingKind,
-    TrainingRun,
-)
+from apps.generation.models import GenerationJob, GenerationQuota
 from apps.integrations.inbound import endpoint_create
 from apps.integrations.models import Delivery
 from apps.integrations.outbound import subscription_create
 from apps.integrations.sources import feed_create, recurring_create
 from apps.publishing.targets import target_create
 from apps.reviews.models import ApprovalPolicy
-from apps.reviews.services import (
-    assignment_set,
-    comment_add,
-    draft_lock_acquire,
-    guest_link_create,
-)
 from apps.workflow.services import review_approve
 from tests import factories
 
@@ -268,10 +256,7 @@ def theirs() -> Theirs:
                            config={"folder": f"site-{MARK}"})
     review_approve(brief=published, draft_id=published.drafts.first().pk, reviewer=rita,
                    target_ids=[target.pk])
-    comment_add(brief=brief, author=rita, body=f"Note {MARK}")
-    assignment_set(brief=brief, reviewer_id=rita.pk)
-    draft_lock_acquire(draft=brief.drafts.first(), user=rita)
-    guest_link_create(brief=brief, created_by=rita, guest_name=f"Guest {MARK}")
+    factories.review_underway(brief, rita, note=f"Note {MARK}", guest=f"Guest {MARK}")
     ApprovalPolicy.objects.create(content_type=content_type, approvals_required=2)
     QualityGate.objects.create(workspace=ws, name=f"Gate {MARK}", content_type=content_type)
     GateDecision.objects.create(workspace=ws, job=brief.jobs.get(), brief=brief,
@@ -279,10 +264,8 @@ def theirs() -> Theirs:
     WorkspaceEvaluationSettings.objects.get_or_create(workspace=ws)
     GenerationQuota.objects.get_or_create(workspace=ws)
     profile = factories.model_profile(ws, name=f"Model {MARK}")
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
-    model_version = ModelVersion.objects.create(workspace=ws, number=1, training_run=run,
-                                                folder=f"run-{MARK}", revision="0" * 12,
-                                                kind=TrainingKind.FINETUNE, base="builtin")
+    model_version = factories.model_version(ws, folder=f"run-{MARK}")
+    run = model_version.training_run
     style = StyleGuide.objects.create(workspace=ws, name=f"Style {MARK}")
     endpoint, _ = endpoint_create(workspace=ws, name=f"Hook {MARK}", slug=f"hook-{MARK}",
                                   content_type_id=content_type.pk)
