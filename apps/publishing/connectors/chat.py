@@ -27,14 +27,7 @@ from apps.publishing.connectors.base import (
     secret_url,
     target_secret,
 )
-from apps.publishing.connectors.http import (
-    TIMEOUT,
-    base_url,
-    checked,
-    response_json,
-    send,
-    target_client,
-)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import hashtags, plain_text, truncate
 from apps.publishing.models import PublishingTarget
 

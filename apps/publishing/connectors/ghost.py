@@ -43,14 +43,7 @@ from apps.publishing.connectors.base import (
     site_url,
     target_secret,
 )
-from apps.publishing.connectors.http import (
-    TIMEOUT,
-    base_url,
-    checked,
-    response_json,
-    send,
-    target_client,
-)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.connectors.wordpress import slug_for
 from apps.publishing.formatting import markdown_html
 from apps.publishing.models import PublishingTarget

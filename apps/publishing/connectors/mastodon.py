@@ -28,14 +28,7 @@ from apps.publishing.connectors.base import (
     target_secret,
     whole_number,
 )
-from apps.publishing.connectors.http import (
-    TIMEOUT,
-    base_url,
-    checked,
-    response_json,
-    send,
-    target_client,
-)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import hashtags, plain_text, thread_split
 from apps.publishing.models import PublishingTarget
 

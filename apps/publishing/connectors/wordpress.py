@@ -36,14 +36,7 @@ from apps.publishing.connectors.base import (
     site_url,
     target_secret,
 )
-from apps.publishing.connectors.http import (
-    TIMEOUT,
-    base_url,
-    checked,
-    response_json,
-    send,
-    target_client,
-)
+from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import markdown_html, plain_text, slug, truncate
 from apps.publishing.models import PublishingTarget
 
