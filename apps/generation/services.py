@@ -65,15 +65,9 @@ def _job_transition(job: GenerationJob, *, to: str, actor_label: str = "", actor
     # A queued job's event names its queue: the relay sends the job's message there.
     routing = {"queue": job_queue(job)} if to == JobState.QUEUED else {}
     return transition(
-        job,
-        machine=JOB_MACHINE,
-        to=to,
-        workspace_id=job.workspace_id,
-        event_type=f"job.{to}",
+        job, machine=JOB_MACHINE, to=to, workspace_id=job.workspace_id, event_type=f"job.{to}",
         payload={"job_id": job.pk, "brief_id": job.brief_id, **routing, **(payload or {})},
-        actor=actor,
-        actor_label=actor_label,
-        **fields,
+        actor=actor, actor_label=actor_label, **fields,
     )
 
 

@@ -28,17 +28,12 @@ def _publication_transition(publication: Publication, *, to: str, actor: Actor =
                             actor_label: str = "", payload: dict[str, Any] | None = None,
                             **fields: Any) -> Publication:
     return transition(
-        publication,
-        machine=PUBLICATION_MACHINE,
-        to=to,
-        workspace_id=publication.workspace_id,
+        publication, machine=PUBLICATION_MACHINE, to=to, workspace_id=publication.workspace_id,
         event_type=f"publication.{to}",
         payload={"publication_id": publication.pk, "brief_id": publication.brief_id,
                  "target_id": publication.target_id, "revision_id": publication.revision_id,
                  **(payload or {})},
-        actor=actor,
-        actor_label=actor_label,
-        **fields,
+        actor=actor, actor_label=actor_label, **fields,
     )
 
 
