@@ -49,18 +49,27 @@ def model_versions_compare(*, workspace_id: int, ids: Sequence[int]) -> list[dic
             for v in (found[i] for i in ids)]
 
 
+def _version_fits(version: ModelVersion, profile: ModelProfile, *, use: str,
+                  stranger: str) -> None:
+    """Refuse `version` on `profile` (to be `use`d: promoted, a candidate) with `stranger` when
+    they are of two workspaces (the one the caller did not name is the stranger), when the
+    version is archived, or when the profile calls a model server (it runs no local folder)."""
+    if version.workspace_id != profile.workspace_id:
+        raise DomainError(stranger)
+    if version.archived_at is not None:
+        raise DomainError(f"Version {version.number} is archived; it cannot be {use}.")
+    if profile.backend == Backend.OPENAI:
+        raise DomainError(f"{profile.name!r} calls a model server; only a profile with a local "
+                          "backend (builtin or transformers) runs a registry version.")
+
+
 @transaction.atomic
 def model_version_promote(*, version: ModelVersion, profile: ModelProfile,
                           actor: Actor = None) -> ModelPromotion:
     """Point a local-model profile of the version's workspace at the version; what it ran
     before is kept for `model_profile_rollback`."""
-    if profile.workspace_id != version.workspace_id:
-        raise DomainError(f"No model profile {profile.pk} in this workspace.")
-    if version.archived_at is not None:
-        raise DomainError(f"Version {version.number} is archived; it cannot be promoted.")
-    if profile.backend == Backend.OPENAI:
-        raise DomainError(f"{profile.name!r} calls a model server; promote a version to a "
-                          "profile with a local backend (builtin or transformers).")
+    _version_fits(version, profile, use="promoted",
+                  stranger=f"No model profile {profile.pk} in this workspace.")
     promotion = ModelPromotion.objects.create(profile=profile, version=version,
                                               previous_model=profile.model,
                                               previous_backend=profile.backend)
@@ -85,13 +94,8 @@ def model_profile_candidate_set(*, profile: ModelProfile, version: ModelVersion 
     if not 0.0 <= share <= 1.0:
         raise DomainError("The candidate's share must be from 0 to 1.")
     if version is not None:
-        if version.workspace_id != profile.workspace_id:
-            raise DomainError(f"No model version {version.pk} in this workspace.")
-        if version.archived_at is not None:
-            raise DomainError(f"Version {version.number} is archived; it cannot be a candidate.")
-        if profile.backend == Backend.OPENAI:
-            raise DomainError(f"{profile.name!r} calls a model server; test a version on a "
-                              "profile with a local backend (builtin or transformers).")
+        _version_fits(version, profile, use="a candidate",
+                      stranger=f"No model version {version.pk} in this workspace.")
         if version.folder == profile.model:
             raise DomainError(f"{profile.name!r} already runs version {version.number}.")
     before = {"candidate_version_id": profile.candidate_version_id,
