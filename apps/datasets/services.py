@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import timedelta
 from functools import partial
@@ -37,7 +38,11 @@ from apps.datasets.models import (
     ImportState,
     VersionState,
 )
-from apps.datasets.selectors import approved_revision_texts, feed_entry_texts
+from apps.datasets.selectors import (
+    approved_preferences,
+    approved_revision_texts,
+    feed_entry_texts,
+)
 from apps.generation.models import ModelProfile, TrainingRun
 from apps.generation.registry import model_versions
 from apps.generation.training import training_run_create
@@ -46,7 +51,7 @@ from apps.publishing.connectors.base import ArchiveConnector, PublishError
 from apps.publishing.models import PublishingTarget, TargetKind
 from apps.publishing.selectors import published_texts
 from workers.datasets.card import data_card
-from workers.datasets.cleaning import clean
+from workers.datasets.cleaning import clean, normalise, scrub_pii
 from workers.datasets.files import UploadRefused, upload_documents
 from workers.datasets.store import jsonl_read, jsonl_write
 from workers.datasets.types import HTML, SPLITS, TEXT, CleaningOptions, RawDocument
@@ -76,6 +81,21 @@ def split_path(version: DatasetVersion, split: str) -> Path:
     return version_dir(version) / f"{split}.jsonl"
 
 
+def import_preferences_path(item: DatasetImport) -> Path:
+    return import_path(item).with_name(f"{item.pk}.preferences.jsonl")
+
+
+def preferences_path(version: DatasetVersion) -> Path:
+    """The version's preference pairs (prompt, chosen, rejected), one JSON object a line."""
+    return version_dir(version) / "preferences.jsonl"
+
+
+def version_preferences(version: DatasetVersion) -> Iterator[dict[str, Any]]:
+    """The version's preference pairs; none for a version built before they were kept."""
+    path = preferences_path(version)
+    return jsonl_read(path) if path.is_file() else iter(())
+
+
 def version_texts(version: DatasetVersion, split: str) -> list[str]:
     """The cleaned texts of one split of a built version."""
     return [row["text"] for row in jsonl_read(split_path(version, split))]
@@ -98,15 +118,18 @@ def dataset_create(*, workspace: Workspace, name: str, description: str = "",
 
 
 def _import_record(dataset: Dataset, source: str, label: str, documents: list[RawDocument],
-                   actor: Actor) -> DatasetImport:
+                   actor: Actor, preferences: Sequence[dict[str, str]] = ()) -> DatasetImport:
     if not documents:
         raise DomainError(f"Nothing to import from {label}: no documents found.")
     item = DatasetImport.objects.create(dataset=dataset, source=source, label=label[:300],
                                         documents=len(documents))
     jsonl_write(import_path(item), (d.to_json() for d in documents))
+    if preferences:
+        jsonl_write(import_preferences_path(item), preferences)
     audit_record(workspace_id=dataset.workspace_id, action="dataset.imported", subject=dataset,
                  actor=actor, after={"import_id": item.pk, "source": source,
-                                     "documents": len(documents)})
+                                     "documents": len(documents),
+                                     "preference_pairs": len(preferences)})
     return item
 
 
@@ -135,14 +158,21 @@ def dataset_import_published(*, dataset: Dataset, actor: Actor = None) -> Datase
 @transaction.atomic
 def dataset_import_approved(*, dataset: Dataset, actor: Actor = None) -> DatasetImport:
     """Feedback: every revision a reviewer approved, with the reviewer's edits (Markdown),
-    the best received by the audience weighted twice in training; rejected drafts are left
-    out (plain continuation training has no use for negatives)."""
+    the best received by the audience weighted twice in training. The drafts reviewers
+    passed over are no documents: they come as preference pairs beside them (prompt, the
+    approved text chosen, a passed-over draft of the same brief rejected), which a build
+    keeps in its version for a method that learns from negatives (the built-in training,
+    plain continuation, reads documents only)."""
+    workspace_id = dataset.workspace_id
     documents = [RawDocument(id=f"approved:{pk}", text=text, title=title, format=TEXT,
                              source="approved", weight=weight)
-                 for pk, title, text, weight in approved_revision_texts(
-                     workspace_id=dataset.workspace_id)]
+                 for pk, title, text, weight in approved_revision_texts(workspace_id=workspace_id)]
+    preferences = [{"id": f"approved:{pk}", "prompt": prompt, "chosen": chosen,
+                    "rejected": rejected}
+                   for pk, prompt, chosen, rejected in approved_preferences(
+                       workspace_id=workspace_id)]
     return _import_record(dataset, ImportSource.APPROVED, "approved revisions", documents,
-                          actor)
+                          actor, preferences)
 
 
 @transaction.atomic
@@ -305,13 +335,34 @@ def _raw_documents(version: DatasetVersion) -> list[RawDocument]:
     return [RawDocument(**row) for item in imports for row in jsonl_read(import_path(item))]
 
 
-def _write_version(version: DatasetVersion, splits: dict[str, list[Any]], card: str) -> None:
-    """The split files and the card, written beside the final folder and renamed into it."""
+def _preference_pairs(version: DatasetVersion, options: CleaningOptions) -> list[dict[str, str]]:
+    """The preference pairs of the version's imports, normalised as documents are (and
+    scrubbed of personal data when the options say), each once; a pair whose chosen and
+    rejected texts come out the same, or empty, is dropped."""
+    kept: dict[tuple[str, str, str], str] = {}
+    for item in DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk"):
+        path = import_preferences_path(item)
+        for row in jsonl_read(path) if path.is_file() else ():
+            texts = [normalise(row[name]) for name in ("prompt", "chosen", "rejected")]
+            if options.scrub_pii:
+                texts = [scrub_pii(text)[0] for text in texts]
+            prompt, chosen, rejected = texts
+            if chosen and rejected and chosen != rejected:
+                kept.setdefault((prompt, chosen, rejected), row["id"])
+    return [{"id": pair_id, "prompt": prompt, "chosen": chosen, "rejected": rejected}
+            for (prompt, chosen, rejected), pair_id in kept.items()]
+
+
+def _write_version(version: DatasetVersion, splits: dict[str, list[Any]],
+                   preferences: list[dict[str, str]], card: str) -> None:
+    """The split files, the preference pairs and the card, written beside the final folder
+    and renamed into it."""
     final = version_dir(version)
     building = final.with_name(f".{final.name}.building")
     shutil.rmtree(building, ignore_errors=True)
     for split in SPLITS:
         jsonl_write(building / f"{split}.jsonl", (d.to_json() for d in splits[split]))
+    jsonl_write(building / preferences_path(version).name, preferences)
     (building / "README.md").write_text(card, encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)  # a build redelivered after its worker died
     building.rename(final)
@@ -333,12 +384,14 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
         if not result.splits["train"]:
             raise DomainError("No document is left after cleaning; loosen the options "
                               f"(dropped: {result.stats['dropped']}).")
+        preferences = _preference_pairs(version, options)
+        result.stats["preference_pairs"] = len(preferences)
         sources = list(DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk")
                        .values_list("label", flat=True))
         card = data_card(title=f"{version.dataset.name}, version {version.number}",
                          description=version.dataset.description, sources=sources,
                          options=version.options, stats=result.stats)
-        _write_version(version, result.splits, card)
+        _write_version(version, result.splits, preferences, card)
     except BuildStopped:
         return "stopped"
     except DomainError as exc:

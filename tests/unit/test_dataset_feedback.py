@@ -1,6 +1,6 @@
 """Feedback into training data: approved revisions (reviewers' edits included) imported into
-a dataset, rejected drafts left out, the best received weighted twice through the build and
-into the training corpus."""
+a dataset, the drafts passed over kept as preference pairs beside them, not as documents,
+the best received weighted twice through the build and into the training corpus."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from apps.datasets.services import (
     dataset_version_create,
     dataset_version_train,
     import_path,
+    import_preferences_path,
+    split_path,
+    version_preferences,
 )
 from apps.generation.models import TrainingRun
 from apps.generation.training import training_corpus
@@ -109,3 +112,47 @@ def test_the_weight_survives_the_build_and_repeats_in_training(ws: Workspace, da
         dataset_version_train(version=version, kind="finetune")
     run = TrainingRun(workspace_id=ws.pk, data_path=f"workspaces/{ws.pk}/dataset-{dataset.pk}/v1")
     assert training_corpus(run) == ([document, document], [])
+
+
+@pytest.mark.django_db
+def test_passed_over_drafts_become_preference_pairs_kept_by_the_build(ws: Workspace,
+                                                                      datasets_dir) -> None:  # noqa: ANN001
+    # given a brief whose first variant a reviewer edited and approved, one whose second
+    # variant was approved as written, and one rejected outright (two variants each)
+    reviewer = factories.member(ws, Role.REVIEWER)
+    edited, as_written, rejected = (factories.brief_in_review(ws) for _ in range(3))
+    first, second = edited.drafts.order_by("variant")
+    revision_edit(draft=first, text=EDITED, author=reviewer)
+    review_approve(brief=edited, draft_id=first.pk, reviewer=reviewer)
+    loser, winner = as_written.drafts.order_by("variant")
+    review_approve(brief=as_written, draft_id=winner.pk, reviewer=reviewer)
+    review_reject(brief=rejected, reviewer=reviewer)
+    # when the approved revisions are imported and built
+    dataset = dataset_create(workspace=ws, name="Feedback")
+    item = dataset_import_approved(dataset=dataset)
+    version = dataset_version_create(dataset=dataset, options={"min_chars": 10,
+                                                               "scrub_pii": True})
+    assert dataset_version_build(version_id=version.pk, worker_id="w") == "built"
+    version.refresh_from_db()
+    # then the edit is chosen over the model's own text and over the other variant, the
+    # approved variant over the one passed over, each with the prompt the model was given;
+    # the rejected brief gives no pair (nothing of it was chosen)
+    approved_edit = first.revisions.get(number=2)
+    expected = [(f"approved:{approved_edit.pk}", first.job.prompt, EDITED, first.text),
+                (f"approved:{approved_edit.pk}", first.job.prompt, EDITED, second.text),
+                (f"approved:{winner.revisions.get().pk}", winner.job.prompt, winner.text,
+                 loser.text)]
+    assert sorted((r["id"], r["prompt"], r["chosen"], r["rejected"])
+                  for r in jsonl_read(import_preferences_path(item))) == sorted(expected)
+    kept = list(version_preferences(version))
+    assert sorted((r["id"], r["chosen"], r["rejected"]) for r in kept) == sorted(
+        (pair_id, chosen, rejected) for pair_id, _, chosen, rejected in expected)
+    assert all(r["prompt"].strip() for r in kept)
+    # and the statistics and the data card count them, saying the built-in training does
+    # not read them while the documents stay the approved texts alone
+    assert version.stats["preference_pairs"] == 3
+    assert "3 pairs in preferences.jsonl" in version.card
+    assert version.stats["documents_in"] == 2
+    texts = [row["text"] for split in ("train", "validation", "test")
+             for row in jsonl_read(split_path(version, split))]
+    assert sorted(t.split("\n\n")[-1] for t in texts) == sorted([EDITED, winner.text])

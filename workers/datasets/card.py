@@ -62,6 +62,13 @@ PII replaced: {pii['emails']:,} emails, {pii['phone_numbers']:,} phone numbers,
 Tokens are words (jieba words in Chinese, characters in Japanese): {stats['tokens']:,} in all.
 Languages: {languages}.
 
+## Preference pairs
+
+{stats.get('preference_pairs', 0):,} pairs in preferences.jsonl: a reviewer's approved text (chosen)
+over a draft of the same brief passed over (rejected), with the prompt. The built-in
+training, plain continuation on the train split, does not read them; a preference method
+(DPO) can.
+
 ## Lengths (characters)
 
 | range | documents |
