@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.accounts.models import Role
 from apps.generation.models import ModelProfile
+from apps.workflow.services import review_approve
 from tests import factories
 from tests.unit.conftest import DATASET_FIXTURES
 
@@ -60,3 +62,17 @@ def test_the_commands_say_what_is_wrong(datasets_dir):
         with pytest.raises(CommandError) as refused:
             run(*args)
         assert str(refused.value).startswith(message), (args, str(refused.value))
+
+
+def test_a_script_imports_approved_revisions_and_exports_their_preference_pairs(datasets_dir):
+    ws = factories.workspace(slug="garden")
+    reviewer = factories.member(ws, Role.REVIEWER)
+    brief = factories.brief_in_review(ws)
+    loser, winner = brief.drafts.order_by("variant")
+    review_approve(brief=brief, draft_id=winner.pk, reviewer=reviewer)
+    assert run("dataset", "import", "garden", "Feedback", "--approved") == (
+        "approved revisions: 1 documents (done)\n")
+    run("dataset", "build", "garden", "Feedback", "--options", '{"min_chars": 10}')
+    [pair] = [json.loads(line) for line in
+              run("dataset", "show", "garden", "Feedback", "--preferences").splitlines()]
+    assert (pair["chosen"], pair["rejected"]) == (winner.text, loser.text)

@@ -1,13 +1,15 @@
 """`manage.py dataset import|build|show`: a workspace's datasets from a script.
 
-    dataset import <workspace-slug> <name> [FILE ...] [--published] [--feeds] [--target ID]
+    dataset import <workspace-slug> <name> [FILE ...] [--published] [--approved] [--feeds]
+                   [--target ID]
     dataset build <workspace-slug> <name> [--options JSON]
-    dataset show <workspace-slug> <name> [--number N]
+    dataset show <workspace-slug> <name> [--number N] [--preferences]
 
 `import` creates the dataset when missing. `build` builds the new version in this process
 (with progress on stderr) and prints its stats as JSON on the last line; the queued
 message a worker may also receive then finds it built and does nothing. `show` prints a
-version's data card (the latest by default).
+version's data card (the latest by default), or with --preferences its preference pairs as
+JSONL (prompt, chosen, rejected), for a method that trains on them.
 """
 
 from __future__ import annotations
@@ -16,30 +18,26 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from apps.core.commands import subcommands, workspace_named
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
-from apps.datasets.models import Dataset, DatasetVersion, VersionState
+from apps.datasets.models import Dataset, DatasetVersion, ImportSource, VersionState
 from apps.datasets.selectors import datasets
 from apps.datasets.services import (
     dataset_create,
-    dataset_import_feeds,
-    dataset_import_published,
-    dataset_import_target,
+    dataset_import_source,
     dataset_import_target_run,
-    dataset_import_upload,
     dataset_version_build,
     dataset_version_create,
+    version_preferences,
 )
 
-
-def workspace_named(slug: str) -> Workspace:
-    workspace = Workspace.objects.filter(slug=slug).first()
-    if workspace is None:
-        raise CommandError(f"No workspace has the slug {slug!r}.")
-    return workspace
+# The workspace's own texts, imported by a flag each.
+OWN_SOURCES = (ImportSource.PUBLISHED, ImportSource.APPROVED, ImportSource.FEEDS)
 
 
 def dataset_named(workspace: Workspace, name: str) -> Dataset:
@@ -61,21 +59,22 @@ class Command(BaseCommand):
     help = "Import documents into a workspace's dataset, build a version, show its data card."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
-        imports = actions.add_parser("import", help="Add documents (creates the dataset).")
-        build = actions.add_parser("build", help="Build a new version here and now.")
-        show = actions.add_parser("show", help="Print a version's data card.")
-        for action in (imports, build, show):
-            action.add_argument("workspace")
-            action.add_argument("name")
+        actions = subcommands(parser, {"import": "Add documents (creates the dataset).",
+                                       "build": "Build a new version here and now.",
+                                       "show": "Print a version's data card."},
+                              "workspace", "name")
+        imports = actions["import"]
         imports.add_argument("files", nargs="*", type=Path,
                              help="txt, md, html, csv, jsonl files, or zips of them")
-        imports.add_argument("--published", action="store_true",
-                             help="the workspace's published revisions")
-        imports.add_argument("--feeds", action="store_true", help="the workspace's feed entries")
+        for source in OWN_SOURCES:
+            imports.add_argument(f"--{source}", action="store_true",
+                                 help=f"the workspace's {source.label.lower()}")
         imports.add_argument("--target", type=int, help="a WordPress or Ghost target's posts")
-        build.add_argument("--options", default="{}", help="cleaning options as JSON")
-        show.add_argument("--number", type=int, help="the version number (default: latest)")
+        actions["build"].add_argument("--options", default="{}", help="cleaning options as JSON")
+        actions["show"].add_argument("--number", type=int,
+                                     help="the version number (default: latest)")
+        actions["show"].add_argument("--preferences", action="store_true",
+                                     help="print the version's preference pairs (JSONL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         workspace = workspace_named(options["workspace"])
@@ -85,8 +84,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _import(self, workspace: Workspace, options: dict[str, Any]) -> None:
-        if not (options["files"] or options["published"] or options["feeds"] or options["target"]):
-            raise CommandError("Name files to import, or --published, --feeds or --target.")
+        own = [source for source in OWN_SOURCES if options[source]]
+        if not (options["files"] or own or options["target"]):
+            raise CommandError("Name files to import, or --published, --approved, --feeds or "
+                               "--target.")
         dataset = datasets(workspace_id=workspace.pk).filter(name=options["name"]).first() or \
             dataset_create(workspace=workspace, name=options["name"])
         items = []
@@ -94,14 +95,13 @@ class Command(BaseCommand):
             for path in options["files"]:
                 if not path.is_file():
                     raise CommandError(f"No file {path}.")
-                items.append(dataset_import_upload(dataset=dataset, filename=path.name,
-                                                   data=path.read_bytes()))
-            if options["published"]:
-                items.append(dataset_import_published(dataset=dataset))
-            if options["feeds"]:
-                items.append(dataset_import_feeds(dataset=dataset))
+                with path.open("rb") as handle:
+                    items.append(dataset_import_source(dataset=dataset, source=ImportSource.UPLOAD,
+                                                       upload=File(handle, name=path.name)))
+            items += [dataset_import_source(dataset=dataset, source=source) for source in own]
             if options["target"]:
-                items.append(dataset_import_target(dataset=dataset, target_id=options["target"]))
+                items.append(dataset_import_source(dataset=dataset, source=ImportSource.TARGET,
+                                                   target_id=options["target"]))
         for item in items:
             if item.target_id is not None:  # fetched here rather than by a worker
                 dataset_import_target_run(import_id=item.pk)
@@ -130,5 +130,12 @@ class Command(BaseCommand):
 
     def _show(self, workspace: Workspace, options: dict[str, Any]) -> None:
         version = version_of(dataset_named(workspace, options["name"]), options["number"])
+        if options["preferences"]:
+            if version.state != VersionState.SUCCEEDED:
+                raise CommandError(f"Version {version.number} is {version.state}: it has no "
+                                   "preference pairs.")
+            for row in version_preferences(version):
+                self.stdout.write(json.dumps(row, ensure_ascii=False))
+            return
         self.stdout.write(version.card or f"Version {version.number} is {version.state}"
                           + (f": {version.error}" if version.error else "."))

@@ -15,8 +15,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.commands import workspace_named
 from apps.core.errors import DomainError
-from apps.datasets.management.commands.dataset import dataset_named, version_of, workspace_named
+from apps.datasets.management.commands.dataset import dataset_named, version_of
 from apps.datasets.services import dataset_version_train
 from apps.generation.models import ModelVersion, TrainingKind, TrainingRun
 from apps.generation.registry import model_versions

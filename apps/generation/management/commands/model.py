@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.commands import subcommands, workspace_named
 from apps.core.errors import DomainError
-from apps.core.models import Workspace
 from apps.generation.models import ModelProfile
 from apps.generation.registry import model_profile_rollback, model_version_promote, model_versions
 
@@ -22,20 +22,16 @@ class Command(BaseCommand):
     help = "List a workspace's model versions, promote one to a profile, roll a profile back."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
-        listing = actions.add_parser("list", help="One JSON line per version, newest first.")
-        promote = actions.add_parser("promote", help="Point a profile at a version.")
-        rollback = actions.add_parser("rollback", help="Undo a profile's last promotion.")
-        for action in (listing, promote, rollback):
-            action.add_argument("workspace")
-        promote.add_argument("number", type=int)
-        for action in (promote, rollback):
+        actions = subcommands(parser, {"list": "One JSON line per version, newest first.",
+                                       "promote": "Point a profile at a version.",
+                                       "rollback": "Undo a profile's last promotion."},
+                              "workspace")
+        actions["promote"].add_argument("number", type=int)
+        for action in (actions["promote"], actions["rollback"]):
             action.add_argument("--profile", required=True, help="the model profile's name")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
+        workspace = workspace_named(options["workspace"])
         versions = model_versions(workspace_id=workspace.pk)
         if options["action"] == "list":
             for v in versions:
