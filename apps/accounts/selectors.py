@@ -24,14 +24,22 @@ def membership_for(
     return memberships.order_by("id").first()
 
 
+def membership_require(
+    user: User | AnonymousUser, roles: Iterable[str], workspace_id: int | None = None
+) -> Membership:
+    """The user's membership (its workspace joined) if it holds one of `roles`, or
+    PermissionDenied."""
+    membership = membership_for(user, workspace_id)
+    if membership is None or membership.role not in set(roles):
+        raise PermissionDenied(NO_ROLE)
+    return membership
+
+
 def workspace_require(
     user: User | AnonymousUser, roles: Iterable[str], workspace_id: int | None = None
 ) -> Workspace:
     """The workspace where `user` holds one of `roles`, or PermissionDenied."""
-    membership = membership_for(user, workspace_id)
-    if membership is None or membership.role not in set(roles):
-        raise PermissionDenied(NO_ROLE)
-    return membership.workspace
+    return membership_require(user, roles, workspace_id).workspace
 
 
 def signed_in(actor: Actor) -> User:

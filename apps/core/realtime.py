@@ -19,6 +19,12 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 
+def admins_group(workspace_id: int) -> str:
+    """The sockets of a workspace's admins (apps.dashboard.consumers joins them): events only
+    they may read, such as its settings' changes and a model profile's test text."""
+    return f"workspace.{workspace_id}.admins"
+
+
 def groups_for(workspace_id: int, payload: dict[str, Any]) -> list[str]:
     """The groups an event goes to: its workspace, and its job and brief if it names them."""
     groups = [f"workspace.{workspace_id}"]
@@ -42,14 +48,15 @@ def live_message(*, workspace_id: int, type: str, subject_type: str, subject_id:
 
 
 def progress_send(*, workspace_id: int, type: str, subject: models.Model,
-                  payload: dict[str, Any]) -> None:
+                  payload: dict[str, Any], admins_only: bool = False) -> None:
     """Send a live-only event (tokens written, a training loss, documents cleaned) to its
-    groups now. Progress is a courtesy: a failure to send is logged, never raised, so it
-    cannot fail the work it reports on."""
+    groups now, or to the workspace's admins alone. Progress is a courtesy: a failure to send
+    is logged, never raised, so it cannot fail the work it reports on."""
     try:
-        broadcast(*live_message(workspace_id=workspace_id, type=type,
-                                subject_type=subject._meta.model_name or "", subject_id=subject.pk,
-                                payload=payload, at=timezone.now()))
+        groups, message = live_message(
+            workspace_id=workspace_id, type=type, subject_type=subject._meta.model_name or "",
+            subject_id=subject.pk, payload=payload, at=timezone.now())
+        broadcast([admins_group(workspace_id)] if admins_only else groups, message)
     except Exception:
         logger.warning("%s of %s %s not sent", type, subject._meta.model_name, subject.pk,
                        exc_info=True)

@@ -23,11 +23,13 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
 
 from apps.accounts.api_auth import workspace_id_parse
-from apps.accounts.roles import CAN_VIEW
-from apps.accounts.selectors import workspace_require
+from apps.accounts.models import Membership
+from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
+from apps.accounts.selectors import membership_require
 from apps.briefs.selectors import brief_state_counts
 from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
+from apps.core.realtime import admins_group
 from apps.generation.selectors import job_get, job_workspace_for, jobs_active
 from apps.generation.serializers import JobDetailSerializer, JobSerializer
 from apps.notifications.services import notifications_group
@@ -81,24 +83,30 @@ class WorkspaceEventsConsumer(EventsConsumer):
             return await self.refuse(CLOSE_UNAUTHENTICATED)
         requested = parse_qs(self.scope.get("query_string", b"").decode()).get("workspace", [""])[0]
         try:
-            workspace = await database_sync_to_async(socket_workspace)(
+            membership = await database_sync_to_async(socket_membership)(
                 user, self.scope["session"], requested
             )
         except ValueError:
             return await self.refuse(CLOSE_BAD_REQUEST)
         except PermissionDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
-        # The user's own notifications there, for the header's unread count.
-        own = notifications_group(user_id=user.pk, workspace_id=workspace.pk)
-        await self.channel_layer.group_add(own, self.channel_name)
-        self.groups.append(own)
+        workspace = membership.workspace
+        # The user's own notifications there, for the header's unread count; an admin's
+        # socket also hears what only admins may read (settings), as of the role it opened with.
+        extra = [notifications_group(user_id=user.pk, workspace_id=workspace.pk)]
+        if membership.role in CAN_GOVERN:
+            extra.append(admins_group(workspace.pk))
+        for group in extra:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
         await self.follow(f"workspace.{workspace.pk}", partial(workspace_snapshot, workspace))
 
 
-def socket_workspace(user: User, session: SessionBase, requested: str) -> Workspace:
-    """The workspace a socket follows; ValueError for a malformed id, PermissionDenied if not a member."""
+def socket_membership(user: User, session: SessionBase, requested: str) -> Membership:
+    """The membership whose workspace a socket follows; ValueError for a malformed id,
+    PermissionDenied if not a member."""
     workspace_id = workspace_id_parse(requested or session.get("workspace_id"))
-    return workspace_require(user, CAN_VIEW, workspace_id)
+    return membership_require(user, CAN_VIEW, workspace_id)
 
 
 def job_snapshot(workspace: Workspace, job_id: int) -> dict[str, Any]:

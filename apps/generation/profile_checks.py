@@ -9,6 +9,7 @@ queue is not one the deployment declares; its tokens count in that budget.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.utils import timezone
 from apps.accounts.roles import CAN_GOVERN
 from apps.accounts.selectors import actor_require
 from apps.core.errors import DomainError
+from apps.core.realtime import progress_send
 from apps.core.services import Actor, audit_record
 from apps.generation.models import CheckState, ModelProfile, ProfileCheck
 from apps.generation.services import draft_text_clean, generation_queues, quota_check_budget
@@ -76,6 +78,13 @@ def profile_check_record(*, check: ProfileCheck, text: GeneratedText,
                               "prompt_tokens", "completion_tokens", "device_seconds",
                               "updated_at"])
     return check
+
+
+def profile_check_send(check: ProfileCheck, type: str, payload: dict[str, Any]) -> None:
+    """A check's live event (`profile_check.progress`, `profile_check.finished`), to the
+    workspace's admins' sockets only: a profile's settings, its test text included, are theirs."""
+    progress_send(workspace_id=check.workspace_id, type=type, subject=check,
+                  payload={"check_id": check.pk, **payload}, admins_only=True)
 
 
 def profile_check_fail(*, check: ProfileCheck, error: str) -> ProfileCheck:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from apps.generation.profile_checks import (
     profile_check_claim,
     profile_check_fail,
     profile_check_record,
+    profile_check_send,
 )
 from apps.generation.services import (
     ConcurrencyLimitReached,
@@ -332,10 +334,7 @@ def profile_check_run(*, check_id: int, worker_id: str) -> str:
     timeout_s = min(CHECK_TIMEOUT_S, check.model_profile.timeout_s)
     started = time.monotonic()
 
-    def send(type: str, payload: dict[str, Any]) -> None:
-        progress_send(workspace_id=check.workspace_id, type=type, subject=check,
-                      payload={"check_id": check.pk, **payload})
-
+    send = partial(profile_check_send, check)
     on_text, flush = text_stream(
         lambda _variant, payload: send("profile_check.progress", payload), CHECK_TOKENS)
     try:

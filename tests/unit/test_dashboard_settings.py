@@ -18,6 +18,7 @@ from apps.apikeys.services import apikey_authenticate, apikey_create
 from apps.briefs.models import ContentBrief, ContentType
 from apps.core.crypto import secret_decrypt, secret_encrypt
 from apps.core.models import AuditEvent
+from apps.core.realtime import admins_group
 from apps.evaluation.models import QualityGate
 from apps.generation.models import CheckState, GenerationJob, ModelProfile, ProfileCheck
 from apps.generation.profile_checks import CHECK_TOKENS
@@ -319,17 +320,21 @@ def test_model_profile_created_updated_and_its_key_write_only(ws, admin):
 
 def _check_live(profile: ModelProfile, client: Client) -> tuple[ProfileCheck, list[dict]]:
     """The admin's test-generate button, then a generation worker's task run on the check;
-    returns the check and the live events the workspace's pages received."""
+    returns the check and the live events its admins' sockets received."""
     answer = client.post(f"/settings/model-profiles/{profile.pk}/check/")
     assert answer["Location"] == f"/settings/model-profiles/{profile.pk}/"
     check = ProfileCheck.objects.get(model_profile=profile)
     assert check.state == CheckState.QUEUED
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"workspace.{profile.workspace_id}", channel)
+    everyone, admins = (async_to_sync(layer.new_channel)() for _ in range(2))
+    async_to_sync(layer.group_add)(f"workspace.{profile.workspace_id}", everyone)
+    async_to_sync(layer.group_add)(admins_group(profile.workspace_id), admins)
     check_profile.apply(args=(check.pk,)).get()
     check.refresh_from_db()
-    return check, [m["event"] for m in receive_all(channel)]
+    # Settings are the admins': every member's group hears nothing of the test text.
+    assert [m for m in receive_all(everyone)
+            if m["event"]["type"].startswith("profile_check.")] == []
+    return check, [m["event"] for m in receive_all(admins)]
 
 
 @pytest.mark.usefixtures("models_dir")

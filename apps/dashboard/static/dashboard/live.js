@@ -1,4 +1,6 @@
-// Live updates for the queue and brief pages, from the workspace's websocket.
+// Live updates for the queue, brief, calendar and settings pages, from the workspace's
+// websocket. A page that follows only some events names their prefixes in its root's
+// data-live-events ("publication.", "settings.").
 //
 // The server sends {"type": "snapshot", ...} on connect, then events shaped
 // {"type": "brief.queued", "subject": {...}, "data": {"brief_id", "job_id", "state", ...}, "at"}.
@@ -20,6 +22,7 @@
   const briefFilter = page === "brief" ? root.dataset.briefId : null;
   // A brief page drawn after a refused POST sits at the form's URL: read the brief's own.
   const refreshUrl = root.dataset.refreshUrl || window.location.href;
+  const followed = root.dataset.liveEvents ? root.dataset.liveEvents.split(" ") : null;
   const ACTIVE_JOB_STATES = new Set(["queued", "running", "evaluating"]);
   const FIELDS = "input, textarea, select";
   const TAB_STATE = new Set(["hidden", "aria-selected", "tabindex"]);
@@ -105,6 +108,7 @@
       scheduleRefresh();
       return;
     }
+    if (followed && !followed.some(function (prefix) { return type.startsWith(prefix); })) return;
     const briefId = data.brief_id != null ? String(data.brief_id) : null;
     if (briefFilter !== null && briefId !== briefFilter) return;
     if (type === "job.progress") {

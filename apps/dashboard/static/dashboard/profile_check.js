@@ -2,58 +2,41 @@
 //
 // The worker sends {"type": "profile_check.progress", "data": {"check_id", "text", "tokens",
 // "max_new_tokens"}} as it writes, then {"type": "profile_check.finished", "data":
-// {"check_id", "state", "text", "tokens"} or {..., "error"}}. On every (re)connect the
-// server sends a snapshot: the check may have moved on meanwhile (a short one often ends
-// before the socket opens), so the panel is read again and morphed in, the database being
-// the source of truth.
+// {"check_id", "state", "text", "tokens"} or {..., "error"}}, to the workspace's admins'
+// sockets only. The page as a whole is read again by live.js on every (re)connect and when
+// a setting changes (another admin asking for a check included): the panel may then name
+// a newer check, so the panel and its check are looked up at each event.
 (function () {
   "use strict";
 
-  const panel = document.querySelector("[data-profile-check]");
   const workspaceId = document.body.dataset.workspaceId;
-  if (!panel || !workspaceId || !window.followWorkspace) return;
-  const checkId = Number(panel.dataset.profileCheck);
-  if (!checkId) return;
+  if (!document.querySelector("[data-profile-check]") || !workspaceId || !window.followWorkspace) return;
 
-  function setText(selector, text) {
+  function setText(panel, selector, text) {
     const el = panel.querySelector(selector);
     if (el && typeof text === "string") el.textContent = text;
   }
 
-  function setState(state) {
+  function setState(panel, state) {
     const el = panel.querySelector("[data-check-state]");
     if (!el || !state) return;
     el.textContent = state;
     el.className = "state state-" + state;
   }
 
-  function reload() {
-    fetch(window.location.href, { credentials: "same-origin" })
-      .then(function (answer) { return answer.ok ? answer.text() : null; })
-      .then(function (html) {
-        if (!html || !window.Idiomorph) return;
-        const fresh = new DOMParser().parseFromString(html, "text/html")
-          .querySelector("[data-profile-check]");
-        if (fresh) window.Idiomorph.morph(panel, fresh, { morphStyle: "innerHTML" });
-      })
-      .catch(function () { /* the next snapshot reads it again */ });
-  }
-
   window.followWorkspace(workspaceId, function (message) {
     const type = String(message.type || "");
     const data = message.data || {};
-    if (type === "snapshot") {
-      reload();
-      return;
-    }
-    if (!type.startsWith("profile_check.") || Number(data.check_id) !== checkId) return;
-    setText("[data-check-text]", data.text);
-    if (typeof data.tokens === "number") setText("[data-check-tokens]", String(data.tokens));
+    const panel = document.querySelector("[data-profile-check]");
+    const checkId = panel ? Number(panel.dataset.profileCheck) : 0;
+    if (!type.startsWith("profile_check.") || !checkId || Number(data.check_id) !== checkId) return;
+    setText(panel, "[data-check-text]", data.text);
+    if (typeof data.tokens === "number") setText(panel, "[data-check-tokens]", String(data.tokens));
     if (type === "profile_check.progress") {
-      setState("running");
+      setState(panel, "running");
     } else {
-      setState(data.state);
-      setText("[data-check-error]", data.error || "");
+      setState(panel, data.state);
+      setText(panel, "[data-check-error]", data.error || "");
     }
   });
 })();
