@@ -16,10 +16,15 @@ from rest_framework.test import APIClient
 T = TypeVar("T")
 
 
-def logged_in(user: Any) -> Client:
-    """A browser-like client with the user's session."""
+def logged_in(user: Any, workspace_id: int | None = None) -> Client:
+    """A browser-like client with the user's session; `workspace_id`: the session's current
+    workspace (else the user's first)."""
     client = Client()
     client.force_login(user)
+    if workspace_id is not None:
+        session = client.session
+        session["workspace_id"] = workspace_id
+        session.save()
     return client
 
 

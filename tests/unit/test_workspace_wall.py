@@ -22,7 +22,6 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib import admin
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from aigc_platform.asgi import application
@@ -43,6 +42,7 @@ from apps.publishing.targets import target_create
 from apps.reviews.models import ApprovalPolicy
 from apps.workflow.services import review_approve
 from tests import factories
+from tests.clients import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -320,16 +320,6 @@ def _traces(ws: Workspace) -> tuple[int, int]:
             OutboxEvent.objects.filter(workspace=ws).count())
 
 
-def _client(user: Any, workspace_id: int | None = None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if workspace_id is not None:
-        session = client.session
-        session["workspace_id"] = workspace_id
-        session.save()
-    return client
-
-
 def _methods(path: str) -> list[str]:
     view = resolve(path).func
     cls = getattr(view, "view_class", None) or getattr(view, "cls", None)
@@ -358,7 +348,7 @@ def test_rest_api(theirs):
     strangers = _strangers(theirs)
     before = _traces(theirs.workspace)
     for user, there in strangers:
-        client = _client(user)
+        client = logged_in(user)
         for name, template in API_PATHS.items():
             path = "/api/v1/" + theirs.path(template)
             for method in _methods(path):
@@ -388,7 +378,7 @@ def test_dashboard(theirs):
             path = theirs.path(template)
             # Without a role there the session stays in their own workspace; with one, the
             # user has switched to theirs, and only writes their role refuses are cases.
-            client = _client(user, theirs.workspace.pk if there else None)
+            client = logged_in(user, theirs.workspace.pk if there else None)
             for method in ("get", "post"):
                 if there is not None and (method == "get" or not writers or there in writers):
                     continue
@@ -414,7 +404,7 @@ def test_admin(theirs):
     for user, there in strangers:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
-        client = _client(user)
+        client = logged_in(user)
         for (app, model), row in theirs.rows.items():
             base = f"/admin/{app}/{model}/"
             governed = (app, model) in ADMIN_GOVERNED
@@ -451,7 +441,7 @@ def test_websockets():
     paths = [template.format(job=job.pk, workspace=ws.pk) for template in WEBSOCKETS.values()]
     cookies = []
     for user in strangers:
-        client = _client(user)
+        client = logged_in(user)
         cookies.append(f"{settings.SESSION_COOKIE_NAME}="
                        f"{client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
 
