@@ -16,7 +16,9 @@ from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
 from apps.core.models import OutboxEvent
 from apps.core.realtime import broadcast
-from apps.generation.models import GenerationJob
+from apps.generation.models import GenerationJob, ProfileCheck
+from apps.generation.profile_checks import profile_check_send
+from apps.publishing.targets import target_create
 from apps.workflow.services import brief_cancel
 from tests import factories
 from tests.clients import logged_in
@@ -151,3 +153,44 @@ def test_the_workspace_socket_follows_the_session_workspace():
     assert (brief_event["type"], brief_event["data"]["state"]) == ("brief.cancelled", "cancelled")
     assert (job_event["type"], job_event["subject"]) == (
         "job.cancelled", {"type": "generationjob", "id": job.pk})
+
+
+async def heard(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
+    """Every message the socket gets until it has been quiet for half a second."""
+    messages = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        messages.append(await communicator.receive_json_from(timeout=TIMEOUT))
+    return messages
+
+
+def test_settings_changes_and_profile_checks_reach_only_the_admins_sockets():
+    # given an admin and an editor of a workspace on its socket, and a profile's test check
+    ws = factories.workspace()
+    admin, editor = factories.member(ws, Role.ADMIN), factories.member(ws, Role.EDITOR)
+    check = ProfileCheck.objects.create(workspace=ws, model_profile=factories.model_profile(ws))
+    cookies = [session_cookie(user) for user in (admin, editor)]
+
+    async def scenario() -> list[list[dict[str, Any]]]:
+        sockets = [socket("/ws/workspace/", cookie) for cookie in cookies]
+        for communicator in sockets:
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "snapshot"
+        # when the worker writes the check's text, and the admin adds a target
+        await database_sync_to_async(profile_check_send)(check, "profile_check.progress",
+                                                         {"text": "Start the heap"})
+        await database_sync_to_async(target_create)(
+            workspace=ws, name="Site", kind="file", config={"folder": "site"}, actor=admin)
+        received = [await heard(communicator) for communicator in sockets]
+        for communicator in sockets:
+            await communicator.disconnect()
+        return received
+
+    to_admin, to_editor = async_to_sync(scenario)()
+    # then the admin's socket hears both, the editor's neither
+    text, changed = to_admin
+    assert (text["type"], text["data"]) == ("profile_check.progress",
+                                            {"check_id": check.pk, "text": "Start the heap"})
+    assert (changed["type"], changed["data"]) == ("settings.changed", {
+        "action": "target.created", "subject_type": "publishingtarget",
+        "subject_id": ws.targets.get().pk, "by": admin.username})
+    assert to_editor == []
