@@ -10,26 +10,22 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.accounts.models import Role
 from apps.accounts.services import member_add
+from apps.core.commands import subcommands, workspace_named
 from apps.core.errors import DomainError
-from apps.core.models import Workspace
 
 
 class Command(BaseCommand):
     help = "Manage a workspace's members."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
-        add = actions.add_parser("add", help="Give a user a role in a workspace.")
-        add.add_argument("workspace")
-        add.add_argument("username")
+        add = subcommands(parser, {"add": "Give a user a role in a workspace."},
+                          "workspace", "username")["add"]
         add.add_argument("--role", required=True, choices=Role.values)
         add.add_argument("--password", default="", help="set (or reset) the user's password")
         add.add_argument("--email", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
+        workspace = workspace_named(options["workspace"])
         try:
             user, membership = member_add(workspace=workspace, username=options["username"],
                                           role=options["role"], password=options["password"],

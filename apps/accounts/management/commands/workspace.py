@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.accounts.services import workspace_create
+from apps.core.commands import subcommands
 from apps.core.errors import DomainError
 
 
@@ -15,9 +16,7 @@ class Command(BaseCommand):
     help = "Manage workspaces (tenants)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
-        create = actions.add_parser("create", help="Create a workspace.")
-        create.add_argument("slug")
+        create = subcommands(parser, {"create": "Create a workspace."}, "slug")["create"]
         create.add_argument("--name", default="")
         create.add_argument("--time-zone", default="", help="IANA zone, e.g. Europe/Paris (UTC)")
 

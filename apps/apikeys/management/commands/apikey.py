@@ -11,26 +11,22 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.apikeys.models import Scope
 from apps.apikeys.services import apikey_create_for_username
+from apps.core.commands import subcommands, workspace_named
 from apps.core.errors import DomainError
-from apps.core.models import Workspace
 
 
 class Command(BaseCommand):
     help = "Manage API keys."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
-        create = actions.add_parser("create", help="Create a key; it is shown once.")
-        create.add_argument("workspace")
-        create.add_argument("username")
+        create = subcommands(parser, {"create": "Create a key; it is shown once."},
+                             "workspace", "username")["create"]
         create.add_argument("--scopes", required=True,
                             help=f"comma separated, of: {', '.join(Scope.values)}")
         create.add_argument("--name", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
-        if workspace is None:
-            raise CommandError(f"No workspace has the slug {options['workspace']!r}.")
+        workspace = workspace_named(options["workspace"])
         scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
         try:
             key, plaintext = apikey_create_for_username(
