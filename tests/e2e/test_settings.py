@@ -1,6 +1,7 @@
 """Workspace settings in Chromium: an admin adds a webhook target from the Settings link,
-tests its connection against a local receiver, and makes an API key that is shown once;
-the pages fit a phone's width."""
+tests its connection against a local receiver, and makes an API key that is shown once,
+while a second admin's settings pages follow live (without losing what she typed) and an
+editor finds no settings at all; the pages fit a phone's width."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ def test_an_admin_adds_a_target_tests_it_and_makes_an_api_key_shown_once(
         signed_in, screenshot):
     ws = factories.workspace(name="Garden Weekly")
     factories.member(ws, Role.ADMIN, username="ada", password=PASSWORD)
+    factories.member(ws, Role.ADMIN, username="bea", password=PASSWORD)
+    factories.member(ws, Role.EDITOR, username="eddie", password=PASSWORD)
+    # An editor has no Settings link, and the pages refuse her
+    eddie = signed_in("eddie", PASSWORD)
+    expect(eddie.get_by_role("navigation", name="Main").get_by_role("link", name="Settings")
+           ).to_have_count(0)
+    assert eddie.goto("/settings/targets/").status == 403
+    # A second admin watches the targets: her page is live, and never reloaded
+    bea = signed_in("bea", PASSWORD)
+    bea.goto("/settings/targets/")
+    expect(bea.locator("[data-live-status]")).to_have_text("live")
+    bea.evaluate("window.__sameDocument = true")
     secret = signing.secret_generate()
     with HttpPeer(default=200) as receiver:
         page = signed_in("ada", PASSWORD)
@@ -50,7 +63,15 @@ def test_an_admin_adds_a_target_tests_it_and_makes_an_api_key_shown_once(
         assert (ping.method, ping.path, ping.json()["type"]) == ("POST", "/hooks", "ping")
         assert "webhook-signature" in ping.headers
     assert PublishingTarget.objects.get(workspace=ws).last_check_ok is True
+    # The target ada made came to bea's page by itself
+    expect(bea.get_by_role("link", name="Team hook")).to_be_visible()
+    assert bea.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
+    # While bea types a key's name without sending it, ada makes a key
+    bea.goto("/settings/api-keys/")
+    expect(bea.locator("[data-live-status]")).to_have_text("live")
+    bea.evaluate("window.__sameDocument = true")
+    bea.get_by_label("Name").fill("Half a name")
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name").fill("Newsroom CMS")
     page.get_by_label("Acts as").select_option(label="ada")
@@ -64,6 +85,11 @@ def test_an_admin_adds_a_target_tests_it_and_makes_an_api_key_shown_once(
     assert key not in page.content()
     assert ApiKey.objects.filter(workspace=ws).count() == 1
     expect(page.get_by_role("cell", name=re.compile("Newsroom CMS"))).to_be_visible()
+    # bea's list shows the key (never its secret), and her typing is as she left it
+    expect(bea.get_by_role("cell", name=re.compile("Newsroom CMS"))).to_be_visible()
+    assert key not in bea.content()
+    assert bea.get_by_label("Name").input_value() == "Half a name"
+    assert bea.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/settings/", "/settings/targets/", "/settings/api-keys/",
