@@ -1,5 +1,5 @@
-"""A CMS that holds a post until its time (`schedule_on_target`), and Ghost's engagement
-pulled into the publication: through the publish task against the local Ghost peer."""
+"""A CMS that holds a post until its time (`schedule_on_target`): through the publish task
+against the local Ghost peer."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from django.utils import timezone
 from apps.briefs.models import BriefState
 from apps.core.errors import DomainError
 from apps.core.models import OutboxEvent
-from apps.publishing.feedback import engagement_pull
-from apps.publishing.models import PublicationState, TargetKind
+from apps.publishing.models import Publication, PublicationState, TargetKind
 from apps.publishing.services import publication_retry
 from apps.publishing.targets import target_config_validate, target_create
 from apps.publishing.tasks import publish
@@ -32,13 +31,19 @@ def _in(delta: timedelta) -> datetime:
     return timezone.now().replace(microsecond=0) + delta
 
 
+def _held_until(ghost: GhostPeer, when: datetime, **brief: object) -> Publication:
+    """A publication approved for `when` to a Ghost target that holds a post until its time."""
+    ws = factories.workspace()
+    [publication] = approved_publications(ws, _ghost(ws, ghost, schedule_on_target=True),
+                                          publish_at=when, **brief)
+    return publication
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_future_publication_is_handed_to_ghost_at_once_as_scheduled():
-    ws = factories.workspace()
     when = _in(timedelta(days=2))
     with GhostPeer() as ghost:
-        [publication] = approved_publications(ws, _ghost(ws, ghost, schedule_on_target=True),
-                                              publish_at=when)
+        publication = _held_until(ghost, when)
 
         state = publish(publication.pk)  # the task sent on approval, two days early
         again = publish(publication.pk)
@@ -70,11 +75,9 @@ def test_without_the_flag_or_too_near_its_time_a_publication_waits_for_its_time(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_handover_keeps_the_time_and_the_post_goes_out_then_not_before():
-    ws = factories.workspace()
     when = _in(timedelta(hours=6))
     with GhostPeer() as ghost:
-        [publication] = approved_publications(ws, _ghost(ws, ghost, schedule_on_target=True),
-                                              publish_at=when)
+        publication = _held_until(ghost, when)
         ghost.fail("POST", POSTS, status=503)
 
         first = publish(publication.pk)
@@ -89,11 +92,9 @@ def test_a_failed_handover_keeps_the_time_and_the_post_goes_out_then_not_before(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_manual_retry_of_a_failed_handover_keeps_its_time():
-    ws = factories.workspace()
     when = _in(timedelta(hours=6))
     with GhostPeer() as ghost:
-        [publication] = approved_publications(
-            ws, _ghost(ws, ghost, schedule_on_target=True), publish_at=when, title=" ")
+        publication = _held_until(ghost, when, title=" ")
         failed = publish(publication.pk)  # Ghost refuses a blank title: permanent
         publication.refresh_from_db()
         publication_retry(publication=publication)
@@ -102,22 +103,6 @@ def test_a_manual_retry_of_a_failed_handover_keeps_its_time():
     publication.refresh_from_db()
     assert (failed, retried) == (PublicationState.FAILED, None)
     assert (publication.state, publication.scheduled_at) == (PublicationState.SCHEDULED, when)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_ghost_counts_are_pulled_into_the_publication():
-    ws = factories.workspace()
-    with GhostPeer() as ghost:
-        [publication] = approved_publications(ws, _ghost(ws, ghost))
-        publish(publication.pk)
-        publication.refresh_from_db()
-        ghost.react(publication.external_id, clicks=7, signups=2, paid_conversions=1)
-
-        pulled = engagement_pull()
-
-    publication.refresh_from_db()
-    assert pulled == 1
-    assert publication.engagement == {"clicks": 7, "signups": 2, "paid_conversions": 1}
 
 
 @pytest.mark.parametrize(("kind", "config", "message"), [

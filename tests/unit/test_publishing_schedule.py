@@ -1,5 +1,5 @@
 """Scheduling, cancelling, rate limits, the circuit breaker and engagement, through the
-publish task against a local Mastodon peer."""
+publish task against a local Mastodon peer (engagement against a Ghost peer as well)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from apps.publishing.targets import BREAKER_PAUSE, BREAKER_THRESHOLD, target_cre
 from apps.publishing.tasks import dispatch_due, publish
 from tests import factories
 from tests.peers.content import approved_publications, backoff_elapses
+from tests.peers.ghost import GhostPeer
 from tests.peers.mastodon import MastodonPeer
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -136,17 +137,28 @@ def test_the_brief_is_published_when_its_other_publications_are_cancelled():
     assert sent.brief.state == BriefState.PUBLISHED
 
 
+@pytest.mark.parametrize(("peer_class", "kind", "secret", "reactions", "engagement"), [
+    pytest.param(MastodonPeer, TargetKind.MASTODON, lambda peer: "peer-token",
+                 {"favourites": 4, "reblogs": 1, "replies": 2},
+                 {"likes": 4, "shares": 1, "replies": 2}, id="mastodon"),
+    pytest.param(GhostPeer, TargetKind.GHOST, lambda peer: peer.admin_key,
+                 {"clicks": 7, "signups": 2, "paid_conversions": 1},
+                 {"clicks": 7, "signups": 2, "paid_conversions": 1}, id="ghost"),
+])
 @pytest.mark.django_db(transaction=True)
-def test_engagement_is_pulled_from_mastodon_into_the_publication():
+def test_engagement_is_pulled_into_the_publication(peer_class, kind, secret, reactions,
+                                                   engagement):
     ws = factories.workspace()
-    with MastodonPeer() as peer:
-        [publication] = approved_publications(ws, _mastodon(ws, peer))
+    with peer_class() as peer:
+        target = target_create(workspace=ws, name="Site", kind=kind, config={"url": peer.url},
+                               secret=secret(peer))
+        [publication] = approved_publications(ws, target)
         publish(publication.pk)
         publication.refresh_from_db()
-        peer.react(publication.external_id, favourites=4, reblogs=1, replies=2)
+        peer.react(publication.external_id, **reactions)
         pulled = engagement_pull()
 
     publication.refresh_from_db()
     assert pulled == 1
-    assert publication.engagement == {"likes": 4, "shares": 1, "replies": 2}
+    assert publication.engagement == engagement
     assert Publication.objects.get(pk=publication.pk).engagement_at is not None
