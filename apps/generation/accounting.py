@@ -1,91 +1,29 @@
 """Training in the workspace's accounting: what runs use counts in the monthly budget of its
 generation quota (`GenerationQuota`: tokens and device seconds per calendar month, UTC)
-beside what its generation jobs use.
+beside what its generation jobs use (`services.budget_left` adds them up).
 
 A run records the tokens it trained on and the seconds a worker held it (`TrainingRun`
-`tokens_trained`, `device_seconds`). A run is refused once the month's budget is spent; a
-run that starts gets what is left of it as its own bound (`budget_tokens`,
-`budget_seconds`), checked at every loss it reports, and is stopped there when it reaches
-it. Concurrent runs each get the whole remainder: the bound may be overshot by what they
-use together, never by one run alone.
+`tokens_trained`, `device_seconds`). A run, like a job, is refused once the month's budget
+is spent (`services.quota_check_budget`); a run that starts gets what is left of it as its
+own bound (`budget_tokens`, `budget_seconds`), checked at every loss it reports, and is
+stopped there when it reaches it. Concurrent runs each get the whole remainder: the bound
+may be overshot by what they use together, never by one run alone.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import TypedDict
 
-from django.db.models import Count, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.generation.models import GenerationQuota, TrainingKind, TrainingRun
-from apps.generation.services import BudgetExceeded, budget_monthly, model_roots, month_start
+from apps.generation.models import TrainingKind, TrainingRun
+from apps.generation.services import budget_left, model_roots
 from workers.generation.builtin.finetune import FineTunePlan, model_window
 from workers.generation.builtin.training import TrainingPlan
 from workers.generation.locations import ModelPathRefused
-
-
-@dataclass(frozen=True)
-class TrainingUsage:
-    runs: int
-    tokens: int
-    device_seconds: float
-
-
-def training_usage_since(*, workspace_id: int, since: datetime) -> TrainingUsage:
-    """What the workspace's runs started since `since` used (one query)."""
-    totals = TrainingRun.objects.filter(workspace_id=workspace_id, started_at__gte=since
-                                        ).aggregate(runs=Count("id"),
-                                                    tokens=Coalesce(Sum("tokens_trained"), 0),
-                                                    device_seconds=Coalesce(
-                                                        Sum("device_seconds"), 0.0))
-    return TrainingUsage(**totals)
-
-
-@dataclass(frozen=True)
-class BudgetLeft:
-    """What is left of the month's budget after generation and training (None: no cap)."""
-
-    tokens: int | None
-    device_seconds: float | None
-    resets_at: datetime | None = None
-
-    @property
-    def spent(self) -> bool:
-        return self.tokens == 0 or self.device_seconds == 0
-
-
-UNLIMITED = BudgetLeft(tokens=None, device_seconds=None)
-
-
-def budget_left(*, workspace_id: int) -> BudgetLeft:
-    """The month's budget left to the workspace; no usage query when it has no caps."""
-    quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
-    if quota is None or (quota.monthly_tokens is None and quota.monthly_device_seconds is None):
-        return UNLIMITED
-    generation = budget_monthly(workspace_id=workspace_id)
-    training = training_usage_since(workspace_id=workspace_id, since=month_start())
-    tokens = seconds = None
-    if generation.tokens_left is not None:
-        tokens = max(0, generation.tokens_left - training.tokens)
-    if generation.device_seconds_left is not None:
-        seconds = max(0.0, generation.device_seconds_left - training.device_seconds)
-    return BudgetLeft(tokens=tokens, device_seconds=seconds, resets_at=generation.resets_at)
-
-
-def budget_require(*, workspace_id: int) -> None:
-    """Refuse new training (HTTP 429) once the workspace spent its month's budget."""
-    left = budget_left(workspace_id=workspace_id)
-    if left.spent:
-        spent = "tokens" if left.tokens == 0 else "device seconds"
-        raise BudgetExceeded(
-            f"This workspace used its monthly budget of {spent} (generation and training "
-            f"together); it resets on {left.resets_at:%Y-%m-%d} (UTC) and an admin can raise "
-            "the cap.")
 
 
 def tokens_per_step(run: TrainingRun) -> int:

@@ -25,7 +25,6 @@ from apps.accounts.api_auth import (
 )
 from apps.accounts.roles import CAN_TRAIN, CAN_VIEW
 from apps.core.models import Workspace
-from apps.generation.accounting import budget_left, training_usage_since
 from apps.generation.models import (
     GenerationJob,
     JobState,
@@ -53,10 +52,12 @@ from apps.generation.serializers import (
 )
 from apps.generation.services import (
     Usage,
+    budget_left,
     budget_monthly,
     model_profile_create,
     model_profile_update,
     month_start,
+    training_usage_since,
 )
 from apps.generation.training import training_run_cancel, training_run_create
 

@@ -36,6 +36,7 @@ from apps.generation.models import (
     JobState,
     ModelProfile,
     ProfileCheck,
+    TrainingRun,
 )
 from apps.generation.routing import job_model_version_id
 from workers.generation.locations import ModelPathRefused, ModelRoots
@@ -196,27 +197,72 @@ def _monthly_budget(quota: GenerationQuota | None, *, workspace_id: int) -> Mont
 
 
 def budget_monthly(*, workspace_id: int) -> MonthlyBudget:
-    """The workspace's monthly budget as `quota_check_budget` judges it (three queries)."""
+    """The workspace's monthly caps against what its generation used (three queries);
+    `budget_left` takes training off too."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     return _monthly_budget(quota, workspace_id=workspace_id)
 
 
-def quota_check_budget(*, workspace_id: int) -> None:
-    """Refuse a new job once the workspace used its monthly budget (calendar month, UTC)."""
+@dataclass(frozen=True)
+class TrainingUsage:
+    runs: int
+    tokens: int
+    device_seconds: float
+
+
+def training_usage_since(*, workspace_id: int, since: datetime) -> TrainingUsage:
+    """What the workspace's training runs started since `since` used (one query)."""
+    totals = TrainingRun.objects.filter(workspace_id=workspace_id, started_at__gte=since
+                                        ).aggregate(runs=Count("id"),
+                                                    tokens=Coalesce(Sum("tokens_trained"), 0),
+                                                    device_seconds=Coalesce(
+                                                        Sum("device_seconds"), 0.0))
+    return TrainingUsage(**totals)
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    """What is left of the month's budget after generation and training (None: no cap)."""
+
+    tokens: int | None
+    device_seconds: float | None
+    resets_at: datetime | None = None
+
+    @property
+    def spent(self) -> bool:
+        return self.tokens == 0 or self.device_seconds == 0
+
+
+UNLIMITED = BudgetLeft(tokens=None, device_seconds=None)
+
+
+def budget_left(*, workspace_id: int) -> BudgetLeft:
+    """The month's budget left to the workspace by its jobs, profile checks and training
+    runs together; no usage query when it has no caps (four queries otherwise)."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     if quota is None or (quota.monthly_tokens is None and quota.monthly_device_seconds is None):
-        return  # unlimited: no usage query on every job created
-    budget = _monthly_budget(quota, workspace_id=workspace_id)
-    used = budget.used
-    resets = f"It resets on {budget.resets_at:%Y-%m-%d} (UTC); an admin can raise the cap."
-    if budget.tokens_left == 0:
+        return UNLIMITED
+    generation = _monthly_budget(quota, workspace_id=workspace_id)
+    training = training_usage_since(workspace_id=workspace_id, since=generation.month_start)
+    tokens = seconds = None
+    if generation.tokens_left is not None:
+        tokens = max(0, generation.tokens_left - training.tokens)
+    if generation.device_seconds_left is not None:
+        seconds = max(0.0, generation.device_seconds_left - training.device_seconds)
+    return BudgetLeft(tokens=tokens, device_seconds=seconds, resets_at=generation.resets_at)
+
+
+def quota_check_budget(*, workspace_id: int) -> None:
+    """Refuse new work, a job, a profile check or a training run (HTTP 429), once the
+    workspace used its month's budget (calendar month, UTC) by generation and training
+    together."""
+    left = budget_left(workspace_id=workspace_id)
+    if left.spent:
+        spent = "tokens" if left.tokens == 0 else "device seconds"
         raise BudgetExceeded(
-            f"This workspace used its monthly generation budget: {used.tokens} of "
-            f"{quota.monthly_tokens} tokens. {resets}")
-    if budget.device_seconds_left == 0:
-        raise BudgetExceeded(
-            f"This workspace used its monthly generation budget: {used.device_seconds:.0f} of "
-            f"{quota.monthly_device_seconds:.0f} device seconds. {resets}")
+            f"This workspace used its monthly budget of {spent} (generation and training "
+            f"together). It resets on {left.resets_at:%Y-%m-%d} (UTC); an admin can raise "
+            "the cap.")
 
 
 def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.models import Workspace
 from apps.core.services import Actor, audit_record, event_emit, transition
-from apps.generation.accounting import budget_reached, budget_require, run_bounds, seconds_held
+from apps.generation.accounting import budget_reached, run_bounds, seconds_held
 from apps.generation.models import (
     TRAINING_ACTIVE,
     TRAINING_MACHINE,
@@ -35,7 +35,7 @@ from apps.generation.models import (
     TrainingState,
 )
 from apps.generation.registry import model_profile_candidate_set
-from apps.generation.services import model_roots
+from apps.generation.services import model_roots, quota_check_budget
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
@@ -170,7 +170,7 @@ def training_run_create(*, workspace_id: int, kind: str, parameters: dict[str, A
             errors.append(str(exc))
     if errors:
         raise DomainError(" ".join(errors))
-    budget_require(workspace_id=workspace_id)
+    quota_check_budget(workspace_id=workspace_id)
     base = (base_version.folder if base_version is not None
             else (base_model or BUILTIN) if kind == TrainingKind.FINETUNE else "")
     run = TrainingRun.objects.create(

@@ -135,7 +135,7 @@ def test_the_monthly_budget_refuses_new_jobs_with_a_clear_message() -> None:
         factories.brief(ws, submit=True)
     next_month = (timezone.now().replace(day=28) + timedelta(days=4)).replace(day=1)
     assert str(refused.value) == (
-        "This workspace used its monthly generation budget: 100 of 100 tokens. "
+        "This workspace used its monthly budget of tokens (generation and training together). "
         f"It resets on {next_month:%Y-%m-%d} (UTC); an admin can raise the cap.")
     assert refused.value.status_code == 429
     assert GenerationJob.objects.filter(workspace=ws).count() == 1
@@ -147,7 +147,7 @@ def test_device_time_budget_counts_too() -> None:
     GenerationQuota.objects.create(workspace=ws, monthly_device_seconds=60)
     job = submitted_job(ws)
     GenerationJob.objects.filter(pk=job.pk).update(device_seconds=61.5)
-    with pytest.raises(BudgetExceeded, match="62 of 60 device seconds"):
+    with pytest.raises(BudgetExceeded, match="monthly budget of device seconds"):
         factories.brief(ws, submit=True)
 
 

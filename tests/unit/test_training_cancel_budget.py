@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
@@ -24,14 +25,16 @@ from apps.datasets.services import (
     dataset_version_train,
     version_dir,
 )
-from apps.generation.accounting import budget_left
 from apps.generation.models import (
+    GenerationJob,
     GenerationQuota,
     ModelVersion,
     TrainingKind,
     TrainingRun,
     TrainingState,
 )
+from apps.generation.profile_checks import profile_check_create
+from apps.generation.services import BudgetExceeded, budget_left
 from apps.generation.training import (
     TrainingStopped,
     training_run_cancel,
@@ -156,6 +159,27 @@ def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
     assert usage["training"] == {"runs": 1, "tokens": run.tokens_trained,
                                  "device_seconds": run.device_seconds}
     assert usage["budget_left"] == {"tokens": 0, "device_seconds": None}
+
+
+@pytest.mark.parametrize("spent", [{"tokens_trained": 70}, {"device_seconds": 31.0}])
+def test_training_counts_when_a_new_job_or_profile_check_is_judged(ws, admin, spent) -> None:
+    # given a month's budget of 100 tokens and 60 device seconds, of which generation used
+    # 40 tokens and 30 seconds, and a training run the rest of one of them
+    GenerationQuota.objects.create(workspace=ws, monthly_tokens=100, monthly_device_seconds=60)
+    profile = factories.model_profile(ws)
+    factories.brief(ws, submit=True)
+    GenerationJob.objects.filter(workspace=ws).update(prompt_tokens=10, completion_tokens=30,
+                                                      device_seconds=29.0)
+    TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE,
+                               started_at=timezone.now(), **spent)
+    # when an editor submits a brief, or an admin asks for a profile's test generation
+    # then both are refused for the budget generation and training spent together
+    for ask in (lambda: factories.brief(ws, submit=True),
+                lambda: profile_check_create(profile=profile, actor=admin)):
+        with pytest.raises(BudgetExceeded, match="monthly budget of (tokens|device seconds) "
+                                                 r"\(generation and training together\)"):
+            ask()
+    assert GenerationJob.objects.filter(workspace=ws).count() == 1
 
 
 def test_a_finished_run_counts_the_engines_tokens_and_its_time(ws, models_dir, datasets_dir,
