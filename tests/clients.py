@@ -13,6 +13,8 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.apikeys.services import apikey_create
+
 T = TypeVar("T")
 
 
@@ -33,6 +35,12 @@ def client_for(user: Any) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def key_client(ws: Any, user: Any, *scopes: str) -> APIClient:
+    """An API client sending a new API key of the user's in `ws`, with `scopes`."""
+    _, key = apikey_create(workspace=ws, user=user, name=" ".join(scopes), scopes=scopes)
+    return APIClient(HTTP_AUTHORIZATION=f"Bearer {key}")
 
 
 def wait_until(read: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:

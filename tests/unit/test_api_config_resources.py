@@ -6,13 +6,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
-from apps.apikeys.services import apikey_create
 from apps.briefs.models import ContentType, StyleGuide
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
 from apps.generation.models import ModelProfile
 from tests import factories
-from tests.clients import client_for
+from tests.clients import client_for, key_client
 
 pytestmark = pytest.mark.django_db
 
@@ -230,14 +229,11 @@ def test_another_workspaces_rows_are_not_found(ws, admin):
 
 
 def test_an_api_key_needs_the_catalog_write_scope(ws, editor):
-    _, read_only = apikey_create(workspace=ws, user=editor, name="r", scopes=["briefs:read"])
-    _, catalog = apikey_create(workspace=ws, user=editor, name="w",
-                               scopes=["briefs:read", "catalog:write"])
     body = {"name": "House"}
-    refused = APIClient().post(f"{API}/style-guides/", body, format="json",
-                               HTTP_AUTHORIZATION=f"Bearer {read_only}")
-    created = APIClient().post(f"{API}/style-guides/", body, format="json",
-                               HTTP_AUTHORIZATION=f"Bearer {catalog}")
+    refused = key_client(ws, editor, "briefs:read").post(f"{API}/style-guides/", body,
+                                                         format="json")
+    created = key_client(ws, editor, "briefs:read", "catalog:write").post(
+        f"{API}/style-guides/", body, format="json")
     assert (refused.status_code, refused.json()) == (
         403, {"detail": "This API key lacks the 'catalog:write' scope."})
     assert created.status_code == 201

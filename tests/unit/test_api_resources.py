@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.apikeys.services import apikey_create
 from apps.briefs.models import BriefState, StyleGuide
 from apps.generation.services import job_fail
 from apps.publishing.models import PublicationState
@@ -13,7 +12,7 @@ from apps.publishing.services import publication_fail
 from apps.publishing.targets import target_create
 from apps.workflow.services import review_approve
 from tests import factories
-from tests.clients import client_for
+from tests.clients import client_for, key_client
 
 pytestmark = pytest.mark.django_db
 
@@ -126,15 +125,11 @@ def test_targets_are_created_with_a_secret_that_is_never_returned(ws, admin):
 
 def test_an_api_key_needs_the_scope_of_each_action(ws, editor, reviewer, reviewed):
     pending, _, _ = reviewed
-    _, briefs_only = apikey_create(workspace=ws, user=reviewer, name="r",
-                                   scopes=["briefs:read"])
-    _, reviews = apikey_create(workspace=ws, user=reviewer, name="w",
-                               scopes=["briefs:read", "reviews:write"])
     body = {"draft_id": pending.drafts.get(variant=0).pk, "target_ids": []}
-    refused = APIClient().post(f"{API}/briefs/{pending.pk}/approve/", body, format="json",
-                               HTTP_AUTHORIZATION=f"Bearer {briefs_only}")
-    approved = APIClient().post(f"{API}/briefs/{pending.pk}/approve/", body, format="json",
-                                HTTP_AUTHORIZATION=f"Bearer {reviews}")
+    refused = key_client(ws, reviewer, "briefs:read").post(
+        f"{API}/briefs/{pending.pk}/approve/", body, format="json")
+    approved = key_client(ws, reviewer, "briefs:read", "reviews:write").post(
+        f"{API}/briefs/{pending.pk}/approve/", body, format="json")
     assert (refused.status_code, refused.json()) == (
         403, {"detail": "This API key lacks the 'reviews:write' scope."})
     assert (approved.status_code, approved.json()["state"]) == (200, "approved")
