@@ -19,6 +19,8 @@ from apps.briefs.models import TargetFormat
 
 @dataclass(frozen=True)
 class PresetStyleGuide:
+    """The style guide a preset's content type links to: the domain's tone and bans."""
+
     name: str
     tone: str
     banned_terms: tuple[str, ...] = ()
@@ -26,6 +28,9 @@ class PresetStyleGuide:
 
 @dataclass(frozen=True)
 class Preset:
+    """One ready-made content type, its style guide and its quality gate (the default
+    rules plus `extra_rules`, ranked by `weights`)."""
+
     slug: str
     name: str
     language: str
