@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import django_filters
 from django import forms
@@ -25,10 +25,12 @@ from rest_framework.views import APIView
 
 from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
+from apps.core.errors import NotFound
 from apps.core.models import Workspace
 from apps.core.serializers import ID_MAX
 
 WORKSPACE_HEADER = "X-Workspace"
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 def workspace_id_parse(raw: object) -> int | None:
@@ -57,6 +59,14 @@ def request_workspace_id(request: Request) -> int | None:
 def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
     """The caller's current workspace, if they hold one of `roles` there (else 403)."""
     return workspace_require(request.user, roles, request_workspace_id(request))
+
+
+def row_found(rows: QuerySet[_Row], pk: int, noun: str) -> _Row:
+    """Row `pk` of `rows` (the caller's workspace's); else a 404 saying "<noun> <pk> not found."."""
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"{noun} {pk} not found.")
+    return row
 
 
 ERROR_SCHEMA = {
@@ -111,13 +121,16 @@ class IdCursorPagination(pagination.CursorPagination):
 
 
 class WorkspaceRowsApi(ApiBase, generics.GenericAPIView[Any]):
-    """Rows of the caller's workspace only: subclasses give `rows(workspace)`; `roles`
-    decides who may read."""
+    """Rows of the caller's workspace only: the `queryset`'s rows whose `workspace` it is,
+    or what `rows(workspace)` gives where they reach it another way; `roles` decides who
+    may read."""
 
     roles: Iterable[str] = CAN_VIEW
 
     def rows(self, workspace: Workspace) -> QuerySet[Any]:
-        raise NotImplementedError
+        if self.queryset is None:
+            raise NotImplementedError(f"{type(self).__name__} names no queryset and no rows.")
+        return self.queryset.filter(workspace=workspace)
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator's dry run
@@ -163,12 +176,15 @@ class WorkspaceRowCreate(generics.GenericAPIView[Any]):
     """POST to a list: the roles that may add the model's rows create one of their
     workspace through a service."""
 
+    write_roles: Iterable[str] | None = None  # who may, where not the model's adders
+
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
         serializer_class = self.get_serializer_class()
-        workspace = request_workspace(request, roles_writing(serializer_class, "add"))
+        roles = self.write_roles or roles_writing(serializer_class, "add")
+        workspace = request_workspace(request, roles)
         fields = serializer_class(data=request.data, context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
         row = self.create(workspace, fields.validated_data)

@@ -16,6 +16,7 @@ from apps.accounts.api_auth import (
     WorkspaceDetailApi,
     WorkspaceListApi,
     request_workspace,
+    row_found,
 )
 from apps.accounts.roles import CAN_GOVERN
 from apps.apikeys.models import ApiKey, Scope
@@ -87,8 +88,5 @@ class ApiKeyRevokeApi(ApiBase, APIView):
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        workspace = request_workspace(request, CAN_GOVERN)
-        key = _keys(workspace).filter(pk=pk).first()
-        if key is None:
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        key = row_found(_keys(request_workspace(request, CAN_GOVERN)), pk, "API key")
         return Response(ApiKeySerializer(apikey_revoke(key=key, actor=request.user)).data)

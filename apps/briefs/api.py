@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 
 from apps.accounts.api_auth import (
@@ -32,11 +31,9 @@ from apps.core.models import Workspace
                responses={201: ContentTypeSerializer})
 class ContentTypeListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = ContentType.objects.all()
     serializer_class = ContentTypeSerializer
     filterset_fields = ["slug"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[ContentType]:
-        return ContentType.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> ContentType:
         return content_type_create(workspace=workspace, actor=self.request.user, **fields)
@@ -44,10 +41,8 @@ class ContentTypeListApi(WorkspaceRowCreate, WorkspaceListApi):
 
 class ContentTypeDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = ContentType.objects.all()
     serializer_class = ContentTypeSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[ContentType]:
-        return ContentType.objects.filter(workspace=workspace)
 
     def update(self, row: ContentType, fields: dict[str, Any]) -> ContentType:
         return content_type_update(content_type=row, actor=self.request.user, **fields)
@@ -57,10 +52,8 @@ class ContentTypeDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
                responses={201: StyleGuideSerializer})
 class StyleGuideListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = StyleGuide.objects.all()
     serializer_class = StyleGuideSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[StyleGuide]:
-        return StyleGuide.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> StyleGuide:
         return style_guide_create(workspace=workspace, actor=self.request.user, **fields)
@@ -68,10 +61,8 @@ class StyleGuideListApi(WorkspaceRowCreate, WorkspaceListApi):
 
 class StyleGuideDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = StyleGuide.objects.all()
     serializer_class = StyleGuideSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[StyleGuide]:
-        return StyleGuide.objects.filter(workspace=workspace)
 
     def update(self, row: StyleGuide, fields: dict[str, Any]) -> StyleGuide:
         return style_guide_update(style_guide=row, actor=self.request.user, **fields)

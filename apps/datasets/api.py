@@ -18,6 +18,7 @@ from apps.accounts.api_auth import (
     ApiBase,
     WorkspaceDetailApi,
     WorkspaceListApi,
+    WorkspaceRowCreate,
     request_workspace,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN
@@ -48,22 +49,18 @@ READ, WRITE = "briefs:read", "catalog:write"
 
 
 @extend_schema(methods=["POST"], request=DatasetSerializer, responses={201: DatasetSerializer})
-class DatasetListApi(WorkspaceListApi):
+class DatasetListApi(WorkspaceRowCreate, WorkspaceListApi):
     """The workspace's datasets (admins: they hold the workspace's texts)."""
 
     read_scope, write_scope = READ, WRITE
-    roles = CAN_GOVERN
+    roles = write_roles = CAN_GOVERN
     serializer_class = DatasetSerializer
 
     def rows(self, workspace: Workspace) -> QuerySet[Dataset]:
         return datasets(workspace_id=workspace.pk)
 
-    def post(self, request: Request) -> Response:
-        workspace = request_workspace(request, CAN_GOVERN)
-        fields = DatasetSerializer(data=request.data)
-        fields.is_valid(raise_exception=True)
-        dataset = dataset_create(workspace=workspace, actor=request.user, **fields.validated_data)
-        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+    def create(self, workspace: Workspace, fields: dict[str, Any]) -> Dataset:
+        return dataset_create(workspace=workspace, actor=self.request.user, **fields)
 
 
 class DatasetDetailApi(WorkspaceDetailApi):

@@ -119,11 +119,9 @@ class UsageApi(ApiBase, APIView):
                responses={201: ModelProfileSerializer})
 class ModelProfileListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = ModelProfile.objects.all()
     serializer_class = ModelProfileSerializer
     filterset_fields = ["backend"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[ModelProfile]:
-        return ModelProfile.objects.filter(workspace=workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> ModelProfile:
         return model_profile_create(workspace_id=workspace.pk, actor=self.request.user, **fields)
@@ -131,10 +129,8 @@ class ModelProfileListApi(WorkspaceRowCreate, WorkspaceListApi):
 
 class ModelProfileDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
+    queryset = ModelProfile.objects.all()
     serializer_class = ModelProfileSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[ModelProfile]:
-        return ModelProfile.objects.filter(workspace=workspace)
 
     def update(self, row: ModelProfile, fields: dict[str, Any]) -> ModelProfile:
         return model_profile_update(profile=row, actor=self.request.user, **fields)
@@ -173,10 +169,8 @@ class TrainingRunListApi(WorkspaceListApi):
 
 class TrainingRunDetailApi(WorkspaceDetailApi):
     read_scope = "briefs:read"
+    queryset = TrainingRun.objects.all()
     serializer_class = TrainingRunDetailSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[TrainingRun]:
-        return TrainingRun.objects.filter(workspace=workspace)
 
 
 @extend_schema(request=None, responses={200: TrainingRunSerializer})

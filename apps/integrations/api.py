@@ -31,10 +31,10 @@ from apps.accounts.api_auth import (
     WorkspaceRowCreate,
     WorkspaceRowUpdate,
     request_workspace,
+    row_found,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS
 from apps.briefs.serializers import BriefCreateSerializer
-from apps.core.errors import NotFound
 from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
 from apps.integrations.importing import CsvParser, briefs_import
@@ -136,18 +136,12 @@ class InboundHookApi(APIView):
         return response
 
 
-def _endpoints(workspace: Workspace) -> QuerySet[InboundEndpoint]:
-    return InboundEndpoint.objects.filter(workspace=workspace)
-
-
 @extend_schema(methods=["POST"], request=EndpointSerializer, responses={201: EndpointCreatedSerializer})
 class EndpointListCreateApi(WorkspaceListApi):
     read_scope, write_scope = "events:read", "integrations:write"
+    queryset = InboundEndpoint.objects.all()
     serializer_class = EndpointSerializer
     filterset_fields = ["enabled", "slug"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[InboundEndpoint]:
-        return _endpoints(workspace)
 
     def post(self, request: Request) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
@@ -169,10 +163,8 @@ class EndpointDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     secret (write-only; every older secret stops working at once)."""
 
     read_scope, write_scope = "events:read", "integrations:write"
+    queryset = InboundEndpoint.objects.all()
     serializer_class = EndpointUpdateSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[InboundEndpoint]:
-        return _endpoints(workspace)
 
     def update(self, row: InboundEndpoint, fields: dict[str, Any]) -> InboundEndpoint:
         if "content_type" in fields:
@@ -188,14 +180,8 @@ class EndpointRotateSecretApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
-        endpoint = _endpoints(workspace).filter(pk=pk).first()
-        if endpoint is None:
-            raise NotFound(f"Endpoint {pk} not found.")
+        endpoint = row_found(InboundEndpoint.objects.filter(workspace=workspace), pk, "Endpoint")
         return Response({"secret": endpoint_secret_rotate(endpoint=endpoint, actor=request.user)})
-
-
-def _subscriptions(workspace: Workspace) -> QuerySet[Subscription]:
-    return Subscription.objects.filter(workspace=workspace)
 
 
 @extend_schema(methods=["POST"], request=SubscriptionSerializer,
@@ -205,11 +191,9 @@ def _subscriptions(workspace: Workspace) -> QuerySet[Subscription]:
                    "event_types": ["brief.*", "job.failed"]})])
 class SubscriptionListCreateApi(WorkspaceListApi):
     read_scope, write_scope = "events:read", "integrations:write"
+    queryset = Subscription.objects.all()
     serializer_class = SubscriptionSerializer
     filterset_fields = ["enabled"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[Subscription]:
-        return _subscriptions(workspace)
 
     def post(self, request: Request) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
@@ -223,10 +207,8 @@ class SubscriptionListCreateApi(WorkspaceListApi):
 
 class SubscriptionDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
+    queryset = Subscription.objects.all()
     serializer_class = SubscriptionSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[Subscription]:
-        return _subscriptions(workspace)
 
 
 @extend_schema(methods=["POST"], request=None, responses=SubscriptionSerializer)
@@ -237,9 +219,8 @@ class SubscriptionEnableApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
-        subscription = _subscriptions(workspace).filter(pk=pk).first()
-        if subscription is None:
-            raise NotFound(f"Subscription {pk} not found.")
+        subscription = row_found(Subscription.objects.filter(workspace=workspace), pk,
+                                 "Subscription")
         subscription_enable(subscription=subscription, actor=request.user)
         return Response(SubscriptionSerializer(subscription).data)
 
@@ -282,12 +263,9 @@ class DeliveryRedeliverApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
-        delivery = _deliveries(workspace).filter(pk=pk).first()
-        if delivery is None:
-            raise NotFound(f"Delivery {pk} not found.")
+        delivery = row_found(_deliveries(workspace), pk, "Delivery")
         delivery_redeliver(delivery=delivery, actor=request.user)
         return Response(DeliverySerializer(_deliveries(workspace).get(pk=pk)).data)
-
 
 
 EVENT_V1 = {
@@ -328,20 +306,14 @@ EVENT_WEBHOOKS = [OpenApiWebhook(name="event", decorator={"post": {
 }})]
 
 
-def _feeds(workspace: Workspace) -> QuerySet[FeedSource]:
-    return FeedSource.objects.filter(workspace=workspace)
-
-
 @extend_schema(methods=["POST"], request=FeedSerializer, responses={201: FeedSerializer})
 class FeedListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """RSS/Atom feeds polled on a schedule; each new entry becomes a brief."""
 
     read_scope, write_scope = "events:read", "integrations:write"
+    queryset = FeedSource.objects.all()
     serializer_class = FeedSerializer
     filterset_fields = ["enabled"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[FeedSource]:
-        return _feeds(workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> FeedSource:
         return feed_create(workspace=workspace, actor=self.request.user, **fields)
@@ -349,14 +321,8 @@ class FeedListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
 
 class FeedDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
+    queryset = FeedSource.objects.all()
     serializer_class = FeedSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[FeedSource]:
-        return _feeds(workspace)
-
-
-def _recurring(workspace: Workspace) -> QuerySet[RecurringBrief]:
-    return RecurringBrief.objects.filter(workspace=workspace)
 
 
 @extend_schema(methods=["POST"], request=RecurringBriefSerializer,
@@ -365,11 +331,9 @@ class RecurringBriefListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """Briefs created on a cron schedule in an IANA time zone."""
 
     read_scope, write_scope = "events:read", "integrations:write"
+    queryset = RecurringBrief.objects.all()
     serializer_class = RecurringBriefSerializer
     filterset_fields = ["enabled"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[RecurringBrief]:
-        return _recurring(workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> RecurringBrief:
         return recurring_create(
@@ -380,7 +344,5 @@ class RecurringBriefListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
 
 class RecurringBriefDetailApi(WorkspaceDetailApi):
     read_scope = "events:read"
+    queryset = RecurringBrief.objects.all()
     serializer_class = RecurringBriefSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[RecurringBrief]:
-        return _recurring(workspace)

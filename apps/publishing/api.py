@@ -26,10 +26,11 @@ from apps.accounts.api_auth import (
     WorkspaceRowCreate,
     WorkspaceRowUpdate,
     request_workspace,
+    row_found,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.core.api_time import PublishTimeSerializer
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.publishing.connectors import PublishError
 from apps.publishing.health import target_test_connection
@@ -54,17 +55,6 @@ class Refused(DomainError):
 
 def _publications(workspace: Workspace) -> QuerySet[Publication]:
     return publication_list(workspace=workspace)
-
-
-def _publication(queryset: QuerySet[Publication], pk: int) -> Publication:
-    publication = queryset.filter(pk=pk).first()
-    if publication is None:
-        raise NotFound(f"Publication {pk} not found.")
-    return publication
-
-
-def _targets(workspace: Workspace) -> QuerySet[PublishingTarget]:
-    return PublishingTarget.objects.filter(workspace=workspace)
 
 
 class PublicationFilter(django_filters.FilterSet):
@@ -106,7 +96,7 @@ class PublicationActionApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        publication = _publication(_publications(workspace), pk)
+        publication = row_found(_publications(workspace), pk, "Publication")
         fields: dict[str, Any] = {}
         if self.fields_class is not None:
             given = self.fields_class(data=request.data)
@@ -178,8 +168,8 @@ class PublicationPreviewApi(ApiBase, APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
-        publication = _publication(_publications(workspace).select_related("brief", "revision"),
-                                   pk)
+        publication = row_found(_publications(workspace).select_related("brief", "revision"), pk,
+                                "Publication")
         brief = publication.brief
         try:
             preview = publication_preview(target=publication.target, title=brief.title,
@@ -193,11 +183,9 @@ class PublicationPreviewApi(ApiBase, APIView):
 @extend_schema(methods=["POST"], request=TargetSerializer, responses={201: TargetSerializer})
 class TargetListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "integrations:write"
+    queryset = PublishingTarget.objects.all()
     serializer_class = TargetSerializer
     filterset_fields = ["kind", "enabled"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
-        return _targets(workspace)
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> PublishingTarget:
         return target_create(workspace=workspace, actor=self.request.user, **fields)
@@ -213,10 +201,8 @@ class TargetDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
     rejected credentials."""
 
     read_scope, write_scope = "briefs:read", "integrations:write"
+    queryset = PublishingTarget.objects.all()
     serializer_class = TargetSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[PublishingTarget]:
-        return _targets(workspace)
 
     def update(self, row: PublishingTarget, fields: dict[str, Any]) -> PublishingTarget:
         fields.pop("kind", None)  # the serializer refused any other than the target's own
@@ -240,8 +226,6 @@ class TargetTestConnectionApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_GOVERN)
-        target = _targets(workspace).filter(pk=pk).first()
-        if target is None:
-            raise NotFound(f"Target {pk} not found.")
+        target = row_found(PublishingTarget.objects.filter(workspace=workspace), pk, "Target")
         ok, message = target_test_connection(target=target)
         return Response(ConnectionCheckSerializer({"ok": ok, "message": message}).data)
