@@ -29,10 +29,6 @@ class DraftFilter(django_filters.FilterSet):
     brief = IdFilter(field_name="brief_id")
     job = IdFilter(field_name="job_id")
 
-    class Meta:
-        model = Draft
-        fields = ["brief", "job"]
-
 
 class DraftListApi(WorkspaceListApi):
     read_scope = "briefs:read"
@@ -56,10 +52,6 @@ class EvaluationFilter(django_filters.FilterSet):
     brief = IdFilter(field_name="draft__brief_id")
     job = IdFilter(field_name="draft__job_id")
     min_score = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
-
-    class Meta:
-        model = Evaluation
-        fields = ["brief", "job", "min_score"]
 
 
 class EvaluationListApi(WorkspaceListApi):

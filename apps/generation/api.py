@@ -66,10 +66,6 @@ class JobFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=JobState.choices)
     brief = IdFilter(field_name="brief_id")
 
-    class Meta:
-        model = GenerationJob
-        fields = ["state", "brief"]
-
 
 class JobListApi(WorkspaceListApi):
     read_scope = "briefs:read"
@@ -139,10 +135,6 @@ class ModelProfileDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
 class TrainingRunFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=TrainingState.choices)
     kind = django_filters.ChoiceFilter(choices=TrainingKind.choices)
-
-    class Meta:
-        model = TrainingRun
-        fields = ["state", "kind"]
 
 
 @extend_schema(methods=["POST"], request=TrainingRunCreateSerializer,

@@ -230,10 +230,6 @@ class DeliveryFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=DeliveryState.choices)
     event_type = django_filters.CharFilter()
 
-    class Meta:
-        model = Delivery
-        fields = ["subscription", "state", "event_type"]
-
 
 def _deliveries(workspace: Workspace) -> QuerySet[Delivery]:
     return (Delivery.objects.filter(subscription__workspace=workspace)

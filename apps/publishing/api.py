@@ -62,10 +62,6 @@ class PublicationFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=PublicationState.choices)
     target = IdFilter(field_name="target_id")
 
-    class Meta:
-        model = Publication
-        fields = ["brief", "state", "target"]
-
 
 class PublicationListApi(WorkspaceListApi):
     read_scope = "briefs:read"

@@ -20,10 +20,6 @@ class ReviewFilter(django_filters.FilterSet):
     brief = IdFilter(field_name="brief_id")
     decision = django_filters.ChoiceFilter(choices=Decision.choices)
 
-    class Meta:
-        model = Review
-        fields = ["brief", "decision"]
-
 
 class ReviewListApi(WorkspaceListApi):
     read_scope = "briefs:read"

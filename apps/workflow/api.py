@@ -58,10 +58,6 @@ class BriefFilter(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
-    class Meta:
-        model = ContentBrief
-        fields = ["state", "origin", "content_type", "external_id"]
-
 
 @extend_schema(methods=["POST"], request=BriefCreateSerializer,
                responses={201: BriefDetailSerializer}, examples=[BRIEF_EXAMPLE])
