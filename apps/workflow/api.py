@@ -59,6 +59,13 @@ class BriefFilter(django_filters.FilterSet):
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
 
+def _brief_response(workspace: Workspace, brief_id: int,
+                    code: int = status.HTTP_200_OK) -> Response:
+    """The brief as it now stands: what each brief command answers."""
+    return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
+                                                       brief_id=brief_id)).data, status=code)
+
+
 @extend_schema(methods=["POST"], request=BriefCreateSerializer,
                responses={201: BriefDetailSerializer}, examples=[BRIEF_EXAMPLE])
 class BriefListCreateApi(WorkspaceListApi):
@@ -75,8 +82,7 @@ class BriefListCreateApi(WorkspaceListApi):
         fields.is_valid(raise_exception=True)
         brief = brief_create(workspace=workspace, created_by=request.user, origin=Origin.API,
                              submit=True, **fields.validated_data)
-        detail = brief_detail(workspace=workspace, brief_id=brief.pk)
-        return Response(BriefDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
+        return _brief_response(workspace, brief.pk, status.HTTP_201_CREATED)
 
 
 @extend_schema(methods=["GET"], responses=BriefDetailSerializer)
@@ -84,9 +90,7 @@ class BriefDetailApi(ApiBase, APIView):
     read_scope = "briefs:read"
 
     def get(self, request: Request, brief_id: int) -> Response:
-        workspace = request_workspace(request, CAN_VIEW)
-        return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
-                                                           brief_id=brief_id)).data)
+        return _brief_response(request_workspace(request, CAN_VIEW), brief_id)
 
 
 @extend_schema(methods=["GET"], responses=BriefLineageSerializer)
@@ -113,8 +117,7 @@ class BriefActionApi(ApiBase, APIView):
     def post(self, request: Request, brief_id: int) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
         self.service(brief=brief_get(workspace=workspace, brief_id=brief_id), actor=request.user)
-        return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
-                                                           brief_id=brief_id)).data)
+        return _brief_response(workspace, brief_id)
 
 
 class BriefCancelApi(BriefActionApi):
@@ -133,12 +136,6 @@ class BriefRegenerateApi(BriefActionApi):
     """failed → queued (retry), with a new job."""
 
     service = staticmethod(brief_regenerate)
-
-
-
-def _brief_response(workspace: Workspace, brief_id: int) -> Response:
-    return Response(BriefDetailSerializer(brief_detail(workspace=workspace,
-                                                       brief_id=brief_id)).data)
 
 
 class BriefDecisionApi(ApiBase, APIView):
@@ -175,12 +172,10 @@ class BriefRequestChangesApi(BriefDecisionApi):
     decide = staticmethod(review_request_changes)
 
 
-
 class BriefPublishSerializer(PublishTimeSerializer):
     target_ids = serializers.ListField(child=IdField(), min_length=1, max_length=50,
                                        help_text="enabled targets of the brief's workspace")
     publish_at = LocalTimeField(required=False, help_text=f"{PUBLISH_AT_HELP}; default: now")
-
 
 
 @extend_schema(methods=["POST"], request=BriefPublishSerializer,
@@ -208,7 +203,6 @@ class BriefPublishApi(ApiBase, APIView):
         return Response(PublicationSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
 
 
-
 @extend_schema(methods=["POST"], request=None, responses=JobAccountingDetailSerializer)
 class JobCancelApi(ApiBase, APIView):
     """Cancel a queued, running or evaluating job, and its brief while that waits on it; a
@@ -221,8 +215,6 @@ class JobCancelApi(ApiBase, APIView):
         job_cancel(workspace_id=workspace.pk, job_id=job_id, actor=request.user)
         return Response(JobAccountingDetailSerializer(job_get(workspace=workspace,
                                                               job_id=job_id)).data)
-
-
 
 
 class ComparisonQuerySerializer(serializers.Serializer[Any]):
