@@ -261,6 +261,31 @@ class ModelVersion(models.Model):
         return f"v{self.number} ({self.folder})"
 
 
+class SuiteRun(TimeStamped):
+    """The evaluation suite run on a model version (apps.workflow.model_suite): a fixed set of
+    test briefs written by the version on a generation worker, scored and held to the
+    workspace's gate; the means and the gate pass rate become the version's
+    `metrics["suite"]`. Its states are a training run's; `updated_at` moves after each brief
+    (its heartbeat)."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE,
+                                related_name="suite_runs")
+    state = models.CharField(max_length=16, choices=TrainingState.choices,
+                             default=TrainingState.QUEUED, db_index=True)
+    worker_id = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(default=list, blank=True,
+                               help_text="per brief: its language, the draft, its scores and "
+                                         "the gate's decision")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Suite run {self.pk} of {self.version_id} ({self.state})"
+
+
 class ModelPromotion(models.Model):
     """A profile pointed at a version; `previous_model` is what a rollback restores."""
 
