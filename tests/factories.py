@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -133,6 +134,9 @@ def model_version(ws: Workspace, **kwargs: Any) -> ModelVersion:
     return ModelVersion.objects.create(workspace=ws, training_run=run,
                                        kind=TrainingKind.FINETUNE, base="builtin", **values)
 
+
+# A webhook target's signing secret, as Standard Webhooks has them: whsec_ and 32 bytes in base64.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 ITEM_KEY = "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"
 

@@ -29,9 +29,9 @@ from apps.publishing.connectors.file import FileConnector, yaml_str
 from apps.publishing.connectors.http import attempt_deadline
 from apps.publishing.connectors.webhook import WebhookConnector
 from apps.publishing.models import PublishingTarget, TargetKind
+from tests.factories import WEBHOOK_SECRET
 from tests.http_peers import HttpPeer, Reply
 
-SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 PUBLISHED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 
@@ -46,7 +46,7 @@ def _item(**changes: object) -> PublishItem:
 
 
 def _webhook(peer: HttpPeer, **kwargs: object) -> WebhookConnector:
-    return WebhookConnector(url=f"{peer.url}/hooks/content", secret=SECRET, **kwargs)  # type: ignore[arg-type]
+    return WebhookConnector(url=f"{peer.url}/hooks/content", secret=WEBHOOK_SECRET, **kwargs)  # type: ignore[arg-type]
 
 
 # --- webhook -----------------------------------------------------------------
@@ -62,7 +62,7 @@ def test_webhook_posts_one_signed_event_that_the_reference_library_verifies():
     assert request.headers["content-type"] == "application/json"
     assert request.headers["webhook-id"] == "6f1c2b7e-1d2a-4c53-9a57-0b7f3c9d2e11"
     assert request.headers["webhook-signature"].startswith("v1,")
-    event = Webhook(SECRET).verify(request.body, request.headers)
+    event = Webhook(WEBHOOK_SECRET).verify(request.body, request.headers)
     assert event == {
         "type": "publication.created",
         "timestamp": "2025-03-14T09:30:00+00:00",
@@ -82,7 +82,7 @@ def test_a_tampered_body_or_another_secret_fails_verification():
 
     tampered = request.body.replace(b"A bucket will do.", b"A barrel will do.")
     with pytest.raises(WebhookVerificationError):
-        Webhook(SECRET).verify(tampered, request.headers)
+        Webhook(WEBHOOK_SECRET).verify(tampered, request.headers)
     other = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes------").decode()
     with pytest.raises(WebhookVerificationError):
         Webhook(other).verify(request.body, request.headers)
@@ -94,7 +94,7 @@ def test_non_ascii_content_is_signed_over_its_utf8_bytes():
         _webhook(peer).publish(item)
 
     [request] = peer.requests
-    event = Webhook(SECRET).verify(request.body, request.headers)
+    event = Webhook(WEBHOOK_SECRET).verify(request.body, request.headers)
     assert (event["data"]["title"], event["data"]["body"]) == (item.title, item.body)
 
 
@@ -206,7 +206,7 @@ def test_a_refused_connection_is_transient():
     with socket.socket() as sock:  # a port nobody listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    connector = WebhookConnector(url=f"http://127.0.0.1:{port}/hooks", secret=SECRET)
+    connector = WebhookConnector(url=f"http://127.0.0.1:{port}/hooks", secret=WEBHOOK_SECRET)
 
     with pytest.raises(TransientPublishError) as caught:
         connector.publish(_item())
@@ -223,7 +223,7 @@ def test_a_refused_connection_is_transient():
      "The signing secret after whsec_ is not valid base64."),
     ("https://cms.example/h", "whsec_", "The webhook target's secret is unusable: "
      "The signing secret is empty."),
-    ("ftp://cms.example/h", SECRET, "The webhook target needs an http(s) URL with a host."),
+    ("ftp://cms.example/h", WEBHOOK_SECRET, "The webhook target needs an http(s) URL with a host."),
 ])
 def test_validate_refuses_a_configuration_that_cannot_work(url, secret, message):
     with pytest.raises(PermanentPublishError) as caught:
@@ -233,7 +233,7 @@ def test_validate_refuses_a_configuration_that_cannot_work(url, secret, message)
 
 
 def test_validate_accepts_an_unpadded_secret_as_the_reference_library_does():
-    WebhookConnector(url="https://cms.example/h", secret=SECRET.rstrip("=")).validate()
+    WebhookConnector(url="https://cms.example/h", secret=WEBHOOK_SECRET.rstrip("=")).validate()
 
 
 # --- file ----------------------------------------------------------------------

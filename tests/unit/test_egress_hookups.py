@@ -4,7 +4,6 @@ folders, at configuration time and again in the worker."""
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,12 +30,12 @@ from apps.publishing.connectors.webhook import WebhookConnector
 from apps.publishing.targets import target_create
 from tests import factories
 from tests.clients import client_for
+from tests.factories import WEBHOOK_SECRET
 from tests.http_peers import HttpPeer, Reply
 from tests.peers.openai_chat import ChatPeer
 from workers.generation.locations import REFUSED
 from workers.tasks.generation import run_job
 
-SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 METADATA = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 METADATA_REFUSAL = ("Refused to connect to 169.254.169.254: 169.254.169.254 is a cloud metadata "
                     "address, which outbound requests may not reach (the operator can allow it "
@@ -69,7 +68,7 @@ def item() -> PublishItem:
 def test_a_target_on_a_refused_address_fails_permanently_and_hears_nothing() -> None:
     with HttpPeer(200) as peer:
         with pytest.raises(PermanentPublishError) as refused:
-            WebhookConnector(url=f"{peer.url}/hooks", secret=SECRET).publish(item())
+            WebhookConnector(url=f"{peer.url}/hooks", secret=WEBHOOK_SECRET).publish(item())
         # the Mastodon token never leaves either: its connection check is refused before sending
         with pytest.raises(PermanentPublishError):
             MastodonConnector(url=peer.url, token="secret-token").validate()

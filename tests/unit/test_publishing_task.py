@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from datetime import timedelta
 
@@ -28,11 +27,11 @@ from apps.publishing.targets import target_create
 from apps.publishing.tasks import STALE_AFTER, dispatch_due, publish
 from apps.workflow.services import review_approve
 from tests import factories
+from tests.factories import WEBHOOK_SECRET
 from tests.http_peers import HttpPeer, Reply
 from workers.evaluation.types import DraftScore
 from workers.generation.types import GeneratedText
 
-SECRET = "whsec_" + base64.b64encode(b"task-test-secret-32-bytes-long!!").decode()
 TEXT = "Composting turns kitchen scraps into soil. Start with a bucket and a shady corner."
 
 
@@ -57,7 +56,7 @@ def _approved(ws, *targets) -> list[Publication]:
 
 def _webhook_target(ws, peer: HttpPeer):
     return target_create(workspace=ws, name="CMS", kind=TargetKind.WEBHOOK,
-                         config={"url": f"{peer.url}/hooks/content"}, secret=SECRET)
+                         config={"url": f"{peer.url}/hooks/content"}, secret=WEBHOOK_SECRET)
 
 
 def _backoff_elapses(publication: Publication) -> None:
@@ -94,7 +93,7 @@ def test_an_approved_brief_is_published_to_a_webhook_and_a_folder_once(publish_d
     assert to_webhook.brief.state == BriefState.PUBLISHED
     [request] = peer.requests
     assert request.headers["webhook-id"] == str(to_webhook.idempotency_key)
-    event = Webhook(SECRET).verify(request.body, request.headers)
+    event = Webhook(WEBHOOK_SECRET).verify(request.body, request.headers)
     assert (event["data"]["title"], event["data"]["body"], event["data"]["keywords"]) == (
         "Composting at home", TEXT, ["compost", "garden"])
     assert [p.name for p in (publish_dir / "site/posts").iterdir()] == ["composting-at-home.md"]
