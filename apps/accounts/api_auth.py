@@ -126,6 +126,7 @@ class WorkspaceRowsApi(ApiBase, generics.GenericAPIView[Any]):
     may read."""
 
     roles: Iterable[str] = CAN_VIEW
+    queryset: QuerySet[Any] | None = None
 
     def rows(self, workspace: Workspace) -> QuerySet[Any]:
         if self.queryset is None:
