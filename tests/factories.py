@@ -135,6 +135,15 @@ def model_version(ws: Workspace, **kwargs: Any) -> ModelVersion:
                                        kind=TrainingKind.FINETUNE, base="builtin", **values)
 
 
+def model_profile_form(ws: Workspace, **fields: Any) -> dict[str, Any]:
+    """The Django admin's form of an OpenAI-compatible model profile in `ws`, as a browser
+    posts it, with `fields` changed."""
+    return {"workspace": ws.pk, "name": "House", "backend": "openai", "model": "m",
+            "parameters": "{}", "queue": "generation", "device": "auto",
+            "base_url": "https://llm.example/v1", "api_key_env": "", "timeout_s": 60,
+            "api_key": "", **fields}
+
+
 # A webhook target's signing secret, as Standard Webhooks has them: whsec_ and 32 bytes in base64.
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 
 from apps.accounts.models import Role
 from apps.core.models import Workspace
 from tests import factories
+from tests.clients import logged_in
 from tests.generation_fixtures import TINY_PLAN, TINY_STEPS
 from workers.generation.builtin.training import train_builtin_model
 
@@ -49,6 +52,13 @@ def rita(ws: Workspace):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin(ws: Workspace):  # type: ignore[no-untyped-def]
     return factories.member(ws, Role.ADMIN)
+
+
+@pytest.fixture
+def root() -> Client:
+    """A browser signed in as a superuser: the Django admin's user."""
+    return logged_in(get_user_model().objects.create_superuser("root", "root@example.com",
+                                                               "pw-123456!"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
@@ -39,18 +38,6 @@ MODELS = {
     if model._meta.app_label in OUR_APPS
 }
 OUR_MODELS = sorted(MODELS)
-
-
-@pytest.fixture
-def superuser():
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456!")
-
-
-@pytest.fixture
-def root(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
 
 
 def published_round(ws, name: str) -> Publication:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.core.errors import DomainError
@@ -109,14 +108,6 @@ def test_a_secret_the_keys_cannot_decrypt_fails_the_publication(kind: str) -> No
     with pytest.raises(PermanentPublishError) as refused:
         connector_for(target)
     assert refused.value.message == "A stored secret cannot be decrypted with the configured keys."
-
-
-@pytest.fixture
-def root() -> Client:
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com",
-                                                                "pw-123456!"))
-    return client
 
 
 @pytest.mark.django_db

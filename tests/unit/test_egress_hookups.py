@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from apps.core.crypto import secret_encrypt
 from apps.core.errors import DomainError
@@ -126,10 +124,8 @@ def test_a_delivery_the_policy_refuses_fails_at_once_and_disables_the_subscripti
     assert subscription.deliveries.get().last_error == reason
 
 
-def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws) -> None:  # noqa: ANN001
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
-    response = client.post("/admin/integrations/subscription/add/", {
+def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws, root) -> None:  # noqa: ANN001
+    response = root.post("/admin/integrations/subscription/add/", {
         "workspace": ws.pk, "name": "Bot", "url": METADATA, "event_types": '["brief.*"]'})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["url"] == [
@@ -221,16 +217,11 @@ def test_a_model_server_on_a_metadata_address_is_refused(ws) -> None:  # noqa: A
     assert str(refused.value) == METADATA_REFUSAL
 
 
-def test_the_admin_shows_the_same_refusals_as_form_errors(ws, settings) -> None:  # noqa: ANN001
+def test_the_admin_shows_the_same_refusals_as_form_errors(ws, settings, root) -> None:  # noqa: ANN001
     profile = factories.model_profile(ws, backend="openai", model="m",
                                       base_url="https://llm.example/v1")
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
-    form = {"workspace": ws.pk, "name": "House", "backend": "openai", "model": "m",
-            "parameters": "{}", "queue": "webhooks", "device": "auto",
-            "base_url": "https://llm.example/v1", "api_key_env": "DATABASE_URL",
-            "timeout_s": 60, "api_key": ""}
-    response = client.post(f"/admin/generation/modelprofile/{profile.pk}/change/", form)
+    form = factories.model_profile_form(ws, queue="webhooks", api_key_env="DATABASE_URL")
+    response = root.post(f"/admin/generation/modelprofile/{profile.pk}/change/", form)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert errors["queue"] == ["'webhooks' is not a generation queue of this deployment; use "

@@ -228,26 +228,19 @@ def test_usage_is_totalled_per_model_and_per_workspace() -> None:
 
 
 @pytest.mark.django_db
-def test_the_admin_stores_an_api_key_encrypted_and_never_shows_it() -> None:
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
+def test_the_admin_stores_an_api_key_encrypted_and_never_shows_it(root) -> None:
     ws = factories.workspace()
     profile = factories.model_profile(ws, backend="openai", model="m",
                                       base_url="http://127.0.0.1:9/v1")
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
-    form = {"workspace": ws.pk, "name": "House", "backend": "openai", "model": "m",
-            "parameters": "{}", "queue": "generation", "device": "auto",
-            "base_url": "http://127.0.0.1:9/v1", "api_key_env": "", "timeout_s": 60,
-            "api_key": "sk-admin-secret"}
-    response = client.post(f"/admin/generation/modelprofile/{profile.pk}/change/", form)
+    form = factories.model_profile_form(ws, base_url="http://127.0.0.1:9/v1",
+                                        api_key="sk-admin-secret")
+    response = root.post(f"/admin/generation/modelprofile/{profile.pk}/change/", form)
     assert response.status_code == 302
     profile.refresh_from_db()
     assert secret_decrypt(profile.api_key_encrypted) == "sk-admin-secret"
-    page = client.get(f"/admin/generation/modelprofile/{profile.pk}/change/").content.decode()
+    page = root.get(f"/admin/generation/modelprofile/{profile.pk}/change/").content.decode()
     assert "sk-admin-secret" not in page and profile.api_key_encrypted not in page
     # an empty field keeps the stored key
-    client.post(f"/admin/generation/modelprofile/{profile.pk}/change/", {**form, "api_key": ""})
+    root.post(f"/admin/generation/modelprofile/{profile.pk}/change/", {**form, "api_key": ""})
     profile.refresh_from_db()
     assert secret_decrypt(profile.api_key_encrypted) == "sk-admin-secret"

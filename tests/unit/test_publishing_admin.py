@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
@@ -20,13 +19,6 @@ from tests.peers.mastodon import MastodonPeer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TARGETS = "/admin/publishing/publishingtarget/"
-
-
-@pytest.fixture
-def root() -> Client:
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
-    return client
 
 
 def _act(client: Client, path: str, action: str, ids: list[int]) -> list[tuple[str, str]]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
-from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from apps.core.errors import DomainError
@@ -144,15 +142,13 @@ def test_only_a_published_publication_takes_only_a_newer_revision_of_its_own_dra
     assert not AuditEvent.objects.filter(action="publication.updated").exists()
 
 
-def test_admin_push_latest_revision_updates_published_ones_and_refuses_others(publish_dir):
+def test_admin_push_latest_revision_updates_published_ones_and_refuses_others(publish_dir, root):
     ws = factories.workspace()
     publication = _published_file(ws)
     revision = _newer(publication)
     [scheduled] = approved_publications(ws, publication.target, title="Not yet")
-    client = Client()
-    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
 
-    response = client.post("/admin/publishing/publication/", {
+    response = root.post("/admin/publishing/publication/", {
         "action": "push_latest_revision", "_selected_action": [publication.pk, scheduled.pk]},
         follow=True)
 
