@@ -97,6 +97,11 @@ class ApiSchema(AutoSchema):
                 "application/json": {"schema": ERROR_SCHEMA}}})
         return responses
 
+    def _is_create_operation(self) -> bool:
+        # a row-create POST answers 201 with the row, as a ListCreateAPIView's does
+        return super()._is_create_operation() or (
+            self.method == "POST" and isinstance(self.view, WorkspaceRowCreate))
+
 
 class ApiBase(APIView):
     """The base of every v1 view: API keys (scoped) or sessions, throttles (all from the

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
-
 from apps.accounts.api_auth import (
     WorkspaceDetailApi,
     WorkspaceListApi,
@@ -27,8 +25,6 @@ from apps.briefs.services import (
 from apps.core.models import Workspace
 
 
-@extend_schema(methods=["POST"], request=ContentTypeSerializer,
-               responses={201: ContentTypeSerializer})
 class ContentTypeListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     queryset = ContentType.objects.all()
@@ -48,8 +44,6 @@ class ContentTypeDetailApi(WorkspaceRowUpdate, WorkspaceDetailApi):
         return content_type_update(content_type=row, actor=self.request.user, **fields)
 
 
-@extend_schema(methods=["POST"], request=StyleGuideSerializer,
-               responses={201: StyleGuideSerializer})
 class StyleGuideListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     queryset = StyleGuide.objects.all()

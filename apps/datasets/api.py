@@ -48,7 +48,6 @@ from apps.generation.serializers import TrainingRunDetailSerializer
 READ, WRITE = "briefs:read", "catalog:write"
 
 
-@extend_schema(methods=["POST"], request=DatasetSerializer, responses={201: DatasetSerializer})
 class DatasetListApi(WorkspaceRowCreate, WorkspaceListApi):
     """The workspace's datasets (admins: they hold the workspace's texts)."""
 

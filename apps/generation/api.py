@@ -111,8 +111,6 @@ class UsageApi(ApiBase, APIView):
             "budget_left": budget_left(workspace_id=workspace.pk)}).data)
 
 
-@extend_schema(methods=["POST"], request=ModelProfileSerializer,
-               responses={201: ModelProfileSerializer})
 class ModelProfileListApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "catalog:write"
     queryset = ModelProfile.objects.all()

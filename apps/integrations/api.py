@@ -302,7 +302,6 @@ EVENT_WEBHOOKS = [OpenApiWebhook(name="event", decorator={"post": {
 }})]
 
 
-@extend_schema(methods=["POST"], request=FeedSerializer, responses={201: FeedSerializer})
 class FeedListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """RSS/Atom feeds polled on a schedule; each new entry becomes a brief."""
 
@@ -321,8 +320,6 @@ class FeedDetailApi(WorkspaceDetailApi):
     serializer_class = FeedSerializer
 
 
-@extend_schema(methods=["POST"], request=RecurringBriefSerializer,
-               responses={201: RecurringBriefSerializer})
 class RecurringBriefListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     """Briefs created on a cron schedule in an IANA time zone."""
 

@@ -176,7 +176,6 @@ class PublicationPreviewApi(ApiBase, APIView):
         return Response(PreviewSerializer(preview).data)
 
 
-@extend_schema(methods=["POST"], request=TargetSerializer, responses={201: TargetSerializer})
 class TargetListCreateApi(WorkspaceRowCreate, WorkspaceListApi):
     read_scope, write_scope = "briefs:read", "integrations:write"
     queryset = PublishingTarget.objects.all()
