@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.briefs.models import BriefState
 from apps.core.errors import DomainError, IllegalTransition, PermissionDenied
@@ -39,6 +42,13 @@ def _texts(n: int) -> list[GeneratedText]:
             for i in range(n)]
 
 
+def _queued(**fields):
+    """A brief of a new workspace, submitted: (the brief, its queued job)."""
+    brief = factories.brief(factories.workspace(), **fields)
+    brief_submit(brief=brief)
+    return brief, brief.jobs.get()
+
+
 def _in_review(ws=None):
     ws = ws or factories.workspace()
     brief = factories.brief_in_review(ws)
@@ -46,11 +56,8 @@ def _in_review(ws=None):
 
 
 def test_submit_queues_a_job_with_the_rendered_prompt_and_events():
-    ws = factories.workspace()
-    brief = factories.brief(ws, title="Rain gardens", topic="planting for heavy rain",
-                            keywords=["rain", "garden"])
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
+    brief, job = _queued(title="Rain gardens", topic="planting for heavy rain",
+                         keywords=["rain", "garden"])
     assert (brief.state, job.state, job.variants) == (BriefState.QUEUED, JobState.QUEUED, 2)
     assert job.prompt.startswith(MARKDOWN + "Title: Rain gardens\nWrite a 40-word piece for "
                                  "beginners about planting for heavy rain. Keywords: rain, garden.")
@@ -75,10 +82,7 @@ def test_duplicate_external_id_from_the_same_origin_is_refused():
 
 
 def test_a_job_is_claimed_once_and_drafts_are_recorded_once():
-    ws = factories.workspace()
-    brief = factories.brief(ws)
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
+    brief, job = _queued()
     claimed = job_claim(job_id=job.pk, worker_id="w1")
     assert (claimed.state, claimed.attempts, claimed.worker_id) == ("running", 1, "w1")
     assert job_claim(job_id=job.pk, worker_id="w2") is None  # a redelivered message
@@ -102,14 +106,7 @@ def test_evaluation_sends_the_brief_to_review_once():
 
 
 def test_a_stale_running_job_is_requeued_and_its_worker_loses_it():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    ws = factories.workspace()
-    brief = factories.brief(ws)
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
+    _, job = _queued()
     job_claim(job_id=job.pk, worker_id="dead-worker")
     GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     assert jobs_requeue_stale(older_than=timedelta(minutes=2)) == [job.pk]
@@ -119,10 +116,7 @@ def test_a_stale_running_job_is_requeued_and_its_worker_loses_it():
 
 
 def test_a_failed_job_fails_the_brief_with_the_reason():
-    ws = factories.workspace()
-    brief = factories.brief(ws)
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
+    brief, job = _queued()
     job_fail(job_id=job.pk, error="No built-in model: run manage.py train_model")
     brief.refresh_from_db()
     job.refresh_from_db()
@@ -293,10 +287,7 @@ def test_a_brief_in_another_language_asks_for_it_where_the_template_does_not():
 
 
 def test_control_characters_a_model_emits_are_dropped_before_storing():
-    ws = factories.workspace()
-    brief = factories.brief(ws, variants=1)
-    brief_submit(brief=brief)
-    job = brief.jobs.get()
+    _, job = _queued(variants=1)
     job_claim(job_id=job.pk, worker_id="w1")
     job_record_drafts(job_id=job.pk, worker_id="w1", texts=[GeneratedText(
         variant=0, text="Soil\x00 and\x07 worms.\n\tEnd", seed=1, prompt_tokens=1,
