@@ -17,13 +17,13 @@ from workers.evaluation import (
     checks,
     diversity,
     embeddings,
-    grounding,
     language,
     lexical,
     metrics,
     novelty,
     references,
 )
+from workers.evaluation.grounding import content_stems
 from workers.evaluation.scorer import score_drafts, vector_space
 from workers.evaluation.types import ScoringInput
 
@@ -142,7 +142,7 @@ def test_diversity_grounding_and_shingles_use_chinese_words() -> None:
     assert novelty.jaccard_estimate(novelty.signature(COMPOST_ZH, ZH),
                                     novelty.signature(HOUSING_ZH, ZH)) < 0.1
     # function words (的, 了, 是) carry no fact
-    assert grounding.content_stems("我们的堆肥是肥沃的", ZH) == {"堆肥", "肥沃"}
+    assert content_stems("我们的堆肥是肥沃的", ZH) == {"堆肥", "肥沃"}
 
 
 def test_length_fit_counts_chinese_characters(model_dir: Path) -> None:
