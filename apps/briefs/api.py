@@ -1,5 +1,5 @@
-"""Briefs over REST: create (submitted at once), list, detail, the brief's actions, bulk import;
-content types and style guides (read, create, update)."""
+"""Content types and style guides over REST: list, read, create, update. (Briefs themselves
+are served by apps/workflow/api.py, their bulk import by apps/integrations/api.py.)"""
 
 from __future__ import annotations
 
