@@ -1,6 +1,6 @@
 """The dashboard as editors and reviewers use it every day, in Chromium: times in their own
-zone, status that matches the work, a confirm step before a reject, and phone-sized pages
-that never scroll sideways."""
+zone, status that matches the work, a confirm step before a reject, phone-sized pages
+that never scroll sideways, and the product's own 404 for another workspace's brief."""
 
 from __future__ import annotations
 
@@ -195,3 +195,26 @@ def test_insights_draws_each_figure_as_a_chart_beside_its_table(browser, live_pl
     expect(page.get_by_role("row", name="Rejected 1")).to_be_visible()
     assert refused == []
     context.close()
+
+
+def test_another_workspaces_brief_and_an_unknown_address_answer_the_products_own_404(
+        browser, live_platform, desk):
+    # given a brief of the desk, which its admin opens
+    brief = factories.brief(desk, title="Mulch beds")
+    factories.member(factories.workspace(name="Elsewhere"), Role.EDITOR, username="otto",
+                     password=PASSWORD)
+    ada_context, ada = _sign_in(browser, live_platform, "ada")
+    assert ada.goto(f"/briefs/{brief.pk}/").status == 200
+    # when otto, of another workspace, opens the same address, then one that does not exist
+    otto_context, otto = _sign_in(browser, live_platform, "otto")
+    refused = otto.goto(f"/briefs/{brief.pk}/")
+    # then both are the product's pages (DEBUG is off), telling him nothing of the brief
+    assert refused.status == 404
+    expect(otto.get_by_role("heading", level=1)).to_have_text("That did not work")
+    assert "Mulch beds" not in otto.content()
+    unknown = otto.goto("/no/such/page/")
+    assert unknown.status == 404
+    expect(otto.get_by_role("heading", level=1)).to_have_text("Not found")
+    assert "URLconf" not in otto.content()  # Django's debug 404 lists every URL pattern
+    ada_context.close()
+    otto_context.close()

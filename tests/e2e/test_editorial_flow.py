@@ -1,4 +1,6 @@
-"""An editor and a reviewer at work in a real browser, with real workers behind the page.
+"""An editor and a reviewer at work in a real browser, with real workers behind the page:
+the editor's page follows the reviewer's edit (and its scores), decisions and publication,
+down to the brief's lineage.
 
 The pages are never reloaded by the test after the first load: what changes
 arrives over the websocket. A marker set on `window` after loading proves it
@@ -86,6 +88,10 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
     expect(first.locator("[data-diff] ins")).to_have_text("Our reviewed opening. ")
     expect(first.locator("[data-diff] del")).to_have_count(0)
     screenshot(reviewer, "edit-diff")
+    # and the edit's own scores arrive once it is scored, on the editor's page as well
+    rescored = re.compile(r"^Revision 2: score \d")
+    expect(first.locator("[data-revision-scores]")).to_have_text(rescored, timeout=PIPELINE_MS)
+    expect(editor.locator("#drafts [data-revision-scores]")).to_have_text(rescored)
 
     # When they request changes
     reviewer.get_by_label("Feedback").fill("Mention the smell: keep the heap aerated.")
@@ -115,9 +121,16 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
     assert_not_reloaded(reviewer)
     screenshot(reviewer, "published")
 
-    # and the editor's page followed all of it too
+    # and the editor's page followed all of it too, its lineage telling the whole story
     expect(editor.locator("[data-brief-state]")).to_have_attribute(
         "data-brief-state", "published", timeout=30_000)
+    lineage = editor.locator("#lineage")
+    lineage.get_by_text("Lineage", exact=True).click()
+    expect(lineage.locator("article.lineage-round")).to_have_count(2)
+    expect(lineage.locator(".lineage-edit")).to_contain_text(re.compile(r"edited to r2 by rita"))
+    expect(lineage.locator(".lineage-reviews li")).to_contain_text(
+        [re.compile(r"^Request Changes by rita"), re.compile(r"^Approve by rita")])
+    expect(lineage.locator("tr", has_text="Site")).to_contain_text("published")
     assert_not_reloaded(editor)
     editor.get_by_role("link", name="Queue").click()
     expect(editor.locator('[data-column="published"] .card')).to_have_count(1)

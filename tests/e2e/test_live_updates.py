@@ -168,6 +168,7 @@ def test_a_ticked_card_stays_ticked_when_its_brief_changes(signed_in, brief):
     # Given rita on the queue, the brief's card ticked for a bulk action
     rita = signed_in("rita", PASSWORD)
     expect(rita.locator("[data-live-status]")).to_have_text("live")
+    expect(rita.locator("[data-unread]")).to_have_text("1")  # the brief waits for review
     card = rita.locator(f'.card[data-brief-id="{brief.pk}"]')
     card.get_by_role("checkbox").check()
     # When ada assigns the brief to rita
@@ -180,4 +181,6 @@ def test_a_ticked_card_stays_ticked_when_its_brief_changes(signed_in, brief):
     expect(card.locator(".card-meta")).to_contain_text("Reviewer")
     expect(card.locator(".card-meta")).to_contain_text("rita")
     expect(card.get_by_role("checkbox")).to_be_checked()
+    # and she is told at once that it is hers to review
+    expect(rita.locator("[data-unread]")).to_have_text("2")
     expect(rita.locator(f'[data-column="in_review"] .card[data-brief-id="{brief.pk}"]')).to_have_count(1)

@@ -1,6 +1,7 @@
 """The review screen in Chromium: a live count in the brief's unit and a preview tab per target
-while typing, one approve form with the variant chosen in it and the toast's undo, and the
-header's unread count bumped live when a notification arrives."""
+while typing, one approve form with the variant chosen in it and the toast's undo (followed
+live by an editor on a phone, offered only what his role allows), and the header's unread
+count bumped live when a notification arrives."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests import factories
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-123456!"
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -61,6 +63,14 @@ def test_a_chinese_edit_is_counted_in_characters_and_previewed_per_target(signed
 def test_approving_the_chosen_variant_from_the_one_form_and_undoing_the_schedule(
         signed_in, desk):
     brief = factories.brief_in_review(desk, scores=(0.6, 0.9), title="Mulch")
+    # eddie, an editor, follows the brief on his phone: his role decides nothing here
+    eddie = signed_in("eddie", PASSWORD)
+    eddie.set_viewport_size(PHONE)
+    eddie.goto(f"/briefs/{brief.pk}/")
+    expect(eddie.locator("[data-live-status]")).to_have_text("live")
+    expect(eddie.locator("#decision")).to_have_count(0)
+    expect(eddie.get_by_text(re.compile(r"^Edit variant"))).to_have_count(0)
+    eddie.evaluate("window.__sameDocument = true")
     ada = signed_in("ada", PASSWORD)
     ada.goto(f"/briefs/{brief.pk}/")
     decision = ada.locator("#decision")
@@ -78,6 +88,7 @@ def test_approving_the_chosen_variant_from_the_one_form_and_undoing_the_schedule
     publication = Publication.objects.get(brief=brief)
     assert (publication.revision.draft.variant, publication.state) == (0,
                                                                        PublicationState.SCHEDULED)
+    expect(eddie.locator("#publications .state")).to_have_text("scheduled")
     # When she undoes it, the publication is cancelled and the brief approved again
     toast.get_by_role("button", name="Undo").click()
     expect(ada.locator("main > .messages")).to_contain_text("Undone: 1 publication(s) cancelled.")
@@ -85,6 +96,12 @@ def test_approving_the_chosen_variant_from_the_one_form_and_undoing_the_schedule
     publication.refresh_from_db()
     brief.refresh_from_db()
     assert (publication.state, brief.state) == (PublicationState.CANCELLED, BriefState.APPROVED)
+    # and eddie's page followed, now offering what an editor may do with an approved brief
+    expect(eddie.locator("#publications .state")).to_have_text("cancelled")
+    expect(eddie.locator("[data-brief-state]")).to_have_attribute("data-brief-state", "approved")
+    expect(eddie.get_by_role("heading", name="Publish to more targets")).to_be_visible()
+    assert eddie.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    assert eddie.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_the_unread_count_bumps_live_when_a_notification_arrives(signed_in, desk):
