@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,6 +17,7 @@ from playwright.sync_api import expect
 from apps.accounts.models import Role
 from apps.briefs.models import BriefState, ContentBrief
 from apps.dashboard import urls as dashboard_urls
+from apps.dashboard.templatetags.dashboard import date_text
 from apps.datasets.services import dataset_create
 from apps.generation.models import Backend, ModelProfile
 from apps.workflow.services import review_reject
@@ -172,7 +174,10 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_platform, desk, scree
 def test_insights_draws_each_figure_as_a_chart_beside_its_table(browser, live_platform, desk):
     brief = factories.brief_in_review(desk, scores=(0.9,))
     review_reject(brief=brief, reviewer=get_user_model().objects.get(username="rita"))
-    context, page = _sign_in(browser, live_platform, "rita")
+    # made at 23:30 UTC three days ago: the next morning in Tokyo, that afternoon in LA
+    made = (timezone.now() - timedelta(days=3)).replace(hour=23, minute=30)
+    ContentBrief.objects.filter(pk=brief.pk).update(created_at=made)
+    context, page = _sign_in(browser, live_platform, "rita", timezone_id="Asia/Tokyo")
     refused: list[str] = []
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text else None)
@@ -194,6 +199,15 @@ def test_insights_draws_each_figure_as_a_chart_beside_its_table(browser, live_pl
     # and the numbers are a table a screen reader reads
     expect(page.get_by_role("row", name="Rejected 1")).to_be_visible()
     assert refused == []
+    # whose days are each reader's own: eddie in Los Angeles counts the brief a day earlier
+    expect(page.get_by_role("row", name=f"{date_text(made.date() + timedelta(days=1))} 1",
+                            exact=True)).to_be_visible()
+    eddie_context, eddie = _sign_in(browser, live_platform, "eddie",
+                                    timezone_id="America/Los_Angeles")
+    eddie.goto("/insights/")
+    expect(eddie.get_by_role("row", name=f"{date_text(made.date())} 1", exact=True)
+           ).to_be_visible()
+    eddie_context.close()
     context.close()
 
 
