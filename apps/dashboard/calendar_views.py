@@ -8,12 +8,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS, CAN_VIEW
 from apps.core.errors import DomainError, NotFound
@@ -21,7 +19,7 @@ from apps.core.models import Workspace
 from apps.dashboard.calendar_forms import CalendarForm, RescheduleForm
 from apps.dashboard.calendar_selectors import VIEWS, calendar_period, calendar_targets
 from apps.dashboard.templatetags.dashboard import time_text
-from apps.dashboard.views import _page, _workspace, domain_errors
+from apps.dashboard.views import _page, _workspace, dashboard_view
 from apps.publishing.models import Publication
 from apps.publishing.selectors import publication_list
 from apps.publishing.services import publication_cancel, publication_reschedule
@@ -48,9 +46,7 @@ def _calendar_page(request: HttpRequest, workspace: Workspace, *, status: int = 
                  refused_form=refused[1] if refused else None)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def calendar(request: HttpRequest) -> HttpResponse:
     return _calendar_page(request, _workspace(request, CAN_VIEW))
 
@@ -73,9 +69,7 @@ def _label(publication: Publication) -> str:
     return f"“{publication.brief.title}” on {publication.target.name}"
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def calendar_reschedule(request: HttpRequest, publication_id: int) -> HttpResponse:
     """A scheduled publication moved to the time typed (or dropped on); a past time or a
     publication no longer scheduled comes back as the form's error."""
@@ -97,9 +91,7 @@ def calendar_reschedule(request: HttpRequest, publication_id: int) -> HttpRespon
     return _calendar_page(request, workspace, status=status, refused=(publication, form))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def calendar_cancel(request: HttpRequest, publication_id: int) -> HttpResponse:
     """A pending, scheduled or failed publication cancelled: it never goes out."""
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)

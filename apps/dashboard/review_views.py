@@ -4,23 +4,19 @@ toast's undo of a schedule just made. The page itself is the brief page (views.p
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS
 from apps.briefs.selectors import brief_get
 from apps.core.errors import DomainError
 from apps.dashboard import selectors
 from apps.dashboard.forms import PreviewForm, UndoForm
-from apps.dashboard.views import _brief_page, _draft, _workspace, domain_errors, target_previews
+from apps.dashboard.views import _brief_page, _draft, _workspace, dashboard_view, target_previews
 from apps.publishing.services import publications_cancel
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def draft_preview(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """The text typed in a draft's editor, counted in the brief's unit and shown as each
     enabled target would receive it (a fragment for review_screen.js); nothing is saved."""
@@ -38,9 +34,7 @@ def draft_preview(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRes
         "previews": target_previews(targets, brief, text)})
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_undo(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Cancel the publications just scheduled (the toast's Undo): all or none, through the
     same service as the API's cancel; the brief goes back to approved when none is left."""

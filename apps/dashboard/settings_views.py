@@ -16,12 +16,10 @@ from typing import Any, TypeVar
 
 from django import forms as django_forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_GOVERN
@@ -42,7 +40,7 @@ from apps.dashboard.settings_forms import (
     SubscriptionForm,
     TargetForm,
 )
-from apps.dashboard.views import _page, _workspace, domain_errors
+from apps.dashboard.views import _page, _workspace, dashboard_view
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
@@ -119,9 +117,7 @@ def _settings(request: HttpRequest, template: str, workspace: Workspace, *,
                  **context)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def settings_index(request: HttpRequest) -> HttpResponse:
     workspace = _admin_workspace(request)
     counts = {
@@ -148,9 +144,7 @@ def _members_page(request: HttpRequest, workspace: Workspace, *, form: MemberAdd
                      error=error)
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def members(request: HttpRequest) -> HttpResponse:
     """The members and their roles; adding a username that has no account yet invites them:
     an account without a password, and an email with the link to set one."""
@@ -171,9 +165,7 @@ def members(request: HttpRequest) -> HttpResponse:
     return _members_page(request, workspace, form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def member_change(request: HttpRequest, member_id: int) -> HttpResponse:
     """Change a member's role, or remove them (`remove`); the last admin stays."""
     workspace = _admin_workspace(request)
@@ -200,9 +192,7 @@ def member_change(request: HttpRequest, member_id: int) -> HttpResponse:
 # API keys
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def api_keys(request: HttpRequest) -> HttpResponse:
     """The workspace's keys; a key made here is shown once, on the page the creation
     redirects to, and never again."""
@@ -221,9 +211,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                      secret=secret)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     key = _owned(ApiKey.objects.filter(workspace=workspace), api_key_id, "API key")
@@ -235,9 +223,7 @@ def api_key_revoke(request: HttpRequest, api_key_id: int) -> HttpResponse:
 # Publishing targets
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def targets(request: HttpRequest) -> HttpResponse:
     """The targets with their health: paused or not and why, the last connection check."""
     workspace = _admin_workspace(request)
@@ -253,9 +239,7 @@ def _target_page(request: HttpRequest, workspace: Workspace, form: TargetForm, k
                      now=timezone.now())
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def target_new(request: HttpRequest) -> HttpResponse:
     """A new target of the kind asked for (`kind`), its fields from the connector's schema."""
     workspace = _admin_workspace(request)
@@ -272,9 +256,7 @@ def target_new(request: HttpRequest) -> HttpResponse:
     return _target_page(request, workspace, form, kind)
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     target = _owned(PublishingTarget.objects.filter(workspace=workspace), target_id, "target")
@@ -291,9 +273,7 @@ def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
     return _target_page(request, workspace, form, target.kind, target)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def target_test(request: HttpRequest, target_id: int) -> HttpResponse:
     """Test the connection: one authenticated request; the outcome is the target's last
     check (refused credentials pause it)."""
@@ -307,9 +287,7 @@ def target_test(request: HttpRequest, target_id: int) -> HttpResponse:
 # Quality gates and approval policies, per content type
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def content_types(request: HttpRequest) -> HttpResponse:
     workspace = _admin_workspace(request)
     rows = (ContentType.objects.filter(workspace=workspace).order_by("name")
@@ -341,18 +319,14 @@ def _content_type(workspace: Workspace, content_type_id: int) -> ContentType:
                   "content type")
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def content_type_settings(request: HttpRequest, content_type_id: int) -> HttpResponse:
     """A content type's general quality gate and its approval policy."""
     workspace = _admin_workspace(request)
     return _content_type_page(request, workspace, _content_type(workspace, content_type_id))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def gate_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
@@ -365,9 +339,7 @@ def gate_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     return _content_type_page(request, workspace, content_type, gate_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def policy_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
@@ -405,9 +377,7 @@ def _profile_saved(request: HttpRequest, workspace: Workspace, form: ModelProfil
         return None
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def model_profiles(request: HttpRequest) -> HttpResponse:
     workspace = _admin_workspace(request)
     form = ModelProfileForm(request.POST or None, key_stored=False)
@@ -421,9 +391,7 @@ def model_profiles(request: HttpRequest) -> HttpResponse:
                      profiles=profiles)
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def model_profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     profile = _owned(ModelProfile.objects.filter(workspace=workspace), profile_id,
@@ -440,9 +408,7 @@ def model_profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
                      check_prompt=CHECK_PROMPT, check_tokens=CHECK_TOKENS)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def model_profile_check(request: HttpRequest, profile_id: int) -> HttpResponse:
     """A short test generation by the profile's model, on its queue; the profile's page
     shows it as the worker writes it."""
@@ -483,17 +449,13 @@ def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
         subscription_form=subscription_form or SubscriptionForm())
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def webhooks(request: HttpRequest) -> HttpResponse:
     """Inbound endpoints, outbound subscriptions and the latest deliveries."""
     return _webhooks_page(request, _admin_workspace(request))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def endpoint_new(request: HttpRequest) -> HttpResponse:
     """A new inbound endpoint; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
@@ -507,9 +469,7 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
     return _webhooks_page(request, workspace, endpoint_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     """A new secret for the endpoint, shown once; the old ones work one more day."""
     workspace = _admin_workspace(request)
@@ -519,9 +479,7 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     return _signing_secret_shown(request, name=endpoint.name, secret=secret)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def subscription_new(request: HttpRequest) -> HttpResponse:
     """A new subscription; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
@@ -534,9 +492,7 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
     return _webhooks_page(request, workspace, subscription_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def subscription_enable_view(request: HttpRequest, subscription_id: int) -> HttpResponse:
     """Enable a subscription again (after failures disabled it), starting afresh."""
     workspace = _admin_workspace(request)
@@ -547,9 +503,7 @@ def subscription_enable_view(request: HttpRequest, subscription_id: int) -> Http
     return redirect("dashboard:settings_webhooks")
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def delivery_redeliver_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     delivery = _owned(Delivery.objects.filter(subscription__workspace=workspace)

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from apps.accounts.api_auth import workspace_id_parse
 from apps.accounts.models import Membership
@@ -99,6 +99,16 @@ def domain_errors(view: View) -> View:
     return wrapped
 
 
+def dashboard_view(*methods: str) -> Callable[[View], View]:
+    """A signed-in user's view: it answers `methods` only (else 405), sends anyone else to
+    the login page, and shows a refusal from a selector or service as an error page."""
+
+    def decorate(view: View) -> View:
+        return require_http_methods(list(methods))(login_required(domain_errors(view)))
+
+    return decorate
+
+
 def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
     """The workspace the user works in now (chosen in the header, else their first)."""
     chosen = request.session.get("workspace_id")
@@ -124,9 +134,7 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
     return render(request, template, context, status=status)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def queue(request: HttpRequest) -> HttpResponse:
     """The board (columns by state) or the table (every brief, paged), filtered and searched."""
     workspace = _workspace(request, CAN_VIEW)
@@ -147,9 +155,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     return _page(request, "dashboard/queue.html", workspace, **context)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def queue_bulk(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     form = BulkForm(request.POST)
@@ -172,9 +178,7 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def brief_card(request: HttpRequest, brief_id: int) -> HttpResponse:
     """One queue card, for the page's script to insert when a brief appears."""
     workspace = _workspace(request, CAN_VIEW)
@@ -182,9 +186,7 @@ def brief_card(request: HttpRequest, brief_id: int) -> HttpResponse:
     return render(request, "dashboard/_brief_card.html", {"brief": brief})
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def brief_new(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
     form = BriefForm(request.POST or None, workspace=workspace)
@@ -278,9 +280,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
     )
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     return _brief_page(request, workspace, brief_id)
@@ -302,9 +302,7 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
     return redirect("dashboard:brief", brief_id=brief_id)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_REVIEW)
     form = ApproveForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
@@ -326,9 +324,7 @@ def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
                           decide=approve)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Publish an approved, scheduled or published brief to more targets; a refusal (the
     brief's state, a target already holding it, a past time) is shown on the form."""
@@ -351,9 +347,7 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
     return _brief_page(request, workspace, brief_id, status=400, bound={"publish": form})
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_reject(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_REVIEW)
     form = RejectForm(request.POST, auto_id="id_reject_%s")
@@ -364,9 +358,7 @@ def brief_reject(request: HttpRequest, brief_id: int) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_request_changes(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_REVIEW)
     form = RequestChangesForm(request.POST, auto_id="id_changes_%s")
@@ -378,9 +370,7 @@ def brief_request_changes(request: HttpRequest, brief_id: int) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def workspace_switch(request: HttpRequest) -> HttpResponse:
     form = WorkspaceSwitchForm(request.POST)
     membership = (membership_for(request.user, form.cleaned_data["workspace_id"])
@@ -398,9 +388,7 @@ def _draft(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
     return draft
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """Save an inline edit as a new revision; the page then shows its word diff."""
     workspace = _workspace(request, CAN_REVIEW)
@@ -415,9 +403,7 @@ def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRespon
     )
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """Take or renew the edit lock (the page's script calls it while the editor is open);
     `release=1` frees it. 409 with the holder's name while someone else edits."""
@@ -433,9 +419,7 @@ def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRespon
                          "expires_at": lock.expires_at.isoformat()})
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_comment(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     form = CommentForm(request.POST, auto_id="id_comment_%s")
@@ -448,9 +432,7 @@ def brief_comment(request: HttpRequest, brief_id: int) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     page_reviewers = selectors.reviewers(workspace_id=workspace.pk)
@@ -461,9 +443,7 @@ def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
                               brief=brief, actor=request.user, choice=form.cleaned_data["reviewer"]))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Create a guest link and show it once on the page (it is not stored in clear)."""
     workspace = _workspace(request, CAN_REVIEW)
@@ -482,9 +462,7 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     return _brief_page(request, workspace, brief_id, guest_url=url)
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def profile(request: HttpRequest) -> HttpResponse:
     """The user's own settings: the time zone times are shown and read in."""
     workspace = _workspace(request, CAN_VIEW)
@@ -499,9 +477,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                  status=400 if form.errors else 200, form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def profile_time_zone(request: HttpRequest) -> HttpResponse:
     """The browser's zone (Intl), posted once by the page's script at the first visit;
     kept only while the user has not chosen one."""
@@ -532,27 +508,21 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
                       status=400 if form.errors else 200)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def notifications(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     notes = notifications_recent(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
     return _page(request, "dashboard/notifications.html", workspace, notes=notes)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def notifications_read(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     notifications_mark_read(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
     return redirect("dashboard:notifications")
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def insights_page(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_VIEW)
     figures = insights(workspace_id=workspace.pk, days=_days(request))
@@ -561,9 +531,7 @@ def insights_page(request: HttpRequest) -> HttpResponse:
                  charts_json=charts_json(charts))
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def insights_json(request: HttpRequest) -> HttpResponse:
     """The insights page's numbers, for scripts and other tools."""
     workspace = _workspace(request, CAN_VIEW)
@@ -579,9 +547,7 @@ def _days(request: HttpRequest) -> int:
 TRAINING_RUNS_SHOWN = 50
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def training(request: HttpRequest) -> HttpResponse:
     """The workspace's training runs and one run's loss chart (`?run=`, else the newest), which
     training.js extends live; admins start a run here."""

@@ -12,17 +12,15 @@ import json
 from typing import Any, TypeVar
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN, roles_allowed
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
-from apps.dashboard.views import _page, _workspace, domain_errors
+from apps.dashboard.views import _page, _workspace, dashboard_view
 from apps.datasets.forms import (
     BuildForm,
     CandidateForm,
@@ -92,9 +90,7 @@ def _profile(workspace: Workspace, profile_id: int) -> ModelProfile:
                 "Model profile")
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@domain_errors
+@dashboard_view("GET", "POST")
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """The workspace's datasets; an admin creates one here."""
     workspace = _workspace(request, CAN_GOVERN if request.method == "POST" else DATASETS_READ)
@@ -122,18 +118,14 @@ def _dataset_page(request: HttpRequest, workspace: Workspace, dataset: Dataset, 
                  build_form=build_form or BuildForm())
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """A dataset's imports and versions, with the forms to add documents and build."""
     workspace = _workspace(request, DATASETS_READ)
     return _dataset_page(request, workspace, _dataset(workspace, dataset_id))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """Add documents from an upload, the published revisions, the feed entries or a target."""
     workspace = _workspace(request, CAN_GOVERN)
@@ -155,9 +147,7 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
     return _dataset_page(request, workspace, dataset, import_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def dataset_build(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """Build a new version with the options given; its page follows the build live."""
     workspace = _workspace(request, CAN_GOVERN)
@@ -188,9 +178,7 @@ def _version_page(request: HttpRequest, workspace: Workspace, version: DatasetVe
                  train_form=train_form or DatasetTrainForm(workspace_id=workspace.pk))
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def dataset_version(request: HttpRequest, version_id: int) -> HttpResponse:
     """A version: its build's live progress, then its statistics, length histogram, data card
     and a sample of cleaned documents beside their originals; the runs trained on it."""
@@ -198,9 +186,7 @@ def dataset_version(request: HttpRequest, version_id: int) -> HttpResponse:
     return _version_page(request, workspace, _version(workspace, version_id))
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def dataset_version_cancel_view(request: HttpRequest, version_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_GOVERN)
     version = dataset_version_cancel(version=_version(workspace, version_id), actor=request.user)
@@ -208,9 +194,7 @@ def dataset_version_cancel_view(request: HttpRequest, version_id: int) -> HttpRe
     return redirect("dashboard:dataset_version", version_id=version.pk)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpResponse:
     """Start a run on the version; its loss is drawn live on the Training page's chart."""
     workspace = _workspace(request, CAN_TRAIN)
@@ -231,9 +215,7 @@ def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpRes
     return _version_page(request, workspace, version, train_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def training_run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
     """Cancel a queued or running run; back to its dataset version, or to its chart."""
     workspace = _workspace(request, CAN_TRAIN)
@@ -295,9 +277,7 @@ def _registry_page(request: HttpRequest, workspace: Workspace, *,
                  policy=policy, retrain_form=retrain_form)
 
 
-@require_GET
-@login_required
-@domain_errors
+@dashboard_view("GET")
 def model_registry(request: HttpRequest) -> HttpResponse:
     """The workspace's model versions (ticked ones compared side by side), promoted to a
     profile, archived; the profiles, rolled back, each with its A/B test (a candidate
@@ -311,9 +291,7 @@ def _registry_back(request: HttpRequest, message: str) -> HttpResponse:
     return redirect("dashboard:models")
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_TRAIN)
     version = _model_version(workspace, version_id)
@@ -325,9 +303,7 @@ def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpRes
     return _registry_back(request, f"{profile.name} now runs version {version.number}.")
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_TRAIN)
     version = model_version_archive(version=_model_version(workspace, version_id),
@@ -335,9 +311,7 @@ def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpRes
     return _registry_back(request, f"Version {version.number} is archived.")
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_TRAIN)
     profile = _profile(workspace, profile_id)
@@ -346,9 +320,7 @@ def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpRe
                                    "again.")
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpResponse:
     """Start, change or end (no version) a profile's A/B test."""
     workspace = _workspace(request, CAN_TRAIN)
@@ -368,9 +340,7 @@ def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpR
     return _registry_page(request, workspace, candidate_form=form)
 
 
-@require_POST
-@login_required
-@domain_errors
+@dashboard_view("POST")
 def retrain_policy_view(request: HttpRequest) -> HttpResponse:
     """Set the workspace's retrain schedule."""
     workspace = _workspace(request, CAN_TRAIN)
