@@ -126,7 +126,7 @@ urlpatterns = [
          name="model-version-comparison"),
     *_crud("model-versions", "model-version", registry.ModelVersionListApi,
            registry.ModelVersionDetailApi, promote=registry.ModelVersionPromoteApi,
-           archive=registry.ModelVersionArchiveApi),
+           archive=registry.ModelVersionArchiveApi, evaluate=registry.ModelVersionEvaluateApi),
     *_crud("drafts", "draft", evaluation.DraftListApi, evaluation.DraftDetailApi),
     *_crud("evaluations", "evaluation", evaluation.EvaluationListApi,
            evaluation.EvaluationDetailApi),

@@ -19,6 +19,7 @@ from apps.datasets.services import dataset_versions_requeue_stale
 from apps.generation.profile_checks import profile_checks_expire
 from apps.generation.recovery import jobs_evaluating_resend, jobs_queued_resend
 from apps.generation.services import generation_queues, jobs_requeue_stale
+from apps.generation.suite import suite_runs_expire
 from apps.generation.training import training_runs_requeue_stale
 
 
@@ -26,7 +27,8 @@ def reconcile() -> dict[str, int]:
     """Relay events a crash or broker outage left unrelayed; requeue running jobs whose
     worker stopped its heartbeat, training runs (they resume from their last checkpoint)
     and dataset builds whose worker stopped reporting; send again the queued and evaluating
-    jobs' lost messages; fail the profile checks no worker finished in time."""
+    jobs' lost messages; fail the profile checks and the model versions' evaluation suite
+    runs no worker will finish."""
     resend_after = timedelta(seconds=settings.RESEND_AFTER_S)
     relayed = outbox_relay_pending()
     requeued = jobs_requeue_stale(older_than=timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S))
@@ -40,4 +42,4 @@ def reconcile() -> dict[str, int]:
     return {"events_relayed": relayed, "running_requeued": len(requeued),
             "training_requeued": len(training), "builds_requeued": len(builds),
             "queued_resent": len(queued), "evaluating_resent": len(evaluating),
-            "checks_expired": profile_checks_expire()}
+            "checks_expired": profile_checks_expire(), "suites_failed": suite_runs_expire()}

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +23,7 @@ from apps.accounts.api_auth import (
 from apps.accounts.roles import CAN_TRAIN
 from apps.core.models import Workspace
 from apps.core.serializers import IdField
-from apps.generation.models import ModelProfile, ModelVersion
+from apps.generation.models import ModelProfile, ModelVersion, SuiteRun
 from apps.generation.registry import (
     model_profile_candidate_set,
     model_profile_rollback,
@@ -31,6 +32,7 @@ from apps.generation.registry import (
     model_versions,
     model_versions_compare,
 )
+from apps.generation.suite import suite_run_cancel, suite_run_create, suite_run_latest
 
 READ, WRITE = "briefs:read", "catalog:write"
 
@@ -48,6 +50,13 @@ class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     class Meta(ModelVersionSerializer.Meta):
         fields = [*ModelVersionSerializer.Meta.fields, "card"]
+        read_only_fields = fields
+
+
+class SuiteRunSerializer(serializers.ModelSerializer[SuiteRun]):
+    class Meta:
+        model = SuiteRun
+        fields = ["id", "state", "results", "error", "created_at", "updated_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -122,6 +131,31 @@ class ModelVersionPromoteApi(ApiBase, APIView):
             workspace_id=version.workspace_id), pk=fields.validated_data["profile_id"])
         model_version_promote(version=version, profile=profile, actor=request.user)
         return Response(ModelVersionSerializer(version).data)
+
+
+@extend_schema(methods=["GET"], responses={200: SuiteRunSerializer})
+@extend_schema(methods=["POST"], request=None, responses={202: SuiteRunSerializer})
+@extend_schema(methods=["DELETE"], request=None, responses={200: SuiteRunSerializer})
+class ModelVersionEvaluateApi(ApiBase, APIView):
+    """The evaluation suite on this version (the fixed test briefs it writes on a generation
+    worker, scored and gated; the figures land in its `metrics.suite`): POST queues a run,
+    GET reads the latest one, DELETE cancels the queued or running one (409 when none is)."""
+
+    read_scope, write_scope = READ, WRITE
+
+    def get(self, request: Request, pk: int) -> Response:
+        run = suite_run_latest(version=_version(request, pk))
+        if run is None:
+            raise NotFound("This version has not been evaluated yet.")
+        return Response(SuiteRunSerializer(run).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        run = suite_run_create(version=_version(request, pk), actor=request.user)
+        return Response(SuiteRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        run = suite_run_cancel(version=_version(request, pk), actor=request.user)
+        return Response(SuiteRunSerializer(run).data)
 
 
 @extend_schema(request=None, responses={200: ModelVersionSerializer})

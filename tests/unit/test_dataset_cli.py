@@ -40,6 +40,10 @@ def test_a_script_imports_builds_trains_promotes_and_rolls_back(models_dir, data
                                                          "threads": 1})).splitlines()[-1])
     assert trained["version"] == 1
     assert trained["heldout_perplexity_after"] < trained["heldout_perplexity_before"]
+    # the evaluation suite ran here too: the English test briefs, scored and gated
+    assert (trained["suite"]["briefs"], trained["suite"]["languages"]) == (3, ["en"])
+    assert 0 <= trained["suite"]["gate_pass_rate"] <= 1
+    assert run("model", "evaluate", "garden", "1").startswith("Suite run ")
     [listed] = [json.loads(line) for line in run("model", "list", "garden").splitlines()]
     assert (listed["version"], listed["folder"]) == (1, trained["folder"])
     factories.model_profile(ws, name="Writer", model="builtin")

@@ -74,7 +74,7 @@ API_WRITERS: dict[str, tuple[str, ...]] = {
     "dataset-version-train": ADMINS, "model-version-promote": ADMINS,
     "training-run-cancel": ADMINS, "dataset-version-cancel": ADMINS,
     "model-version-archive": ADMINS, "model-profile-rollback": ADMINS,
-    "model-profile-candidate": ADMINS,
+    "model-profile-candidate": ADMINS, "model-version-evaluate": ADMINS,
 }
 # The REST routes (api namespace) and the path of theirs each is asked with.
 API_PATHS = {
@@ -128,6 +128,7 @@ API_PATHS = {
     "model-version-detail": "model-versions/{model_version}/",
     "model-version-promote": "model-versions/{model_version}/promote/",
     "model-version-archive": "model-versions/{model_version}/archive/",
+    "model-version-evaluate": "model-versions/{model_version}/evaluate/",
     "model-profile-rollback": "model-profiles/{profile}/rollback/",
     "model-profile-candidate": "model-profiles/{profile}/candidate/",
 }

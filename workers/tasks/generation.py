@@ -1,5 +1,6 @@
 """Celery entrypoints of the generation queue: each hands its ids to one service of
-`apps.generation.running` (claim, run the engine, record) and keeps only Celery's options."""
+`apps.generation.running` (claim, run the engine, record), or of `apps.workflow.model_suite`
+for the registry's evaluation suite, and keeps only Celery's options."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from apps.generation.running import (
 )
 from apps.generation.services import ConcurrencyLimitReached, jobs_requeue_stale
 from apps.publishing.selectors import published_texts
+from apps.workflow.model_suite import suite_run_execute
 
 
 def worker_label(task: Any, *, per_thread: bool = False) -> str:
@@ -56,6 +58,13 @@ def train(self: Any, run_id: int) -> str:
     """Train or fine-tune a queued run (`training_run_execute`)."""
     return training_run_execute(run_id=run_id, worker_id=worker_label(self),
                                 published=published_texts)
+
+
+@shared_task(bind=True, name="generation.evaluate_version", acks_late=True,
+             reject_on_worker_lost=True)
+def evaluate_version(self: Any, run_id: int) -> str:
+    """Run the evaluation suite on a model version (`suite_run_execute`)."""
+    return suite_run_execute(run_id=run_id, worker_id=worker_label(self, per_thread=True))
 
 
 @shared_task(bind=True, name="generation.check_profile", acks_late=True,

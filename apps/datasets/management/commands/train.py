@@ -2,8 +2,9 @@
 [--parameters JSON] [--base-version N] [--here]`: a training run on a dataset version.
 
 Without --here the run is queued for the generation workers and its id printed; with
---here this process trains it (the service the worker's task calls) and prints the new model
-version's figures as JSON on the last line.
+--here this process trains it and runs the evaluation suite on the version it writes (the
+services the worker's tasks call), and prints the new model version's figures as JSON on
+the last line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from apps.datasets.services import dataset_version_train
 from apps.generation.models import ModelVersion, TrainingKind, TrainingRun
 from apps.generation.registry import model_versions
 from apps.generation.running import training_run_execute  # the engines load torch lazily
+from apps.generation.suite import suite_run_latest
 from apps.publishing.selectors import published_texts
+from apps.workflow.model_suite import suite_run_execute
 
 
 class Command(BaseCommand):
@@ -64,12 +67,17 @@ class Command(BaseCommand):
         if not options["here"]:
             self.stdout.write(f"Training run {run.pk} queued.")
             return
-        training_run_execute(run_id=run.pk, worker_id=f"{socket.gethostname()}:{os.getpid()}",
-                             published=published_texts)
+        worker = f"{socket.gethostname()}:{os.getpid()}"
+        training_run_execute(run_id=run.pk, worker_id=worker, published=published_texts)
         run = TrainingRun.objects.get(pk=run.pk)
         model = ModelVersion.objects.filter(training_run=run).first()
         if model is None:
             raise CommandError(f"Training run {run.pk} {run.state}: {run.error}")
+        suite = suite_run_latest(version=model)
+        if suite is not None and suite_run_execute(run_id=suite.pk, worker_id=worker) != "recorded":
+            suite.refresh_from_db()
+            self.stderr.write(f"The evaluation suite {suite.state}: {suite.error}")
+        model.refresh_from_db()
         self.stderr.write(f"Model version {model.number} in {model.folder}.")
         self.stdout.write(json.dumps({"version": model.number, "folder": model.folder,
                                       "revision": model.revision, **model.metrics}))

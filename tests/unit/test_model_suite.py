@@ -1,0 +1,150 @@
+"""The registry's evaluation suite: a version writes the fixed test briefs of the workspace's
+languages on a generation worker, each draft scored and gated; the means and the gate pass
+rate land in the version's metrics (the compare API shows them); a run is asked for over
+the API, cancelled, and finished by the reconciler when no worker will."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from aigc_platform.recovery import reconcile
+from apps.accounts.models import Role
+from apps.core.models import Workspace
+from apps.evaluation.models import QualityGate
+from apps.generation.models import (
+    ModelVersion,
+    SuiteRun,
+    TrainingKind,
+    TrainingRun,
+    TrainingState,
+)
+from apps.generation.suite import suite_run_claim, suite_run_create, suite_run_record
+from apps.workflow.model_suite import SUITE_TOKENS, suite_briefs
+from tests import factories
+from tests.clients import client_for, logged_in
+from workers.tasks.generation import evaluate_version
+
+pytestmark = pytest.mark.django_db
+
+
+def registered(ws: Workspace, number: int = 1) -> ModelVersion:
+    """A version as a finished run registers it."""
+    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE,
+                                     output_model=f"run-{number}")
+    return ModelVersion.objects.create(workspace=ws, number=number, training_run=run,
+                                       folder=run.output_model, revision=f"{number:012d}",
+                                       kind=TrainingKind.FINETUNE, base="builtin",
+                                       metrics={"heldout_perplexity_after": 40.0})
+
+
+def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:  # noqa: ANN001
+    """A registered version whose folder holds the tiny model."""
+    version = registered(ws, number)
+    shutil.copytree(models_dir / "builtin",
+                    models_dir / "workspaces" / str(ws.pk) / version.folder)
+    return version
+
+
+def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_rate(
+        ws, admin, models_dir) -> None:  # noqa: ANN001
+    # given a version of a workspace writing English, and another one to compare it with
+    version, other = trained_version(ws, models_dir), trained_version(ws, models_dir, 2)
+    # when the suite runs on it through the generation worker's task
+    run = suite_run_create(version=version)
+    assert evaluate_version.apply(args=(run.pk,)).get() == "recorded"
+    # then each English test brief was written in at most SUITE_TOKENS tokens, scored and
+    # gated by the default gate (the workspace has none)
+    run.refresh_from_db()
+    assert run.state == TrainingState.SUCCEEDED
+    assert [r["brief"] for r in run.results] == ["compost", "library-hours", "winter-cycling"]
+    for result in run.results:
+        assert result["text"] and 0 < result["tokens"] <= SUITE_TOKENS
+        assert result["decision"] in ("pass", "review", "fail")
+        assert result["passed"] == (result["decision"] != "fail")
+        assert -1 <= result["relevance"] <= 1 and 0 <= result["score"] <= 1
+    # and the version's metrics hold the means and the gate pass rate beside its perplexity
+    version.refresh_from_db()
+    suite = version.metrics["suite"]
+    assert version.metrics["heldout_perplexity_after"] == 40.0
+    assert (suite["briefs"], suite["languages"], suite["run_id"]) == (3, ["en"], run.pk)
+    assert suite["gate_pass_rate"] == round(sum(r["passed"] for r in run.results) / 3, 4)
+    assert suite["score"] == round(sum(r["score"] for r in run.results) / 3, 4)
+    assert suite["tokens"] == sum(r["tokens"] for r in run.results)
+    # and the seeds are fixed: the same weights write the same drafts on demand
+    again = client_for(admin).post(f"/api/v1/model-versions/{other.pk}/evaluate/")
+    assert again.status_code == 202, again.content
+    assert evaluate_version.apply(args=(again.json()["id"],)).get() == "recorded"
+    other.refresh_from_db()
+    assert [r["text"] for r in SuiteRun.objects.get(version=other).results] == [
+        r["text"] for r in run.results]
+    # and the compare API puts the two side by side with their suite figures
+    compared = client_for(admin).get("/api/v1/model-versions/compare/",
+                                     {"ids": f"{version.pk},{other.pk}"}).json()
+    assert [c["metrics"]["suite"]["score"] for c in compared] == [suite["score"]] * 2
+    # and so does the Models page
+    page = logged_in(admin).get("/models/", {"compare": [version.pk, other.pk]})
+    assert page.content.decode().count(f"<td>{suite['score']:.3f}</td>") == 2
+
+
+def test_the_briefs_follow_the_workspace_languages_and_the_gate_is_the_workspace_s(
+        ws, models_dir) -> None:  # noqa: ANN001
+    assert [b["language"] for b in suite_briefs(workspace_id=ws.pk)] == ["en"] * 3
+    chinese = factories.content_type(ws, language="zh-CN")
+    assert [b["language"] for b in suite_briefs(workspace_id=ws.pk)] == ["zh-CN"] * 3
+    factories.content_type(ws, language="en-GB")
+    assert len(suite_briefs(workspace_id=ws.pk)) == 6
+    # a gate that fails every draft: none passes it
+    ws_gate = QualityGate.objects.create(workspace=ws, name="Strict", content_type=chinese,
+                                         rules=[{"metric": "length", "min": 10_000,
+                                                 "severity": "fail"}])
+    version = trained_version(ws, models_dir)
+    run = suite_run_create(version=version)
+    assert evaluate_version.apply(args=(run.pk,)).get() == "recorded"
+    version.refresh_from_db()
+    assert version.metrics["suite"]["languages"] == ["en", "zh-CN"]
+    assert version.metrics["suite"]["gate_pass_rate"] == 0.0
+    assert all("length" in " ".join(r["reasons"]) for r in SuiteRun.objects.get(
+        pk=run.pk).results)
+    ws_gate.delete()
+
+
+def test_runs_are_asked_for_cancelled_and_finished_by_the_reconciler(ws, admin, editor
+                                                                    ) -> None:  # noqa: ANN001
+    version = registered(ws)
+    url = f"/api/v1/model-versions/{version.pk}/evaluate/"
+    api = client_for(admin)
+    # an admin asks for a run; a second one waits for the first to end
+    asked = api.post(url)
+    assert (asked.status_code, asked.json()["state"]) == (202, "queued")
+    assert api.post(url).json() == {"detail": "Version 1 is being evaluated already; cancel "
+                                              "that run first."}
+    assert api.get(url).json()["id"] == asked.json()["id"]
+    # an editor, or another workspace's admin, reaches none of it
+    assert client_for(editor).post(url).status_code == 403
+    assert client_for(factories.member(factories.workspace(), Role.ADMIN)).post(
+        url).status_code == 404
+    # a cancelled run is skipped by the worker that receives it; cancelling twice is refused
+    cancelled = api.delete(url)
+    assert (cancelled.status_code, cancelled.json()["state"]) == (200, "cancelled")
+    assert evaluate_version.apply(args=(asked.json()["id"],)).get() == "skipped"
+    assert api.delete(url).status_code == 409
+    # a run whose worker went silent, and one no worker took within an hour, are failed by
+    # the reconciler with the reason; the silent worker's late results are not recorded
+    lost = suite_run_create(version=version)
+    assert suite_run_claim(run_id=lost.pk, worker_id="w1") is not None
+    SuiteRun.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    waiting = SuiteRun.objects.create(version=registered(ws, 2))
+    SuiteRun.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    assert reconcile()["suites_failed"] == 2
+    lost.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (lost.state, lost.error) == ("failed", "Its worker stopped reporting (killed or "
+                                                  "lost). Run it again.")
+    assert waiting.state == "failed" and "within an hour" in waiting.error
+    assert suite_run_record(run_id=lost.pk, worker_id="w1", results=[], summary={}) is None
+    version.refresh_from_db()
+    assert "suite" not in version.metrics
