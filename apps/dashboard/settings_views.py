@@ -431,8 +431,8 @@ def _signing_secret_shown(request: HttpRequest, *, name: str, secret: str) -> Ht
 
 
 def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
-                   endpoint_form: EndpointForm | None = None,
-                   subscription_form: SubscriptionForm | None = None) -> HttpResponse:
+                   refused: EndpointForm | SubscriptionForm | None = None) -> HttpResponse:
+    """The webhooks page, with `refused` (sent back with its errors) in place of its blank form."""
     now = timezone.now()
     endpoints = (InboundEndpoint.objects.filter(workspace=workspace).select_related("content_type")
                  .annotate(active_secrets=Count("secrets", filter=Q(secrets__expires_at=None)
@@ -441,12 +441,25 @@ def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
     deliveries = (Delivery.objects.filter(subscription__workspace=workspace)
                   .select_related("subscription").order_by("-created_at")[:DELIVERIES_SHOWN])
     return _settings(
-        request, "webhooks.html", workspace, forms=(endpoint_form, subscription_form),
+        request, "webhooks.html", workspace, forms=(refused,),
         endpoints=endpoints, deliveries=deliveries,
         secret=_secret_pop(request) if request.method == "GET" else None,
         subscriptions=Subscription.objects.filter(workspace=workspace).order_by("name"),
-        endpoint_form=endpoint_form or EndpointForm(workspace_id=workspace.pk),
-        subscription_form=subscription_form or SubscriptionForm())
+        endpoint_form=refused if isinstance(refused, EndpointForm)
+        else EndpointForm(workspace_id=workspace.pk),
+        subscription_form=refused if isinstance(refused, SubscriptionForm) else SubscriptionForm())
+
+
+def _made_with_secret(request: HttpRequest, workspace: Workspace,
+                      form: EndpointForm | SubscriptionForm,
+                      create: Callable[[dict[str, Any]], tuple[Any, str]]) -> HttpResponse:
+    """`create` an endpoint or a subscription from a valid form, then show its signing secret
+    once (after the redirect); else the webhooks page with the form refused."""
+    made = _form_saved(form, create)
+    if made is None:
+        return _webhooks_page(request, workspace, refused=form)
+    row, secret = made
+    return _signing_secret_shown(request, name=row.name, secret=secret)
 
 
 @dashboard_view("GET")
@@ -460,13 +473,9 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
     """A new inbound endpoint; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = EndpointForm(request.POST, workspace_id=workspace.pk)
-    made = _form_saved(form, lambda fields: endpoint_create(
+    return _made_with_secret(request, workspace, form, lambda fields: endpoint_create(
         workspace=workspace, actor=request.user, content_type_id=fields["content_type"].pk,
         **{name: value for name, value in fields.items() if name != "content_type"}))
-    if made is not None:
-        endpoint, secret = made
-        return _signing_secret_shown(request, name=endpoint.name, secret=secret)
-    return _webhooks_page(request, workspace, endpoint_form=form)
 
 
 @dashboard_view("POST")
@@ -484,12 +493,8 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
     """A new subscription; its signing secret is shown once, on the page it redirects to."""
     workspace = _admin_workspace(request)
     form = SubscriptionForm(request.POST)
-    made = _form_saved(form, lambda fields: subscription_create(
+    return _made_with_secret(request, workspace, form, lambda fields: subscription_create(
         workspace=workspace, actor=request.user, **fields))
-    if made is not None:
-        subscription, secret = made
-        return _signing_secret_shown(request, name=subscription.name, secret=secret)
-    return _webhooks_page(request, workspace, subscription_form=form)
 
 
 @dashboard_view("POST")
