@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aigc_platform import demo
 from aigc_platform.processes import free_port
-from aigc_platform.stack import platform_running, run_until_interrupted
+from aigc_platform.stack import platform_running
+from apps.core.management.commands.serve import serve_until_stopped
 
 
 class Command(BaseCommand):
@@ -55,21 +56,14 @@ class Command(BaseCommand):
 
     def _serve(self, workspace: demo.DemoWorkspace, port: int, *, chinese: bool) -> None:
         port = port or free_port()
-        try:
-            with platform_running(web_port=port, env=demo.DEMO_ENV) as processes:
-                brief = demo.demo_brief_submit(workspace, chinese=chinese)
-                self.stdout.write(
-                    f"\nDashboard: http://127.0.0.1:{port}/   "
+
+        def started() -> str:
+            brief = demo.demo_brief_submit(workspace, chinese=chinese)
+            return (f"\nDashboard: http://127.0.0.1:{port}/   "
                     f"(admin: http://127.0.0.1:{port}/admin/)\n"
                     f"Logins: {demo.EDITOR} / {demo.DEMO_PASSWORD} (editor), "
                     f"{demo.REVIEWER} / {demo.DEMO_PASSWORD} (reviewer)\n"
                     f"Sample brief #{brief.pk} is generating now. Logs: {settings.VAR_DIR}/logs/\n"
-                    "Ctrl-C or SIGTERM stops everything.\n"
-                )
-                self.stdout.flush()
-                dead = run_until_interrupted(processes)
-        except KeyboardInterrupt:  # a signal while starting: what had started is stopped
-            return
-        if dead:
-            raise CommandError(f"{', '.join(dead)} stopped, so everything was stopped; "
-                               f"see {settings.VAR_DIR}/logs/")
+                    "Ctrl-C or SIGTERM stops everything.\n")
+
+        serve_until_stopped(self, port=port, started=started, env=demo.DEMO_ENV)
