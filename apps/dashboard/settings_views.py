@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django import forms as django_forms
 from django.contrib import messages
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -40,7 +39,7 @@ from apps.dashboard.settings_forms import (
     SubscriptionForm,
     TargetForm,
 )
-from apps.dashboard.views import _page, _workspace, dashboard_view
+from apps.dashboard.views import _form_saved, _page, _workspace, dashboard_view
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
@@ -65,7 +64,6 @@ from apps.publishing.targets import target_create, target_update
 from apps.reviews.services import approval_policy_for, approval_policy_set
 
 Row = TypeVar("Row", bound=Model)
-Saved = TypeVar("Saved")
 DELIVERIES_SHOWN = 50
 
 
@@ -79,19 +77,6 @@ def _owned(rows: QuerySet[Row], pk: int, what: str) -> Row:
     if row is None:
         raise NotFound(f"No such {what} in this workspace.")
     return row
-
-
-def _form_saved(form: django_forms.BaseForm, save: Callable[[dict[str, Any]], Saved], *,
-                refused: type[Exception] = DomainError) -> Saved | None:
-    """`save(cleaned_data)` when the form is valid, else None; a refusal by the service
-    lands on the form as its error (None too)."""
-    if not form.is_valid():
-        return None
-    try:
-        return save(form.cleaned_data)
-    except refused as exc:
-        form.add_error(None, str(exc))
-        return None
 
 
 SECRET_SESSION_KEY = "settings_secret_once"

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,6 +84,7 @@ from apps.workflow.services import (
 )
 
 View = Callable[..., HttpResponse]
+Saved = TypeVar("Saved")
 
 
 def domain_errors(view: View) -> View:
@@ -107,6 +109,19 @@ def dashboard_view(*methods: str) -> Callable[[View], View]:
         return require_http_methods(list(methods))(login_required(domain_errors(view)))
 
     return decorate
+
+
+def _form_saved(form: BaseForm, save: Callable[[dict[str, Any]], Saved], *,
+                refused: type[Exception] = DomainError, field: str | None = None) -> Saved | None:
+    """`save(cleaned_data)` when the form is valid, else None; a refusal by the service
+    lands on the form as its error (on `field`, else the whole form's), and is None too."""
+    if not form.is_valid():
+        return None
+    try:
+        return save(form.cleaned_data)
+    except refused as exc:
+        form.add_error(field, str(exc))
+        return None
 
 
 def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
@@ -190,15 +205,12 @@ def brief_card(request: HttpRequest, brief_id: int) -> HttpResponse:
 def brief_new(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
     form = BriefForm(request.POST or None, workspace=workspace)
-    if request.method == "POST" and form.is_valid():
-        try:
-            brief = brief_create(workspace=workspace, created_by=request.user,
-                                 origin=Origin.DASHBOARD, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"“{brief.title}” is queued for generation.")
-            return redirect("dashboard:brief", brief_id=brief.pk)
+    brief = _form_saved(form, lambda fields: brief_create(
+        workspace=workspace, created_by=request.user, origin=Origin.DASHBOARD, **fields)
+    ) if request.method == "POST" else None
+    if brief is not None:
+        messages.success(request, f"“{brief.title}” is queued for generation.")
+        return redirect("dashboard:brief", brief_id=brief.pk)
     status = 400 if form.errors else 200
     return _page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN, roles_allowed
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
-from apps.dashboard.views import _page, _workspace, dashboard_view
+from apps.dashboard.views import _form_saved, _page, _workspace, dashboard_view
 from apps.datasets.forms import (
     BuildForm,
     CandidateForm,
@@ -95,13 +95,11 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     """The workspace's datasets; an admin creates one here."""
     workspace = _workspace(request, CAN_GOVERN if request.method == "POST" else DATASETS_READ)
     form = DatasetForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            dataset = dataset_create(workspace=workspace, actor=request.user, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error("name", str(exc))
-        else:
-            return redirect("dashboard:dataset", dataset_id=dataset.pk)
+    dataset = _form_saved(form, lambda fields: dataset_create(
+        workspace=workspace, actor=request.user, **fields), field="name"
+    ) if request.method == "POST" else None
+    if dataset is not None:
+        return redirect("dashboard:dataset", dataset_id=dataset.pk)
     rows = datasets(workspace_id=workspace.pk).order_by("name")
     return _page(request, "datasets/dataset_list.html", workspace,
                  status=400 if form.errors else 200, form=form, datasets=rows)
@@ -131,20 +129,15 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_GOVERN)
     dataset = _dataset(workspace, dataset_id)
     form = ImportForm(request.POST, request.FILES, workspace_id=workspace.pk)
-    if form.is_valid():
-        target = form.cleaned_data["target"]
-        try:
-            item = dataset_import_source(dataset=dataset, source=form.cleaned_data["source"],
-                                         actor=request.user, upload=form.cleaned_data["file"],
-                                         target_id=target.pk if target else None)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"The posts of {item.label} are being fetched."
-                             if item.state == ImportState.QUEUED else
-                             f"Imported {item.documents} documents from {item.label}.")
-            return redirect("dashboard:dataset", dataset_id=dataset.pk)
-    return _dataset_page(request, workspace, dataset, import_form=form)
+    item = _form_saved(form, lambda fields: dataset_import_source(
+        dataset=dataset, source=fields["source"], actor=request.user, upload=fields["file"],
+        target_id=fields["target"].pk if fields["target"] else None))
+    if item is None:
+        return _dataset_page(request, workspace, dataset, import_form=form)
+    messages.success(request, f"The posts of {item.label} are being fetched."
+                     if item.state == ImportState.QUEUED else
+                     f"Imported {item.documents} documents from {item.label}.")
+    return redirect("dashboard:dataset", dataset_id=dataset.pk)
 
 
 @dashboard_view("POST")
@@ -153,15 +146,11 @@ def dataset_build(request: HttpRequest, dataset_id: int) -> HttpResponse:
     workspace = _workspace(request, CAN_GOVERN)
     dataset = _dataset(workspace, dataset_id)
     form = BuildForm(request.POST)
-    if form.is_valid():
-        try:
-            version = dataset_version_create(dataset=dataset, actor=request.user,
-                                             options=form.cleaned_data["options"])
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("dashboard:dataset_version", version_id=version.pk)
-    return _dataset_page(request, workspace, dataset, build_form=form)
+    version = _form_saved(form, lambda fields: dataset_version_create(
+        dataset=dataset, actor=request.user, options=fields["options"]))
+    if version is None:
+        return _dataset_page(request, workspace, dataset, build_form=form)
+    return redirect("dashboard:dataset_version", version_id=version.pk)
 
 
 def _version_page(request: HttpRequest, workspace: Workspace, version: DatasetVersion, *,
@@ -200,19 +189,14 @@ def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpRes
     workspace = _workspace(request, CAN_TRAIN)
     version = _version(workspace, version_id)
     form = DatasetTrainForm(request.POST, workspace_id=workspace.pk)
-    if form.is_valid():
-        base = form.cleaned_data["base_version"]
-        try:
-            run = dataset_version_train(
-                version=version, kind=form.cleaned_data["kind"], actor=request.user,
-                parameters=form.cleaned_data["parameters"], base_model=form.cleaned_data[
-                    "base_model"].strip(), base_version_id=base.pk if base else None)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Training run {run.pk} is queued.")
-            return redirect(f"{reverse('dashboard:training')}?run={run.pk}")
-    return _version_page(request, workspace, version, train_form=form)
+    run = _form_saved(form, lambda fields: dataset_version_train(
+        version=version, kind=fields["kind"], actor=request.user, parameters=fields["parameters"],
+        base_model=fields["base_model"].strip(),
+        base_version_id=fields["base_version"].pk if fields["base_version"] else None))
+    if run is None:
+        return _version_page(request, workspace, version, train_form=form)
+    messages.success(request, f"Training run {run.pk} is queued.")
+    return redirect(f"{reverse('dashboard:training')}?run={run.pk}")
 
 
 @dashboard_view("POST")
@@ -326,18 +310,14 @@ def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpR
     workspace = _workspace(request, CAN_TRAIN)
     profile = _profile(workspace, profile_id)
     form = CandidateForm(request.POST, workspace_id=workspace.pk)
-    if form.is_valid():
-        version: ModelVersion | None = form.cleaned_data["version"]
-        try:
-            model_profile_candidate_set(profile=profile, version=version,
-                                        share=form.cleaned_data["share"], actor=request.user)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _registry_back(request, f"{profile.name} tries version {version.number} on "
-                                           f"{form.cleaned_data['share']:.0%} of its briefs."
-                                  if version else f"{profile.name}'s A/B test has ended.")
-    return _registry_page(request, workspace, candidate_form=form)
+    if _form_saved(form, lambda fields: model_profile_candidate_set(
+            profile=profile, version=fields["version"], share=fields["share"],
+            actor=request.user)) is None:
+        return _registry_page(request, workspace, candidate_form=form)
+    version: ModelVersion | None = form.cleaned_data["version"]
+    return _registry_back(request, f"{profile.name} tries version {version.number} on "
+                                   f"{form.cleaned_data['share']:.0%} of its briefs."
+                          if version else f"{profile.name}'s A/B test has ended.")
 
 
 @dashboard_view("POST")
@@ -345,17 +325,11 @@ def retrain_policy_view(request: HttpRequest) -> HttpResponse:
     """Set the workspace's retrain schedule."""
     workspace = _workspace(request, CAN_TRAIN)
     form = RetrainPolicyForm(request.POST, workspace_id=workspace.pk)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            retrain_policy_set(workspace=workspace, enabled=data["enabled"],
-                               approved_threshold=data["approved_threshold"],
-                               dataset=data["dataset"], profile=data["profile"],
-                               candidate_share=data["candidate_share"],
-                               base_version=data["base_version"],
-                               training_parameters=data["parameters"], actor=request.user)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _registry_back(request, "The retrain schedule is saved.")
-    return _registry_page(request, workspace, retrain_form=form)
+    if _form_saved(form, lambda data: retrain_policy_set(
+            workspace=workspace, enabled=data["enabled"],
+            approved_threshold=data["approved_threshold"], dataset=data["dataset"],
+            profile=data["profile"], candidate_share=data["candidate_share"],
+            base_version=data["base_version"], training_parameters=data["parameters"],
+            actor=request.user)) is None:
+        return _registry_page(request, workspace, retrain_form=form)
+    return _registry_back(request, "The retrain schedule is saved.")
