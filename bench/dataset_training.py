@@ -7,7 +7,9 @@ would hand it over: each an HTML page with navigation, a footer and a share line
 exact copies (10 %), lightly edited copies (5 %) and pages with an email address and a
 phone number (5 %). The cleaning pipeline (workers/datasets/cleaning.py, English only,
 PII scrubbed) builds the dataset; the base model is then fine-tuned on its train split
-and measured on its test split, on the CPU (or the GPU with --device cuda).
+and measured on its test split, on the CPU (or the GPU with --device cuda). The figures
+are printed side by side, then as one JSON line, with the load average at the end (other
+work on the machine slows both).
 
     .venv/bin/python bench/dataset_training.py [--device cpu|cuda] [--steps 200] [--lora-rank 8]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -89,6 +92,7 @@ def main() -> None:
                                 heldout=[d.text for d in result.splits["test"]])
         tuning_s = time.perf_counter() - started
     tokens_seen = report.steps * plan.batch_size * report.block_size
+    load = [round(x, 2) for x in os.getloadavg()]
 
     rows = [
         ("archive pages in (with copies)", f"{len(raw):,}"),
@@ -107,6 +111,7 @@ def main() -> None:
          "tokens/s (evaluation included)"),
         ("held-out perplexity", f"{report.heldout_perplexity_before} before, "
          f"{report.heldout_perplexity_after} after"),
+        ("load average (1, 5, 15 min)", ", ".join(f"{x:g}" for x in load)),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -117,7 +122,7 @@ def main() -> None:
         "device": args.device, "lora_rank": args.lora_rank,
         "train_tokens_per_s": round(tokens_seen / tuning_s),
         "heldout_perplexity_before": report.heldout_perplexity_before,
-        "heldout_perplexity_after": report.heldout_perplexity_after,
+        "heldout_perplexity_after": report.heldout_perplexity_after, "loadavg": load,
     }))
 
 
