@@ -8,7 +8,8 @@ published brief with drafts (scheduled up to a month ahead, published up to a
 month back); then renders, through Django's test client as a signed-in editor,
 the queue page (board and table, plain and filtered), the calendar (this month,
 this week, one target) and the review page of a brief in review (the brief page),
-counting queries and timing REPEATS renders each. The median counts.
+counting queries and timing REPEATS renders each. The median counts; the load average
+(`loadavg`, 1, 5 and 15 minutes) is printed beside the figures.
 
     .venv/bin/python bench/dashboard_queries.py [--briefs 100000]
 """
@@ -174,12 +175,14 @@ def main() -> None:
             print(f"{page + ': ' + name:40} {queries:>8} {ms:>10.1f}")
     every = [r for page_results in results.values() for r in page_results.values()]
     first = {page: next(iter(page_results.values())) for page, page_results in results.items()}
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average {load[0]} {load[1]} {load[2]}")
     print(json.dumps({"queries": first["queue"][0], "median_ms": round(first["queue"][1], 1),
                       "worst_queries": max(q for q, _ in every),
                       "worst_median_ms": round(max(ms for _, ms in every), 1),
                       "pages": {page: {"queries": q, "median_ms": round(ms, 1)}
                                 for page, (q, ms) in first.items()},
-                      "briefs": args.briefs}))
+                      "briefs": args.briefs, "loadavg": load}))
 
 
 if __name__ == "__main__":
