@@ -26,6 +26,17 @@ PASSWORD = "pw-123456!"
 PIPELINE_MS = 180_000
 
 
+# Before any script runs: every text a job's progress shows, as it changes.
+WATCH_PROGRESS = """
+window.__progress = [];
+new MutationObserver(() => document.querySelectorAll("[data-progress-text]").forEach((el) => {
+  const text = el.textContent.trim();
+  if (text && !window.__progress.includes(text)) window.__progress.push(text);
+})).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+PROGRESS_TEXT = re.compile(r"\d+ of 24 tokens · \d+%")
+
+
 def mark_loaded(page) -> None:  # type: ignore[no-untyped-def]
     page.evaluate("window.__sameDocument = true")
 
@@ -51,6 +62,7 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
         newsroom, signed_in, screenshot):
     # Given the editor on the new-brief form
     editor = signed_in("eddie", PASSWORD)
+    editor.add_init_script(WATCH_PROGRESS)
     screenshot(editor, "queue-empty")
     editor.get_by_role("link", name="New brief").first.click()
     editor.get_by_label("Title").fill("Composting in a small garden")
@@ -68,6 +80,9 @@ def test_editor_creates_a_brief_and_a_reviewer_edits_requests_changes_and_approv
     expect(state).to_have_attribute("data-brief-state", "in_review", timeout=PIPELINE_MS)
     expect(editor.locator("#drafts article.draft")).to_have_count(2)
     assert_not_reloaded(editor)
+    # its progress told as tokens written out of the profile's max new tokens
+    seen = editor.evaluate("window.__progress")
+    assert any(PROGRESS_TEXT.fullmatch(text) for text in seen), seen
     screenshot(editor, "brief-in-review")
 
     # Given the reviewer on the brief
