@@ -266,7 +266,8 @@ class SuiteRun(TimeStamped):
     test briefs written by the version on a generation worker, scored and held to the
     workspace's gate; the means and the gate pass rate become the version's
     `metrics["suite"]`. Its states are a training run's; `updated_at` moves after each brief
-    (its heartbeat)."""
+    (its heartbeat). What its drafts used counts in the workspace's monthly usage as a job's
+    does, added after each brief."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE,
                                 related_name="suite_runs")
@@ -278,6 +279,9 @@ class SuiteRun(TimeStamped):
                                help_text="per brief: its language, the draft, its scores and "
                                          "the gate's decision")
     error = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    device_seconds = models.FloatField(default=0.0)
 
     class Meta:
         ordering = ["-id"]

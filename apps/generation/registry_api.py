@@ -56,7 +56,8 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 class SuiteRunSerializer(serializers.ModelSerializer[SuiteRun]):
     class Meta:
         model = SuiteRun
-        fields = ["id", "state", "results", "error", "created_at", "updated_at", "finished_at"]
+        fields = ["id", "state", "results", "error", "prompt_tokens", "completion_tokens",
+                  "device_seconds", "created_at", "updated_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -138,8 +139,10 @@ class ModelVersionPromoteApi(ApiBase, APIView):
 @extend_schema(methods=["DELETE"], request=None, responses={200: SuiteRunSerializer})
 class ModelVersionEvaluateApi(ApiBase, APIView):
     """The evaluation suite on this version (the fixed test briefs it writes on a generation
-    worker, scored and gated; the figures land in its `metrics.suite`): POST queues a run,
-    GET reads the latest one, DELETE cancels the queued or running one (409 when none is)."""
+    worker, scored and gated; the figures land in its `metrics.suite`): POST queues a run
+    (429 once the workspace's monthly budget is spent: its tokens and device seconds count
+    there), GET reads the latest one, DELETE cancels the queued or running one (409 when
+    none is)."""
 
     read_scope, write_scope = READ, WRITE
 

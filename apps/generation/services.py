@@ -36,6 +36,7 @@ from apps.generation.models import (
     JobState,
     ModelProfile,
     ProfileCheck,
+    SuiteRun,
     TrainingRun,
 )
 from apps.generation.routing import job_model_version_id
@@ -153,8 +154,8 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def usage_since(*, workspace_id: int, since: datetime) -> Usage:
-    """What the workspace's jobs, and its model profiles' test generations, created since
-    `since` have used (two queries)."""
+    """What the workspace's jobs, its model profiles' test generations and its versions'
+    evaluation suite runs created since `since` have used (three queries)."""
     usage = {"prompt_tokens": Coalesce(Sum("prompt_tokens"), 0),
              "completion_tokens": Coalesce(Sum("completion_tokens"), 0),
              "device_seconds": Coalesce(Sum("device_seconds"), 0.0)}
@@ -162,7 +163,10 @@ def usage_since(*, workspace_id: int, since: datetime) -> Usage:
                                         ).aggregate(jobs=Count("id"), **usage)
     checks = ProfileCheck.objects.filter(workspace_id=workspace_id, created_at__gte=since
                                          ).aggregate(**usage)
-    return Usage(jobs=jobs.pop("jobs"), **{k: v + checks[k] for k, v in jobs.items()})
+    suites = SuiteRun.objects.filter(version__workspace_id=workspace_id, created_at__gte=since
+                                     ).aggregate(**usage)
+    return Usage(jobs=jobs.pop("jobs"),
+                 **{k: v + checks[k] + suites[k] for k, v in jobs.items()})
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ def _monthly_budget(quota: GenerationQuota | None, *, workspace_id: int) -> Mont
 
 
 def budget_monthly(*, workspace_id: int) -> MonthlyBudget:
-    """The workspace's monthly caps against what its generation used (three queries);
+    """The workspace's monthly caps against what its generation used (four queries);
     `budget_left` takes training off too."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     return _monthly_budget(quota, workspace_id=workspace_id)
@@ -237,8 +241,9 @@ UNLIMITED = BudgetLeft(tokens=None, device_seconds=None)
 
 
 def budget_left(*, workspace_id: int) -> BudgetLeft:
-    """The month's budget left to the workspace by its jobs, profile checks and training
-    runs together; no usage query when it has no caps (four queries otherwise)."""
+    """The month's budget left to the workspace by its jobs, profile checks, evaluation
+    suite runs and training runs together; no usage query when it has no caps (five
+    queries otherwise)."""
     quota = GenerationQuota.objects.filter(workspace_id=workspace_id).first()
     if quota is None or (quota.monthly_tokens is None and quota.monthly_device_seconds is None):
         return UNLIMITED
@@ -253,9 +258,9 @@ def budget_left(*, workspace_id: int) -> BudgetLeft:
 
 
 def quota_check_budget(*, workspace_id: int) -> None:
-    """Refuse new work, a job, a profile check or a training run (HTTP 429), once the
-    workspace used its month's budget (calendar month, UTC) by generation and training
-    together."""
+    """Refuse new work, a job, a profile check, an evaluation suite run or a training run
+    (HTTP 429), once the workspace used its month's budget (calendar month, UTC) by
+    generation and training together."""
     left = budget_left(workspace_id=workspace_id)
     if left.spent:
         spent = "tokens" if left.tokens == 0 else "device seconds"

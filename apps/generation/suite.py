@@ -6,21 +6,29 @@ recorded here, the figures in the version's `metrics["suite"]`.
 A run is bounded (a few test briefs, one short draft each) and reports after each brief and
 every few seconds while it writes: one no worker finishes, its message lost or its worker
 dead, is failed by the reconciler with the reason, and an admin runs it again.
+
+A run counts in the workspace's monthly budget as a job does: it is refused once the budget
+is spent, and what each draft used (tokens, device seconds) is added to it as the draft is
+written, so a run that fails or is cancelled half-way still counts what it wrote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from apps.core.errors import DomainError, IllegalTransition
 from apps.core.services import Actor, audit_record
 from apps.generation.models import TRAINING_ACTIVE, ModelVersion, SuiteRun, TrainingState
+from apps.generation.services import BudgetExceeded, quota_check_budget
+from workers.generation.types import GeneratedText
 
 SUITE_TASK = "generation.evaluate_version"
 # A queued run waits behind the queue's jobs and runs: an hour without a worker taking it
@@ -31,7 +39,9 @@ SUITE_QUEUED_MAX = timedelta(hours=1)
 @transaction.atomic
 def suite_run_create(*, version: ModelVersion, actor: Actor = None) -> SuiteRun:
     """A queued run of the suite on `version`, sent to the generation queue after commit;
-    refused while one is queued or running for it."""
+    refused (BudgetExceeded, HTTP 429) once the workspace's monthly budget is spent, and
+    while one is queued or running for it."""
+    quota_check_budget(workspace_id=version.workspace_id)
     ModelVersion.objects.select_for_update().filter(pk=version.pk).first()  # one at a time
     if SuiteRun.objects.filter(version=version, state__in=TRAINING_ACTIVE).exists():
         raise DomainError(f"Version {version.number} is being evaluated already; cancel that "
@@ -44,8 +54,25 @@ def suite_run_create(*, version: ModelVersion, actor: Actor = None) -> SuiteRun:
     return run
 
 
+def suite_run_after_training(*, version: ModelVersion) -> SuiteRun:
+    """The run a newly written version queues; with the month's budget spent, a failed run
+    that says so (the version is kept; an admin evaluates it once the budget allows)."""
+    try:
+        return suite_run_create(version=version)
+    except BudgetExceeded as exc:
+        return SuiteRun.objects.create(version=version, state=TrainingState.FAILED,
+                                       error=str(exc), finished_at=timezone.now())
+
+
 def suite_run_latest(*, version: ModelVersion) -> SuiteRun | None:
     return SuiteRun.objects.filter(version=version).first()
+
+
+def suite_runs_latest(*, workspace_id: int) -> dict[int, SuiteRun]:
+    """The latest run of each of the workspace's versions, by version id (one query)."""
+    latest = (SuiteRun.objects.filter(version__workspace_id=workspace_id)
+              .values("version_id").annotate(last=Max("id")).values("last"))
+    return {run.version_id: run for run in SuiteRun.objects.filter(pk__in=latest)}
 
 
 def suite_run_claim(*, run_id: int, worker_id: str) -> SuiteRun | None:
@@ -54,6 +81,15 @@ def suite_run_claim(*, run_id: int, worker_id: str) -> SuiteRun | None:
             state=TrainingState.RUNNING, worker_id=worker_id, updated_at=timezone.now()):
         return None
     return SuiteRun.objects.select_related("version").get(pk=run_id)
+
+
+def suite_run_spent(*, run_id: int, worker_id: str, written: Sequence[GeneratedText]) -> None:
+    """Add what a brief's draft used to the run's usage (the workspace's monthly budget), as
+    soon as it is written: whatever becomes of the run, those tokens were spent."""
+    SuiteRun.objects.filter(pk=run_id, worker_id=worker_id).update(
+        prompt_tokens=F("prompt_tokens") + sum(t.prompt_tokens for t in written),
+        completion_tokens=F("completion_tokens") + sum(t.completion_tokens for t in written),
+        device_seconds=F("device_seconds") + sum(t.device_s for t in written))
 
 
 def suite_run_beat(*, run_id: int, worker_id: str) -> bool:

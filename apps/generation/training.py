@@ -36,7 +36,7 @@ from apps.generation.models import (
 )
 from apps.generation.registry import model_profile_candidate_set
 from apps.generation.services import model_roots, quota_check_budget
-from apps.generation.suite import suite_run_create
+from apps.generation.suite import suite_run_after_training
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
 from workers.generation.builtin.training import TrainingPlan
@@ -315,10 +315,11 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
                          tokens_seen: int | None = None, card: str = "") -> TrainingRun:
     """running → succeeded with the figures (the loss curve is already stored, see
     `training_run_record_losses`), recorded as the workspace's next model version, whose
-    evaluation suite is queued (apps.generation.suite); the workspace's house-model profile
-    of the run's kind moves to the new folder (created the first time), so editors can pick
-    it for a content type. A candidate run's version (a scheduled retrain's) moves no
-    profile: it becomes its profile's A/B candidate."""
+    evaluation suite is queued (apps.generation.suite; recorded failed, with the reason, when
+    the month's budget is spent); the workspace's house-model profile of the run's kind
+    moves to the new folder (created the first time), so editors can pick it for a content
+    type. A candidate run's version (a scheduled retrain's) moves no profile: it becomes its
+    profile's A/B candidate."""
     run = TrainingRun.objects.get(pk=run_id)
     if run.state in (TrainingState.CANCELLED, TrainingState.FAILED):
         return run  # cancelled, or stopped for the budget, after its last report: no version
@@ -347,7 +348,7 @@ def training_run_succeed(*, run_id: int, worker_id: str, revision: str, steps: i
         workspace_id=run.workspace_id, number=number, training_run=run, folder=run.output_model,
         revision=revision, kind=run.kind, base=run.base_model or "",
         dataset_version_id=run.dataset_version_id, metrics=metrics, card=card)
-    suite_run_create(version=version)  # its scores on the test briefs join the metrics
+    suite_run_after_training(version=version)  # its scores on the test briefs join the metrics
     # A candidate share is only ever set with a profile: a run whose profile was deleted
     # meanwhile is still a candidate run, and promotes nothing.
     if run.candidate_share > 0:

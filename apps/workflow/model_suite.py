@@ -5,7 +5,8 @@ to the workspace's gate; the mean scores and the gate pass rate become the versi
 `metrics["suite"]`, which the registry compares side by side.
 
 Bounded so it takes seconds on CPU with a small model: one draft per brief of at most
-SUITE_TOKENS new tokens, with fixed seeds (the same weights write the same drafts). It joins
+SUITE_TOKENS new tokens, with fixed seeds (the same weights write the same drafts); what each
+draft used counts in the workspace's monthly budget as soon as it is written. It joins
 generation and evaluation, so it lives here above both; a generation worker runs it
 (`generation.evaluate_version`), as the version's weights are loaded there.
 """
@@ -27,7 +28,13 @@ from apps.evaluation.running import embedding_model_dir
 from apps.evaluation.standalone import evaluate
 from apps.generation.running import failure_reason, write_texts
 from apps.generation.services import draft_text_clean, model_roots
-from apps.generation.suite import suite_run_beat, suite_run_claim, suite_run_fail, suite_run_record
+from apps.generation.suite import (
+    suite_run_beat,
+    suite_run_claim,
+    suite_run_fail,
+    suite_run_record,
+    suite_run_spent,
+)
 from workers.evaluation.language import language
 from workers.generation.engine import BUILTIN, GenerationError
 from workers.generation.requests import request_for_job
@@ -104,7 +111,9 @@ def _brief_result(brief: dict[str, Any], number: int, folder: str, rules: list[d
         model=folder, parameters={"max_new_tokens": SUITE_TOKENS,
                                   "min_new_tokens": SUITE_TOKENS // 2,
                                   "seed": SUITE_SEED + number})
-    [written] = write_texts(request, _quiet, watch.should_stop)
+    texts = write_texts(request, _quiet, watch.should_stop)
+    suite_run_spent(run_id=watch.run_id, worker_id=watch.worker_id, written=texts)
+    [written] = texts
     text = draft_text_clean(written.text)
     [scored] = evaluate({"brief": brief, "drafts": [text], "rules": rules},
                         scoring_model)["drafts"]

@@ -1,7 +1,8 @@
 """The registry's evaluation suite: a version writes the fixed test briefs of the workspace's
 languages on a generation worker, each draft scored and gated; the means and the gate pass
 rate land in the version's metrics (the compare API shows them); a run is asked for over
-the API, cancelled, and finished by the reconciler when no worker will."""
+the API, cancelled, and finished by the reconciler when no worker will; what it writes counts
+in the workspace's monthly budget, and a spent budget refuses it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from aigc_platform.recovery import reconcile
@@ -16,16 +18,25 @@ from apps.accounts.models import Role
 from apps.core.models import Workspace
 from apps.evaluation.models import QualityGate
 from apps.generation.models import (
+    GenerationQuota,
     ModelVersion,
     SuiteRun,
     TrainingKind,
     TrainingRun,
     TrainingState,
 )
-from apps.generation.suite import suite_run_claim, suite_run_create, suite_run_record
+from apps.generation.services import budget_left
+from apps.generation.suite import (
+    suite_run_after_training,
+    suite_run_claim,
+    suite_run_create,
+    suite_run_record,
+    suite_run_spent,
+)
 from apps.workflow.model_suite import SUITE_TOKENS, suite_briefs
 from tests import factories
 from tests.clients import client_for, logged_in
+from workers.generation.types import GeneratedText
 from workers.tasks.generation import evaluate_version
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +85,12 @@ def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_r
     assert suite["gate_pass_rate"] == round(sum(r["passed"] for r in run.results) / 3, 4)
     assert suite["score"] == round(sum(r["score"] for r in run.results) / 3, 4)
     assert suite["tokens"] == sum(r["tokens"] for r in run.results)
+    # and what it wrote counts in the workspace's monthly usage, as a job's tokens do
+    assert run.completion_tokens == suite["tokens"] and run.prompt_tokens > 0
+    assert run.device_seconds > 0
+    usage = client_for(admin).get("/api/v1/usage/").json()["budget"]
+    assert usage["tokens_used"] == run.prompt_tokens + run.completion_tokens
+    assert usage["device_seconds_used"] == pytest.approx(run.device_seconds)
     # and the seeds are fixed: the same weights write the same drafts on demand
     again = client_for(admin).post(f"/api/v1/model-versions/{other.pk}/evaluate/")
     assert again.status_code == 202, again.content
@@ -148,3 +165,40 @@ def test_runs_are_asked_for_cancelled_and_finished_by_the_reconciler(ws, admin, 
     assert suite_run_record(run_id=lost.pk, worker_id="w1", results=[], summary={}) is None
     version.refresh_from_db()
     assert "suite" not in version.metrics
+    # though what it wrote was spent all the same: it counts in the month's usage
+    suite_run_spent(run_id=lost.pk, worker_id="w1", written=[GeneratedText(
+        variant=0, text="Late", seed=1, prompt_tokens=20, completion_tokens=8, model_name="m",
+        device_s=0.5)])
+    lost.refresh_from_db()
+    assert (lost.prompt_tokens, lost.completion_tokens, lost.device_seconds) == (20, 8, 0.5)
+
+
+def test_a_spent_budget_refuses_a_run_over_the_api_the_cli_and_after_training(ws, admin
+                                                                            ) -> None:  # noqa: ANN001
+    # given a run that wrote 900 tokens in 4 device seconds, and caps a little above that
+    version = registered(ws)
+    SuiteRun.objects.create(version=version, state=TrainingState.SUCCEEDED, prompt_tokens=600,
+                            completion_tokens=300, device_seconds=4.0)
+    quota = GenerationQuota.objects.create(workspace=ws, monthly_tokens=1_000,
+                                           monthly_device_seconds=10.0)
+    left = budget_left(workspace_id=ws.pk)
+    assert (left.tokens, left.device_seconds) == (100, 6.0)
+    # when the month's tokens are spent, then a run is refused with the reason
+    quota.monthly_tokens = 900
+    quota.save()
+    url = f"/api/v1/model-versions/{version.pk}/evaluate/"
+    refused = client_for(admin).post(url)
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("This workspace used its monthly budget of "
+                                               "tokens")
+    with pytest.raises(CommandError, match="monthly budget of tokens"):
+        call_command("model", "evaluate", ws.slug, "1")
+    # and so it is when its device seconds are spent instead
+    quota.monthly_tokens, quota.monthly_device_seconds = None, 4.0
+    quota.save()
+    assert client_for(admin).post(url).status_code == 429
+    assert SuiteRun.objects.filter(version=version).count() == 1
+    # and a version a training run writes is kept, its suite run failed with the reason
+    after = suite_run_after_training(version=registered(ws, 2))
+    assert (after.state, after.error.split(" (")[0]) == (
+        "failed", "This workspace used its monthly budget of device seconds")
