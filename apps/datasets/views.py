@@ -1,6 +1,7 @@
 """Dashboard pages from a team's archive to its own model: datasets (imports, builds with
 live progress, statistics, data card, samples), training on a dataset version (its loss on the
-Training page's chart), and the model registry (compare, promote, roll back, archive).
+Training page's chart), and the model registry (compare, evaluate on the test briefs, promote,
+roll back, archive).
 
 Reading and writing follow the roles table (apps.accounts.roles): workspace admins alone.
 Every change goes through a service; a refusal comes back as a form error or an error page.
@@ -57,6 +58,7 @@ from apps.generation.registry import (
     model_versions_compare,
 )
 from apps.generation.selectors import training_run_get, training_runs
+from apps.generation.suite import suite_run_cancel, suite_run_create, suite_runs_latest
 from apps.generation.training import training_run_cancel
 from apps.workflow.model_comparison import model_version_comparison
 
@@ -252,9 +254,12 @@ def _registry_page(request: HttpRequest, workspace: Workspace, *,
         retrain_form = RetrainPolicyForm(workspace_id=workspace.pk, initial=initial)
     invalid = bool(compare_error or (candidate_form and candidate_form.errors)
                    or retrain_form.errors)
+    versions = list(model_versions(workspace_id=workspace.pk))
+    suites = suite_runs_latest(workspace_id=workspace.pk)
     return _page(request, "datasets/model_registry.html", workspace,
-                 status=400 if invalid else 200,
-                 versions=list(model_versions(workspace_id=workspace.pk)), profiles=profiles,
+                 status=400 if invalid else 200, versions=versions,
+                 version_rows=[(v, suites.get(v.pk)) for v in versions],
+                 active_suite_states=TRAINING_ACTIVE, profiles=profiles,
                  promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
                  compare_error=compare_error, compare_max=COMPARE_MAX,
                  ab_profile=ab_profile, ab_rows=ab_rows, candidate_form=candidate_form,
@@ -263,10 +268,10 @@ def _registry_page(request: HttpRequest, workspace: Workspace, *,
 
 @dashboard_view("GET")
 def model_registry(request: HttpRequest) -> HttpResponse:
-    """The workspace's model versions (ticked ones compared side by side), promoted to a
-    profile, archived; the profiles, rolled back, each with its A/B test (a candidate
-    version on a share of its briefs, compared on gate, reviewers, edits and engagement);
-    the retrain schedule."""
+    """The workspace's model versions (ticked ones compared side by side), each with its
+    latest evaluation suite run, promoted to a profile, archived; the profiles, rolled back,
+    each with its A/B test (a candidate version on a share of its briefs, compared on gate,
+    reviewers, edits and engagement); the retrain schedule."""
     return _registry_page(request, _workspace(request, REGISTRY_READ))
 
 
@@ -285,6 +290,23 @@ def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpRes
     profile: ModelProfile = form.cleaned_data["profile"]
     model_version_promote(version=version, profile=profile, actor=request.user)
     return _registry_back(request, f"{profile.name} now runs version {version.number}.")
+
+
+@dashboard_view("POST")
+def model_version_evaluate_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Queue the evaluation suite on a version, as the API does; its row shows the run."""
+    workspace = _workspace(request, CAN_TRAIN)
+    version = _model_version(workspace, version_id)
+    suite_run_create(version=version, actor=request.user)
+    return _registry_back(request, f"Version {version.number} is queued for the test briefs.")
+
+
+@dashboard_view("POST")
+def model_version_evaluate_cancel_view(request: HttpRequest, version_id: int) -> HttpResponse:
+    workspace = _workspace(request, CAN_TRAIN)
+    version = _model_version(workspace, version_id)
+    suite_run_cancel(version=version, actor=request.user)
+    return _registry_back(request, f"The evaluation of version {version.number} is cancelled.")
 
 
 @dashboard_view("POST")

@@ -1,6 +1,7 @@
 """The dataset and model-registry pages: admins create datasets, import, build (followed
-live), read a version's statistics, card and samples, train on it, cancel; compare, promote,
-roll back and archive model versions. Other roles are refused; bad input is a form error."""
+live), read a version's statistics, card and samples, train on it, cancel; compare, evaluate
+on the test briefs, promote, roll back and archive model versions. Other roles are refused;
+bad input is a form error."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.accounts.models import Role
 from apps.datasets.models import Dataset, DatasetVersion, VersionState
 from apps.datasets.services import dataset_version_build
-from apps.generation.models import ModelProfile, ModelVersion, TrainingKind, TrainingRun
+from apps.generation.models import (
+    GenerationQuota,
+    ModelProfile,
+    ModelVersion,
+    SuiteRun,
+    TrainingKind,
+    TrainingRun,
+)
 from apps.publishing.targets import target_create
 from tests import factories
 from tests.clients import logged_in
@@ -212,6 +220,61 @@ def test_the_registry_compares_promotes_rolls_back_and_archives(ws, admin,
         client.get("/models/")
 
 
+def test_an_admin_evaluates_a_version_on_the_test_briefs_and_cancels_it(
+        ws, admin, django_assert_max_num_queries):
+    version = model_version(ws, 1, 30.5)
+    client = logged_in(admin)
+    # a version never evaluated offers the button
+    page = text(client.get("/models/"))
+    assert f'action="/models/{version.pk}/evaluate/"' in page
+    # when the admin asks for a run, it is queued as over the API, and its row says so
+    response = client.post(f"/models/{version.pk}/evaluate/")
+    assert response["Location"] == "/models/"
+    run = SuiteRun.objects.get(version=version)
+    assert run.state == "queued"
+    page = text(client.get("/models/"))
+    assert "Version 1 is queued for the test briefs." in page
+    assert '<span class="state state-queued">queued</span>' in page
+    assert f'action="/models/{version.pk}/evaluate/cancel/"' in page
+    assert f'action="/models/{version.pk}/evaluate/"' not in page
+    # a second run while one is queued is refused with the reason
+    again = client.post(f"/models/{version.pk}/evaluate/")
+    assert again.status_code == 400 and "being evaluated already" in text(again)
+    # cancelled, the row offers the button again; cancelling twice is refused
+    assert client.post(f"/models/{version.pk}/evaluate/cancel/")["Location"] == "/models/"
+    run.refresh_from_db()
+    assert run.state == "cancelled"
+    page = text(client.get("/models/"))
+    assert "The evaluation of version 1 is cancelled." in page
+    assert f'action="/models/{version.pk}/evaluate/"' in page
+    assert client.post(f"/models/{version.pk}/evaluate/cancel/").status_code == 409
+    # a finished run's figures and a failed one's reason are shown in the row
+    SuiteRun.objects.create(version=version, state="failed", error="Its worker stopped.")
+    other = model_version(ws, 2, 25.0)
+    other.metrics["suite"] = {"score": 0.4567, "gate_pass_rate": 0.6667}
+    other.save()
+    SuiteRun.objects.create(version=other, state="succeeded")
+    with django_assert_max_num_queries(15):
+        page = text(client.get("/models/"))
+    assert "Its worker stopped." in page
+    assert "score 0.457, 67 % passed" in page
+    # a spent monthly budget refuses a run with the reason, and queues nothing
+    GenerationQuota.objects.create(workspace=ws, monthly_tokens=0)
+    spent = client.post(f"/models/{other.pk}/evaluate/")
+    assert spent.status_code == 429 and "monthly budget of tokens" in text(spent)
+    assert SuiteRun.objects.filter(version=other).count() == 1
+
+
+@pytest.mark.parametrize("role", [Role.EDITOR, Role.REVIEWER])
+def test_other_roles_neither_evaluate_nor_cancel(ws, role):
+    version = model_version(ws, 1, 30.5)
+    SuiteRun.objects.create(version=version)
+    client = logged_in(factories.member(ws, role))
+    assert client.post(f"/models/{version.pk}/evaluate/").status_code == 403
+    assert client.post(f"/models/{version.pk}/evaluate/cancel/").status_code == 403
+    assert list(SuiteRun.objects.values_list("state", flat=True)) == ["queued"]
+
+
 def test_another_workspaces_version_is_not_found(ws, admin):
     theirs = model_version(factories.workspace(), 1, 10.0)
     profile = factories.model_profile(ws, name="House")
@@ -219,4 +282,6 @@ def test_another_workspaces_version_is_not_found(ws, admin):
     assert client.post(f"/models/{theirs.pk}/promote/",
                        {"profile": profile.pk}).status_code == 404
     assert client.get("/models/", {"compare": [theirs.pk, theirs.pk]}).status_code == 400
+    assert client.post(f"/models/{theirs.pk}/evaluate/").status_code == 404
+    assert not SuiteRun.objects.exists()
     assert ModelProfile.objects.get(pk=profile.pk).model == ""

@@ -168,6 +168,8 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "models": ("/models/", ADMINS),
     "model_version_promote": ("/models/{model_version}/promote/", ADMINS),
     "model_version_archive": ("/models/{model_version}/archive/", ADMINS),
+    "model_version_evaluate": ("/models/{model_version}/evaluate/", ADMINS),
+    "model_version_evaluate_cancel": ("/models/{model_version}/evaluate/cancel/", ADMINS),
     "model_profile_rollback": ("/models/profiles/{profile}/rollback/", ADMINS),
     "model_profile_candidate": ("/models/profiles/{profile}/candidate/", ADMINS),
     "retrain_policy": ("/models/retrain-policy/", ADMINS),
