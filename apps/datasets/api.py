@@ -102,7 +102,7 @@ class DatasetImportApi(ApiBase, APIView):
                responses={201: DatasetVersionSerializer})
 class DatasetBuildApi(ApiBase, APIView):
     """Build a new version from every finished import (a job on the default queue; its
-    progress streams as `dataset.progress` events on /ws/workspace/)."""
+    progress streams as `dataset.progress` events to the admins' sockets on /ws/workspace/)."""
 
     write_scope = WRITE
 

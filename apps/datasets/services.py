@@ -319,7 +319,10 @@ class BuildStopped(Exception):
     """The build was cancelled (or taken from this worker): it stops at this report."""
 
 
-def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) -> None:
+def dataset_build_progress(version: DatasetVersion, worker_id: str, done: int, total: int
+                           ) -> None:
+    """Store the build's progress and tell it live to the workspace's admins' sockets alone
+    (only they read datasets); BuildStopped once the build is no longer this worker's."""
     share = round(done / total, 3) if total else 1.0
     if not DatasetVersion.objects.filter(pk=version.pk, state=VersionState.RUNNING,
                                          worker_id=worker_id).update(progress=share,
@@ -327,7 +330,8 @@ def _progress(version: DatasetVersion, worker_id: str, done: int, total: int) ->
         raise BuildStopped
     progress_send(workspace_id=version.workspace_id, type="dataset.progress", subject=version,
                   payload={"dataset_version_id": version.pk, "dataset_id": version.dataset_id,
-                           "documents_done": done, "documents": total, "progress": share})
+                           "documents_done": done, "documents": total, "progress": share},
+                  admins_only=True)
 
 
 def _raw_documents(version: DatasetVersion) -> list[RawDocument]:
@@ -380,7 +384,7 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
     try:
         options = cleaning_options(version.options)
         result = clean(_raw_documents(version), options,
-                       lambda done, total: _progress(version, worker_id, done, total))
+                       lambda done, total: dataset_build_progress(version, worker_id, done, total))
         if not result.splits["train"]:
             raise DomainError("No document is left after cleaning; loosen the options "
                               f"(dropped: {result.stats['dropped']}).")

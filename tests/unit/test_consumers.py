@@ -16,6 +16,8 @@ from apps.accounts.models import Role
 from apps.accounts.services import membership_grant
 from apps.core.models import OutboxEvent
 from apps.core.realtime import broadcast
+from apps.datasets.models import Dataset, DatasetVersion, VersionState
+from apps.datasets.services import dataset_build_progress
 from apps.generation.models import GenerationJob, ProfileCheck
 from apps.generation.profile_checks import profile_check_send
 from apps.publishing.targets import target_create
@@ -163,11 +165,15 @@ async def heard(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
     return messages
 
 
-def test_settings_changes_and_profile_checks_reach_only_the_admins_sockets():
-    # given an admin and an editor of a workspace on its socket, and a profile's test check
+def test_settings_changes_profile_checks_and_builds_reach_only_the_admins_sockets():
+    # given an admin and an editor of a workspace on its socket, a profile's test check and
+    # a dataset version a worker builds
     ws = factories.workspace()
     admin, editor = factories.member(ws, Role.ADMIN), factories.member(ws, Role.EDITOR)
     check = ProfileCheck.objects.create(workspace=ws, model_profile=factories.model_profile(ws))
+    version = DatasetVersion.objects.create(
+        dataset=Dataset.objects.create(workspace=ws, name="Archive"), workspace=ws, number=1,
+        state=VersionState.RUNNING, worker_id="w1")
     cookies = [session_cookie(user) for user in (admin, editor)]
 
     async def scenario() -> list[list[dict[str, Any]]]:
@@ -175,9 +181,11 @@ def test_settings_changes_and_profile_checks_reach_only_the_admins_sockets():
         for communicator in sockets:
             assert (await communicator.connect(timeout=TIMEOUT))[0]
             assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "snapshot"
-        # when the worker writes the check's text, and the admin adds a target
+        # when the worker writes the check's text, the build cleans half its documents,
+        # and the admin adds a target
         await database_sync_to_async(profile_check_send)(check, "profile_check.progress",
                                                          {"text": "Start the heap"})
+        await database_sync_to_async(dataset_build_progress)(version, "w1", 5, 10)
         await database_sync_to_async(target_create)(
             workspace=ws, name="Site", kind="file", config={"folder": "site"}, actor=admin)
         received = [await heard(communicator) for communicator in sockets]
@@ -186,10 +194,13 @@ def test_settings_changes_and_profile_checks_reach_only_the_admins_sockets():
         return received
 
     to_admin, to_editor = async_to_sync(scenario)()
-    # then the admin's socket hears both, the editor's neither
-    text, changed = to_admin
+    # then the admin's socket hears all three, the editor's none
+    text, built, changed = to_admin
     assert (text["type"], text["data"]) == ("profile_check.progress",
                                             {"check_id": check.pk, "text": "Start the heap"})
+    assert (built["type"], built["data"]) == ("dataset.progress", {
+        "dataset_version_id": version.pk, "dataset_id": version.dataset_id,
+        "documents_done": 5, "documents": 10, "progress": 0.5})
     assert (changed["type"], changed["data"]) == ("settings.changed", {
         "action": "target.created", "subject_type": "publishingtarget",
         "subject_id": ws.targets.get().pk, "by": admin.username})

@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.core.models import AuditEvent
+from apps.core.realtime import admins_group
 from apps.datasets.models import DatasetImport, DatasetVersion, ImportState, VersionState
 from apps.datasets.services import (
     dataset_create,
@@ -70,19 +71,22 @@ def test_an_admin_builds_a_version_of_the_garden_corpus_over_the_api(
     imported = api.post(f"/api/v1/datasets/{pk}/imports/", {"file": upload}, format="multipart")
     assert imported.status_code == 201, imported.content
     assert (imported.json()["source"], imported.json()["documents"]) == ("upload", 11)
-    # when a version is built (the worker's task body), its progress broadcast live
+    # when a version is built (the worker's task body), its progress broadcast live to the
+    # workspace's admins alone (every member's group hears none of it)
     built = api.post(f"/api/v1/datasets/{pk}/build/", {"options": OPTIONS}, format="json")
     assert built.status_code == 201, built.content
     assert (built.json()["number"], built.json()["state"]) == (1, "queued")
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"workspace.{ws.pk}", channel)
+    admins, members = (async_to_sync(layer.new_channel)() for _ in range(2))
+    async_to_sync(layer.group_add)(admins_group(ws.pk), admins)
+    async_to_sync(layer.group_add)(f"workspace.{ws.pk}", members)
     assert dataset_version_build(version_id=built.json()["id"], worker_id="w1") == "built"
     assert dataset_version_build(version_id=built.json()["id"], worker_id="w2") == "skipped"
-    progress = [m["event"]["data"] for m in receive_all(channel)
+    progress = [m["event"]["data"] for m in receive_all(admins)
                 if m["event"]["type"] == "dataset.progress"]
     assert progress[-1] == {"dataset_version_id": built.json()["id"], "dataset_id": pk,
                             "documents_done": 11, "documents": 11, "progress": 1.0}
+    assert [m for m in receive_all(members) if m["event"]["type"] == "dataset.progress"] == []
     # then the version holds its stats, card and samples, and its split files
     version = api.get(f"/api/v1/dataset-versions/{built.json()['id']}/").json()
     assert (version["state"], version["progress"]) == ("succeeded", 1.0)
