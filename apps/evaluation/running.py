@@ -4,7 +4,9 @@ with the workspace's embedding model and record the scores through the services.
 Idempotent: a job no longer awaiting evaluation, or a revision already scored, is left as it
 is. Jobs that a worker's task threads hold at once are scored together through the process's
 one `ScoringCollector` (one embedding batch), and each is recorded in its own transaction.
-Only the evaluation worker imports this module; the scorer loads its model lazily.
+The evaluation worker imports this module, and so do `manage.py evaluate` and a generation
+worker running the registry's evaluation suite (apps.workflow.model_suite, for the
+workspace's embedding model); the scorer loads its model lazily, only where it scores.
 """
 
 from __future__ import annotations
