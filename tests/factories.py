@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import transaction
+
 from apps.accounts.services import user_create_member
 from apps.briefs.models import ContentBrief, ContentType
 from apps.core.models import Workspace
@@ -90,23 +92,31 @@ def brief_in_review(ws: Workspace, scores: tuple[float, ...] = (0.8, 0.6), **kwa
     """A brief carried by the real services through generation and scoring to review.
 
     One draft per entry of `scores`, variant i scored scores[i]; the texts are
-    hand-written inputs standing for what a worker would have generated.
+    hand-written inputs standing for what a worker would have generated. All in one
+    transaction: beside the live platform's real workers (tests/live.py) the job's
+    messages, relayed once it commits, find it scored already and do nothing, where a
+    job committed queued was theirs to claim first.
     """
-    created = brief(ws, submit=True, variants=len(scores), **kwargs)
-    job_written_and_scored(created.jobs.get(), scores)
+    with transaction.atomic():
+        created = brief(ws, submit=True, variants=len(scores), **kwargs)
+        job_written_and_scored(created.jobs.get(), scores)
     created.refresh_from_db()
     return created
 
 
+@transaction.atomic
 def job_written_and_scored(job: GenerationJob, scores: tuple[float, ...]) -> None:
     """A queued job claimed, its drafts recorded and scored by the real services, as a worker
-    would: its brief goes to review. Variant i is scored scores[i]."""
+    would: its brief goes to review. Variant i is scored scores[i]. One transaction, so no
+    evaluation worker scores the drafts first; the job itself must not have been committed
+    queued where a generation worker runs (`brief_in_review` creates it in the same one)."""
     from apps.evaluation.services import evaluation_record
     from apps.generation.services import job_claim, job_record_drafts
     from workers.evaluation.types import DraftScore
     from workers.generation.types import GeneratedText
 
-    job_claim(job_id=job.pk, worker_id="w1")
+    if job_claim(job_id=job.pk, worker_id="w1") is None:
+        raise AssertionError(f"job {job.pk} is not queued: a worker claimed it first")
     job_record_drafts(job_id=job.pk, worker_id="w1", texts=[
         GeneratedText(variant=v, text=f"Variant {v}: start a compost heap.", seed=v,
                       prompt_tokens=12, completion_tokens=30, model_name="builtin")
@@ -167,11 +177,14 @@ GARDEN_SPLIT = {"min_chars": 150, "languages": ["en"], "seed": 7, "test_share": 
 
 def built_dataset_version(ws: Workspace, files: dict[str, bytes],
                           options: dict[str, Any] | None = None) -> DatasetVersion:
-    """A dataset "Garden" of `files`, and a version of it built here, split by `options`."""
+    """A dataset "Garden" of `files`, and a version of it built here, split by `options`.
+    Built in the transaction that queues it, so no worker's build message, sent once it
+    commits, takes it first (as `brief_in_review`)."""
     dataset = dataset_create(workspace=ws, name="Garden")
     for name, data in files.items():
         dataset_import_upload(dataset=dataset, filename=name, data=data)
-    version = dataset_version_create(dataset=dataset, options=options or GARDEN_SPLIT)
-    dataset_version_build(version_id=version.pk, worker_id="w")
+    with transaction.atomic():
+        version = dataset_version_create(dataset=dataset, options=options or GARDEN_SPLIT)
+        dataset_version_build(version_id=version.pk, worker_id="w")
     version.refresh_from_db()
     return version
