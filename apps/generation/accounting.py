@@ -60,6 +60,16 @@ def run_bounds(run: TrainingRun) -> RunBounds:
             else run.device_seconds + left.device_seconds}
 
 
+def budget_step(run: TrainingRun, *, first_step: int) -> int | None:
+    """The step whose loss report spends the run's token bound, for a worker whose first
+    report is at `first_step` (None: no token bound). Its steps count from the last stored
+    point before that one, as `training_run_record_losses` counts them."""
+    if run.budget_tokens is None or not run.tokens_per_step:
+        return None
+    start = max((step for step, _loss in run.loss_curve if step < first_step), default=0)
+    return start + -(-(run.budget_tokens - run.tokens_trained) // run.tokens_per_step)
+
+
 def budget_reached(run: TrainingRun) -> str:
     """Why the run must stop for the budget, or ""."""
     if run.budget_tokens is not None and run.tokens_trained >= run.budget_tokens:

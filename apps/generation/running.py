@@ -32,6 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from apps.core.crypto import secret_decrypt
 from apps.core.egress import egress_policy
 from apps.core.realtime import progress_send
+from apps.generation.accounting import budget_step
 from apps.generation.models import (
     GenerationJob,
     ModelProfile,
@@ -361,8 +362,14 @@ def busy_retry_countdown() -> float:
 def loss_sender(run: TrainingRun, worker_id: str) -> tuple[OnLoss, Callable[[], None]]:
     """Streams the loss, throttled, to the workspace's live dashboard, storing the points
     reported since the last send first (so a page reloaded after an event finds its point);
-    returns (on_loss, flush), flush sending and storing the last of them when training ends."""
+    returns (on_loss, flush), flush sending and storing the last of them when training ends.
+
+    The report of the step that spends the run's token bound is stored before training goes
+    on (after what is left of the throttle's interval), so the run stops for its budget at
+    that step however many steps an interval holds; its worker stops at the next report."""
     unsaved: list[LossPoint] = []
+    budget_at: int | None = None  # known at the first report: a resumed run counts its steps
+    reported = False  # from its last stored point before that one
 
     def send(_key: int, point: LossPoint) -> None:
         # At most PROGRESS_MAX_PER_SECOND writes a second, each appending every point since
@@ -375,9 +382,14 @@ def loss_sender(run: TrainingRun, worker_id: str) -> tuple[OnLoss, Callable[[], 
     throttle: ProgressThrottle[LossPoint] = ProgressThrottle(send, settings.PROGRESS_MAX_PER_SECOND)
 
     def on_loss(step: int, loss: float) -> None:
+        nonlocal budget_at, reported
         point = LossPoint(step=step, loss=round(loss, 4))
+        if not reported:
+            budget_at, reported = budget_step(run, first_step=step), True
         unsaved.append(point)
         throttle.offer(0, point)
+        if budget_at is not None and step >= budget_at:
+            throttle.flush()  # the run fails for its budget here, or TrainingStopped
 
     return on_loss, throttle.flush
 

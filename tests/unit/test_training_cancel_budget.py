@@ -25,6 +25,7 @@ from apps.datasets.services import (
     dataset_version_train,
     version_dir,
 )
+from apps.generation.accounting import tokens_per_step
 from apps.generation.models import (
     GenerationJob,
     GenerationQuota,
@@ -34,6 +35,7 @@ from apps.generation.models import (
     TrainingState,
 )
 from apps.generation.profile_checks import profile_check_create
+from apps.generation.running import loss_sender
 from apps.generation.services import BudgetExceeded, budget_left
 from apps.generation.training import (
     TrainingStopped,
@@ -144,7 +146,7 @@ def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
     assert run.state == TrainingState.FAILED
     assert "monthly token budget is spent" in run.error
     assert (run.tokens_per_step, run.budget_tokens) == (per_step, 60 * per_step)
-    assert 60 * per_step <= run.tokens_trained <= 80 * per_step
+    assert run.tokens_trained == 60 * per_step  # at the report of step 60, however fast it ran
     assert not ModelVersion.objects.filter(training_run=run).exists()
     # and the month's budget is spent for training as for generation
     assert budget_left(workspace_id=ws.pk).tokens == 0
@@ -159,6 +161,23 @@ def test_training_is_counted_in_the_monthly_budget_and_stops_when_it_is_spent(
     assert usage["training"] == {"runs": 1, "tokens": run.tokens_trained,
                                  "device_seconds": run.device_seconds}
     assert usage["budget_left"] == {"tokens": 0, "device_seconds": None}
+
+
+def test_the_report_that_spends_the_budget_is_stored_at_once_and_the_next_stops_the_worker(
+        ws):
+    # given a run claimed with 60 steps' tokens left in the month
+    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
+    GenerationQuota.objects.create(workspace=ws, monthly_tokens=60 * tokens_per_step(run))
+    run = training_run_claim(run_id=run.pk, worker_id="gpu-1")
+    on_loss, _flush = loss_sender(run, "gpu-1")
+    # when the engine reports every 10 steps faster than the throttle's rate of writes
+    with pytest.raises(TrainingStopped, match="monthly token budget is spent"):
+        for step in range(10, 1_000, 10):
+            on_loss(step, 2.0)
+    # then step 60 was stored and spent the budget, and step 70's report stopped the worker
+    run.refresh_from_db()
+    assert (run.state, run.loss_curve[-1][0]) == (TrainingState.FAILED, 60)
+    assert run.tokens_trained == 60 * run.tokens_per_step == run.budget_tokens
 
 
 @pytest.mark.parametrize("spent", [{"tokens_trained": 70}, {"device_seconds": 31.0}])
