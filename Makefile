@@ -30,8 +30,15 @@ serve: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py serve
 
+# The suite, then the fault-injection stage (tests/faults: real processes killed and
+# restarted, about 3 minutes), bounded on its own. PYTEST_ARGS runs just that selection.
 test: install
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(PY) -m pytest -m "not faults"
+	timeout 900 $(PY) -m pytest -m faults
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 lint: install
 	$(VENV)/bin/ruff check .
