@@ -334,17 +334,17 @@ def dataset_build_progress(version: DatasetVersion, worker_id: str, done: int, t
                   admins_only=True)
 
 
-def _raw_documents(version: DatasetVersion) -> list[RawDocument]:
-    imports = DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk")
+def _raw_documents(imports: Sequence[DatasetImport]) -> list[RawDocument]:
     return [RawDocument(**row) for item in imports for row in jsonl_read(import_path(item))]
 
 
-def _preference_pairs(version: DatasetVersion, options: CleaningOptions) -> list[dict[str, str]]:
-    """The preference pairs of the version's imports, normalised as documents are (and
+def _preference_pairs(imports: Sequence[DatasetImport], options: CleaningOptions
+                      ) -> list[dict[str, str]]:
+    """The preference pairs of a version's imports, normalised as documents are (and
     scrubbed of personal data when the options say), each once; a pair whose chosen and
     rejected texts come out the same, or empty, is dropped."""
     kept: dict[tuple[str, str, str], str] = {}
-    for item in DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk"):
+    for item in imports:
         path = import_preferences_path(item)
         for row in jsonl_read(path) if path.is_file() else ():
             texts = [normalise(row[name]) for name in ("prompt", "chosen", "rejected")]
@@ -382,18 +382,18 @@ def dataset_version_build(*, version_id: int, worker_id: str) -> str:
         return "skipped"
     version = DatasetVersion.objects.select_related("dataset").get(pk=version_id)
     try:
+        imports = list(DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk"))
         options = cleaning_options(version.options)
-        result = clean(_raw_documents(version), options,
+        result = clean(_raw_documents(imports), options,
                        lambda done, total: dataset_build_progress(version, worker_id, done, total))
         if not result.splits["train"]:
             raise DomainError("No document is left after cleaning; loosen the options "
                               f"(dropped: {result.stats['dropped']}).")
-        preferences = _preference_pairs(version, options)
+        preferences = _preference_pairs(imports, options)
         result.stats["preference_pairs"] = len(preferences)
-        sources = list(DatasetImport.objects.filter(pk__in=version.import_ids).order_by("pk")
-                       .values_list("label", flat=True))
         card = data_card(title=f"{version.dataset.name}, version {version.number}",
-                         description=version.dataset.description, sources=sources,
+                         description=version.dataset.description,
+                         sources=[item.label for item in imports],
                          options=version.options, stats=result.stats)
         _write_version(version, result.splits, preferences, card)
     except BuildStopped:
