@@ -184,7 +184,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     workspace = _admin_workspace(request)
     form = ApiKeyForm(request.POST or None, workspace_id=workspace.pk)
     made = _form_saved(form, lambda fields: apikey_create(
-        workspace=workspace, actor=request.user, **fields)) if request.method == "POST" else None
+        workspace=workspace, actor=request.user, **fields))
     if made is not None:
         key, plaintext = made
         _secret_keep(request, label=f"Your new API key {key.name}", value=plaintext)
@@ -234,7 +234,7 @@ def target_new(request: HttpRequest) -> HttpResponse:
     form = TargetForm(request.POST or None, schema=target_schema(kind), secret_stored=False)
     target = _form_saved(form, lambda fields: target_create(
         workspace=workspace, kind=kind, actor=request.user, secret=fields.get("secret", ""),
-        **form.target_fields())) if request.method == "POST" else None
+        **form.target_fields()))
     if target is not None:
         messages.success(request, f"Target {target.name} created.")
         return redirect("dashboard:settings_target", target_id=target.pk)
@@ -250,7 +250,7 @@ def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
                       initial={"name": target.name, "enabled": target.enabled,
                                "auto_publish": target.auto_publish,
                                "min_interval_s": target.min_interval_s})
-    if request.method == "POST" and _form_saved(form, lambda fields: target_update(
+    if _form_saved(form, lambda fields: target_update(
             target=target, actor=request.user, secret=fields.get("secret") or None,
             **form.target_fields())) is not None:
         messages.success(request, f"Target {target.name} saved.")

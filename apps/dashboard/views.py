@@ -113,8 +113,9 @@ def dashboard_view(*methods: str) -> Callable[[View], View]:
 
 def _form_saved(form: BaseForm, save: Callable[[dict[str, Any]], Saved], *,
                 refused: type[Exception] = DomainError, field: str | None = None) -> Saved | None:
-    """`save(cleaned_data)` when the form is valid, else None; a refusal by the service
-    lands on the form as its error (on `field`, else the whole form's), and is None too."""
+    """`save(cleaned_data)` when the form is valid, else None (an unbound form, a GET's, is
+    never valid); a refusal by the service lands on the form as its error (on `field`, else
+    the whole form's), and is None too."""
     if not form.is_valid():
         return None
     try:
@@ -206,8 +207,7 @@ def brief_new(request: HttpRequest) -> HttpResponse:
     workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
     form = BriefForm(request.POST or None, workspace=workspace)
     brief = _form_saved(form, lambda fields: brief_create(
-        workspace=workspace, created_by=request.user, origin=Origin.DASHBOARD, **fields)
-    ) if request.method == "POST" else None
+        workspace=workspace, created_by=request.user, origin=Origin.DASHBOARD, **fields))
     if brief is not None:
         messages.success(request, f"“{brief.title}” is queued for generation.")
         return redirect("dashboard:brief", brief_id=brief.pk)
