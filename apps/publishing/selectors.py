@@ -129,9 +129,11 @@ def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetim
     for review in Review.objects.filter(
             brief_id__in={e.draft.brief_id for e in best.values()}).order_by("created_at", "id"):
         reviews.setdefault(review.brief_id, []).append(review)
-    # Only the reported jobs' posts: a window (finished_since) must not read the rest.
-    engagement = engagement_totals(Publication.objects.filter(revision__draft__job_id__in=list(best)),
-                                   by="revision__draft__job_id")
+    # Only the reported jobs' posts (a window must not read the rest), chosen by a subquery:
+    # a list of every job's id would outgrow a query's parameters in a large report.
+    engagement = engagement_totals(
+        Publication.objects.filter(revision__draft__job_id__in=evaluations.values("draft__job_id")),
+        by="revision__draft__job_id")
     jobs_by_brief: dict[int, list[GenerationJob]] = {}
     for evaluation in best.values():
         jobs_by_brief.setdefault(evaluation.draft.brief_id, []).append(evaluation.draft.job)
