@@ -53,10 +53,6 @@ class Refused(DomainError):
     status_code = 409
 
 
-def _publications(workspace: Workspace) -> QuerySet[Publication]:
-    return publication_list(workspace=workspace)
-
-
 class PublicationFilter(django_filters.FilterSet):
     brief = IdFilter(field_name="brief_id")
     state = django_filters.ChoiceFilter(choices=PublicationState.choices)
@@ -69,7 +65,7 @@ class PublicationListApi(WorkspaceListApi):
     filterset_class = PublicationFilter
 
     def rows(self, workspace: Workspace) -> QuerySet[Publication]:
-        return _publications(workspace)
+        return publication_list(workspace=workspace)
 
 
 class PublicationDetailApi(WorkspaceDetailApi):
@@ -77,7 +73,7 @@ class PublicationDetailApi(WorkspaceDetailApi):
     serializer_class = PublicationSerializer
 
     def rows(self, workspace: Workspace) -> QuerySet[Publication]:
-        return _publications(workspace)
+        return publication_list(workspace=workspace)
 
 
 class PublicationActionApi(ApiBase, APIView):
@@ -92,14 +88,14 @@ class PublicationActionApi(ApiBase, APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_SUBMIT_BRIEFS)
-        publication = row_found(_publications(workspace), pk, "Publication")
+        publication = row_found(publication_list(workspace=workspace), pk, "Publication")
         fields: dict[str, Any] = {}
         if self.fields_class is not None:
             given = self.fields_class(data=request.data)
             given.is_valid(raise_exception=True)
             fields = given.validated_data
         self.act(publication, request.user, **fields)
-        return Response(PublicationSerializer(_publications(workspace).get(pk=pk)).data)
+        return Response(PublicationSerializer(publication_list(workspace=workspace).get(pk=pk)).data)
 
 
 @extend_schema(methods=["POST"], request=None, responses=PublicationSerializer)
@@ -164,8 +160,9 @@ class PublicationPreviewApi(ApiBase, APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         workspace = request_workspace(request, CAN_VIEW)
-        publication = row_found(_publications(workspace).select_related("brief", "revision"), pk,
-                                "Publication")
+        publication = row_found(
+            publication_list(workspace=workspace).select_related("brief", "revision"), pk,
+            "Publication")
         brief = publication.brief
         try:
             preview = publication_preview(target=publication.target, title=brief.title,
