@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from apps.accounts.roles import role_allows
 from apps.accounts.selectors import roles_by_workspace, workspace_require
@@ -159,6 +159,17 @@ class ServiceCreatedAdmin(WorkspaceScopedAdmin[M]):
         """The row the service made from the form's unsaved `obj`; None when it refused
         (and the refusal was shown)."""
         raise NotImplementedError
+
+    # A refused create saved nothing: there is no addition to log (the audit needs the row),
+    # and the user goes back to the add form with the refusal shown, never a 500.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if obj.pk is None else super().log_addition(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: M, post_url_continue: str | None = None
+                     ) -> HttpResponse:
+        if obj.pk is None:
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
 
 
 class ReadOnlyInline(admin.TabularInline[M, models.Model]):

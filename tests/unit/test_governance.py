@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -21,6 +22,7 @@ from apps.apikeys.services import apikey_create
 from apps.core.models import AuditEvent, Workspace
 from apps.evaluation.models import QualityGate
 from apps.generation.models import ModelProfile
+from apps.integrations.models import RecurringBrief
 from apps.publishing.models import PublishingTarget
 from apps.publishing.targets import target_create
 from tests import factories
@@ -282,3 +284,18 @@ def test_the_docs_scope_table_lists_every_scope_the_api_checks():
             view = getattr(getattr(route, "callback", None), "view_class", None)
             checked |= {getattr(view, s, None) for s in ("read_scope", "write_scope")} - {None}
     assert documented == set(Scope.values) == checked
+
+
+def test_a_create_the_service_refuses_in_the_admin_is_shown_not_a_500(ws):
+    root = User.objects.create_superuser("root", "root@example.com", "pw-123456!")
+    client = logged_in(root)
+    url = "/admin/integrations/recurringbrief/add/"
+    refused = client.post(url, {
+        "workspace": ws.pk, "name": "Daily", "cron": "0 9 * * *", "timezone": "UTC",
+        "content_type": factories.content_type(ws).pk, "brief_fields": '{"bogus": 1}',
+        "enabled": "on"})
+    assert (refused.status_code, refused.url) == (302, url)
+    assert not RecurringBrief.objects.exists()
+    assert not AuditEvent.objects.filter(action="admin.added").exists()
+    shown = [str(m) for m in client.get(url).context["messages"]]
+    assert any("brief fields are invalid" in m for m in shown), shown
