@@ -19,7 +19,7 @@ from apps.core.models import Workspace
 from apps.dashboard.calendar_forms import CalendarForm, RescheduleForm
 from apps.dashboard.calendar_selectors import VIEWS, calendar_period, calendar_targets
 from apps.dashboard.templatetags.dashboard import time_text
-from apps.dashboard.views import _page, _workspace, dashboard_view
+from apps.dashboard.views import current_workspace, dashboard_view, render_page
 from apps.publishing.models import Publication
 from apps.publishing.selectors import publication_list
 from apps.publishing.services import publication_cancel, publication_reschedule
@@ -39,16 +39,16 @@ def _calendar_page(request: HttpRequest, workspace: Workspace, *, status: int = 
                              zone=timezone.get_current_timezone(), today=today,
                              target_id=target_id)
     keep = {"view": view, "target": target_id or ""}  # what the period links keep
-    return _page(request, "dashboard/calendar.html", workspace, status=status, form=form,
-                 period=period, views=VIEWS, query=urlencode({**keep, "date": anchor}),
-                 keep=urlencode(keep), calendar_url=reverse("dashboard:calendar"),
-                 refused_id=refused[0].pk if refused else None,
-                 refused_form=refused[1] if refused else None)
+    return render_page(request, "dashboard/calendar.html", workspace, status=status, form=form,
+                       period=period, views=VIEWS, query=urlencode({**keep, "date": anchor}),
+                       keep=urlencode(keep), calendar_url=reverse("dashboard:calendar"),
+                       refused_id=refused[0].pk if refused else None,
+                       refused_form=refused[1] if refused else None)
 
 
 @dashboard_view("GET")
 def calendar(request: HttpRequest) -> HttpResponse:
-    return _calendar_page(request, _workspace(request, CAN_VIEW))
+    return _calendar_page(request, current_workspace(request, CAN_VIEW))
 
 
 def _publication(workspace: Workspace, publication_id: int) -> Publication:
@@ -73,7 +73,7 @@ def _label(publication: Publication) -> str:
 def calendar_reschedule(request: HttpRequest, publication_id: int) -> HttpResponse:
     """A scheduled publication moved to the time typed (or dropped on); a past time or a
     publication no longer scheduled comes back as the form's error."""
-    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    workspace = current_workspace(request, CAN_SUBMIT_BRIEFS)
     publication = _publication(workspace, publication_id)
     form = RescheduleForm(request.POST, auto_id=f"id_p{publication.pk}_%s")
     status = 400
@@ -94,7 +94,7 @@ def calendar_reschedule(request: HttpRequest, publication_id: int) -> HttpRespon
 @dashboard_view("POST")
 def calendar_cancel(request: HttpRequest, publication_id: int) -> HttpResponse:
     """A pending, scheduled or failed publication cancelled: it never goes out."""
-    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    workspace = current_workspace(request, CAN_SUBMIT_BRIEFS)
     publication = _publication(workspace, publication_id)
     try:
         publication_cancel(publication=publication, actor=request.user)

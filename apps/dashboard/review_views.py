@@ -12,7 +12,7 @@ from apps.briefs.selectors import brief_get
 from apps.core.errors import DomainError
 from apps.dashboard import selectors
 from apps.dashboard.forms import PreviewForm, UndoForm
-from apps.dashboard.views import _brief_page, _draft, _workspace, dashboard_view, target_previews
+from apps.dashboard.views import _brief_page, _draft, current_workspace, dashboard_view, target_previews
 from apps.publishing.services import publications_cancel
 
 
@@ -20,7 +20,7 @@ from apps.publishing.services import publications_cancel
 def draft_preview(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """The text typed in a draft's editor, counted in the brief's unit and shown as each
     enabled target would receive it (a fragment for review_screen.js); nothing is saved."""
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     draft = _draft(workspace, brief_id, draft_id)
     form = PreviewForm(request.POST)
     if not form.is_valid():
@@ -38,7 +38,7 @@ def draft_preview(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRes
 def brief_undo(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Cancel the publications just scheduled (the toast's Undo): all or none, through the
     same service as the API's cancel; the brief goes back to approved when none is left."""
-    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    workspace = current_workspace(request, CAN_SUBMIT_BRIEFS)
     brief = brief_get(workspace=workspace, brief_id=brief_id)
     form = UndoForm(request.POST)
     if not form.is_valid():

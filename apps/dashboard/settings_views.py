@@ -39,7 +39,7 @@ from apps.dashboard.settings_forms import (
     SubscriptionForm,
     TargetForm,
 )
-from apps.dashboard.views import _form_saved, _page, _workspace, dashboard_view
+from apps.dashboard.views import current_workspace, dashboard_view, form_saved, render_page
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
@@ -68,7 +68,7 @@ DELIVERIES_SHOWN = 50
 
 
 def _admin_workspace(request: HttpRequest) -> Workspace:
-    return _workspace(request, CAN_GOVERN)
+    return current_workspace(request, CAN_GOVERN)
 
 
 def _owned(rows: QuerySet[Row], pk: int, what: str) -> Row:
@@ -98,8 +98,8 @@ def _settings(request: HttpRequest, template: str, workspace: Workspace, *,
     """A settings page; 400 when one of its bound forms was refused."""
     if status == 200 and any(f is not None and f.is_bound and f.errors for f in forms):
         status = 400
-    return _page(request, f"dashboard/settings/{template}", workspace, status=status,
-                 **context)
+    return render_page(request, f"dashboard/settings/{template}", workspace, status=status,
+                       **context)
 
 
 @dashboard_view("GET")
@@ -137,7 +137,7 @@ def members(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _members_page(request, workspace)
     form = MemberAddForm(request.POST)
-    invite = _form_saved(form, lambda fields: member_invite(
+    invite = form_saved(form, lambda fields: member_invite(
         workspace=workspace, actor=request.user, site_url=request.build_absolute_uri("/"),
         **fields))
     if invite is not None:
@@ -183,7 +183,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     redirects to, and never again."""
     workspace = _admin_workspace(request)
     form = ApiKeyForm(request.POST or None, workspace_id=workspace.pk)
-    made = _form_saved(form, lambda fields: apikey_create(
+    made = form_saved(form, lambda fields: apikey_create(
         workspace=workspace, actor=request.user, **fields))
     if made is not None:
         key, plaintext = made
@@ -232,7 +232,7 @@ def target_new(request: HttpRequest) -> HttpResponse:
     if kind not in TargetKind.values:
         raise DomainError("Choose a kind of target.")
     form = TargetForm(request.POST or None, schema=target_schema(kind), secret_stored=False)
-    target = _form_saved(form, lambda fields: target_create(
+    target = form_saved(form, lambda fields: target_create(
         workspace=workspace, kind=kind, actor=request.user, secret=fields.get("secret", ""),
         **form.target_fields()))
     if target is not None:
@@ -250,7 +250,7 @@ def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
                       initial={"name": target.name, "enabled": target.enabled,
                                "auto_publish": target.auto_publish,
                                "min_interval_s": target.min_interval_s})
-    if _form_saved(form, lambda fields: target_update(
+    if form_saved(form, lambda fields: target_update(
             target=target, actor=request.user, secret=fields.get("secret") or None,
             **form.target_fields())) is not None:
         messages.success(request, f"Target {target.name} saved.")
@@ -316,7 +316,7 @@ def gate_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
     form = GateForm(request.POST)
-    if _form_saved(form, lambda fields: quality_gate_set(
+    if form_saved(form, lambda fields: quality_gate_set(
             content_type=content_type, actor=request.user, **fields), refused=ValueError
     ) is not None:
         messages.success(request, "Quality gate saved.")
@@ -329,7 +329,7 @@ def policy_save(request: HttpRequest, content_type_id: int) -> HttpResponse:
     workspace = _admin_workspace(request)
     content_type = _content_type(workspace, content_type_id)
     form = ApprovalPolicyForm(request.POST, workspace_id=workspace.pk)
-    if _form_saved(form, lambda fields: approval_policy_set(
+    if form_saved(form, lambda fields: approval_policy_set(
             content_type_id=content_type.pk, actor=request.user, **fields)) is not None:
         messages.success(request, "Approval policy saved.")
         return redirect("dashboard:settings_content_type", content_type_id=content_type.pk)
@@ -440,7 +440,7 @@ def _made_with_secret(request: HttpRequest, workspace: Workspace,
                       create: Callable[[dict[str, Any]], tuple[Any, str]]) -> HttpResponse:
     """`create` an endpoint or a subscription from a valid form, then show its signing secret
     once (after the redirect); else the webhooks page with the form refused."""
-    made = _form_saved(form, create)
+    made = form_saved(form, create)
     if made is None:
         return _webhooks_page(request, workspace, refused=form)
     row, secret = made

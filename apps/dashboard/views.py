@@ -111,8 +111,8 @@ def dashboard_view(*methods: str) -> Callable[[View], View]:
     return decorate
 
 
-def _form_saved(form: BaseForm, save: Callable[[dict[str, Any]], Saved], *,
-                refused: type[Exception] = DomainError, field: str | None = None) -> Saved | None:
+def form_saved(form: BaseForm, save: Callable[[dict[str, Any]], Saved], *,
+               refused: type[Exception] = DomainError, field: str | None = None) -> Saved | None:
     """`save(cleaned_data)` when the form is valid, else None (an unbound form, a GET's, is
     never valid); a refusal by the service lands on the form as its error (on `field`, else
     the whole form's), and is None too."""
@@ -125,7 +125,7 @@ def _form_saved(form: BaseForm, save: Callable[[dict[str, Any]], Saved], *,
         return None
 
 
-def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
+def current_workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
     """The workspace the user works in now (chosen in the header, else their first)."""
     chosen = request.session.get("workspace_id")
     if chosen is not None and membership_for(request.user, chosen) is None:
@@ -134,8 +134,8 @@ def _workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
     return workspace_require(request.user, roles, chosen)
 
 
-def _page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
-          **context: Any) -> HttpResponse:
+def render_page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
+                **context: Any) -> HttpResponse:
     user = signed_in(request.user)
     memberships = list(
         Membership.objects.filter(user_id=user.pk).select_related("workspace")
@@ -153,7 +153,7 @@ def _page(request: HttpRequest, template: str, workspace: Workspace, status: int
 @dashboard_view("GET")
 def queue(request: HttpRequest) -> HttpResponse:
     """The board (columns by state) or the table (every brief, paged), filtered and searched."""
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     options = selectors.queue_filter_options(workspace_id=workspace.pk)
     form = QueueFilterForm(request.GET, **options)
     filters = form.filters()
@@ -168,12 +168,12 @@ def queue(request: HttpRequest) -> HttpResponse:
                                                  page=form.cleaned_data.get("page") or 1)
     else:
         context["columns"] = selectors.queue_columns(workspace_id=workspace.pk, filters=filters)
-    return _page(request, "dashboard/queue.html", workspace, **context)
+    return render_page(request, "dashboard/queue.html", workspace, **context)
 
 
 @dashboard_view("POST")
 def queue_bulk(request: HttpRequest) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     form = BulkForm(request.POST)
     back = request.POST.get("next") or reverse("dashboard:queue")
     if not back.startswith("/") or back.startswith("//"):
@@ -197,22 +197,22 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
 @dashboard_view("GET")
 def brief_card(request: HttpRequest, brief_id: int) -> HttpResponse:
     """One queue card, for the page's script to insert when a brief appears."""
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     brief = selectors.queue_card(workspace_id=workspace.pk, brief_id=brief_id)
     return render(request, "dashboard/_brief_card.html", {"brief": brief})
 
 
 @dashboard_view("GET", "POST")
 def brief_new(request: HttpRequest) -> HttpResponse:
-    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    workspace = current_workspace(request, CAN_SUBMIT_BRIEFS)
     form = BriefForm(request.POST or None, workspace=workspace)
-    brief = _form_saved(form, lambda fields: brief_create(
+    brief = form_saved(form, lambda fields: brief_create(
         workspace=workspace, created_by=request.user, origin=Origin.DASHBOARD, **fields))
     if brief is not None:
         messages.success(request, f"“{brief.title}” is queued for generation.")
         return redirect("dashboard:brief", brief_id=brief.pk)
     status = 400 if form.errors else 200
-    return _page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
+    return render_page(request, "dashboard/brief_new.html", workspace, status=status, form=form)
 
 
 def target_previews(targets: list[PublishingTarget], brief: ContentBrief, text: str
@@ -277,7 +277,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
     approve_form.variants_offer([(d.pk, _variant_label(d, best=i == 0 and d.scored_by is not None))
                                  for i, d in enumerate(page.drafts)])
     undo = request.session.pop(UNDO_KEY, None)
-    return _page(
+    return render_page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
         brief=page.brief, error=error, reviewable=reviewable, approve_form=approve_form,
         undo=undo if undo and undo["brief_id"] == page.brief.pk else None,
@@ -294,7 +294,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
 
 @dashboard_view("GET")
 def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     return _brief_page(request, workspace, brief_id)
 
 
@@ -316,7 +316,7 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
 
 @dashboard_view("POST")
 def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     form = ApproveForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
                        auto_id="id_approve_%s")
 
@@ -340,7 +340,7 @@ def brief_approve(request: HttpRequest, brief_id: int) -> HttpResponse:
 def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Publish an approved, scheduled or published brief to more targets; a refusal (the
     brief's state, a target already holding it, a past time) is shown on the form."""
-    workspace = _workspace(request, CAN_SUBMIT_BRIEFS)
+    workspace = current_workspace(request, CAN_SUBMIT_BRIEFS)
     form = PublishForm(request.POST, targets=selectors.targets_enabled(workspace_id=workspace.pk),
                        auto_id="id_publish_%s")
     brief = brief_get(workspace=workspace, brief_id=brief_id)
@@ -361,7 +361,7 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 @dashboard_view("POST")
 def brief_reject(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     form = RejectForm(request.POST, auto_id="id_reject_%s")
     return _review_action(
         request, workspace, brief_id, form, "reject", done="Rejected.",
@@ -372,7 +372,7 @@ def brief_reject(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 @dashboard_view("POST")
 def brief_request_changes(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     form = RequestChangesForm(request.POST, auto_id="id_changes_%s")
     return _review_action(
         request, workspace, brief_id, form, "changes",
@@ -403,7 +403,7 @@ def _draft(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
 @dashboard_view("POST")
 def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """Save an inline edit as a new revision; the page then shows its word diff."""
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     draft = _draft(workspace, brief_id, draft_id)
     form = EditForm(request.POST, auto_id=f"id_edit{draft_id}_%s")
     return _review_action(
@@ -419,7 +419,7 @@ def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRespon
 def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """Take or renew the edit lock (the page's script calls it while the editor is open);
     `release=1` frees it. 409 with the holder's name while someone else edits."""
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     draft = _draft(workspace, brief_id, draft_id)
     if request.POST.get("release"):
         return JsonResponse({"released": draft_lock_release(draft=draft, user=request.user)})
@@ -433,7 +433,7 @@ def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRespon
 
 @dashboard_view("POST")
 def brief_comment(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     form = CommentForm(request.POST, auto_id="id_comment_%s")
     return _review_action(
         request, workspace, brief_id, form, "comment", done="Comment added.",
@@ -446,7 +446,7 @@ def brief_comment(request: HttpRequest, brief_id: int) -> HttpResponse:
 
 @dashboard_view("POST")
 def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     page_reviewers = selectors.reviewers(workspace_id=workspace.pk)
     form = AssignForm(request.POST, reviewers=page_reviewers, auto_id="id_assign_%s")
 
@@ -458,7 +458,7 @@ def brief_assign(request: HttpRequest, brief_id: int) -> HttpResponse:
 @dashboard_view("POST")
 def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     """Create a guest link and show it once on the page (it is not stored in clear)."""
-    workspace = _workspace(request, CAN_REVIEW)
+    workspace = current_workspace(request, CAN_REVIEW)
     form = GuestLinkForm(request.POST, auto_id="id_guest_%s")
     if not form.is_valid():
         return _brief_page(request, workspace, brief_id, status=400, bound={"guest": form})
@@ -477,7 +477,7 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
 @dashboard_view("GET", "POST")
 def profile(request: HttpRequest) -> HttpResponse:
     """The user's own settings: the time zone times are shown and read in."""
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     zone = user_time_zone(user=signed_in(request.user), workspace_id=workspace.pk)
     form = ProfileForm(request.POST or None, workspace_zone=workspace.time_zone,
                        initial={"time_zone": zone.name if zone.own else ""})
@@ -485,15 +485,15 @@ def profile(request: HttpRequest) -> HttpResponse:
         profile_time_zone_set(user=signed_in(request.user), time_zone=form.cleaned_data["time_zone"])
         messages.success(request, "Time zone saved.")
         return redirect("dashboard:profile")
-    return _page(request, "dashboard/profile.html", workspace,
-                 status=400 if form.errors else 200, form=form)
+    return render_page(request, "dashboard/profile.html", workspace,
+                       status=400 if form.errors else 200, form=form)
 
 
 @dashboard_view("POST")
 def profile_time_zone(request: HttpRequest) -> HttpResponse:
     """The browser's zone (Intl), posted once by the page's script at the first visit;
     kept only while the user has not chosen one."""
-    _workspace(request, CAN_VIEW)
+    current_workspace(request, CAN_VIEW)
     try:
         kept = profile_time_zone_from_browser(user=signed_in(request.user),
                                               time_zone=request.POST.get("time_zone", ""))
@@ -522,31 +522,31 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
 
 @dashboard_view("GET")
 def notifications(request: HttpRequest) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     notes = notifications_recent(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
-    return _page(request, "dashboard/notifications.html", workspace, notes=notes)
+    return render_page(request, "dashboard/notifications.html", workspace, notes=notes)
 
 
 @dashboard_view("POST")
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     notifications_mark_read(user_id=signed_in(request.user).pk, workspace_id=workspace.pk)
     return redirect("dashboard:notifications")
 
 
 @dashboard_view("GET")
 def insights_page(request: HttpRequest) -> HttpResponse:
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     figures = insights(workspace_id=workspace.pk, days=_days(request))
     charts = insights_charts(figures)
-    return _page(request, "dashboard/insights.html", workspace, figures=figures, charts=charts,
-                 charts_json=charts_json(charts))
+    return render_page(request, "dashboard/insights.html", workspace, figures=figures, charts=charts,
+                       charts_json=charts_json(charts))
 
 
 @dashboard_view("GET")
 def insights_json(request: HttpRequest) -> HttpResponse:
     """The insights page's numbers, for scripts and other tools."""
-    workspace = _workspace(request, CAN_VIEW)
+    workspace = current_workspace(request, CAN_VIEW)
     return JsonResponse({"workspace": workspace.pk,
                          **insights(workspace_id=workspace.pk, days=_days(request))})
 
@@ -563,7 +563,7 @@ TRAINING_RUNS_SHOWN = 50
 def training(request: HttpRequest) -> HttpResponse:
     """The workspace's training runs and one run's loss chart (`?run=`, else the newest), which
     training.js extends live; admins start a run here."""
-    workspace = _workspace(request, CAN_TRAIN if request.method == "POST" else CAN_VIEW)
+    workspace = current_workspace(request, CAN_TRAIN if request.method == "POST" else CAN_VIEW)
     form = TrainingStartForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         run = training_run_create(workspace_id=workspace.pk, kind=form.cleaned_data["kind"],
@@ -578,5 +578,5 @@ def training(request: HttpRequest) -> HttpResponse:
     if shown_id is None and runs:
         shown_id = runs[0].pk
     shown = training_run_get(workspace_id=workspace.pk, run_id=shown_id) if shown_id else None
-    return _page(request, "dashboard/training.html", workspace,
-                 status=400 if form.errors else 200, form=form, runs=runs, shown=shown)
+    return render_page(request, "dashboard/training.html", workspace,
+                       status=400 if form.errors else 200, form=form, runs=runs, shown=shown)

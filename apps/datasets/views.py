@@ -21,7 +21,7 @@ from django.urls import reverse
 from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN, roles_allowed
 from apps.core.errors import DomainError, NotFound
 from apps.core.models import Workspace
-from apps.dashboard.views import _form_saved, _page, _workspace, dashboard_view
+from apps.dashboard.views import current_workspace, dashboard_view, form_saved, render_page
 from apps.datasets.forms import (
     BuildForm,
     CandidateForm,
@@ -95,43 +95,43 @@ def _profile(workspace: Workspace, profile_id: int) -> ModelProfile:
 @dashboard_view("GET", "POST")
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """The workspace's datasets; an admin creates one here."""
-    workspace = _workspace(request, CAN_GOVERN if request.method == "POST" else DATASETS_READ)
+    workspace = current_workspace(request, CAN_GOVERN if request.method == "POST" else DATASETS_READ)
     form = DatasetForm(request.POST or None)
-    dataset = _form_saved(form, lambda fields: dataset_create(
+    dataset = form_saved(form, lambda fields: dataset_create(
         workspace=workspace, actor=request.user, **fields), field="name"
     ) if request.method == "POST" else None
     if dataset is not None:
         return redirect("dashboard:dataset", dataset_id=dataset.pk)
     rows = datasets(workspace_id=workspace.pk).order_by("name")
-    return _page(request, "datasets/dataset_list.html", workspace,
-                 status=400 if form.errors else 200, form=form, datasets=rows)
+    return render_page(request, "datasets/dataset_list.html", workspace,
+                       status=400 if form.errors else 200, form=form, datasets=rows)
 
 
 def _dataset_page(request: HttpRequest, workspace: Workspace, dataset: Dataset, *,
                   import_form: ImportForm | None = None, build_form: BuildForm | None = None
                   ) -> HttpResponse:
     invalid = bool((import_form and import_form.errors) or (build_form and build_form.errors))
-    return _page(request, "datasets/dataset_detail.html", workspace,
-                 status=400 if invalid else 200, dataset=dataset,
-                 imports=list(dataset.imports.all()), versions=list(dataset.versions.all()),
-                 import_form=import_form or ImportForm(workspace_id=workspace.pk),
-                 build_form=build_form or BuildForm())
+    return render_page(request, "datasets/dataset_detail.html", workspace,
+                       status=400 if invalid else 200, dataset=dataset,
+                       imports=list(dataset.imports.all()), versions=list(dataset.versions.all()),
+                       import_form=import_form or ImportForm(workspace_id=workspace.pk),
+                       build_form=build_form or BuildForm())
 
 
 @dashboard_view("GET")
 def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """A dataset's imports and versions, with the forms to add documents and build."""
-    workspace = _workspace(request, DATASETS_READ)
+    workspace = current_workspace(request, DATASETS_READ)
     return _dataset_page(request, workspace, _dataset(workspace, dataset_id))
 
 
 @dashboard_view("POST")
 def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """Add documents from an upload, the published revisions, the feed entries or a target."""
-    workspace = _workspace(request, CAN_GOVERN)
+    workspace = current_workspace(request, CAN_GOVERN)
     dataset = _dataset(workspace, dataset_id)
     form = ImportForm(request.POST, request.FILES, workspace_id=workspace.pk)
-    item = _form_saved(form, lambda fields: dataset_import_source(
+    item = form_saved(form, lambda fields: dataset_import_source(
         dataset=dataset, source=fields["source"], actor=request.user, upload=fields["file"],
         target_id=fields["target"].pk if fields["target"] else None))
     if item is None:
@@ -145,10 +145,10 @@ def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
 @dashboard_view("POST")
 def dataset_build(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """Build a new version with the options given; its page follows the build live."""
-    workspace = _workspace(request, CAN_GOVERN)
+    workspace = current_workspace(request, CAN_GOVERN)
     dataset = _dataset(workspace, dataset_id)
     form = BuildForm(request.POST)
-    version = _form_saved(form, lambda fields: dataset_version_create(
+    version = form_saved(form, lambda fields: dataset_version_create(
         dataset=dataset, actor=request.user, options=fields["options"]))
     if version is None:
         return _dataset_page(request, workspace, dataset, build_form=form)
@@ -160,26 +160,26 @@ def _version_page(request: HttpRequest, workspace: Workspace, version: DatasetVe
     stats = version.stats or {}
     histogram = stats.get("length_histogram", [])
     runs = list(training_runs(workspace_id=workspace.pk).filter(dataset_version_id=version.pk))
-    return _page(request, "datasets/dataset_version.html", workspace,
-                 status=400 if train_form and train_form.errors else 200, version=version,
-                 stats=stats, histogram=histogram,
-                 histogram_peak=max((b["documents"] for b in histogram), default=0) or 1,
-                 active=version.state in (VersionState.QUEUED, VersionState.RUNNING),
-                 runs=runs, active_run_states=TRAINING_ACTIVE,
-                 train_form=train_form or DatasetTrainForm(workspace_id=workspace.pk))
+    return render_page(request, "datasets/dataset_version.html", workspace,
+                       status=400 if train_form and train_form.errors else 200, version=version,
+                       stats=stats, histogram=histogram,
+                       histogram_peak=max((b["documents"] for b in histogram), default=0) or 1,
+                       active=version.state in (VersionState.QUEUED, VersionState.RUNNING),
+                       runs=runs, active_run_states=TRAINING_ACTIVE,
+                       train_form=train_form or DatasetTrainForm(workspace_id=workspace.pk))
 
 
 @dashboard_view("GET")
 def dataset_version(request: HttpRequest, version_id: int) -> HttpResponse:
     """A version: its build's live progress, then its statistics, length histogram, data card
     and a sample of cleaned documents beside their originals; the runs trained on it."""
-    workspace = _workspace(request, DATASETS_READ)
+    workspace = current_workspace(request, DATASETS_READ)
     return _version_page(request, workspace, _version(workspace, version_id))
 
 
 @dashboard_view("POST")
 def dataset_version_cancel_view(request: HttpRequest, version_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_GOVERN)
+    workspace = current_workspace(request, CAN_GOVERN)
     version = dataset_version_cancel(version=_version(workspace, version_id), actor=request.user)
     messages.success(request, f"The build of version {version.number} is cancelled.")
     return redirect("dashboard:dataset_version", version_id=version.pk)
@@ -188,10 +188,10 @@ def dataset_version_cancel_view(request: HttpRequest, version_id: int) -> HttpRe
 @dashboard_view("POST")
 def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpResponse:
     """Start a run on the version; its loss is drawn live on the Training page's chart."""
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     version = _version(workspace, version_id)
     form = DatasetTrainForm(request.POST, workspace_id=workspace.pk)
-    run = _form_saved(form, lambda fields: dataset_version_train(
+    run = form_saved(form, lambda fields: dataset_version_train(
         version=version, kind=fields["kind"], actor=request.user, parameters=fields["parameters"],
         base_model=fields["base_model"].strip(),
         base_version_id=fields["base_version"].pk if fields["base_version"] else None))
@@ -204,7 +204,7 @@ def dataset_version_train_view(request: HttpRequest, version_id: int) -> HttpRes
 @dashboard_view("POST")
 def training_run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
     """Cancel a queued or running run; back to its dataset version, or to its chart."""
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     run = training_run_cancel(run=training_run_get(workspace_id=workspace.pk, run_id=run_id),
                               actor=request.user)
     messages.success(request, f"Training run {run.pk} is cancelled.")
@@ -256,14 +256,14 @@ def _registry_page(request: HttpRequest, workspace: Workspace, *,
                    or retrain_form.errors)
     versions = list(model_versions(workspace_id=workspace.pk))
     suites = suite_runs_latest(workspace_id=workspace.pk)
-    return _page(request, "datasets/model_registry.html", workspace,
-                 status=400 if invalid else 200, versions=versions,
-                 version_rows=[(v, suites.get(v.pk)) for v in versions],
-                 active_suite_states=TRAINING_ACTIVE, profiles=profiles,
-                 promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
-                 compare_error=compare_error, compare_max=COMPARE_MAX,
-                 ab_profile=ab_profile, ab_rows=ab_rows, candidate_form=candidate_form,
-                 policy=policy, retrain_form=retrain_form)
+    return render_page(request, "datasets/model_registry.html", workspace,
+                       status=400 if invalid else 200, versions=versions,
+                       version_rows=[(v, suites.get(v.pk)) for v in versions],
+                       active_suite_states=TRAINING_ACTIVE, profiles=profiles,
+                       promote_form=PromoteForm(workspace_id=workspace.pk), compared=compared,
+                       compare_error=compare_error, compare_max=COMPARE_MAX,
+                       ab_profile=ab_profile, ab_rows=ab_rows, candidate_form=candidate_form,
+                       policy=policy, retrain_form=retrain_form)
 
 
 @dashboard_view("GET")
@@ -272,7 +272,7 @@ def model_registry(request: HttpRequest) -> HttpResponse:
     latest evaluation suite run, promoted to a profile, archived; the profiles, rolled back,
     each with its A/B test (a candidate version on a share of its briefs, compared on gate,
     reviewers, edits and engagement); the retrain schedule."""
-    return _registry_page(request, _workspace(request, REGISTRY_READ))
+    return _registry_page(request, current_workspace(request, REGISTRY_READ))
 
 
 def _registry_back(request: HttpRequest, message: str) -> HttpResponse:
@@ -282,7 +282,7 @@ def _registry_back(request: HttpRequest, message: str) -> HttpResponse:
 
 @dashboard_view("POST")
 def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     version = _model_version(workspace, version_id)
     form = PromoteForm(request.POST, workspace_id=workspace.pk)
     if not form.is_valid():
@@ -295,7 +295,7 @@ def model_version_promote_view(request: HttpRequest, version_id: int) -> HttpRes
 @dashboard_view("POST")
 def model_version_evaluate_view(request: HttpRequest, version_id: int) -> HttpResponse:
     """Queue the evaluation suite on a version, as the API does; its row shows the run."""
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     version = _model_version(workspace, version_id)
     suite_run_create(version=version, actor=request.user)
     return _registry_back(request, f"Version {version.number} is queued for the test briefs.")
@@ -303,7 +303,7 @@ def model_version_evaluate_view(request: HttpRequest, version_id: int) -> HttpRe
 
 @dashboard_view("POST")
 def model_version_evaluate_cancel_view(request: HttpRequest, version_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     version = _model_version(workspace, version_id)
     suite_run_cancel(version=version, actor=request.user)
     return _registry_back(request, f"The evaluation of version {version.number} is cancelled.")
@@ -311,7 +311,7 @@ def model_version_evaluate_cancel_view(request: HttpRequest, version_id: int) ->
 
 @dashboard_view("POST")
 def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     version = model_version_archive(version=_model_version(workspace, version_id),
                                     actor=request.user)
     return _registry_back(request, f"Version {version.number} is archived.")
@@ -319,7 +319,7 @@ def model_version_archive_view(request: HttpRequest, version_id: int) -> HttpRes
 
 @dashboard_view("POST")
 def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpResponse:
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     profile = _profile(workspace, profile_id)
     profile = model_profile_rollback(profile=profile, actor=request.user)
     return _registry_back(request, f"{profile.name} runs {profile.model or 'the built-in model'} "
@@ -329,10 +329,10 @@ def model_profile_rollback_view(request: HttpRequest, profile_id: int) -> HttpRe
 @dashboard_view("POST")
 def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpResponse:
     """Start, change or end (no version) a profile's A/B test."""
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     profile = _profile(workspace, profile_id)
     form = CandidateForm(request.POST, workspace_id=workspace.pk)
-    if _form_saved(form, lambda fields: model_profile_candidate_set(
+    if form_saved(form, lambda fields: model_profile_candidate_set(
             profile=profile, version=fields["version"], share=fields["share"],
             actor=request.user)) is None:
         return _registry_page(request, workspace, candidate_form=form)
@@ -345,9 +345,9 @@ def model_profile_candidate_view(request: HttpRequest, profile_id: int) -> HttpR
 @dashboard_view("POST")
 def retrain_policy_view(request: HttpRequest) -> HttpResponse:
     """Set the workspace's retrain schedule."""
-    workspace = _workspace(request, CAN_TRAIN)
+    workspace = current_workspace(request, CAN_TRAIN)
     form = RetrainPolicyForm(request.POST, workspace_id=workspace.pk)
-    if _form_saved(form, lambda data: retrain_policy_set(
+    if form_saved(form, lambda data: retrain_policy_set(
             workspace=workspace, enabled=data["enabled"],
             approved_threshold=data["approved_threshold"], dataset=data["dataset"],
             profile=data["profile"], candidate_share=data["candidate_share"],
