@@ -14,19 +14,7 @@ from typing import ClassVar
 
 import httpx
 
-from apps.publishing.connectors.base import (
-    CredentialsRejected,
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    Setting,
-    TargetSchema,
-    http_url,
-    one_of,
-    secret_url,
-    target_secret,
-)
+from apps.publishing.connectors import base
 from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import hashtags, plain_text, truncate
 from apps.publishing.models import PublishingTarget
@@ -41,7 +29,7 @@ SLACK_TEXT_MAX = 3000
 SLACK_NO_TEXT = ("no_text", "invalid_payload", "missing_text_or_fallback_or_attachments")
 
 
-def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
+def message_text(item: base.PublishItem, *, limit: int, bold: str) -> str:
     tags = " ".join(hashtags(item.keywords))
     head = f"{bold}{item.title.strip()}{bold}"
     room = limit - len(head) - len(tags) - 4
@@ -49,12 +37,12 @@ def message_text(item: PublishItem, *, limit: int, bold: str) -> str:
 
 
 class ChatConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(
-        settings=(Setting("flavor", "|".join(FLAVORS), check=one_of(
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(
+        settings=(base.Setting("flavor", "|".join(FLAVORS), check=base.one_of(
             FLAVORS, "A chat target's config 'flavor' is 'slack' or 'discord'.")),),
         secret="Slack/Discord incoming-webhook URL",
-        secret_check=http_url("A chat target's secret is its incoming-webhook URL."),
-        sends_to=secret_url)
+        secret_check=base.http_url("A chat target's secret is its incoming-webhook URL."),
+        sends_to=base.secret_url)
 
     def __init__(self, *, flavor: str, webhook_url: str, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.flavor = flavor
@@ -64,7 +52,7 @@ class ChatConnector:
     @classmethod
     def from_target(cls, target: PublishingTarget) -> ChatConnector:
         return cls(flavor=str(target.config.get("flavor", "slack")),
-                   webhook_url=target_secret(target))
+                   webhook_url=base.target_secret(target))
 
     def validate(self) -> None:
         """One request the webhook URL (the credential) must pass, posting nothing: Discord
@@ -72,8 +60,8 @@ class ChatConnector:
         without text with 400 `no_text` while the URL works, and 403 `invalid_token`,
         404 `no_service` or 410 `channel_is_archived` once it does not."""
         if self.flavor not in FLAVORS:
-            raise PermanentPublishError(f"A chat target's flavor is slack or discord, not "
-                                        f"'{self.flavor}'.")
+            raise base.PermanentPublishError(f"A chat target's flavor is slack or discord, not "
+                                             f"'{self.flavor}'.")
         base_url(self.webhook_url)
         with target_client(timeout=self.timeout) as client:
             if self.flavor == "discord":
@@ -84,27 +72,27 @@ class ChatConnector:
             return
         self._checked(response, doing="checking the webhook")
 
-    def publish(self, item: PublishItem) -> PublishResult:
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
         with target_client(timeout=self.timeout) as client:
             if self.flavor == "discord":
                 # wait=true: Discord answers the message it made, with its id.
                 response = send(client, "POST", self.webhook_url, params={"wait": "true"},
                                 json={"content": self._text(item)})
                 message = response_json(self._checked(response, doing="posting the message"))
-                return PublishResult(external_id=str(message.get("id", item.idempotency_key)))
+                return base.PublishResult(external_id=str(message.get("id", item.idempotency_key)))
             response = send(client, "POST", self.webhook_url, json={"text": self._text(item)})
             self._checked(response, doing="posting the message")
-        return PublishResult(external_id=item.idempotency_key)
+        return base.PublishResult(external_id=item.idempotency_key)
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
-        raise PermanentPublishError(
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
+        raise base.PermanentPublishError(
             f"A {self.flavor} incoming webhook can only post new messages, not edit one; "
             "announce the new revision as a new publication instead.")
 
-    def preview(self, item: PublishItem) -> Preview:
-        return Preview(format="text", title=item.title, parts=(self._text(item),))
+    def preview(self, item: base.PublishItem) -> base.Preview:
+        return base.Preview(format="text", title=item.title, parts=(self._text(item),))
 
-    def _text(self, item: PublishItem) -> str:
+    def _text(self, item: base.PublishItem) -> str:
         if self.flavor == "discord":
             return message_text(item, limit=DISCORD_CONTENT_MAX, bold="**")
         return message_text(item, limit=SLACK_TEXT_MAX, bold="*")
@@ -113,7 +101,7 @@ class ChatConnector:
         # A deleted webhook answers 404 (Discord "Unknown Webhook", Slack
         # "no_service") and an archived Slack channel 410: the URL no longer works.
         if response.status_code in (404, 410):
-            raise CredentialsRejected(
+            raise base.CredentialsRejected(
                 f"The {self.flavor} webhook no longer exists (HTTP {response.status_code}: "
                 f"{response.text.strip()[:200]}); replace its URL.", status=response.status_code)
         return checked(response, doing=doing)

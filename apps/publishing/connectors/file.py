@@ -26,16 +26,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from apps.publishing.connectors.base import (
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    Setting,
-    TargetSchema,
-    TransientPublishError,
-    boolean,
-)
+from apps.publishing.connectors import base
 from apps.publishing.formatting import slug
 from apps.publishing.models import PublishingTarget
 
@@ -53,7 +44,7 @@ def git_author_parse(value: str) -> tuple[str, str]:
     """("Name", "email") from "Name <email>", or PermanentPublishError."""
     match = GIT_AUTHOR_RE.fullmatch(value.strip())
     if match is None:
-        raise PermanentPublishError(
+        raise base.PermanentPublishError(
             f"A file target's 'git_author' has the form 'Name <email>', not '{value}'.")
     return match[1], match[2]
 
@@ -61,7 +52,7 @@ def git_author_parse(value: str) -> tuple[str, str]:
 def _git_author_refusal(value: Any) -> str | None:
     try:
         git_author_parse(str(value))
-    except PermanentPublishError as exc:
+    except base.PermanentPublishError as exc:
         return exc.message
     return None
 
@@ -94,13 +85,13 @@ def yaml_str(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def slug_for(item: PublishItem) -> str:
+def slug_for(item: base.PublishItem) -> str:
     # A title without words a slug can keep falls back to a stable name from the key.
     return (slug(item.title, language_tag=item.language, max_length=SLUG_MAX)
             or f"post-{item.idempotency_key[:8]}")
 
 
-def render(item: PublishItem, *, slug: str) -> str:
+def render(item: base.PublishItem, *, slug: str) -> str:
     front_matter = [
         f"title: {yaml_str(item.title)}",
         f"date: {item.published_at.isoformat()}",
@@ -131,13 +122,13 @@ def _front_matter(path: Path) -> list[str]:
 
 
 class FileConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(settings=(
-        Setting("folder", "a folder inside the publish folder", required=True,
-                check=_folder_refusal),
-        Setting("base_url", "the site's URL (links to posts)"),
-        Setting("git_commit", "true|false",
-                check=boolean("A file target's 'git_commit' is true or false.")),
-        Setting("git_author", "'Name <email>'", check=_git_author_refusal),
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(settings=(
+        base.Setting("folder", "a folder inside the publish folder", required=True,
+                     check=_folder_refusal),
+        base.Setting("base_url", "the site's URL (links to posts)"),
+        base.Setting("git_commit", "true|false",
+                     check=base.boolean("A file target's 'git_commit' is true or false.")),
+        base.Setting("git_author", "'Name <email>'", check=_git_author_refusal),
     ))
 
     def __init__(self, *, folder: Path, base_url: str = "", git_commit: bool = False,
@@ -164,28 +155,28 @@ class FileConnector:
 
     def validate(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
-            raise PermanentPublishError(f"{self.folder} is not a folder.")
+            raise base.PermanentPublishError(f"{self.folder} is not a folder.")
         if self.folder.is_dir() and not os.access(self.folder, os.W_OK | os.X_OK):
-            raise PermanentPublishError(f"The platform may not write to {self.folder}.")
+            raise base.PermanentPublishError(f"The platform may not write to {self.folder}.")
         if self.git_commit:
             git_author_parse(self.git_author)
             self._repository()
 
-    def publish(self, item: PublishItem) -> PublishResult:
-        base = slug_for(item)
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
+        stem = slug_for(item)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            path = self._earlier_file(item, base) or self._write(item, base)
+            path = self._earlier_file(item, stem) or self._write(item, stem)
         except PermissionError as exc:
-            raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
+            raise base.PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
         except OSError as exc:  # a full disk or a flaky network share: worth another try
-            raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
+            raise base.TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
         if self.git_commit:
             self._commit(path, f'Publish "{item.title}" (publication {item.publication_id})')
-        return PublishResult(external_id=path.relative_to(self.folder).as_posix(),
-                             external_url=self._url(path))
+        return base.PublishResult(external_id=path.relative_to(self.folder).as_posix(),
+                                  external_url=self._url(path))
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
         """The same file (`external_id`, relative to the folder) rewritten atomically with
         the new revision; its name, and so its URL, stays."""
         path = self._post_path(external_id)
@@ -193,13 +184,13 @@ class FileConnector:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._replace(path, render(item, slug=path.stem))
         except PermissionError as exc:
-            raise PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
+            raise base.PermanentPublishError(f"Cannot write to {self.folder}: {exc.strerror}.") from exc
         except OSError as exc:
-            raise TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
+            raise base.TransientPublishError(f"Writing to {self.folder} failed: {exc}.") from exc
         if self.git_commit:
             self._commit(path, f'Update "{item.title}" (publication {item.publication_id}, '
                                f"revision {item.revision})")
-        return PublishResult(external_id=external_id, external_url=self._url(path))
+        return base.PublishResult(external_id=external_id, external_url=self._url(path))
 
     def unpublish(self, external_id: str) -> None:
         """Deletes the file (one already gone is not an error); with `git_commit`, the
@@ -209,38 +200,38 @@ class FileConnector:
         try:
             path.unlink(missing_ok=True)
         except PermissionError as exc:
-            raise PermanentPublishError(f"Cannot delete {path}: {exc.strerror}.") from exc
+            raise base.PermanentPublishError(f"Cannot delete {path}: {exc.strerror}.") from exc
         except OSError as exc:
-            raise TransientPublishError(f"Deleting {path} failed: {exc}.") from exc
+            raise base.TransientPublishError(f"Deleting {path} failed: {exc}.") from exc
         if self.git_commit:
             named = f'"{title}" ({external_id})' if title is not None else external_id
             self._commit(path, f"Withdraw {named}", removed=True)
 
-    def preview(self, item: PublishItem) -> Preview:
-        return Preview(format="markdown", title=item.title,
-                       parts=(render(item, slug=slug_for(item)),))
+    def preview(self, item: base.PublishItem) -> base.Preview:
+        return base.Preview(format="markdown", title=item.title,
+                            parts=(render(item, slug=slug_for(item)),))
 
     def _post_path(self, external_id: str) -> Path:
         path = self.folder / external_id
         if path.resolve().parent != self.folder.resolve() or path.suffix != ".md":
-            raise PermanentPublishError(f"'{external_id}' is not a post of {self.folder}.")
+            raise base.PermanentPublishError(f"'{external_id}' is not a post of {self.folder}.")
         return path
 
-    def _candidates(self, base: str) -> list[Path]:
-        # The slug comes from the title, so an earlier attempt wrote `base.md`
-        # or, when that name was taken by another post, `base-<n>.md`: looking
+    def _candidates(self, stem: str) -> list[Path]:
+        # The slug comes from the title, so an earlier attempt wrote `stem.md`
+        # or, when that name was taken by another post, `stem-<n>.md`: looking
         # at those few files keeps a retry O(1) in the size of the site.
-        return sorted(self.folder.glob(f"{base}.md")) + sorted(self.folder.glob(f"{base}-*.md"))
+        return sorted(self.folder.glob(f"{stem}.md")) + sorted(self.folder.glob(f"{stem}-*.md"))
 
-    def _earlier_file(self, item: PublishItem, base: str) -> Path | None:
+    def _earlier_file(self, item: base.PublishItem, stem: str) -> Path | None:
         key_line = _key_line(item.idempotency_key)
-        for path in self._candidates(base):
+        for path in self._candidates(stem):
             if key_line in _front_matter(path):
                 return path
         return None
 
-    def _write(self, item: PublishItem, base: str) -> Path:
-        names = itertools.chain([f"{base}.md"], (f"{base}-{n}.md" for n in itertools.count(2)))
+    def _write(self, item: base.PublishItem, stem: str) -> Path:
+        names = itertools.chain([f"{stem}.md"], (f"{stem}-{n}.md" for n in itertools.count(2)))
         path = next(self.folder / name for name in names if not (self.folder / name).exists())
         self._replace(path, render(item, slug=path.stem))
         return path
@@ -249,10 +240,9 @@ class FileConnector:
         return f"{self.base_url.rstrip('/')}/{path.stem}" if self.base_url else ""
 
     def _replace(self, path: Path, text: str) -> None:
-        base = path.stem
         # A dot-prefixed temporary name that site generators ignore, renamed
         # into place only once complete and flushed to disk.
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{base}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.stem}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -272,13 +262,13 @@ class FileConnector:
         start = next(p for p in (self.folder, *self.folder.parents) if p.is_dir())
         done = self._git(start, "rev-parse", "--show-toplevel", check=False)
         if done.returncode != 0:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"{self.folder} is not in a git repository, and the target's 'git_commit' "
                 "needs one: run 'git init' there (or in a folder above it), or turn "
                 "'git_commit' off.")
         top = Path(done.stdout.strip()).resolve()
         if self.git_within is not None and not top.is_relative_to(self.git_within.resolve()):
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"{self.folder} is in the git repository {top}, outside {self.git_within}; "
                 f"make {self.folder} (or a folder above it within {self.git_within}) a git "
                 "repository of its own.")
@@ -310,17 +300,17 @@ class FileConnector:
             done = subprocess.run(["git", "--literal-pathspecs", *args], cwd=cwd, env=env,
                                   capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
-            raise TransientPublishError(
+            raise base.TransientPublishError(
                 f"git {args[0]} in {cwd} took longer than {GIT_TIMEOUT_S} s.") from exc
         except FileNotFoundError as exc:
-            raise PermanentPublishError("The target's 'git_commit' needs git on the worker.") \
+            raise base.PermanentPublishError("The target's 'git_commit' needs git on the worker.") \
                 from exc
         if check and done.returncode != 0:
             said = (done.stderr.strip() or done.stdout.strip()).splitlines()
             message = f"git {args[0]} failed in {cwd}: {said[-1] if said else done.returncode}"
             if "index.lock" in done.stderr:  # another git process is at work: try again later
-                raise TransientPublishError(message)
-            raise PermanentPublishError(message)
+                raise base.TransientPublishError(message)
+            raise base.PermanentPublishError(message)
         return done
 
 

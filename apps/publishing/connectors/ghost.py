@@ -29,20 +29,7 @@ import httpx
 import jwt
 from django.utils import timezone
 
-from apps.publishing.connectors.base import (
-    Engagement,
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    RemotePost,
-    Setting,
-    TargetSchema,
-    colon_pair,
-    config_url,
-    site_url,
-    target_secret,
-)
+from apps.publishing.connectors import base
 from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.connectors.wordpress import slug_for
 from apps.publishing.formatting import markdown_html
@@ -66,20 +53,20 @@ def admin_token(key: str, *, now: int | None = None) -> str:
     try:
         secret_bytes = bytes.fromhex(secret)
     except ValueError as exc:
-        raise PermanentPublishError("The Ghost Admin API key's secret is not hex.") from exc
+        raise base.PermanentPublishError("The Ghost Admin API key's secret is not hex.") from exc
     if not key_id or not secret_bytes:
-        raise PermanentPublishError("A Ghost target needs its Admin API key 'id:secret'.")
+        raise base.PermanentPublishError("A Ghost target needs its Admin API key 'id:secret'.")
     iat = int(time.time()) if now is None else now
     return jwt.encode({"iat": iat, "exp": iat + TOKEN_TTL_S, "aud": "/admin/"}, secret_bytes,
                       algorithm="HS256", headers={"kid": key_id})
 
 
 class GhostConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(
-        settings=(site_url("ghost"), Setting("status", "|".join(STATUSES))),
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(
+        settings=(base.site_url("ghost"), base.Setting("status", "|".join(STATUSES))),
         secret="Admin API key 'id:secret'",
-        secret_check=colon_pair("A Ghost secret is the Admin API key 'id:secret'."),
-        schedules=True, sends_to=config_url)
+        secret_check=base.colon_pair("A Ghost secret is the Admin API key 'id:secret'."),
+        schedules=True, sends_to=base.config_url)
 
     def __init__(self, *, url: str, key: str, status: str = "published",
                  timeout: httpx.Timeout = TIMEOUT) -> None:
@@ -90,7 +77,7 @@ class GhostConnector:
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> GhostConnector:
-        return cls(url=str(target.config.get("url", "")), key=target_secret(target),
+        return cls(url=str(target.config.get("url", "")), key=base.target_secret(target),
                    status=str(target.config.get("status", "published")))
 
     def validate(self) -> None:
@@ -98,14 +85,14 @@ class GhostConnector:
         answers only to an authenticated integration (`site/` answers anyone, so a wrong
         key would pass there)."""
         if self.status not in STATUSES:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"A Ghost target's status is one of {', '.join(STATUSES)}, not '{self.status}'."
             )
         with self._client() as client:
             checked(send(client, "GET", self._api("posts/"), params={"limit": 1, "fields": "id"}),
                     doing="checking the Admin API key")
 
-    def publish(self, item: PublishItem) -> PublishResult:
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
         with self._client() as client:
             earlier = self._find(client, slug_for(item))
             if earlier is not None:
@@ -115,7 +102,7 @@ class GhostConnector:
             posts = response_json(checked(response, doing="creating the post"))["posts"]
         return _result(posts[0])
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
         """New title, HTML and tags on the same post. Ghost refuses an edit without the
         post's current `updated_at` (its guard against overwriting someone else's
         change), so the post is read first; status and publish time stay as they are."""
@@ -135,7 +122,7 @@ class GhostConnector:
             if response.status_code != 404:  # already gone is what we wanted
                 checked(response, doing="deleting the post")
 
-    def engagement(self, external_id: str) -> Engagement:
+    def engagement(self, external_id: str) -> base.Engagement:
         """Email link clicks, signups and paid conversions Ghost attributes to the post; a
         count the site does not give (an older Ghost) stays None."""
         with self._client() as client:
@@ -143,15 +130,15 @@ class GhostConnector:
                             params={"include": ",".join(f"count.{c}" for c in COUNTS)})
             post = response_json(checked(response, doing="reading the post's counts"))["posts"][0]
         counts = post.get("count") or {}
-        return Engagement(**{c: counts[c] for c in COUNTS if isinstance(counts.get(c), int)})
+        return base.Engagement(**{c: counts[c] for c in COUNTS if isinstance(counts.get(c), int)})
 
-    def preview(self, item: PublishItem) -> Preview:
-        return Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
+    def preview(self, item: base.PublishItem) -> base.Preview:
+        return base.Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
 
-    def list_posts(self, limit: int) -> list[RemotePost]:
+    def list_posts(self, limit: int) -> list[base.RemotePost]:
         """The site's published posts, newest first, at most `limit`, page by page (the
         answer's `meta.pagination.pages` says when to stop)."""
-        posts: list[RemotePost] = []
+        posts: list[base.RemotePost] = []
         page = 1
         with self._client() as client:
             while len(posts) < limit:
@@ -160,8 +147,8 @@ class GhostConnector:
                     "limit": min(POSTS_PER_PAGE, limit - len(posts)), "page": page})
                 data = response_json(checked(response, doing="reading the site's posts"))
                 found = data.get("posts") or []
-                posts += [RemotePost(external_id=str(p["id"]), title=str(p.get("title") or ""),
-                                     html=str(p.get("html") or ""), url=str(p.get("url") or ""))
+                posts += [base.RemotePost(external_id=str(p["id"]), title=str(p.get("title") or ""),
+                                          html=str(p.get("html") or ""), url=str(p.get("url") or ""))
                           for p in found]
                 pages = ((data.get("meta") or {}).get("pagination") or {}).get("pages") or page
                 if not found or page >= int(pages):
@@ -179,14 +166,14 @@ class GhostConnector:
     def _api(self, path: str) -> str:
         return f"{base_url(self.url)}{API}/{path}"
 
-    def _find(self, client: httpx.Client, slug: str) -> PublishResult | None:
+    def _find(self, client: httpx.Client, slug: str) -> base.PublishResult | None:
         response = send(client, "GET", self._api(f"posts/slug/{slug}/"))
         if response.status_code == 404:
             return None
         return _result(response_json(checked(response, doing="looking up an earlier post"))
                        ["posts"][0])
 
-    def _post(self, item: PublishItem) -> dict[str, Any]:
+    def _post(self, item: base.PublishItem) -> dict[str, Any]:
         post: dict[str, Any] = {
             "title": item.title,
             "html": markdown_html(item.body),
@@ -203,11 +190,11 @@ class GhostConnector:
         return post
 
 
-def _result(post: dict[str, Any]) -> PublishResult:
+def _result(post: dict[str, Any]) -> base.PublishResult:
     url = post.get("url")
     scheduled_for = None
     if post.get("status") == "scheduled" and post.get("published_at"):
         scheduled_for = datetime.fromisoformat(str(post["published_at"]))
-    return PublishResult(external_id=str(post["id"]),
-                         external_url=url if isinstance(url, str) else "",
-                         scheduled_for=scheduled_for)
+    return base.PublishResult(external_id=str(post["id"]),
+                              external_url=url if isinstance(url, str) else "",
+                              scheduled_for=scheduled_for)

@@ -15,19 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from apps.publishing.connectors.base import (
-    Engagement,
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    Setting,
-    TargetSchema,
-    config_url,
-    site_url,
-    target_secret,
-    whole_number,
-)
+from apps.publishing.connectors import base
 from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import hashtags, plain_text, thread_split
 from apps.publishing.models import PublishingTarget
@@ -42,23 +30,24 @@ MIN_ROOM = 50  # below this a numbered part holds a word or two, and thread spli
 MAX_CHARACTERS_MAX = 100_000
 
 
-def status_text(item: PublishItem) -> str:
+def status_text(item: base.PublishItem) -> str:
     tags = " ".join(hashtags(item.keywords))
     return "\n\n".join(p for p in (item.title.strip(), plain_text(item.body), tags) if p)
 
 
 class MastodonConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(
-        settings=(site_url("mastodon"), Setting("visibility", "|".join(VISIBILITIES)),
-                  Setting("spoiler_text", "content warning"),
-                  Setting("language", "language tag"),
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(
+        settings=(base.site_url("mastodon"), base.Setting("visibility", "|".join(VISIBILITIES)),
+                  base.Setting("spoiler_text", "content warning"),
+                  base.Setting("language", "language tag"),
                   # Previews split a thread at this length: a few characters leave no room
                   # for the " (i/n)" numbering, and below about 10 the split never settles.
-                  Setting("max_characters", f"{MIN_ROOM}-{MAX_CHARACTERS_MAX} (previews)",
-                          check=whole_number(MIN_ROOM, MAX_CHARACTERS_MAX,
-                                             "A Mastodon target's 'max_characters' is a whole "
-                                             f"number from {MIN_ROOM} to {MAX_CHARACTERS_MAX}."))),
-        secret="access token", sends_to=config_url)
+                  base.Setting("max_characters", f"{MIN_ROOM}-{MAX_CHARACTERS_MAX} (previews)",
+                               check=base.whole_number(
+                                   MIN_ROOM, MAX_CHARACTERS_MAX,
+                                   "A Mastodon target's 'max_characters' is a whole number from "
+                                   f"{MIN_ROOM} to {MAX_CHARACTERS_MAX}."))),
+        secret="access token", sends_to=base.config_url)
 
     def __init__(self, *, url: str, token: str, visibility: str = "public",
                  spoiler_text: str = "", language: str = "",
@@ -77,8 +66,8 @@ class MastodonConnector:
         config = target.config
         max_characters = config.get("max_characters", DEFAULT_MAX_CHARACTERS)
         if type(max_characters) is not int:  # a config edited around the schema's check
-            raise PermanentPublishError("The target's 'max_characters' is not a whole number.")
-        return cls(url=str(config.get("url", "")), token=target_secret(target),
+            raise base.PermanentPublishError("The target's 'max_characters' is not a whole number.")
+        return cls(url=str(config.get("url", "")), token=base.target_secret(target),
                    visibility=str(config.get("visibility", "public")),
                    spoiler_text=str(config.get("spoiler_text", "")),
                    language=str(config.get("language", "")),
@@ -87,17 +76,17 @@ class MastodonConnector:
     def validate(self) -> None:
         """The token is valid (one GET of the account it belongs to)."""
         if self.visibility not in VISIBILITIES:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"A Mastodon target's visibility is one of {', '.join(VISIBILITIES)}, "
                 f"not '{self.visibility}'."
             )
         if not self.token:
-            raise PermanentPublishError("A Mastodon target needs an access token as its secret.")
+            raise base.PermanentPublishError("A Mastodon target needs an access token as its secret.")
         with self._client() as client:
             checked(send(client, "GET", self._api("v1/accounts/verify_credentials")),
                     doing="checking the access token")
 
-    def publish(self, item: PublishItem) -> PublishResult:
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
         with self._client() as client:
             limit, url_length = self._limits(client)
             parts = self._parts(item, limit, url_length)
@@ -105,7 +94,7 @@ class MastodonConnector:
                                           key=item.idempotency_key)
         return _result(statuses)
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
         """Edits every status of the thread in place (`PUT /api/v1/statuses/:id`), in order,
         to the new text's parts. A text needing more parts gets the extra ones posted as
         replies to the last status; one needing fewer has the surplus statuses deleted,
@@ -137,7 +126,7 @@ class MastodonConnector:
             for status_id in reversed(external_id.split(",")):
                 self._delete(client, status_id)
 
-    def engagement(self, external_id: str) -> Engagement:
+    def engagement(self, external_id: str) -> base.Engagement:
         """Favourites, boosts and replies of the thread's first status; our own
         continuation of the thread is not counted as a reply."""
         ids = external_id.split(",")
@@ -145,27 +134,27 @@ class MastodonConnector:
             status = response_json(checked(send(client, "GET", self._api(f"v1/statuses/{ids[0]}")),
                                            doing="reading the status"))
         own_replies = 1 if len(ids) > 1 else 0
-        return Engagement(likes=int(status.get("favourites_count", 0)),
-                          shares=int(status.get("reblogs_count", 0)),
-                          replies=max(int(status.get("replies_count", 0)) - own_replies, 0))
+        return base.Engagement(likes=int(status.get("favourites_count", 0)),
+                               shares=int(status.get("reblogs_count", 0)),
+                               replies=max(int(status.get("replies_count", 0)) - own_replies, 0))
 
-    def preview(self, item: PublishItem) -> Preview:
+    def preview(self, item: base.PublishItem) -> base.Preview:
         parts = thread_split(status_text(item), limit=self._room(self.max_characters))
         warnings = (f"Split into a thread of {len(parts)} posts.",) if len(parts) > 1 else ()
-        return Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
+        return base.Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
 
     def _client(self) -> httpx.Client:
         return target_client(timeout=self.timeout,
                              headers={"authorization": f"Bearer {self.token}"})
 
-    def _body(self, item: PublishItem, text: str) -> dict[str, Any]:
+    def _body(self, item: base.PublishItem, text: str) -> dict[str, Any]:
         """A status's text, language and content warning (what an edit may change too)."""
         body: dict[str, Any] = {"status": text, "language": self.language or item.language}
         if self.spoiler_text:
             body["spoiler_text"] = self.spoiler_text
         return body
 
-    def _post_replies(self, client: httpx.Client, item: PublishItem, parts: list[str], *,
+    def _post_replies(self, client: httpx.Client, item: base.PublishItem, parts: list[str], *,
                       start: int, after: str | None, key: str) -> list[dict[str, Any]]:
         """`parts` posted as a chain of replies to `after` (None: the first starts a thread),
         part `start` first; each with the Idempotency-Key `<key>-<part number>`."""
@@ -202,23 +191,23 @@ class MastodonConnector:
         """Characters a part may use: the content warning counts on every part."""
         room = limit - len(self.spoiler_text)
         if room < MIN_ROOM:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"The server allows {limit} characters; the content warning leaves too few."
             )
         return room
 
-    def _parts(self, item: PublishItem, limit: int, url_length: int) -> list[str]:
+    def _parts(self, item: base.PublishItem, limit: int, url_length: int) -> list[str]:
         parts = thread_split(status_text(item), limit=self._room(limit), url_length=url_length)
         if len(parts) > MAX_PARTS:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"The text needs a thread of {len(parts)} posts at this server's limit of "
                 f"{limit} characters; at most {MAX_PARTS} are posted. Shorten it."
             )
         return parts
 
 
-def _result(statuses: list[dict[str, Any]]) -> PublishResult:
+def _result(statuses: list[dict[str, Any]]) -> base.PublishResult:
     """The thread as one post: its status ids in order, the first status's URL."""
     url = statuses[0].get("url")
-    return PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
-                         external_url=url if isinstance(url, str) else "")
+    return base.PublishResult(external_id=",".join(str(s["id"]) for s in statuses),
+                              external_url=url if isinstance(url, str) else "")

@@ -17,17 +17,7 @@ from django.utils import timezone
 
 from apps.core import signing
 from apps.core.errors import DomainError
-from apps.publishing.connectors.base import (
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    Setting,
-    TargetSchema,
-    config_url,
-    http_url,
-    target_secret,
-)
+from apps.publishing.connectors import base
 from apps.publishing.connectors.http import checked, response_json, send, target_client
 from apps.publishing.models import PublishingTarget
 
@@ -42,7 +32,7 @@ EXTERNAL_ID_MAX = 500  # Publication.external_id
 EXTERNAL_URL_MAX = 1000  # Publication.external_url
 
 
-def payload(item: PublishItem, *, event_type: str = EVENT_TYPE) -> dict[str, Any]:
+def payload(item: base.PublishItem, *, event_type: str = EVENT_TYPE) -> dict[str, Any]:
     """The event body, shaped as Standard Webhooks suggests: type, timestamp, data."""
     return {
         "type": event_type,
@@ -71,12 +61,12 @@ def _signing_secret_refusal(secret: str) -> str | None:
 
 
 class WebhookConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(
-        settings=(Setting("url", "the receiver's http(s) URL", required=True, check=http_url(
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(
+        settings=(base.Setting("url", "the receiver's http(s) URL", required=True, check=base.http_url(
             "A webhook target needs an http(s) 'url' in its config.")),),
         secret="signing secret whsec_… (made when none is given)",
         secret_check=_signing_secret_refusal, secret_generate=signing.secret_generate,
-        sends_to=config_url)
+        sends_to=base.config_url)
 
     def __init__(self, *, url: str, secret: str, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.url = url
@@ -85,15 +75,15 @@ class WebhookConnector:
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> WebhookConnector:
-        return cls(url=str(target.config.get("url", "")), secret=target_secret(target))
+        return cls(url=str(target.config.get("url", "")), secret=base.target_secret(target))
 
     def validate(self) -> None:
         try:
             url = httpx.URL(self.url)
         except httpx.InvalidURL as exc:
-            raise PermanentPublishError(f"The webhook URL is invalid: {exc}.") from exc
+            raise base.PermanentPublishError(f"The webhook URL is invalid: {exc}.") from exc
         if url.scheme not in ("http", "https") or not url.host:
-            raise PermanentPublishError("The webhook target needs an http(s) URL with a host.")
+            raise base.PermanentPublishError("The webhook target needs an http(s) URL with a host.")
         self._signed(msg_id="check", body=b"")
 
     def check(self) -> None:
@@ -108,10 +98,10 @@ class WebhookConnector:
             checked(send(client, "POST", self.url, content=body, headers=headers),
                     doing="sending a signed ping")
 
-    def publish(self, item: PublishItem) -> PublishResult:
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
         return self._deliver(payload(item), msg_id=item.idempotency_key)
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
         """A `publication.updated` event with the new revision, naming the receiver's post.
 
         Its `webhook-id` is the key and the revision, so the receiver deduplicates
@@ -121,33 +111,33 @@ class WebhookConnector:
         event["data"]["external_id"] = external_id
         result = self._deliver(event, msg_id=f"{item.idempotency_key}-r{item.revision}")
         # A receiver that answers no id of its own keeps the post's first id.
-        return PublishResult(external_id=external_id if result.external_id.startswith(
+        return base.PublishResult(external_id=external_id if result.external_id.startswith(
             item.idempotency_key) else result.external_id, external_url=result.external_url)
 
     def _signed(self, *, msg_id: str, body: bytes) -> dict[str, str]:
         try:
             return signing.signed_headers(secret=self.secret, msg_id=msg_id, body=body)
         except DomainError as exc:  # a malformed secret: replacing it is the only cure
-            raise PermanentPublishError(f"The webhook target's secret is unusable: {exc}") from exc
+            raise base.PermanentPublishError(f"The webhook target's secret is unusable: {exc}") from exc
 
-    def _deliver(self, event: dict[str, Any], *, msg_id: str) -> PublishResult:
+    def _deliver(self, event: dict[str, Any], *, msg_id: str) -> base.PublishResult:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"content-type": "application/json", **self._signed(msg_id=msg_id, body=body)}
         with target_client(timeout=self.timeout) as client:
             response = send(client, "POST", self.url, content=body, headers=headers)
         return _result(response, msg_id)
 
-    def preview(self, item: PublishItem) -> Preview:
-        return Preview(format="json", title=item.title,
-                       parts=(json.dumps(payload(item), ensure_ascii=False, indent=2),))
+    def preview(self, item: base.PublishItem) -> base.Preview:
+        return base.Preview(format="json", title=item.title,
+                            parts=(json.dumps(payload(item), ensure_ascii=False, indent=2),))
 
 
-def _result(response: httpx.Response, msg_id: str) -> PublishResult:
+def _result(response: httpx.Response, msg_id: str) -> base.PublishResult:
     """The receiver's post, from its 2xx answer; other answers sorted as every target's are
     (`checked`: a refused signing key pauses the target like refused credentials)."""
     data = response_json(checked(response, doing="delivering the post"))
     url = data.get("url")
-    return PublishResult(
+    return base.PublishResult(
         external_id=_external_id(data.get("id")) or msg_id,
         external_url=url if isinstance(url, str) and url.startswith(("http://", "https://"))
         and len(url) <= EXTERNAL_URL_MAX else "",

@@ -21,21 +21,7 @@ from typing import Any, ClassVar
 import httpx
 from django.utils import timezone
 
-from apps.publishing.connectors.base import (
-    CredentialsRejected,
-    Engagement,
-    PermanentPublishError,
-    Preview,
-    PublishItem,
-    PublishResult,
-    RemotePost,
-    Setting,
-    TargetSchema,
-    colon_pair,
-    config_url,
-    site_url,
-    target_secret,
-)
+from apps.publishing.connectors import base
 from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
 from apps.publishing.formatting import markdown_html, plain_text, slug, truncate
 from apps.publishing.models import PublishingTarget
@@ -47,7 +33,7 @@ TERMS_PER_PAGE = 100
 POSTS_PER_PAGE = 100  # the REST API's maximum
 
 
-def slug_for(item: PublishItem) -> str:
+def slug_for(item: base.PublishItem) -> str:
     """The post's slug and exactly-once marker: title words, then the key's first 8 characters."""
     words = slug(item.title, language_tag=item.language, max_length=SLUG_TITLE_MAX,
                  percent_encoded=True)
@@ -56,12 +42,12 @@ def slug_for(item: PublishItem) -> str:
 
 
 class WordPressConnector:
-    schema: ClassVar[TargetSchema] = TargetSchema(
-        settings=(site_url("wordpress"), Setting("status", "|".join(STATUSES)),
-                  Setting("categories", "[names]")),
+    schema: ClassVar[base.TargetSchema] = base.TargetSchema(
+        settings=(base.site_url("wordpress"), base.Setting("status", "|".join(STATUSES)),
+                  base.Setting("categories", "[names]")),
         secret="'username:application password'",
-        secret_check=colon_pair("A WordPress secret is 'username:application password'."),
-        schedules=True, sends_to=config_url)
+        secret_check=base.colon_pair("A WordPress secret is 'username:application password'."),
+        schedules=True, sends_to=base.config_url)
 
     def __init__(self, *, url: str, username: str, password: str, status: str = "publish",
                  categories: tuple[str, ...] = (), timeout: httpx.Timeout = TIMEOUT) -> None:
@@ -74,7 +60,7 @@ class WordPressConnector:
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> WordPressConnector:
-        username, _, password = target_secret(target).partition(":")
+        username, _, password = base.target_secret(target).partition(":")
         config = target.config
         return cls(url=str(config.get("url", "")), username=username, password=password,
                    status=str(config.get("status", "publish")),
@@ -90,12 +76,12 @@ class WordPressConnector:
                                           params={"context": "edit"}))
         capabilities = me.get("capabilities") or {}
         if isinstance(capabilities, dict) and not capabilities.get("publish_posts"):
-            raise CredentialsRejected(
+            raise base.CredentialsRejected(
                 f"The WordPress user '{self.username}' may not publish posts; give it the "
                 "Author role or higher."
             )
 
-    def publish(self, item: PublishItem) -> PublishResult:
+    def publish(self, item: base.PublishItem) -> base.PublishResult:
         self._check_config()
         with self._client() as client:
             earlier = self._find(client, slug_for(item))
@@ -106,7 +92,7 @@ class WordPressConnector:
                                             json=body))
         return _result(post)
 
-    def update(self, external_id: str, item: PublishItem) -> PublishResult:
+    def update(self, external_id: str, item: base.PublishItem) -> base.PublishResult:
         """New title, content, excerpt and tags on the same post; its slug (the marker),
         status and date stay as they are."""
         self._check_config()
@@ -126,21 +112,21 @@ class WordPressConnector:
                 return
             checked(response, doing="trashing the post")
 
-    def engagement(self, external_id: str) -> Engagement:
+    def engagement(self, external_id: str) -> base.Engagement:
         """Approved comments on the post (WordPress counts nothing else)."""
         with self._client() as client:
             response = self._call(client, "GET", "comments", "counting comments",
                                   params={"post": int(external_id), "per_page": 1})
-        return Engagement(replies=int(response.headers.get("x-wp-total", "0")))
+        return base.Engagement(replies=int(response.headers.get("x-wp-total", "0")))
 
-    def preview(self, item: PublishItem) -> Preview:
-        return Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
+    def preview(self, item: base.PublishItem) -> base.Preview:
+        return base.Preview(format="html", title=item.title, parts=(markdown_html(item.body),))
 
-    def list_posts(self, limit: int) -> list[RemotePost]:
+    def list_posts(self, limit: int) -> list[base.RemotePost]:
         """The site's published posts, newest first, at most `limit`, page by page as the
         REST API serves them (its `X-WP-TotalPages` says when to stop)."""
         self._check_config()
-        posts: list[RemotePost] = []
+        posts: list[base.RemotePost] = []
         page = 1
         with self._client() as client:
             while len(posts) < limit:
@@ -148,11 +134,11 @@ class WordPressConnector:
                     "status": "publish", "per_page": min(POSTS_PER_PAGE, limit - len(posts)),
                     "page": page, "orderby": "date", "order": "desc"})
                 found = response.json()
-                posts += [RemotePost(external_id=str(p["id"]),
-                                     title=html.unescape(str((p.get("title") or {}).get(
+                posts += [base.RemotePost(external_id=str(p["id"]),
+                                          title=html.unescape(str((p.get("title") or {}).get(
                                          "rendered", ""))),
-                                     html=str((p.get("content") or {}).get("rendered", "")),
-                                     url=str(p.get("link") or ""))
+                                          html=str((p.get("content") or {}).get("rendered", "")),
+                                          url=str(p.get("link") or ""))
                           for p in (found if isinstance(found, list) else [])]
                 if not found or page >= int(response.headers.get("x-wp-totalpages", page)):
                     break
@@ -164,11 +150,11 @@ class WordPressConnector:
     def _check_config(self) -> None:
         base_url(self.url)
         if not self.username or not self.password:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 "A WordPress target needs a secret 'username:application password'."
             )
         if self.status not in STATUSES:
-            raise PermanentPublishError(
+            raise base.PermanentPublishError(
                 f"A WordPress target's status is one of {', '.join(STATUSES)}, not '{self.status}'."
             )
 
@@ -189,13 +175,13 @@ class WordPressConnector:
                         json=json)
         return checked(response, doing=doing)
 
-    def _find(self, client: httpx.Client, slug: str) -> PublishResult | None:
+    def _find(self, client: httpx.Client, slug: str) -> base.PublishResult | None:
         response = self._call(client, "GET", "posts", "looking up an earlier post",
                               params={"slug": slug, "status": "any", "context": "edit"})
         posts = response.json()
         return _result(posts[0]) if isinstance(posts, list) and posts else None
 
-    def _post_body(self, client: httpx.Client, item: PublishItem) -> dict[str, Any]:
+    def _post_body(self, client: httpx.Client, item: base.PublishItem) -> dict[str, Any]:
         body: dict[str, Any] = {
             "title": item.title,
             "content": markdown_html(item.body),
@@ -231,15 +217,15 @@ class WordPressConnector:
         return int(response_json(checked(response, doing=f"creating the {taxonomy}"))["id"])
 
 
-def _in_future(item: PublishItem) -> bool:
+def _in_future(item: base.PublishItem) -> bool:
     return item.scheduled_at is not None and item.scheduled_at > timezone.now()
 
 
-def _result(post: dict[str, Any]) -> PublishResult:
+def _result(post: dict[str, Any]) -> base.PublishResult:
     link = post.get("link")
     scheduled_for = None
     if post.get("status") == "future" and post.get("date_gmt"):  # held until then, in UTC
         scheduled_for = datetime.fromisoformat(str(post["date_gmt"])).replace(tzinfo=UTC)
-    return PublishResult(external_id=str(post["id"]),
-                         external_url=link if isinstance(link, str) else "",
-                         scheduled_for=scheduled_for)
+    return base.PublishResult(external_id=str(post["id"]),
+                              external_url=link if isinstance(link, str) else "",
+                              scheduled_for=scheduled_for)
