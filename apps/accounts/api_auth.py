@@ -61,11 +61,13 @@ def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
     return workspace_require(request.user, roles, request_workspace_id(request))
 
 
-def row_found(rows: QuerySet[_Row], pk: int, noun: str) -> _Row:
-    """Row `pk` of `rows` (the caller's workspace's); else a 404 saying "<noun> <pk> not found."."""
+def row_found(rows: QuerySet[_Row], pk: int, noun: str, *,
+              missing: str = "{noun} {pk} not found.") -> _Row:
+    """Row `pk` of `rows` (the caller's workspace's, so another's is missing alike); else a 404
+    saying `missing` with the noun and pk filled in."""
     row = rows.filter(pk=pk).first()
     if row is None:
-        raise NotFound(f"{noun} {pk} not found.")
+        raise NotFound(missing.format(noun=noun, pk=pk))
     return row
 
 

@@ -20,13 +20,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
+from apps.accounts.api_auth import row_found
 from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_GOVERN
 from apps.accounts.services import member_invite, membership_grant, membership_remove
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.briefs.models import ContentType
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.dashboard.settings_forms import (
     ApiKeyForm,
@@ -72,11 +73,9 @@ def _admin_workspace(request: HttpRequest) -> Workspace:
 
 
 def _owned(rows: QuerySet[Row], pk: int, what: str) -> Row:
-    """The row `pk` among the workspace's `rows`, else 404 (another workspace's alike)."""
-    row = rows.filter(pk=pk).first()
-    if row is None:
-        raise NotFound(f"No such {what} in this workspace.")
-    return row
+    """The row `pk` among the workspace's `rows`, else 404 (another workspace's alike), in
+    the settings pages' words."""
+    return row_found(rows, pk, what, missing="No such {noun} in this workspace.")
 
 
 SECRET_SESSION_KEY = "settings_secret_once"
