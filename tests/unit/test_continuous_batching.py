@@ -49,6 +49,21 @@ class Arrivals:
             self.futures.append(self.batcher.enqueue(self.later[len(self.futures)]))
 
 
+class Joins:
+    """A step count that a running job's should_stop advances, and should_stop callbacks for
+    jobs that never stop but note the step each was first asked at: the step it joined."""
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.joined: dict[object, int] = {}
+
+    def asker(self, job: object) -> Callable[[], bool]:
+        def ask() -> bool:
+            self.joined.setdefault(job, self.step)
+            return False
+        return ask
+
+
 def texts_of(results: list[list[GeneratedText]]) -> list[list[str]]:
     return [[t.text for t in texts] for texts in results]
 
@@ -194,21 +209,14 @@ def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
     # when the second and third arrive in the first's 3rd and 7th steps (its should_stop is
     # asked once a step: a random model's text streams irregularly, half characters wait)
     batcher = ContinuousBatcher(models_dir=lambda: None, max_rows=16)
-    steps: dict[str, int] = {"n": 0}
-    joined: dict[int, int] = {}  # job → the first job's step when the job was first asked
+    joins = Joins()  # the first job's steps
     futures: list[Future] = []
 
-    def late_stop(job: int) -> Callable[[], bool]:
-        def ask() -> bool:
-            joined.setdefault(job, steps["n"])
-            return False
-        return ask
-
     def first_stop() -> bool:
-        steps["n"] += 1
-        if steps["n"] in (3, 7):
+        joins.step += 1
+        if joins.step in (3, 7):
             job = len(futures) + 1
-            futures.append(batcher.enqueue(BatchItem(requests[job], should_stop=late_stop(job))))
+            futures.append(batcher.enqueue(BatchItem(requests[job], should_stop=joins.asker(job))))
         return False
 
     first = batcher.enqueue(BatchItem(requests[0], should_stop=first_stop)).result(WAIT_S)
@@ -218,7 +226,7 @@ def test_a_transformers_model_serves_jobs_joining_mid_batch_as_alone(
     # for the running job's 90 steps
     assert texts_of(together) == texts_of(alone)
     sliding = tiny_transformers_model.name.startswith("qwen2-sliding")
-    assert joined == ({1: 90, 2: 90} if sliding else {1: 4, 2: 8})
+    assert joins.joined == ({1: 90, 2: 90} if sliding else {1: 4, 2: 8})
 
 
 @pytest.fixture
@@ -272,24 +280,17 @@ def test_a_full_batch_lets_newcomers_join_a_quarter_of_its_rows_at_a_time(
     # given a budget of 8 rows: job A (1 row, 10 tokens) running, and in its first step
     # B (1 row), C (6 rows, 40 tokens), then D and E (1 row each) arriving
     batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=8)
-    clock = {"c": 0}  # C's steps: it is asked once a step, from global step 2 on
-    joined: dict[str, int] = {}
+    joins = Joins()  # C's steps: it is asked once a step, from global step 2 on
     futures: list[Future] = []
 
-    def asked(name: str) -> Callable[[], bool]:
-        def ask() -> bool:
-            joined.setdefault(name, clock["c"])
-            return False
-        return ask
-
     def c_step() -> bool:
-        clock["c"] += 1
+        joins.step += 1
         return False
 
     def job(name: str, variants: int, tokens: int) -> BatchItem:
         return BatchItem(request(PROMPTS[len(futures) % 3], variants=variants,
                                  max_new_tokens=tokens, min_new_tokens=tokens),
-                         should_stop=c_step if name == "C" else asked(name))
+                         should_stop=c_step if name == "C" else joins.asker(name))
 
     def a_step() -> bool:
         if not futures:
@@ -305,4 +306,4 @@ def test_a_full_batch_lets_newcomers_join_a_quarter_of_its_rows_at_a_time(
     # one row was free, less than a quarter of the budget: so D and E waited until a 12-token
     # B left after step 13 and joined together at step 14 (C's 13th); with a 30-token B,
     # D waited 4 steps and joined alone at step 15, and E once B left after step 31
-    assert joined == {"B": 0, "D": d_joined, "E": e_joined}
+    assert joins.joined == {"B": 0, "D": d_joined, "E": e_joined}
