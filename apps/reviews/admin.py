@@ -5,19 +5,11 @@ services (dashboard); here they are read. Approval policies are settings, edited
 from django.contrib import admin
 
 from apps.accounts.admin_scoping import ReadOnlyAdmin, WorkspaceScopedAdmin
-from apps.reviews.models import (
-    ApprovalPolicy,
-    DraftRevision,
-    EditLock,
-    GuestLink,
-    Review,
-    ReviewAssignment,
-    ReviewComment,
-)
+from apps.reviews import models
 
 
-@admin.register(DraftRevision)
-class DraftRevisionAdmin(ReadOnlyAdmin[DraftRevision]):
+@admin.register(models.DraftRevision)
+class DraftRevisionAdmin(ReadOnlyAdmin[models.DraftRevision]):
     workspace_path = "draft__brief__workspace_id"
     list_display = ("id", "draft", "number", "author", "created_at")
     list_filter = (("draft__brief__workspace", admin.RelatedOnlyFieldListFilter),)
@@ -25,8 +17,8 @@ class DraftRevisionAdmin(ReadOnlyAdmin[DraftRevision]):
     list_select_related = ("draft", "author")
 
 
-@admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin[Review]):
+@admin.register(models.Review)
+class ReviewAdmin(ReadOnlyAdmin[models.Review]):
     workspace_path = "brief__workspace_id"
     list_display = ("id", "brief", "decision", "reviewer", "guest_name", "superseded", "revision",
                     "created_at")
@@ -35,16 +27,16 @@ class ReviewAdmin(ReadOnlyAdmin[Review]):
     list_select_related = ("brief", "reviewer", "revision")
 
 
-@admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(WorkspaceScopedAdmin[ApprovalPolicy]):
+@admin.register(models.ApprovalPolicy)
+class ApprovalPolicyAdmin(WorkspaceScopedAdmin[models.ApprovalPolicy]):
     workspace_path = "content_type__workspace_id"
     list_display = ("content_type", "approvals_required", "distinct_reviewers", "round_robin",
                     "review_sla_hours", "escalate_after_hours", "escalate_to")
     list_select_related = ("content_type", "escalate_to")
 
 
-@admin.register(ReviewAssignment)
-class ReviewAssignmentAdmin(ReadOnlyAdmin[ReviewAssignment]):
+@admin.register(models.ReviewAssignment)
+class ReviewAssignmentAdmin(ReadOnlyAdmin[models.ReviewAssignment]):
     workspace_path = "brief__workspace_id"
     list_display = ("brief", "reviewer", "assigned_by", "assigned_at", "reminded_at",
                     "escalated_at")
@@ -52,23 +44,23 @@ class ReviewAssignmentAdmin(ReadOnlyAdmin[ReviewAssignment]):
     list_select_related = ("brief", "reviewer", "assigned_by")
 
 
-@admin.register(ReviewComment)
-class ReviewCommentAdmin(ReadOnlyAdmin[ReviewComment]):
+@admin.register(models.ReviewComment)
+class ReviewCommentAdmin(ReadOnlyAdmin[models.ReviewComment]):
     workspace_path = "brief__workspace_id"
     list_display = ("id", "brief", "author", "parent", "created_at")
     search_fields = ("brief__title", "body", "author__username")
     list_select_related = ("brief", "author", "parent")
 
 
-@admin.register(EditLock)
-class EditLockAdmin(ReadOnlyAdmin[EditLock]):
+@admin.register(models.EditLock)
+class EditLockAdmin(ReadOnlyAdmin[models.EditLock]):
     workspace_path = "draft__brief__workspace_id"
     list_display = ("draft", "holder", "expires_at")
     list_select_related = ("draft", "holder")
 
 
-@admin.register(GuestLink)
-class GuestLinkAdmin(ReadOnlyAdmin[GuestLink]):
+@admin.register(models.GuestLink)
+class GuestLinkAdmin(ReadOnlyAdmin[models.GuestLink]):
     workspace_path = "brief__workspace_id"
     list_display = ("brief", "guest_name", "guest_email", "created_by", "expires_at", "used_at")
     search_fields = ("brief__title", "guest_name", "guest_email")
