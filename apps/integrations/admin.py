@@ -20,15 +20,8 @@ from apps.accounts.admin_scoping import (
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.core.egress import egress_url_error
 from apps.core.errors import DomainError
+from apps.integrations import models
 from apps.integrations.inbound import endpoint_create, endpoint_secret_rotate, mapping_validate
-from apps.integrations.models import (
-    Delivery,
-    DeliveryAttempt,
-    FeedSource,
-    InboundEndpoint,
-    RecurringBrief,
-    Subscription,
-)
 from apps.integrations.outbound import (
     delivery_redeliver,
     event_types_validate,
@@ -43,9 +36,9 @@ def _show_once(model_admin: admin.ModelAdmin[Any], request: HttpRequest, secret:
                              f"{secret}", level=messages.WARNING)
 
 
-class EndpointForm(forms.ModelForm[InboundEndpoint]):
+class EndpointForm(forms.ModelForm[models.InboundEndpoint]):
     class Meta:
-        model = InboundEndpoint
+        model = models.InboundEndpoint
         fields = ("workspace", "name", "slug", "content_type", "field_mapping", "defaults",
                   "max_body_bytes", "enabled")
 
@@ -58,8 +51,8 @@ class EndpointForm(forms.ModelForm[InboundEndpoint]):
         return mapping
 
 
-@admin.register(InboundEndpoint)
-class InboundEndpointAdmin(ServiceCreatedAdmin[InboundEndpoint]):
+@admin.register(models.InboundEndpoint)
+class InboundEndpointAdmin(ServiceCreatedAdmin[models.InboundEndpoint]):
     form = EndpointForm
     list_display = ("name", "slug", "workspace", "content_type", "enabled", "updated_at")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -67,8 +60,8 @@ class InboundEndpointAdmin(ServiceCreatedAdmin[InboundEndpoint]):
     list_select_related = ("workspace", "content_type")
     actions = ("rotate_secrets",)
 
-    def service_create(self, request: HttpRequest, obj: InboundEndpoint,
-                       form: Any) -> InboundEndpoint:
+    def service_create(self, request: HttpRequest, obj: models.InboundEndpoint,
+                       form: Any) -> models.InboundEndpoint:
         endpoint, secret = endpoint_create(
             workspace=obj.workspace, name=obj.name, slug=obj.slug,
             content_type_id=obj.content_type_id, field_mapping=obj.field_mapping,
@@ -77,17 +70,17 @@ class InboundEndpointAdmin(ServiceCreatedAdmin[InboundEndpoint]):
         return endpoint
 
     @admin.action(description="Rotate the signing secret (old ones valid for a day)")
-    def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[InboundEndpoint]) -> None:
+    def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[models.InboundEndpoint]) -> None:
         for endpoint in queryset:
             _show_once(self, request, endpoint_secret_rotate(endpoint=endpoint,
                                                              actor=request.user))
 
 
-class SubscriptionForm(forms.ModelForm[Subscription]):
+class SubscriptionForm(forms.ModelForm[models.Subscription]):
     url = forms.URLField(max_length=1000, assume_scheme="https")  # Django 6's default
 
     class Meta:
-        model = Subscription
+        model = models.Subscription
         fields = ("workspace", "name", "url", "event_types")
 
     def clean_url(self) -> str:
@@ -104,8 +97,8 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
             raise forms.ValidationError(str(exc)) from exc
 
 
-@admin.register(Subscription)
-class SubscriptionAdmin(ServiceCreatedAdmin[Subscription]):
+@admin.register(models.Subscription)
+class SubscriptionAdmin(ServiceCreatedAdmin[models.Subscription]):
     form = SubscriptionForm
     list_display = ("name", "url", "workspace", "event_types", "enabled", "disabled_reason",
                     "failing_since")
@@ -116,7 +109,8 @@ class SubscriptionAdmin(ServiceCreatedAdmin[Subscription]):
                        "disabled_reason", "created_at", "updated_at")
     actions = ("enable_subscriptions",)
 
-    def service_create(self, request: HttpRequest, obj: Subscription, form: Any) -> Subscription:
+    def service_create(self, request: HttpRequest, obj: models.Subscription,
+                       form: Any) -> models.Subscription:
         subscription, secret = subscription_create(
             workspace=obj.workspace, name=obj.name, url=obj.url, event_types=obj.event_types,
             actor=request.user)
@@ -132,22 +126,22 @@ class SubscriptionAdmin(ServiceCreatedAdmin[Subscription]):
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Enable the selected subscriptions")
-    def enable_subscriptions(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+    def enable_subscriptions(self, request: HttpRequest, queryset: QuerySet[models.Subscription]) -> None:
         run_service_action(
             self, request, queryset, done="enabled", roles=CAN_SUBMIT_BRIEFS,
             act=lambda s: subscription_enable(subscription=s, actor=request.user),
         )
 
 
-class DeliveryAttemptInline(ReadOnlyInline[DeliveryAttempt]):
-    model = DeliveryAttempt
+class DeliveryAttemptInline(ReadOnlyInline[models.DeliveryAttempt]):
+    model = models.DeliveryAttempt
     fields = ("number", "response_status", "latency_ms", "error", "created_at")
     readonly_fields = fields
     show_change_link = False
 
 
-@admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
+@admin.register(models.Delivery)
+class DeliveryAdmin(ReadOnlyAdmin[models.Delivery]):
     workspace_path = "subscription__workspace_id"
     list_display = ("id", "subscription", "event_type", "state", "attempts", "response_status",
                     "latency_ms", "next_attempt_at", "created_at")
@@ -158,15 +152,15 @@ class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
     actions = ("redeliver",)
 
     @admin.action(description="Deliver the selected again")
-    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[models.Delivery]) -> None:
         run_service_action(
             self, request, queryset, done="queued for delivery", roles=CAN_SUBMIT_BRIEFS,
             act=lambda d: delivery_redeliver(delivery=d, actor=request.user),
         )
 
 
-@admin.register(FeedSource)
-class FeedSourceAdmin(WorkspaceScopedAdmin[FeedSource]):
+@admin.register(models.FeedSource)
+class FeedSourceAdmin(WorkspaceScopedAdmin[models.FeedSource]):
     list_display = ("name", "url", "workspace", "content_type", "enabled", "last_polled_at",
                     "last_error")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
@@ -174,9 +168,9 @@ class FeedSourceAdmin(WorkspaceScopedAdmin[FeedSource]):
     list_select_related = ("workspace", "content_type")
 
 
-class RecurringForm(forms.ModelForm[RecurringBrief]):
+class RecurringForm(forms.ModelForm[models.RecurringBrief]):
     class Meta:
-        model = RecurringBrief
+        model = models.RecurringBrief
         fields = ("workspace", "name", "cron", "timezone", "content_type", "brief_fields",
                   "enabled")
 
@@ -191,16 +185,16 @@ class RecurringForm(forms.ModelForm[RecurringBrief]):
         return data
 
 
-@admin.register(RecurringBrief)
-class RecurringBriefAdmin(ServiceCreatedAdmin[RecurringBrief]):
+@admin.register(models.RecurringBrief)
+class RecurringBriefAdmin(ServiceCreatedAdmin[models.RecurringBrief]):
     form = RecurringForm
     list_display = ("name", "cron", "timezone", "workspace", "enabled", "next_run_at",
                     "last_run_at")
     list_filter = ("enabled", ("workspace", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("workspace",)
 
-    def service_create(self, request: HttpRequest, obj: RecurringBrief,
-                       form: Any) -> RecurringBrief | None:
+    def service_create(self, request: HttpRequest, obj: models.RecurringBrief,
+                       form: Any) -> models.RecurringBrief | None:
         try:
             return recurring_create(
                 workspace=obj.workspace, name=obj.name, cron=obj.cron, tz=obj.timezone,
