@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,7 +13,6 @@ from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, request
 from apps.accounts.models import Membership, Role
 from apps.accounts.roles import CAN_GOVERN
 from apps.accounts.services import member_invite, membership_grant, membership_remove
-from apps.core.models import Workspace
 
 
 class MemberSerializer(serializers.ModelSerializer[Membership]):
@@ -40,18 +38,12 @@ class MemberRoleSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-def _members(workspace: Workspace) -> QuerySet[Membership]:
-    return Membership.objects.filter(workspace=workspace).select_related("user")
-
-
 class MemberListApi(WorkspaceListApi):
     read_scope = write_scope = "members:write"
     roles = CAN_GOVERN
+    queryset = Membership.objects.select_related("user")
     serializer_class = MemberSerializer
     filterset_fields = ["role"]
-
-    def rows(self, workspace: Workspace) -> QuerySet[Membership]:
-        return _members(workspace)
 
     @extend_schema(request=MemberAddSerializer, responses={201: MemberSerializer})
     def post(self, request: Request) -> Response:
@@ -67,10 +59,8 @@ class MemberListApi(WorkspaceListApi):
 class MemberDetailApi(WorkspaceDetailApi):
     read_scope = write_scope = "members:write"
     roles = CAN_GOVERN
+    queryset = Membership.objects.select_related("user")
     serializer_class = MemberSerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[Membership]:
-        return _members(workspace)
 
     @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer})
     def patch(self, request: Request, pk: int) -> Response:

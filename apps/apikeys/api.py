@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -21,7 +20,6 @@ from apps.accounts.api_auth import (
 from apps.accounts.roles import CAN_GOVERN
 from apps.apikeys.models import ApiKey, Scope
 from apps.apikeys.services import apikey_create_for_username, apikey_revoke
-from apps.core.models import Workspace
 
 KEY_FIELDS: tuple[str, ...] = ("id", "name", "prefix", "username", "scopes", "last_used_at",
                                "revoked_at", "created_at")
@@ -51,17 +49,11 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
         read_only_fields = (*KEY_FIELDS, "key")
 
 
-def _keys(workspace: Workspace) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(workspace=workspace).select_related("user")
-
-
 class ApiKeyListApi(WorkspaceListApi):
     read_scope = write_scope = "members:write"
     roles = CAN_GOVERN
+    queryset = ApiKey.objects.select_related("user")
     serializer_class = ApiKeySerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[ApiKey]:
-        return _keys(workspace)
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request: Request) -> Response:
@@ -77,10 +69,8 @@ class ApiKeyListApi(WorkspaceListApi):
 class ApiKeyDetailApi(WorkspaceDetailApi):
     read_scope = "members:write"
     roles = CAN_GOVERN
+    queryset = ApiKey.objects.select_related("user")
     serializer_class = ApiKeySerializer
-
-    def rows(self, workspace: Workspace) -> QuerySet[ApiKey]:
-        return _keys(workspace)
 
 
 class ApiKeyRevokeApi(ApiBase, APIView):
@@ -88,5 +78,7 @@ class ApiKeyRevokeApi(ApiBase, APIView):
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})
     def post(self, request: Request, pk: int) -> Response:
-        key = row_found(_keys(request_workspace(request, CAN_GOVERN)), pk, "API key")
+        workspace = request_workspace(request, CAN_GOVERN)
+        key = row_found(ApiKey.objects.filter(workspace=workspace).select_related("user"), pk,
+                        "API key")
         return Response(ApiKeySerializer(apikey_revoke(key=key, actor=request.user)).data)
