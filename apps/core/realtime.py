@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,79 +51,141 @@ def live_message(*, workspace_id: int, type: str, subject_type: str, subject_id:
 def progress_send(*, workspace_id: int, type: str, subject: models.Model,
                   payload: dict[str, Any], admins_only: bool = False) -> None:
     """Send a live-only event (tokens written, a training loss, documents cleaned) to its
-    groups now, or to the workspace's admins alone. Progress is a courtesy: a failure to send
-    is logged, never raised, so it cannot fail the work it reports on."""
+    groups, or to the workspace's admins alone, without waiting for the layer. Progress is a
+    courtesy: a failure to send is logged, never raised, so it cannot fail the work it reports
+    on."""
     try:
         groups, message = live_message(
             workspace_id=workspace_id, type=type, subject_type=subject._meta.model_name or "",
             subject_id=subject.pk, payload=payload, at=timezone.now())
-        broadcast([admins_group(workspace_id)] if admins_only else groups, message)
+        broadcast([admins_group(workspace_id)] if admins_only else groups, message, wait=False)
     except Exception:
         logger.warning("%s of %s %s not sent", type, subject._meta.model_name, subject.pk,
                        exc_info=True)
 
 
-def broadcast(groups: Iterable[str], message: dict[str, Any]) -> None:
-    broadcast_many([(list(groups), message)])
+def broadcast(groups: Iterable[str], message: dict[str, Any], *, wait: bool = True) -> None:
+    broadcast_many([(list(groups), message)], wait=wait)
 
 
 SENDS_AT_ONCE = 32
 SEND_TIMEOUT_S = 10.0  # a layer that takes longer is as good as down for live events
+MAX_UNWAITED = 10_000  # progress batches queued behind a slow layer before new ones are dropped
 
-_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+Messages = Sequence[tuple[list[str], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    messages: Messages
+    done: concurrent.futures.Future[None] | None  # None: the sender did not wait
+
+
+class _Sender:
+    """The process's one event loop for sends from sync code, on a thread of its own, and its
+    one queue. The channel layer keeps its Redis connections per event loop: a new loop for
+    every send (what async_to_sync makes in a thread with none, a worker's) opened a new
+    connection every time. Batches go out in the order they were handed over, from whatever
+    thread, so a job's last progress, sent without waiting, still goes before its outcome's
+    event; what queued meanwhile goes out together, in one round of sends."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._unwaited = 0  # batches queued that nobody waits for
+        self._count_lock = threading.Lock()
+        threading.Thread(target=self.loop.run_forever, name="channel-layer-sends",
+                         daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self._drain(), self.loop)
+
+    def put(self, batch: _Batch) -> bool:
+        if batch.done is None:
+            with self._count_lock:
+                if self._unwaited >= MAX_UNWAITED:
+                    return False
+                self._unwaited += 1
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, batch)
+        return True
+
+    async def _drain(self) -> None:
+        while True:
+            batches = [await self.queue.get()]
+            while not self.queue.empty():
+                batches.append(self.queue.get_nowait())
+            with self._count_lock:
+                self._unwaited -= sum(b.done is None for b in batches)
+            messages = [m for b in batches for m in b.messages]
+            try:
+                # A send stuck on a dead layer must not hold the queue.
+                await asyncio.wait_for(_send_all(messages), SEND_TIMEOUT_S)
+            except Exception as exc:  # reported to each waiting sender; logged for the rest
+                unwaited = [b for b in batches if b.done is None]
+                if unwaited:
+                    _unsent(exc, sum(len(b.messages) for b in unwaited))
+                for batch in batches:
+                    if batch.done is not None:
+                        batch.done.set_exception(exc)
+            else:
+                for batch in batches:
+                    if batch.done is not None:
+                        batch.done.set_result(None)
+
+
+async def _send_all(messages: Messages) -> None:
+    layer = get_channel_layer()
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for groups, message in messages:
+        for group in groups:
+            by_group.setdefault(group, []).append(message)
+
+    # Each group's sends hold a connection of the layer's pool (redis-py's holds 100):
+    # the web tier's relay sends many requests' events at once, several groups each.
+    connections = asyncio.Semaphore(SENDS_AT_ONCE)
+
+    async def in_order(group: str, queued: list[dict[str, Any]]) -> None:
+        async with connections:
+            for message in queued:
+                await layer.group_send(group, {"type": "event.message", "event": message})
+
+    await asyncio.gather(*(in_order(g, queued) for g, queued in by_group.items()))
+
+
+def _unsent(exc: BaseException, count: int) -> None:
+    logger.warning("channel layer unavailable (%s: %s): %d live events not sent",
+                   type(exc).__name__, exc, count)
+
+
+_sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
 
-def _sender_loop() -> asyncio.AbstractEventLoop:
-    """The process's one event loop for sends from sync code, on a thread of its own.
-
-    The channel layer keeps its Redis connections per event loop: a new loop for every
-    send (what async_to_sync makes in a thread with none, a worker's) opened a new
-    connection every time, a third of a worker's step time while it streams tokens. A
-    process forked from this one (a prefork worker) starts its own loop.
-    """
+def _process_sender() -> _Sender:
+    """The process's sender; a process forked from this one (a prefork worker) starts its own."""
     global _sender
     with _sender_lock:
-        if _sender is None or _sender[0] != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="channel-layer-sends",
-                             daemon=True).start()
-            _sender = (os.getpid(), loop)
-        return _sender[1]
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _Sender()
+        return _sender
 
 
-def broadcast_many(messages: Sequence[tuple[list[str], dict[str, Any]]]) -> None:
+def broadcast_many(messages: Messages, *, wait: bool = True) -> None:
     """Send each message to its groups, all in one trip to the event loop: a hop from sync
     code into asyncio per group send cost more than the sends themselves. Messages to one
-    group keep their order."""
-    layer = get_channel_layer()
-    if layer is None or not messages:
+    group keep their order. `wait=False` hands them over and returns at once: live progress
+    must not hold the decoding loop for a round trip to the layer per update."""
+    if get_channel_layer() is None or not messages:
         return
-
-    async def send_all() -> None:
-        by_group: dict[str, list[dict[str, Any]]] = {}
-        for groups, message in messages:
-            for group in groups:
-                by_group.setdefault(group, []).append(message)
-
-        # Each group's sends hold a connection of the layer's pool (redis-py's holds 100):
-        # the web tier's relay sends many requests' events at once, several groups each.
-        connections = asyncio.Semaphore(SENDS_AT_ONCE)
-
-        async def in_order(group: str, queued: list[dict[str, Any]]) -> None:
-            async with connections:
-                for message in queued:
-                    await layer.group_send(group, {"type": "event.message", "event": message})
-
-        await asyncio.gather(*(in_order(g, queued) for g, queued in by_group.items()))
-
     # Best effort: the database is the source of truth and a client that reconnects gets a
     # snapshot, so while the channel layer is down the events are lost with a warning, and
     # the relay's other consumers (the pipeline's next step, webhooks) still run.
-    sending = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())
+    done: concurrent.futures.Future[None] | None = concurrent.futures.Future() if wait else None
+    if not _process_sender().put(_Batch(messages, done)):
+        _unsent(OverflowError(f"over {MAX_UNWAITED} batches waiting"), len(messages))
+        return
+    if done is None:
+        return
     try:
-        sending.result(SEND_TIMEOUT_S)
-    except (RedisError, OSError, concurrent.futures.TimeoutError) as exc:
-        sending.cancel()  # a send stuck on a dead layer must not hold the loop
-        logger.warning("channel layer unavailable (%s: %s): %d live events not sent",
-                       type(exc).__name__, exc, len(messages))
+        done.result(2 * SEND_TIMEOUT_S)  # its batch's turn, then at most its own timeout
+    except (RedisError, OSError, TimeoutError) as exc:
+        _unsent(exc, len(messages))
