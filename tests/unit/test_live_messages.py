@@ -65,3 +65,23 @@ def test_a_worker_thread_sends_live_events_over_the_connections_it_already_has(b
     # then every event arrived, and the layer opened no new connection for them
     assert len(receive_all(channel)) == 51
     assert client.info("stats")["total_connections_received"] - before <= 1
+
+
+def test_progress_sent_without_waiting_keeps_its_order_before_a_waited_event():
+    # given a page listening, and a decoding thread that hands its progress over unwaited
+    channel = async_to_sync(get_channel_layer().new_channel)()
+    async_to_sync(get_channel_layer().group_add)("job.7", channel)
+
+    def stream() -> None:
+        for step in range(200):
+            broadcast(["job.7"], {"type": "job.progress", "data": {"step": step}}, wait=False)
+
+    decoder = threading.Thread(target=stream)
+    decoder.start()
+    decoder.join()
+    # when another thread then sends the job's outcome and waits for it
+    broadcast(["job.7"], {"type": "job.succeeded", "data": {}})
+    # then every update arrived, in order, and the outcome last
+    events = [m["event"] for m in receive_all(channel)]
+    assert [e["data"].get("step") for e in events[:-1]] == list(range(200))
+    assert events[-1]["type"] == "job.succeeded"
