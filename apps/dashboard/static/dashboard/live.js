@@ -99,15 +99,7 @@
     document.dispatchEvent(new CustomEvent("dashboard:refreshed", { detail: { merged: merged } }));
   }
 
-  function handle(message) {
-    const type = String(message.type || "");
-    const data = message.data || {};
-    if (type === "snapshot") {
-      // Events may have been missed: on a reconnect, and also between rendering this
-      // page and joining the group (a worker finishing in that gap was seen in tests).
-      scheduleRefresh();
-      return;
-    }
+  function handle(type, data) {
     if (followed && !followed.some(function (prefix) { return type.startsWith(prefix); })) return;
     const briefId = data.brief_id != null ? String(data.brief_id) : null;
     if (briefFilter !== null && briefId !== briefFilter) return;
@@ -391,5 +383,7 @@
     });
   }
 
-  window.followWorkspace(workspaceId, handle);
+  // On a snapshot events may have been missed: on a reconnect, and also between rendering
+  // this page and joining the group (a worker finishing in that gap was seen in tests).
+  window.followWorkspace(workspaceId, handle, scheduleRefresh);
 })();

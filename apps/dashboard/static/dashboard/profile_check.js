@@ -24,9 +24,7 @@
     el.className = "state state-" + state;
   }
 
-  window.followWorkspace(workspaceId, function (message) {
-    const type = String(message.type || "");
-    const data = message.data || {};
+  window.followWorkspace(workspaceId, function (type, data) {
     const panel = document.querySelector("[data-profile-check]");
     const checkId = panel ? Number(panel.dataset.profileCheck) : 0;
     if (!type.startsWith("profile_check.") || !checkId || Number(data.check_id) !== checkId) return;

@@ -86,13 +86,7 @@
     stateEl.className = "state state-" + state;
   }
 
-  function handle(message) {
-    const type = String(message.type || "");
-    const data = message.data || {};
-    if (type === "snapshot") {
-      reload();
-      return;
-    }
+  function handle(type, data) {
     if (!type.startsWith("training.") || Number(data.training_run_id) !== runId) return;
     if (type === "training.progress") {
       add(data.step, data.loss);
@@ -102,5 +96,5 @@
   }
 
   draw();
-  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle);
+  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle, reload);
 })();

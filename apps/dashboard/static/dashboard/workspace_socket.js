@@ -49,8 +49,16 @@
         } catch (err) {
           return;
         }
-        if (message.type === "notification.unread") showUnread(message.data.unread);
-        listeners.forEach(function (listener) { listener(message); });
+        const type = String(message.type || "");
+        const data = message.data || {};
+        if (type === "notification.unread") showUnread(data.unread);
+        listeners.forEach(function (listener) {
+          if (type !== "snapshot") {
+            listener.onEvent(type, data);
+          } else if (listener.onSnapshot) {
+            listener.onSnapshot();
+          }
+        });
       });
       socket.addEventListener("close", function (event) {
         if (PERMANENT_CLOSES[event.code]) {
@@ -67,10 +75,11 @@
     connect();
   }
 
-  // onMessage(message) for every parsed message; the server's "snapshot" comes first on
-  // each (re)connect, the moment for a page to reload what it may have missed.
-  window.followWorkspace = function (workspaceId, onMessage) {
-    listeners.push(onMessage);
+  // onEvent(type, data) for every event; onSnapshot() for the server's "snapshot", which
+  // comes first on each (re)connect: the moment for a page to read again what it may have
+  // missed.
+  window.followWorkspace = function (workspaceId, onEvent, onSnapshot) {
+    listeners.push({ onEvent: onEvent, onSnapshot: onSnapshot });
     start(workspaceId);
   };
 

@@ -35,13 +35,7 @@
       });
   }
 
-  function handle(message) {
-    const type = String(message.type || "");
-    const data = message.data || {};
-    if (type === "snapshot") {
-      reread();
-      return;
-    }
+  function handle(type, data) {
     if (Number(data.dataset_version_id) !== versionId) return;
     if (type === "dataset.progress") {
       show(data.progress, data.documents_done + " of " + data.documents + " documents cleaned");
@@ -50,5 +44,5 @@
     }
   }
 
-  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle);
+  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle, reread);
 })();
