@@ -130,14 +130,16 @@ def local_collector() -> ContinuousBatcher | BatchCollector:
         return _collector
 
 
-class JobWatch:
-    """The engine's `should_stop`: heartbeats the job and notices when it is no longer ours."""
+class Watch:
+    """The engine's `should_stop` for one piece of work: beats its heartbeat every
+    `beat_every` s and stops once `beat` says the work is no longer this worker's; between
+    beats, every CANCEL_CHECK_EVERY_S, asks `cancelled` when given; stops after `timeout_s`."""
 
-    def __init__(self, job_id: int, worker_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+    def __init__(self, *, beat: Callable[[], bool], timeout_s: float, beat_every: float,
+                 cancelled: Callable[[], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.job_id, self.worker_id, self._clock = job_id, worker_id, clock
-        # Several beats fit in the sweeper's timeout, so one slow step never looks like a death.
-        self._beat_every = min(5.0, settings.JOB_HEARTBEAT_TIMEOUT_S / 4)
+        self._beat, self._cancelled, self._clock = beat, cancelled, clock
+        self._beat_every = beat_every
         self.started = self._last_beat = self._last_check = clock()
         self.timeout_s = timeout_s
         self.stopped = self.timed_out = False
@@ -151,11 +153,21 @@ class JobWatch:
             return True
         if now - self._last_beat >= self._beat_every:
             self._last_beat = self._last_check = now
-            self.stopped = not job_heartbeat(job_id=self.job_id, worker_id=self.worker_id)
-        elif now - self._last_check >= CANCEL_CHECK_EVERY_S:
+            self.stopped = not self._beat()
+        elif self._cancelled is not None and now - self._last_check >= CANCEL_CHECK_EVERY_S:
             self._last_check = now
-            self.stopped = job_is_cancelled(job_id=self.job_id)
+            self.stopped = self._cancelled()
         return self.stopped
+
+
+def job_watch(job_id: int, worker_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+              clock: Callable[[], float] = time.monotonic) -> Watch:
+    """A generation job's watch: heartbeats the job and notices when it is no longer ours."""
+    return Watch(beat=lambda: job_heartbeat(job_id=job_id, worker_id=worker_id),
+                 cancelled=lambda: job_is_cancelled(job_id=job_id), timeout_s=timeout_s,
+                 # Several beats fit in the sweeper's timeout, so one slow step never looks
+                 # like a death.
+                 beat_every=min(5.0, settings.JOB_HEARTBEAT_TIMEOUT_S / 4), clock=clock)
 
 
 def text_stream(send: Callable[[int, dict[str, Any]], None], max_new_tokens: int
@@ -273,7 +285,7 @@ def failure_reason(exc: Exception, *, work: str, subject: str) -> str:
 
 def _job_run_claimed(job: GenerationJob, worker_id: str) -> str:
     profile = job.model_profile
-    watch = JobWatch(job.pk, worker_id, profile.timeout_s if profile else DEFAULT_TIMEOUT_S)
+    watch = job_watch(job.pk, worker_id, profile.timeout_s if profile else DEFAULT_TIMEOUT_S)
     try:
         request = job_request(job)
         on_text, flush = text_sender(job, request.max_new_tokens)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from apps.evaluation import gating
 from apps.evaluation.models import QualityGate
 from apps.evaluation.running import embedding_model_dir
 from apps.evaluation.standalone import evaluate
-from apps.generation.running import failure_reason, write_texts
+from apps.generation.running import Watch, failure_reason, write_texts
 from apps.generation.services import draft_text_clean, model_roots
 from apps.generation.suite import (
     suite_run_beat,
@@ -74,35 +72,13 @@ def suite_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             "tokens": sum(r["tokens"] for r in results)}
 
 
-class SuiteWatch:
-    """The engine's `should_stop` for a run: beats its heartbeat every BEAT_EVERY_S and stops
-    once the run is no longer this worker's (cancelled, failed by the reconciler) or has
-    taken SUITE_TIMEOUT_S."""
-
-    def __init__(self, run_id: int, worker_id: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.run_id, self.worker_id, self._clock = run_id, worker_id, clock
-        self.started = self._last_beat = clock()
-        self.stopped = self.timed_out = False
-
-    def should_stop(self) -> bool:
-        now = self._clock()
-        if self.stopped:
-            return True
-        if now - self.started > SUITE_TIMEOUT_S:
-            self.stopped = self.timed_out = True
-        elif now - self._last_beat >= BEAT_EVERY_S:
-            self._last_beat = now
-            self.stopped = not suite_run_beat(run_id=self.run_id, worker_id=self.worker_id)
-        return self.stopped
-
-
 def _quiet(variant: int, text: str, tokens: int) -> None:
     """A suite draft is not streamed: nobody watches it being written."""
 
 
 def _brief_result(brief: dict[str, Any], number: int, folder: str, rules: list[dict[str, Any]],
-                  scoring_model: Path, watch: SuiteWatch) -> dict[str, Any]:
+                  scoring_model: Path, run_id: int, worker_id: str, watch: Watch
+                  ) -> dict[str, Any]:
     fields = {**{name: brief.get(name, "") for name in PROMPT_FIELDS},
               "keywords": ", ".join(brief["keywords"]), "target_format": TargetFormat.TEXT}
     request = request_for_job(
@@ -112,7 +88,7 @@ def _brief_result(brief: dict[str, Any], number: int, folder: str, rules: list[d
                                   "min_new_tokens": SUITE_TOKENS // 2,
                                   "seed": SUITE_SEED + number})
     texts = write_texts(request, _quiet, watch.should_stop)
-    suite_run_spent(run_id=watch.run_id, worker_id=watch.worker_id, written=texts)
+    suite_run_spent(run_id=run_id, worker_id=worker_id, written=texts)
     [written] = texts
     text = draft_text_clean(written.text)
     [scored] = evaluate({"brief": brief, "drafts": [text], "rules": rules},
@@ -132,7 +108,10 @@ def suite_run_execute(*, run_id: int, worker_id: str) -> str:
     if run is None:
         return "skipped"
     version = run.version
-    watch = SuiteWatch(run.pk, worker_id)
+    # Beats the run's heartbeat and stops once the run is no longer this worker's
+    # (cancelled, failed by the reconciler) or has taken SUITE_TIMEOUT_S.
+    watch = Watch(beat=lambda: suite_run_beat(run_id=run.pk, worker_id=worker_id),
+                  timeout_s=SUITE_TIMEOUT_S, beat_every=BEAT_EVERY_S)
     results = []
     try:
         folder = str(model_roots(workspace_id=version.workspace_id).model_folder(version.folder))
@@ -141,7 +120,8 @@ def suite_run_execute(*, run_id: int, worker_id: str) -> str:
         for number, brief in enumerate(suite_briefs(workspace_id=version.workspace_id)):
             if watch.should_stop():
                 break
-            results.append(_brief_result(brief, number, folder, rules, scoring_model, watch))
+            results.append(_brief_result(brief, number, folder, rules, scoring_model, run.pk,
+                                         worker_id, watch))
         if watch.timed_out:
             raise GenerationError(f"The evaluation suite took over {SUITE_TIMEOUT_S} s.")
     except Exception as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from apps.generation.running import JobWatch
+from apps.generation.running import job_watch
 from workers.generation.batching import OutOfDeviceMemory
 from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import BatchItem, InvalidRequest, generate, load_model
@@ -154,7 +154,7 @@ def test_a_cancelled_job_leaves_and_its_neighbours_write_what_they_write_alone(
 def test_a_timed_out_job_leaves_and_the_others_finish(tiny_models_dir: Path) -> None:
     # given a worker's watch on a job with a 0.35 s timeout, on a clock that moves 0.1 s a step
     ticks = iter(n / 10 for n in range(1000))
-    watch = JobWatch(1, "worker", timeout_s=0.35, clock=lambda: next(ticks))
+    watch = job_watch(1, "worker", timeout_s=0.35, clock=lambda: next(ticks))
     batcher = ContinuousBatcher(models_dir=lambda: tiny_models_dir, max_rows=16)
     steady = request(PROMPTS[0], max_new_tokens=25, min_new_tokens=25)
     arrivals = Arrivals(batcher, [BatchItem(request(PROMPTS[1]), should_stop=watch.should_stop)],

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.briefs.models import BriefState
 from apps.generation.models import Draft, GenerationJob, JobState
-from apps.generation.running import JobWatch
+from apps.generation.running import job_watch
 from apps.generation.services import job_claim
 from apps.reviews.models import DraftRevision
 from apps.workflow.services import brief_cancel
@@ -115,7 +115,7 @@ def test_the_watch_heartbeats_and_stops_when_the_job_is_cancelled() -> None:
     job = submitted_job()
     job_claim(job_id=job.pk, worker_id="w1")
     now = [0.0]
-    watch = JobWatch(job.pk, "w1", clock=lambda: now[0])
+    watch = job_watch(job.pk, "w1", clock=lambda: now[0])
     before = GenerationJob.objects.get(pk=job.pk).heartbeat_at
     now[0] = 5.0
     assert watch.should_stop() is False
