@@ -27,11 +27,11 @@ def admins_group(workspace_id: int) -> str:
 
 
 def groups_for(workspace_id: int, payload: dict[str, Any]) -> list[str]:
-    """The groups an event goes to: its workspace, and its job and brief if it names them."""
+    """The groups an event goes to: its workspace, and its job if it names one (the groups
+    apps.dashboard.consumers joins; a group nobody joins still costs the layer a lookup)."""
     groups = [f"workspace.{workspace_id}"]
-    for key, prefix in (("job_id", "job"), ("brief_id", "brief")):
-        if payload.get(key):
-            groups.append(f"{prefix}.{payload[key]}")
+    if payload.get("job_id"):
+        groups.append(f"job.{payload['job_id']}")
     return groups
 
 
