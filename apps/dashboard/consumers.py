@@ -8,6 +8,11 @@ that reconnects reloads state from the snapshot, then follows events.
 Refusals accept first and then close with an application code (4401 not signed
 in, 4403 not allowed, 4400 bad request): a close before the handshake reaches
 a browser only as a bare failure, without the code.
+
+A role is checked again whenever it changes (`membership.changed`, sent to every
+socket the user holds on the workspace): a socket whose user left the workspace
+closes with 4403, and an admin's socket demoted mid-session stops hearing what
+only admins may read.
 """
 
 from __future__ import annotations
@@ -39,18 +44,43 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
+def member_group(*, user_id: int, workspace_id: int) -> str:
+    """Every socket one user holds on one workspace: told when that membership changes."""
+    return f"member.{workspace_id}.{user_id}"
+
+
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     """Joins one group once authorized, sends a snapshot, then forwards the group's events."""
+
+    member: Membership  # whose role the socket was authorized by, as it is now
 
     async def refuse(self, code: int) -> None:
         await self.accept()
         await self.close(code=code)
 
-    async def follow(self, group: str, snapshot: Callable[[], dict[str, Any]]) -> None:
+    async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)  # left again in websocket_disconnect
+
+    async def follow(self, group: str, snapshot: Callable[[], dict[str, Any]]) -> None:
+        await self.join(member_group(user_id=self.member.user_id,
+                                     workspace_id=self.member.workspace_id))
+        await self.join(group)
         await self.accept()
         await self.send_json({"type": "snapshot", **await database_sync_to_async(snapshot)()})
+
+    async def membership_changed(self, message: dict[str, Any]) -> None:
+        """The user's role on the workspace changed or ended: check it again as connect did."""
+        try:
+            self.member = await database_sync_to_async(membership_require)(
+                self.scope["user"], CAN_VIEW, self.member.workspace_id)
+        except PermissionDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.role_changed()
+
+    async def role_changed(self) -> None:
+        """What a socket that follows more than its role's minimum does on a new role."""
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; what they send is ignored."""
@@ -70,6 +100,8 @@ class JobEventsConsumer(EventsConsumer):
         workspace = await database_sync_to_async(job_workspace_for)(user=user, job_id=job_id)
         if workspace is None:
             return await self.refuse(CLOSE_FORBIDDEN)
+        self.member = await database_sync_to_async(membership_require)(user, CAN_VIEW,
+                                                                       workspace.pk)
         await self.follow(f"job.{job_id}", partial(job_snapshot, workspace, job_id))
 
 
@@ -90,16 +122,21 @@ class WorkspaceEventsConsumer(EventsConsumer):
             return await self.refuse(CLOSE_BAD_REQUEST)
         except PermissionDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
+        self.member = membership
         workspace = membership.workspace
         # The user's own notifications there, for the header's unread count; an admin's
-        # socket also hears what only admins may read (settings), as of the role it opened with.
-        extra = [notifications_group(user_id=user.pk, workspace_id=workspace.pk)]
-        if membership.role in CAN_GOVERN:
-            extra.append(admins_group(workspace.pk))
-        for group in extra:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups.append(group)
+        # socket also hears what only admins may read (settings), while the role lasts.
+        await self.join(notifications_group(user_id=user.pk, workspace_id=workspace.pk))
+        await self.role_changed()
         await self.follow(f"workspace.{workspace.pk}", partial(workspace_snapshot, workspace))
+
+    async def role_changed(self) -> None:
+        admins = admins_group(self.member.workspace_id)
+        if self.member.role in CAN_GOVERN and admins not in self.groups:
+            await self.join(admins)
+        elif self.member.role not in CAN_GOVERN and admins in self.groups:
+            await self.channel_layer.group_discard(admins, self.channel_name)
+            self.groups.remove(admins)
 
 
 def socket_membership(user: User, session: SessionBase, requested: str) -> Membership:

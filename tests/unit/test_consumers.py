@@ -13,7 +13,8 @@ from django.conf import settings
 
 from aigc_platform.asgi import application
 from apps.accounts.models import Role
-from apps.accounts.services import membership_grant
+from apps.accounts.models import Membership
+from apps.accounts.services import membership_grant, membership_remove
 from apps.core.models import OutboxEvent
 from apps.core.realtime import broadcast
 from apps.datasets.models import Dataset, DatasetVersion, VersionState
@@ -205,3 +206,52 @@ def test_settings_changes_profile_checks_and_builds_reach_only_the_admins_socket
         "action": "target.created", "subject_type": "publishingtarget",
         "subject_id": ws.targets.get().pk, "by": admin.username})
     assert to_editor == []
+
+
+def test_a_demoted_admins_socket_stops_hearing_settings_and_a_removed_members_sockets_close():
+    # given two admins and an editor, the second admin on the workspace's socket and the
+    # editor on it and on a job's
+    ws = factories.workspace()
+    admin, demoted = factories.member(ws, Role.ADMIN), factories.member(ws, Role.ADMIN)
+    editor = factories.member(ws, Role.EDITOR)
+    job = queued_job(ws)
+    demoted_cookie, editor_cookie = session_cookie(demoted), session_cookie(editor)
+    editor_membership = Membership.objects.get(user=editor)
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+        demoted_socket = socket("/ws/workspace/", demoted_cookie)
+        editor_sockets = [socket(path, editor_cookie)
+                          for path in ("/ws/workspace/", f"/ws/jobs/{job.pk}/")]
+        for communicator in (demoted_socket, *editor_sockets):
+            assert (await communicator.connect(timeout=TIMEOUT))[0]
+            assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "snapshot"
+        # when the first admin adds a target (the second still admin), makes the second an
+        # editor and adds another target, then removes the editor from the workspace
+        await database_sync_to_async(target_create)(
+            workspace=ws, name="One", kind="file", config={"folder": "one"}, actor=admin)
+        before = await heard(demoted_socket)
+        await database_sync_to_async(membership_grant)(user=demoted, workspace=ws,
+                                                       role=Role.EDITOR, actor=admin)
+        await heard(demoted_socket)  # the demotion's own news, then the socket re-checks
+        await database_sync_to_async(target_create)(
+            workspace=ws, name="Two", kind="file", config={"folder": "two"}, actor=admin)
+        after = await heard(demoted_socket)
+        await database_sync_to_async(membership_remove)(membership=editor_membership,
+                                                        actor=admin)
+        codes = []
+        for communicator in editor_sockets:
+            output = await communicator.receive_output(timeout=TIMEOUT)
+            while output["type"] != "websocket.close":  # events sent before the removal
+                output = await communicator.receive_output(timeout=TIMEOUT)
+            codes.append(output["code"])
+            await communicator.disconnect(code=output["code"])
+        await demoted_socket.disconnect()
+        return before, after, codes
+
+    before, after, codes = async_to_sync(scenario)()
+    # then the second admin heard the first target while an admin and not the second one
+    # as an editor, and both of the removed editor's sockets closed as forbidden
+    assert [e["data"]["action"] for e in before if e["type"] == "settings.changed"] == [
+        "target.created"]
+    assert [e["data"]["action"] for e in after if e["type"] == "settings.changed"] == []
+    assert codes == [4403, 4403]
