@@ -49,15 +49,21 @@ def fingerprints_store(
     Idempotent; a fingerprint made with another embedding model is replaced, so a
     change of model re-indexes published pieces once. Returns how many were new.
     """
-    added = 0
-    for piece in pieces:
-        _, created = TextFingerprint.objects.update_or_create(
-            revision_id=piece.piece_id,
-            defaults={"workspace_id": workspace_id, "embedding": _embedding_bytes(piece.embedding),
-                      "embedding_model": embedding_model, "signature": list(piece.signature)},
-        )
-        added += created
-    return added
+    rows = {piece.piece_id: TextFingerprint(
+        revision_id=piece.piece_id, workspace_id=workspace_id,
+        embedding=_embedding_bytes(piece.embedding), embedding_model=embedding_model,
+        signature=list(piece.signature)) for piece in pieces}
+    if not rows:
+        return 0
+    known = TextFingerprint.objects.filter(revision_id__in=rows).count()
+    TextFingerprint.objects.bulk_create(  # one upsert for all of them
+        rows.values(), update_conflicts=True, unique_fields=["revision"],
+        update_fields=["workspace", "embedding", "embedding_model", "signature"])
+    return len(rows) - known
+
+
+EVALUATION_SCORES = ("relevance", "length_fit", "score", "metrics", "embedding_model", "rank",
+                     "passed", "findings")
 
 
 def _policy(gates: Sequence[QualityGate]) -> gating.Policy:
@@ -130,36 +136,34 @@ def _record_scores(job: GenerationJob, drafts: dict[int, Draft], scores: Sequenc
                    verdicts: dict[int, gating.VariantVerdict]) -> None:
     revisions = dict(DraftRevision.objects.filter(draft__job=job, number=1)
                      .values_list("draft_id", "pk"))
+    evaluations = []
     for score in scores:
-        draft = drafts[score.draft_id]
-        verdict = verdicts.get(draft.pk)
-        ranking_score = verdict.score if verdict else score.score
-        Evaluation.objects.update_or_create(
-            draft=draft,
-            defaults={
-                "relevance": score.relevance,
-                "length_fit": score.length_fit,
-                "score": ranking_score,
-                "metrics": score.metrics,
-                "embedding_model": score.embedding_model,
-                "rank": verdict.rank if verdict else None,
-                "passed": verdict.passed if verdict else None,
-                "findings": [f.__dict__ for f in verdict.findings] if verdict else [],
-            },
-        )
-        if score.embedding and draft.pk in revisions:
-            fingerprints_store(
-                workspace_id=job.workspace_id, embedding_model=score.embedding_model,
-                pieces=[PublishedPiece(piece_id=revisions[draft.pk], embedding=score.embedding,
-                                       signature=score.signature)],
-            )
+        verdict = verdicts.get(score.draft_id)
+        evaluations.append(Evaluation(
+            draft=drafts[score.draft_id], relevance=score.relevance,
+            length_fit=score.length_fit, score=verdict.score if verdict else score.score,
+            metrics=score.metrics, embedding_model=score.embedding_model,
+            rank=verdict.rank if verdict else None, passed=verdict.passed if verdict else None,
+            findings=[f.__dict__ for f in verdict.findings] if verdict else []))
+    # One upsert for the job's drafts: a draft scored before (a redelivery) gets the new scores.
+    Evaluation.objects.bulk_create(evaluations, update_conflicts=True, unique_fields=["draft"],
+                                   update_fields=[*EVALUATION_SCORES])
+    by_model: dict[str, list[PublishedPiece]] = {}
+    for score in scores:
+        if score.embedding and score.draft_id in revisions:
+            by_model.setdefault(score.embedding_model, []).append(PublishedPiece(
+                piece_id=revisions[score.draft_id], embedding=score.embedding,
+                signature=score.signature))
+    for model, pieces in by_model.items():
+        fingerprints_store(workspace_id=job.workspace_id, embedding_model=model, pieces=pieces)
+    for evaluation in evaluations:
+        draft = evaluation.draft
         event_emit(
             workspace_id=job.workspace_id, type="draft.evaluated", subject=draft,
             payload={"brief_id": job.brief_id, "job_id": job.pk, "draft_id": draft.pk,
-                     "variant": draft.variant, "score": ranking_score,
-                     "relevance": score.relevance, "length_fit": score.length_fit,
-                     "rank": verdict.rank if verdict else None,
-                     "passed": verdict.passed if verdict else None},
+                     "variant": draft.variant, "score": evaluation.score,
+                     "relevance": evaluation.relevance, "length_fit": evaluation.length_fit,
+                     "rank": evaluation.rank, "passed": evaluation.passed},
         )
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -427,19 +427,15 @@ def job_record_drafts(
     job = GenerationJob.objects.filter(pk=job_id, state=JobState.RUNNING, worker_id=worker_id).first()
     if job is None:
         return None
-    for item in texts:
-        try:
-            with transaction.atomic():
-                Draft.objects.create(
-                    job=job, brief_id=job.brief_id, variant=item.variant,
-                    text=draft_text_clean(item.text),
-                    model_name=item.model_name, model_revision=item.model_revision, seed=item.seed,
-                    parameters=item.parameters, prompt_tokens=item.prompt_tokens,
-                    completion_tokens=item.completion_tokens, prompt=job.prompt,
-                    prompt_template_version_id=job.prompt_template_version_id,
-                )
-        except IntegrityError:
-            continue  # already stored by an earlier delivery of the same job
+    # One insert for every variant; a variant stored by an earlier delivery of the same job
+    # (unique per job and variant) is kept as it is.
+    Draft.objects.bulk_create([
+        Draft(job=job, brief_id=job.brief_id, variant=item.variant,
+              text=draft_text_clean(item.text), model_name=item.model_name,
+              model_revision=item.model_revision, seed=item.seed, parameters=item.parameters,
+              prompt_tokens=item.prompt_tokens, completion_tokens=item.completion_tokens,
+              prompt=job.prompt, prompt_template_version_id=job.prompt_template_version_id)
+        for item in texts], ignore_conflicts=True)
     return _job_transition(
         job, to=JobState.EVALUATING, actor_label=worker_id, generated_at=timezone.now(),
         prompt_tokens=sum(t.prompt_tokens for t in texts),

@@ -4,6 +4,7 @@ workflow around them: approval policy, edit locks, comments, assignment, guest l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,13 @@ def revision_create_initial(*, draft: Draft) -> DraftRevision:
         draft=draft, number=1, defaults={"text": draft.text}
     )
     return revision
+
+
+def revisions_create_initial(*, drafts: Iterable[Draft]) -> None:
+    """Revision 1 of each draft in one insert; a draft that has it keeps it (idempotent)."""
+    DraftRevision.objects.bulk_create(
+        [DraftRevision(draft=draft, number=1, text=draft.text) for draft in drafts],
+        ignore_conflicts=True)
 
 
 def revision_latest(draft: Draft) -> DraftRevision:

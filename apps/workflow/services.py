@@ -39,9 +39,9 @@ from apps.reviews.services import (
     guest_link_spend,
     review_open,
     reviewable_draft,
-    revision_create_initial,
     revision_latest,
     revision_went_out_set,
+    revisions_create_initial,
 )
 
 
@@ -287,8 +287,7 @@ def on_job_claimed(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
 def on_drafts_recorded(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
     """Revision 1 of each draft is the model's text, so every publication points at a
     revision (idempotent)."""
-    for draft in Draft.objects.filter(job_id=event.subject_id):
-        revision_create_initial(draft=draft)
+    revisions_create_initial(drafts=Draft.objects.filter(job_id=event.subject_id))
 
 
 def on_job_failed(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
