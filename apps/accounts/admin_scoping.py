@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 
 from apps.accounts.roles import role_allows
 from apps.accounts.selectors import roles_by_workspace, workspace_require
@@ -142,34 +143,49 @@ class ReadOnlyAdmin(WorkspaceScopedAdmin[M]):
         return super().has_change_permission(request)
 
 
+class ServiceCreateForm(forms.ModelForm[Any]):
+    """An add form whose last check is the admin's service making the row."""
+
+    model_admin: ServiceCreatedAdmin[Any]
+    request: HttpRequest
+    created: models.Model | None = None
+
+    def validate_unique(self) -> None:  # the model form's last check, on the built instance
+        super().validate_unique()
+        if self.errors:
+            return
+        try:
+            with transaction.atomic():  # a refusal leaves nothing written
+                self.created = self.model_admin.service_create(self.request, self.instance, self)
+        except DomainError as exc:
+            self.add_error(None, str(exc))
+
+
 class ServiceCreatedAdmin(WorkspaceScopedAdmin[M]):
     """Rows added here are made by their app's service (it audits them, checks what the
-    form cannot, and may make a secret to show once); the form only edits them."""
+    form cannot, and may make a secret to show once); the form only edits them. The service
+    runs as the add form's last check, so a refusal is the form's error, shown above what
+    was typed, and nothing is written or logged."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        form_class: Any = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form_class
+        # As modelform_factory makes a form class: through the form's own metaclass.
+        return type(form_class)(f"Create{form_class.__name__}", (ServiceCreateForm, form_class),
+                                {"model_admin": self, "request": request})
 
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = self.service_create(request, obj, form)
-        if created is not None:
-            obj.pk = created.pk
-            obj.refresh_from_db()
+        obj.pk = form.created.pk
+        obj.refresh_from_db()
 
-    def service_create(self, request: HttpRequest, obj: M, form: Any) -> M | None:
-        """The row the service made from the form's unsaved `obj`; None when it refused
-        (and the refusal was shown)."""
+    def service_create(self, request: HttpRequest, obj: M, form: Any) -> M:
+        """The row the service made from the form's unsaved `obj`; a DomainError refuses."""
         raise NotImplementedError
-
-    # A refused create saved nothing: there is no addition to log (the audit needs the row),
-    # and the user goes back to the add form with the refusal shown, never a 500.
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        return None if obj.pk is None else super().log_addition(request, obj, message)
-
-    def response_add(self, request: HttpRequest, obj: M, post_url_continue: str | None = None
-                     ) -> HttpResponse:
-        if obj.pk is None:
-            return HttpResponseRedirect(request.get_full_path())
-        return super().response_add(request, obj, post_url_continue)
 
 
 class ReadOnlyInline(admin.TabularInline[M, models.Model]):

@@ -194,12 +194,8 @@ class RecurringBriefAdmin(ServiceCreatedAdmin[models.RecurringBrief]):
     list_select_related = ("workspace",)
 
     def service_create(self, request: HttpRequest, obj: models.RecurringBrief,
-                       form: Any) -> models.RecurringBrief | None:
-        try:
-            return recurring_create(
-                workspace=obj.workspace, name=obj.name, cron=obj.cron, tz=obj.timezone,
-                content_type_id=obj.content_type_id, brief_fields=obj.brief_fields,
-                actor=request.user)
-        except DomainError as exc:
-            self.message_user(request, str(exc), level=messages.ERROR)
-            return None
+                       form: Any) -> models.RecurringBrief:
+        return recurring_create(
+            workspace=obj.workspace, name=obj.name, cron=obj.cron, tz=obj.timezone,
+            content_type_id=obj.content_type_id, brief_fields=obj.brief_fields,
+            actor=request.user)

@@ -286,16 +286,32 @@ def test_the_docs_scope_table_lists_every_scope_the_api_checks():
     assert documented == set(Scope.values) == checked
 
 
-def test_a_create_the_service_refuses_in_the_admin_is_shown_not_a_500(ws):
-    root = User.objects.create_superuser("root", "root@example.com", "pw-123456!")
-    client = logged_in(root)
+def test_a_create_the_service_refuses_in_the_admin_is_a_form_error_that_keeps_the_input(
+        ws, root):
     url = "/admin/integrations/recurringbrief/add/"
-    refused = client.post(url, {
-        "workspace": ws.pk, "name": "Daily", "cron": "0 9 * * *", "timezone": "UTC",
-        "content_type": factories.content_type(ws).pk, "brief_fields": '{"bogus": 1}',
-        "enabled": "on"})
-    assert (refused.status_code, refused.url) == (302, url)
+    typed = {"workspace": ws.pk, "name": "Daily digest", "cron": "0 9 * * *",
+             "timezone": "UTC", "content_type": factories.content_type(ws).pk,
+             "brief_fields": '{"bogus": 1}', "enabled": "on"}
+    # when the service refuses what an admin typed (fields a brief does not have)
+    refused = root.post(url, typed)
+    # then the add form comes back with the refusal and what was typed, and nothing is saved
+    assert refused.status_code == 200
+    form = refused.context["adminform"].form
+    assert any("brief fields are invalid" in e for e in form.non_field_errors()), form.errors
+    assert form["name"].value() == "Daily digest" and "Daily digest" in refused.content.decode()
     assert not RecurringBrief.objects.exists()
-    assert not AuditEvent.objects.filter(action="admin.added").exists()
-    shown = [str(m) for m in client.get(url).context["messages"]]
-    assert any("brief fields are invalid" in m for m in shown), shown
+    assert not AuditEvent.objects.filter(action__in=["admin.added", "recurring.created"]).exists()
+
+
+def test_a_taken_endpoint_slug_in_the_admin_is_the_slugs_error_not_a_500(ws, root):
+    ct = factories.content_type(ws)
+    fields = {"workspace": ws.pk, "name": "CMS", "slug": "cms", "content_type": ct.pk,
+              "field_mapping": '{"title": "headline"}', "defaults": "{}",
+              "max_body_bytes": 65536, "enabled": "on"}
+    first = root.post("/admin/integrations/inboundendpoint/add/", fields)
+    assert first.status_code == 302, first.context["adminform"].form.errors
+    again = root.post("/admin/integrations/inboundendpoint/add/", {**fields, "name": "Other"})
+    assert again.status_code == 200
+    assert again.context["adminform"].form.errors == {
+        "slug": ["Inbound endpoint with this Slug already exists."]}
+    assert list(ws.inbound_endpoints.values_list("name", flat=True)) == ["CMS"]
