@@ -57,6 +57,7 @@ LABELS: dict[str, str] = {
     "truncated": "text cut off mid-sentence",
     "loops": "phrases repeated in a loop",
     "list_markers": "list markers left without an item",
+    "unreadable": "broken characters (U+FFFD)",
 }
 
 # The short name of the rule a metric's finding breaks, as `manage.py evaluate` and the
@@ -70,6 +71,7 @@ RULE_NAMES: dict[str, str] = {
     "keywords_missing": "keyword_missing",
     "required_terms_missing": "required_term_missing",
     "unsafe_links": "unsafe_link",
+    "unreadable": "unreadable_character",
 }
 
 # A new gate starts from these; each line is a judgement an editor can change in admin.
@@ -81,6 +83,8 @@ DEFAULT_RULES: list[dict[str, Any]] = [
     {"metric": "real_word_share", "min": REAL_WORD_SHARE_MIN, "severity": FAIL},
     {"metric": "loops", "max": 0, "severity": FAIL},
     {"metric": "truncated", "max": 0, "severity": WARN},
+    # U+FFFD: a byte-level model's broken character; a warning, as small models write it
+    {"metric": "unreadable", "max": 0, "severity": WARN},
     {"metric": "list_markers", "max": 0, "severity": WARN},
     {"metric": "banned_terms_found", "max": 0, "severity": FAIL},
     {"metric": "emails", "max": 0, "severity": FAIL},

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.briefs.models import BriefState
+from apps.evaluation import gating
 from apps.evaluation.models import GateDecision
 from apps.evaluation.standalone import evaluate
 from apps.generation.models import JobState
@@ -90,6 +91,23 @@ def test_loops_list_markers_and_cut_off_text() -> None:
     assert checks.truncated("Dig a hole. Then fill it with the") == ["…Then fill it with the"]
     assert checks.truncated("Dig a hole.\n- fill it") == []  # a list item needs no full stop
     assert checks.truncated("# Compost\n\nDig a hole!") == []
+
+
+def test_a_broken_character_is_a_warning_of_the_default_gate() -> None:
+    # given a Chinese draft a byte-level model cut mid-character, and a clean one
+    broken = "堆肥是把厨房的果皮和落叶变成肥料的好办法。先在阴凉处放一个小箱\ufffd"
+    assert checks.unreadable(broken) == ["…法。先在阴凉处放一个小箱\ufffd"]
+    assert checks.unreadable("堆肥是好办法。") == []
+    # when the default gate's rules read them
+    rules = gating.rules_from(gating.default_rules())
+    found = gating.findings({"unreadable": checks.unreadable(broken)}, rules)
+    # then the broken one is sent to review with a warning that says where, not failed: an
+    # editor mends one character; the clean one passes
+    assert [(f.metric, f.severity) for f in found] == [("unreadable", gating.WARN)]
+    assert found[0].reason == (
+        "broken characters (U+FFFD) found (none allowed): …法。先在阴凉处放一个小箱\ufffd")
+    assert gating.verdict(found) == gating.REVIEW
+    assert gating.findings({"unreadable": []}, rules) == ()
 
 
 def test_evaluate_command_scores_drafts_from_a_file(tmp_path: Path) -> None:

@@ -177,6 +177,13 @@ def list_markers(text: str) -> list[str]:
     return found
 
 
+def unreadable(text: str) -> list[str]:
+    """Where the text holds U+FFFD, bytes a byte-level model wrote that decode to no
+    character (a Chinese draft cut mid-character, or a broken sequence): the text before
+    each, up to five places. It never belongs in a draft, but an editor can mend it."""
+    return [f"…{text[max(0, m.start() - 12):m.end()]}" for m in re.finditer("\ufffd", text)][:5]
+
+
 def checks(text: str, lang: Language, words: Sequence[str]) -> dict[str, Any]:
     """Every check's finding, by metric name; `words` are the text's tokens."""
     detected = detected_language(text)
@@ -187,4 +194,5 @@ def checks(text: str, lang: Language, words: Sequence[str]) -> dict[str, Any]:
         "truncated": truncated(text),
         "loops": loops(words),
         "list_markers": list_markers(text),
+        "unreadable": unreadable(text),
     }
