@@ -72,7 +72,7 @@ SENDS_AT_ONCE = 32
 SEND_TIMEOUT_S = 10.0  # a layer that takes longer is as good as down for live events
 MAX_UNWAITED = 10_000  # progress batches queued behind a slow layer before new ones are dropped
 
-Messages = Sequence[tuple[list[str], dict[str, Any]]]
+Messages = Sequence[tuple[list[str], dict[str, Any]]]  # (groups, message)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ async def _send_all(messages: Messages) -> None:
     async def in_order(group: str, queued: list[dict[str, Any]]) -> None:
         async with connections:
             for message in queued:
-                await layer.group_send(group, {"type": "event.message", "event": message})
+                await layer.group_send(group, message)
 
     await asyncio.gather(*(in_order(g, queued) for g, queued in by_group.items()))
 
@@ -174,6 +174,17 @@ def broadcast_many(messages: Messages, *, wait: bool = True) -> None:
     code into asyncio per group send cost more than the sends themselves. Messages to one
     group keep their order. `wait=False` hands them over and returns at once: live progress
     must not hold the decoding loop for a round trip to the layer per update."""
+    _layer_send([(groups, {"type": "event.message", "event": message})
+                 for groups, message in messages], wait=wait)
+
+
+def consumers_tell(group: str, type: str) -> None:
+    """A message for the sockets' consumers themselves, not their pages (the consumer's
+    method named after `type` handles it), without waiting, from any thread."""
+    _layer_send([([group], {"type": type})], wait=False)
+
+
+def _layer_send(messages: Messages, *, wait: bool) -> None:
     if get_channel_layer() is None or not messages:
         return
     # Best effort: the database is the source of truth and a client that reconnects gets a

@@ -9,28 +9,22 @@ sockets hear it: settings are theirs.
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import models, transaction
-from redis.exceptions import RedisError
 
 from apps.accounts.models import Membership
 from apps.apikeys.models import ApiKey
 from apps.briefs.models import ContentType
 from apps.core.models import AuditEvent, Workspace
-from apps.core.realtime import progress_send
+from apps.core.realtime import consumers_tell, progress_send
 from apps.dashboard.consumers import member_group
 from apps.evaluation.models import QualityGate
 from apps.generation.models import ModelProfile
 from apps.integrations.models import Delivery, InboundEndpoint, Subscription
 from apps.publishing.models import PublishingTarget
 from apps.reviews.models import ApprovalPolicy
-
-logger = logging.getLogger(__name__)
 
 SETTINGS_MODELS: tuple[type[models.Model], ...] = (
     Workspace, Membership, ApiKey, PublishingTarget, ContentType, QualityGate, ApprovalPolicy,
@@ -53,16 +47,6 @@ def settings_change_announce(sender: type[AuditEvent], instance: AuditEvent, cre
 def membership_change_announce(sender: type[Membership], instance: Membership, **_: Any) -> None:
     """post_save and post_delete of Membership: once it commits, the user's sockets on the
     workspace check their role again (apps.dashboard.consumers), whichever way it changed."""
-    group = member_group(user_id=instance.user_id, workspace_id=instance.workspace_id)
-    transaction.on_commit(partial(_membership_changed, group))
-
-
-def _membership_changed(group: str) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:  # rare (an admin's action): no need for the shared sender's loop
-        async_to_sync(layer.group_send)(group, {"type": "membership.changed"})
-    except (RedisError, OSError) as exc:  # the change stands; sockets catch up on reconnect
-        logger.warning("membership change not told to %s (%s: %s)", group,
-                       type(exc).__name__, exc)
+    transaction.on_commit(partial(
+        consumers_tell, member_group(user_id=instance.user_id, workspace_id=instance.workspace_id),
+        "membership.changed"))
