@@ -25,6 +25,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from apps.core.errors import DomainError, IllegalTransition
+from apps.core.realtime import progress_send
 from apps.core.services import Actor, audit_record
 from apps.generation.models import TRAINING_ACTIVE, ModelVersion, SuiteRun, TrainingState
 from apps.generation.services import BudgetExceeded, quota_check_budget
@@ -137,7 +138,17 @@ def suite_run_cancel(*, version: ModelVersion, actor: Actor = None) -> SuiteRun:
     run.save(update_fields=["state", "finished_at", "updated_at"])
     audit_record(workspace_id=version.workspace_id, action="model_version.evaluation_cancelled",
                  subject=version, actor=actor, after={"suite_run_id": run.pk})
+    transaction.on_commit(lambda: suite_progress_send(run, state=TrainingState.CANCELLED))
     return run
+
+
+def suite_progress_send(run: SuiteRun, *, state: str, done: int = 0, briefs: int = 0) -> None:
+    """Where a run stands, live only, for the Models page: its state and the test briefs
+    written so far (to the admins' sockets: the registry is theirs)."""
+    progress_send(workspace_id=run.version.workspace_id, type="suite.progress", subject=run,
+                  admins_only=True,
+                  payload={"suite_run_id": run.pk, "model_version_id": run.version_id,
+                           "state": state, "briefs_done": done, "briefs": briefs})
 
 
 def suite_stale_after() -> timedelta:

@@ -24,9 +24,11 @@ from apps.evaluation import gating
 from apps.evaluation.models import QualityGate
 from apps.evaluation.running import embedding_model_dir
 from apps.evaluation.standalone import evaluate
+from apps.generation.models import TrainingState
 from apps.generation.running import Watch, failure_reason, write_texts
 from apps.generation.services import draft_text_clean, model_roots
 from apps.generation.suite import (
+    suite_progress_send,
     suite_run_beat,
     suite_run_claim,
     suite_run_fail,
@@ -112,23 +114,31 @@ def suite_run_execute(*, run_id: int, worker_id: str) -> str:
     # (cancelled, failed by the reconciler) or has taken SUITE_TIMEOUT_S.
     watch = Watch(beat=lambda: suite_run_beat(run_id=run.pk, worker_id=worker_id),
                   timeout_s=SUITE_TIMEOUT_S, beat_every=BEAT_EVERY_S)
-    results = []
+    results: list[dict[str, Any]] = []
+    briefs: list[dict[str, Any]] = []
     try:
+        briefs = suite_briefs(workspace_id=version.workspace_id)
+        suite_progress_send(run, state=TrainingState.RUNNING, briefs=len(briefs))
         folder = str(model_roots(workspace_id=version.workspace_id).model_folder(version.folder))
         rules = suite_rules(workspace_id=version.workspace_id)
         scoring_model = embedding_model_dir(version.workspace_id)
-        for number, brief in enumerate(suite_briefs(workspace_id=version.workspace_id)):
+        for number, brief in enumerate(briefs):
             if watch.should_stop():
                 break
             results.append(_brief_result(brief, number, folder, rules, scoring_model, run.pk,
                                          worker_id, watch))
+            suite_progress_send(run, state=TrainingState.RUNNING, done=len(results),
+                                briefs=len(briefs))
         if watch.timed_out:
             raise GenerationError(f"The evaluation suite took over {SUITE_TIMEOUT_S} s.")
     except Exception as exc:
-        suite_run_fail(run_id=run.pk, error=failure_reason(
-            exc, work="The evaluation suite", subject=f"suite run {run.pk}"))
+        if suite_run_fail(run_id=run.pk, error=failure_reason(
+                exc, work="The evaluation suite", subject=f"suite run {run.pk}")):
+            suite_progress_send(run, state=TrainingState.FAILED, done=len(results),
+                                briefs=len(briefs))
         return "failed"
     if watch.stopped or suite_run_record(run_id=run.pk, worker_id=worker_id, results=results,
                                          summary=suite_summary(results)) is None:
         return "stopped"
+    suite_progress_send(run, state=TrainingState.SUCCEEDED, done=len(results), briefs=len(briefs))
     return "recorded"

@@ -10,12 +10,15 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from aigc_platform.recovery import reconcile
 from apps.accounts.models import Role
 from apps.core.models import Workspace
+from apps.core.realtime import admins_group
 from apps.evaluation.models import QualityGate
 from apps.generation.models import (
     GenerationQuota,
@@ -28,6 +31,7 @@ from apps.generation.models import (
 from apps.generation.services import budget_left
 from apps.generation.suite import (
     suite_run_after_training,
+    suite_run_cancel,
     suite_run_claim,
     suite_run_create,
     suite_run_record,
@@ -36,6 +40,7 @@ from apps.generation.suite import (
 from apps.workflow.model_suite import SUITE_TOKENS, suite_briefs
 from tests import factories
 from tests.clients import client_for, logged_in
+from tests.generation_fixtures import receive_all
 from workers.generation.types import GeneratedText
 from workers.tasks.generation import evaluate_version
 
@@ -105,6 +110,31 @@ def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_r
     # and so does the Models page
     page = logged_in(admin).get("/models/", {"compare": [version.pk, other.pk]})
     assert page.content.decode().count(f"<td>{suite['score']:.3f}</td>") == 2
+
+
+def test_a_run_tells_the_workspace_live_where_it_stands(
+        ws, admin, models_dir, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    # given a version, and the workspace's admins' sockets listening (the Models page), and
+    # every member's
+    version = trained_version(ws, models_dir)
+    channel, members = (async_to_sync(get_channel_layer().new_channel)() for _ in range(2))
+    async_to_sync(get_channel_layer().group_add)(admins_group(ws.pk), channel)
+    async_to_sync(get_channel_layer().group_add)(f"workspace.{ws.pk}", members)
+    # when its suite runs, and then a second run is asked for and cancelled
+    run = suite_run_create(version=version)
+    assert evaluate_version.apply(args=(run.pk,)).get() == "recorded"
+    second = SuiteRun.objects.create(version=version)  # queued, its message not sent
+    with django_capture_on_commit_callbacks(execute=True):
+        suite_run_cancel(version=version, actor=admin)
+    # then the admins' pages heard it start, each test brief written, its end, and the cancel
+    heard = [(m["event"]["data"]["suite_run_id"], m["event"]["data"]["state"],
+              m["event"]["data"]["briefs_done"], m["event"]["data"]["briefs"])
+             for m in receive_all(channel) if m["event"]["type"] == "suite.progress"]
+    assert heard == [(run.pk, "running", 0, 3), (run.pk, "running", 1, 3),
+                     (run.pk, "running", 2, 3), (run.pk, "running", 3, 3),
+                     (run.pk, "succeeded", 3, 3), (second.pk, "cancelled", 0, 0)]
+    # and only the admins did: the registry is theirs
+    assert [m for m in receive_all(members) if m["event"]["type"] == "suite.progress"] == []
 
 
 def test_the_briefs_follow_the_workspace_languages_and_the_gate_is_the_workspace_s(

@@ -1,0 +1,83 @@
+"""An admin watches a model version run the registry's test briefs live in a real browser:
+the version's row says how many test briefs are written, and the page shows the figures when
+the run ends, with no reload by hand.
+
+The run goes the way the generation worker runs it (`suite_run_execute`: progress on the
+real channel layer), on a thread of the test, once the page is live, so each step is seen
+whatever the speed of the machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from playwright.sync_api import expect
+
+from apps.accounts.models import Role
+from apps.generation.models import SuiteRun
+from apps.workflow.model_suite import suite_run_execute
+from tests import factories
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-123456!"
+
+
+def run_as_worker(run_id: int) -> str:
+    """On a thread of its own, as the worker: the browser's event loop runs in the test's
+    thread, where the channel layer's sync calls refuse to run."""
+
+    def call() -> str:
+        try:
+            return suite_run_execute(run_id=run_id, worker_id="e2e-gpu")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+def test_a_suite_run_is_followed_live_then_its_figures_shown(
+        live_platform, signed_in, screenshot, settings, tiny_models_dir: Path):
+    # given a version of the tiny model, queued for the test briefs (no worker sent it)
+    ws = factories.workspace(name="Garden Weekly")
+    factories.member(ws, Role.ADMIN, username="ada", password=PASSWORD)
+    version = factories.model_version(ws)
+    settings.MODELS_DIR = tiny_models_dir
+    shutil.copytree(tiny_models_dir / "builtin",
+                    tiny_models_dir / "workspaces" / str(ws.pk) / version.folder)
+    run = SuiteRun.objects.create(version=version)
+
+    # when an admin opens the Models page and it is live
+    page = signed_in("ada", PASSWORD)
+    page.goto("/models/")
+    expect(page.locator("[data-live-status]")).to_have_text("live")
+    page.evaluate("window.__sameDocument = true")
+    state = page.locator(f'[data-suite-run="{run.pk}"]')
+    expect(state).to_have_text("queued")
+    # (what the row says is kept where the page's reload at the end does not wipe it)
+    page.evaluate("""(id) => {
+      const el = document.querySelector(`[data-suite-run="${id}"]`);
+      new MutationObserver(() => {
+        const seen = JSON.parse(sessionStorage.getItem("seen") || "[]");
+        sessionStorage.setItem("seen", JSON.stringify([...seen, el.textContent]));
+      }).observe(el, {childList: true, characterData: true, subtree: true});
+    }""", run.pk)
+    screenshot(page, "queued")
+
+    # and the worker runs it
+    assert run_as_worker(run.pk) == "recorded"
+
+    # then the row followed each test brief, and the page loaded itself again with the
+    # run's figures
+    expect(page.locator(".state-succeeded")).to_be_visible(timeout=30_000)
+    assert not page.evaluate("window.__sameDocument === true"), "the page was not reloaded"
+    expect(page.get_by_text("% passed")).to_be_visible()
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('seen') || '[]')")
+    assert [f"running · {n} of 3 test briefs" for n in range(4)] == [
+        text for text in seen if text.startswith("running")], seen
+    screenshot(page, "recorded")
