@@ -42,12 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from tests.private_postgres import private_postgres  # noqa: E402
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def _children_cpu_s() -> float:
@@ -93,7 +89,7 @@ async def _drive(url: str, seconds: float, concurrency: int, make) -> dict[str, 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
         elapsed, cpu = time.monotonic() - started, _children_cpu_s() - cpu_before
     return {"per_s": len(latencies) / elapsed, "p50_ms": statistics.median(latencies),
-            "p99_ms": _percentile(latencies, 0.99), "requests": len(latencies),
+            "p99_ms": percentile(latencies, 0.99), "requests": len(latencies),
             "cpu_ms": 1000 * cpu / max(1, len(latencies)),
             "statuses": statuses}  # type: ignore[dict-item]
 

@@ -48,6 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile  # noqa: E402
 from tests.generation_fixtures import TINY_PLAN, TINY_STEPS  # noqa: E402
 from workers.generation.batching import BatchCollector  # noqa: E402
 from workers.generation.builtin.training import train_builtin_model  # noqa: E402
@@ -79,9 +80,6 @@ def jobs(count: int, tokens: int, device: str, rng: random.Random) -> list[Gener
     return requests
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 class PassCounter:

@@ -55,9 +55,6 @@ class BenchWorkspace:
     content_type: str  # its slug
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager

@@ -48,7 +48,6 @@ from bench.live_platform import (  # noqa: E402
     api_client,
     bench_workspace,
     log_offsets,
-    percentile,
     platform_environment,
     platform_warmed,
     post_brief,
@@ -57,6 +56,7 @@ from bench.live_platform import (  # noqa: E402
     task_runtimes,
     wait_settled,
 )
+from bench.stats import percentile  # noqa: E402
 
 SAMPLE_S = 1.0
 IN_FLIGHT = 16  # POSTs waiting for an answer at once, at most

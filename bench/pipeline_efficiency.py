@@ -49,7 +49,6 @@ from bench.live_platform import (  # noqa: E402
     Platform,
     bench_workspace,
     log_offsets,
-    percentile,
     platform_environment,
     platform_warmed,
     settled,
@@ -58,6 +57,7 @@ from bench.live_platform import (  # noqa: E402
     task_runtimes,
     wait_settled,
 )
+from bench.stats import percentile  # noqa: E402
 
 
 @dataclass(frozen=True)

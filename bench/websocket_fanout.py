@@ -27,10 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+from bench.stats import percentile  # noqa: E402
 
 
 async def _run(url: str, cookies: list[str], events: int, every: float, send) -> dict:  # type: ignore[no-untyped-def]
@@ -80,7 +77,7 @@ async def _run(url: str, cookies: list[str], events: int, every: float, send) ->
     latencies = [(arrived[seq] - sent[seq]) * 1000 for arrived in arrivals for seq in arrived]
     expected = len(cookies) * events
     return {"clients": len(cookies), "p50_ms": statistics.median(latencies),
-            "p99_ms": _percentile(latencies, 0.99), "lost": expected - len(latencies),
+            "p99_ms": percentile(latencies, 0.99), "lost": expected - len(latencies),
             "delivered": len(latencies)}
 
 

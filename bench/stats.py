@@ -1,0 +1,12 @@
+"""What the benches' tables share: one percentile, so every bench reads p50 and p99 alike."""
+
+from __future__ import annotations
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value `share` (0 to 1) of the way through the sorted values, by nearest rank;
+    NaN when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
