@@ -12,8 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from aigc_platform.asgi import application
-from apps.accounts.models import Role
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, Role
 from apps.accounts.services import membership_grant, membership_remove
 from apps.core.models import OutboxEvent
 from apps.core.realtime import broadcast
