@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.accounts.models import Role
-from apps.generation.models import SuiteRun
+from apps.generation.models import SuiteRun, TrainingState
 from apps.workflow.model_suite import suite_run_execute
 from tests import factories
 
@@ -81,3 +82,27 @@ def test_a_suite_run_is_followed_live_then_its_figures_shown(
     assert [f"running · {n} of 3 test briefs" for n in range(4)] == [
         text for text in seen if text.startswith("running")], seen
     screenshot(page, "recorded")
+
+
+def test_a_run_that_ends_before_the_page_is_live_is_read_again(live_platform, signed_in):
+    # given a queued run whose end no event will tell: it ends while the page loads, after
+    # the page was rendered and before its socket is open
+    ws = factories.workspace(name="Garden Weekly")
+    factories.member(ws, Role.ADMIN, username="ada", password=PASSWORD)
+    run = SuiteRun.objects.create(version=factories.model_version(ws))
+
+    def end_quietly(route) -> None:  # type: ignore[no-untyped-def]
+        with ThreadPoolExecutor(1) as pool:  # the ORM refuses the browser's thread
+            pool.submit(lambda: (SuiteRun.objects.filter(pk=run.pk).update(
+                state=TrainingState.SUCCEEDED, finished_at=timezone.now()),
+                connections.close_all())).result()
+        route.continue_()
+
+    page = signed_in("ada", PASSWORD)
+    page.route("**/suite_progress.js", end_quietly)
+    # when the admin opens the Models page
+    page.goto("/models/")
+    # then the snapshot of its first connection has it read the run again, and the page
+    # loads itself again to show the run ended
+    expect(page.locator(".state-succeeded")).to_have_text("succeeded", timeout=15_000)
+    assert page.locator("[data-suite-run]").count() == 0

@@ -2,15 +2,15 @@
 // `suite.progress` events on the workspace's websocket,
 // {"type": "suite.progress", "data": {"suite_run_id", "model_version_id", "state",
 // "briefs_done", "briefs"}}, and the page is loaded again when a run ends (succeeded,
-// failed or cancelled), to show its figures. The snapshot of a reconnect means events may
-// have been missed, so the page is loaded again then too.
+// failed or cancelled), to show its figures. On every (re)connect the server sends a
+// snapshot: events may have been missed (a run may have ended before the page was live), so
+// each run is read again over the API.
 (function () {
   "use strict";
 
   const workspaceId = document.body.dataset.workspaceId;
   if (!workspaceId || !document.querySelector("[data-suite-run]")) return;
   const ACTIVE = ["queued", "running"];
-  let connected = false;
 
   function handle(type, data) {
     if (type !== "suite.progress") return;
@@ -24,12 +24,19 @@
       " test briefs";
   }
 
-  function snapshot() {
-    if (connected) window.location.reload();
-    connected = true;
+  function reread() {
+    document.querySelectorAll("[data-suite-run]").forEach(function (state) {
+      fetch(state.dataset.suiteUrl, { credentials: "same-origin",
+        headers: { Accept: "application/json", "X-Workspace": workspaceId } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (run) {
+          if (run && (run.id !== Number(state.dataset.suiteRun) ||
+                      ACTIVE.indexOf(run.state) === -1)) window.location.reload();
+        });
+    });
   }
 
   if ("WebSocket" in window && window.followWorkspace) {
-    window.followWorkspace(workspaceId, handle, snapshot);
+    window.followWorkspace(workspaceId, handle, reread);
   }
 })();
