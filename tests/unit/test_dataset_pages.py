@@ -234,7 +234,9 @@ def test_an_admin_evaluates_a_version_on_the_test_briefs_and_cancels_it(
     assert run.state == "queued"
     page = text(client.get("/models/"))
     assert "Version 1 is queued for the test briefs." in page
-    assert '<span class="state state-queued">queued</span>' in page
+    assert (f'<span class="state state-queued" data-suite-run="{run.pk}" '
+            f'data-suite-url="/api/v1/model-versions/{version.pk}/evaluate/">queued</span>'
+            in page)
     assert f'action="/models/{version.pk}/evaluate/cancel/"' in page
     assert f'action="/models/{version.pk}/evaluate/"' not in page
     # a second run while one is queued is refused with the reason
