@@ -12,7 +12,13 @@ from apps.briefs.selectors import brief_get
 from apps.core.errors import DomainError
 from apps.dashboard import selectors
 from apps.dashboard.forms import PreviewForm, UndoForm
-from apps.dashboard.views import _brief_page, _draft, current_workspace, dashboard_view, target_previews
+from apps.dashboard.views import (
+    current_workspace,
+    dashboard_view,
+    draft_of_brief,
+    render_brief_page,
+    target_previews,
+)
 from apps.publishing.services import publications_cancel
 
 
@@ -21,7 +27,7 @@ def draft_preview(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRes
     """The text typed in a draft's editor, counted in the brief's unit and shown as each
     enabled target would receive it (a fragment for review_screen.js); nothing is saved."""
     workspace = current_workspace(request, CAN_REVIEW)
-    draft = _draft(workspace, brief_id, draft_id)
+    draft = draft_of_brief(workspace, brief_id, draft_id)
     form = PreviewForm(request.POST)
     if not form.is_valid():
         return render(request, "dashboard/review/_preview_refused.html", {"form": form},
@@ -42,13 +48,13 @@ def brief_undo(request: HttpRequest, brief_id: int) -> HttpResponse:
     brief = brief_get(workspace=workspace, brief_id=brief_id)
     form = UndoForm(request.POST)
     if not form.is_valid():
-        return _brief_page(request, workspace, brief_id, status=400,
+        return render_brief_page(request, workspace, brief_id, status=400,
                            error="Nothing to undo: no publication was named.")
     try:
         cancelled = publications_cancel(brief=brief, actor=request.user,
                                         publication_ids=form.cleaned_data["publication_ids"])
     except DomainError as exc:
-        return _brief_page(request, workspace, brief_id, status=exc.status_code,
+        return render_brief_page(request, workspace, brief_id, status=exc.status_code,
                            error=f"Cannot undo: {exc}")
     messages.success(request, f"Undone: {len(cancelled)} publication(s) cancelled.")
     return redirect("dashboard:brief", brief_id=brief_id)

@@ -259,7 +259,7 @@ def _variant_label(draft: selectors.DraftCard, best: bool) -> str:
         " (best)" if best else "")
 
 
-def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
+def render_brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
                 error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
                 ) -> HttpResponse:
     page = selectors.brief_page(workspace_id=workspace.pk, brief_id=brief_id)
@@ -295,7 +295,7 @@ def _brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, st
 @dashboard_view("GET")
 def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = current_workspace(request, CAN_VIEW)
-    return _brief_page(request, workspace, brief_id)
+    return render_brief_page(request, workspace, brief_id)
 
 
 def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, form: Any,
@@ -304,11 +304,11 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
     what the user typed still in the form."""
     brief = brief_get(workspace=workspace, brief_id=brief_id)
     if not form.is_valid():
-        return _brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
+        return render_brief_page(request, workspace, brief_id, status=400, bound={form_key: form})
     try:
         decide(brief)
     except DomainError as exc:
-        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc),
+        return render_brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc),
                            bound={form_key: form})
     messages.success(request, done)
     return redirect("dashboard:brief", brief_id=brief_id)
@@ -351,12 +351,12 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
                                       publish_at=form.cleaned_data["publish_at"])
         except DomainError as exc:
             form.add_error(None, str(exc))
-            return _brief_page(request, workspace, brief_id, status=exc.status_code,
+            return render_brief_page(request, workspace, brief_id, status=exc.status_code,
                                bound={"publish": form})
         offer_undo(request, brief, scheduled)
         messages.success(request, f"Scheduled to {len(scheduled)} more target(s).")
         return redirect("dashboard:brief", brief_id=brief_id)
-    return _brief_page(request, workspace, brief_id, status=400, bound={"publish": form})
+    return render_brief_page(request, workspace, brief_id, status=400, bound={"publish": form})
 
 
 @dashboard_view("POST")
@@ -393,7 +393,7 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:queue")
 
 
-def _draft(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
+def draft_of_brief(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
     draft = Draft.objects.filter(pk=draft_id, brief_id=brief_id, brief__workspace=workspace).first()
     if draft is None:
         raise NotFound("No such draft in this workspace.")
@@ -404,7 +404,7 @@ def _draft(workspace: Workspace, brief_id: int, draft_id: int) -> Draft:
 def draft_edit(request: HttpRequest, brief_id: int, draft_id: int) -> HttpResponse:
     """Save an inline edit as a new revision; the page then shows its word diff."""
     workspace = current_workspace(request, CAN_REVIEW)
-    draft = _draft(workspace, brief_id, draft_id)
+    draft = draft_of_brief(workspace, brief_id, draft_id)
     form = EditForm(request.POST, auto_id=f"id_edit{draft_id}_%s")
     return _review_action(
         request, workspace, brief_id, form, ("edit", draft_id),
@@ -420,7 +420,7 @@ def draft_lock(request: HttpRequest, brief_id: int, draft_id: int) -> HttpRespon
     """Take or renew the edit lock (the page's script calls it while the editor is open);
     `release=1` frees it. 409 with the holder's name while someone else edits."""
     workspace = current_workspace(request, CAN_REVIEW)
-    draft = _draft(workspace, brief_id, draft_id)
+    draft = draft_of_brief(workspace, brief_id, draft_id)
     if request.POST.get("release"):
         return JsonResponse({"released": draft_lock_release(draft=draft, user=request.user)})
     try:
@@ -461,7 +461,7 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
     workspace = current_workspace(request, CAN_REVIEW)
     form = GuestLinkForm(request.POST, auto_id="id_guest_%s")
     if not form.is_valid():
-        return _brief_page(request, workspace, brief_id, status=400, bound={"guest": form})
+        return render_brief_page(request, workspace, brief_id, status=400, bound={"guest": form})
     brief = brief_get(workspace=workspace, brief_id=brief_id)
     try:
         _, token = guest_link_create(
@@ -469,9 +469,9 @@ def brief_guest_link(request: HttpRequest, brief_id: int) -> HttpResponse:
             guest_email=form.cleaned_data["guest_email"],
             valid_for=timedelta(days=form.cleaned_data["valid_days"]))
     except DomainError as exc:
-        return _brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc))
+        return render_brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc))
     url = request.build_absolute_uri(reverse("dashboard:guest", args=[token]))
-    return _brief_page(request, workspace, brief_id, guest_url=url)
+    return render_brief_page(request, workspace, brief_id, guest_url=url)
 
 
 @dashboard_view("GET", "POST")
