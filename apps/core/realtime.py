@@ -85,9 +85,11 @@ class _Sender:
     """The process's one event loop for sends from sync code, on a thread of its own, and its
     one queue. The channel layer keeps its Redis connections per event loop: a new loop for
     every send (what async_to_sync makes in a thread with none, a worker's) opened a new
-    connection every time. Batches go out in the order they were handed over, from whatever
-    thread, so a job's last progress, sent without waiting, still goes before its outcome's
-    event; what queued meanwhile goes out together, in one round of sends."""
+    connection every time. Batches go out one at a time, in the order they were handed over
+    from whatever thread (a batch's groups at once), so a message is never overtaken by a
+    later one, to its group or another: a job's last progress, sent without waiting, goes
+    before its outcome's event, and a build's last progress (to the admins) before its end
+    (to the workspace)."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -110,26 +112,21 @@ class _Sender:
 
     async def _drain(self) -> None:
         while True:
-            batches = [await self.queue.get()]
-            while not self.queue.empty():
-                batches.append(self.queue.get_nowait())
-            with self._count_lock:
-                self._unwaited -= sum(b.done is None for b in batches)
-            messages = [m for b in batches for m in b.messages]
+            batch = await self.queue.get()
+            if batch.done is None:
+                with self._count_lock:
+                    self._unwaited -= 1
             try:
                 # A send stuck on a dead layer must not hold the queue.
-                await asyncio.wait_for(_send_all(messages), SEND_TIMEOUT_S)
-            except Exception as exc:  # reported to each waiting sender; logged for the rest
-                unwaited = [b for b in batches if b.done is None]
-                if unwaited:
-                    _unsent(exc, sum(len(b.messages) for b in unwaited))
-                for batch in batches:
-                    if batch.done is not None:
-                        batch.done.set_exception(exc)
+                await asyncio.wait_for(_send_all(batch.messages), SEND_TIMEOUT_S)
+            except Exception as exc:  # reported to a waiting sender; logged for the others
+                if batch.done is None:
+                    _unsent(exc, len(batch.messages))
+                else:
+                    batch.done.set_exception(exc)
             else:
-                for batch in batches:
-                    if batch.done is not None:
-                        batch.done.set_result(None)
+                if batch.done is not None:
+                    batch.done.set_result(None)
 
 
 async def _send_all(messages: Messages) -> None:

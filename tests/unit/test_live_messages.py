@@ -68,20 +68,23 @@ def test_a_worker_thread_sends_live_events_over_the_connections_it_already_has(b
 
 
 def test_progress_sent_without_waiting_keeps_its_order_before_a_waited_event():
-    # given a page listening, and a decoding thread that hands its progress over unwaited
+    # given a page listening to a job and to its workspace's admins, and a decoding thread
+    # that hands its progress over unwaited, to one group then the other
     channel = async_to_sync(get_channel_layer().new_channel)()
-    async_to_sync(get_channel_layer().group_add)("job.7", channel)
+    for group in ("job.7", "workspace.1.admins"):
+        async_to_sync(get_channel_layer().group_add)(group, channel)
 
     def stream() -> None:
         for step in range(200):
-            broadcast(["job.7"], {"type": "job.progress", "data": {"step": step}}, wait=False)
+            group = "job.7" if step % 2 else "workspace.1.admins"
+            broadcast([group], {"type": "job.progress", "data": {"step": step}}, wait=False)
 
     decoder = threading.Thread(target=stream)
     decoder.start()
     decoder.join()
     # when another thread then sends the job's outcome and waits for it
     broadcast(["job.7"], {"type": "job.succeeded", "data": {}})
-    # then every update arrived, in order, and the outcome last
+    # then every update arrived, in order across the two groups, and the outcome last
     events = [m["event"] for m in receive_all(channel)]
     assert [e["data"].get("step") for e in events[:-1]] == list(range(200))
     assert events[-1]["type"] == "job.succeeded"
