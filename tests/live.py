@@ -8,13 +8,15 @@ and to a small built-in model trained once for the session.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from aigc_platform.celery import app as celery_app
 from aigc_platform.processes import ManagedProcess, database_url, free_port
@@ -54,3 +56,21 @@ def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_
     with platform_running(web_port=port, env=env, log_dir=root / "logs", timeout=180) as processes:
         yield LivePlatform(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
                            publish_dir=root / "published", processes=processes)
+
+
+T = TypeVar("T")
+
+
+def as_worker(work: Callable[[], T]) -> T:
+    """`work()` on a thread of its own, as a worker runs it, its connections closed after: a
+    browser test's own thread runs Playwright's event loop, where the ORM and the channel
+    layer's sync calls refuse to run."""
+
+    def call() -> T:
+        try:
+            return work()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()

@@ -9,10 +9,8 @@ live, so the bar is seen moving whatever the speed of the machine.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from apps.accounts.models import Role
@@ -24,24 +22,11 @@ from apps.datasets.services import (
     dataset_version_build,
 )
 from tests import factories
+from tests.live import as_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-123456!"
-
-
-def build_as_worker(version_id: int) -> str:
-    """Build on a thread of its own, as the worker: the browser's event loop runs in the
-    test's thread, where the channel layer's sync calls refuse to run."""
-
-    def call() -> str:
-        try:
-            return dataset_version_build(version_id=version_id, worker_id="e2e-builder")
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def test_the_build_progress_is_followed_live_then_the_statistics_shown(live_platform,
@@ -78,7 +63,8 @@ def test_the_build_progress_is_followed_live_then_the_statistics_shown(live_plat
     screenshot(page, "queued")
 
     # and the worker builds it
-    assert build_as_worker(version.pk) == "built"
+    assert as_worker(lambda: dataset_version_build(version_id=version.pk,
+                                                   worker_id="e2e-builder")) == "built"
 
     # then the page showed the progress and loaded itself again with the statistics
     expect(page.get_by_role("heading", name="Statistics")).to_be_visible(timeout=30_000)

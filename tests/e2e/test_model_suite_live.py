@@ -10,11 +10,9 @@ whatever the speed of the machine.
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -22,24 +20,11 @@ from apps.accounts.models import Role
 from apps.generation.models import SuiteRun, TrainingState
 from apps.workflow.model_suite import suite_run_execute
 from tests import factories
+from tests.live import as_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-123456!"
-
-
-def run_as_worker(run_id: int) -> str:
-    """On a thread of its own, as the worker: the browser's event loop runs in the test's
-    thread, where the channel layer's sync calls refuse to run."""
-
-    def call() -> str:
-        try:
-            return suite_run_execute(run_id=run_id, worker_id="e2e-gpu")
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def test_a_suite_run_is_followed_live_then_its_figures_shown(
@@ -71,7 +56,7 @@ def test_a_suite_run_is_followed_live_then_its_figures_shown(
     screenshot(page, "queued")
 
     # and the worker runs it
-    assert run_as_worker(run.pk) == "recorded"
+    assert as_worker(lambda: suite_run_execute(run_id=run.pk, worker_id="e2e-gpu")) == "recorded"
 
     # then the row followed each test brief, and the page loaded itself again with the
     # run's figures
@@ -92,10 +77,8 @@ def test_a_run_that_ends_before_the_page_is_live_is_read_again(live_platform, si
     run = SuiteRun.objects.create(version=factories.model_version(ws))
 
     def end_quietly(route) -> None:  # type: ignore[no-untyped-def]
-        with ThreadPoolExecutor(1) as pool:  # the ORM refuses the browser's thread
-            pool.submit(lambda: (SuiteRun.objects.filter(pk=run.pk).update(
-                state=TrainingState.SUCCEEDED, finished_at=timezone.now()),
-                connections.close_all())).result()
+        as_worker(lambda: SuiteRun.objects.filter(pk=run.pk).update(
+            state=TrainingState.SUCCEEDED, finished_at=timezone.now()))
         route.continue_()
 
     page = signed_in("ada", PASSWORD)
