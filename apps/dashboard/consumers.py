@@ -35,7 +35,7 @@ from apps.briefs.selectors import brief_state_counts
 from apps.core.errors import PermissionDenied
 from apps.core.models import Workspace
 from apps.core.realtime import admins_group
-from apps.generation.selectors import job_get, job_workspace_for, jobs_active
+from apps.generation.selectors import job_get, job_membership_for, jobs_active
 from apps.generation.serializers import JobDetailSerializer, JobSerializer
 from apps.notifications.services import notifications_group
 
@@ -97,12 +97,11 @@ class JobEventsConsumer(EventsConsumer):
         if not user.is_authenticated:
             return await self.refuse(CLOSE_UNAUTHENTICATED)
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        workspace = await database_sync_to_async(job_workspace_for)(user=user, job_id=job_id)
-        if workspace is None:
+        membership = await database_sync_to_async(job_membership_for)(user=user, job_id=job_id)
+        if membership is None:
             return await self.refuse(CLOSE_FORBIDDEN)
-        self.member = await database_sync_to_async(membership_require)(user, CAN_VIEW,
-                                                                       workspace.pk)
-        await self.follow(f"job.{job_id}", partial(job_snapshot, workspace, job_id))
+        self.member = membership
+        await self.follow(f"job.{job_id}", partial(job_snapshot, membership.workspace, job_id))
 
 
 class WorkspaceEventsConsumer(EventsConsumer):

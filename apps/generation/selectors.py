@@ -10,8 +10,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_VIEW
-from apps.accounts.selectors import workspace_require
+from apps.accounts.selectors import membership_require
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.models import Workspace
 from apps.generation.models import Draft, GenerationJob, JobState, TrainingRun
@@ -43,8 +44,9 @@ def job_get(*, workspace: Workspace, job_id: int) -> GenerationJob:
     return job
 
 
-def job_workspace_for(*, user: User | AnonymousUser, job_id: int) -> Workspace | None:
-    """The job's workspace if `user` may follow the job there (any member); else None.
+def job_membership_for(*, user: User | AnonymousUser, job_id: int) -> Membership | None:
+    """The user's membership of the job's workspace (its workspace joined) if `user` may
+    follow the job there (any member); else None.
 
     A missing job and another workspace's job look the same, so ids leak nothing.
     """
@@ -54,7 +56,7 @@ def job_workspace_for(*, user: User | AnonymousUser, job_id: int) -> Workspace |
     if workspace_id is None:
         return None
     try:
-        return workspace_require(user, CAN_VIEW, workspace_id)
+        return membership_require(user, CAN_VIEW, workspace_id)
     except PermissionDenied:
         return None
 
