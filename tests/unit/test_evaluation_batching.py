@@ -119,7 +119,7 @@ def test_the_collector_scores_jobs_waiting_together_in_one_call(model_dir: Path)
         head = pool.submit(collector.submit, first, model_dir)
         assert started.wait(10)
         rest = [pool.submit(collector.submit, job, model_dir) for job in given]
-        while sum(len(w.job.inputs) for w in collector._pending) < 6:
+        while collector.waiting() < 6:
             threading.Event().wait(0.01)
         release.set()
         # When the first call ends

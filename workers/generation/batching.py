@@ -13,19 +13,14 @@ running batch instead.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 
+from workers.collecting import Collector, run_or_split
 from workers.generation.engine import BatchItem, GenerationError
 from workers.generation.types import GeneratedText
 
-logger = logging.getLogger(__name__)
-
 RunBatch = Callable[[list[BatchItem]], list[list[GeneratedText]]]
-Waiting = tuple[BatchItem, Future[list[GeneratedText]]]  # an item and its caller's future
 
 
 class OutOfDeviceMemory(GenerationError):
@@ -56,84 +51,31 @@ def release_device(exc: BaseException) -> None:
         torch.cuda.empty_cache()
 
 
+def _halve_on_oom(exc: Exception) -> bool:
+    if not is_out_of_memory(exc):
+        return False
+    release_device(exc)
+    return True
+
+
 def run_splitting(run: RunBatch, items: list[BatchItem]) -> list[list[GeneratedText] | Exception]:
     """Run `items` as one batch; on device OOM halve it and retry each half.
 
     Any other error of a shared batch is retried item by item, so it lands on
     the job that caused it and its neighbours still get their texts.
     """
-    try:
-        return list(run(items))
-    except Exception as exc:
-        failure = exc
-    if is_out_of_memory(failure):
-        release_device(failure)
-        if len(items) == 1:
-            return [OutOfDeviceMemory(TOO_BIG_ALONE)]
-        logger.warning("out of device memory with %s jobs; halving the batch", len(items))
-        middle = len(items) // 2
-        return run_splitting(run, items[:middle]) + run_splitting(run, items[middle:])
-    if len(items) == 1:
-        return [failure]
-    return [result for item in items for result in run_splitting(run, [item])]
+    return [OutOfDeviceMemory(TOO_BIG_ALONE) if isinstance(result, Exception)
+            and is_out_of_memory(result) else result
+            for result in run_or_split(run, items, halve=_halve_on_oom)]
 
 
-class BatchCollector:
-    """Collects concurrent `submit` calls into batches of at most `max_rows` variants."""
+class BatchCollector(Collector[BatchItem, list[GeneratedText]]):
+    """Collects concurrent `submit` calls into batches of at most `max_rows` variants, one
+    model and device per batch."""
 
     def __init__(self, run: RunBatch, *, max_rows: int, window_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._run, self._max_rows, self._window_s, self._clock = run, max_rows, window_s, clock
-        self._pending: list[Waiting] = []
-        self._arrived = threading.Condition()
-        self._thread = threading.Thread(target=self._serve, name="batch-collector", daemon=True)
-        self._thread.start()
-
-    def submit(self, item: BatchItem) -> list[GeneratedText]:
-        """The item's texts, written in a batch with whatever else arrived alongside it."""
-        future: Future[list[GeneratedText]] = Future()
-        with self._arrived:
-            self._pending.append((item, future))
-            self._arrived.notify_all()
-        return future.result()
-
-    def _take_batch(self) -> list[Waiting]:
-        """Wait for work, then up to the window for more; one model and device per batch."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: bool(self._pending))
-            deadline = self._clock() + self._window_s
-            while self._rows(self._pending) < self._max_rows:
-                left = deadline - self._clock()
-                if left <= 0 or not self._arrived.wait(left):
-                    break
-            first = self._pending[0][0].request
-            key = (first.model, first.device)
-            batch: list[Waiting] = []
-            rows = 0
-            for entry in list(self._pending):
-                request = entry[0].request
-                if (request.model, request.device) != key:
-                    continue
-                if batch and rows + request.variants > self._max_rows:
-                    break
-                batch.append(entry)
-                rows += request.variants
-                self._pending.remove(entry)
-            return batch
-
-    @staticmethod
-    def _rows(pending: list[Waiting]) -> int:
-        return sum(item.request.variants for item, _ in pending)
-
-    def _serve(self) -> None:
-        while True:
-            batch = self._take_batch()
-            try:
-                results = run_splitting(self._run, [item for item, _ in batch])
-            except BaseException as exc:  # never leave a task thread waiting forever
-                results = [exc if isinstance(exc, Exception) else RuntimeError(str(exc))] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+        super().__init__(lambda items: run_splitting(run, items),
+                         key=lambda item: (item.request.model, item.request.device),
+                         size=lambda item: item.request.variants, budget=max_rows,
+                         window_s=window_s, name="batch-collector", clock=clock)
