@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,23 +79,33 @@ def _quiet(variant: int, text: str, tokens: int) -> None:
     """A suite draft is not streamed: nobody watches it being written."""
 
 
-def _brief_result(brief: dict[str, Any], number: int, folder: str, rules: list[dict[str, Any]],
-                  scoring_model: Path, run_id: int, worker_id: str, watch: Watch
-                  ) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Suite:
+    """What every test brief of one run is written and judged with."""
+
+    run_id: int
+    worker_id: str
+    watch: Watch
+    folder: str  # the version's weights
+    rules: list[dict[str, Any]]
+    scoring_model: Path
+
+
+def _brief_result(brief: dict[str, Any], number: int, suite: _Suite) -> dict[str, Any]:
     fields = {**{name: brief.get(name, "") for name in PROMPT_FIELDS},
               "keywords": ", ".join(brief["keywords"]), "target_format": TargetFormat.TEXT}
     request = request_for_job(
         job_id=number, prompt=prompt_render(brief["template"], fields), variants=1,
         target_words=brief["target_length"], language_tag=brief["language"], backend=BUILTIN,
-        model=folder, parameters={"max_new_tokens": SUITE_TOKENS,
+        model=suite.folder, parameters={"max_new_tokens": SUITE_TOKENS,
                                   "min_new_tokens": SUITE_TOKENS // 2,
                                   "seed": SUITE_SEED + number})
-    texts = write_texts(request, _quiet, watch.should_stop)
-    suite_run_spent(run_id=run_id, worker_id=worker_id, written=texts)
+    texts = write_texts(request, _quiet, suite.watch.should_stop)
+    suite_run_spent(run_id=suite.run_id, worker_id=suite.worker_id, written=texts)
     [written] = texts
     text = draft_text_clean(written.text)
-    [scored] = evaluate({"brief": brief, "drafts": [text], "rules": rules},
-                        scoring_model)["drafts"]
+    [scored] = evaluate({"brief": brief, "drafts": [text], "rules": suite.rules},
+                        suite.scoring_model)["drafts"]
     metrics = scored["metrics"]
     return {"brief": brief["name"], "language": brief["language"], "text": text,
             "tokens": written.completion_tokens, "decision": scored["decision"],
@@ -119,14 +130,15 @@ def suite_run_execute(*, run_id: int, worker_id: str) -> str:
     try:
         briefs = suite_briefs(workspace_id=version.workspace_id)
         suite_progress_send(run, state=TrainingState.RUNNING, briefs=len(briefs))
-        folder = str(model_roots(workspace_id=version.workspace_id).model_folder(version.folder))
-        rules = suite_rules(workspace_id=version.workspace_id)
-        scoring_model = embedding_model_dir(version.workspace_id)
+        suite = _Suite(
+            run_id=run.pk, worker_id=worker_id, watch=watch,
+            folder=str(model_roots(workspace_id=version.workspace_id).model_folder(version.folder)),
+            rules=suite_rules(workspace_id=version.workspace_id),
+            scoring_model=embedding_model_dir(version.workspace_id))
         for number, brief in enumerate(briefs):
             if watch.should_stop():
                 break
-            results.append(_brief_result(brief, number, folder, rules, scoring_model, run.pk,
-                                         worker_id, watch))
+            results.append(_brief_result(brief, number, suite))
             suite_progress_send(run, state=TrainingState.RUNNING, done=len(results),
                                 briefs=len(briefs))
         if watch.timed_out:
