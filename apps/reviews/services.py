@@ -46,16 +46,9 @@ class EditConflict(DomainError):
     status_code = 409
 
 
-def revision_create_initial(*, draft: Draft) -> DraftRevision:
-    """Revision 1 is the model's text, so every publication points at a revision."""
-    revision, _ = DraftRevision.objects.get_or_create(
-        draft=draft, number=1, defaults={"text": draft.text}
-    )
-    return revision
-
-
 def revisions_create_initial(*, drafts: Iterable[Draft]) -> None:
-    """Revision 1 of each draft in one insert; a draft that has it keeps it (idempotent)."""
+    """Revision 1 is the model's text, so every publication points at a revision: one
+    insert for all the drafts; a draft that has it keeps it (idempotent)."""
     DraftRevision.objects.bulk_create(
         [DraftRevision(draft=draft, number=1, text=draft.text) for draft in drafts],
         ignore_conflicts=True)
@@ -63,7 +56,10 @@ def revisions_create_initial(*, drafts: Iterable[Draft]) -> None:
 
 def revision_latest(draft: Draft) -> DraftRevision:
     revision = draft.revisions.order_by("-number").first()
-    return revision or revision_create_initial(draft=draft)
+    if revision is None:
+        revisions_create_initial(drafts=[draft])
+        revision = draft.revisions.get(number=1)
+    return revision
 
 
 def revision_went_out_set(*, revision_id: int, went_out: bool) -> None:
@@ -139,7 +135,7 @@ def revision_edit(*, draft: Draft, text: str, author: Actor,
         raise EditConflict(f"Revision {latest} was saved meanwhile: reload to edit the newest text.")
     number = latest + 1 if latest else 2  # 1 is the model's own text
     if not latest:
-        revision_create_initial(draft=draft)
+        revisions_create_initial(drafts=[draft])
     revision = DraftRevision.objects.create(draft=draft, number=number, text=text, author=author)
     reset = Review.objects.filter(brief=brief, decision=Decision.APPROVE,
                                   superseded=False).update(superseded=True)

@@ -14,7 +14,7 @@ from apps.generation.models import JOB_MACHINE, Draft, GenerationJob, JobState
 from apps.generation.services import job_create
 from apps.publishing.models import PUBLICATION_MACHINE, Publication, PublicationState
 from apps.publishing.targets import target_create
-from apps.reviews.services import revision_create_initial
+from apps.reviews.services import revision_latest
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def _publication():
     target = target_create(workspace=job.brief.workspace, name="files", kind="file",
                            config={"folder": "site"})
     return Publication.objects.create(workspace=job.brief.workspace, brief=job.brief,
-                                      revision=revision_create_initial(draft=draft), target=target)
+                                      revision=revision_latest(draft), target=target)
 
 
 # The lifecycles, written out edge by edge: the machines must allow exactly these.
