@@ -10,12 +10,13 @@ risk never announcing (at-least-once, unlike the CMS and social connectors).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import httpx
 
 from apps.publishing.connectors import base
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
+from apps.publishing.connectors.http import HttpConnector, base_url, checked, response_json, send
 from apps.publishing.formatting import hashtags, plain_text, truncate
 from apps.publishing.models import PublishingTarget
 
@@ -36,7 +37,8 @@ def message_text(item: base.PublishItem, *, limit: int, bold: str) -> str:
     return "\n\n".join(p for p in (head, truncate(plain_text(item.body), room), tags) if p)
 
 
-class ChatConnector:
+@dataclass(frozen=True, kw_only=True)
+class ChatConnector(HttpConnector):
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(
         settings=(base.Setting("flavor", "|".join(FLAVORS), check=base.one_of(
             FLAVORS, "A chat target's config 'flavor' is 'slack' or 'discord'.")),),
@@ -44,10 +46,8 @@ class ChatConnector:
         secret_check=base.http_url("A chat target's secret is its incoming-webhook URL."),
         sends_to=base.secret_url)
 
-    def __init__(self, *, flavor: str, webhook_url: str, timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.flavor = flavor
-        self.webhook_url = webhook_url
-        self.timeout = timeout
+    flavor: str
+    webhook_url: str = field(repr=False)  # the credential
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> ChatConnector:
@@ -63,7 +63,7 @@ class ChatConnector:
             raise base.PermanentPublishError(f"A chat target's flavor is slack or discord, not "
                                              f"'{self.flavor}'.")
         base_url(self.webhook_url)
-        with target_client(timeout=self.timeout) as client:
+        with self.http_client() as client:
             if self.flavor == "discord":
                 self._checked(send(client, "GET", self.webhook_url), doing="checking the webhook")
                 return
@@ -73,7 +73,7 @@ class ChatConnector:
         self._checked(response, doing="checking the webhook")
 
     def publish(self, item: base.PublishItem) -> base.PublishResult:
-        with target_client(timeout=self.timeout) as client:
+        with self.http_client() as client:
             if self.flavor == "discord":
                 # wait=true: Discord answers the message it made, with its id.
                 response = send(client, "POST", self.webhook_url, params={"wait": "true"},

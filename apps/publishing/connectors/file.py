@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -121,6 +122,7 @@ def _front_matter(path: Path) -> list[str]:
         return lines
 
 
+@dataclass(frozen=True, kw_only=True)
 class FileConnector:
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(settings=(
         base.Setting("folder", "a folder inside the publish folder", required=True,
@@ -131,15 +133,13 @@ class FileConnector:
         base.Setting("git_author", "'Name <email>'", check=_git_author_refusal),
     ))
 
-    def __init__(self, *, folder: Path, base_url: str = "", git_commit: bool = False,
-                 git_author: str = DEFAULT_GIT_AUTHOR, git_within: Path | None = None) -> None:
-        self.folder = folder
-        self.base_url = base_url
-        self.git_commit = git_commit
-        self.git_author = git_author
-        # The repository must lie inside this folder, so a post is never committed
-        # into a repository above it (the platform's own checkout, say).
-        self.git_within = git_within
+    folder: Path
+    base_url: str = ""
+    git_commit: bool = False
+    git_author: str = DEFAULT_GIT_AUTHOR
+    # The repository must lie inside this folder, so a post is never committed
+    # into a repository above it (the platform's own checkout, say).
+    git_within: Path | None = None
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> FileConnector:

@@ -22,6 +22,7 @@ it. Ghost's comments have no count in the Admin API, so `replies` stays None.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ import jwt
 from django.utils import timezone
 
 from apps.publishing.connectors import base
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
+from apps.publishing.connectors.http import HttpConnector, base_url, checked, response_json, send
 from apps.publishing.connectors.wordpress import slug_for
 from apps.publishing.formatting import markdown_html
 from apps.publishing.models import PublishingTarget
@@ -61,19 +62,17 @@ def admin_token(key: str, *, now: int | None = None) -> str:
                       algorithm="HS256", headers={"kid": key_id})
 
 
-class GhostConnector:
+@dataclass(frozen=True, kw_only=True)
+class GhostConnector(HttpConnector):
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(
         settings=(base.site_url("ghost"), base.Setting("status", "|".join(STATUSES))),
         secret="Admin API key 'id:secret'",
         secret_check=base.colon_pair("A Ghost secret is the Admin API key 'id:secret'."),
         schedules=True, sends_to=base.config_url)
 
-    def __init__(self, *, url: str, key: str, status: str = "published",
-                 timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.url = url
-        self.key = key
-        self.status = status
-        self.timeout = timeout
+    url: str
+    key: str = field(repr=False)
+    status: str = "published"
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> GhostConnector:
@@ -158,7 +157,7 @@ class GhostConnector:
 
     def _client(self) -> httpx.Client:
         # A fresh token per connector call: it lives 5 minutes, a call takes seconds.
-        return target_client(timeout=self.timeout, headers={
+        return self.http_client(headers={
             "authorization": f"Ghost {admin_token(self.key)}",
             "accept-version": ACCEPT_VERSION,
         })

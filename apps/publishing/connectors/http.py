@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -69,10 +70,20 @@ def _within_deadline(timeout: httpx.Timeout) -> httpx.Timeout | None:
                          write=cut(timeout.write), pool=cut(timeout.pool))
 
 
-def target_client(**options: Any) -> httpx.Client:
-    """The client a connector talks to its target with (options as for httpx.Client): every
-    request passes the deployment's egress policy (workers/egress.py)."""
-    return egress_client(egress_policy(), **options)
+@dataclass(frozen=True, kw_only=True)
+class HttpConnector:
+    """What every connector that talks to its target over HTTP shares: the timeouts of its
+    requests (a test shortens them) and the client it sends them with. Subclasses keep their
+    credentials out of the generated repr (`field(repr=False)`), so a connector in a log
+    line or a traceback shows none."""
+
+    # A factory, because dataclasses refuse an unhashable default (httpx.Timeout is one).
+    timeout: httpx.Timeout = field(default_factory=lambda: TIMEOUT)
+
+    def http_client(self, **options: Any) -> httpx.Client:
+        """The client the connector talks to its target with (options as for httpx.Client):
+        every request passes the deployment's egress policy (workers/egress.py)."""
+        return egress_client(egress_policy(), timeout=self.timeout, **options)
 
 
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:

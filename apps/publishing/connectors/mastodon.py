@@ -11,12 +11,13 @@ retry after a lost answer never posts twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
 
 from apps.publishing.connectors import base
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
+from apps.publishing.connectors.http import HttpConnector, base_url, checked, response_json, send
 from apps.publishing.formatting import hashtags, plain_text, thread_split
 from apps.publishing.models import PublishingTarget
 
@@ -35,7 +36,8 @@ def status_text(item: base.PublishItem) -> str:
     return "\n\n".join(p for p in (item.title.strip(), plain_text(item.body), tags) if p)
 
 
-class MastodonConnector:
+@dataclass(frozen=True, kw_only=True)
+class MastodonConnector(HttpConnector):
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(
         settings=(base.site_url("mastodon"), base.Setting("visibility", "|".join(VISIBILITIES)),
                   base.Setting("spoiler_text", "content warning"),
@@ -49,17 +51,12 @@ class MastodonConnector:
                                    f"{MIN_ROOM} to {MAX_CHARACTERS_MAX}."))),
         secret="access token", sends_to=base.config_url)
 
-    def __init__(self, *, url: str, token: str, visibility: str = "public",
-                 spoiler_text: str = "", language: str = "",
-                 max_characters: int = DEFAULT_MAX_CHARACTERS,
-                 timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.url = url
-        self.token = token
-        self.visibility = visibility
-        self.spoiler_text = spoiler_text
-        self.language = language
-        self.max_characters = max_characters  # for previews; publishing asks the server
-        self.timeout = timeout
+    url: str
+    token: str = field(repr=False)
+    visibility: str = "public"
+    spoiler_text: str = ""
+    language: str = ""
+    max_characters: int = DEFAULT_MAX_CHARACTERS  # for previews; publishing asks the server
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> MastodonConnector:
@@ -144,8 +141,7 @@ class MastodonConnector:
         return base.Preview(format="text", title=item.title, parts=tuple(parts), warnings=warnings)
 
     def _client(self) -> httpx.Client:
-        return target_client(timeout=self.timeout,
-                             headers={"authorization": f"Bearer {self.token}"})
+        return self.http_client(headers={"authorization": f"Bearer {self.token}"})
 
     def _body(self, item: base.PublishItem, text: str) -> dict[str, Any]:
         """A status's text, language and content warning (what an edit may change too)."""

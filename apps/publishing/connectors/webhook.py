@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
@@ -18,16 +19,13 @@ from django.utils import timezone
 from apps.core import signing
 from apps.core.errors import DomainError
 from apps.publishing.connectors import base
-from apps.publishing.connectors.http import checked, response_json, send, target_client
+from apps.publishing.connectors.http import HttpConnector, checked, response_json, send
 from apps.publishing.models import PublishingTarget
 
 EVENT_TYPE = "publication.created"
 UPDATE_EVENT_TYPE = "publication.updated"
 # Sent only by "test connection": the receiver verifies it and publishes nothing.
 PING_EVENT_TYPE = "ping"
-# Connecting fails fast (an unreachable host is retried later anyway); storing
-# a post may take a CMS a while, so reading gets longer.
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 EXTERNAL_ID_MAX = 500  # Publication.external_id
 EXTERNAL_URL_MAX = 1000  # Publication.external_url
 
@@ -60,7 +58,8 @@ def _signing_secret_refusal(secret: str) -> str | None:
     return None
 
 
-class WebhookConnector:
+@dataclass(frozen=True, kw_only=True)
+class WebhookConnector(HttpConnector):
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(
         settings=(base.Setting("url", "the receiver's http(s) URL", required=True, check=base.http_url(
             "A webhook target needs an http(s) 'url' in its config.")),),
@@ -68,10 +67,8 @@ class WebhookConnector:
         secret_check=_signing_secret_refusal, secret_generate=signing.secret_generate,
         sends_to=base.config_url)
 
-    def __init__(self, *, url: str, secret: str, timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.url = url
-        self.secret = secret
-        self.timeout = timeout
+    url: str
+    secret: str = field(repr=False)
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> WebhookConnector:
@@ -94,7 +91,7 @@ class WebhookConnector:
         body = json.dumps(event, separators=(",", ":")).encode()
         headers = {"content-type": "application/json",
                    **self._signed(msg_id=f"ping-{uuid.uuid4()}", body=body)}
-        with target_client(timeout=self.timeout) as client:
+        with self.http_client() as client:
             checked(send(client, "POST", self.url, content=body, headers=headers),
                     doing="sending a signed ping")
 
@@ -123,7 +120,7 @@ class WebhookConnector:
     def _deliver(self, event: dict[str, Any], *, msg_id: str) -> base.PublishResult:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"content-type": "application/json", **self._signed(msg_id=msg_id, body=body)}
-        with target_client(timeout=self.timeout) as client:
+        with self.http_client() as client:
             response = send(client, "POST", self.url, content=body, headers=headers)
         return _result(response, msg_id)
 

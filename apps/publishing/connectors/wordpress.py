@@ -15,6 +15,7 @@ is handed it as soon as it is scheduled) goes in as status `future` with
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ import httpx
 from django.utils import timezone
 
 from apps.publishing.connectors import base
-from apps.publishing.connectors.http import TIMEOUT, base_url, checked, response_json, send, target_client
+from apps.publishing.connectors.http import HttpConnector, base_url, checked, response_json, send
 from apps.publishing.formatting import markdown_html, plain_text, slug, truncate
 from apps.publishing.models import PublishingTarget
 
@@ -41,7 +42,8 @@ def slug_for(item: base.PublishItem) -> str:
     return f"{words}-{marker}" if words else f"post-{marker}"
 
 
-class WordPressConnector:
+@dataclass(frozen=True, kw_only=True)
+class WordPressConnector(HttpConnector):
     schema: ClassVar[base.TargetSchema] = base.TargetSchema(
         settings=(base.site_url("wordpress"), base.Setting("status", "|".join(STATUSES)),
                   base.Setting("categories", "[names]")),
@@ -49,14 +51,11 @@ class WordPressConnector:
         secret_check=base.colon_pair("A WordPress secret is 'username:application password'."),
         schedules=True, sends_to=base.config_url)
 
-    def __init__(self, *, url: str, username: str, password: str, status: str = "publish",
-                 categories: tuple[str, ...] = (), timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.url = url
-        self.username = username
-        self.password = password
-        self.status = status
-        self.categories = categories
-        self.timeout = timeout
+    url: str
+    username: str
+    password: str = field(repr=False)
+    status: str = "publish"
+    categories: tuple[str, ...] = ()
 
     @classmethod
     def from_target(cls, target: PublishingTarget) -> WordPressConnector:
@@ -159,8 +158,8 @@ class WordPressConnector:
             )
 
     def _client(self) -> httpx.Client:
-        return target_client(timeout=self.timeout, auth=(self.username, self.password),
-                             headers={"accept": "application/json"})
+        return self.http_client(auth=(self.username, self.password),
+                                headers={"accept": "application/json"})
 
     def _endpoint(self) -> str:
         return base_url(self.url) + "/"
