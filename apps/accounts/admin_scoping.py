@@ -3,8 +3,8 @@ the row's workspace, and states move only through admin actions that call servic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,7 +18,7 @@ from apps.accounts.selectors import roles_by_workspace, workspace_require
 from apps.core.errors import DomainError
 from apps.core.forms import CheckedJSONField
 from apps.core.models import Workspace
-from apps.core.services import audit_record
+from apps.core.services import Actor, audit_record
 
 M = TypeVar("M", bound=models.Model)
 
@@ -206,28 +206,42 @@ class ReadOnlyInline(admin.TabularInline[M, models.Model]):
         return False
 
 
-def run_service_action(
-    model_admin: WorkspaceScopedAdmin[M],
-    request: HttpRequest,
-    objects: Iterable[M],
-    *,
-    done: str,
-    act: Callable[[M], object],
-    roles: Iterable[str],
-) -> None:
-    """Call a service per object, for a user with one of `roles` in the object's workspace
-    (the admin's `workspace_path`); report each success or refusal, never a 500.
+class ServiceAction(Generic[M]):
+    """An admin action that calls a service per selected row, for a user with one of `roles`
+    in the row's workspace (the admin's `workspace_path`), and reports each success or
+    refusal, never a 500. Declared as an attribute of the admin, it takes that attribute's
+    name: the one the changelist posts as `action` and `actions` lists.
 
     A refusal (a DomainError: an illegal edge, a missing role) is the
-    service's own message at error level; the other objects still run.
+    service's own message at error level; the other rows still run.
     """
-    roles = tuple(roles)
-    for obj in objects:
-        try:
-            if not request.user.is_superuser:
-                workspace_require(request.user, roles, model_admin.workspace_of(obj))
-            act(obj)
-        except DomainError as exc:
-            model_admin.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
-        else:
-            model_admin.message_user(request, f"{obj}: {done}.", level=messages.SUCCESS)
+
+    __name__: str
+
+    def __init__(self, *, description: str, done: str, roles: Iterable[str],
+                 act: Callable[[M, Actor], object], permissions: Sequence[str] | None = None,
+                 select_related: Sequence[str] = ()) -> None:
+        admin.action(self, description=description, permissions=permissions)
+        self.done = done
+        self.roles = tuple(roles)
+        self.act = act
+        self.select_related = tuple(select_related)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.__name__ = name
+
+    def __call__(self, model_admin: WorkspaceScopedAdmin[M], request: HttpRequest,
+                 queryset: QuerySet[M]) -> None:
+        # Django calls an action it finds on the admin's class with the admin first, as an
+        # unbound method.
+        if self.select_related:
+            queryset = queryset.select_related(*self.select_related)
+        for obj in queryset:
+            try:
+                if not request.user.is_superuser:
+                    workspace_require(request.user, self.roles, model_admin.workspace_of(obj))
+                self.act(obj, request.user)
+            except DomainError as exc:
+                model_admin.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
+            else:
+                model_admin.message_user(request, f"{obj}: {self.done}.", level=messages.SUCCESS)

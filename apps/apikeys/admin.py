@@ -6,10 +6,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.admin_scoping import ServiceCreatedAdmin, run_service_action
+from apps.accounts.admin_scoping import ServiceAction, ServiceCreatedAdmin
 from apps.accounts.roles import CAN_GOVERN, CAN_VIEW
 from apps.accounts.selectors import workspace_require
 from apps.apikeys.models import ApiKey, Scope
@@ -59,9 +58,7 @@ class ApiKeyAdmin(ServiceCreatedAdmin[ApiKey]):
                           level=messages.WARNING)
         return key
 
-    @admin.action(description="Revoke the selected keys")
-    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        run_service_action(
-            self, request, queryset, done="revoked", roles=CAN_GOVERN,
-            act=lambda key: apikey_revoke(key=key, actor=request.user),
-        )
+    revoke_keys = ServiceAction[ApiKey](
+        description="Revoke the selected keys", done="revoked", roles=CAN_GOVERN,
+        act=lambda key, actor: apikey_revoke(key=key, actor=actor),
+    )

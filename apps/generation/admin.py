@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from apps.accounts.admin_scoping import (
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceAction,
     WorkspaceScopedAdmin,
-    run_service_action,
 )
 from apps.accounts.roles import CAN_TRAIN
 from apps.generation.models import (
@@ -156,13 +156,12 @@ class TrainingRunAdmin(ReadOnlyAdmin[TrainingRun]):
     ordering = ("-created_at",)
     actions = ("finetune_again",)
 
-    @admin.action(description="Fine-tune again on the workspace's published content")
-    def finetune_again(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
-        run_service_action(
-            self, request, queryset, done="fine-tuning queued", roles=CAN_TRAIN,
-            act=lambda run: training_run_create(workspace_id=run.workspace_id,
-                                                kind=TrainingKind.FINETUNE, actor=request.user),
-        )
+    finetune_again = ServiceAction[TrainingRun](
+        description="Fine-tune again on the workspace's published content",
+        done="fine-tuning queued", roles=CAN_TRAIN,
+        act=lambda run, actor: training_run_create(workspace_id=run.workspace_id,
+                                                   kind=TrainingKind.FINETUNE, actor=actor),
+    )
 
 
 @admin.register(ModelVersion)

@@ -13,9 +13,9 @@ from django.utils import timezone
 from apps.accounts.admin_scoping import (
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceAction,
     ServiceCreatedAdmin,
     WorkspaceScopedAdmin,
-    run_service_action,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.core.egress import egress_url_error
@@ -125,12 +125,10 @@ class SubscriptionAdmin(ServiceCreatedAdmin[models.Subscription]):
                               f"disabled: {subscription.disabled_reason}", level=messages.ERROR)
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Enable the selected subscriptions")
-    def enable_subscriptions(self, request: HttpRequest, queryset: QuerySet[models.Subscription]) -> None:
-        run_service_action(
-            self, request, queryset, done="enabled", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda s: subscription_enable(subscription=s, actor=request.user),
-        )
+    enable_subscriptions = ServiceAction[models.Subscription](
+        description="Enable the selected subscriptions", done="enabled", roles=CAN_SUBMIT_BRIEFS,
+        act=lambda s, actor: subscription_enable(subscription=s, actor=actor),
+    )
 
 
 class DeliveryAttemptInline(ReadOnlyInline[models.DeliveryAttempt]):
@@ -151,12 +149,10 @@ class DeliveryAdmin(ReadOnlyAdmin[models.Delivery]):
     inlines = (DeliveryAttemptInline,)
     actions = ("redeliver",)
 
-    @admin.action(description="Deliver the selected again")
-    def redeliver(self, request: HttpRequest, queryset: QuerySet[models.Delivery]) -> None:
-        run_service_action(
-            self, request, queryset, done="queued for delivery", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda d: delivery_redeliver(delivery=d, actor=request.user),
-        )
+    redeliver = ServiceAction[models.Delivery](
+        description="Deliver the selected again", done="queued for delivery",
+        roles=CAN_SUBMIT_BRIEFS, act=lambda d, actor: delivery_redeliver(delivery=d, actor=actor),
+    )
 
 
 @admin.register(models.FeedSource)

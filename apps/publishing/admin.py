@@ -10,13 +10,14 @@ from django.utils.html import escape
 from apps.accounts.admin_scoping import (
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceAction,
     WorkspaceScopedAdmin,
-    run_service_action,
 )
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.accounts.selectors import workspace_require
 from apps.core.breaker import breaker_open
 from apps.core.errors import DomainError
+from apps.core.services import Actor
 from apps.publishing.connectors import config_help, secret_help
 from apps.publishing.health import target_test_connection
 from apps.publishing.models import Publication, PublishingTarget
@@ -143,6 +144,14 @@ class PublishingTargetAdmin(WorkspaceScopedAdmin[PublishingTarget]):
         obj.refresh_from_db()
 
 
+def _withdraw(publication: Publication, actor: Actor) -> None:
+    # Synchronous like "test connection": one bounded request per post (5 s to
+    # connect, 30 s to answer), and the editor reads the target's answer at once.
+    refused = publication_withdraw(publication=publication, actor=actor)
+    if refused:
+        raise DomainError(refused)
+
+
 @admin.register(Publication)
 class PublicationAdmin(ReadOnlyAdmin[Publication]):
     list_display = ("id", "brief", "target", "workspace", "state", "scheduled_at", "attempts",
@@ -158,41 +167,25 @@ class PublicationAdmin(ReadOnlyAdmin[Publication]):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return self.has_service_permission(request)
 
-    @admin.action(description="Retry now (failed ones)", permissions=("retry",))
-    def retry_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
-        run_service_action(
-            self, request, queryset, done="scheduled again", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda publication: publication_retry(publication=publication, actor=request.user),
-        )
-
-    @admin.action(description="Cancel (not yet published ones)", permissions=("retry",))
-    def cancel_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
-        run_service_action(
-            self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda publication: publication_cancel(publication=publication, actor=request.user),
-        )
-
-    @admin.action(description="Withdraw from the target (published ones)",
-                  permissions=("retry",))
-    def withdraw_publications(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
-        # Synchronous like "test connection": one bounded request per post (5 s to
-        # connect, 30 s to answer), and the editor reads the target's answer at once.
-        def withdraw(publication: Publication) -> None:
-            refused = publication_withdraw(publication=publication, actor=request.user)
-            if refused:
-                raise DomainError(refused)
-
-        run_service_action(
-            self, request, queryset.select_related("target"), done="withdrawn",
-            roles=CAN_SUBMIT_BRIEFS, act=withdraw,
-        )
-
-    @admin.action(description="Push latest revision (published ones)", permissions=("retry",))
-    def push_latest_revision(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
-        run_service_action(
-            self, request, queryset.select_related("revision__draft"), done="update sent to the target",
-            roles=CAN_SUBMIT_BRIEFS,
-            act=lambda publication: publication_update(
-                publication=publication, revision=revision_latest(publication.revision.draft),
-                actor=request.user),
-        )
+    retry_publications = ServiceAction[Publication](
+        description="Retry now (failed ones)", permissions=("retry",), done="scheduled again",
+        roles=CAN_SUBMIT_BRIEFS,
+        act=lambda publication, actor: publication_retry(publication=publication, actor=actor),
+    )
+    cancel_publications = ServiceAction[Publication](
+        description="Cancel (not yet published ones)", permissions=("retry",), done="cancelled",
+        roles=CAN_SUBMIT_BRIEFS,
+        act=lambda publication, actor: publication_cancel(publication=publication, actor=actor),
+    )
+    withdraw_publications = ServiceAction[Publication](
+        description="Withdraw from the target (published ones)", permissions=("retry",),
+        done="withdrawn", roles=CAN_SUBMIT_BRIEFS, act=_withdraw, select_related=("target",),
+    )
+    push_latest_revision = ServiceAction[Publication](
+        description="Push latest revision (published ones)", permissions=("retry",),
+        done="update sent to the target", roles=CAN_SUBMIT_BRIEFS,
+        act=lambda publication, actor: publication_update(
+            publication=publication, revision=revision_latest(publication.revision.draft),
+            actor=actor),
+        select_related=("revision__draft",),
+    )

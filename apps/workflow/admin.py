@@ -5,13 +5,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.admin_scoping import ReadOnlyAdmin, ServiceCreatedAdmin, run_service_action
+from apps.accounts.admin_scoping import ReadOnlyAdmin, ServiceAction, ServiceCreatedAdmin
 from apps.accounts.roles import CAN_SUBMIT_BRIEFS
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.core.errors import DomainError
+from apps.core.services import Actor
 from apps.generation.admin import DraftScoreInline, JobInline
 from apps.generation.models import GenerationJob
 from apps.generation.services import JOB_ACTIVE
@@ -78,19 +78,22 @@ class ContentBriefAdmin(ServiceCreatedAdmin[ContentBrief]):
             **{name: getattr(obj, name) for name in CONTENT_FIELDS},
         )
 
-    @admin.action(description="Submit: queue generation", permissions=("change",))
-    def submit_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
-        run_service_action(
-            self, request, queryset, done="submitted", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda brief: brief_submit(brief=brief, actor=request.user),
-        )
+    submit_briefs = ServiceAction[ContentBrief](
+        description="Submit: queue generation", permissions=("change",), done="submitted",
+        roles=CAN_SUBMIT_BRIEFS, act=lambda brief, actor: brief_submit(brief=brief, actor=actor),
+    )
+    cancel_briefs = ServiceAction[ContentBrief](
+        description="Cancel (and its running jobs)", permissions=("change",), done="cancelled",
+        roles=CAN_SUBMIT_BRIEFS, act=lambda brief, actor: brief_cancel(brief=brief, actor=actor),
+    )
 
-    @admin.action(description="Cancel (and its running jobs)", permissions=("change",))
-    def cancel_briefs(self, request: HttpRequest, queryset: QuerySet[ContentBrief]) -> None:
-        run_service_action(
-            self, request, queryset, done="cancelled", roles=CAN_SUBMIT_BRIEFS,
-            act=lambda brief: brief_cancel(brief=brief, actor=request.user),
-        )
+
+def _job_cancel(job: GenerationJob, actor: Actor) -> None:
+    if job.state not in JOB_ACTIVE:
+        raise DomainError(f"This job has already ended ({job.state}).")
+    # A job runs for its brief: cancelling the brief cancels its active jobs too,
+    # so no brief is left waiting on a job that will never finish.
+    brief_cancel(brief=job.brief, actor=actor)
 
 
 @admin.register(GenerationJob)
@@ -113,16 +116,7 @@ class GenerationJobAdmin(ReadOnlyAdmin[GenerationJob]):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in GenerationJob._meta.fields]
 
-    @admin.action(description="Cancel (the job and its brief)", permissions=("cancel",))
-    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
-        def cancel(job: GenerationJob) -> None:
-            if job.state not in JOB_ACTIVE:
-                raise DomainError(f"This job has already ended ({job.state}).")
-            # A job runs for its brief: cancelling the brief cancels its active jobs too,
-            # so no brief is left waiting on a job that will never finish.
-            brief_cancel(brief=job.brief, actor=request.user)
-
-        run_service_action(
-            self, request, queryset.select_related("brief"), done="cancelled",
-            roles=CAN_SUBMIT_BRIEFS, act=cancel,
-        )
+    cancel_jobs = ServiceAction[GenerationJob](
+        description="Cancel (the job and its brief)", permissions=("cancel",), done="cancelled",
+        roles=CAN_SUBMIT_BRIEFS, act=_job_cancel, select_related=("brief",),
+    )
