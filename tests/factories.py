@@ -27,6 +27,7 @@ from apps.generation.models import (
     ModelVersion,
     TrainingKind,
     TrainingRun,
+    TrainingState,
 )
 from apps.publishing.connectors.base import PublishItem
 from apps.reviews.services import (
@@ -136,12 +137,17 @@ def review_underway(brief: ContentBrief, reviewer: Any, *, note: str, guest: str
     guest_link_create(brief=brief, created_by=reviewer, guest_name=guest)
 
 
-def model_version(ws: Workspace, **kwargs: Any) -> ModelVersion:
-    """Version 1 of a fine-tuning run, as a finished run registers it (no training here)."""
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE)
-    values: dict[str, Any] = {"number": 1, "folder": f"run-{run.pk}", "revision": "0" * 12,
-                              **kwargs}
-    return ModelVersion.objects.create(workspace=ws, training_run=run,
+def model_version(ws: Workspace, number: int = 1, *, run: TrainingRun | None = None,
+                  **kwargs: Any) -> ModelVersion:
+    """Version `number` of a fine-tuning run, as a finished run registers it (no training
+    here): of `run`, else of a new succeeded run that wrote the folder run-<number>."""
+    if run is None:
+        run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE,
+                                         state=TrainingState.SUCCEEDED,
+                                         output_model=f"run-{number}")
+    values: dict[str, Any] = {"folder": run.output_model or f"run-{run.pk}",
+                              "revision": f"{number:012d}", **kwargs}
+    return ModelVersion.objects.create(workspace=ws, number=number, training_run=run,
                                        kind=TrainingKind.FINETUNE, base="builtin", **values)
 
 

@@ -18,7 +18,6 @@ from apps.generation.models import (
     ModelProfile,
     ModelVersion,
     SuiteRun,
-    TrainingKind,
     TrainingRun,
 )
 from apps.publishing.targets import target_create
@@ -167,11 +166,8 @@ def test_a_queued_build_is_cancelled_from_its_page(ws, admin, datasets_dir, gard
 
 
 def model_version(ws, number: int, perplexity: float) -> ModelVersion:  # noqa: ANN001
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE, state="succeeded")
-    return ModelVersion.objects.create(
-        workspace=ws, number=number, training_run=run, folder=f"run-{run.pk}",
-        revision=f"{number:012d}", kind=TrainingKind.FINETUNE, base="builtin",
-        metrics={"heldout_perplexity_before": 40.0, "heldout_perplexity_after": perplexity})
+    return factories.model_version(ws, number, metrics={"heldout_perplexity_before": 40.0,
+                                                        "heldout_perplexity_after": perplexity})
 
 
 def test_the_registry_compares_promotes_rolls_back_and_archives(ws, admin,

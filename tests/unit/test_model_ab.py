@@ -9,7 +9,7 @@ import pytest
 from apps.accounts.models import Role
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
-from apps.generation.models import ModelProfile, ModelVersion, TrainingKind, TrainingRun
+from apps.generation.models import ModelProfile, ModelVersion
 from apps.generation.registry import (
     model_profile_candidate_set,
     model_version_archive,
@@ -24,11 +24,7 @@ from tests.clients import client_for
 
 def registered_version(ws: Workspace, number: int) -> ModelVersion:
     """A version as a finished run registers it (training itself is tested elsewhere)."""
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE,
-                                     output_model=f"run-{number}")
-    return ModelVersion.objects.create(workspace=ws, number=number, training_run=run,
-                                       folder=f"run-{number}", revision=f"{number:012d}",
-                                       kind=TrainingKind.FINETUNE, base="builtin")
+    return factories.model_version(ws, number)
 
 
 def test_the_draw_is_fixed_per_brief_and_near_the_share() -> None:

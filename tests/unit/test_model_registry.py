@@ -129,9 +129,7 @@ def test_another_workspace_cannot_reach_a_version_its_data_or_its_folder(
         ws, admin, models_dir, datasets_dir, garden_files):
     version = built_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE)
-    mine = ModelVersion.objects.create(workspace=ws, number=1, training_run=run, folder="run-9",
-                                       revision="a" * 12, kind=TrainingKind.FINETUNE,
-                                       base="builtin")
+    mine = factories.model_version(ws, run=run, folder="run-9")
     other = factories.workspace()
     stranger = factories.member(other, Role.ADMIN)
     their_profile = factories.model_profile(other, name="Theirs")
@@ -184,9 +182,7 @@ def test_a_run_whose_data_path_leaves_its_workspace_fails(ws, models_dir, datase
 def test_archiving_and_promotion_rules(ws, models_dir, datasets_dir, garden_files):
     version = built_version(ws, garden_files)
     run = dataset_version_train(version=version, kind=TrainingKind.FINETUNE)
-    v1 = ModelVersion.objects.create(workspace=ws, number=1, training_run=run,
-                                     folder=run.output_model, revision="a" * 12,
-                                     kind=TrainingKind.FINETUNE, base="builtin")
+    v1 = factories.model_version(ws, run=run)
     profile = factories.model_profile(ws, name="Writer", model=run.output_model)
     with pytest.raises(DomainError, match="Version 1 is in use by Writer"):
         model_version_archive(version=v1)

@@ -24,8 +24,6 @@ from apps.generation.models import (
     GenerationQuota,
     ModelVersion,
     SuiteRun,
-    TrainingKind,
-    TrainingRun,
     TrainingState,
 )
 from apps.generation.services import budget_left
@@ -49,12 +47,7 @@ pytestmark = pytest.mark.django_db
 
 def registered(ws: Workspace, number: int = 1) -> ModelVersion:
     """A version as a finished run registers it."""
-    run = TrainingRun.objects.create(workspace=ws, kind=TrainingKind.FINETUNE,
-                                     output_model=f"run-{number}")
-    return ModelVersion.objects.create(workspace=ws, number=number, training_run=run,
-                                       folder=run.output_model, revision=f"{number:012d}",
-                                       kind=TrainingKind.FINETUNE, base="builtin",
-                                       metrics={"heldout_perplexity_after": 40.0})
+    return factories.model_version(ws, number, metrics={"heldout_perplexity_after": 40.0})
 
 
 def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:  # noqa: ANN001
