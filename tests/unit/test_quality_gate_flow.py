@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIRequestFactory, force_authenticate
@@ -233,7 +232,7 @@ def test_an_off_topic_variant_fails_the_gate_on_relevance() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_score_cards_over_the_api_and_in_admin(
-    django_assert_num_queries: DjangoAssertNumQueries,
+    django_assert_num_queries: DjangoAssertNumQueries, root: Client,
 ) -> None:
     # Given a gated brief regenerated once for a banned term, then sent to review
     ws = factories.workspace()
@@ -268,11 +267,8 @@ def test_score_cards_over_the_api_and_in_admin(
     assert BriefScoreCardsApi.as_view()(request, brief_id=brief.pk).status_code == 404
 
     # When a superuser opens the failing variant's evaluation in admin
-    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456!")
-    client = Client()
-    client.force_login(root)
     evaluation = Evaluation.objects.get(draft__job=first, draft__variant=1)
-    page = client.get(f"/admin/evaluation/evaluation/{evaluation.pk}/change/").content.decode()
+    page = root.get(f"/admin/evaluation/evaluation/{evaluation.pk}/change/").content.decode()
     # Then its score card and the brief's gate history read in plain words
     assert "Rank 1: failed a hard check." in page
     assert "<li>fail: email addresses found (none allowed): ann.lee@example.org</li>" in page
