@@ -339,9 +339,13 @@ def on_publication_settled(event: OutboxEvent, actor: Actor, actor_label: str) -
 def on_publication_moved(event: OutboxEvent, actor: Actor, actor_label: str) -> None:
     """A revision counts as out while any of its publications is scheduled, being sent or
     published: the duplicate checks of new texts compare with it. The event names the
-    revision (and, for a publication pointed at a newer one, the revision it left)."""
-    for key in ("revision_id", "previous_revision_id"):
-        revision_id = event.payload.get(key)
+    revision (and, for a publication pointed at a newer one, the revision it left); one
+    written before events named it is read from the publication."""
+    revision_ids = {event.payload.get("revision_id"), event.payload.get("previous_revision_id")}
+    if "revision_id" not in event.payload:
+        revision_ids.add(Publication.objects.filter(pk=event.subject_id).values_list(
+            "revision_id", flat=True).first())
+    for revision_id in revision_ids:
         if revision_id is not None:
             revision_went_out_set(revision_id=revision_id, went_out=Publication.objects.filter(
                 revision_id=revision_id, state__in=GOING_OUT).exists())

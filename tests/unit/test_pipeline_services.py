@@ -26,6 +26,7 @@ from apps.workflow.services import (
     brief_cancel,
     brief_create,
     brief_submit,
+    on_publication_moved,
     review_approve,
     review_request_changes,
 )
@@ -306,5 +307,22 @@ def test_a_revision_counts_as_out_while_a_publication_of_it_is_going_out():
     assert publication.revision.went_out
     # When the publication is cancelled, it no longer is
     publication_cancel(publication=publication)
+    publication.revision.refresh_from_db()
+    assert not publication.revision.went_out
+
+
+def test_an_event_that_names_no_revision_moves_the_publications_own():
+    # Given a scheduled publication whose revision is out
+    ws, brief, job = _in_review()
+    target_create(workspace=ws, name="a", kind="file", config={"folder": "a"})
+    review_approve(brief=brief, draft_id=job.drafts.first().pk,
+                   reviewer=factories.member(ws, "reviewer"))
+    publication = Publication.objects.select_related("revision").get(brief=brief)
+    Publication.objects.filter(pk=publication.pk).update(state=PublicationState.CANCELLED)
+    # When its cancellation arrives as an event written before events named the revision
+    on_publication_moved(OutboxEvent(workspace=ws, type="publication.cancelled",
+                                     subject_type="publication", subject_id=publication.pk,
+                                     payload={"state": "cancelled"}), None, "")
+    # Then the revision it points at is no longer out
     publication.revision.refresh_from_db()
     assert not publication.revision.went_out
