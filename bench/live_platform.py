@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from aigc_platform.embedded import running_valkey
 from tests.private_postgres import PrivatePostgres, private_postgres
 
 if TYPE_CHECKING:
@@ -63,11 +64,14 @@ def platform_environment(*, name: str, own_broker: bool) -> Iterator[Platform]:
     tests' own), and the built-in model. `own_broker`: an embedded Valkey whatever REDIS_URL
     says; else REDIS_URL's server when set."""
     var = Path(tempfile.mkdtemp(prefix=f"aigc-bench-{name}-"))
-    with private_postgres(max_connections=80) as cluster:
+    with private_postgres(max_connections=80) as cluster, contextlib.ExitStack() as stack:
         if own_broker:
             for key in ("REDIS_URL", "CELERY_BROKER_URL", "AIGC_CACHE_URL",
                         "AIGC_CHANNEL_LAYER_URL"):
                 os.environ.pop(key, None)
+            # Up before the bench writes its workspace, whose rows' live events go to it;
+            # the platform finds it answering and uses it.
+            stack.enter_context(running_valkey(var))
         env = {"DATABASE_URL": cluster.url, "AIGC_VAR_DIR": str(var),
                "AIGC_PUBLISH_DIR": str(var / "published"), "LOG_LEVEL": "WARNING",
                "API_THROTTLE_USER_RATE": "1000000/min", "API_THROTTLE_KEY_RATE": "1000000/min"}
