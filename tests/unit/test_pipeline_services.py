@@ -296,13 +296,18 @@ def test_control_characters_a_model_emits_are_dropped_before_storing():
     assert Draft.objects.get(job=job).text == "Soil and worms.\n\tEnd"
 
 
-def test_a_revision_counts_as_out_while_a_publication_of_it_is_going_out():
-    # Given an approved brief scheduled on one target
+def _scheduled_publication() -> Publication:
+    """An approved brief's publication on its one target, scheduled."""
     ws, brief, job = _in_review()
     target_create(workspace=ws, name="a", kind="file", config={"folder": "a"})
     review_approve(brief=brief, draft_id=job.drafts.first().pk,
                    reviewer=factories.member(ws, "reviewer"))
-    publication = Publication.objects.select_related("revision").get(brief=brief)
+    return Publication.objects.select_related("revision").get(brief=brief)
+
+
+def test_a_revision_counts_as_out_while_a_publication_of_it_is_going_out():
+    # Given an approved brief scheduled on one target
+    publication = _scheduled_publication()
     # Then its revision is out: new texts are checked for copying it
     assert publication.revision.went_out
     # When the publication is cancelled, it no longer is
@@ -313,14 +318,10 @@ def test_a_revision_counts_as_out_while_a_publication_of_it_is_going_out():
 
 def test_an_event_that_names_no_revision_moves_the_publications_own():
     # Given a scheduled publication whose revision is out
-    ws, brief, job = _in_review()
-    target_create(workspace=ws, name="a", kind="file", config={"folder": "a"})
-    review_approve(brief=brief, draft_id=job.drafts.first().pk,
-                   reviewer=factories.member(ws, "reviewer"))
-    publication = Publication.objects.select_related("revision").get(brief=brief)
+    publication = _scheduled_publication()
     Publication.objects.filter(pk=publication.pk).update(state=PublicationState.CANCELLED)
     # When its cancellation arrives as an event written before events named the revision
-    on_publication_moved(OutboxEvent(workspace=ws, type="publication.cancelled",
+    on_publication_moved(OutboxEvent(workspace=publication.workspace, type="publication.cancelled",
                                      subject_type="publication", subject_id=publication.pk,
                                      payload={"state": "cancelled"}), None, "")
     # Then the revision it points at is no longer out
