@@ -1,8 +1,42 @@
 from django.urls import include, path
 
-from apps.dashboard import calendar_views, review_views, views
+from apps.dashboard import calendar_views, review_views, settings_views, views
 
 app_name = "dashboard"
+
+# The workspace settings pages, under settings/ (admins read and write them).
+settings_patterns = [
+    path("", settings_views.settings_index, name="settings"),
+    path("members/", settings_views.members, name="settings_members"),
+    path("members/<int:member_id>/", settings_views.member_change, name="settings_member"),
+    path("api-keys/", settings_views.api_keys, name="settings_api_keys"),
+    path("api-keys/<int:api_key_id>/revoke/", settings_views.api_key_revoke,
+         name="settings_api_key_revoke"),
+    path("targets/", settings_views.targets, name="settings_targets"),
+    path("targets/new/", settings_views.target_new, name="settings_target_new"),
+    path("targets/<int:target_id>/", settings_views.target_edit, name="settings_target"),
+    path("targets/<int:target_id>/test/", settings_views.target_test, name="settings_target_test"),
+    path("content-types/", settings_views.content_types, name="settings_content_types"),
+    path("content-types/<int:content_type_id>/", settings_views.content_type_settings,
+         name="settings_content_type"),
+    path("content-types/<int:content_type_id>/gate/", settings_views.gate_save, name="settings_gate"),
+    path("content-types/<int:content_type_id>/policy/", settings_views.policy_save,
+         name="settings_policy"),
+    path("model-profiles/", settings_views.model_profiles, name="settings_model_profiles"),
+    path("model-profiles/<int:profile_id>/", settings_views.model_profile_edit,
+         name="settings_model_profile"),
+    path("model-profiles/<int:profile_id>/check/", settings_views.model_profile_check,
+         name="settings_model_profile_check"),
+    path("webhooks/", settings_views.webhooks, name="settings_webhooks"),
+    path("webhooks/endpoints/", settings_views.endpoint_new, name="settings_endpoint_new"),
+    path("webhooks/endpoints/<int:endpoint_id>/rotate/", settings_views.endpoint_rotate,
+         name="settings_endpoint_rotate"),
+    path("webhooks/subscriptions/", settings_views.subscription_new, name="settings_subscription_new"),
+    path("webhooks/subscriptions/<int:subscription_id>/enable/", settings_views.subscription_enable_view,
+         name="settings_subscription_enable"),
+    path("webhooks/deliveries/<int:delivery_id>/redeliver/", settings_views.delivery_redeliver_view,
+         name="settings_delivery_redeliver"),
+]
 
 urlpatterns = [
     path("", views.queue, name="queue"),
@@ -35,7 +69,7 @@ urlpatterns = [
     path("insights.json", views.insights_json, name="insights_json"),
     path("training/", views.training, name="training"),
     path("", include("apps.datasets.urls")),  # datasets and the model registry
-    path("settings/", include("apps.dashboard.settings_urls")),  # workspace settings, admins
+    path("settings/", include(settings_patterns)),
     path("profile/", views.profile, name="profile"),
     path("profile/time-zone/", views.profile_time_zone, name="profile_time_zone"),
     path("guest/<str:token>/", views.guest_review, name="guest"),

@@ -173,7 +173,7 @@ DASHBOARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "model_profile_rollback": ("/models/profiles/{profile}/rollback/", ADMINS),
     "model_profile_candidate": ("/models/profiles/{profile}/candidate/", ADMINS),
     "retrain_policy": ("/models/retrain-policy/", ADMINS),
-    # workspace settings (apps/dashboard/settings_urls.py): admins read and write
+    # workspace settings (settings/ in apps/dashboard/urls.py): admins read and write
     "settings": ("/settings/", ADMINS), "settings_members": ("/settings/members/", ADMINS),
     "settings_member": ("/settings/members/{member}/", ADMINS),
     "settings_api_keys": ("/settings/api-keys/", ADMINS),
