@@ -11,12 +11,10 @@
 // swapped in, so focus, caret, scroll, open panels and every field the user has changed
 // stay as they are. A brief-page section holding unsent input is not touched at all: a
 // quiet notice says what changed there ("new comment from eddie"), with a button to show it.
-(function () {
+window.onLivePanel("[data-live-root]", function (root, workspaceId) {
   "use strict";
 
-  const root = document.querySelector("[data-live-root]");
-  const workspaceId = document.body.dataset.workspaceId;
-  if (!root || !workspaceId || !("WebSocket" in window) || !window.Idiomorph) return;
+  if (!("WebSocket" in window) || !window.Idiomorph) return;
 
   const page = root.dataset.page;
   const briefFilter = page === "brief" ? root.dataset.briefId : null;
@@ -386,4 +384,4 @@
   // On a snapshot events may have been missed: on a reconnect, and also between rendering
   // this page and joining the group (a worker finishing in that gap was seen in tests).
   window.followWorkspace(workspaceId, handle, scheduleRefresh);
-})();
+});

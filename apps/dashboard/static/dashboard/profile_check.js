@@ -6,11 +6,8 @@
 // sockets only. The page as a whole is read again by live.js on every (re)connect and when
 // a setting changes (another admin asking for a check included): the panel may then name
 // a newer check, so the panel and its check are looked up at each event.
-(function () {
+window.onLivePanel("[data-profile-check]", function (_panel, workspaceId) {
   "use strict";
-
-  const workspaceId = document.body.dataset.workspaceId;
-  if (!document.querySelector("[data-profile-check]") || !workspaceId || !window.followWorkspace) return;
 
   function setText(panel, selector, text) {
     const el = panel.querySelector(selector);
@@ -37,4 +34,4 @@
       setText(panel, "[data-check-error]", data.error || "");
     }
   });
-})();
+});

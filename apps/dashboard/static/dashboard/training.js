@@ -6,12 +6,8 @@
 // one. On every (re)connect the server sends a snapshot: events may have been
 // missed, so the run is read again over the API, the database being the source
 // of truth, and the points that arrived meanwhile are kept.
-(function () {
+window.onLivePanel("[data-training-chart]", function (chart, workspaceId) {
   "use strict";
-
-  const chart = document.querySelector("[data-training-chart]");
-  const workspaceId = document.body.dataset.workspaceId;
-  if (!chart || !workspaceId) return;
 
   const runId = Number(chart.dataset.runId);
   const line = chart.querySelector("[data-loss-line]");
@@ -96,5 +92,5 @@
   }
 
   draw();
-  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle, reload);
-})();
+  window.followWorkspace(workspaceId, handle, reload);
+});

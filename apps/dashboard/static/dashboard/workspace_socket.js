@@ -83,6 +83,14 @@
     start(workspaceId);
   };
 
+  // How a page's live script starts: run(panel, workspaceId) if the page has the panel that
+  // `selector` finds and a workspace to follow; otherwise it has nothing live.
+  window.onLivePanel = function (selector, run) {
+    const panel = document.querySelector(selector);
+    const workspaceId = document.body.dataset.workspaceId;
+    if (panel && workspaceId) run(panel, workspaceId);
+  };
+
   // Pages with no live parts of their own still show whether the connection holds. Their
   // own scripts (deferred, after this one) have subscribed by DOMContentLoaded.
   document.addEventListener("DOMContentLoaded", function () {

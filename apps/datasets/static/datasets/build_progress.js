@@ -4,12 +4,8 @@
 // "progress"}}, and the page is loaded again when the build ends (built, failed or cancelled),
 // to show what it recorded. On every (re)connect the server sends a snapshot: events may
 // have been missed, so the version is read again over the API.
-(function () {
+window.onLivePanel("[data-build-progress]", function (panel, workspaceId) {
   "use strict";
-
-  const panel = document.querySelector("[data-build-progress]");
-  const workspaceId = document.body.dataset.workspaceId;
-  if (!panel || !workspaceId) return;
 
   const versionId = Number(panel.dataset.versionId);
   const bar = panel.querySelector("progress");
@@ -44,5 +40,5 @@
     }
   }
 
-  if ("WebSocket" in window && window.followWorkspace) window.followWorkspace(workspaceId, handle, reread);
-})();
+  window.followWorkspace(workspaceId, handle, reread);
+});

@@ -5,11 +5,9 @@
 // failed or cancelled), to show its figures. On every (re)connect the server sends a
 // snapshot: events may have been missed (a run may have ended before the page was live), so
 // each run is read again over the API.
-(function () {
+window.onLivePanel("[data-suite-run]", function (_run, workspaceId) {
   "use strict";
 
-  const workspaceId = document.body.dataset.workspaceId;
-  if (!workspaceId || !document.querySelector("[data-suite-run]")) return;
   const ACTIVE = ["queued", "running"];
 
   function handle(type, data) {
@@ -36,7 +34,5 @@
     });
   }
 
-  if ("WebSocket" in window && window.followWorkspace) {
-    window.followWorkspace(workspaceId, handle, reread);
-  }
-})();
+  window.followWorkspace(workspaceId, handle, reread);
+});
