@@ -311,26 +311,23 @@ def job_create(*, brief: ContentBrief, actor: Actor = None) -> GenerationJob:
     return job
 
 
-@transaction.atomic
 def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
     """queued → running for exactly one worker; None when someone else has it or it ended.
 
     Safe to call for a redelivered message: only a queued job can be claimed.
     Raises ConcurrencyLimitReached while the workspace runs its quota's maximum.
     """
-    job = GenerationJob.objects.select_related("brief").filter(pk=job_id).first()
-    if job is None or job.state != JobState.QUEUED:
+    job = GenerationJob.objects.select_related("brief", "model_profile").filter(pk=job_id).first()
+    return None if job is None else _job_claim_held(job, worker_id)
+
+
+@transaction.atomic
+def _job_claim_held(job: GenerationJob, worker_id: str) -> GenerationJob | None:
+    """`job_claim` of a job in hand (its brief and profile loaded): the state it holds may
+    be stale, as the move is a conditional UPDATE from the state the row holds."""
+    if job.state != JobState.QUEUED:
         return None
-    # The quota row is the workspace's lock (PostgreSQL), so two claims cannot both take
-    # the last slot; SQLite serialises writers anyway.
-    quota = GenerationQuota.objects.select_for_update().filter(
-        workspace_id=job.workspace_id).first()
-    if quota is not None and quota.max_running_jobs is not None:
-        running = GenerationJob.objects.filter(workspace_id=job.workspace_id,
-                                               state=JobState.RUNNING).count()
-        if running >= quota.max_running_jobs:
-            raise ConcurrencyLimitReached(
-                f"Workspace runs {running} of at most {quota.max_running_jobs} jobs.")
+    _job_slot_take(job.workspace_id)
     now = timezone.now()
     try:
         _job_transition(
@@ -339,8 +336,22 @@ def job_claim(*, job_id: int, worker_id: str) -> GenerationJob | None:
         )
     except IllegalTransition:
         return None
-    job.refresh_from_db()
+    # Only the counter is read back: a whole refresh would drop the loaded brief and profile.
+    job.refresh_from_db(fields=["attempts"])
     return job
+
+
+def _job_slot_take(workspace_id: int) -> None:
+    """Raise ConcurrencyLimitReached while the workspace runs its quota's maximum. The quota
+    row is the workspace's lock (PostgreSQL), so two claims cannot both take the last slot;
+    SQLite serialises writers anyway."""
+    quota = GenerationQuota.objects.select_for_update().filter(workspace_id=workspace_id).first()
+    if quota is not None and quota.max_running_jobs is not None:
+        running = GenerationJob.objects.filter(workspace_id=workspace_id,
+                                               state=JobState.RUNNING).count()
+        if running >= quota.max_running_jobs:
+            raise ConcurrencyLimitReached(
+                f"Workspace runs {running} of at most {quota.max_running_jobs} jobs.")
 
 
 URGENT_CANDIDATES = 10  # queued jobs tried per message before it waits like its own job
@@ -374,7 +385,8 @@ def job_claim_most_urgent(*, job_id: int, worker_id: str) -> GenerationJob | Non
     busy: ConcurrencyLimitReached | None = None
     for candidate in candidates:
         try:
-            claimed = job_claim(job_id=candidate, worker_id=worker_id)
+            claimed = (_job_claim_held(job, worker_id) if candidate == job.pk
+                       else job_claim(job_id=candidate, worker_id=worker_id))
         except ConcurrencyLimitReached as exc:
             busy = exc
             continue

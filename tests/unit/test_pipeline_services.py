@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.briefs.models import BriefState
@@ -14,6 +16,7 @@ from apps.evaluation.services import evaluation_record
 from apps.generation.models import Draft, GenerationJob, JobState
 from apps.generation.services import (
     job_claim,
+    job_claim_most_urgent,
     job_fail,
     job_record_drafts,
     jobs_requeue_stale,
@@ -327,3 +330,22 @@ def test_an_event_that_names_no_revision_moves_the_publications_own():
     # Then the revision it points at is no longer out
     publication.revision.refresh_from_db()
     assert not publication.revision.went_out
+
+
+def test_a_message_claims_its_own_job_reading_it_once(django_capture_on_commit_callbacks):
+    # Given a queued job, its message delivered
+    _, job = _queued()
+    with CaptureQueriesContext(connection) as queries, \
+            django_capture_on_commit_callbacks(execute=True):
+        # When the message claims its job (and the commit relays its events)
+        claimed = job_claim_most_urgent(job_id=job.pk, worker_id="w1")
+    # Then the job and its brief and profile were read once, and stay loaded for the run
+    assert claimed is not None and claimed.pk == job.pk and claimed.attempts == 1
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")
+             and 'WHERE "generation_generationjob"."id" = ' in q["sql"]
+             and 'INNER JOIN "briefs_contentbrief"' in q["sql"]]
+    assert len(reads) == 1
+    with CaptureQueriesContext(connection) as later:
+        assert (claimed.brief.pk, getattr(claimed.model_profile, "pk", None)) == (
+            job.brief_id, job.model_profile_id)
+    assert later.captured_queries == []
