@@ -26,11 +26,11 @@ from apps.datasets.services import (
 )
 from apps.generation.models import (
     TRAINING_ACTIVE,
-    Backend,
     ModelProfile,
     ModelVersion,
     TrainingKind,
 )
+from apps.generation.registry import profile_not_local
 from apps.generation.training import training_parameters_errors
 
 APPROVED_THRESHOLD_MAX = 100_000
@@ -58,9 +58,8 @@ def retrain_policy_set(*, workspace: Workspace, enabled: bool, approved_threshol
         errors.append(f"No dataset {dataset.pk} in this workspace.")
     if profile.workspace_id != workspace.pk:
         errors.append(f"No model profile {profile.pk} in this workspace.")
-    elif profile.backend == Backend.OPENAI:
-        errors.append(f"{profile.name!r} calls a model server; choose a profile with a local "
-                      "backend (builtin or transformers).")
+    elif refusal := profile_not_local(profile):
+        errors.append(refusal)
     if base_version is not None and (base_version.workspace_id != workspace.pk
                                      or base_version.archived_at is not None):
         errors.append("The base version is not an active version of this workspace.")

@@ -58,9 +58,17 @@ def _version_fits(version: ModelVersion, profile: ModelProfile, *, use: str,
         raise DomainError(stranger)
     if version.archived_at is not None:
         raise DomainError(f"Version {version.number} is archived; it cannot be {use}.")
+    if refusal := profile_not_local(profile):
+        raise DomainError(refusal)
+
+
+def profile_not_local(profile: ModelProfile) -> str:
+    """Why `profile` cannot run a registry version, or "": one that calls a model server
+    runs no local folder."""
     if profile.backend == Backend.OPENAI:
-        raise DomainError(f"{profile.name!r} calls a model server; only a profile with a local "
-                          "backend (builtin or transformers) runs a registry version.")
+        return (f"{profile.name!r} calls a model server; only a profile with a local backend "
+                "(builtin or transformers) runs a registry version.")
+    return ""
 
 
 @transaction.atomic
