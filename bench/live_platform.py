@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from django.conf import settings
 
 from aigc_platform.embedded import running_valkey
 from tests.private_postgres import PrivatePostgres, private_postgres
@@ -69,9 +70,6 @@ def platform_environment(*, name: str, own_broker: bool) -> Iterator[Platform]:
             for key in ("REDIS_URL", "CELERY_BROKER_URL", "AIGC_CACHE_URL",
                         "AIGC_CHANNEL_LAYER_URL"):
                 os.environ.pop(key, None)
-            # Up before the bench writes its workspace, whose rows' live events go to it;
-            # the platform finds it answering and uses it.
-            stack.enter_context(running_valkey(var))
         env = {"DATABASE_URL": cluster.url, "AIGC_VAR_DIR": str(var),
                "AIGC_PUBLISH_DIR": str(var / "published"), "LOG_LEVEL": "WARNING",
                "API_THROTTLE_USER_RATE": "1000000/min", "API_THROTTLE_KEY_RATE": "1000000/min"}
@@ -79,6 +77,10 @@ def platform_environment(*, name: str, own_broker: bool) -> Iterator[Platform]:
         import django
 
         django.setup()
+        if settings.EMBEDDED_VALKEY:
+            # Up before the bench writes its workspace, whose rows' live events go to it;
+            # the platform finds it answering and uses it.
+            stack.enter_context(running_valkey(var))
         models_dir, model = _model_folder(var)
         env["AIGC_MODELS_DIR"] = os.environ["AIGC_MODELS_DIR"] = str(models_dir)
         yield Platform(cluster, var, env, models_dir, model)
