@@ -49,12 +49,12 @@ def brief_undo(request: HttpRequest, brief_id: int) -> HttpResponse:
     form = UndoForm(request.POST)
     if not form.is_valid():
         return render_brief_page(request, workspace, brief_id, status=400,
-                           error="Nothing to undo: no publication was named.")
+                                 error="Nothing to undo: no publication was named.")
     try:
         cancelled = publications_cancel(brief=brief, actor=request.user,
                                         publication_ids=form.cleaned_data["publication_ids"])
     except DomainError as exc:
         return render_brief_page(request, workspace, brief_id, status=exc.status_code,
-                           error=f"Cannot undo: {exc}")
+                                 error=f"Cannot undo: {exc}")
     messages.success(request, f"Undone: {len(cancelled)} publication(s) cancelled.")
     return redirect("dashboard:brief", brief_id=brief_id)

@@ -259,9 +259,9 @@ def _variant_label(draft: selectors.DraftCard, best: bool) -> str:
         " (best)" if best else "")
 
 
-def render_brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *, status: int = 200,
-                error: str = "", bound: dict[Any, Any] | None = None, guest_url: str = ""
-                ) -> HttpResponse:
+def render_brief_page(request: HttpRequest, workspace: Workspace, brief_id: int, *,
+                      status: int = 200, error: str = "", bound: dict[Any, Any] | None = None,
+                      guest_url: str = "") -> HttpResponse:
     page = selectors.brief_page(workspace_id=workspace.pk, brief_id=brief_id)
     bound = bound or {}
     reviewable = page.brief.state == BriefState.IN_REVIEW
@@ -308,8 +308,8 @@ def _review_action(request: HttpRequest, workspace: Workspace, brief_id: int, fo
     try:
         decide(brief)
     except DomainError as exc:
-        return render_brief_page(request, workspace, brief_id, status=exc.status_code, error=str(exc),
-                           bound={form_key: form})
+        return render_brief_page(request, workspace, brief_id, status=exc.status_code,
+                                 error=str(exc), bound={form_key: form})
     messages.success(request, done)
     return redirect("dashboard:brief", brief_id=brief_id)
 
@@ -352,7 +352,7 @@ def brief_publish_more(request: HttpRequest, brief_id: int) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
             return render_brief_page(request, workspace, brief_id, status=exc.status_code,
-                               bound={"publish": form})
+                                     bound={"publish": form})
         offer_undo(request, brief, scheduled)
         messages.success(request, f"Scheduled to {len(scheduled)} more target(s).")
         return redirect("dashboard:brief", brief_id=brief_id)
