@@ -31,7 +31,10 @@ def run_or_split(run: Callable[[list[Item]], Sequence[Result]], items: list[Item
                  halve: Callable[[Exception], bool] = _never) -> list[Result | Exception]:
     """Run `items` as one batch. When it fails with an error `halve` accepts (the device's
     memory ran out), each half runs again; with any other, each item alone, so the error
-    lands on the item that caused it and its neighbours still get their results."""
+    lands on the item that caused it and its neighbours still get their results.
+
+    `halve` may also free what the failed run still holds (device memory), so it is asked
+    about every failure, a lone item's included, before anything runs again."""
     try:
         return list(run(items))
     except Exception as exc:

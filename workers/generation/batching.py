@@ -52,6 +52,8 @@ def release_device(exc: BaseException) -> None:
 
 
 def _halve_on_oom(exc: Exception) -> bool:
+    """Whether a failed batch should run again in halves: it ran out of device memory,
+    which is freed here first."""
     if not is_out_of_memory(exc):
         return False
     release_device(exc)
