@@ -118,9 +118,12 @@ def test_the_collector_scores_jobs_waiting_together_in_one_call(model_dir: Path)
     with ThreadPoolExecutor(max_workers=4) as pool:
         head = pool.submit(collector.submit, first, model_dir)
         assert started.wait(10)
-        rest = [pool.submit(collector.submit, job, model_dir) for job in given]
-        while collector.waiting() < 6:
-            threading.Event().wait(0.01)
+        rest = []
+        for job in given:  # one at a time: threads started together queue in any order
+            waited = collector.waiting() + len(job.inputs)
+            rest.append(pool.submit(collector.submit, job, model_dir))
+            while collector.waiting() < waited:
+                threading.Event().wait(0.01)
         release.set()
         # When the first call ends
         results = [future.result(30) for future in [head, *rest]]
