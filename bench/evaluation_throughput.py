@@ -48,7 +48,12 @@ from workers.evaluation.embeddings import (  # noqa: E402
 )
 from workers.evaluation.language import language  # noqa: E402
 from workers.evaluation.scorer import score_drafts, score_jobs  # noqa: E402
-from workers.evaluation.types import PublishedPiece, ScoringInput, ScoringJob  # noqa: E402
+from workers.evaluation.types import (  # noqa: E402
+    PublishedIndex,
+    PublishedPiece,
+    ScoringInput,
+    ScoringJob,
+)
 
 VARIANTS = 4  # per job
 PUBLISHED = 32
@@ -77,7 +82,7 @@ SENTENCES = [
 REFERENCE = " ".join(SENTENCES[:6])
 
 
-def scoring_jobs(rng: random.Random, jobs: int, published: list[PublishedPiece]) -> list[ScoringJob]:
+def scoring_jobs(rng: random.Random, jobs: int, published: PublishedIndex) -> list[ScoringJob]:
     inputs = []
     for draft_id in range(1, jobs * VARIANTS + 1):
         sentences: list[str] = []
@@ -91,14 +96,15 @@ def scoring_jobs(rng: random.Random, jobs: int, published: list[PublishedPiece])
             banned_terms=("guaranteed", "miracle"), reference_texts=(REFERENCE,),
             job_id=(draft_id - 1) // VARIANTS,
         ))
-    return [ScoringJob(tuple(inputs[n:n + VARIANTS]), tuple(published))
+    return [ScoringJob(tuple(inputs[n:n + VARIANTS]), published)
             for n in range(0, len(inputs), VARIANTS)]
 
 
-def published_pieces(rng: random.Random, model_dir: Path) -> list[PublishedPiece]:
+def published_pieces(rng: random.Random, model_dir: Path) -> PublishedIndex:
     texts = [" ".join(rng.sample(SENTENCES, 6)) for _ in range(PUBLISHED)]
-    return [PublishedPiece(piece_id=i, embedding=vector, signature=novelty.signature(text, language("en")))
-            for i, (text, vector) in enumerate(zip(texts, embed(texts, model_dir), strict=True))]
+    return PublishedIndex.of([
+        PublishedPiece(piece_id=i, embedding=vector, signature=novelty.signature(text, language("en")))
+        for i, (text, vector) in enumerate(zip(texts, embed(texts, model_dir), strict=True))])
 
 
 Mode = Callable[[list[ScoringJob]], object]

@@ -58,6 +58,7 @@ from bench.live_platform import (  # noqa: E402
     wait_settled,
 )
 from bench.stats import percentile  # noqa: E402
+from workers.evaluation.types import PublishedIndex  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Pipeline:
     jobs: list[Job]
     warm_job: Job
     model_dir: Path
-    published: list[Any]
+    published: PublishedIndex
 
 
 @dataclass
@@ -166,7 +167,7 @@ class DirectResult:
     texts: list[list[str]]
 
 
-def run_direct(jobs: list[Job], models_dir: Path, model_dir: Path, published: list[Any],
+def run_direct(jobs: list[Job], models_dir: Path, model_dir: Path, published: PublishedIndex,
                generating: int, scoring: int, rows: int, torch_threads: int) -> DirectResult:
     """Every job's drafts written (`generating` jobs at once) and scored (`scoring` at once)."""
     from apps.generation.services import draft_text_clean

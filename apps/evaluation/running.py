@@ -85,7 +85,7 @@ def _job_score(job_id: int, worker_id: str) -> None:
         fingerprints_store(workspace_id=workspace_id, embedding_model=model,
                            pieces=fingerprint_texts(unindexed, model_dir, language))
     published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
-    job = ScoringJob(tuple(selectors.scoring_inputs_for_job(job_id)), tuple(published))
+    job = ScoringJob(tuple(selectors.scoring_inputs_for_job(job_id)), published)
     scores = scoring_collector().submit(job, model_dir)
     evaluation_record(job_id=job_id, scores=scores, actor_label=worker_id)
 

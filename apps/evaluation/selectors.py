@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.briefs.models import ContentBrief
@@ -22,7 +23,7 @@ from apps.generation.models import Draft, GenerationJob, JobState
 from apps.reviews.models import DraftRevision
 from workers.evaluation.language import language as language_of
 from workers.evaluation.scorer import hard_metrics
-from workers.evaluation.types import PublishedPiece, ScoringInput
+from workers.evaluation.types import PublishedIndex, ScoringInput
 
 
 def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
@@ -113,14 +114,18 @@ def _published_revisions(workspace_id: int) -> QuerySet[DraftRevision]:
     return DraftRevision.objects.filter(draft__brief__workspace_id=workspace_id, went_out=True)
 
 
+def _in_language(rows: Iterable[tuple[int, str]], language: str) -> list[int]:
+    """The ids of (id, brief's language tag) rows whose tag has `language`'s primary subtag
+    ("zh" matches "zh" and "zh-CN"). Compared here, as the scorer reads tags: a case-folding
+    test in SQL is one the planner cannot estimate, and it walked every brief of the workspace
+    to find the published few."""
+    code = language_of(language).code
+    return [pk for pk, tag in rows if language_of(tag).code == code]
+
+
 def job_language(*, job_id: int) -> str:
     """The language tag of the job's brief."""
     return GenerationJob.objects.filter(pk=job_id).values_list("brief__language", flat=True).get()
-
-
-def _in_language(code: str) -> Q:
-    """Briefs whose language tag has the primary subtag `code` ("zh" matches "zh" and "zh-CN")."""
-    return Q(draft__brief__language__iexact=code) | Q(draft__brief__language__istartswith=f"{code}-")
 
 
 def published_texts_unindexed(*, workspace_id: int, embedding_model: str, language: str
@@ -130,14 +135,16 @@ def published_texts_unindexed(*, workspace_id: int, embedding_model: str, langua
 
     Only the language's pieces: a workspace writing English and Chinese keeps its English
     pieces in the embedding model's space and its Chinese ones in the lexical fallback's,
-    instead of each job re-indexing the other language's pieces.
+    instead of each job re-indexing the other language's pieces. Usually none: their texts
+    are read only when there are some.
     """
-    code = language_of(language).code
-    return list(
-        _published_revisions(workspace_id).filter(_in_language(code))
-        .exclude(fingerprint__embedding_model=embedding_model)
-        .order_by("pk").values_list("pk", "text")
-    )
+    unindexed = _in_language(
+        _published_revisions(workspace_id).exclude(fingerprint__embedding_model=embedding_model)
+        .values_list("pk", "draft__brief__language"), language)
+    if not unindexed:
+        return []
+    return list(DraftRevision.objects.filter(pk__in=unindexed).order_by("pk")
+                .values_list("pk", "text"))
 
 
 def embedding_model_dir(*, workspace_id: int) -> str:
@@ -146,34 +153,31 @@ def embedding_model_dir(*, workspace_id: int) -> str:
             .values_list("embedding_model_dir", flat=True).first() or "")
 
 
-def published_signatures(*, workspace_id: int, language: str) -> list[PublishedPiece]:
+def _published_fingerprints(workspace_id: int) -> QuerySet[TextFingerprint]:
+    # A fingerprint is its revision's workspace's: no need to join the brief for it.
+    return TextFingerprint.objects.filter(workspace_id=workspace_id, revision__went_out=True)
+
+
+def published_signatures(*, workspace_id: int, language: str) -> PublishedIndex:
     """The MinHash signatures of the workspace's published pieces in `language` (their
-    embeddings left out: whichever model made them), in one query."""
-    code = language_of(language).code
-    rows = (TextFingerprint.objects.filter(
-        workspace_id=workspace_id, revision__in=_published_revisions(workspace_id)
-        .filter(_in_language(code))).order_by("pk").values_list("revision_id", "signature"))
-    return [PublishedPiece(piece_id=revision_id, embedding=(), signature=tuple(signature))
-            for revision_id, signature in rows]
+    embeddings left out: whichever model made them)."""
+    rows = list(_published_fingerprints(workspace_id).order_by("pk").values_list(
+        "revision_id", "signature", "revision__draft__brief__language"))
+    wanted = set(_in_language(((pk, tag) for pk, _, tag in rows), language))
+    return PublishedIndex.stored((pk, None, signature) for pk, signature, _ in rows
+                                 if pk in wanted)
 
 
-def published_pieces(*, workspace_id: int, embedding_model: str) -> list[PublishedPiece]:
+def published_pieces(*, workspace_id: int, embedding_model: str) -> PublishedIndex:
     """The workspace's published pieces as stored fingerprints, in one query.
 
     The comparison is one matrix product over these rows; at ~1.6 KB a piece, tens of
     thousands of pieces stay fast. Past that, pgvector's index would do the nearest-
     neighbour part inside PostgreSQL.
     """
-    rows = TextFingerprint.objects.filter(
-        workspace_id=workspace_id, embedding_model=embedding_model,
-        revision__in=_published_revisions(workspace_id),
-    ).order_by("pk").values_list("revision_id", "embedding", "signature")
-    return [
-        PublishedPiece(piece_id=revision_id,
-                       embedding=tuple(np.frombuffer(bytes(blob), dtype="<f4").tolist()),
-                       signature=tuple(signature))
-        for revision_id, blob, signature in rows
-    ]
+    return PublishedIndex.stored(
+        _published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
+        .order_by("pk").values_list("revision_id", "embedding", "signature"))
 
 
 def gates_for_brief(brief: ContentBrief) -> list[QualityGate]:

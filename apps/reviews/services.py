@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
@@ -269,11 +269,6 @@ def comment_add(*, brief: ContentBrief, author: Actor, body: str, parent_id: int
 # --- assignment ---------------------------------------------------------------
 
 
-def _reviewer_ids(workspace_id: int) -> list[int]:
-    return list(Membership.objects.filter(workspace_id=workspace_id, role=Role.REVIEWER)
-                .order_by("user_id").values_list("user_id", flat=True))
-
-
 @transaction.atomic
 def assignment_set(*, brief: ContentBrief, reviewer_id: int, assigned_by: Actor = None,
                    reason: str = "assigned") -> ReviewAssignment:
@@ -300,15 +295,19 @@ def assignment_set(*, brief: ContentBrief, reviewer_id: int, assigned_by: Actor 
 
 
 def reviewer_next_in_turn(*, brief: ContentBrief, exclude_id: int | None = None) -> int | None:
-    """Round robin per content type: the reviewer whose last assignment of this type is oldest."""
-    candidates = [i for i in _reviewer_ids(brief.workspace_id) if i != exclude_id]
-    if not candidates:
-        return None
-    last = dict(ReviewAssignment.objects.filter(
-        brief__content_type_id=brief.content_type_id, reviewer_id__in=candidates)
-        .values("reviewer_id").annotate(at=Max("assigned_at")).values_list("reviewer_id", "at"))
+    """Round robin per content type: the reviewer whose last assignment of this type is oldest
+    (never assigned first, then by user id). Each reviewer's last one is read from the newest
+    end of their assignments (an index walk) rather than by grouping the type's whole history,
+    which grew with every brief."""
+    latest = (ReviewAssignment.objects.filter(reviewer_id=OuterRef("user_id"),
+                                              brief__content_type_id=brief.content_type_id)
+              .order_by("-assigned_at").values("assigned_at")[:1])
+    reviewers = Membership.objects.filter(workspace_id=brief.workspace_id, role=Role.REVIEWER)
+    if exclude_id is not None:
+        reviewers = reviewers.exclude(user_id=exclude_id)
     never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-    return min(candidates, key=lambda i: (last.get(i) or never, i))
+    turns = reviewers.annotate(at=Subquery(latest)).values_list("user_id", "at")
+    return min(turns, key=lambda turn: (turn[1] or never, turn[0]), default=(None, None))[0]
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from rouge_score import rouge_scorer
 from workers.evaluation import diversity, embeddings, language, metrics, novelty, references
 from workers.evaluation.safety import luhn_valid, safety
 from workers.evaluation.scorer import score_drafts
-from workers.evaluation.types import PublishedPiece, ScoringInput
+from workers.evaluation.types import PublishedIndex, PublishedPiece, ScoringInput
 
 EN = language.language("en")
 
@@ -126,8 +126,8 @@ def test_minhash_estimates_shingle_overlap() -> None:
 def test_a_copy_of_a_published_piece_is_caught(model_dir: Path) -> None:
     # Given one published piece, stored as its fingerprint
     (vector,) = embeddings.embed([PUBLISHED], model_dir)
-    published = [PublishedPiece(piece_id=41, embedding=vector,
-                                signature=novelty.signature(PUBLISHED, EN))]
+    published = PublishedIndex.of([PublishedPiece(piece_id=41, embedding=vector,
+                                                  signature=novelty.signature(PUBLISHED, EN))])
     brief = "Composting at home\nhow to start composting kitchen scraps\ncompost"
     # When a lightly edited copy and a fresh text are scored
     copy, fresh = score_drafts([

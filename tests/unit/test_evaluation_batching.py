@@ -19,7 +19,7 @@ from tests.unit.test_evaluation_task import drafted_job
 from workers.evaluation import embeddings
 from workers.evaluation.batching import ScoringCollector
 from workers.evaluation.scorer import fingerprint_texts, score_drafts, score_jobs
-from workers.evaluation.types import DraftScore, ScoringInput, ScoringJob
+from workers.evaluation.types import DraftScore, PublishedIndex, ScoringInput, ScoringJob
 from workers.tasks.evaluation import evaluate_job
 
 COMPOST = "Composting at home\nhow to start composting kitchen scraps\ncompost, garden"
@@ -52,14 +52,14 @@ def jobs(model_dir: Path) -> list[ScoringJob]:
                                       target_length=30, keywords=("compost",), job_id=1,
                                       reference_texts=(compost[1],))
                          for n, text in enumerate(compost)),
-                   tuple(fingerprint_texts([(1, compost[0])], model_dir, "en"))),
+                   PublishedIndex.of(fingerprint_texts([(1, compost[0])], model_dir, "en"))),
         ScoringJob(tuple(ScoringInput(draft_id=20 + n, brief_text=CYCLING, draft_text=text,
                                       target_length=20, source_material=source, job_id=2)
                          for n, text in enumerate(cycling))),
         ScoringJob(tuple(ScoringInput(draft_id=30 + n, brief_text=TEA, draft_text=text,
                                       target_length=40, job_id=3, language="zh")
                          for n, text in enumerate(tea)),
-                   tuple(fingerprint_texts([(2, tea[0])], model_dir, "zh"))),
+                   PublishedIndex.of(fingerprint_texts([(2, tea[0])], model_dir, "zh"))),
     ]
 
 

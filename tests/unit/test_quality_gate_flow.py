@@ -10,7 +10,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from apps.briefs.models import BriefState, ContentBrief, StyleGuide
 from apps.core.models import OutboxEvent, Workspace
-from apps.evaluation import gating
+from apps.evaluation import gating, selectors
 from apps.evaluation.api import BriefScoreCardsApi
 from apps.evaluation.models import Evaluation, GateDecision, QualityGate, TextFingerprint
 from apps.evaluation.selectors import approval_group_required
@@ -19,6 +19,7 @@ from apps.generation.models import GenerationJob, JobState
 from apps.generation.services import job_claim, job_record_drafts
 from apps.publishing.models import Publication, PublicationState
 from apps.publishing.targets import target_create
+from apps.reviews.models import DraftRevision
 from apps.reviews.services import revision_edit
 from apps.workflow.services import brief_submit, review_approve
 from tests import factories
@@ -287,3 +288,34 @@ def test_fingerprints_are_stored_once_and_replaced_on_a_model_change() -> None:
     stored = TextFingerprint.objects.get(revision=revision)
     assert (stored.embedding_model, stored.signature) == ("b", [1, 2, 3])
     assert np.frombuffer(bytes(stored.embedding), dtype="<f4").tolist() == pytest.approx([0.6, 0.8])
+
+
+@pytest.mark.django_db
+def test_published_pieces_are_read_by_language_whatever_the_tags_case_or_region(
+        django_assert_num_queries: DjangoAssertNumQueries) -> None:
+    # Given published revisions in English ("EN-gb") and Chinese ("zh-CN") and one not sent out;
+    # the English one and the unsent one fingerprinted with model "m"
+    ws = factories.workspace()
+    english, chinese, unsent = (
+        factories.brief_in_review(ws, scores=(0.5,), language=tag).drafts.get().revisions.get()
+        for tag in ("EN-gb", "zh-CN", "en"))
+    DraftRevision.objects.filter(pk__in=[english.pk, chinese.pk]).update(went_out=True)
+    fingerprints_store(workspace_id=ws.pk, embedding_model="m", pieces=[
+        PublishedPiece(piece_id=r.pk, embedding=(0.6, 0.8), signature=(1, 2, 3))
+        for r in (english, unsent)])
+    # Then English has nothing left to fingerprint, and Chinese its one piece
+    assert selectors.published_texts_unindexed(
+        workspace_id=ws.pk, embedding_model="m", language="en") == []
+    assert selectors.published_texts_unindexed(
+        workspace_id=ws.pk, embedding_model="m", language="zh") == [(chinese.pk, chinese.text)]
+    # And the stored English piece is read as matrices, in one query
+    with django_assert_num_queries(1):
+        pieces = selectors.published_pieces(workspace_id=ws.pk, embedding_model="m")
+    assert pieces.piece_ids == (english.pk,)
+    assert pieces.vectors.shape == (1, 2)
+    assert pieces.vectors[0].tolist() == pytest.approx([0.6, 0.8])
+    assert pieces.signatures.tolist() == [[1, 2, 3]]
+    # And the signatures a language's edit is checked against are that language's alone
+    signatures = selectors.published_signatures(workspace_id=ws.pk, language="en-US")
+    assert (signatures.piece_ids, signatures.vectors.shape) == ((english.pk,), (1, 0))
+    assert len(selectors.published_signatures(workspace_id=ws.pk, language="zh")) == 0

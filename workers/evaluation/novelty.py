@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 
 from workers.evaluation.language import Language, tokens
-from workers.evaluation.types import PublishedPiece
+from workers.evaluation.types import PublishedIndex
 
 # 5-word shingles (jieba words in Chinese): short enough to survive edits, long enough to be rare
 SHINGLE_WORDS = 5
@@ -67,27 +67,24 @@ class NearestPublished:
     overlap: float  # its estimated Jaccard index of shingles
 
 
-def nearest_overlap(sig: Sequence[int], published: Sequence[PublishedPiece]
-                    ) -> tuple[int | None, float]:
+def nearest_overlap(sig: Sequence[int], published: PublishedIndex) -> tuple[int | None, float]:
     """(piece id, estimated Jaccard index) of the published piece sharing most shingles."""
-    if not published:
+    if not len(published):
         return None, 0.0
-    signatures = np.asarray([p.signature for p in published], dtype=np.uint64)
-    overlaps = (signatures == np.asarray(sig, dtype=np.uint64)).mean(axis=1)
+    overlaps = (published.signatures == np.asarray(sig, dtype=np.uint64)).mean(axis=1)
     best = int(overlaps.argmax())
-    return published[best].piece_id, float(overlaps[best])
+    return published.piece_ids[best], float(overlaps[best])
 
 
-def nearest_published(
-    embedding: Sequence[float], sig: Sequence[int], published: Sequence[PublishedPiece]
-) -> NearestPublished:
-    if not published:
+def nearest_published(embedding: Sequence[float], sig: Sequence[int], published: PublishedIndex
+                      ) -> NearestPublished:
+    if not len(published):
         return NearestPublished(None, 0.0, None, 0.0)
-    vectors = np.asarray([p.embedding for p in published], dtype=np.float32)
-    cosines = vectors @ np.asarray(embedding, dtype=np.float32)  # unit vectors: dot = cosine
+    # unit vectors: dot = cosine
+    cosines = published.vectors @ np.asarray(embedding, dtype=np.float32)
     near = int(cosines.argmax())
     overlap_piece_id, overlap = nearest_overlap(sig, published)
     return NearestPublished(
-        similarity_piece_id=published[near].piece_id, similarity=float(cosines[near]),
+        similarity_piece_id=published.piece_ids[near], similarity=float(cosines[near]),
         overlap_piece_id=overlap_piece_id, overlap=overlap,
     )

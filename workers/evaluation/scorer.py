@@ -23,7 +23,13 @@ from workers.evaluation import (
     safety,
 )
 from workers.evaluation.embeddings import Vector, embed, model_covers, model_name
-from workers.evaluation.types import DraftScore, PublishedPiece, ScoringInput, ScoringJob
+from workers.evaluation.types import (
+    DraftScore,
+    PublishedIndex,
+    PublishedPiece,
+    ScoringInput,
+    ScoringJob,
+)
 
 # Relevance decides most: an off-topic draft is unusable, a draft of the wrong length
 # is an edit away. For all-MiniLM-L6-v2 an on-topic draft scores ~0.5-0.8 relevance
@@ -75,7 +81,7 @@ class _Embeddings:
 def score_drafts(
     inputs: Sequence[ScoringInput],
     model_dir: str | Path,
-    published: Sequence[PublishedPiece] = (),
+    published: PublishedIndex | None = None,
 ) -> list[DraftScore]:
     """Scores for `inputs`, in order; every text and sentence is embedded in one batched pass
     per vector space (the model's, or the lexical fallback for languages it does not cover).
@@ -83,7 +89,8 @@ def score_drafts(
     `published` are the workspace's published pieces a draft must not duplicate, as
     fingerprinted in the vector space of the drafts' language.
     """
-    (scores,) = score_jobs([ScoringJob(tuple(inputs), tuple(published))], model_dir)
+    (scores,) = score_jobs([ScoringJob(tuple(inputs), PublishedIndex() if published is None else published)],
+                           model_dir)
     return scores
 
 
@@ -211,7 +218,7 @@ def text_metrics(item: ScoringInput, lang: language.Language) -> dict[str, Any]:
 
 
 def hard_metrics(text: str, *, language_tag: str, banned_terms: Sequence[str],
-                 published: Sequence[PublishedPiece]) -> dict[str, Any]:
+                 published: PublishedIndex) -> dict[str, Any]:
     """The metrics of the hard rules that need no model: banned terms, personal data, another
     language, shared shingles with a published piece. What approval checks on an edit the
     evaluation worker has not scored yet; `published` need signatures only."""
