@@ -8,7 +8,7 @@ from pathlib import Path
 from apps.generation.services import draft_text_clean
 from bench.pipeline_efficiency import Job, run_direct
 from workers.evaluation.embeddings import packaged_model_dir
-from workers.evaluation.types import ScoringInput
+from workers.evaluation.types import PublishedIndex, ScoringInput
 from workers.generation.engine import generate
 from workers.generation.types import GenerationRequest
 
@@ -22,7 +22,7 @@ def test_the_direct_side_writes_each_job_as_alone_and_scores_it(tiny_models_dir:
                                  target_length=20, job_id=n) for v in range(2)])
             for n, r in enumerate(requests)]
     # When the direct side runs them two at a time and scores them two at a time
-    result = run_direct(jobs, tiny_models_dir, packaged_model_dir(), [], generating=2,
+    result = run_direct(jobs, tiny_models_dir, packaged_model_dir(), PublishedIndex(), generating=2,
                         scoring=2, rows=8, torch_threads=1)
     # Then each job's texts are what it writes alone, and every job was scored once
     alone = [[draft_text_clean(t.text) for t in generate(r, models_dir=tiny_models_dir)]
