@@ -7,14 +7,18 @@ real services (drafts recorded and scored, in review, assigned in turn to one of
 reviewers), one revision in PUBLISHED_EVERY sent out, every revision fingerprinted as
 evaluation leaves it; then copied in SQL (ids shifted) until the workspace holds --briefs
 briefs. At the seed's size and at the full size, PROBES new briefs each go the same way:
-a job claimed and its two drafts recorded (not timed), then, timed,
+each step timed:
 
+- create: the brief created and submitted (`brief_create`, as the API and webhooks do);
+- generated: its job claimed and two drafts recorded, as a generation worker does around
+  the model (the texts are given);
 - evaluate: `job_evaluate`, the evaluation task's whole service: the published pieces
   read, the drafts scored with the model and compared with them, the decision recorded;
 - assign: `review_arrived`, the brief given to the reviewer next in turn.
 
-`ratio` is the large history's evaluate time over the small one's (1.0: the history costs
-nothing; what must grow is reading and comparing the published pieces, a matrix product).
+Each step's ratio is its large-history time over its small-history time (1.0: the history
+costs nothing). `ratio` is evaluate's: what must grow there is reading and comparing the
+published pieces.
 
     .venv/bin/python bench/history_scale.py [--briefs 20000] [--probes 8]
 """
@@ -37,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tests.private_postgres import private_postgres  # noqa: E402
 
 SEED = 300
+STEPS = ("create", "generated", "evaluate", "assign")
 PUBLISHED_EVERY = 10
 # The tables a brief's history fills, each with its foreign keys to the ones before it.
 HISTORY = (
@@ -119,33 +124,36 @@ def main() -> None:
             model_dir = embedding_model_dir(workspace.pk)
             model = vector_space(model_dir, "en")
 
-            def probe() -> tuple[float, float]:
+            def probe() -> dict[str, float]:
+                moments = [time.perf_counter()]
                 brief = factories.brief(workspace, content_type, submit=True, variants=2)
+                moments.append(time.perf_counter())
                 job = brief.jobs.get()
                 job_claim(job_id=job.pk, worker_id="bench")
                 job_record_drafts(job_id=job.pk, worker_id="bench", texts=[
                     GeneratedText(variant=v, text=f"{text} Note {brief.pk}.", seed=v,
                                   prompt_tokens=20, completion_tokens=40, model_name="builtin")
                     for v, text in enumerate(TEXTS)])
-                started = time.perf_counter()
+                moments.append(time.perf_counter())
                 job_evaluate(job_id=job.pk, worker_id="bench", retries=0)
-                evaluated = time.perf_counter()
+                moments.append(time.perf_counter())
                 review_arrived(brief_id=brief.pk)
-                assigned = time.perf_counter()
+                moments.append(time.perf_counter())
                 brief.refresh_from_db()
                 if brief.state != BriefState.IN_REVIEW or not ReviewAssignment.objects.filter(
                         brief=brief).exists():
                     raise SystemExit(f"brief {brief.pk} did not reach a reviewer: {brief.state}")
                 reset_queries()  # DEBUG keeps every statement otherwise
-                return 1000 * (evaluated - started), 1000 * (assigned - evaluated)
+                return {f"{step}_ms": 1000 * (moments[n + 1] - moments[n])
+                        for n, step in enumerate(STEPS)}
 
             def measure() -> dict[str, float]:
                 probe()  # warm: the model loaded, the plans cached
                 runs = [probe() for _ in range(args.probes)]
                 return {"briefs": ContentBrief.objects.filter(workspace=workspace).count(),
                         "published": DraftRevision.objects.filter(went_out=True).count(),
-                        "evaluate_ms": statistics.median(r[0] for r in runs),
-                        "assign_ms": statistics.median(r[1] for r in runs)}
+                        **{key: round(statistics.median(run[key] for run in runs), 2)
+                           for key in runs[0]}}
 
             for _ in range(SEED):
                 brief = factories.brief_in_review(workspace, ct=content_type)
@@ -165,18 +173,17 @@ def main() -> None:
                 while ContentBrief.objects.count() < args.briefs:
                     _double(cursor)
             large = measure()
+    ratios = {key: large[key] / small[key] for key in small}
     load = os.getloadavg()
-    print(f"{'history':<10}{'briefs':>9}{'published':>11}{'evaluate ms':>13}{'assign ms':>11}")
-    for name, row in (("small", small), ("large", large)):
-        print(f"{name:<10}{row['briefs']:>9}{row['published']:>11}{row['evaluate_ms']:>13.1f}"
-              f"{row['assign_ms']:>11.2f}")
-    ratio = large["evaluate_ms"] / small["evaluate_ms"]
-    print(f"evaluate large/small {ratio:.2f}; assign large/small "
-          f"{large['assign_ms'] / small['assign_ms']:.2f}")
+    print(f"{'history':<10}{'briefs':>9}{'published':>11}"
+          + "".join(f"{step + ' ms':>14}" for step in STEPS))
+    for name, row in (("small", small), ("large", large), ("large/small", ratios)):
+        print(f"{name:<10}{row['briefs']:>9.0f}{row['published']:>11.0f}"
+              + "".join(f"{row[step + '_ms']:>14.2f}" for step in STEPS))
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(json.dumps({
-        "ratio": round(ratio, 3),
-        "assign_ratio": round(large["assign_ms"] / small["assign_ms"], 3),
+        "ratio": round(ratios["evaluate_ms"], 3),
+        **{f"{step}_ratio": round(ratios[f"{step}_ms"], 3) for step in STEPS},
         "small": small, "large": large, "probes": args.probes, "load_avg_1m": round(load[0], 2)}))
 
 
