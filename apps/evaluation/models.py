@@ -176,7 +176,7 @@ class TextFingerprint(models.Model):
                                     related_name="fingerprint")
     embedding = models.BinaryField(help_text="float32 little-endian, unit length")
     embedding_model = models.CharField(max_length=200)
-    signature = models.JSONField(help_text="MinHash of 5-word shingles")
+    signature = models.BinaryField(help_text="MinHash of 5-word shingles: uint64 little-endian")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -172,7 +172,7 @@ def published_pieces(*, workspace_id: int, embedding_model: str) -> PublishedInd
     """The workspace's published pieces as stored fingerprints, in one query.
 
     The comparison is one matrix product over these rows; reading them is what grows with the
-    history (about 0.13 s for 7,680 pieces here: bench/history_scale.py). Past tens of
+    history (about 0.09 s for 7,680 pieces here: bench/history_scale.py). Past tens of
     thousands of pieces, pgvector's index would do the nearest-neighbour part inside
     PostgreSQL.
     """

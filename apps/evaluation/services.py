@@ -6,7 +6,6 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from django.db import transaction
 
 from apps.briefs.models import ContentBrief, ContentType, StyleGuide
@@ -36,10 +35,6 @@ from workers.evaluation.types import DraftScore, PublishedPiece
 GATE_ACTOR = "quality-gate"
 
 
-def _embedding_bytes(vector: Sequence[float]) -> bytes:
-    return np.asarray(vector, dtype="<f4").tobytes()
-
-
 @transaction.atomic
 def fingerprints_store(
     *, workspace_id: int, pieces: Sequence[PublishedPiece], embedding_model: str
@@ -50,9 +45,9 @@ def fingerprints_store(
     change of model re-indexes published pieces once. Returns how many were new.
     """
     rows = {piece.piece_id: TextFingerprint(
-        revision_id=piece.piece_id, workspace_id=workspace_id,
-        embedding=_embedding_bytes(piece.embedding), embedding_model=embedding_model,
-        signature=list(piece.signature)) for piece in pieces}
+        revision_id=piece.piece_id, workspace_id=workspace_id, embedding=embedding,
+        embedding_model=embedding_model, signature=signature)
+        for piece in pieces for embedding, signature in [piece.stored()]}
     if not rows:
         return 0
     known = TextFingerprint.objects.filter(revision_id__in=rows).count()

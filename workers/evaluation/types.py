@@ -24,6 +24,13 @@ class ScoringInput:
     language: str = "en"  # the brief's language tag
 
 
+# How fingerprints are stored: embeddings as little-endian float32, MinHash signatures as
+# little-endian uint64 (their values are under 2**61), each one bytes value.
+EMBEDDING = np.dtype("<f4")
+SIGNATURE = np.dtype("<u8")
+Stored = bytes | memoryview
+
+
 @dataclass(frozen=True)
 class PublishedPiece:
     """A piece the workspace already published, as stored for near-duplicate search."""
@@ -31,6 +38,11 @@ class PublishedPiece:
     piece_id: int
     embedding: tuple[float, ...]
     signature: tuple[int, ...]  # MinHash of its word shingles (language-aware words)
+
+    def stored(self) -> tuple[bytes, bytes]:
+        """Its embedding and its signature as stored."""
+        return (np.asarray(self.embedding, dtype=EMBEDDING).tobytes(),
+                np.asarray(self.signature, dtype=SIGNATURE).tobytes())
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,26 +60,25 @@ class PublishedIndex:
         return len(self.piece_ids)
 
     @classmethod
-    def stored(cls, rows: Iterable[tuple[int, bytes | memoryview | None, Sequence[int]]]
-               ) -> PublishedIndex:
-        """From stored fingerprints: (piece id, float32 little-endian embedding, signature);
-        an embedding of None on every row reads the signatures alone."""
-        ids, blobs, signatures = [], [], []
-        for piece_id, blob, signature in rows:
+    def stored(cls, rows: Iterable[tuple[int, Stored | None, Stored]]) -> PublishedIndex:
+        """From stored fingerprints: (piece id, embedding, signature); an embedding of None on
+        every row reads the signatures alone."""
+        ids, embeddings, signatures = [], [], []
+        for piece_id, embedding, signature in rows:
             ids.append(piece_id)
-            if blob is not None:
-                blobs.append(blob)
+            if embedding is not None:
+                embeddings.append(embedding)
             signatures.append(signature)
         if not ids:
             return cls()
-        vectors = (np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1) if blobs
-                   else np.zeros((len(ids), 0), np.float32))
-        return cls(tuple(ids), vectors, np.asarray(signatures, dtype=np.uint64))
+        vectors = (np.frombuffer(b"".join(embeddings), dtype=EMBEDDING).reshape(len(ids), -1)
+                   if embeddings else np.zeros((len(ids), 0), np.float32))
+        return cls(tuple(ids), vectors,
+                   np.frombuffer(b"".join(signatures), dtype=SIGNATURE).reshape(len(ids), -1))
 
     @classmethod
     def of(cls, pieces: Sequence[PublishedPiece]) -> PublishedIndex:
-        return cls.stored((p.piece_id, np.asarray(p.embedding, dtype="<f4").tobytes(),
-                           p.signature) for p in pieces)
+        return cls.stored((piece.piece_id, *piece.stored()) for piece in pieces)
 
 
 @dataclass(frozen=True)
