@@ -123,38 +123,39 @@ def main() -> None:
         from apps.integrations.inbound import endpoint_create
         from tests import factories
 
-        call_command("migrate", verbosity=0)
-        workspace = workspace_create(slug="bench")
-        member_add(workspace=workspace, username="bench", role="admin")
-        content_type = factories.content_type(workspace, slug="news")
-        _, secret = endpoint_create(
-            workspace=workspace, name="CMS", slug="cms", content_type_id=content_type.pk,
-            field_mapping={"title": "title", "topic": "topic", "keywords": "keywords"})
-
-        def signed_brief() -> tuple[str, str, bytes, dict[str, str]]:
-            body = json.dumps({"title": "Rain gardens", "topic": "how to plan a rain garden",
-                               "keywords": ["rain", "garden"]}).encode()
-            headers = signing.signed_headers(secret=secret, msg_id=f"msg_{uuid.uuid4().hex}",
-                                             body=body)
-            return "POST", "/api/v1/hooks/cms/", body, {**headers,
-                                                        "content-type": "application/json"}
-
-        def bare() -> tuple[str, str, bytes, dict[str, str]]:
-            return "GET", "/bench/bare/", b"", {}
-
-        def health() -> tuple[str, str, bytes, dict[str, str]]:
-            return "GET", "/healthz", b"", {}
-
-        servers = {
-            "daphne x1": lambda port: web_command("127.0.0.1", port),
-            f"uvicorn x{args.workers}": lambda port: [
-                sys.executable, "-m", "uvicorn", "aigc_platform.asgi:application", "--host",
-                "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                "--log-level", "warning", "--no-access-log"],
-        }
-        results: dict[str, dict[str, dict[str, float]]] = {}
-        unrelayed: dict[str, int] = {}
+        # the Valkey first: creating the endpoint already tells the admins' sockets
         with running_valkey(Path(settings.VAR_DIR)):
+            call_command("migrate", verbosity=0)
+            workspace = workspace_create(slug="bench")
+            member_add(workspace=workspace, username="bench", role="admin")
+            content_type = factories.content_type(workspace, slug="news")
+            _, secret = endpoint_create(
+                workspace=workspace, name="CMS", slug="cms", content_type_id=content_type.pk,
+                field_mapping={"title": "title", "topic": "topic", "keywords": "keywords"})
+
+            def signed_brief() -> tuple[str, str, bytes, dict[str, str]]:
+                body = json.dumps({"title": "Rain gardens", "topic": "how to plan a rain garden",
+                                   "keywords": ["rain", "garden"]}).encode()
+                headers = signing.signed_headers(secret=secret, msg_id=f"msg_{uuid.uuid4().hex}",
+                                                 body=body)
+                return "POST", "/api/v1/hooks/cms/", body, {**headers,
+                                                            "content-type": "application/json"}
+
+            def bare() -> tuple[str, str, bytes, dict[str, str]]:
+                return "GET", "/bench/bare/", b"", {}
+
+            def health() -> tuple[str, str, bytes, dict[str, str]]:
+                return "GET", "/healthz", b"", {}
+
+            servers = {
+                "daphne x1": lambda port: web_command("127.0.0.1", port),
+                f"uvicorn x{args.workers}": lambda port: [
+                    sys.executable, "-m", "uvicorn", "aigc_platform.asgi:application", "--host",
+                    "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                    "--log-level", "warning", "--no-access-log"],
+            }
+            results: dict[str, dict[str, dict[str, float]]] = {}
+            unrelayed: dict[str, int] = {}
             for name, command in servers.items():
                 port = free_port()
                 web = ManagedProcess(name, command(port), dict(os.environ),
