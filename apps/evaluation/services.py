@@ -165,7 +165,9 @@ def _record_scores(job: GenerationJob, drafts: dict[int, Draft], scores: Sequenc
 @transaction.atomic
 def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> RevisionEvaluation | None:
     """Store the scores of a reviewer's edited revision and whether it keeps the hard rules,
-    and tell the review screen (`revision.evaluated`, with the reasons of a failure).
+    and tell the review screen (`revision.evaluated`, with the reasons of a failure). Its
+    fingerprint is stored too, as the model's texts' are: once the edit goes out, the next
+    job's evaluation finds it indexed instead of embedding it again first.
 
     Idempotent: a revision already scored keeps its first scores (returns None), as does one
     deleted meanwhile.
@@ -182,6 +184,10 @@ def revision_evaluation_record(*, revision_id: int, score: DraftScore) -> Revisi
         score=score.score, metrics=score.metrics, embedding_model=score.embedding_model,
         passed=not broken, findings=[f.__dict__ for f in broken],
     )
+    if score.embedding:
+        fingerprints_store(workspace_id=brief.workspace_id, embedding_model=score.embedding_model,
+                           pieces=[PublishedPiece(piece_id=revision.pk, embedding=score.embedding,
+                                                  signature=score.signature)])
     event_emit(workspace_id=brief.workspace_id, type="revision.evaluated", subject=revision.draft,
                payload={"brief_id": brief.pk, "draft_id": revision.draft_id,
                         "revision": revision.number, "score": score.score,

@@ -11,8 +11,9 @@ from apps.briefs.models import BriefState, StyleGuide
 from apps.core.errors import DomainError, PermissionDenied
 from apps.core.models import AuditEvent
 from apps.core.pipeline import next_step
-from apps.evaluation.models import RevisionEvaluation
-from apps.reviews.models import Decision, Review
+from apps.evaluation import selectors
+from apps.evaluation.models import RevisionEvaluation, TextFingerprint
+from apps.reviews.models import Decision, DraftRevision, Review
 from apps.reviews.services import revision_edit
 from apps.workflow.services import review_approve
 from tests import factories
@@ -88,6 +89,15 @@ def test_the_evaluation_worker_scores_the_edit_and_approval_reads_its_scores(bri
     assert evaluation.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
     # 14 words: the address counts as ann, lee, example, org
     assert 0 < evaluation.relevance <= 1 and evaluation.metrics["length"] == 14
+    # And its fingerprint is stored: once it goes out, no job has to index it first
+    fingerprint = TextFingerprint.objects.get(revision=evaluation.revision)
+    assert fingerprint.embedding_model == evaluation.embedding_model
+    sent = DraftRevision.objects.filter(pk=evaluation.revision_id)
+    sent.update(went_out=True)
+    assert selectors.published_texts_unindexed(
+        workspace_id=brief.workspace_id, embedding_model=evaluation.embedding_model,
+        language="en") == []
+    sent.update(went_out=False)
     # And approval is refused with that reason
     with pytest.raises(DomainError, match="email addresses found"):
         review_approve(brief=brief, draft_id=draft.pk, reviewer=rita)
