@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -24,6 +25,8 @@ from apps.reviews.models import DraftRevision
 from workers.evaluation.language import language as language_of
 from workers.evaluation.scorer import hard_metrics
 from workers.evaluation.types import PublishedIndex, ScoringInput
+
+Row = TypeVar("Row", bound=tuple[Any, ...])
 
 
 def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
@@ -114,13 +117,13 @@ def _published_revisions(workspace_id: int) -> QuerySet[DraftRevision]:
     return DraftRevision.objects.filter(draft__brief__workspace_id=workspace_id, went_out=True)
 
 
-def _in_language(rows: Iterable[tuple[int, str]], language: str) -> list[int]:
-    """The ids of (id, brief's language tag) rows whose tag has `language`'s primary subtag
+def _in_language(rows: Iterable[Row], language: str) -> list[Row]:
+    """The rows whose last field, a brief's language tag, has `language`'s primary subtag
     ("zh" matches "zh" and "zh-CN"). Compared here, as the scorer reads tags: a case-folding
     test in SQL is one the planner cannot estimate, and it walked every brief of the workspace
     to find the published few."""
     code = language_of(language).code
-    return [pk for pk, tag in rows if language_of(tag).code == code]
+    return [row for row in rows if language_of(row[-1]).code == code]
 
 
 def job_language(*, job_id: int) -> str:
@@ -143,7 +146,7 @@ def published_texts_unindexed(*, workspace_id: int, embedding_model: str, langua
         .values_list("pk", "draft__brief__language"), language)
     if not unindexed:
         return []
-    return list(DraftRevision.objects.filter(pk__in=unindexed).order_by("pk")
+    return list(DraftRevision.objects.filter(pk__in=[pk for pk, _ in unindexed]).order_by("pk")
                 .values_list("pk", "text"))
 
 
@@ -161,11 +164,10 @@ def _published_fingerprints(workspace_id: int) -> QuerySet[TextFingerprint]:
 def published_signatures(*, workspace_id: int, language: str) -> PublishedIndex:
     """The MinHash signatures of the workspace's published pieces in `language` (their
     embeddings left out: whichever model made them)."""
-    rows = list(_published_fingerprints(workspace_id).order_by("pk").values_list(
-        "revision_id", "signature", "revision__draft__brief__language"))
-    wanted = set(_in_language(((pk, tag) for pk, _, tag in rows), language))
-    return PublishedIndex.stored((pk, None, signature) for pk, signature, _ in rows
-                                 if pk in wanted)
+    rows = _published_fingerprints(workspace_id).order_by("pk").values_list(
+        "revision_id", "signature", "revision__draft__brief__language")
+    return PublishedIndex.stored((pk, None, signature)
+                                 for pk, signature, _ in _in_language(rows, language))
 
 
 def published_pieces(*, workspace_id: int, embedding_model: str) -> PublishedIndex:
