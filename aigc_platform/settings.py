@@ -359,6 +359,9 @@ ENCRYPTION_KEYS = [k for k in os.environ.get("AIGC_ENCRYPTION_KEYS", "").split("
 if not ENCRYPTION_KEYS and not DEBUG:
     raise RuntimeError("AIGC_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off.")
 EMBEDDING_MODEL_DIR = os.environ.get("AIGC_EMBEDDING_MODEL_DIR", "")
+# What an evaluation worker process keeps of workspaces' published pieces between jobs
+# (about 2 KB a piece with MiniLM); the least recently used go first.
+EVALUATION_INDEX_CACHE_MB = int(os.environ.get("AIGC_EVALUATION_INDEX_CACHE_MB", "256"))
 GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
 # Datasets' documents (imports and built versions, JSONL), per workspace.

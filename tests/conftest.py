@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from aigc_platform.embedded import running_valkey
+from apps.evaluation.running import published_cache
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,6 +37,14 @@ def dispatch_leases_cleared(broker: str) -> None:
     transaction, and a test's rows may reuse the ids of an earlier test's: each test starts
     with none, so no test depends on the ones before it."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def published_pieces_forgotten() -> None:
+    """The published pieces an evaluation worker keeps (apps.evaluation.running) outlive a
+    test's rolled-back rows, and the next test's rows may reuse their ids: each test starts
+    with none."""
+    published_cache.clear()
 
 
 def missing(reason: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from apps.generation.services import job_fail
 from workers.evaluation.batching import ScoringCollector
 from workers.evaluation.embeddings import packaged_model_dir
 from workers.evaluation.scorer import fingerprint_texts, score_drafts, vector_space
-from workers.evaluation.types import ScoringJob
+from workers.evaluation.types import PublishedIndex, ScoringJob
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,48 @@ def scoring_collector() -> ScoringCollector:
         if _collector is None:
             _collector = ScoringCollector(max_drafts=BATCH_DRAFTS)
         return _collector
+
+
+class PublishedCache:
+    """Workspaces' published pieces (per vector space) kept in the worker between jobs.
+
+    Reading every piece's fingerprint was what grew with a workspace's history (bench/
+    history_scale.py); before each job only their ids are read, and the fingerprints of pieces
+    that went out since. Least recently used first out past `limit_bytes`; an index larger
+    than that on its own is used, not kept."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._kept: OrderedDict[tuple[int, str], PublishedIndex] = OrderedDict()
+        self._lock = threading.Lock()  # task threads share it
+
+    def index(self, *, workspace_id: int, embedding_model: str) -> PublishedIndex:
+        key = (workspace_id, embedding_model)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is None:  # all of them, in one query
+            index = selectors.published_pieces(workspace_id=workspace_id,
+                                               embedding_model=embedding_model)
+        else:
+            index = kept.refreshed(
+                selectors.published_piece_ids(workspace_id=workspace_id,
+                                              embedding_model=embedding_model),
+                lambda missing: selectors.published_pieces(
+                    workspace_id=workspace_id, embedding_model=embedding_model,
+                    piece_ids=missing))
+        with self._lock:
+            self._kept[key] = index
+            self._kept.move_to_end(key)
+            while self._kept and sum(i.nbytes for i in self._kept.values()) > self.limit_bytes:
+                self._kept.popitem(last=False)
+        return index
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+published_cache = PublishedCache(settings.EVALUATION_INDEX_CACHE_MB * 2**20)
 
 
 def database_retry_countdown(retries: int) -> float:
@@ -84,7 +127,7 @@ def _job_score(job_id: int, worker_id: str) -> None:
     if unindexed:
         fingerprints_store(workspace_id=workspace_id, embedding_model=model,
                            pieces=fingerprint_texts(unindexed, model_dir, language))
-    published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+    published = published_cache.index(workspace_id=workspace_id, embedding_model=model)
     job = ScoringJob(tuple(selectors.scoring_inputs_for_job(job_id)), published)
     scores = scoring_collector().submit(job, model_dir)
     evaluation_record(job_id=job_id, scores=scores, actor_label=worker_id)
@@ -121,6 +164,6 @@ def revision_evaluate(*, draft_id: int) -> None:
     workspace_id, revision_id, item = waiting
     model_dir = embedding_model_dir(workspace_id)
     model = vector_space(model_dir, item.language)
-    published = selectors.published_pieces(workspace_id=workspace_id, embedding_model=model)
+    published = published_cache.index(workspace_id=workspace_id, embedding_model=model)
     (score,) = score_drafts([item], model_dir, published)
     revision_evaluation_record(revision_id=revision_id, score=score)

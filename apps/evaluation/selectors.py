@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -27,6 +27,9 @@ from workers.evaluation.scorer import hard_metrics
 from workers.evaluation.types import PublishedIndex, ScoringInput
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
+
+# Ids bound into one `IN` list: well under SQLite's 32,766 parameters a statement.
+IDS_PER_QUERY = 2000
 
 
 def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
@@ -170,17 +173,31 @@ def published_signatures(*, workspace_id: int, language: str) -> PublishedIndex:
                                  for pk, signature, _ in _in_language(rows, language))
 
 
-def published_pieces(*, workspace_id: int, embedding_model: str) -> PublishedIndex:
-    """The workspace's published pieces as stored fingerprints, in one query.
+def published_piece_ids(*, workspace_id: int, embedding_model: str) -> list[int]:
+    """The ids (ascending) of the workspace's published pieces fingerprinted with this model:
+    what an evaluation worker checks its kept index against before each job."""
+    return list(_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
+                .order_by("revision_id").values_list("revision_id", flat=True))
+
+
+def published_pieces(*, workspace_id: int, embedding_model: str,
+                     piece_ids: Sequence[int] | None = None) -> PublishedIndex:
+    """The workspace's published pieces (or those of `piece_ids` among them) as stored
+    fingerprints, ordered by id, in one query (one per 2,000 ids).
 
     The comparison is one matrix product over these rows; reading them is what grows with the
-    history (about 0.09 s for 7,680 pieces here: bench/history_scale.py). Past tens of
+    history (about 0.09 s for 7,680 pieces here: bench/history_scale.py), which is why the
+    evaluation worker keeps them between jobs (apps.evaluation.running). Past tens of
     thousands of pieces, pgvector's index would do the nearest-neighbour part inside
     PostgreSQL.
     """
-    return PublishedIndex.stored(
-        _published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
-        .order_by("pk").values_list("revision_id", "embedding", "signature"))
+    rows = (_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
+            .order_by("revision_id").values_list("revision_id", "embedding", "signature"))
+    if piece_ids is None:
+        return PublishedIndex.stored(rows)
+    return PublishedIndex.stored(row for start in range(0, len(piece_ids), IDS_PER_QUERY)
+                                 for row in rows.filter(
+                                     revision_id__in=piece_ids[start:start + IDS_PER_QUERY]))
 
 
 def gates_for_brief(brief: ContentBrief) -> list[QualityGate]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,35 @@ class PublishedIndex:
     @classmethod
     def of(cls, pieces: Sequence[PublishedPiece]) -> PublishedIndex:
         return cls.stored((piece.piece_id, *piece.stored()) for piece in pieces)
+
+    def refreshed(self, piece_ids: Sequence[int],
+                  read: Callable[[list[int]], PublishedIndex]) -> PublishedIndex:
+        """The index of the pieces `piece_ids` (ascending): this one's rows that are among
+        them, and the rest read with `read` (their ids in, their index out). Itself when the
+        ids are the same, so a worker keeping it between jobs reads only what went out since.
+        Pieces are immutable (a revision's text never changes), so a kept row is still right."""
+        if tuple(piece_ids) == self.piece_ids:
+            return self
+        wanted = set(piece_ids)
+        kept = [row for row, piece_id in enumerate(self.piece_ids) if piece_id in wanted]
+        missing = sorted(wanted.difference(self.piece_ids))
+        parts = [part for part in (self._rows(kept), read(missing) if missing else None)
+                 if part is not None and len(part)]
+        if not parts:
+            return PublishedIndex()
+        ids = np.fromiter((i for part in parts for i in part.piece_ids), dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        return PublishedIndex(tuple(ids[order].tolist()),
+                              np.concatenate([part.vectors for part in parts])[order],
+                              np.concatenate([part.signatures for part in parts])[order])
+
+    def _rows(self, rows: list[int]) -> PublishedIndex:
+        return PublishedIndex(tuple(self.piece_ids[row] for row in rows), self.vectors[rows],
+                              self.signatures[rows])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vectors.nbytes + self.signatures.nbytes)
 
 
 @dataclass(frozen=True)
