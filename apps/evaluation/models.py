@@ -180,7 +180,9 @@ class TextFingerprint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "embedding_model"])]
+        # Covers the read of a workspace's published ids before every job (the revision id
+        # read from the index alone, not from the wide rows).
+        indexes = [models.Index(fields=["workspace", "embedding_model", "revision"])]
 
     def __str__(self) -> str:
         return f"Fingerprint of revision {self.revision_id}"
