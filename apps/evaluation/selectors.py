@@ -169,8 +169,8 @@ def published_signatures(*, workspace_id: int, language: str) -> PublishedIndex:
     embeddings left out: whichever model made them)."""
     rows = _published_fingerprints(workspace_id).order_by("pk").values_list(
         "revision_id", "signature", "revision__draft__brief__language")
-    return PublishedIndex.stored((pk, None, signature)
-                                 for pk, signature, _ in _in_language(rows, language))
+    return PublishedIndex.from_stored((pk, None, signature)
+                                      for pk, signature, _ in _in_language(rows, language))
 
 
 def published_piece_ids(*, workspace_id: int, embedding_model: str) -> list[int]:
@@ -194,10 +194,10 @@ def published_pieces(*, workspace_id: int, embedding_model: str,
     rows = (_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
             .order_by("revision_id").values_list("revision_id", "embedding", "signature"))
     if piece_ids is None:
-        return PublishedIndex.stored(rows)
-    return PublishedIndex.stored(row for start in range(0, len(piece_ids), IDS_PER_QUERY)
-                                 for row in rows.filter(
-                                     revision_id__in=piece_ids[start:start + IDS_PER_QUERY]))
+        return PublishedIndex.from_stored(rows)
+    return PublishedIndex.from_stored(
+        row for start in range(0, len(piece_ids), IDS_PER_QUERY)
+        for row in rows.filter(revision_id__in=piece_ids[start:start + IDS_PER_QUERY]))
 
 
 def gates_for_brief(brief: ContentBrief) -> list[QualityGate]:

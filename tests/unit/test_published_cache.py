@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pytest_django import DjangoAssertNumQueries
 
+from apps.evaluation import selectors
 from apps.evaluation.running import PublishedCache
 from apps.evaluation.services import fingerprints_store
 from apps.reviews.models import DraftRevision
@@ -95,3 +96,23 @@ def test_the_worker_keeps_no_more_than_its_limit(
         with django_assert_num_queries(1):
             index = empty.index(workspace_id=spaces[0].pk, embedding_model="m")
         assert len(index) == 1
+
+
+@pytest.mark.django_db
+def test_pieces_asked_for_by_id_are_read_in_bounded_lists(
+        monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: DjangoAssertNumQueries) -> None:
+    # Given three published pieces, and room for two ids in a query
+    ws = factories.workspace()
+    revisions = [factories.brief_in_review(ws, scores=(0.5,)).drafts.get().revisions.get()
+                 for _ in range(3)]
+    fingerprints_store(workspace_id=ws.pk, embedding_model="m",
+                       pieces=[piece(r.pk) for r in revisions])
+    DraftRevision.objects.filter(pk__in=[r.pk for r in revisions]).update(went_out=True)
+    monkeypatch.setattr(selectors, "IDS_PER_QUERY", 2)
+    # When all three are asked for by id, with one that is not a piece of theirs
+    ids = [r.pk for r in revisions]
+    with django_assert_num_queries(2):
+        index = selectors.published_pieces(workspace_id=ws.pk, embedding_model="m",
+                                           piece_ids=[*ids, max(ids) + 100])
+    # Then every piece is read once, in id order
+    assert index.piece_ids == tuple(sorted(ids))

@@ -60,7 +60,7 @@ class PublishedIndex:
         return len(self.piece_ids)
 
     @classmethod
-    def stored(cls, rows: Iterable[tuple[int, Stored | None, Stored]]) -> PublishedIndex:
+    def from_stored(cls, rows: Iterable[tuple[int, Stored | None, Stored]]) -> PublishedIndex:
         """From stored fingerprints: (piece id, embedding, signature); an embedding of None on
         every row reads the signatures alone."""
         ids, embeddings, signatures = [], [], []
@@ -78,7 +78,7 @@ class PublishedIndex:
 
     @classmethod
     def of(cls, pieces: Sequence[PublishedPiece]) -> PublishedIndex:
-        return cls.stored((piece.piece_id, *piece.stored()) for piece in pieces)
+        return cls.from_stored((piece.piece_id, *piece.stored()) for piece in pieces)
 
     def refreshed(self, piece_ids: Sequence[int],
                   read: Callable[[list[int]], PublishedIndex]) -> PublishedIndex:
