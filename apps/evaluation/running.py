@@ -115,12 +115,12 @@ def embedding_model_dir(workspace_id: int) -> Path:
 
 
 def _job_score(job_id: int, worker_id: str) -> None:
-    workspace_id = selectors.workspace_awaiting_evaluation(job_id=job_id)
-    if workspace_id is None:
+    awaiting = selectors.job_awaiting_evaluation(job_id=job_id)
+    if awaiting is None:
         return
+    workspace_id, language = awaiting
     job_evaluation_started(job_id=job_id)  # the reconciler leaves it to this worker
     model_dir = embedding_model_dir(workspace_id)
-    language = selectors.job_language(job_id=job_id)
     model = vector_space(model_dir, language)  # the lexical fallback's name where it applies
     unindexed = selectors.published_texts_unindexed(workspace_id=workspace_id,
                                                     embedding_model=model, language=language)

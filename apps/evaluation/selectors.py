@@ -32,10 +32,11 @@ Row = TypeVar("Row", bound=tuple[Any, ...])
 IDS_PER_QUERY = 2000
 
 
-def workspace_awaiting_evaluation(*, job_id: int) -> int | None:
-    """The job's workspace id while the job waits for evaluation, else None."""
+def job_awaiting_evaluation(*, job_id: int) -> tuple[int, str] | None:
+    """The job's workspace id and its brief's language tag while the job waits for
+    evaluation, else None."""
     return (GenerationJob.objects.filter(pk=job_id, state=JobState.EVALUATING)
-            .values_list("workspace_id", flat=True).first())
+            .values_list("workspace_id", "brief__language").first())
 
 
 def brief_text(*, title: str, topic: str, keywords: list[str]) -> str:
@@ -127,11 +128,6 @@ def _in_language(rows: Iterable[Row], language: str) -> list[Row]:
     to find the published few."""
     code = language_of(language).code
     return [row for row in rows if language_of(row[-1]).code == code]
-
-
-def job_language(*, job_id: int) -> str:
-    """The language tag of the job's brief."""
-    return GenerationJob.objects.filter(pk=job_id).values_list("brief__language", flat=True).get()
 
 
 def published_texts_unindexed(*, workspace_id: int, embedding_model: str, language: str

@@ -35,26 +35,23 @@ from workers.evaluation.types import DraftScore, PublishedPiece
 GATE_ACTOR = "quality-gate"
 
 
-@transaction.atomic
 def fingerprints_store(
     *, workspace_id: int, pieces: Sequence[PublishedPiece], embedding_model: str
-) -> int:
-    """Store fingerprints of revisions (piece_id is the revision id), one per revision.
+) -> None:
+    """Store fingerprints of revisions (piece_id is the revision id), one per revision, in
+    one upsert (a statement of its own: every job's evaluation calls it).
 
     Idempotent; a fingerprint made with another embedding model is replaced, so a
-    change of model re-indexes published pieces once. Returns how many were new.
+    change of model re-indexes published pieces once.
     """
     rows = {piece.piece_id: TextFingerprint(
         revision_id=piece.piece_id, workspace_id=workspace_id, embedding=embedding,
         embedding_model=embedding_model, signature=signature)
         for piece in pieces for embedding, signature in [piece.stored()]}
-    if not rows:
-        return 0
-    known = TextFingerprint.objects.filter(revision_id__in=rows).count()
-    TextFingerprint.objects.bulk_create(  # one upsert for all of them
-        rows.values(), update_conflicts=True, unique_fields=["revision"],
-        update_fields=["workspace", "embedding", "embedding_model", "signature"])
-    return len(rows) - known
+    if rows:
+        TextFingerprint.objects.bulk_create(
+            rows.values(), update_conflicts=True, unique_fields=["revision"],
+            update_fields=["workspace", "embedding", "embedding_model", "signature"])
 
 
 EVALUATION_SCORES = ("relevance", "length_fit", "score", "metrics", "embedding_model", "rank",

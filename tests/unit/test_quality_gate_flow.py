@@ -282,9 +282,9 @@ def test_fingerprints_are_stored_once_and_replaced_on_a_model_change() -> None:
     ws = factories.workspace()
     revision = factories.brief_in_review(ws, scores=(0.5,)).drafts.get().revisions.get()
     piece = PublishedPiece(piece_id=revision.pk, embedding=(0.6, 0.8), signature=(1, 2, 3))
-    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="a") == 1
-    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="a") == 0
-    assert fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model="b") == 0
+    for model in ("a", "a", "b"):
+        fingerprints_store(workspace_id=ws.pk, pieces=[piece], embedding_model=model)
+        assert TextFingerprint.objects.filter(revision=revision).count() == 1
     stored = TextFingerprint.objects.get(revision=revision)
     assert stored.embedding_model == "b"
     assert np.frombuffer(bytes(stored.signature), dtype="<u8").tolist() == [1, 2, 3]
