@@ -169,11 +169,16 @@ def published_signatures(*, workspace_id: int, language: str) -> PublishedIndex:
                                       for pk, signature, _ in _in_language(rows, language))
 
 
+def _published_in_space(workspace_id: int, embedding_model: str) -> QuerySet[TextFingerprint]:
+    return (_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
+            .order_by("revision_id"))
+
+
 def published_piece_ids(*, workspace_id: int, embedding_model: str) -> list[int]:
     """The ids (ascending) of the workspace's published pieces fingerprinted with this model:
     what an evaluation worker checks its kept index against before each job."""
-    return list(_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
-                .order_by("revision_id").values_list("revision_id", flat=True))
+    return list(_published_in_space(workspace_id, embedding_model)
+                .values_list("revision_id", flat=True))
 
 
 def published_pieces(*, workspace_id: int, embedding_model: str,
@@ -187,8 +192,8 @@ def published_pieces(*, workspace_id: int, embedding_model: str,
     thousands of pieces, pgvector's index would do the nearest-neighbour part inside
     PostgreSQL.
     """
-    rows = (_published_fingerprints(workspace_id).filter(embedding_model=embedding_model)
-            .order_by("revision_id").values_list("revision_id", "embedding", "signature"))
+    rows = _published_in_space(workspace_id, embedding_model).values_list(
+        "revision_id", "embedding", "signature")
     if piece_ids is None:
         return PublishedIndex.from_stored(rows)
     return PublishedIndex.from_stored(
