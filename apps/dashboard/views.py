@@ -134,9 +134,18 @@ def current_workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
     return workspace_require(request.user, roles, chosen)
 
 
+def live_read(request: HttpRequest) -> bool:
+    """A live page's re-read of itself (live.js), not a page the user opened: it may run while
+    the browser follows a redirect, so it must leave the flash state (messages, the undo
+    toast) to the page that redirect opens."""
+    return request.headers.get("X-Live-Read") == "1"
+
+
 def render_page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
                 **context: Any) -> HttpResponse:
     user = signed_in(request.user)
+    if live_read(request):
+        context["messages"] = ()  # the view's context wins over the context processor's
     memberships = list(
         Membership.objects.filter(user_id=user.pk).select_related("workspace")
         .order_by("workspace__name")
@@ -276,7 +285,7 @@ def render_brief_page(request: HttpRequest, workspace: Workspace, brief_id: int,
         initial={"draft_id": page.drafts[0].pk if page.drafts else None})
     approve_form.variants_offer([(d.pk, _variant_label(d, best=i == 0 and d.scored_by is not None))
                                  for i, d in enumerate(page.drafts)])
-    undo = request.session.pop(UNDO_KEY, None)
+    undo = None if live_read(request) else request.session.pop(UNDO_KEY, None)
     return render_page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
         brief=page.brief, error=error, reviewable=reviewable, approve_form=approve_form,

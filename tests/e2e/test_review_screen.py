@@ -81,7 +81,16 @@ def test_approving_the_chosen_variant_from_the_one_form_and_undoing_the_schedule
     decision.get_by_role("checkbox", name="Site").check()
     tomorrow = timezone.localtime() + timedelta(days=1)
     decision.get_by_label("Publish at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
-    decision.get_by_role("button", name="Approve", exact=True).click()
+    # The approval's answer is held until the page it came from has re-read itself live (as it
+    # may on a loaded machine): that read must leave the toast to the page the redirect opens.
+    answers = []
+    ada.route(f"**/briefs/{brief.pk}/approve/",
+              lambda route: answers.append((route, route.fetch(max_redirects=0))))
+    with ada.expect_response(lambda r: r.request.headers.get("x-live-read") == "1"):
+        # (not waiting for the navigation it starts, which is held)
+        decision.get_by_role("button", name="Approve", exact=True).click(no_wait_after=True)
+    route, answer = answers[0]
+    route.fulfill(response=answer)
     # Then variant 0 is what is scheduled, and the toast offers to undo it
     toast = ada.locator("[data-undo]")
     expect(toast).to_contain_text("Scheduled to Site.")

@@ -124,6 +124,22 @@ def test_the_toast_undoes_a_schedule_just_made(brief, admin, site):
     assert response.context["undo"] is None  # offered once
 
 
+def test_a_live_read_of_the_page_leaves_the_toast_and_the_message_to_the_next_page(
+        brief, admin, site):
+    # The page the approval came from still follows the workspace's events while the browser
+    # follows the redirect; its re-read of the brief page must not take the flash state.
+    client = logged_in(admin)
+    at = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(f"/briefs/{brief.pk}/approve/", {
+        "draft_id": brief.drafts.get(variant=1).pk, "targets": [site.pk], "publish_at": at})
+    live = client.get(f"/briefs/{brief.pk}/", headers={"X-Live-Read": "1"})
+    assert live.context["undo"] is None and b"Approved." not in live.content
+    assert b'data-brief-state="scheduled"' in live.content
+    page = client.get(f"/briefs/{brief.pk}/")
+    assert page.context["undo"]["publication_ids"] == [Publication.objects.get(brief=brief).pk]
+    assert b"Scheduled to Site." in page.content and b"Approved." in page.content
+
+
 def test_undo_is_offered_only_to_roles_that_may_cancel(brief, rita, site):
     assert _approve_later(logged_in(rita), brief, site) == []
     publication = Publication.objects.get(brief=brief)

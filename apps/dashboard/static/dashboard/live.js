@@ -258,7 +258,9 @@ window.onLivePanel("[data-live-root]", function (root, workspaceId) {
   }
 
   function refresh() {
-    fetch(refreshUrl, { credentials: "same-origin" })
+    // Marked as a live read: the server then leaves messages and the undo toast to the page
+    // the user opens next (this read can run while a form's redirect is being followed).
+    fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Read": "1" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (html === null) return;
