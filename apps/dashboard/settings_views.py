@@ -40,7 +40,13 @@ from apps.dashboard.settings_forms import (
     SubscriptionForm,
     TargetForm,
 )
-from apps.dashboard.views import current_workspace, dashboard_view, form_saved, render_page
+from apps.dashboard.views import (
+    current_workspace,
+    dashboard_view,
+    form_saved,
+    live_read,
+    render_page,
+)
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
 from apps.generation.models import ModelProfile
@@ -87,7 +93,10 @@ def _secret_keep(request: HttpRequest, *, label: str, value: str) -> None:
 
 
 def _secret_pop(request: HttpRequest) -> tuple[str, str] | None:
-    """The secret kept by the request before, once: reading it drops it."""
+    """The secret kept by the request before, once, for the page the user opens: reading it
+    drops it. A refused form's page or a live re-read leaves it."""
+    if request.method != "GET" or live_read(request):
+        return None
     kept = request.session.pop(SECRET_SESSION_KEY, None)
     return (kept[0], kept[1]) if kept else None
 
@@ -190,9 +199,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard:settings_api_keys")
     keys = ApiKey.objects.filter(workspace=workspace).select_related("user").order_by(
         "revoked_at", "-created_at")
-    secret = _secret_pop(request) if request.method == "GET" else None
     return _settings(request, "api_keys.html", workspace, forms=(form,), form=form, keys=keys,
-                     secret=secret)
+                     secret=_secret_pop(request))
 
 
 @dashboard_view("POST")
@@ -427,7 +435,7 @@ def _webhooks_page(request: HttpRequest, workspace: Workspace, *,
     return _settings(
         request, "webhooks.html", workspace, forms=(refused,),
         endpoints=endpoints, deliveries=deliveries,
-        secret=_secret_pop(request) if request.method == "GET" else None,
+        secret=_secret_pop(request),
         subscriptions=Subscription.objects.filter(workspace=workspace).order_by("name"),
         endpoint_form=refused if isinstance(refused, EndpointForm)
         else EndpointForm(workspace_id=workspace.pk),

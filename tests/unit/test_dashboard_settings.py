@@ -200,6 +200,10 @@ def test_api_key_is_shown_once_and_revoked(ws, admin):
     made = client.post("/settings/api-keys/", {"name": "CI", "user": admin.pk,
                                                "scopes": ["briefs:read", "briefs:write"]})
     assert (made.status_code, made["Location"]) == (302, "/settings/api-keys/")
+    # the page the form was sent from may re-read itself live (the key's settings event)
+    # before the browser follows the redirect: that read neither shows nor takes the key
+    live = client.get("/settings/api-keys/", headers={"X-Live-Read": "1"})
+    assert live.context["secret"] is None and b"data-secret-once" not in live.content
     shown = client.get("/settings/api-keys/")
     label, plaintext = shown.context["secret"]
     assert label == "Your new API key CI" and plaintext.encode() in shown.content
