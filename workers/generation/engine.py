@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from workers.generation.types import GeneratedText, GenerationRequest
+
+# MKL's strict reproducible mode, read at its first call: a matrix product's rows then come
+# out bit for bit the same whatever the number of rows beside them (on an AVX-512 CPU, rows
+# of a 2-row and of a 16-row product differed in the last bits otherwise), at no measured
+# cost. With row-by-row attention (workers.generation.rowwise), a row writes what it writes
+# alone.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 BUILTIN = "builtin"
 TRAINING_METADATA = "training.json"  # written by workers.generation.builtin.training
@@ -152,6 +160,10 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
                 "cache; workers never download at run time, so place it there first."
             ) from exc
         network.to(target).eval()
+        if target.type == "cpu" and network.config._attn_implementation == "sdpa":
+            from workers.generation.rowwise import ROWWISE_SDPA
+
+            network.set_attn_implementation(ROWWISE_SDPA)
         config = network.config
         context = context_length(config)
         revision = (_revision(location, signature) if isinstance(location, Path)
