@@ -12,7 +12,10 @@ same model, jobs and arrival times:
   the next decoding step;
 - static: today's micro-batching (BatchCollector, 50 ms window): a batch runs
   to its end while later jobs wait;
-- one at a time: one `generate` call after another, in arrival order.
+- one at a time: one `generate` call after another, in arrival order;
+- continuous_sdpa: the continuous batcher with the model's attention over the padded
+  batch at once (transformers' SDPA), as before attention ran row by row on the CPU: what
+  a row's texts being bit for bit its own costs, and how many texts differ without it.
 
 Both batchers get --rows rows. Tokens/s counts every job's tokens over the time
 from the first arrival to the last job's end; time to first token runs from a
@@ -64,7 +67,7 @@ from workers.generation.types import GeneratedText, GenerationRequest  # noqa: E
 
 TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
           "wizards", "a terminal", "the source"]
-MODES = ("continuous", "static", "one_at_a_time")
+MODES = ("continuous", "static", "continuous_sdpa", "one_at_a_time")  # alone last
 CAPACITY_JOBS = 4  # jobs timed alone to set the rates
 Dispatch = Callable[[BatchItem], Future]
 
@@ -135,6 +138,7 @@ def dispatchers(models_dir: Path, rows: int, jobs_count: int) -> dict[str, Dispa
     single = ThreadPoolExecutor(max_workers=1)
     return {
         "continuous": continuous.enqueue,
+        "continuous_sdpa": continuous.enqueue,
         "static": lambda item: waiters.submit(collector.submit, item),
         "one_at_a_time": lambda item: single.submit(
             generate, item.request, item.on_text, models_dir=models_dir),
@@ -189,7 +193,13 @@ def main() -> None:
             texts: dict[str, list[str]] = {}
             table[f"{rate:g}"] = {}
             for mode in MODES:
-                figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
+                attention = loaded.model.config._attn_implementation
+                if mode == "continuous_sdpa":
+                    loaded.model.set_attn_implementation("sdpa")
+                try:
+                    figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
+                finally:
+                    loaded.model.set_attn_implementation(attention)
                 table[f"{rate:g}"][mode] = figures
                 print(f"{rate:>8g} {mode:<14}{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
                       f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
@@ -202,6 +212,9 @@ def main() -> None:
     result: dict[str, object] = {
         "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],
         "tok_s_one_at_a_time": top["one_at_a_time"]["tok_s"],
+        "tok_s_continuous_sdpa": top["continuous_sdpa"]["tok_s"],
+        "same_text_as_alone_continuous": top["continuous"]["same_text_as_alone"],
+        "same_text_as_alone_continuous_sdpa": top["continuous_sdpa"]["same_text_as_alone"],
         "ttft_p99_continuous_ms": top["continuous"]["ttft_p99_ms"],
         "ttft_p99_static_ms": top["static"]["ttft_p99_ms"],
         "ttft_p99_one_at_a_time_ms": top["one_at_a_time"]["ttft_p99_ms"],
