@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from workers.generation.engine import BatchItem, RunningBatch, load_model
-from workers.generation.rowwise import ROWWISE_SDPA
+from workers.generation.rowwise import ROWWISE_SDPA, rowwise_sdpa_forward
 from workers.generation.types import GenerationRequest
 
 PROMPTS = ["Kludge", "Title: Compost\n\n",
@@ -79,3 +80,33 @@ def test_each_rows_logits_match_its_job_run_alone_bit_for_bit(
         differing = [n for n, (a, b) in enumerate(zip(steps, together[key], strict=True))
                      if not torch.equal(a, b)]
         assert differing == [], f"job {key[0]} variant {key[1]} differs at steps {differing}"
+
+
+class _Attention(torch.nn.Module):
+    """What the attention functions read of a model's attention layer."""
+
+    is_causal = True
+    num_key_value_groups = 1
+
+
+def test_left_padding_is_taken_apart_and_any_other_mask_goes_to_the_whole_batch() -> None:
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(2, 2, 6, 8) for _ in range(3))
+    module = _Attention().eval()
+    causal = torch.ones(6, 6, dtype=torch.bool).tril()
+    # a sliding window of 3 positions: transformers' SDPA over the whole batch, as it was
+    window = (causal & ~torch.ones(6, 6, dtype=torch.bool).tril(-3)).expand(2, 1, 6, 6)
+    ours, _ = rowwise_sdpa_forward(module, query, key, value, window, scaling=None)
+    whole, _ = sdpa_attention_forward(module, query, key, value, window, scaling=None)
+    assert torch.equal(ours, whole)
+    # a prefill whose second row has two positions of left padding: that row attends over
+    # its own four positions, bit for bit as alone, and the same attention as the batch's
+    padded = causal.expand(2, 1, 6, 6).clone()
+    padded[1, :, :, :2] = False
+    ours, _ = rowwise_sdpa_forward(module, query, key, value, padded, scaling=None)
+    alone, _ = sdpa_attention_forward(module, query[1:, :, 2:], key[1:, :, 2:],
+                                      value[1:, :, 2:], None, scaling=None)
+    assert torch.equal(ours[1, 2:], alone[0])
+    whole, _ = sdpa_attention_forward(module, query, key, value, padded, scaling=None)
+    torch.testing.assert_close(ours[1, 2:], whole[1, 2:])
+    torch.testing.assert_close(ours[0], whole[0])

@@ -10,7 +10,8 @@ then bit for bit those it computes alone, whatever joins or leaves the batch aro
 
 Only the masks the engine makes are taken apart: left padding, with the queries either one
 (decoding) or as many as the keys (a prefill). Any other mask (a sliding window, a
-position bias, a prefill over a cache) goes to transformers' own SDPA for the whole batch.
+position bias, a prefill over a cache), and attention dropout (training), go to
+transformers' own SDPA for the whole batch.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
     rows, queries, keys = query.shape[0], query.shape[2], key.shape[2]
     pads = None
     if (kwargs.get("position_bias") is None and kwargs.get("softcap") is None
-            and queries in (1, keys)):
+            and not kwargs.get("dropout") and queries in (1, keys)):
         if attention_mask is None:
             pads = [0] * rows
         elif attention_mask.dtype == torch.bool and attention_mask.shape[1] == 1:
