@@ -89,8 +89,13 @@ def test_approving_the_chosen_variant_from_the_one_form_and_undoing_the_schedule
     with ada.expect_response(lambda r: r.request.headers.get("x-live-read") == "1"):
         # (not waiting for the navigation it starts, which is held)
         decision.get_by_role("button", name="Approve", exact=True).click(no_wait_after=True)
+    for _ in range(100):  # the route's own fetch of the answer may not be handed back yet
+        if answers:
+            break
+        ada.wait_for_timeout(50)
     route, answer = answers[0]
     route.fulfill(response=answer)
+    ada.unroute(f"**/briefs/{brief.pk}/approve/")
     # Then variant 0 is what is scheduled, and the toast offers to undo it
     toast = ada.locator("[data-undo]")
     expect(toast).to_contain_text("Scheduled to Site.")
