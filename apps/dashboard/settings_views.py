@@ -44,8 +44,8 @@ from apps.dashboard.views import (
     current_workspace,
     dashboard_view,
     form_saved,
-    live_read,
     render_page,
+    session_once,
 )
 from apps.evaluation.models import QualityGate
 from apps.evaluation.services import quality_gate_set
@@ -95,9 +95,7 @@ def _secret_keep(request: HttpRequest, *, label: str, value: str) -> None:
 def _secret_pop(request: HttpRequest) -> tuple[str, str] | None:
     """The secret kept by the request before, once, for the page the user opens: reading it
     drops it. A refused form's page or a live re-read leaves it."""
-    if request.method != "GET" or live_read(request):
-        return None
-    kept = request.session.pop(SECRET_SESSION_KEY, None)
+    kept = session_once(request, SECRET_SESSION_KEY) if request.method == "GET" else None
     return (kept[0], kept[1]) if kept else None
 
 

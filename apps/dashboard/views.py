@@ -137,8 +137,14 @@ def current_workspace(request: HttpRequest, roles: Iterable[str]) -> Workspace:
 def live_read(request: HttpRequest) -> bool:
     """A live page's re-read of itself (live.js), not a page the user opened: it may run while
     the browser follows a redirect, so it must leave the flash state (messages, the undo
-    toast) to the page that redirect opens."""
+    toast, a secret shown once) to the page that redirect opens."""
     return request.headers.get("X-Live-Read") == "1"
+
+
+def session_once(request: HttpRequest, key: str) -> Any:
+    """What the request before kept in the session for the next page the user opens, taken
+    out by that page (a live re-read leaves it)."""
+    return None if live_read(request) else request.session.pop(key, None)
 
 
 def render_page(request: HttpRequest, template: str, workspace: Workspace, status: int = 200,
@@ -285,7 +291,7 @@ def render_brief_page(request: HttpRequest, workspace: Workspace, brief_id: int,
         initial={"draft_id": page.drafts[0].pk if page.drafts else None})
     approve_form.variants_offer([(d.pk, _variant_label(d, best=i == 0 and d.scored_by is not None))
                                  for i, d in enumerate(page.drafts)])
-    undo = None if live_read(request) else request.session.pop(UNDO_KEY, None)
+    undo = session_once(request, UNDO_KEY)
     return render_page(
         request, "dashboard/brief_detail.html", workspace, status=status, page=page,
         brief=page.brief, error=error, reviewable=reviewable, approve_form=approve_form,

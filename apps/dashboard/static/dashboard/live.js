@@ -258,8 +258,8 @@ window.onLivePanel("[data-live-root]", function (root, workspaceId) {
   }
 
   function refresh() {
-    // Marked as a live read: the server then leaves messages and the undo toast to the page
-    // the user opens next (this read can run while a form's redirect is being followed).
+    // Marked as a live read: the server then leaves messages, the undo toast and a secret
+    // shown once to the page the user opens next (this read can run while a form's redirect is being followed).
     fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Read": "1" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
