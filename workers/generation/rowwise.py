@@ -40,16 +40,16 @@ class _Seen(threading.local):
 _seen = _Seen()
 
 
-def _left_padding(mask: torch.Tensor, queries: int) -> list[int] | None:
+def _left_padding(mask: torch.Tensor) -> list[int] | None:
     if mask is not _seen.mask:
-        _seen.pads, _seen.mask = _read_left_padding(mask, queries), mask
+        _seen.pads, _seen.mask = _read_left_padding(mask), mask
     return _seen.pads
 
 
-def _read_left_padding(mask: torch.Tensor, queries: int) -> list[int] | None:
+def _read_left_padding(mask: torch.Tensor) -> list[int] | None:
     """Each row's left padding when `mask` (rows, 1, queries, keys; True where a query may
     look) is what left padding makes, full for one query and causal for a prefill; else None."""
-    rows, _, _, keys = mask.shape
+    _, _, queries, keys = mask.shape
     pads = (~mask[:, 0, -1, :]).sum(dim=-1)
     key_index = torch.arange(keys, device=mask.device)
     expected = (key_index[None, :] >= pads[:, None])[:, None, None, :]  # (rows, 1, 1, keys)
@@ -73,7 +73,7 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
         if attention_mask is None:
             pads = [0] * rows
         elif attention_mask.dtype == torch.bool and attention_mask.shape[1] == 1:
-            pads = _left_padding(attention_mask, queries)
+            pads = _left_padding(attention_mask)
     if pads is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     groups = getattr(module, "num_key_value_groups", 1)
