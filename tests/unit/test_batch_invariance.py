@@ -17,7 +17,12 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from workers.generation.engine import BatchItem, RunningBatch, load_model
-from workers.generation.rowwise import ROWWISE_SDPA, rowwise_sdpa_forward
+from workers.generation.rowwise import (
+    BLOCK_ROWS,
+    ROWWISE_SDPA,
+    blocked_addmm,
+    rowwise_sdpa_forward,
+)
 from workers.generation.types import GenerationRequest
 
 PROMPTS = ["Kludge", "Title: Compost\n\n",
@@ -110,3 +115,30 @@ def test_left_padding_is_taken_apart_and_any_other_mask_goes_to_the_whole_batch(
     whole, _ = sdpa_attention_forward(module, query, key, value, padded, scaling=None)
     torch.testing.assert_close(ours[1, 2:], whole[1, 2:])
     torch.testing.assert_close(ours[0], whole[0])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_blocked_products_rows_do_not_depend_on_how_many_rows_share_it(threads: int) -> None:
+    # Given a layer's weights (transposed, as nn.Linear hands them) and 40 rows
+    generator = torch.Generator().manual_seed(5)
+    weight = torch.randn(96, 64, generator=generator)
+    bias = torch.randn(96, generator=generator)
+    rows = torch.randn(40, 64, generator=generator)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        # When the first and the last 1 to 40 of them are multiplied, with and without bias
+        full = blocked_addmm(bias, rows, weight.t())
+        unbiased = blocked_addmm(None, rows, weight.t())
+        differing = [count for count in range(1, 41)
+                     if not torch.equal(blocked_addmm(bias, rows[:count], weight.t()),
+                                        full[:count])
+                     or not torch.equal(blocked_addmm(None, rows[-count:], weight.t()),
+                                        unbiased[-count:])]
+    finally:
+        torch.set_num_threads(before)
+    # Then each row is the same bit for bit, at any place in its block, and it is what the
+    # layer computes
+    assert BLOCK_ROWS < 40 and differing == []
+    torch.testing.assert_close(full, torch.nn.functional.linear(rows, weight, bias))
+    torch.testing.assert_close(unbiased, rows @ weight.t())

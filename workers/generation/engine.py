@@ -25,11 +25,11 @@ from typing import Any
 
 from workers.generation.types import GeneratedText, GenerationRequest
 
-# MKL's strict reproducible mode, read at its first call: a matrix product's rows then come
-# out bit for bit the same whatever the number of rows beside them (on an AVX-512 CPU, rows
-# of a 2-row and of a 16-row product differed in the last bits otherwise), at no measured
-# cost. With row-by-row attention (workers.generation.rowwise), a row writes what it writes
-# alone.
+# MKL's strict reproducible mode, read at its first call: on Intel CPUs a matrix product's
+# rows then come out bit for bit the same whatever the rows beside them and their memory
+# alignment (on an AVX-512 Xeon, rows of a 2-row and of a 16-row product differed in the last
+# bits otherwise), at no measured cost. MKL ignores it on other CPUs, where the blocked
+# products of workers.generation.rowwise keep a row's numbers its own.
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 BUILTIN = "builtin"
@@ -160,10 +160,10 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
                 "cache; workers never download at run time, so place it there first."
             ) from exc
         network.to(target).eval()
-        if target.type == "cpu" and network.config._attn_implementation == "sdpa":
-            from workers.generation.rowwise import ROWWISE_SDPA
+        if target.type == "cpu":
+            from workers.generation.rowwise import make_batch_invariant
 
-            network.set_attn_implementation(ROWWISE_SDPA)
+            make_batch_invariant(network)
         config = network.config
         context = context_length(config)
         revision = (_revision(location, signature) if isinstance(location, Path)

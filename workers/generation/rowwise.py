@@ -1,17 +1,25 @@
-"""Attention computed row by row on the CPU, so that a row's numbers do not depend on its batch.
+"""Batch-invariant inference on the CPU: a row's numbers do not depend on the rows beside it.
 
-torch's CPU attention sums over the key positions in blocks laid out from the row's whole
-length: a row left-padded to its batch's longest row (masked out, so equal in exact
-arithmetic) comes out different in the last bits from the same row alone, and now and then
-a greedy or sampled token flips (about one variant in a hundred joining a running batch, on
-an AVX-512 CPU). Here each row attends over its own keys only, in the very call it makes
-alone. With MKL's strict mode for the matrix products (set in `engine`), a row's logits are
-then bit for bit those it computes alone, whatever joins or leaves the batch around it.
+Two kinds of operation gave a row different last bits in a batch than alone, and now and
+then that flipped a greedy or sampled token (about one variant in a hundred joining a
+running batch):
 
-Only the masks the engine makes are taken apart: left padding, with the queries either one
-(decoding) or as many as the keys (a prefill). Any other mask (a sliding window, a
-position bias, a prefill over a cache), and attention dropout (training), go to
-transformers' own SDPA for the whole batch.
+- Attention. torch's CPU attention sums over the key positions in blocks laid out from
+  the row's whole length, so a row left-padded to its batch's longest row (masked out,
+  equal in exact arithmetic) came out different. Here each row attends over its own keys
+  only, in the very call it makes alone. Only the masks the engine makes are taken apart:
+  left padding, with the queries either one (decoding) or as many as the keys (a
+  prefill). Any other mask (a sliding window, a position bias, a prefill over a cache),
+  and attention dropout (training), go to transformers' own SDPA for the whole batch.
+- Matrix products. MKL picks its kernel and its split between threads from the number of
+  rows: on an AMD EPYC, rows of a product of 1, 2-3 and 4 or more rows differed, and
+  with two threads those of 5-7 and 9-11 rows too. MKL's strict mode (set in `engine`)
+  fixes that on Intel CPUs only. So the model's linear layers multiply in blocks of
+  exactly BLOCK_ROWS rows, the last one padded with zeros: every row goes through the
+  same call, and within a call MKL computes every row alike (checked at every position).
+
+With both, a row's logits are bit for bit those it computes alone, whatever joins or
+leaves the batch around it (tests/unit/test_batch_invariance.py).
 """
 
 from __future__ import annotations
@@ -22,11 +30,16 @@ from typing import Any
 import torch
 from torch.nn.functional import pad as pad_tensor
 from torch.nn.functional import scaled_dot_product_attention
-from transformers import AttentionInterface
+from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers.pytorch_utils import Conv1D
 
 ROWWISE_SDPA = "rowwise_sdpa"
+# Rows per matrix product. A lone row pays for 16 (for the built-in model, about a tenth of
+# a millisecond a step); a block of more rows would cost more of that, one of fewer more
+# calls per layer at full batches.
+BLOCK_ROWS = 16
 
 
 class _Seen(threading.local):
@@ -95,6 +108,50 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
         row = end
     out = torch.cat(parts) if len(parts) > 1 else parts[0]
     return out.transpose(1, 2).contiguous(), None
+
+
+def blocked_addmm(bias: torch.Tensor | None, rows: torch.Tensor,
+                  matrix: torch.Tensor) -> torch.Tensor:
+    """`bias + rows @ matrix` ((rows, in) @ (in, out)), BLOCK_ROWS rows per product."""
+    count = rows.shape[0]
+    rows = pad_tensor(rows, (0, 0, 0, -count % BLOCK_ROWS))
+    out = rows.new_empty((rows.shape[0], matrix.shape[1]))
+    for start in range(0, rows.shape[0], BLOCK_ROWS):
+        block = slice(start, start + BLOCK_ROWS)
+        if bias is None:
+            torch.mm(rows[block], matrix, out=out[block])
+        else:
+            torch.addmm(bias, rows[block], matrix, out=out[block])
+    return out[:count]
+
+
+class BlockedLinear(torch.nn.Linear):
+    """nn.Linear multiplying in blocks of BLOCK_ROWS rows."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = blocked_addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight.t())
+        return out.view(*x.shape[:-1], self.out_features)
+
+
+class BlockedConv1D(Conv1D):
+    """transformers' Conv1D (GPT-2's linear layer, weights transposed), in blocks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = blocked_addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return out.view(*x.shape[:-1], self.nf)
+
+
+def make_batch_invariant(model: PreTrainedModel) -> None:
+    """Switch an inference model on the CPU to row-by-row attention (when its attention is
+    SDPA) and its plain linear layers to blocked products (subclasses, such as quantised
+    layers, are left as they are)."""
+    if model.config._attn_implementation == "sdpa":
+        model.set_attn_implementation(ROWWISE_SDPA)
+    for layer in model.modules():
+        if type(layer) is torch.nn.Linear:
+            layer.__class__ = BlockedLinear
+        elif type(layer) is Conv1D:
+            layer.__class__ = BlockedConv1D
 
 
 AttentionInterface.register(ROWWISE_SDPA, rowwise_sdpa_forward)
