@@ -25,13 +25,15 @@ passes. The model is the built-in one under AIGC_MODELS_DIR (default ./models)
 when it has been trained, else the tiny model the tests train (in a few seconds).
 The last line is JSON: the top-level figures are the highest rate's; `rates`
 holds every rate's; `loadavg` is the 1, 5 and 15-minute load average at the end
-(the figures are only comparable within a run).
+(the figures are only comparable within a run). On a shared host a rate's run of
+a few seconds moves by 10-20% from one run to the next: --repeats runs every mode
+that many times, in turn, and reports the medians.
 Torch runs one intra-op thread unless --threads says otherwise: on a busy 2-core
 host two threads spin-wait on each other at every small op, which made one-row
 steps 20-40 times slower here and would flatter both batchers.
 
     .venv/bin/python bench/generation_arrivals.py [--jobs 64] [--loads 1,4,16,64]
-        [--tokens 32] [--rows 32] [--device cpu] [--threads N]
+        [--tokens 32] [--rows 32] [--device cpu] [--threads N] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -160,6 +162,13 @@ def batch_variant(model: Any) -> None:
             layer.__class__ = layer.__class__.__bases__[0]
 
 
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs; texts alike: the fewest of any run."""
+    return {key: (min(run[key] for run in runs) if key == "same_text_as_alone"
+                  else round(statistics.median(run[key] for run in runs), 1))
+            for key in runs[0]}
+
+
 def model_folder(scratch: Path) -> tuple[Path, str]:
     models_dir = Path(os.environ.get("AIGC_MODELS_DIR", Path(__file__).parent.parent / "models"))
     if (models_dir / BUILTIN / "config.json").is_file():
@@ -178,6 +187,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of every mode per rate, in turn; medians are reported")
     args = parser.parse_args()
     import torch
 
@@ -205,24 +216,36 @@ def main() -> None:
             for _ in requests:
                 arrivals.append(at)
                 at += rng.expovariate(rate)
-            texts: dict[str, list[str]] = {}
-            table[f"{rate:g}"] = {}
-            for mode in MODES:
-                if mode == "continuous_noninvariant":
-                    batch_variant(loaded.model)
-                try:
-                    figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
-                finally:
+            rounds: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+            for _ in range(args.repeats):  # the modes in turn, so drift in the host hits all
+                texts: dict[str, list[str]] = {}
+                for mode in MODES:
                     if mode == "continuous_noninvariant":
-                        make_batch_invariant(loaded.model)
-                table[f"{rate:g}"][mode] = figures
-                print(f"{rate:>8g} {mode:<24}{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
-                      f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
-                      f"{figures['passes']:>8}")
-            for mode in MODES[:-1]:
-                same = sum(a == b for a, b in zip(texts[mode], texts[MODES[-1]], strict=True))
-                table[f"{rate:g}"][mode]["same_text_as_alone"] = same
-                print(f"{'':>8} {mode:<24} writes the same text as alone for {same}/{args.jobs}")
+                        batch_variant(loaded.model)
+                    try:
+                        figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
+                    finally:
+                        if mode == "continuous_noninvariant":
+                            make_batch_invariant(loaded.model)
+                    rounds[mode].append(figures)
+                    print(f"{rate:>8g} {mode:<24}{figures['seconds']:>9.2f}"
+                          f"{figures['tok_s']:>10.1f}{figures['ttft_p50_ms']:>13.1f}"
+                          f"{figures['ttft_p99_ms']:>13.1f}{figures['passes']:>8}")
+                for mode in MODES[:-1]:
+                    rounds[mode][-1]["same_text_as_alone"] = sum(
+                        a == b for a, b in zip(texts[mode], texts[MODES[-1]], strict=True))
+            table[f"{rate:g}"] = {mode: median_of(runs) for mode, runs in rounds.items()}
+            for mode in MODES:
+                figures = table[f"{rate:g}"][mode]
+                if args.repeats > 1:
+                    print(f"{'median':>8} {mode:<24}"
+                          f"{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
+                          f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
+                          f"{figures['passes']:>8}")
+                if mode != MODES[-1]:
+                    print(f"{'':>8} {mode:<24} writes the same text as alone for "
+                          f"{figures['same_text_as_alone']:g}/{args.jobs} (the fewest of "
+                          f"{args.repeats} runs)")
     top = table[f"{rates[-1]:g}"]
     result: dict[str, object] = {
         "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],
@@ -237,7 +260,7 @@ def main() -> None:
         "ttft_p50_continuous_ms": top["continuous"]["ttft_p50_ms"],
         "ttft_p50_static_ms": top["static"]["ttft_p50_ms"],
         "ttft_p50_one_at_a_time_ms": top["one_at_a_time"]["ttft_p50_ms"],
-        "rate": rates[-1], "load": float(args.loads.split(",")[-1]),
+        "rate": rates[-1], "load": float(args.loads.split(",")[-1]), "repeats": args.repeats,
         "one_at_a_time_capacity_jobs_s": round(capacity, 2), "jobs": args.jobs,
         "mean_tokens": args.tokens, "rows": args.rows,
         "model": model, "model_revision": loaded.revision, "device": str(loaded.device),
