@@ -13,9 +13,9 @@ same model, jobs and arrival times:
 - static: today's micro-batching (BatchCollector, 50 ms window): a batch runs
   to its end while later jobs wait;
 - one at a time: one `generate` call after another, in arrival order;
-- continuous_noninvariant: the continuous batcher with the model's attention over the
-  padded batch at once (transformers' SDPA) and its linear layers over all rows at once,
-  as before inference on the CPU was made batch-invariant (workers.generation.rowwise):
+- continuous_noninvariant: the continuous batcher with batch_invariant off (the model's
+  attention over the padded batch at once, its linear layers over all rows at once), as
+  before inference on the CPU was made batch-invariant (workers.generation.rowwise):
   what a row's texts being bit for bit its own costs, and how many texts differ without.
 
 Both batchers get --rows rows. Tokens/s counts every job's tokens over the time
@@ -67,11 +67,6 @@ from workers.generation.engine import (  # noqa: E402
     generate_batch,
     load_model,
 )
-from workers.generation.rowwise import (  # noqa: E402
-    BlockedConv1D,
-    BlockedLinear,
-    make_batch_invariant,
-)
 from workers.generation.types import GeneratedText, GenerationRequest  # noqa: E402
 
 TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
@@ -95,11 +90,15 @@ def jobs(count: int, tokens: int, device: str, rng: random.Random) -> list[Gener
 
 
 class PassCounter:
-    """Counts the model's forward passes: a measure of the work that a busy host's noise
+    """Counts the models' forward passes: a measure of the work that a busy host's noise
     does not move (each pass has a fixed cost besides its rows)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, *models: Any) -> None:
         self.passes = 0
+        for model in models:
+            self._count(model)
+
+    def _count(self, model: Any) -> None:
         forward = model.forward
 
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -141,25 +140,19 @@ def run(dispatch: Dispatch, requests: list[GenerationRequest], arrivals: list[fl
 
 def dispatchers(models_dir: Path, rows: int, jobs_count: int) -> dict[str, Dispatch]:
     continuous = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=rows)
+    noninvariant = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=rows,
+                                     batch_invariant=False)
     collector = BatchCollector(lambda items: generate_batch(items, models_dir=models_dir),
                                max_rows=rows, window_s=0.05)
     waiters = ThreadPoolExecutor(max_workers=jobs_count)  # one per job, as prefetched messages
     single = ThreadPoolExecutor(max_workers=1)
     return {
         "continuous": continuous.enqueue,
-        "continuous_noninvariant": continuous.enqueue,
+        "continuous_noninvariant": noninvariant.enqueue,
         "static": lambda item: waiters.submit(collector.submit, item),
         "one_at_a_time": lambda item: single.submit(
             generate, item.request, item.on_text, models_dir=models_dir),
     }
-
-
-def batch_variant(model: Any) -> None:
-    """Undo make_batch_invariant: SDPA over the whole batch, linear layers' own forward."""
-    model.set_attn_implementation("sdpa")
-    for layer in model.modules():
-        if isinstance(layer, (BlockedLinear, BlockedConv1D)):
-            layer.__class__ = layer.__class__.__bases__[0]
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -198,10 +191,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         models_dir, model = model_folder(Path(scratch))
         loaded = load_model(BUILTIN, args.device, models_dir)
-        counter = PassCounter(loaded.model)
+        counter = PassCounter(loaded.model, load_model(BUILTIN, args.device, models_dir,
+                                                       batch_invariant=False).model)
         # Warm both paths: a GPU loads kernels and picks GEMM algorithms per new shape.
         generate(requests[0], models_dir=models_dir)
-        generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir)
+        for invariant in (True, False):
+            generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir,
+                           batch_invariant=invariant)
         started = time.perf_counter()
         for request in requests[:CAPACITY_JOBS]:
             generate(request, models_dir=models_dir)
@@ -220,13 +216,7 @@ def main() -> None:
             for _ in range(args.repeats):  # the modes in turn, so drift in the host hits all
                 texts: dict[str, list[str]] = {}
                 for mode in MODES:
-                    if mode == "continuous_noninvariant":
-                        batch_variant(loaded.model)
-                    try:
-                        figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
-                    finally:
-                        if mode == "continuous_noninvariant":
-                            make_batch_invariant(loaded.model)
+                    figures, texts[mode] = run(dispatch[mode], requests, arrivals, counter)
                     rounds[mode].append(figures)
                     print(f"{rate:>8g} {mode:<24}{figures['seconds']:>9.2f}"
                           f"{figures['tok_s']:>10.1f}{figures['ttft_p50_ms']:>13.1f}"
@@ -243,9 +233,9 @@ def main() -> None:
                           f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
                           f"{figures['passes']:>8}")
                 if mode != MODES[-1]:
+                    fewest = f" (the fewest of {args.repeats} runs)" if args.repeats > 1 else ""
                     print(f"{'':>8} {mode:<24} writes the same text as alone for "
-                          f"{figures['same_text_as_alone']:g}/{args.jobs} (the fewest of "
-                          f"{args.repeats} runs)")
+                          f"{figures['same_text_as_alone']:g}/{args.jobs}{fewest}")
     top = table[f"{rates[-1]:g}"]
     result: dict[str, object] = {
         "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],

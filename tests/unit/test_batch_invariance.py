@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.pytorch_utils import Conv1D
 
+from apps.generation import running
+from workers.generation.continuous import ContinuousBatcher
 from workers.generation.engine import BatchItem, RunningBatch, load_model
 from workers.generation.rowwise import (
     BLOCK_ROWS,
     ROWWISE_SDPA,
+    BlockedConv1D,
+    BlockedLinear,
     blocked_addmm,
     rowwise_sdpa_forward,
 )
@@ -142,3 +147,25 @@ def test_a_blocked_products_rows_do_not_depend_on_how_many_rows_share_it(threads
     assert BLOCK_ROWS < 40 and differing == []
     torch.testing.assert_close(full, torch.nn.functional.linear(rows, weight, bias))
     torch.testing.assert_close(unbiased, rows @ weight.t())
+
+
+@pytest.mark.parametrize("tiny_transformers_model", ["full"], indirect=True)
+def test_batch_invariance_can_be_turned_off_for_speed(
+        tiny_models_dir: Path, tiny_transformers_model: Path, monkeypatch) -> None:  # noqa: ANN001
+    # Given each model loaded with batch invariance on and off
+    for folder in (tiny_models_dir / "builtin", tiny_transformers_model):
+        on = load_model(str(folder), "cpu").model
+        off = load_model(str(folder), "cpu", batch_invariant=False).model
+        # Then on, attention runs row by row and every linear layer multiplies in blocks;
+        # off, the model is as transformers loads it
+        assert on is not off
+        assert on.config._attn_implementation == ROWWISE_SDPA
+        assert off.config._attn_implementation == "sdpa"
+        linears = [type(m) for m in on.modules() if isinstance(m, (torch.nn.Linear, Conv1D))]
+        assert linears and set(linears) <= {BlockedLinear, BlockedConv1D}
+        assert not any(isinstance(m, (BlockedLinear, BlockedConv1D)) for m in off.modules())
+    # And a worker's batcher takes the setting
+    monkeypatch.setattr(running, "_collector", None)
+    monkeypatch.setattr(running, "BATCH_INVARIANT", "off")
+    collector = running.local_collector()
+    assert isinstance(collector, ContinuousBatcher) and collector._batch_invariant is False

@@ -1,4 +1,4 @@
-"""A generation worker refuses a batching mode it does not know instead of picking one."""
+"""A generation worker refuses a batching setting it does not know instead of picking one."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import os
 import subprocess
 import sys
 
+import pytest
 
-def test_an_unknown_batching_mode_stops_the_worker_with_its_name() -> None:
-    env = {**os.environ, "AIGC_GENERATION_BATCHING": "statik",
-           "DJANGO_SETTINGS_MODULE": "tests.settings"}
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("AIGC_GENERATION_BATCHING", "statik",
+     "AIGC_GENERATION_BATCHING is 'continuous' or 'static', not 'statik'."),
+    ("AIGC_GENERATION_BATCH_INVARIANT", "true",
+     "AIGC_GENERATION_BATCH_INVARIANT is 'on' or 'off', not 'true'."),
+])
+def test_an_unknown_batching_setting_stops_the_worker_with_its_name(
+        variable: str, value: str, message: str) -> None:
+    env = {**os.environ, variable: value, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     done = subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); import apps.generation.running"],
         env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
-    assert "AIGC_GENERATION_BATCHING is 'continuous' or 'static', not 'statik'." in done.stderr
+    assert message in done.stderr

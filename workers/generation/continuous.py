@@ -54,8 +54,10 @@ class ContinuousBatcher:
     `models_dir` is asked at each admission (a worker's settings may change under tests)."""
 
     def __init__(self, *, models_dir: Callable[[], Path | None], max_rows: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 batch_invariant: bool = True) -> None:
         self._models_dir, self._max_rows, self._clock = models_dir, max_rows, clock
+        self._batch_invariant = batch_invariant  # see engine.load_model
         self._row_budget = max_rows  # lowered after running out of memory, until the queue empties
         self._waiting: deque[Waiting] = deque()
         self._arrived = threading.Condition()
@@ -117,7 +119,7 @@ class ContinuousBatcher:
         for n, (item, future) in enumerate(waiting):
             try:
                 loaded = load_model(item.request.model, item.request.device,
-                                    self._models_dir())
+                                    self._models_dir(), batch_invariant=self._batch_invariant)
                 if self._batch is not None and loaded is not self._batch.loaded:
                     # The model was retrained meanwhile: it starts once this batch drains.
                     with self._arrived:

@@ -63,7 +63,7 @@ class LoadedModel:
 
 
 _MAX_CACHED = 2  # a worker usually serves one model; two lets a profile switch without thrash
-_cache: dict[tuple[str, str, str], LoadedModel] = {}
+_cache: dict[tuple[str, str, str, bool], LoadedModel] = {}
 _cache_lock = threading.Lock()
 
 
@@ -135,14 +135,17 @@ def _dtype_for(target: Any) -> Any:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def load_model(model: str, device: str = "auto", models_dir: Path | None = None) -> LoadedModel:
-    """Load once per process; a retrained model (new files) is loaded again."""
+def load_model(model: str, device: str = "auto", models_dir: Path | None = None, *,
+               batch_invariant: bool = True) -> LoadedModel:
+    """Load once per process; a retrained model (new files) is loaded again. On the CPU,
+    `batch_invariant` makes a row's numbers its own whatever its batch
+    (workers.generation.rowwise), at a cost that bench/blocked_products.py measures."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     location = model_location(model, models_dir)
     target = resolve_device(device)
     signature = _stat_signature(location) if isinstance(location, Path) else ""
-    key = (str(location), str(target), signature)
+    key = (str(location), str(target), signature, batch_invariant)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
@@ -160,7 +163,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None)
                 "cache; workers never download at run time, so place it there first."
             ) from exc
         network.to(target).eval()
-        if target.type == "cpu":
+        if target.type == "cpu" and batch_invariant:
             from workers.generation.rowwise import make_batch_invariant
 
             make_batch_invariant(network)
@@ -549,12 +552,14 @@ class RunningBatch:
 
 
 def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> list[list[GeneratedText]]:
+                   clock: Callable[[], float] = time.monotonic,
+                   batch_invariant: bool = True) -> list[list[GeneratedText]]:
     """Write every item's variants in shared forward passes: one step advances all rows.
 
     All items must name the same model and device; they all join at the first step
     (a static batch; workers.generation.continuous lets items join a running one). A
-    row's text does not depend on its neighbours (see RunningBatch). A step's time is
+    row's text does not depend on its neighbours (see RunningBatch; on the CPU, unless
+    `batch_invariant` is off, not even in its last bits). A step's time is
     shared among the rows it advanced: that is each variant's `device_s`. An item whose
     callback raised makes the whole call raise, so run_splitting can find it.
     """
@@ -563,7 +568,8 @@ def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
     for item in items:
         check_request(item.request)
     first = items[0].request
-    batch = RunningBatch(load_model(first.model, first.device, models_dir), clock)
+    batch = RunningBatch(load_model(first.model, first.device, models_dir,
+                                    batch_invariant=batch_invariant), clock)
     admitted = [batch.admit(item) for item in items]
     while batch.rows:
         batch.step()
