@@ -36,8 +36,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.pytorch_utils import Conv1D
 
 ROWWISE_SDPA = "rowwise_sdpa"
-# Rows per matrix product. A lone row pays for 16 (for the built-in model, about a tenth of
-# a millisecond a step); a block of more rows would cost more of that, one of fewer more
+# Rows per matrix product. A lone row pays for 16 (2.7-4.6 times a one-row product:
+# bench/blocked_products.py); a larger block would cost lone rows more, a smaller one more
 # calls per layer at full batches.
 BLOCK_ROWS = 16
 
