@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dj_database_url
 import django_stubs_ext
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue as KombuQueue
 
 from aigc_platform.embedded import socket_path
@@ -27,9 +28,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """The variable as a flag; unset or empty (`NAME=` in a .env file) is the default."""
+    """The variable as a flag; unset or empty (`NAME=` in a .env file) is the default. A value
+    that is no flag stops the process with its name: a typo must not quietly pick one."""
     value = (os.environ.get(name) or "").strip().lower()
-    return value in {"1", "true", "yes", "on"} if value else default
+    if not value:
+        return default
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ImproperlyConfigured(
+            f"{name} is a flag (on/off, true/false, yes/no, 1/0), not {value!r}.")
+    return value in {"1", "true", "yes", "on"}
 
 
 VAR_DIR = Path(os.environ.get("AIGC_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -363,6 +370,10 @@ EMBEDDING_MODEL_DIR = os.environ.get("AIGC_EMBEDDING_MODEL_DIR", "")
 # (about 2 KB a piece with MiniLM); the least recently used go first.
 EVALUATION_INDEX_CACHE_MB = int(os.environ.get("AIGC_EVALUATION_INDEX_CACHE_MB", "256"))
 GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
+# On the CPU, each local-model text is bit for bit the one its job writes alone: attention
+# row by row and matrix products in 16-row blocks (workers.generation.rowwise). Off trades
+# that for speed: bench/blocked_products.py shows what the blocks cost per layer shape.
+GENERATION_BATCH_INVARIANT = env_bool("AIGC_GENERATION_BATCH_INVARIANT", True)
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
 # Datasets' documents (imports and built versions, JSONL), per workspace.
 DATASETS_DIR = Path(os.environ.get("AIGC_DATASETS_DIR", VAR_DIR / "datasets")).resolve()

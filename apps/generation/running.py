@@ -109,13 +109,6 @@ BATCHING = os.environ.get("AIGC_GENERATION_BATCHING", "continuous")
 if BATCHING not in ("continuous", "static"):  # a typo must not quietly pick one
     raise ImproperlyConfigured(
         f"AIGC_GENERATION_BATCHING is 'continuous' or 'static', not {BATCHING!r}.")
-# On the CPU, each local-model text is bit for bit the one its job writes alone: attention
-# row by row and matrix products in 16-row blocks (workers.generation.rowwise). "off" trades
-# that for speed: bench/blocked_products.py shows what the blocks cost per layer shape.
-BATCH_INVARIANT = os.environ.get("AIGC_GENERATION_BATCH_INVARIANT", "on")
-if BATCH_INVARIANT not in ("on", "off"):
-    raise ImproperlyConfigured(
-        f"AIGC_GENERATION_BATCH_INVARIANT is 'on' or 'off', not {BATCH_INVARIANT!r}.")
 BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
 BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
 
@@ -129,13 +122,14 @@ def local_collector() -> ContinuousBatcher | BatchCollector:
     with _collector_lock:
         if _collector is None and BATCHING == "static":
             _collector = BatchCollector(
-                lambda items: generate_batch(items, models_dir=settings.MODELS_DIR,
-                                             batch_invariant=BATCH_INVARIANT == "on"),
+                lambda items: generate_batch(
+                    items, models_dir=settings.MODELS_DIR,
+                    batch_invariant=settings.GENERATION_BATCH_INVARIANT),
                 max_rows=BATCH_ROWS, window_s=BATCH_WINDOW_S)
         elif _collector is None:
             _collector = ContinuousBatcher(models_dir=lambda: settings.MODELS_DIR,
                                            max_rows=BATCH_ROWS,
-                                           batch_invariant=BATCH_INVARIANT == "on")
+                                           batch_invariant=settings.GENERATION_BATCH_INVARIANT)
         return _collector
 
 

@@ -151,7 +151,7 @@ def test_a_blocked_products_rows_do_not_depend_on_how_many_rows_share_it(threads
 
 @pytest.mark.parametrize("tiny_transformers_model", ["full"], indirect=True)
 def test_batch_invariance_can_be_turned_off_for_speed(
-        tiny_models_dir: Path, tiny_transformers_model: Path, monkeypatch) -> None:  # noqa: ANN001
+        tiny_models_dir: Path, tiny_transformers_model: Path, monkeypatch, settings) -> None:  # noqa: ANN001
     # Given each model loaded with batch invariance on and off
     for folder in (tiny_models_dir / "builtin", tiny_transformers_model):
         on = load_model(str(folder), "cpu").model
@@ -166,6 +166,6 @@ def test_batch_invariance_can_be_turned_off_for_speed(
         assert not any(isinstance(m, (BlockedLinear, BlockedConv1D)) for m in off.modules())
     # And a worker's batcher takes the setting
     monkeypatch.setattr(running, "_collector", None)
-    monkeypatch.setattr(running, "BATCH_INVARIANT", "off")
+    settings.GENERATION_BATCH_INVARIANT = False
     collector = running.local_collector()
     assert isinstance(collector, ContinuousBatcher) and collector._batch_invariant is False

@@ -12,8 +12,8 @@ import pytest
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("AIGC_GENERATION_BATCHING", "statik",
      "AIGC_GENERATION_BATCHING is 'continuous' or 'static', not 'statik'."),
-    ("AIGC_GENERATION_BATCH_INVARIANT", "true",
-     "AIGC_GENERATION_BATCH_INVARIANT is 'on' or 'off', not 'true'."),
+    ("AIGC_GENERATION_BATCH_INVARIANT", "exact",
+     "AIGC_GENERATION_BATCH_INVARIANT is a flag (on/off, true/false, yes/no, 1/0), not 'exact'."),
 ])
 def test_an_unknown_batching_setting_stops_the_worker_with_its_name(
         variable: str, value: str, message: str) -> None:
