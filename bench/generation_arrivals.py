@@ -54,7 +54,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
 from bench.stats import percentile  # noqa: E402
 from tests.generation_fixtures import TINY_PLAN, TINY_STEPS  # noqa: E402
 from workers.generation.batching import BatchCollector  # noqa: E402

@@ -145,6 +145,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None,
     location = model_location(model, models_dir)
     target = resolve_device(device)
     signature = _stat_signature(location) if isinstance(location, Path) else ""
+    batch_invariant = batch_invariant and target.type == "cpu"  # a GPU batch attends at once
     key = (str(location), str(target), signature, batch_invariant)
     with _cache_lock:
         if key in _cache:
@@ -163,7 +164,7 @@ def load_model(model: str, device: str = "auto", models_dir: Path | None = None,
                 "cache; workers never download at run time, so place it there first."
             ) from exc
         network.to(target).eval()
-        if target.type == "cpu" and batch_invariant:
+        if batch_invariant:
             from workers.generation.rowwise import make_batch_invariant
 
             make_batch_invariant(network)

@@ -110,9 +110,10 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
     return out.transpose(1, 2).contiguous(), None
 
 
-def blocked_addmm(bias: torch.Tensor | None, rows: torch.Tensor,
+def blocked_addmm(bias: torch.Tensor | None, x: torch.Tensor,
                   matrix: torch.Tensor) -> torch.Tensor:
-    """`bias + rows @ matrix` ((rows, in) @ (in, out)), BLOCK_ROWS rows per product."""
+    """`bias + x @ matrix` (x (..., in), matrix (in, out)), BLOCK_ROWS rows of x per product."""
+    rows = x.reshape(-1, x.shape[-1])
     count = rows.shape[0]
     rows = pad_tensor(rows, (0, 0, 0, -count % BLOCK_ROWS))
     out = rows.new_empty((rows.shape[0], matrix.shape[1]))
@@ -122,23 +123,21 @@ def blocked_addmm(bias: torch.Tensor | None, rows: torch.Tensor,
             torch.mm(rows[block], matrix, out=out[block])
         else:
             torch.addmm(bias, rows[block], matrix, out=out[block])
-    return out[:count]
+    return out[:count].view(*x.shape[:-1], matrix.shape[1])
 
 
 class BlockedLinear(torch.nn.Linear):
     """nn.Linear multiplying in blocks of BLOCK_ROWS rows."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = blocked_addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight.t())
-        return out.view(*x.shape[:-1], self.out_features)
+        return blocked_addmm(self.bias, x, self.weight.t())
 
 
 class BlockedConv1D(Conv1D):
     """transformers' Conv1D (GPT-2's linear layer, weights transposed), in blocks."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = blocked_addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
-        return out.view(*x.shape[:-1], self.nf)
+        return blocked_addmm(self.bias, x, self.weight)
 
 
 def make_batch_invariant(model: PreTrainedModel) -> None:
