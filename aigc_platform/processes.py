@@ -107,12 +107,19 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM (Celery finishes or hands back its task), then SIGKILL."""
+        stop_all([self], timeout)
+
+    def _terminate(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGTERM)
+
+    def _wait_or_kill(self, deadline: float) -> None:
         if not self.alive():
             return
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout)
+            self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -122,6 +129,17 @@ class ManagedProcess:
             assert self.process is not None
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+
+
+def stop_all(processes: Sequence[ManagedProcess], timeout: float = 15) -> None:
+    """Stop the processes together: SIGTERM to all, then each waited for until `timeout`
+    has passed and SIGKILLed after. Each Celery worker takes a second or more to shut down
+    warm, which one after another added up."""
+    for process in processes:
+        process._terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process._wait_or_kill(deadline)
 
 
 def database_url(settings_dict: Mapping[str, object]) -> str:

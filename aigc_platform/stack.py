@@ -17,6 +17,7 @@ from aigc_platform.processes import (
     GPU_QUEUES,
     IO_QUEUES,
     ManagedProcess,
+    stop_all,
     web_command,
     worker_command,
 )
@@ -82,9 +83,9 @@ def platform_running(*, web_port: int | None = None, timeout: float = 120,
         if settings.EMBEDDED_VALKEY:
             stack.enter_context(running_valkey(Path(settings.VAR_DIR)))
         processes = stack_processes(web_port=web_port, log_dir=log_dir, env=env)
+        stack.callback(stop_all, processes)  # those not started yet are skipped
         for process in processes:
             process.log_path.unlink(missing_ok=True)
-            stack.callback(process.stop)
             process.start()
         for process in processes:
             if process.name == "web":
