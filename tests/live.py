@@ -8,8 +8,11 @@ and to a small built-in model trained once for the session.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -34,7 +37,18 @@ class LivePlatform:
         return next(p for p in self.processes if p.name == name)
 
 
-@pytest.fixture(scope="module")
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering by database use
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the live platform run last, one after another: its workers consume
+    whatever the broker holds, so no other test may enqueue work while it is up. Started
+    once for them all, it saves each module a start and a stop of every process."""
+    live = [item for item in items if "live_platform" in getattr(item, "fixturenames", ())]
+    if live:
+        chosen = set(live)
+        items[:] = [item for item in items if item not in chosen] + live
+
+
+@pytest.fixture(scope="session")
 def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_factory
                   ) -> Iterator[LivePlatform]:
     root = tmp_path_factory.mktemp("platform")
@@ -51,11 +65,21 @@ def live_platform(django_db_setup, django_db_blocker, tiny_models_dir, tmp_path_
     # DEBUG is off, as in production: the web process serves the collected static files.
     call_command("collectstatic", interactive=False, verbosity=0)
     port = free_port()
-    # Module scope: these workers consume whatever the broker holds, so they must
-    # be gone before other tests enqueue work of their own.
     with platform_running(web_port=port, env=env, log_dir=root / "logs", timeout=180) as processes:
         yield LivePlatform(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
                            publish_dir=root / "published", processes=processes)
+
+
+@contextmanager
+def paused(process: ManagedProcess) -> Iterator[None]:
+    """The process stopped (SIGSTOP) meanwhile, as a busy worker that has not taken the
+    next message yet: a page can be open and live before the work it shows begins."""
+    assert process.process is not None
+    os.killpg(process.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(process.process.pid, signal.SIGCONT)
 
 
 T = TypeVar("T")
