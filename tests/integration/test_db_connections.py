@@ -21,7 +21,7 @@ from django.conf import settings
 from aigc_platform.processes import ManagedProcess, free_port, web_command
 from tests.private_postgres import PrivatePostgres, private_postgres
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.load]  # the bounded stage, after the suite
 
 REQUESTS, CONCURRENCY = 240, 24  # bounded: a few seconds of load
 

@@ -33,7 +33,9 @@ from tests import factories
 from tests.clients import wait_until
 from tests.http_peers import HttpPeer, Reply
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+# Minutes of timeouts and breaker pauses: in the bounded stage with the other faults.
+pytestmark = [pytest.mark.integration, pytest.mark.faults,
+              pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_S = 5  # the worker's webhook timeout: a hung receiver holds a slot this long
 # Above the first wave's hung deliveries: the second wave meets a failing subscription
