@@ -66,19 +66,25 @@ def test_the_chinese_demo_brief_is_written_gated_and_published_in_chinese(chines
     evaluations = list(Evaluation.objects.filter(draft__job__brief=brief).select_related("draft"))
     assert len(evaluations) == 3 * len(decisions)
     zh = language("zh-CN")
+    han = letters = 0
     for evaluation in evaluations:
         text = evaluation.draft.text
         metrics = evaluation.metrics
-        # written in Chinese characters: most of what is not space or punctuation is Han (about
-        # 83 %; the rest is mostly U+FFFD, where the model wrote part of a character's bytes)
-        letters = [c for c in text if c.isalnum() or c == "\ufffd"]
-        assert len(_HAN_CHAR.findall(text)) >= 2 / 3 * len(letters) > 0, text
+        # written in Chinese characters: most of what is not space or punctuation is Han, the
+        # rest mostly U+FFFD, where the model wrote part of a character's bytes. One draft's
+        # share depends on its seed (the job's id): 66 % to 90 % have been seen.
+        draft_letters = sum(1 for c in text if c.isalnum() or c == "\ufffd")
+        draft_han = len(_HAN_CHAR.findall(text))
+        assert draft_han >= draft_letters / 2 > 0, text
+        han, letters = han + draft_han, letters + draft_letters
         # counted in characters, against the brief's 80
         assert (metrics["length_unit"], metrics["target_length"]) == ("characters", 80)
         assert metrics["length"] == length(text, zh) > 0
         # lingua reads it as Chinese: never another language, whatever else the gate finds
         assert metrics["wrong_language"] == [], text
         assert "wrong_language" not in {f["metric"] for f in evaluation.findings}
+    # together, at least two characters in three are Han (about 83 %)
+    assert han >= 2 / 3 * letters, (han, letters)
     # and each round's verdict is recorded in plain words, none of them "another language"
     assert all(isinstance(reason, str) and "another language" not in reason
                for d in decisions for reason in d.reasons)
