@@ -109,12 +109,14 @@ class ManagedProcess:
         """SIGTERM (Celery finishes or hands back its task), then SIGKILL."""
         stop_all([self], timeout)
 
-    def _terminate(self) -> None:
+    def terminate(self) -> None:
+        """SIGTERM to the process group, without waiting (see `stop_all`)."""
         if self.alive():
             assert self.process is not None
             os.killpg(self.process.pid, signal.SIGTERM)
 
-    def _wait_or_kill(self, deadline: float) -> None:
+    def wait_or_kill(self, deadline: float) -> None:
+        """Wait for it to end until `deadline` (time.monotonic()), then SIGKILL it."""
         if not self.alive():
             return
         assert self.process is not None
@@ -136,10 +138,10 @@ def stop_all(processes: Sequence[ManagedProcess], timeout: float = 15) -> None:
     has passed and SIGKILLed after. Each Celery worker takes a second or more to shut down
     warm, which one after another added up."""
     for process in processes:
-        process._terminate()
+        process.terminate()
     deadline = time.monotonic() + timeout
     for process in processes:
-        process._wait_or_kill(deadline)
+        process.wait_or_kill(deadline)
 
 
 def database_url(settings_dict: Mapping[str, object]) -> str:
