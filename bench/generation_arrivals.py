@@ -16,7 +16,12 @@ same model, jobs and arrival times:
 - continuous_noninvariant: the continuous batcher with batch_invariant off (the model's
   attention over the padded batch at once, its linear layers over all rows at once), as
   before inference on the CPU was made batch-invariant (workers.generation.rowwise):
-  what a row's texts being bit for bit its own costs, and how many texts differ without.
+  what a row's texts being bit for bit its own costs, and how many texts differ without;
+- transformers_cb: transformers' own continuous batching (ContinuousBatchingManager, paged
+  attention) on the same weights, the candidate on CUDA. It samples with a generator of
+  its own, so its texts are not the jobs' own; --rows caps its batch too, and on the CPU
+  its paged cache is sized for the jobs (its default takes a share of free memory, which
+  on a CPU host made it some 20 times slower still).
 
 Both batchers get --rows rows. Tokens/s counts every job's tokens over the time
 from the first arrival to the last job's end; time to first token runs from a
@@ -65,12 +70,14 @@ from workers.generation.engine import (  # noqa: E402
     generate,
     generate_batch,
     load_model,
+    prompt_ids,
 )
 from workers.generation.types import GeneratedText, GenerationRequest  # noqa: E402
 
 TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
           "wizards", "a terminal", "the source"]
-MODES = ("continuous", "static", "continuous_noninvariant", "one_at_a_time")  # alone last
+MODES = ("continuous", "static", "continuous_noninvariant", "transformers_cb",
+         "one_at_a_time")  # alone last
 CAPACITY_JOBS = 4  # jobs timed alone to set the rates
 Dispatch = Callable[[BatchItem], Future]
 
@@ -137,7 +144,68 @@ def run(dispatch: Dispatch, requests: list[GenerationRequest], arrivals: list[fl
     return figures, [texts[0].text for texts in results]
 
 
-def dispatchers(models_dir: Path, rows: int, jobs_count: int) -> dict[str, Dispatch]:
+class TransformersBatching:
+    """transformers' ContinuousBatchingManager behind the bench's dispatch: a job's future
+    holds its text, and its streamed tokens tell its first-token time."""
+
+    PAGE = 64  # tokens a cache block holds, on the CPU
+
+    def __init__(self, models_dir: Path, device: str, rows: int, longest: int) -> None:
+        from transformers import AutoModelForCausalLM, GenerationConfig
+        from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+        self.loaded = load_model(BUILTIN, device, models_dir, batch_invariant=False)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            models_dir / BUILTIN, local_files_only=True, attn_implementation="sdpa",
+            dtype=self.loaded.model.dtype).to(self.loaded.device).eval()
+        on_cpu = self.loaded.device.type == "cpu"
+        blocks = rows * (-(-longest // self.PAGE) + 1)
+        config = ContinuousBatchingConfig(
+            max_requests_per_batch=rows,
+            **({"page_size": self.PAGE, "num_blocks": blocks, "max_batch_tokens": rows * 16,
+                "use_cuda_graph": False} if on_cpu else {}))
+        sampling = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95,
+                                    eos_token_id=-1, pad_token_id=self.loaded.tokenizer.eos_token_id)
+        self.manager = self.model.init_continuous_batching(
+            generation_config=sampling, continuous_batching_config=config)
+        self.manager.start()
+        self._waiting: dict[str, tuple[BatchItem, Future, int]] = {}
+        self._lock = threading.Lock()
+        self._count = 0
+        threading.Thread(target=self._route, daemon=True).start()
+
+    def enqueue(self, item: BatchItem) -> Future:
+        ids = prompt_ids(self.loaded, item.request)
+        future: Future = Future()
+        with self._lock:
+            request_id, self._count = f"job-{self._count}", self._count + 1
+            self._waiting[request_id] = (item, future, len(ids))
+        # EOS off: each job writes exactly its token count, as min_new_tokens makes the others
+        self.manager.add_request(input_ids=ids, request_id=request_id, streaming=True,
+                                 max_new_tokens=item.request.max_new_tokens, eos_token_id=-1)
+        return future
+
+    def _route(self) -> None:
+        while True:
+            result = self.manager.get_result(timeout=0.1)
+            if result is None:
+                continue
+            with self._lock:
+                item, future, prompt_tokens = self._waiting[result.request_id]
+            if item.on_text is not None and result.generated_tokens:
+                item.on_text(0, "", len(result.generated_tokens))
+            if result.is_finished():
+                with self._lock:
+                    del self._waiting[result.request_id]
+                tokens = list(result.generated_tokens)
+                future.set_result([GeneratedText(
+                    variant=0, text=self.loaded.tokenizer.decode(tokens), seed=0,
+                    prompt_tokens=prompt_tokens, completion_tokens=len(tokens),
+                    model_name="builtin")])
+
+
+def dispatchers(models_dir: Path, rows: int, jobs_count: int,
+                transformers_cb: TransformersBatching) -> dict[str, Dispatch]:
     continuous = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=rows)
     noninvariant = ContinuousBatcher(models_dir=lambda: models_dir, max_rows=rows,
                                      batch_invariant=False)
@@ -148,6 +216,7 @@ def dispatchers(models_dir: Path, rows: int, jobs_count: int) -> dict[str, Dispa
     return {
         "continuous": continuous.enqueue,
         "continuous_noninvariant": noninvariant.enqueue,
+        "transformers_cb": transformers_cb.enqueue,
         "static": lambda item: waiters.submit(collector.submit, item),
         "one_at_a_time": lambda item: single.submit(
             generate, item.request, item.on_text, models_dir=models_dir),
@@ -190,19 +259,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         models_dir, model = model_folder(Path(scratch))
         loaded = load_model(BUILTIN, args.device, models_dir)
+        transformers_cb = TransformersBatching(
+            models_dir, args.device, args.rows,
+            longest=max(len(prompt_ids(loaded, r)) + r.max_new_tokens for r in requests))
         counter = PassCounter(loaded.model, load_model(BUILTIN, args.device, models_dir,
-                                                       batch_invariant=False).model)
+                                                       batch_invariant=False).model,
+                              transformers_cb.model)
         # Warm both paths: a GPU loads kernels and picks GEMM algorithms per new shape.
         generate(requests[0], models_dir=models_dir)
         for invariant in (True, False):
             generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir,
                            batch_invariant=invariant)
+        for future in [transformers_cb.enqueue(BatchItem(r)) for r in requests[: args.rows]]:
+            future.result()
         started = time.perf_counter()
         for request in requests[:CAPACITY_JOBS]:
             generate(request, models_dir=models_dir)
         capacity = CAPACITY_JOBS / (time.perf_counter() - started)  # jobs/s, one at a time
         rates = [round(float(load) * capacity, 1) for load in args.loads.split(",")]
-        dispatch = dispatchers(models_dir, args.rows, args.jobs)
+        dispatch = dispatchers(models_dir, args.rows, args.jobs, transformers_cb)
         table: dict[str, dict[str, dict[str, float]]] = {}
         print(f"{'jobs/s':>8} {'mode':<24}{'seconds':>9}{'tokens/s':>10}"
               f"{'TTFT p50 ms':>13}{'TTFT p99 ms':>13}{'passes':>8}")
@@ -231,7 +306,7 @@ def main() -> None:
                           f"{figures['seconds']:>9.2f}{figures['tok_s']:>10.1f}"
                           f"{figures['ttft_p50_ms']:>13.1f}{figures['ttft_p99_ms']:>13.1f}"
                           f"{figures['passes']:>8}")
-                if mode != MODES[-1]:
+                if mode not in ("transformers_cb", MODES[-1]):  # its own sampler: not comparable
                     fewest = f" (the fewest of {args.repeats} runs)" if args.repeats > 1 else ""
                     print(f"{'':>8} {mode:<24} writes the same text as alone for "
                           f"{figures['same_text_as_alone']:g}/{args.jobs}{fewest}")
@@ -240,6 +315,8 @@ def main() -> None:
         "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],
         "tok_s_one_at_a_time": top["one_at_a_time"]["tok_s"],
         "tok_s_continuous_noninvariant": top["continuous_noninvariant"]["tok_s"],
+        "tok_s_transformers_cb": top["transformers_cb"]["tok_s"],
+        "ttft_p99_transformers_cb_ms": top["transformers_cb"]["ttft_p99_ms"],
         "same_text_as_alone_continuous": top["continuous"]["same_text_as_alone"],
         "same_text_as_alone_continuous_noninvariant":
             top["continuous_noninvariant"]["same_text_as_alone"],
