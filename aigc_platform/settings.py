@@ -246,13 +246,15 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "apps.core.channel_layer.RedisChannelLayer",
         # redis-py 8 times reads out after 5 s by default, the same as the layer's
         # blocking BZPOPMIN, which then kills idle websockets: give reads room.
         # Its own server when AIGC_CHANNEL_LAYER_URL says so (live events only: losing it
-        # loses no work), else the broker's.
+        # loses no work), else the broker's. A burst of sockets waits up to `timeout` s
+        # for one of the pool's connections.
         "CONFIG": {"hosts": [{"address": os.environ.get("AIGC_CHANNEL_LAYER_URL") or REDIS_URL,
-                              "socket_timeout": 30}], "capacity": 500, "expiry": 30},
+                              "socket_timeout": 30, "max_connections": 100, "timeout": 10}],
+                   "capacity": 500, "expiry": 30},
     }
 }
 

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
 from django.core.cache import cache
 
@@ -46,21 +45,6 @@ def published_pieces_forgotten() -> None:
     test's rolled-back rows, and the next test's rows may reuse their ids: each test starts
     with none."""
     published_cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def channel_layer_unstuck() -> Iterator[None]:
-    """The tests share one channel layer instance across their event loops (a server has
-    one loop). channels_redis keeps one asyncio lock for the receives of all its sockets
-    while it counts waiters, and a waiter cancelled mid-wait (a refused socket's) is never
-    taken off that count: the lock then outlives the test, bound to its loop, and the next
-    test whose two sockets received at once failed with "bound to a different event loop",
-    as did every socket test after it. Between tests nothing receives: an instance still
-    holding such a lock is dropped, and the next test gets a new one."""
-    yield
-    layer = channel_layers.backends.get(DEFAULT_CHANNEL_LAYER)
-    if getattr(getattr(layer, "receive_clean_locks", None), "locks", None):
-        del channel_layers.backends[DEFAULT_CHANNEL_LAYER]
 
 
 def missing(reason: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -270,8 +271,8 @@ def point_broker_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 def test_readyz_names_an_unreachable_broker_and_channel_layer(monkeypatch):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     point_broker_at(monkeypatch, closed)
-    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                          "CONFIG": {"hosts": [closed]}}}
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"],
+                          "CONFIG": {"hosts": [{"address": closed, "timeout": 1}]}}}
     with override_settings(CHANNEL_LAYERS=layers):
         response = Client().get("/readyz")
     body = response.json()
