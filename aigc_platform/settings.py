@@ -39,6 +39,18 @@ def env_bool(name: str, default: bool) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """The variable as one of `choices`; unset or empty is the default. Any other value stops
+    the process with its name, as `env_bool` does."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name} is {' or '.join(repr(c) for c in choices)}, not {value!r}.")
+    return value
+
+
 VAR_DIR = Path(os.environ.get("AIGC_VAR_DIR", BASE_DIR / "var")).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 MODELS_DIR = Path(os.environ.get("AIGC_MODELS_DIR", BASE_DIR / "models")).resolve()
@@ -380,6 +392,10 @@ GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
 # row by row and matrix products in 16-row blocks (workers.generation.rowwise). Off trades
 # that for speed: bench/blocked_products.py shows what the blocks cost per layer shape.
 GENERATION_BATCH_INVARIANT = env_bool("AIGC_GENERATION_BATCH_INVARIANT", True)
+# How a generation worker batches local models (apps.generation.running): rows join a running
+# batch at the next step, or micro-batches run to their end.
+GENERATION_BATCHING = env_choice("AIGC_GENERATION_BATCHING", ("continuous", "static"),
+                                 "continuous")
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
 # Datasets' documents (imports and built versions, JSONL), per workspace.
 DATASETS_DIR = Path(os.environ.get("AIGC_DATASETS_DIR", VAR_DIR / "datasets")).resolve()

@@ -27,7 +27,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.crypto import secret_decrypt
 from apps.core.egress import egress_policy
@@ -105,10 +104,6 @@ DEFAULT_TIMEOUT_S = 600  # a job without a model profile
 # a GPU takes far more: set AIGC_GENERATION_BATCH_ROWS to what its memory holds.
 BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
 BATCH_WINDOW_S = 0.05  # static: prefetched messages arrive within milliseconds of each other
-BATCHING = os.environ.get("AIGC_GENERATION_BATCHING", "continuous")
-if BATCHING not in ("continuous", "static"):  # a typo must not quietly pick one
-    raise ImproperlyConfigured(
-        f"AIGC_GENERATION_BATCHING is 'continuous' or 'static', not {BATCHING!r}.")
 BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
 BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
 
@@ -120,7 +115,7 @@ def local_collector() -> ContinuousBatcher | BatchCollector:
     """The process's one batcher: every task thread's local-model requests meet here."""
     global _collector
     with _collector_lock:
-        if _collector is None and BATCHING == "static":
+        if _collector is None and settings.GENERATION_BATCHING == "static":
             _collector = BatchCollector(
                 lambda items: generate_batch(
                     items, models_dir=settings.MODELS_DIR,

@@ -1,12 +1,17 @@
-"""A generation worker refuses a batching setting it does not know instead of picking one."""
+"""A process refuses a batching setting it does not know instead of picking one."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+
+from apps.generation import running
+from workers.generation.batching import BatchCollector
+from workers.generation.continuous import ContinuousBatcher
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
@@ -23,3 +28,12 @@ def test_an_unknown_batching_setting_stops_the_worker_with_its_name(
         env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert message in done.stderr
+
+
+@pytest.mark.parametrize(("batching", "batcher"), [
+    ("continuous", ContinuousBatcher), ("static", BatchCollector)])
+def test_a_worker_builds_the_batcher_the_setting_names(
+        monkeypatch: pytest.MonkeyPatch, settings: Any, batching: str, batcher: type) -> None:
+    monkeypatch.setattr(running, "_collector", None)
+    settings.GENERATION_BATCHING = batching
+    assert type(running.local_collector()) is batcher
