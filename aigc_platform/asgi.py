@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, websockets to the Channels consumers."""
 
+import gc
 import os
 from typing import Any
 
@@ -30,3 +31,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What is loaded by now lives as long as the process: keep it out of the collector's full
+# passes. Each walked all of it, every 18 events or so at 100 sockets, and held every socket
+# for ~150 ms (bench/websocket_fanout.py: p99 at 100 clients 164 ms before, 49 after).
+gc.freeze()
