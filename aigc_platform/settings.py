@@ -256,7 +256,11 @@ CACHES = {
         "LOCATION": os.environ.get("AIGC_CACHE_URL") or _next_database(REDIS_URL),
         "KEY_PREFIX": "aigc",
         # A cache that is down or hung fails fast: the throttles then let requests through.
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        # More requests at once than the pool's connections wait up to a second for one
+        # (redis-py's own pool raises, and every throttle and lease of the burst failed open).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
+                    "pool_class": "redis.BlockingConnectionPool", "max_connections": 100,
+                    "timeout": 1},
     }
 }
 
