@@ -57,8 +57,6 @@ class BenchWorkspace:
     content_type: str  # its slug
 
 
-
-
 @contextlib.contextmanager
 def platform_environment(*, name: str, own_broker: bool) -> Iterator[Platform]:
     """A private PostgreSQL cluster, Django set up on it (production settings, keys of the
