@@ -40,10 +40,7 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         self.receive_clean_locks = _CountedChannelLock()
 
     def create_pool(self, index: int) -> Any:
-        """A server named by URL (how settings name it) gets a pool that waits for a free
-        connection (its `max_connections` and `timeout` from the host's entry); any other
-        form (Sentinel) channels_redis's own."""
+        """A pool that waits for a free connection to the server settings name by URL, with
+        its `max_connections` and `timeout` from the host's entry."""
         host = dict(self.hosts[index])
-        if "address" not in host:
-            return super().create_pool(index)
         return BlockingConnectionPool.from_url(host.pop("address"), **host)

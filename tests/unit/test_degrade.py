@@ -271,7 +271,7 @@ def test_readyz_names_an_unreachable_broker_and_channel_layer(monkeypatch):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     point_broker_at(monkeypatch, closed)
     layers = {"default": {**settings.CHANNEL_LAYERS["default"],
-                          "CONFIG": {"hosts": [{"address": closed, "timeout": 1}]}}}
+                          "CONFIG": {"hosts": [closed]}}}
     with override_settings(CHANNEL_LAYERS=layers):
         response = Client().get("/readyz")
     body = response.json()
