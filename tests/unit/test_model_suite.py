@@ -58,9 +58,10 @@ def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:
     return version
 
 
-# The suite writes through the process's batcher, whose thread beats the run's heartbeat on
-# a connection of its own: the run's rows must be committed for it to see them, as a worker's
-# are (inside the test's transaction, a beat waited on its lock, and failed the run).
+# The tests that run the suite through the worker's task are transactional: the batcher's
+# thread beats the run's heartbeat on a connection of its own, so the run's rows must be
+# committed for it to see them, as a worker's are (inside the test's transaction, a beat
+# waited on its lock, and failed the run).
 @pytest.mark.django_db(transaction=True)
 def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_rate(
         ws, admin, models_dir) -> None:  # noqa: ANN001
@@ -111,7 +112,7 @@ def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_r
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_tells_the_workspace_live_where_it_stands(
-        ws, admin, models_dir, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+        ws, admin, models_dir) -> None:  # noqa: ANN001
     # given a version, and the workspace's admins' sockets listening (the Models page), and
     # every member's
     version = trained_version(ws, models_dir)
@@ -122,8 +123,7 @@ def test_a_run_tells_the_workspace_live_where_it_stands(
     run = suite_run_create(version=version)
     assert evaluate_version.apply(args=(run.pk,)).get() == "recorded"
     second = SuiteRun.objects.create(version=version)  # queued, its message not sent
-    with django_capture_on_commit_callbacks(execute=True):
-        suite_run_cancel(version=version, actor=admin)
+    suite_run_cancel(version=version, actor=admin)  # its event is relayed as it commits
     # then the admins' pages heard it start, each test brief written, its end, and the cancel
     heard = [(m["event"]["data"]["suite_run_id"], m["event"]["data"]["state"],
               m["event"]["data"]["briefs_done"], m["event"]["data"]["briefs"])
