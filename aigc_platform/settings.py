@@ -397,9 +397,12 @@ GENERATION_MODEL = os.environ.get("AIGC_GENERATION_MODEL", "builtin")
 # that for speed: bench/blocked_products.py shows what the blocks cost per layer shape.
 GENERATION_BATCH_INVARIANT = env_bool("AIGC_GENERATION_BATCH_INVARIANT", True)
 # How a generation worker batches local models (apps.generation.running): rows join a running
-# batch at the next step, or micro-batches run to their end.
+# batch at the next step, or micro-batches run to their end; at most this many rows a batch.
+# 32 rows of the built-in model take ~30 ms a step on 2 CPU cores (bench/generation_batching.py);
+# a GPU takes far more: set it to what its memory holds.
 GENERATION_BATCHING = env_choice("AIGC_GENERATION_BATCHING", ("continuous", "static"),
                                  "continuous")
+GENERATION_BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
 PUBLISH_FILES_DIR = Path(os.environ.get("AIGC_PUBLISH_DIR", VAR_DIR / "published")).resolve()
 # Datasets' documents (imports and built versions, JSONL), per workspace.
 DATASETS_DIR = Path(os.environ.get("AIGC_DATASETS_DIR", VAR_DIR / "datasets")).resolve()

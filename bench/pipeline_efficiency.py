@@ -298,12 +298,12 @@ def run_direct_both(pipeline: Pipeline, models_dir: Path) -> list[DirectResult]:
     """The direct side with the workers' torch threads and with torch's default (every core),
     each warmed first: the faster is the baseline."""
     import torch
-
-    from apps.generation.running import BATCH_ROWS
+    from django.conf import settings
 
     def run(jobs: list[Job], threads: int) -> DirectResult:
         return run_direct(jobs, models_dir, pipeline.model_dir, pipeline.published,
-                          pipeline.generating, pipeline.scoring, BATCH_ROWS, threads)
+                          pipeline.generating, pipeline.scoring,
+                          settings.GENERATION_BATCH_ROWS, threads)
 
     results = []
     for threads in sorted({pipeline.torch_threads, os.cpu_count() or 1}):

@@ -100,9 +100,6 @@ logger = logging.getLogger(__name__)
 CANCEL_CHECK_EVERY_S = 0.5  # a cancelled job stops writing within a second
 TRANSIENT_ATTEMPTS = 3  # an unreadable model file or a hiccup of shared storage, then give up
 DEFAULT_TIMEOUT_S = 600  # a job without a model profile
-# 32 rows of the built-in model take ~30 ms a step on 2 CPU cores (bench/generation_batching.py);
-# a GPU takes far more: set AIGC_GENERATION_BATCH_ROWS to what its memory holds.
-BATCH_ROWS = int(os.environ.get("AIGC_GENERATION_BATCH_ROWS", "32"))
 BATCH_WINDOW_S = 0.05  # static: prefetched messages arrive within milliseconds of each other
 BUSY_RETRY_S = 5  # a workspace at its concurrency limit: look again after 5-10 s
 BUSY_MAX_RETRIES = 720  # an hour of waiting for a slot, then the job fails
@@ -120,10 +117,10 @@ def local_collector() -> ContinuousBatcher | BatchCollector:
                 lambda items: generate_batch(
                     items, models_dir=settings.MODELS_DIR,
                     batch_invariant=settings.GENERATION_BATCH_INVARIANT),
-                max_rows=BATCH_ROWS, window_s=BATCH_WINDOW_S)
+                max_rows=settings.GENERATION_BATCH_ROWS, window_s=BATCH_WINDOW_S)
         elif _collector is None:
             _collector = ContinuousBatcher(models_dir=lambda: settings.MODELS_DIR,
-                                           max_rows=BATCH_ROWS,
+                                           max_rows=settings.GENERATION_BATCH_ROWS,
                                            batch_invariant=settings.GENERATION_BATCH_INVARIANT)
         return _collector
 
