@@ -52,19 +52,22 @@ async def _run(url: str, cookies: list[str], events: int, every: float, send) ->
     async def opened(cookie: str) -> Any:
         """A signed-in socket; a refused or dropped handshake (a server busy with a burst
         closes those it has not accepted within its timeout) is tried again as the
-        dashboard does (workspace_socket.js): backoff doubling from 1 s, with jitter."""
+        dashboard does (workspace_socket.js): backoff doubling from 1 s, with jitter. The
+        last try's failure ends the run."""
         nonlocal retries
-        for attempt in range(CONNECT_TRIES):
+
+        def connect() -> Any:
+            return websockets.connect(url, additional_headers={
+                "Cookie": cookie, "Origin": "http://127.0.0.1"}, open_timeout=60,
+                max_queue=None)
+
+        for attempt in range(CONNECT_TRIES - 1):
             try:
-                return await websockets.connect(url, additional_headers={
-                    "Cookie": cookie, "Origin": "http://127.0.0.1"}, open_timeout=60,
-                    max_queue=None)
+                return await connect()
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake):
-                if attempt == CONNECT_TRIES - 1:
-                    raise
                 retries += 1
                 await asyncio.sleep(min(30, 2 ** attempt) * (0.5 + random.random() / 2))
-        raise AssertionError("unreachable")
+        return await connect()
 
     async def client(index: int, cookie: str) -> None:
         nonlocal connected, all_connected_s
