@@ -82,10 +82,12 @@ def main() -> None:
                "sequential_tok_s": round(tokens / sequential_s, 1),
                "batched_tok_s": round(tokens / batched_s, 1),
                "ratio": round(sequential_s / batched_s, 2),
-               "same_text": f"{same}/{args.jobs}"}
+               "same_text": f"{same}/{args.jobs}",
+               "loadavg": [round(x, 2) for x in os.getloadavg()]}
     print(f"{'mode':<12}{'seconds':>10}{'tokens/s':>12}")
     print(f"{'sequential':<12}{sequential_s:>10.2f}{figures['sequential_tok_s']:>12}")
     print(f"{'batched':<12}{batched_s:>10.2f}{figures['batched_tok_s']:>12}")
+    print("load average {} {} {} on {} cores".format(*figures["loadavg"], os.cpu_count()))
     print(json.dumps(figures))
 
 

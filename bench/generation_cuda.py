@@ -139,6 +139,7 @@ def main() -> None:
             figures.update(check())
         except Exception as exc:  # report every check's outcome from one run on a lent GPU
             figures.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
+    figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]  # the host's CPUs feed the GPU
     for name, value in figures.items():
         print(f"{name:<28}{value}")
     print(json.dumps(figures))
