@@ -102,7 +102,7 @@ def run_phases(cluster: PrivatePostgres, env: dict[str, str], var: Path, briefs:
     from apps.generation.recovery import EVALUATION_LEASE
     from tests import factories
     from tests.faults.invariants import SETTLED, invariants
-    from tests.generation_fixtures import TINY_PLAN, TINY_STEPS
+    from tests.tiny_plan import TINY_PLAN, TINY_STEPS
     from workers.generation.builtin.training import train_builtin_model
 
     call_command("migrate", verbosity=0)

@@ -15,14 +15,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from transformers import AutoModelForCausalLM, Qwen2Config
 
-from workers.generation.builtin.training import TrainingPlan, TrainingReport, train_builtin_model
-
-# 1 layer, width 32, 64 positions, 320 tokens: trains in about a second and still
-# writes distinct sampled texts, which is all the platform's tests need of it.
-TINY_PLAN = TrainingPlan(vocab_size=320, n_layer=1, n_head=2, n_embd=32, block_size=64,
-                         batch_size=8, warmup_steps=5, max_documents=200, max_seconds=None,
-                         eval_blocks=8, threads=1)
-TINY_STEPS = 30
+from tests.tiny_plan import TINY_PLAN, TINY_STEPS
+from workers.generation.builtin.training import TrainingReport, train_builtin_model
 
 
 @pytest.fixture(scope="session")

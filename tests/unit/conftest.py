@@ -14,7 +14,7 @@ from apps.accounts.models import Role
 from apps.core.models import Workspace
 from tests import factories
 from tests.clients import logged_in
-from tests.generation_fixtures import TINY_PLAN, TINY_STEPS
+from tests.tiny_plan import TINY_PLAN, TINY_STEPS
 from workers.generation.builtin.training import train_builtin_model
 
 GATE_TEXTS = Path(__file__).resolve().parent.parent / "fixtures" / "gate" / "texts.json"

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.generation_fixtures import (
-    TINY_PLAN,
-    TINY_STEPS,
-)
+from tests.tiny_plan import TINY_PLAN, TINY_STEPS
 from workers.generation.builtin.corpus import DEFAULT_CORPUS, corpus_documents, corpus_split
 from workers.generation.builtin.training import TrainingReport, train_builtin_model
 
