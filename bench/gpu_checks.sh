@@ -17,7 +17,7 @@ set -u
 out=${1:?usage: bash bench/gpu_checks.sh OUT [DEVICE]}
 device=${2:-cuda}
 py=${PYTHON:-python3}
-mkdir -p "$out"
+mkdir -p "$out" && out=$(cd "$out" && pwd)  # before the cd below
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD AIGC_MODELS_DIR=${AIGC_MODELS_DIR:-$(mktemp -d)}
 
