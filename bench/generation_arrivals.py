@@ -191,6 +191,10 @@ class TransformersBatching:
                                  max_new_tokens=item.request.max_new_tokens, eos_token_id=-1)
         return future
 
+    def stop(self) -> None:
+        """Its loop's thread is not a daemon: left running, it kept the bench from exiting."""
+        self.manager.stop(block=True, timeout=30)
+
     def _route(self) -> None:
         while True:
             result = self.manager.get_result(timeout=0.1)
@@ -334,6 +338,8 @@ def main() -> None:
                     fewest = f" (the fewest of {args.repeats} runs)" if args.repeats > 1 else ""
                     print(f"{'':>8} {mode:<24} writes the same text as alone for "
                           f"{figures['same_text_as_alone']:g}/{args.jobs}{fewest}")
+        if transformers_cb is not None:
+            transformers_cb.stop()
     top = table[f"{rates[-1]:g}"]
     result: dict[str, object] = {
         "tok_s_continuous": top["continuous"]["tok_s"], "tok_s_static": top["static"]["tok_s"],

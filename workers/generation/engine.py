@@ -359,10 +359,11 @@ def _is_mergeable(cache: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
-def _rebuilt(layers: list[tuple[Any, Any]]) -> Any:
-    from transformers.cache_utils import DynamicCache
-
-    return DynamicCache(ddp_cache_data=layers)
+def _restack(cache: Any, layers: list[tuple[Any, Any]]) -> None:
+    """Give the cache's layers new keys and values, in place: a new DynamicCache would copy
+    every tensor once more (it concatenates them onto empty ones), on every join and leave."""
+    for layer, (keys, values) in zip(cache.layers, layers, strict=True):
+        layer.keys, layer.values = keys, values
 
 
 class RunningBatch:
@@ -512,7 +513,7 @@ class RunningBatch:
         else:
             width = max(self._mask.shape[1], mask.shape[1])
             ours, theirs = width - self._mask.shape[1], width - mask.shape[1]
-            self._cache = _rebuilt([
+            _restack(self._cache, [
                 (torch.cat([pad(k, (0, 0, ours, 0)), pad(k2, (0, 0, theirs, 0))]),
                  torch.cat([pad(v, (0, 0, ours, 0)), pad(v2, (0, 0, theirs, 0))]))
                 for (k, v), (k2, v2) in zip(_layers_of(self._cache), _layers_of(cache),
@@ -548,8 +549,8 @@ class RunningBatch:
         # Drop the columns that were only left padding for the rows that left.
         start = int((self._mask.sum(dim=0) > 0).nonzero()[0])
         self._mask = self._mask[:, start:]
-        self._cache = _rebuilt([(k[chosen, :, start:], v[chosen, :, start:])
-                                for k, v in _layers_of(self._cache)])
+        _restack(self._cache, [(k[chosen, :, start:], v[chosen, :, start:])
+                               for k, v in _layers_of(self._cache)])
 
 
 def generate_batch(items: list[BatchItem], *, models_dir: Path | None = None,
