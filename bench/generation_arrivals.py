@@ -178,12 +178,16 @@ class TransformersBatching:
         self._waiting: dict[str, tuple[BatchItem, Future, int]] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self._dead = False  # the manager's loop died: jobs fail at once
         threading.Thread(target=self._route, daemon=True).start()
 
     def enqueue(self, item: BatchItem) -> Future:
         ids = prompt_ids(self.loaded, item.request)
         future: Future = Future()
         with self._lock:
+            if self._dead:
+                future.set_exception(RuntimeError("transformers' manager stopped"))
+                return future
             request_id, self._count = f"job-{self._count}", self._count + 1
             self._waiting[request_id] = (item, future, len(ids))
         # EOS off: each job writes exactly its token count, as min_new_tokens makes the others
@@ -201,6 +205,7 @@ class TransformersBatching:
             if result is None and not self.manager.is_running():
                 # Its loop died (its log says why): fail the waiting jobs rather than hang.
                 with self._lock:
+                    self._dead = True
                     for _, future, _ in self._waiting.values():
                         future.set_exception(RuntimeError("transformers' manager stopped"))
                     self._waiting.clear()
@@ -214,6 +219,9 @@ class TransformersBatching:
             if result.is_finished():
                 with self._lock:
                     del self._waiting[result.request_id]
+                if result.error:  # failed: is_finished() is true for that too
+                    future.set_exception(RuntimeError(result.error))
+                    continue
                 tokens = list(result.generated_tokens)
                 future.set_result([GeneratedText(
                     variant=0, text=self.loaded.tokenizer.decode(tokens), seed=0,
@@ -277,13 +285,15 @@ def main() -> None:
         models_dir, model = model_folder(Path(scratch))
         loaded = load_model(BUILTIN, args.device, models_dir)
         modes = list(MODES)
-        try:  # a failure here is reported, and the other modes still run on a lent machine
-            transformers_cb: TransformersBatching | None = TransformersBatching(
+        transformers_cb: TransformersBatching | None = None
+        try:  # a failure is reported, and the other modes still run (on a lent GPU, say)
+            transformers_cb = TransformersBatching(
                 models_dir, args.device, args.rows,
                 longest=max(len(prompt_ids(loaded, r)) + r.max_new_tokens for r in requests))
+            for future in [transformers_cb.enqueue(BatchItem(r)) for r in requests[: args.rows]]:
+                future.result(timeout=120)  # its warm-up
         except Exception as exc:
             print(f"transformers_cb left out: {type(exc).__name__}: {exc}")
-            transformers_cb = None
             modes.remove("transformers_cb")
         counter = PassCounter(loaded.model, load_model(BUILTIN, args.device, models_dir,
                                                        batch_invariant=False).model,
@@ -293,19 +303,13 @@ def main() -> None:
         for invariant in (True, False):
             generate_batch([BatchItem(r) for r in requests[: args.rows]], models_dir=models_dir,
                            batch_invariant=invariant)
-        try:
-            for future in [transformers_cb.enqueue(BatchItem(r))
-                           for r in (requests[: args.rows] if transformers_cb else [])]:
-                future.result(timeout=600)
-        except Exception as exc:
-            print(f"transformers_cb left out: {type(exc).__name__}: {exc}")
-            modes.remove("transformers_cb")
         started = time.perf_counter()
         for request in requests[:CAPACITY_JOBS]:
             generate(request, models_dir=models_dir)
         capacity = CAPACITY_JOBS / (time.perf_counter() - started)  # jobs/s, one at a time
         rates = [round(float(load) * capacity, 1) for load in args.loads.split(",")]
-        dispatch = dispatchers(models_dir, args.rows, args.jobs, transformers_cb)
+        dispatch = dispatchers(models_dir, args.rows, args.jobs,
+                               transformers_cb if "transformers_cb" in modes else None)
         table: dict[str, dict[str, dict[str, float]]] = {}
         print(f"{'jobs/s':>8} {'mode':<24}{'seconds':>9}{'tokens/s':>10}"
               f"{'TTFT p50 ms':>13}{'TTFT p99 ms':>13}{'passes':>8}")
