@@ -136,7 +136,9 @@ def main() -> None:
               lambda: out_of_memory_halving(models_dir), lambda: training_on_gpu(args.train_steps)]
     for check in checks:
         try:
-            figures.update(check())
+            found = check()
+            print(found, flush=True)  # kept in the log if a later check outruns the call
+            figures.update(found)
         except Exception as exc:  # report every check's outcome from one run on a lent GPU
             figures.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
     figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]  # the host's CPUs feed the GPU
