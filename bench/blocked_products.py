@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import loadavg  # noqa: E402
 from workers.generation.rowwise import BLOCK_ROWS, blocked_addmm  # noqa: E402
 
 # (name, inputs, outputs): the built-in model's widest layer, a 0.5B model's MLP up and down
@@ -65,7 +65,7 @@ def main() -> None:
                           "blocked_ms": round(blocked_ms, 3), "ratio": round(ratio, 2)})
     print(json.dumps({"block_rows": BLOCK_ROWS, "threads": torch.get_num_threads(),
                       "repeats": args.repeats, "cases": cases,
-                      "loadavg": [round(x, 2) for x in os.getloadavg()]}))
+                      "loadavg": loadavg()}))
 
 
 if __name__ == "__main__":

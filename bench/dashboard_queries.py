@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import loadavg  # noqa: E402
+
 REPEATS = 7
 BATCH = 5_000
 WITH_JOBS = 0.4  # the share of briefs that got as far as a generation job
@@ -175,7 +177,7 @@ def main() -> None:
             print(f"{page + ': ' + name:40} {queries:>8} {ms:>10.1f}")
     every = [r for page_results in results.values() for r in page_results.values()]
     first = {page: next(iter(page_results.values())) for page, page_results in results.items()}
-    load = [round(x, 2) for x in os.getloadavg()]
+    load = loadavg()
     print(f"load average {load[0]} {load[1]} {load[2]}")
     print(json.dumps({"queries": first["queue"][0], "median_ms": round(first["queue"][1], 1),
                       "worst_queries": max(q for q, _ in every),

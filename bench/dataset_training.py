@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 # Run as a script from anywhere: the repository root holds the `workers` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import loadavg  # noqa: E402
 from workers.datasets.cleaning import clean  # noqa: E402
 from workers.datasets.types import HTML, CleaningOptions, RawDocument  # noqa: E402
 from workers.generation.builtin.corpus import corpus_documents  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> None:
                                 heldout=[d.text for d in result.splits["test"]])
         tuning_s = time.perf_counter() - started
     tokens_seen = report.steps * plan.batch_size * report.block_size
-    load = [round(x, 2) for x in os.getloadavg()]
+    load = loadavg()
 
     rows = [
         ("archive pages in (with copies)", f"{len(raw):,}"),

@@ -60,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import percentile  # noqa: E402
+from bench.stats import loadavg, percentile  # noqa: E402
 from tests.tiny_plan import TINY_PLAN, TINY_STEPS  # noqa: E402
 from workers.generation.batching import BatchCollector  # noqa: E402
 from workers.generation.builtin.training import train_builtin_model  # noqa: E402
@@ -366,7 +366,7 @@ def main() -> None:
         "model": model, "model_revision": loaded.revision, "device": str(loaded.device),
         "torch_threads": torch.get_num_threads(), "rates": table,
         "mean_tokens_per_job": statistics.mean(r.max_new_tokens for r in requests),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "loadavg": loadavg(),
     }
     print(json.dumps(result))
 

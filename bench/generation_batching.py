@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import loadavg  # noqa: E402
 from workers.generation.batching import BatchCollector  # noqa: E402
 from workers.generation.engine import BatchItem, generate, generate_batch, load_model  # noqa: E402
 from workers.generation.types import GenerationRequest  # noqa: E402
@@ -83,7 +84,7 @@ def main() -> None:
                "batched_tok_s": round(tokens / batched_s, 1),
                "ratio": round(sequential_s / batched_s, 2),
                "same_text": f"{same}/{args.jobs}",
-               "loadavg": [round(x, 2) for x in os.getloadavg()]}
+               "loadavg": loadavg()}
     print(f"{'mode':<12}{'seconds':>10}{'tokens/s':>12}")
     print(f"{'sequential':<12}{sequential_s:>10.2f}{figures['sequential_tok_s']:>12}")
     print(f"{'batched':<12}{batched_s:>10.2f}{figures['batched_tok_s']:>12}")
