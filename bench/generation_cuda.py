@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import loadavg  # noqa: E402
 from workers.generation.batching import run_splitting  # noqa: E402
 from workers.generation.builtin.training import TrainingPlan, train_builtin_model  # noqa: E402
 from workers.generation.engine import BatchItem, generate, generate_batch, load_model  # noqa: E402
@@ -134,16 +135,19 @@ def main() -> None:
                      "dtype": str(next(loaded.model.parameters()).dtype)}
     checks = [lambda: greedy_batched_vs_sequential(models_dir, args.jobs, args.tokens),
               lambda: out_of_memory_halving(models_dir), lambda: training_on_gpu(args.train_steps)]
+
+    def show(found: dict) -> None:  # each check's rows as it ends: kept if a later one is cut
+        for name, value in found.items():
+            print(f"{name:<28}{value}", flush=True)
+        figures.update(found)
+
+    show(dict(figures))
     for check in checks:
         try:
-            found = check()
-            print(found, flush=True)  # kept in the log if a later check outruns the call
-            figures.update(found)
+            show(check())
         except Exception as exc:  # report every check's outcome from one run on a lent GPU
             figures.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
-    figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]  # the host's CPUs feed the GPU
-    for name, value in figures.items():
-        print(f"{name:<28}{value}")
+    show({"errors": figures.get("errors", []), "loadavg": loadavg()})  # the CPUs feed the GPU
     print(json.dumps(figures))
 
 
