@@ -36,10 +36,12 @@ torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.
 } > "$out/machine.log" 2>&1
 cat "$out/machine.log"
 run train 90 -c "
+import os, sys
 from pathlib import Path
 from workers.generation.builtin.training import TrainingPlan, train_builtin_model
-report = train_builtin_model(Path('$AIGC_MODELS_DIR') / 'builtin', 30, TrainingPlan(device='$device'))
-print({'steps': report.steps, 'seconds': round(report.train_seconds, 1)})"
+report = train_builtin_model(Path(os.environ['AIGC_MODELS_DIR']) / 'builtin', 30,
+                             TrainingPlan(device=sys.argv[1]))
+print({'steps': report.steps, 'seconds': round(report.train_seconds, 1)})" "$device"
 run batching_sampled 90 bench/generation_batching.py --device "$device"
 if [ "$device" = cuda ]; then
     run cuda 180 bench/generation_cuda.py --train-steps 600
