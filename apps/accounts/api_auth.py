@@ -1,36 +1,26 @@
-"""Which workspace an API request acts in, who may call, and the base every v1 endpoint shares."""
+"""Which workspace an API request acts in, who may call, and the workspace's rows as lists,
+details, creates and updates (on `apps.core.api`'s base)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, ClassVar, cast
 
-import django_filters
-from django import forms
 from django.db import models
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.openapi import AutoSchema
-from rest_framework import (
-    filters,
-    generics,
-    pagination,
-    serializers,
-    status,
-)
+from rest_framework import filters, generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
-from apps.core.errors import NotFound
+from apps.core.api import ApiBase, IdCursorPagination
 from apps.core.models import Workspace
 from apps.core.serializers import ID_MAX
 
 WORKSPACE_HEADER = "X-Workspace"
-_Row = TypeVar("_Row", bound=models.Model)
 
 
 def workspace_id_parse(raw: object) -> int | None:
@@ -59,72 +49,6 @@ def request_workspace_id(request: Request) -> int | None:
 def request_workspace(request: Request, roles: Iterable[str]) -> Workspace:
     """The caller's current workspace, if they hold one of `roles` there (else 403)."""
     return workspace_require(request.user, roles, request_workspace_id(request))
-
-
-def row_found(rows: QuerySet[_Row], pk: int, noun: str, *,
-              missing: str = "{noun} {pk} not found.") -> _Row:
-    """Row `pk` of `rows` (the caller's workspace's, so another's is missing alike); else a 404
-    saying `missing` with the noun and pk filled in."""
-    row = rows.filter(pk=pk).first()
-    if row is None:
-        raise NotFound(missing.format(noun=noun, pk=pk))
-    return row
-
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "description": "`detail` says why a request was refused; invalid input instead lists "
-                   "messages per field, e.g. {\"title\": [\"This field is required.\"]}.",
-    "properties": {"detail": {"type": "string"}},
-    "additionalProperties": {},
-}
-ERRORS = {
-    "400": "Invalid input, field by field.",
-    "401": "No credentials, or an unknown or revoked API key.",
-    "403": "The caller's role or the API key's scopes do not allow this.",
-    "404": "Not found in the caller's workspace.",
-    "409": "The object is not in a state that allows this action.",
-    "429": "Too many requests for this key or user; see Retry-After.",
-}
-
-
-class ApiSchema(AutoSchema):
-    """Every v1 operation documents the errors the platform answers with."""
-
-    def _get_response_bodies(self, direction: Literal["request", "response"] = "response"
-                             ) -> dict[str, Any]:
-        responses = super()._get_response_bodies(direction)
-        for code, description in ERRORS.items():
-            responses.setdefault(code, {"description": description, "content": {
-                "application/json": {"schema": ERROR_SCHEMA}}})
-        return responses
-
-    def _is_create_operation(self) -> bool:
-        # a row-create POST answers 201 with the row, as a ListCreateAPIView's does
-        return super()._is_create_operation() or (
-            self.method == "POST" and isinstance(self.view, WorkspaceRowCreate))
-
-
-class ApiBase(APIView):
-    """The base of every v1 view: API keys (scoped) or sessions, throttles (all from the
-    REST_FRAMEWORK settings: apps.apikeys.authentication), and the OpenAPI schema.
-
-    `read_scope` / `write_scope` name the API key scope a view needs; a view
-    without one cannot be called with a key at all.
-    """
-
-    schema = ApiSchema()
-    read_scope: str | None = None
-    write_scope: str | None = None
-
-
-class IdCursorPagination(pagination.CursorPagination):
-    """Stable pages however rows are added meanwhile; newest first unless `ordering` says else."""
-
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
 class WorkspaceRowsApi(ApiBase, generics.GenericAPIView[Any]):
@@ -160,15 +84,6 @@ class WorkspaceDetailApi(WorkspaceRowsApi, generics.RetrieveAPIView[Any]):
     lookup_url_kwarg = "pk"
 
 
-class IdFilter(django_filters.Filter):
-    """Filter by a 64-bit id: a larger number is a 400 naming the limit, never a database error."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
-
-
 def roles_writing(serializer_class: type[serializers.BaseSerializer[Any]], action: str
                   ) -> tuple[str, ...]:
     """Who may `action` ("add", "change") the serializer's model: the same per-model table
@@ -185,6 +100,7 @@ class WorkspaceRowCreate(generics.GenericAPIView[Any]):
     workspace through a service."""
 
     write_roles: Iterable[str] | None = None  # who may, where not the model's adders
+    creates_rows: ClassVar[bool] = True
 
     def create(self, workspace: Workspace, fields: dict[str, Any]) -> Any:
         raise NotImplementedError

@@ -10,16 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import (
-    ApiBase,
-    WorkspaceDetailApi,
-    WorkspaceListApi,
-    request_workspace,
-    row_found,
-)
+from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_GOVERN
 from apps.apikeys.models import ApiKey, Scope
 from apps.apikeys.services import apikey_create_for_username, apikey_revoke
+from apps.core.api import ApiBase, row_found
 
 KEY_FIELDS: tuple[str, ...] = ("id", "name", "prefix", "username", "scopes", "last_used_at",
                                "revoked_at", "created_at")

@@ -20,13 +20,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from apps.accounts.api_auth import row_found
 from apps.accounts.models import Membership
 from apps.accounts.roles import CAN_GOVERN
 from apps.accounts.services import member_invite, membership_grant, membership_remove
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import apikey_create, apikey_revoke
 from apps.briefs.models import ContentType
+from apps.core.api import row_found
 from apps.core.errors import DomainError
 from apps.core.models import Workspace
 from apps.dashboard.settings_forms import (

@@ -14,14 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import (
-    ApiBase,
-    WorkspaceDetailApi,
-    WorkspaceListApi,
-    WorkspaceRowCreate,
-    request_workspace,
-)
+from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, WorkspaceRowCreate, request_workspace
 from apps.accounts.roles import CAN_GOVERN, CAN_TRAIN
+from apps.core.api import ApiBase
 from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
 from apps.datasets.models import Dataset, DatasetVersion, ImportSource

@@ -10,14 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import (
-    ApiBase,
-    IdFilter,
-    WorkspaceDetailApi,
-    WorkspaceListApi,
-    request_workspace,
-)
+from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_VIEW
+from apps.core.api import ApiBase, IdFilter
 from apps.core.models import Workspace
 from apps.evaluation.models import Evaluation
 from apps.evaluation.selectors import drafts_scored, evaluations_of, score_cards

@@ -15,8 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_auth import (
-    ApiBase,
-    IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
     WorkspaceRowCreate,
@@ -24,6 +22,7 @@ from apps.accounts.api_auth import (
     request_workspace,
 )
 from apps.accounts.roles import CAN_TRAIN, CAN_VIEW
+from apps.core.api import ApiBase, IdFilter
 from apps.core.models import Workspace
 from apps.generation.models import (
     GenerationJob,

@@ -14,13 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import (
-    ApiBase,
-    WorkspaceDetailApi,
-    WorkspaceListApi,
-    request_workspace,
-)
+from apps.accounts.api_auth import WorkspaceDetailApi, WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_TRAIN
+from apps.core.api import ApiBase
 from apps.core.models import Workspace
 from apps.core.serializers import IdField
 from apps.generation.models import ModelProfile, ModelVersion, SuiteRun

@@ -23,18 +23,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_auth import (
-    ApiBase,
-    ApiSchema,
-    IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
     WorkspaceRowCreate,
     WorkspaceRowUpdate,
     request_workspace,
-    row_found,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS
 from apps.briefs.serializers import BriefCreateSerializer
+from apps.core.api import ApiBase, ApiSchema, IdFilter, row_found
 from apps.core.json_input import CheckedJSONParser
 from apps.core.models import Workspace
 from apps.integrations.importing import CsvParser, briefs_import

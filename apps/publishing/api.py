@@ -19,16 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_auth import (
-    ApiBase,
-    IdFilter,
     WorkspaceDetailApi,
     WorkspaceListApi,
     WorkspaceRowCreate,
     WorkspaceRowUpdate,
     request_workspace,
-    row_found,
 )
 from apps.accounts.roles import CAN_GOVERN, CAN_SUBMIT_BRIEFS, CAN_VIEW
+from apps.core.api import ApiBase, IdFilter, row_found
 from apps.core.api_time import PublishTimeSerializer
 from apps.core.errors import DomainError
 from apps.core.models import Workspace

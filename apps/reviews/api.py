@@ -8,7 +8,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from apps.accounts.api_auth import IdFilter, WorkspaceListApi
+from apps.accounts.api_auth import WorkspaceListApi
+from apps.core.api import IdFilter
 from apps.core.models import Workspace
 from apps.reviews.models import Decision, Review
 from apps.reviews.serializers import (

@@ -16,11 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api_auth import ApiBase, WorkspaceListApi, request_workspace
+from apps.accounts.api_auth import WorkspaceListApi, request_workspace
 from apps.accounts.roles import CAN_REVIEW, CAN_SUBMIT_BRIEFS, CAN_TRAIN, CAN_VIEW
 from apps.briefs.models import BriefState, ContentBrief, Origin
 from apps.briefs.selectors import brief_get, brief_list
 from apps.briefs.serializers import BriefCreateSerializer, BriefListSerializer
+from apps.core.api import ApiBase
 from apps.core.api_time import PUBLISH_AT_HELP, LocalTimeField, PublishTimeSerializer
 from apps.core.models import Workspace
 from apps.core.serializers import IdField
