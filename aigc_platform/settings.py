@@ -351,6 +351,7 @@ REST_FRAMEWORK = {
 # Names of the schema's enums shared by several fields (the served schema and the
 # schema check of `check --deploy` alike; the rest is aigc_platform/api_urls.SCHEMA_SETTINGS).
 SPECTACULAR_SETTINGS = {
+    "GET_LIB_DOC_EXCLUDES": "apps.accounts.api_auth.schema_doc_stops",
     "ENUM_NAME_OVERRIDES": {
         "BriefStateEnum": "apps.briefs.models.BriefState",
         "JobStateEnum": "apps.generation.models.JobState",

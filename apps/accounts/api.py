@@ -27,7 +27,7 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
 
 class MemberAddSerializer(serializers.Serializer[Any]):
     """A user who does not exist yet is created without a password and sent an invitation
-    to `email` (required for them) with a link to set one (`member_invite`)."""
+    to `email` (required for them) with a link to set one."""
 
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)

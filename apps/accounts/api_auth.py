@@ -9,6 +9,7 @@ from typing import Any, ClassVar, cast
 from django.db import models
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.plumbing import get_lib_doc_excludes
 from rest_framework import filters, generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -18,7 +19,7 @@ from apps.accounts.roles import CAN_VIEW, roles_allowed
 from apps.accounts.selectors import workspace_require
 from apps.core.api import ApiBase, IdCursorPagination
 from apps.core.models import Workspace
-from apps.core.serializers import ID_MAX
+from apps.core.serializers import ID_MAX, WorkspaceScopedSerializer
 
 WORKSPACE_HEADER = "X-Workspace"
 
@@ -133,3 +134,11 @@ class WorkspaceRowUpdate(generics.GenericAPIView[Any]):
                                   context={"workspace": workspace})
         fields.is_valid(raise_exception=True)
         return Response(serializer_class(self.update(row, fields.validated_data)).data)
+
+
+def schema_doc_stops() -> list[type]:
+    """Where the OpenAPI schema stops looking for a description in a view's or serializer's
+    bases: at the library's and at the platform's own, whose docstrings are for the code's
+    readers (SPECTACULAR_SETTINGS["GET_LIB_DOC_EXCLUDES"])."""
+    return [*get_lib_doc_excludes(), ApiBase, WorkspaceRowsApi, WorkspaceListApi,
+            WorkspaceDetailApi, WorkspaceRowCreate, WorkspaceRowUpdate, WorkspaceScopedSerializer]

@@ -69,6 +69,9 @@ class ApiKeyDetailApi(WorkspaceDetailApi):
 
 
 class ApiKeyRevokeApi(ApiBase, APIView):
+    """Revoke an API key at once: it is refused from its next request on. Revoking twice
+    changes nothing."""
+
     write_scope = "members:write"
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})

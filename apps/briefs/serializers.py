@@ -22,8 +22,10 @@ from workers.evaluation.language import UNITS, length_unit
 
 
 class BriefCreateSerializer(LocalTimesSerializer):
-    """The fields of `brief_create`; needs `workspace` in its context. A `due_at` without
-    an offset needs a `timezone`, as every time the API reads."""
+    """A new brief. A `due_at` without an offset needs a `timezone`, as every time the API
+    reads."""
+
+    # The fields of `brief_create`; needs `workspace` in its context.
 
     time_fields = ("due_at",)
 

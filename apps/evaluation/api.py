@@ -69,6 +69,9 @@ class EvaluationDetailApi(WorkspaceDetailApi):
 
 @extend_schema(methods=["GET"], responses=ScoreCardSerializer(many=True))
 class BriefScoreCardsApi(ApiBase, APIView):
+    """The brief's quality-gate decisions, newest first (one per generation round), each
+    with its job's drafts and their scores."""
+
     read_scope = "briefs:read"
 
     def get(self, request: Request, brief_id: int) -> Response:

@@ -77,6 +77,9 @@ class JobListApi(WorkspaceListApi):
 
 @extend_schema(methods=["GET"], responses=JobAccountingDetailSerializer)
 class JobDetailApi(ApiBase, APIView):
+    """A generation job with its brief, its drafts and their scores, its model and prompt
+    template version, and what it used."""
+
     read_scope = "briefs:read"
 
     def get(self, request: Request, job_id: int) -> Response:

@@ -151,7 +151,9 @@ ACCOUNTING_FIELDS = [
 
 
 class JobAccountingSerializer(JobSerializer):
-    """A job with what it cost; expects a job from `jobs_with_accounting` (no query per row)."""
+    """A job with what it cost."""
+
+    # Expects a job from `jobs_with_accounting` (no query per row).
 
     model_name = serializers.CharField(
         allow_null=True, read_only=True, help_text="the model that wrote the drafts; null before")

@@ -252,6 +252,9 @@ class DeliveryDetailApi(WorkspaceDetailApi):
 
 @extend_schema(methods=["POST"], request=None, responses=DeliverySerializer)
 class DeliveryRedeliverApi(ApiBase, APIView):
+    """Send a finished delivery again now, with the same webhook-id, so the receiver can
+    deduplicate it; one still being delivered is refused."""
+
     write_scope = "integrations:write"
 
     def post(self, request: Request, pk: int) -> Response:

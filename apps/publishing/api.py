@@ -105,7 +105,9 @@ class PublicationRetryApi(PublicationActionApi):
 
 
 class RescheduleSerializer(PublishTimeSerializer):
-    """A scheduled publication's new time (its own name in the schema)."""
+    """A scheduled publication's new time."""
+
+    # A class of its own so the schema names it apart from the other publish times.
 
 
 @extend_schema(methods=["POST"], request=RescheduleSerializer, responses=PublicationSerializer,

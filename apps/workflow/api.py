@@ -88,6 +88,8 @@ class BriefListCreateApi(WorkspaceListApi):
 
 @extend_schema(methods=["GET"], responses=BriefDetailSerializer)
 class BriefDetailApi(ApiBase, APIView):
+    """A brief with its jobs, drafts and their scores, reviews and publications."""
+
     read_scope = "briefs:read"
 
     def get(self, request: Request, brief_id: int) -> Response:

@@ -20,7 +20,9 @@ from apps.reviews.serializers import ReviewSerializer
 
 
 class BriefDetailSerializer(BriefListSerializer):
-    """Expects a brief from `brief_detail` (its relations prefetched)."""
+    """A brief with its jobs, drafts and their scores, reviews and publications."""
+
+    # Expects a brief from `brief_detail` (its relations prefetched).
 
     jobs = JobSerializer(many=True)
     drafts = DraftSerializer(many=True)
@@ -36,7 +38,9 @@ class BriefDetailSerializer(BriefListSerializer):
 
 
 class ScoresSerializer(serializers.Serializer[Any]):
-    """A draft's or an edit's scores (Evaluation or RevisionEvaluation alike)."""
+    """A draft's or a reviewer's edit's scores."""
+
+    # Evaluation and RevisionEvaluation alike.
 
     score = serializers.FloatField()
     relevance = serializers.FloatField()
@@ -120,8 +124,10 @@ class PublicationLineageSerializer(serializers.ModelSerializer[Publication]):
 
 
 class BriefLineageSerializer(serializers.Serializer[Any]):
-    """Expects a `brief_lineage`: every round oldest first, then the decisions and where the
-    text went."""
+    """How the brief's text came to be: every round oldest first, then the decisions and
+    where the text went."""
+
+    # Expects a `brief_lineage`.
 
     brief = BriefRefSerializer()
     jobs = JobLineageSerializer(many=True)

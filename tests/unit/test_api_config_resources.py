@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from apps.accounts.api_auth import (
+    WorkspaceDetailApi,
+    WorkspaceListApi,
+    WorkspaceRowCreate,
+    WorkspaceRowsApi,
+    WorkspaceRowUpdate,
+)
 from apps.accounts.models import Role
 from apps.briefs.models import ContentType, StyleGuide
+from apps.core.api import ApiBase
 from apps.core.crypto import secret_decrypt
 from apps.core.models import AuditEvent
+from apps.core.serializers import WorkspaceScopedSerializer
 from apps.generation.models import ModelProfile
 from tests import factories
 from tests.clients import client_for, key_client
@@ -248,3 +257,20 @@ def test_the_schema_documents_the_writes():
         assert set(paths[f"/api/v1/{kind}/{{id}}/"]) == {"get", "patch"}
     profile = schema.json()["components"]["schemas"]["ModelProfileRequest"]["properties"]
     assert profile["api_key"]["writeOnly"] is True
+
+
+def test_the_schema_describes_operations_and_bodies_only_in_their_own_words():
+    """The platform's base classes document the code; their docstrings reaching integrators
+    would describe every list as "rows of the caller's workspace" and name internal modules."""
+    schema = APIClient().get(f"{API}/schema/", {"format": "json"}).json()
+    described = [op.get("description", "") for path in schema["paths"].values()
+                 for op in path.values()]
+    described += [body.get("description", "") for body in schema["components"]["schemas"].values()]
+    bases = [ApiBase, WorkspaceRowsApi, WorkspaceListApi, WorkspaceDetailApi, WorkspaceRowCreate,
+             WorkspaceRowUpdate, WorkspaceScopedSerializer]
+    for base in bases:
+        first_line = (base.__doc__ or "").strip().splitlines()[0]
+        assert not [text for text in described if first_line in text], base
+    assert all("apps." not in text for text in described)
+    brief = schema["paths"]["/api/v1/briefs/{brief_id}/"]["get"]["description"]
+    assert brief == "A brief with its jobs, drafts and their scores, reviews and publications."
