@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import loadavg  # noqa: E402
-from workers.generation.rowwise import BLOCK_ROWS, blocked_addmm  # noqa: E402
+from bench.stats import loadavg
+from workers.generation.rowwise import BLOCK_ROWS, blocked_addmm
 
 # (name, inputs, outputs): the built-in model's widest layer, a 0.5B model's MLP up and down
 SHAPES = [("built-in mlp", 128, 512), ("0.5B mlp up", 896, 4864), ("0.5B mlp down", 4864, 896)]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import loadavg  # noqa: E402
+from bench.stats import loadavg
 
 REPEATS = 7
 BATCH = 5_000

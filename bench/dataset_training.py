@@ -28,12 +28,12 @@ from pathlib import Path
 # Run as a script from anywhere: the repository root holds the `workers` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import loadavg  # noqa: E402
-from workers.datasets.cleaning import clean  # noqa: E402
-from workers.datasets.types import HTML, CleaningOptions, RawDocument  # noqa: E402
-from workers.generation.builtin.corpus import corpus_documents  # noqa: E402
-from workers.generation.builtin.finetune import FineTunePlan, finetune_model  # noqa: E402
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model  # noqa: E402
+from bench.stats import loadavg
+from workers.datasets.cleaning import clean
+from workers.datasets.types import HTML, CleaningOptions, RawDocument
+from workers.generation.builtin.corpus import corpus_documents
+from workers.generation.builtin.finetune import FineTunePlan, finetune_model
+from workers.generation.builtin.training import TrainingPlan, train_builtin_model
 
 BASE_DOCUMENTS = 1000
 BASE_STEPS = 300

@@ -39,16 +39,16 @@ from pathlib import Path
 # Run as a script from anywhere: the repository root holds the `workers` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workers.evaluation import novelty  # noqa: E402
-from workers.evaluation.batching import ScoringCollector  # noqa: E402
-from workers.evaluation.embeddings import (  # noqa: E402
+from workers.evaluation import novelty
+from workers.evaluation.batching import ScoringCollector
+from workers.evaluation.embeddings import (
     embed,
     embedding_cache_clear,
     packaged_model_dir,
 )
-from workers.evaluation.language import language  # noqa: E402
-from workers.evaluation.scorer import score_drafts, score_jobs  # noqa: E402
-from workers.evaluation.types import (  # noqa: E402
+from workers.evaluation.language import language
+from workers.evaluation.scorer import score_drafts, score_jobs
+from workers.evaluation.types import (
     PublishedIndex,
     PublishedPiece,
     ScoringInput,

@@ -60,12 +60,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import loadavg, percentile  # noqa: E402
-from tests.tiny_plan import TINY_PLAN, TINY_STEPS  # noqa: E402
-from workers.generation.batching import BatchCollector  # noqa: E402
-from workers.generation.builtin.training import train_builtin_model  # noqa: E402
-from workers.generation.continuous import ContinuousBatcher  # noqa: E402
-from workers.generation.engine import (  # noqa: E402
+from bench.stats import loadavg, percentile
+from tests.tiny_plan import TINY_PLAN, TINY_STEPS
+from workers.generation.batching import BatchCollector
+from workers.generation.builtin.training import train_builtin_model
+from workers.generation.continuous import ContinuousBatcher
+from workers.generation.engine import (
     BUILTIN,
     BatchItem,
     generate,
@@ -73,7 +73,7 @@ from workers.generation.engine import (  # noqa: E402
     load_model,
     prompt_ids,
 )
-from workers.generation.types import GeneratedText, GenerationRequest  # noqa: E402
+from workers.generation.types import GeneratedText, GenerationRequest
 
 TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
           "wizards", "a terminal", "the source"]

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stats import loadavg  # noqa: E402
-from workers.generation.batching import run_splitting  # noqa: E402
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model  # noqa: E402
-from workers.generation.engine import BatchItem, generate, generate_batch, load_model  # noqa: E402
-from workers.generation.types import GenerationRequest  # noqa: E402
+from bench.stats import loadavg
+from workers.generation.batching import run_splitting
+from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+from workers.generation.engine import BatchItem, generate, generate_batch, load_model
+from workers.generation.types import GenerationRequest
 
 TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
           "wizards", "a terminal", "the source"]

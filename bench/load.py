@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.live_platform import (  # noqa: E402
+from bench.live_platform import (
     BenchWorkspace,
     api_client,
     bench_workspace,
@@ -56,7 +56,7 @@ from bench.live_platform import (  # noqa: E402
     task_runtimes,
     wait_settled,
 )
-from bench.stats import percentile  # noqa: E402
+from bench.stats import percentile
 
 SAMPLE_S = 1.0
 IN_FLIGHT = 16  # POSTs waiting for an answer at once, at most

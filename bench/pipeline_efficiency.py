@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.live_platform import (  # noqa: E402
+from bench.live_platform import (
     BenchWorkspace,
     Platform,
     bench_workspace,
@@ -57,8 +57,8 @@ from bench.live_platform import (  # noqa: E402
     task_runtimes,
     wait_settled,
 )
-from bench.stats import percentile  # noqa: E402
-from workers.evaluation.types import PublishedIndex  # noqa: E402
+from bench.stats import percentile
+from workers.evaluation.types import PublishedIndex
 
 
 @dataclass(frozen=True)

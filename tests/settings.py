@@ -11,9 +11,9 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-4f9c2e7a1b8d3f
 os.environ.setdefault("AIGC_ENCRYPTION_KEYS", "dGVzdHMtb25seS1mZXJuZXQta2V5LTMyLWJ5dGVzLiE=")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
-from django.conf import global_settings  # noqa: E402
+from django.conf import global_settings
 
-from aigc_platform.settings import *  # noqa: E402, F403
+from aigc_platform.settings import *  # noqa: F403
 
 # Every test member has a password, and the production hasher's million rounds took about
 # 0.3 s each on two cores; Django's own hashers follow, so any other hash still verifies.

@@ -53,7 +53,7 @@ def gpu_worker(django_db_blocker, tiny_models_dir: Path, tmp_path: Path
         worker.stop()
 
 
-def job_for(ws, **profile: object) -> GenerationJob:  # noqa: ANN001
+def job_for(ws, **profile: object) -> GenerationJob:
     ct = factories.content_type(ws, model_profile=factories.model_profile(
         ws, name=f"Profile {profile.get('model')}", **profile))
     return factories.brief(ws, ct, submit=True, variants=1).jobs.get()

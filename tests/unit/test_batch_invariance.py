@@ -151,7 +151,7 @@ def test_a_blocked_products_rows_do_not_depend_on_how_many_rows_share_it(threads
 
 @pytest.mark.parametrize("tiny_transformers_model", ["full"], indirect=True)
 def test_batch_invariance_can_be_turned_off_for_speed(
-        tiny_models_dir: Path, tiny_transformers_model: Path, monkeypatch, settings) -> None:  # noqa: ANN001
+        tiny_models_dir: Path, tiny_transformers_model: Path, monkeypatch, settings) -> None:
     # Given each model loaded with batch invariance on and off
     for folder in (tiny_models_dir / "builtin", tiny_transformers_model):
         on = load_model(str(folder), "cpu").model

@@ -45,7 +45,7 @@ def reviewed(ws: Workspace) -> ContentBrief:
 
 @pytest.mark.django_db
 def test_approved_revisions_with_edits_become_weighted_documents(ws: Workspace, datasets_dir
-                                                                ) -> None:  # noqa: ANN001
+                                                                ) -> None:
     # given three briefs: one approved after a reviewer's edit and published to a post that
     # drew 9 likes, one approved as the model wrote it, published with 1 like, one rejected
     reviewer = factories.member(ws, Role.REVIEWER)
@@ -83,7 +83,7 @@ def test_approved_revisions_with_edits_become_weighted_documents(ws: Workspace, 
 
 @pytest.mark.django_db
 def test_the_weight_survives_the_build_and_repeats_in_training(ws: Workspace, datasets_dir,
-                                                               garden_files) -> None:  # noqa: ANN001
+                                                               garden_files) -> None:
     # given a reviewer's edit approved and published with engagement, the only approved text
     reviewer = factories.member(ws, Role.REVIEWER)
     site = target_create(workspace=ws, name="site", kind="file", config={"folder": "site"})
@@ -116,7 +116,7 @@ def test_the_weight_survives_the_build_and_repeats_in_training(ws: Workspace, da
 
 @pytest.mark.django_db
 def test_passed_over_drafts_become_preference_pairs_kept_by_the_build(ws: Workspace,
-                                                                      datasets_dir) -> None:  # noqa: ANN001
+                                                                      datasets_dir) -> None:
     # given a brief whose first variant a reviewer edited and approved, one whose second
     # variant was approved as written, and one rejected outright (two variants each)
     reviewer = factories.member(ws, Role.REVIEWER)

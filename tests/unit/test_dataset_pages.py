@@ -27,7 +27,7 @@ from tests.clients import logged_in
 pytestmark = pytest.mark.django_db
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.content.decode()
 
 
@@ -103,7 +103,7 @@ def test_imports_build_and_version_page(ws, admin, datasets_dir, garden_files):
     assert "Data card" in built and "Train on this version" in built
 
 
-def built_version(ws, garden_files) -> DatasetVersion:  # noqa: ANN001
+def built_version(ws, garden_files) -> DatasetVersion:
     dataset = Dataset.objects.create(workspace=ws, name="Garden")
     client_admin = factories.member(ws, Role.ADMIN)
     client = logged_in(client_admin)
@@ -165,7 +165,7 @@ def test_a_queued_build_is_cancelled_from_its_page(ws, admin, datasets_dir, gard
     assert client.post(f"/datasets/versions/{version.pk}/cancel/").status_code == 409
 
 
-def model_version(ws, number: int, perplexity: float) -> ModelVersion:  # noqa: ANN001
+def model_version(ws, number: int, perplexity: float) -> ModelVersion:
     return factories.model_version(ws, number, metrics={"heldout_perplexity_before": 40.0,
                                                         "heldout_perplexity_after": perplexity})
 

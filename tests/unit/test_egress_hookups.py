@@ -46,7 +46,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def strict(settings) -> None:  # noqa: ANN001
+def strict(settings) -> None:
     """Production's policy: the tests' loopback peers are out of reach."""
     settings.EGRESS_ALLOW_LOOPBACK = False
 
@@ -86,7 +86,7 @@ def test_a_target_on_a_refused_address_fails_permanently_and_hears_nothing() -> 
      "AIGC_EGRESS_ALLOW_NETWORKS"),
 ])
 def test_a_target_on_a_refused_address_is_refused_when_configured(
-        ws, kind, config, secret, address, kind_words, setting) -> None:  # noqa: ANN001
+        ws, kind, config, secret, address, kind_words, setting) -> None:
     with pytest.raises(DomainError) as refused:
         target_create(workspace=ws, name="Evil", kind=kind, config=config, secret=secret)
     assert str(refused.value) == (
@@ -98,14 +98,14 @@ def test_a_target_on_a_refused_address_is_refused_when_configured(
 # --- outbound webhooks -----------------------------------------------------------------------
 
 
-def test_a_subscription_to_a_metadata_address_is_refused_when_created(ws) -> None:  # noqa: ANN001
+def test_a_subscription_to_a_metadata_address_is_refused_when_created(ws) -> None:
     with pytest.raises(DomainError) as refused:
         subscription_create(workspace=ws, name="x", url=METADATA, event_types=["brief.*"])
     assert str(refused.value) == f"The workers may not send to this URL: {METADATA_REFUSAL}"
 
 
 def test_a_delivery_the_policy_refuses_fails_at_once_and_disables_the_subscription(
-        ws, settings) -> None:  # noqa: ANN001
+        ws, settings) -> None:
     with HttpPeer(200) as peer:
         # given a subscription stored while loopback was allowed
         subscription, _ = subscription_create(workspace=ws, name="Bot", url=f"{peer.url}/in",
@@ -124,7 +124,7 @@ def test_a_delivery_the_policy_refuses_fails_at_once_and_disables_the_subscripti
     assert subscription.deliveries.get().last_error == reason
 
 
-def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws, root) -> None:  # noqa: ANN001
+def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws, root) -> None:
     response = root.post("/admin/integrations/subscription/add/", {
         "workspace": ws.pk, "name": "Bot", "url": METADATA, "event_types": '["brief.*"]'})
     assert response.status_code == 200
@@ -135,7 +135,7 @@ def test_the_admin_refuses_a_subscription_url_the_workers_may_not_reach(ws, root
 # --- feeds -----------------------------------------------------------------------------------
 
 
-def test_a_feed_on_a_private_address_is_refused_when_created(ws) -> None:  # noqa: ANN001
+def test_a_feed_on_a_private_address_is_refused_when_created(ws) -> None:
     with pytest.raises(DomainError) as refused:
         feed_create(workspace=ws, name="News", url="http://10.1.2.3/feed.xml",
                     content_type=factories.content_type(ws))
@@ -145,7 +145,7 @@ def test_a_feed_on_a_private_address_is_refused_when_created(ws) -> None:  # noq
         "with AIGC_EGRESS_ALLOW_PRIVATE).")
 
 
-def test_a_feed_redirecting_to_the_metadata_service_is_not_followed(ws) -> None:  # noqa: ANN001
+def test_a_feed_redirecting_to_the_metadata_service_is_not_followed(ws) -> None:
     with HttpPeer(Reply(302, headers={"Location": METADATA})) as server:
         feed = FeedSource.objects.create(workspace=ws, name="News", url=f"{server.url}/feed.xml",
                                          content_type=factories.content_type(ws))
@@ -158,7 +158,7 @@ def test_a_feed_redirecting_to_the_metadata_service_is_not_followed(ws) -> None:
 # --- model profiles: keys, queues, servers ---------------------------------------------------
 
 
-def test_a_key_variable_off_the_operators_list_is_refused(ws, settings) -> None:  # noqa: ANN001
+def test_a_key_variable_off_the_operators_list_is_refused(ws, settings) -> None:
     settings.MODEL_KEY_ENVS = ["HOUSE_LLM_KEY"]
     with pytest.raises(DomainError) as refused:
         model_profile_create(workspace_id=ws.pk, name="vLLM", backend="openai", model="m",
@@ -174,7 +174,7 @@ def test_a_key_variable_off_the_operators_list_is_refused(ws, settings) -> None:
     assert ModelProfile.objects.get(pk=profile.pk).api_key_env == "HOUSE_LLM_KEY"
 
 
-def test_the_api_answers_the_refusal_as_a_400_and_stores_nothing(ws, admin) -> None:  # noqa: ANN001
+def test_the_api_answers_the_refusal_as_a_400_and_stores_nothing(ws, admin) -> None:
     response = client_for(admin).post("/api/v1/model-profiles/", {
         "name": "Leak", "backend": "openai", "model": "m", "base_url": "https://llm.example/v1",
         "api_key_env": "DATABASE_URL", "queue": "webhooks"}, format="json")
@@ -187,7 +187,7 @@ def test_the_api_answers_the_refusal_as_a_400_and_stores_nothing(ws, admin) -> N
 
 
 def test_a_profile_runs_only_on_a_generation_queue_the_deployment_declares(
-        ws, settings) -> None:  # noqa: ANN001
+        ws, settings) -> None:
     settings.GENERATION_QUEUES = ["gpu-a100"]
     for queue in ("webhooks", "publishing", "default", "evaluation", "gpu-h100"):
         with pytest.raises(DomainError) as refused:
@@ -199,7 +199,7 @@ def test_a_profile_runs_only_on_a_generation_queue_the_deployment_declares(
         == "gpu-a100"
 
 
-def test_a_job_is_not_created_for_a_profile_on_an_undeclared_queue(ws) -> None:  # noqa: ANN001
+def test_a_job_is_not_created_for_a_profile_on_an_undeclared_queue(ws) -> None:
     # given a profile stored before the rule, on a queue no worker consumes
     ct = factories.content_type(ws, model_profile=factories.model_profile(ws, queue="webhooks"))
     with pytest.raises(DomainError) as refused:
@@ -210,14 +210,14 @@ def test_a_job_is_not_created_for_a_profile_on_an_undeclared_queue(ws) -> None: 
     assert GenerationJob.objects.count() == 0
 
 
-def test_a_model_server_on_a_metadata_address_is_refused(ws) -> None:  # noqa: ANN001
+def test_a_model_server_on_a_metadata_address_is_refused(ws) -> None:
     with pytest.raises(DomainError) as refused:
         model_profile_create(workspace_id=ws.pk, name="vLLM", backend="openai", model="m",
                              base_url="http://169.254.169.254/v1")
     assert str(refused.value) == METADATA_REFUSAL
 
 
-def test_the_admin_shows_the_same_refusals_as_form_errors(ws, settings, root) -> None:  # noqa: ANN001
+def test_the_admin_shows_the_same_refusals_as_form_errors(ws, settings, root) -> None:
     profile = factories.model_profile(ws, backend="openai", model="m",
                                       base_url="https://llm.example/v1")
     form = factories.model_profile_form(ws, queue="webhooks", api_key_env="DATABASE_URL")
@@ -237,7 +237,7 @@ def test_the_admin_shows_the_same_refusals_as_form_errors(ws, settings, root) ->
 
 
 @pytest.fixture
-def models(settings, tmp_path: Path) -> Path:  # noqa: ANN001
+def models(settings, tmp_path: Path) -> Path:
     """MODELS_DIR with the built-in model, a shared models folder and a folder outside both."""
     root = tmp_path / "models"
     (root / "builtin").mkdir(parents=True)
@@ -301,7 +301,7 @@ def test_the_worker_refuses_a_model_folder_stored_before_the_rule(models: Path) 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_sends_no_variable_off_the_list_stored_before_the_rule(
-        monkeypatch) -> None:  # noqa: ANN001
+        monkeypatch) -> None:
     monkeypatch.setenv("DJANGO_SECRET_KEY", "the-secret-key-of-the-deployment")
     with ChatPeer() as peer:
         ws = factories.workspace()

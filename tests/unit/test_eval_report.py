@@ -122,7 +122,7 @@ def published_job(ws: Workspace, ct: ContentType, targets: list[PublishingTarget
 
 
 def test_eval_report_ranks_scores_against_audience_engagement(
-        tmp_path: Path, django_assert_num_queries) -> None:  # noqa: ANN001
+        tmp_path: Path, django_assert_num_queries) -> None:
     # Given six published newsletters scored 0.9 .. 0.4 whose posts drew 18, 20, 7, 7, 3 and 0
     # reactions in all (the first on two targets: 10 + 5 + 3 on one, nothing counted on the
     # other; the second's 20 are 12 favourites, 6 boosts and 2 replies)

@@ -29,7 +29,7 @@ from workers.generation.types import GenerationRequest
 from workers.tasks.generation import run_job
 
 
-def submitted_job(ws=None, **profile: object) -> GenerationJob:  # noqa: ANN001
+def submitted_job(ws=None, **profile: object) -> GenerationJob:
     ws = ws or factories.workspace()
     factories.model_profile(ws, **profile)
     brief = factories.brief(ws, submit=True)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def gpu_large_queue(settings) -> None:  # noqa: ANN001
+def gpu_large_queue(settings) -> None:
     """The deployment runs workers for a large model's own queue."""
     settings.GENERATION_QUEUES = ["gpu-large"]
 

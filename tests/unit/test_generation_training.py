@@ -40,7 +40,7 @@ def folder_digest(folder: Path) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def publish(ws, text: str, engagement: dict[str, int] | None = None) -> None:  # noqa: ANN001
+def publish(ws, text: str, engagement: dict[str, int] | None = None) -> None:
     """A brief through review (its draft edited to `text`) to a published file publication,
     then its engagement pulled as given (None: never pulled)."""
     brief = factories.brief_in_review(ws, scores=(0.8,))
@@ -95,7 +95,7 @@ def test_a_text_given_twice_trains_twice_or_is_held_out_once() -> None:
 
 @pytest.mark.django_db
 def test_the_best_received_quarter_of_published_texts_is_learnt_twice(
-        django_assert_num_queries) -> None:  # noqa: ANN001
+        django_assert_num_queries) -> None:
     # given seven published texts, oldest first: A drew 12 reactions, B was never pulled,
     # C drew 3, D's target counted nothing, E drew 30 clicks, F nothing, G 12 favourites
     ws = factories.workspace()

@@ -42,7 +42,7 @@ def _push(secret: str, msg_id: str) -> int:
 
 @pytest.mark.django_db
 def test_one_inbound_brief_costs_a_pinned_number_of_statements(
-        ws, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+        ws, django_capture_on_commit_callbacks) -> None:
     # Given an endpoint that took a first push (its template version exists)
     ct = factories.content_type(ws, slug="news")
     _, secret = endpoint_create(workspace=ws, name="CMS", slug="cms", content_type_id=ct.pk,
@@ -68,7 +68,7 @@ def test_one_inbound_brief_costs_a_pinned_number_of_statements(
 
 
 @pytest.mark.django_db
-def test_a_stale_state_in_hand_moves_from_the_state_the_row_holds(ws) -> None:  # noqa: ANN001
+def test_a_stale_state_in_hand_moves_from_the_state_the_row_holds(ws) -> None:
     # Given a brief queued in the database, held as a draft by a stale copy
     brief = brief_create(workspace=ws, content_type=factories.content_type(ws), title="Leaf",
                          topic="mould")
@@ -84,7 +84,7 @@ def test_a_stale_state_in_hand_moves_from_the_state_the_row_holds(ws) -> None:  
 
 
 @pytest.mark.django_db
-def test_a_refused_edge_leaves_the_callers_transaction_usable(ws) -> None:  # noqa: ANN001
+def test_a_refused_edge_leaves_the_callers_transaction_usable(ws) -> None:
     # Given a cancelled brief held by a copy that still thinks it is queued
     brief = brief_create(workspace=ws, content_type=factories.content_type(ws), title="Leaf",
                          topic="mould")
@@ -101,7 +101,7 @@ def test_a_refused_edge_leaves_the_callers_transaction_usable(ws) -> None:  # no
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_web_tier_relays_committed_events_in_a_thread_of_its_own(ws) -> None:  # noqa: ANN001
+def test_the_web_tier_relays_committed_events_in_a_thread_of_its_own(ws) -> None:
     # Given a process that relays in the background (as aigc_platform/asgi.py sets up)
     relay_in_background()
     try:

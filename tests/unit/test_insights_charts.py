@@ -59,7 +59,7 @@ def newsroom():  # type: ignore[no-untyped-def]
     return ws, reviewer
 
 
-def test_engagement_and_agreement_are_counted_per_target_type_and_week(newsroom) -> None:  # noqa: ANN001
+def test_engagement_and_agreement_are_counted_per_target_type_and_week(newsroom) -> None:
     ws, _ = newsroom
     figures = insights(workspace_id=ws.pk, days=30)
     assert figures["engagement"] == {
@@ -81,7 +81,7 @@ def test_engagement_and_agreement_are_counted_per_target_type_and_week(newsroom)
 
 
 def test_the_page_draws_charts_from_json_with_human_labels(newsroom, django_assert_max_num_queries
-                                                           ) -> None:  # noqa: ANN001
+                                                           ) -> None:
     ws, reviewer = newsroom
     client = Client()
     client.force_login(reviewer)

@@ -109,7 +109,7 @@ def simulate(ws: Workspace, *, briefs: int, seed: int) -> tuple[dict[int, list[d
 
 @pytest.mark.django_db
 def test_the_comparison_on_a_seeded_simulation(
-        ws: Workspace, django_assert_num_queries) -> None:  # noqa: ANN001
+        ws: Workspace, django_assert_num_queries) -> None:
     # given 40 simulated briefs (seed 13) split between v1 and its candidate v2
     plan, profile_id = simulate(ws, briefs=40, seed=13)
     # when the versions are compared (eight queries whatever the number of jobs)

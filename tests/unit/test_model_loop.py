@@ -22,7 +22,7 @@ from workers.tasks.generation import evaluate_version, run_job, train
 pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_import_build_train_evaluate_promote_and_write_a_brief_with_the_new_version(
-        models_dir, datasets_dir, garden_files) -> None:  # noqa: ANN001
+        models_dir, datasets_dir, garden_files) -> None:
     # given a workspace whose blog posts are written by a profile on the built-in model
     ws = factories.workspace()
     api = client_for(factories.member(ws, Role.ADMIN))

@@ -52,7 +52,7 @@ def garden_zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def built_version(ws, garden_files: dict[str, bytes]) -> DatasetVersion:  # noqa: ANN001
+def built_version(ws, garden_files: dict[str, bytes]) -> DatasetVersion:
     dataset = dataset_create(workspace=ws, name=f"Garden {ws.pk}")
     dataset_import_upload(dataset=dataset, filename="garden.zip", data=garden_zip(garden_files))
     version = dataset_version_create(dataset=dataset, options=OPTIONS)

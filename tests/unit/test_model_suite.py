@@ -50,7 +50,7 @@ def registered(ws: Workspace, number: int = 1) -> ModelVersion:
     return factories.model_version(ws, number, metrics={"heldout_perplexity_after": 40.0})
 
 
-def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:  # noqa: ANN001
+def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:
     """A registered version whose folder holds the tiny model."""
     version = registered(ws, number)
     shutil.copytree(models_dir / "builtin",
@@ -64,7 +64,7 @@ def trained_version(ws: Workspace, models_dir, number: int = 1) -> ModelVersion:
 # waited on its lock, and failed the run).
 @pytest.mark.django_db(transaction=True)
 def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_rate(
-        ws, admin, models_dir) -> None:  # noqa: ANN001
+        ws, admin, models_dir) -> None:
     # given a version of a workspace writing English, and another one to compare it with
     version, other = trained_version(ws, models_dir), trained_version(ws, models_dir, 2)
     # when the suite runs on it through the generation worker's task
@@ -112,7 +112,7 @@ def test_a_version_writes_the_test_briefs_and_records_its_scores_and_gate_pass_r
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_tells_the_workspace_live_where_it_stands(
-        ws, admin, models_dir) -> None:  # noqa: ANN001
+        ws, admin, models_dir) -> None:
     # given a version, and the workspace's admins' sockets listening (the Models page), and
     # every member's
     version = trained_version(ws, models_dir)
@@ -137,7 +137,7 @@ def test_a_run_tells_the_workspace_live_where_it_stands(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_briefs_follow_the_workspace_languages_and_the_gate_is_the_workspace_s(
-        ws, models_dir) -> None:  # noqa: ANN001
+        ws, models_dir) -> None:
     assert [b["language"] for b in suite_briefs(workspace_id=ws.pk)] == ["en"] * 3
     chinese = factories.content_type(ws, language="zh-CN")
     assert [b["language"] for b in suite_briefs(workspace_id=ws.pk)] == ["zh-CN"] * 3
@@ -159,7 +159,7 @@ def test_the_briefs_follow_the_workspace_languages_and_the_gate_is_the_workspace
 
 
 def test_runs_are_asked_for_cancelled_and_finished_by_the_reconciler(ws, admin, editor
-                                                                    ) -> None:  # noqa: ANN001
+                                                                    ) -> None:
     version = registered(ws)
     url = f"/api/v1/model-versions/{version.pk}/evaluate/"
     api = client_for(admin)
@@ -203,7 +203,7 @@ def test_runs_are_asked_for_cancelled_and_finished_by_the_reconciler(ws, admin, 
 
 
 def test_a_spent_budget_refuses_a_run_over_the_api_the_cli_and_after_training(ws, admin
-                                                                            ) -> None:  # noqa: ANN001
+                                                                            ) -> None:
     # given a run that wrote 900 tokens in 4 device seconds, and caps a little above that
     version = registered(ws)
     SuiteRun.objects.create(version=version, state=TrainingState.SUCCEEDED, prompt_tokens=600,

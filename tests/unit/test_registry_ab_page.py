@@ -23,7 +23,7 @@ from tests.unit.test_model_comparison import simulate
 pytestmark = pytest.mark.django_db
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.content.decode()
 
 
@@ -44,7 +44,7 @@ def test_other_roles_cannot_test_candidates_or_schedule_retrains(ws: Workspace, 
 
 
 def test_the_ab_table_shows_each_version_with_counts_and_promotes_the_candidate(
-        ws: Workspace, django_assert_max_num_queries) -> None:  # noqa: ANN001
+        ws: Workspace, django_assert_max_num_queries) -> None:
     # given a profile on v1 testing v2 on half of 12 simulated briefs
     plan, profile_id = simulate(ws, briefs=12, seed=5)
     profile = ModelProfile.objects.get(pk=profile_id)

@@ -62,7 +62,7 @@ def as_worker(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         connections.close_all()
 
 
-def wait_for(check, seconds: float = 90) -> None:  # noqa: ANN001
+def wait_for(check, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, "timed out"
