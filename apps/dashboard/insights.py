@@ -66,7 +66,7 @@ def gate_agreement_weekly(workspace_id: int, since: datetime) -> list[dict[str, 
     """Per week (its Monday, in the current zone) of jobs that finished in the window: the
     jobs a reviewer judged after the gate, and how often the two agreed (see
     apps.evaluation.report.GateAgreement)."""
-    rows = [{**row, "finished_at": timezone.localtime(row["finished_at"])}  # type: ignore[arg-type]
+    rows = [{**row, "finished_at": timezone.localtime(row["finished_at"])}
             for row in gate_report_rows(workspace_id=workspace_id, finished_since=since)]
     weekly = []
     for week, counts in agreement_by_week(rows):

@@ -104,7 +104,7 @@ def engagement_totals(publications: QuerySet[Publication], *, by: str) -> dict[A
 
 
 def gate_report_rows(*, workspace_id: int | None = None, finished_since: datetime | None = None
-                     ) -> list[dict[str, object]]:
+                     ) -> list[dict[str, Any]]:
     """One row per evaluated job (finished since `finished_since`, if given): its best variant's
     metrics, the gate's call, the first reviewer decision on the brief after the job finished
     (before the brief's next job), and the total engagement of what the job published (None
