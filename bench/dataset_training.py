@@ -33,7 +33,8 @@ from workers.datasets.cleaning import clean
 from workers.datasets.types import HTML, CleaningOptions, RawDocument
 from workers.generation.builtin.corpus import corpus_documents
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+from workers.generation.builtin.plan import TrainingPlan
+from workers.generation.builtin.training import train_builtin_model
 
 BASE_DOCUMENTS = 1000
 BASE_STEPS = 300

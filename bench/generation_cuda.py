@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stats import loadavg
 from workers.generation.batching import run_splitting
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+from workers.generation.builtin.plan import TrainingPlan
+from workers.generation.builtin.training import train_builtin_model
 from workers.generation.engine import BatchItem, generate, generate_batch, load_model
 from workers.generation.types import GenerationRequest
 

@@ -38,7 +38,8 @@ cat "$out/machine.log"
 run train 90 -c "
 import os, sys
 from pathlib import Path
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+from workers.generation.builtin.plan import TrainingPlan
+from workers.generation.builtin.training import train_builtin_model
 report = train_builtin_model(Path(os.environ['AIGC_MODELS_DIR']) / 'builtin', 30,
                              TrainingPlan(device=sys.argv[1]))
 print({'steps': report.steps, 'seconds': round(report.train_seconds, 1)})" "$device"

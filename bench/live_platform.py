@@ -88,7 +88,8 @@ def _model_folder(var: Path) -> tuple[Path, str]:
     """The built-in model under AIGC_MODELS_DIR when trained, else the shipped shape (4
     layers, width 128) trained for a few steps: its weights do not matter to a bench whose
     jobs write a fixed number of tokens."""
-    from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+    from workers.generation.builtin.plan import TrainingPlan
+    from workers.generation.builtin.training import train_builtin_model
     from workers.generation.engine import BUILTIN
 
     models_dir = Path(os.environ.get("AIGC_MODELS_DIR", ROOT / "models"))

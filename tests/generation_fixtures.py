@@ -16,7 +16,8 @@ from channels.layers import get_channel_layer
 from transformers import AutoModelForCausalLM, Qwen2Config
 
 from tests.tiny_plan import TINY_PLAN, TINY_STEPS
-from workers.generation.builtin.training import TrainingReport, train_builtin_model
+from workers.generation.builtin.plan import TrainingReport
+from workers.generation.builtin.training import train_builtin_model
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ benches that train it too import no Django (a lent GPU machine has none installe
 
 from __future__ import annotations
 
-from workers.generation.builtin.training import TrainingPlan
+from workers.generation.builtin.plan import TrainingPlan
 
 # 1 layer, width 32, 64 positions, 320 tokens: trains in about a second and still
 # writes distinct sampled texts, which is all the platform's tests need of it.

@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.generation.models import TrainingKind, TrainingRun
 from apps.generation.services import budget_left, model_roots
 from workers.generation.builtin.finetune import FineTunePlan, model_window
-from workers.generation.builtin.training import TrainingPlan
+from workers.generation.builtin.plan import TrainingPlan
 from workers.generation.locations import ModelPathRefused
 
 

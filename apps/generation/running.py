@@ -71,10 +71,10 @@ from apps.generation.training import (
 from workers.generation.batching import BatchCollector
 from workers.generation.builtin.corpus import CorpusSplit
 from workers.generation.builtin.finetune import FineTunePlan, finetune_model
+from workers.generation.builtin.plan import TrainingPlan
 from workers.generation.builtin.training import (
     DEFAULT_STEPS,
     OnLoss,
-    TrainingPlan,
     train_builtin_model,
 )
 from workers.generation.continuous import ContinuousBatcher

@@ -39,7 +39,7 @@ from apps.generation.services import model_roots, quota_check_budget
 from apps.generation.suite import suite_run_after_training
 from workers.datasets.store import jsonl_read
 from workers.generation.builtin.finetune import FineTunePlan
-from workers.generation.builtin.training import TrainingPlan
+from workers.generation.builtin.plan import TrainingPlan
 from workers.generation.engine import BUILTIN, GenerationError, InvalidRequest
 from workers.generation.locations import ModelPathRefused
 from workers.generation.progress import LossPoint

@@ -20,7 +20,8 @@ from aigc_platform.stack import platform_running
 from apps.evaluation.models import Evaluation, GateDecision
 from workers.evaluation.language import HAN, language, length
 from workers.generation.builtin.corpus import text_corpus
-from workers.generation.builtin.training import TrainingPlan, train_builtin_model
+from workers.generation.builtin.plan import TrainingPlan
+from workers.generation.builtin.training import train_builtin_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

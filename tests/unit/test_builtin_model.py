@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from tests.tiny_plan import TINY_PLAN, TINY_STEPS
 from workers.generation.builtin.corpus import DEFAULT_CORPUS, corpus_documents, corpus_split
-from workers.generation.builtin.training import TrainingReport, train_builtin_model
+from workers.generation.builtin.plan import TrainingReport
+from workers.generation.builtin.training import train_builtin_model
 
 # sha256 of Debian jargon-text 4.4.7-4.1's /usr/share/doc/jargon-text/jargon.txt.gz
 JARGON_SHA256 = "fcaa76e4c2ebdf90c6557524b9430373dc49d1a26462ef30f43c0ace70a25a3a"

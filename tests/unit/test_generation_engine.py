@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.generation.builtin.training import TrainingReport
+from workers.generation.builtin.plan import TrainingReport
 from workers.generation.engine import (
     InvalidRequest,
     ModelUnavailable,

@@ -18,7 +18,7 @@ from apps.reviews.models import DraftRevision
 from apps.workflow.services import brief_cancel
 from tests import factories
 from tests.generation_fixtures import receive_all
-from workers.generation.builtin.training import TrainingReport
+from workers.generation.builtin.plan import TrainingReport
 from workers.generation.engine import InvalidRequest
 from workers.generation.progress import ProgressThrottle, TextProgress
 from workers.generation.requests import request_for_job

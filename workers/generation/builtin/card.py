@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from workers.generation.builtin.corpus import CORPUS_SOURCE
-
-if TYPE_CHECKING:
-    from workers.generation.builtin.training import TrainingPlan, TrainingReport
+from workers.generation.builtin.plan import TrainingPlan, TrainingReport
 
 
 def _figures(report: TrainingReport, plan: TrainingPlan) -> list[tuple[str, str]]:

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workers.generation.builtin.plan import TrainingPlan
 from workers.generation.builtin.training import (
     METADATA_FILE,
     WEIGHTS_FILE,
     OnLoss,
-    TrainingPlan,
     checkpoint_dir,
     file_revision,
     heldout_loss,

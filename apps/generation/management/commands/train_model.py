@@ -38,9 +38,9 @@ class Command(BaseCommand):
         from dataclasses import replace
 
         from workers.generation.builtin.corpus import text_corpus
+        from workers.generation.builtin.plan import TrainingPlan
         from workers.generation.builtin.training import (
             DEFAULT_STEPS,
-            TrainingPlan,
             train_builtin_model,
         )
         from workers.generation.engine import InvalidRequest
