@@ -501,6 +501,10 @@ class RunningBatch:
                                    use_cache=True, **{self.loaded.cache_argument: None})
         cache = getattr(output, self.loaded.cache_argument)
         self.mergeable = _is_mergeable(cache)
+        if self.mergeable:
+            from workers.generation.kv_cache import give_room
+
+            give_room(cache)  # decoding steps then append without copying the cache
         return output.logits[:, -1, :], cache, mask, positions[:, -1:] + 1
 
     def _join(self, cache: Any, mask: Any, positions: Any) -> None:
