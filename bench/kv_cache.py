@@ -1,24 +1,30 @@
-"""Decoding with a KV cache that has room to grow, against transformers' concatenating one.
+"""What reading and extending the KV cache costs a decoding step, three ways side by side.
 
 The same static batch (JOBS jobs, one variant each, TOKENS tokens each, greedy unless
-`--sampled`) runs through the engine REPEATS times each way, the two ways alternating, so
-both see the same machine, after a warm-up run each way. The model:
+`--sampled`) runs through the engine REPEATS times each way, the ways alternating, so all
+see the same machine, after a warm-up run each way:
+
+- before: every step copies each layer's whole cache (transformers' DynamicLayer
+  concatenates), and the CPU's row-by-row attention repeats grouped KV heads into full
+  ones first (a second copy, the heads times their groups);
+- roomy: each step writes into spare positions of the cache
+  (workers/generation/kv_cache.py); heads still repeated;
+- roomy+gqa: and attention reads grouped heads in place (`enable_gqa`), as the engine does.
+
+The model:
 
 - `--model qwen2` (default): a Qwen2 shape with grouped KV heads (8 layers, width 512,
   8 query and 2 KV heads, 2,048 positions; 27M parameters) with random weights, on the
   built-in model's tokenizer, saved to a temporary folder: what a served model's cache
   costs at a length the built-in model never reaches (its context is 128 positions);
-- `--model builtin`: the built-in model under AIGC_MODELS_DIR;
+- `--model builtin`: the built-in model under AIGC_MODELS_DIR (no grouped heads);
 - `--model PATH`: any Hugging Face folder.
 
-- concatenating: every step copies each layer's whole cache (transformers' DynamicLayer);
-- roomy: each step writes into spare positions (workers/generation/kv_cache.py).
-
-`ratio` is roomy tokens/s over concatenating tokens/s (medians); `same_text` counts the
-jobs whose texts are the same both ways (the engine's batch invariance: they must all be).
+`ratio` is the engine's tokens/s (roomy+gqa) over before's (medians); `same_text` counts
+the jobs whose texts are the same all three ways (they must all be).
 
     .venv/bin/python bench/kv_cache.py [--model qwen2] [--jobs 16] [--tokens 512]
-                                       [--repeats 2] [--device auto] [--sampled]
+                                       [--repeats 3] [--device auto] [--sampled]
 """
 
 from __future__ import annotations
@@ -31,23 +37,27 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch
+from torch.nn.functional import scaled_dot_product_attention
+from transformers import AutoModelForCausalLM, Qwen2Config
+from transformers.integrations.sdpa_attention import repeat_kv
+
 from bench.generation_batching import jobs
 from bench.stats import loadavg
-from workers.generation import kv_cache
+from workers.generation import kv_cache, rowwise
 from workers.generation.engine import BatchItem, generate_batch, load_model
 
 
 def random_qwen2(tokenizer_dir: Path) -> Path:
     """A Qwen2 folder with random weights on the tokenizer in `tokenizer_dir`."""
-    import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
     torch.manual_seed(0)
     config = Qwen2Config(vocab_size=4096, hidden_size=512, intermediate_size=1408,
                          num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
@@ -59,12 +69,30 @@ def random_qwen2(tokenizer_dir: Path) -> Path:
     return folder
 
 
+def heads_repeated(query: Any, key: Any, value: Any, *, enable_gqa: bool = False,
+                   **kwargs: Any) -> Any:
+    """Attention as the engine computed it before it read grouped heads in place."""
+    if enable_gqa:
+        groups = query.shape[1] // key.shape[1]
+        key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    return scaled_dot_product_attention(query, key, value, **kwargs)
+
+
+# (module, name, stand-in) patched for each way; the engine as it is needs none
+WAYS: dict[str, list[tuple[Any, str, Any]]] = {
+    "before": [(kv_cache, "give_room", lambda cache: None),
+               (rowwise, "scaled_dot_product_attention", heads_repeated)],
+    "roomy": [(rowwise, "scaled_dot_product_attention", heads_repeated)],
+    "roomy+gqa": [],
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="qwen2")
     parser.add_argument("--jobs", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--sampled", action="store_true")
     args = parser.parse_args()
@@ -79,36 +107,33 @@ def main() -> None:
         texts = generate_batch([BatchItem(r) for r in requests], models_dir=models_dir)
         return time.perf_counter() - started, [t[0].text for t in texts]
 
-    ways = {"concatenating": lambda: mock.patch.object(kv_cache, "give_room", lambda cache: None),
-            "roomy": lambda: mock.patch.object(kv_cache, "give_room", kv_cache.give_room)}
-    seconds: dict[str, list[float]] = {way: [] for way in ways}
+    seconds: dict[str, list[float]] = {way: [] for way in WAYS}
     texts: dict[str, list[str]] = {}
-    # The first round warms both ways up at full length: the first long run's growing
+    # The first round warms every way up at full length: the first long run's growing
     # allocations page memory in (seen doubling a concatenating run's time).
     for repeat in range(args.repeats + 1):
-        for way, patched in ways.items():
-            with patched():
+        for way, patches in WAYS.items():
+            with ExitStack() as patched:
+                for module, name, stand_in in patches:
+                    patched.enter_context(mock.patch.object(module, name, stand_in))
                 took, texts[way] = run()
             if repeat:
                 seconds[way].append(took)
     tokens = args.jobs * args.tokens
-    tok_s = {way: tokens / statistics.median(s) for way, s in seconds.items()}
-    same = sum(a == b for a, b in zip(texts["concatenating"], texts["roomy"], strict=True))
-    import torch
-
+    tok_s = {way: tokens / statistics.median(runs) for way, runs in seconds.items()}
+    same = sum(len(set(texts_of_job)) == 1
+               for texts_of_job in zip(*texts.values(), strict=True))
     figures = {"model": args.model, "jobs": args.jobs, "tokens_per_job": args.tokens,
-               "repeats": args.repeats,
-               "sampled": args.sampled, "device": str(loaded.device),
+               "repeats": args.repeats, "sampled": args.sampled, "device": str(loaded.device),
                "torch_threads": torch.get_num_threads(), "model_revision": loaded.revision,
-               "tok_s_concatenating": round(tok_s["concatenating"], 1),
-               "tok_s_roomy": round(tok_s["roomy"], 1),
-               "ratio": round(tok_s["roomy"] / tok_s["concatenating"], 3),
+               **{f"tok_s_{way}": round(tok_s[way], 1) for way in WAYS},
+               "ratio": round(tok_s["roomy+gqa"] / tok_s["before"], 3),
                "same_text": f"{same}/{args.jobs}", "loadavg": loadavg()}
-    print(f"{'cache':<15}{'median s':>10}{'tokens/s':>12}   runs (s)")
+    print(f"{'way':<12}{'median s':>10}{'tokens/s':>12}   runs (s)")
     for way, runs in seconds.items():
-        print(f"{way:<15}{statistics.median(runs):>10.2f}{tok_s[way]:>12.1f}   "
+        print(f"{way:<12}{statistics.median(runs):>10.2f}{tok_s[way]:>12.1f}   "
               + " ".join(f"{s:.2f}" for s in runs))
-    print(f"same text both ways: {figures['same_text']}")
+    print(f"same text all ways: {figures['same_text']}")
     print("load average {} {} {} on {} cores".format(*figures["loadavg"], os.cpu_count()))
     print(json.dumps(figures))
     if args.model == "qwen2":

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 from transformers.pytorch_utils import Conv1D
 
 from apps.generation import running
@@ -120,6 +120,26 @@ def test_left_padding_is_taken_apart_and_any_other_mask_goes_to_the_whole_batch(
     whole, _ = sdpa_attention_forward(module, query, key, value, padded, scaling=None)
     torch.testing.assert_close(ours[1, 2:], whole[1, 2:])
     torch.testing.assert_close(ours[0], whole[0])
+
+
+class _GroupedAttention(_Attention):
+    num_key_value_groups = 4
+
+
+def test_grouped_kv_heads_are_read_in_place_with_the_numbers_of_repeated_ones() -> None:
+    # Given 8 query heads over 2 KV heads, the second row left-padded by 3 positions
+    torch.manual_seed(1)
+    query = torch.randn(2, 8, 1, 16)
+    key, value = torch.randn(2, 2, 40, 16), torch.randn(2, 2, 40, 16)
+    mask = torch.ones(2, 1, 1, 40, dtype=torch.bool)
+    mask[1, :, :, :3] = False
+    # When the row-by-row attention reads them, and transformers' SDPA reads them repeated
+    ours, _ = rowwise_sdpa_forward(_GroupedAttention(), query, key, value, mask, scaling=None)
+    repeated = [sdpa_attention_forward(_Attention(), query[n:n + 1], repeat_kv(key, 4)[n:n + 1, :, pad:],
+                                       repeat_kv(value, 4)[n:n + 1, :, pad:], None, scaling=None)[0]
+                for n, pad in [(0, 0), (1, 3)]]
+    # Then each row's numbers are those of its repeated heads
+    assert torch.equal(ours, torch.cat(repeated))
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -31,7 +31,7 @@ import torch
 from torch.nn.functional import pad as pad_tensor
 from torch.nn.functional import scaled_dot_product_attention
 from transformers import AttentionInterface, PreTrainedModel
-from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.pytorch_utils import Conv1D
 
@@ -89,8 +89,9 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
             pads = _left_padding(attention_mask)
     if pads is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    groups = getattr(module, "num_key_value_groups", 1)
-    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    # Grouped KV heads are read in place: repeating them first copied the whole cache per
+    # layer and step (its heads times the groups), more than the attention itself took.
+    gqa = getattr(module, "num_key_value_groups", 1) > 1
     # a padded prefill's mask was checked to be causal; an unpadded one is as the model says
     causal = queries > 1 and (attention_mask is not None
                               or bool(kwargs.get("is_causal", getattr(module, "is_causal", True))))
@@ -103,7 +104,7 @@ def rowwise_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
         first = pad if queries > 1 else 0  # a prefill's padded queries give nothing
         written = scaled_dot_product_attention(
             query[row:end, :, first:], key[row:end, :, pad:], value[row:end, :, pad:],
-            is_causal=causal, scale=kwargs.get("scaling"))
+            is_causal=causal, scale=kwargs.get("scaling"), enable_gqa=gqa)
         parts.append(pad_tensor(written, (0, 0, first, 0)) if first else written)
         row = end
     out = torch.cat(parts) if len(parts) > 1 else parts[0]
