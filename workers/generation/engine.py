@@ -300,6 +300,11 @@ class _Row:
     written: list[int] = field(default_factory=list)
     text: str = ""
     done: bool = False
+    # Incremental decoding: the text of written[:text_at], and where the tokens decoded
+    # again with each new one start (a word's leading space comes out as in the whole text)
+    decoded: str = ""
+    context_at: int = 0
+    text_at: int = 0
     first_token_s: float = 0.0
     device_s: float = 0.0
 
@@ -596,13 +601,35 @@ def _advance(row: _Row, token: int, eos: int | None, tokenizer: Any, on_text: On
         row.first_token_s = elapsed
     if len(row.written) >= row.request.max_new_tokens:
         row.done = True
-    text = tokenizer.decode(row.written, skip_special_tokens=True)
-    if text.endswith("\ufffd") and not row.done:
+    text = _decoded(row, tokenizer)
+    if text is None:
         return  # the token ends inside a multi-byte character; wait for the rest
     row.text, stopped = _cut_at_stop(text, row.request.stop)
     row.done = row.done or stopped
     if on_text is not None:
         on_text(row.variant, row.text.lstrip(), len(row.written))
+
+
+def _decoded(row: _Row, tokenizer: Any) -> str | None:
+    """The text of every token the row has written; None while they end inside a
+    multi-byte character and more are to come. Only the newest tokens are decoded, after
+    the previous step's: decoding the whole text at every token took 30% of a 1,024-token
+    run of the built-in model. A row's last text is decoded whole."""
+    if row.done:
+        return str(tokenizer.decode(row.written, skip_special_tokens=True))
+    context = tokenizer.decode(row.written[row.context_at:row.text_at], skip_special_tokens=True)
+    tail = tokenizer.decode(row.written[row.context_at:], skip_special_tokens=True)
+    if tail.endswith("\ufffd"):
+        return None
+    if "\ufffd" in tail or not tail.startswith(context) or (row.text_at and not context):
+        # Bytes that make no character, which a tokenizer may join with bytes before the
+        # context; a context the tokenizer rewrote; or one with no text (special tokens),
+        # which leaves a word's leading space to be stripped: the whole text, at once.
+        text = tokenizer.decode(row.written, skip_special_tokens=True)
+    else:
+        text = row.decoded + tail[len(context):]
+    row.decoded, row.context_at, row.text_at = text, row.text_at, len(row.written)
+    return str(text)
 
 
 def _result(row: _Row, loaded: LoadedModel, device: str) -> GeneratedText:

@@ -5,7 +5,7 @@ layer's whole cache is copied once per token, a cost that grows with the text's 
 RoomyLayer writes a step's keys and values into spare positions of larger buffers and hands
 attention views of the filled ones. A view's rows are laid out as a concatenated tensor's
 are (only the stride between heads differs), so attention computes the same numbers
-(tests/unit/test_kv_cache.py); bench/kv_cache.py measures the difference.
+(tests/unit/test_kv_cache.py); bench/decoding_step.py measures the difference.
 
 Whatever else assigns a layer's keys and values (the engine stacking rows that join,
 dropping rows that leave) is copied into new buffers at the next step, as concatenating

@@ -1,15 +1,17 @@
-"""What reading and extending the KV cache costs a decoding step, three ways side by side.
+"""What a decoding step spends beside the model, four ways side by side.
 
 The same static batch (JOBS jobs, one variant each, TOKENS tokens each, greedy unless
 `--sampled`) runs through the engine REPEATS times each way, the ways alternating, so all
-see the same machine, after a warm-up run each way:
+see the same machine, after a warm-up run each way. Each way adds one change to the one
+before it:
 
 - before: every step copies each layer's whole cache (transformers' DynamicLayer
-  concatenates), and the CPU's row-by-row attention repeats grouped KV heads into full
-  ones first (a second copy, the heads times their groups);
-- roomy: each step writes into spare positions of the cache
-  (workers/generation/kv_cache.py); heads still repeated;
-- roomy+gqa: and attention reads grouped heads in place (`enable_gqa`), as the engine does.
+  concatenates); the CPU's row-by-row attention repeats grouped KV heads into full ones
+  first (a second copy, the heads times their groups); and each row's whole text is
+  decoded again for every token;
+- roomy: each step writes into spare positions of the cache (workers/generation/kv_cache.py);
+- roomy+gqa: attention reads grouped heads in place (`enable_gqa`);
+- engine: only each row's newest tokens are decoded (`engine._decoded`), as the engine does.
 
 The model:
 
@@ -17,14 +19,15 @@ The model:
   8 query and 2 KV heads, 2,048 positions; 27M parameters) with random weights, on the
   built-in model's tokenizer, saved to a temporary folder: what a served model's cache
   costs at a length the built-in model never reaches (its context is 128 positions);
-- `--model builtin`: the built-in model under AIGC_MODELS_DIR (no grouped heads);
+- `--model builtin`: the built-in model under AIGC_MODELS_DIR (no grouped heads; its rows
+  slide past 128 positions, so its cache stays small);
 - `--model PATH`: any Hugging Face folder.
 
-`ratio` is the engine's tokens/s (roomy+gqa) over before's (medians); `same_text` counts
-the jobs whose texts are the same all three ways (they must all be).
+`ratio` is the engine's tokens/s over before's (medians); `same_text` counts the jobs whose
+texts are the same all four ways (they must all be).
 
-    .venv/bin/python bench/kv_cache.py [--model qwen2] [--jobs 16] [--tokens 512]
-                                       [--repeats 3] [--device auto] [--sampled]
+    .venv/bin/python bench/decoding_step.py [--model qwen2] [--jobs 16] [--tokens 512]
+                                            [--repeats 3] [--device auto] [--sampled]
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from transformers.integrations.sdpa_attention import repeat_kv
 
 from bench.generation_batching import jobs
 from bench.stats import loadavg
-from workers.generation import kv_cache, rowwise
+from workers.generation import engine, kv_cache, rowwise
 from workers.generation.engine import BatchItem, generate_batch, load_model
 
 
@@ -78,12 +81,21 @@ def heads_repeated(query: Any, key: Any, value: Any, *, enable_gqa: bool = False
     return scaled_dot_product_attention(query, key, value, **kwargs)
 
 
+def whole_text(row: Any, tokenizer: Any) -> str | None:
+    """A row's text as the engine decoded it before: all of it, at every token."""
+    text = tokenizer.decode(row.written, skip_special_tokens=True)
+    return None if text.endswith("\ufffd") and not row.done else str(text)
+
+
 # (module, name, stand-in) patched for each way; the engine as it is needs none
+CONCATENATING = (kv_cache, "give_room", lambda cache: None)
+REPEATED = (rowwise, "scaled_dot_product_attention", heads_repeated)
+WHOLE_TEXT = (engine, "_decoded", whole_text)
 WAYS: dict[str, list[tuple[Any, str, Any]]] = {
-    "before": [(kv_cache, "give_room", lambda cache: None),
-               (rowwise, "scaled_dot_product_attention", heads_repeated)],
-    "roomy": [(rowwise, "scaled_dot_product_attention", heads_repeated)],
-    "roomy+gqa": [],
+    "before": [CONCATENATING, REPEATED, WHOLE_TEXT],
+    "roomy": [REPEATED, WHOLE_TEXT],
+    "roomy+gqa": [WHOLE_TEXT],
+    "engine": [],
 }
 
 
@@ -127,7 +139,7 @@ def main() -> None:
                "repeats": args.repeats, "sampled": args.sampled, "device": str(loaded.device),
                "torch_threads": torch.get_num_threads(), "model_revision": loaded.revision,
                **{f"tok_s_{way}": round(tok_s[way], 1) for way in WAYS},
-               "ratio": round(tok_s["roomy+gqa"] / tok_s["before"], 3),
+               "ratio": round(tok_s["engine"] / tok_s["before"], 3),
                "same_text": f"{same}/{args.jobs}", "loadavg": loadavg()}
     print(f"{'way':<12}{'median s':>10}{'tokens/s':>12}   runs (s)")
     for way, runs in seconds.items():
