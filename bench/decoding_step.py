@@ -50,26 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 from torch.nn.functional import scaled_dot_product_attention
-from transformers import AutoModelForCausalLM, Qwen2Config
 from transformers.integrations.sdpa_attention import repeat_kv
 
 from bench.generation_batching import jobs
 from bench.stats import loadavg
+from tests.tiny_plan import random_qwen2
 from workers.generation import engine, kv_cache, rowwise
 from workers.generation.engine import BatchItem, generate_batch, load_model
-
-
-def random_qwen2(tokenizer_dir: Path) -> Path:
-    """A Qwen2 folder with random weights on the tokenizer in `tokenizer_dir`."""
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=4096, hidden_size=512, intermediate_size=1408,
-                         num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
-                         max_position_embeddings=2048)
-    folder = Path(tempfile.mkdtemp(prefix="aigc-bench-qwen2-"))
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(tokenizer_dir / name, folder / name)
-    return folder
 
 
 def heads_repeated(query: Any, key: Any, value: Any, *, enable_gqa: bool = False,
@@ -109,7 +96,12 @@ def main() -> None:
     parser.add_argument("--sampled", action="store_true")
     args = parser.parse_args()
     models_dir = Path(os.environ.get("AIGC_MODELS_DIR", Path(__file__).parent.parent / "models"))
-    model = str(random_qwen2(models_dir / "builtin")) if args.model == "qwen2" else args.model
+    model = args.model
+    if args.model == "qwen2":
+        model = str(random_qwen2(
+            Path(tempfile.mkdtemp(prefix="aigc-bench-qwen2-")), models_dir / "builtin",
+            vocab_size=4096, hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
+            num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=2048))
     requests = [replace(r, model=model, temperature=0.8 if args.sampled else 0.0)
                 for r in jobs(args.jobs, args.tokens, args.device)]
     loaded = load_model(model, args.device, models_dir)

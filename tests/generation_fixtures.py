@@ -6,16 +6,13 @@ Its fixtures are a plugin (the root conftest.py), so a test just names them; poi
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import torch
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from transformers import AutoModelForCausalLM, Qwen2Config
 
-from tests.tiny_plan import TINY_PLAN, TINY_STEPS
+from tests.tiny_plan import TINY_PLAN, TINY_STEPS, random_qwen2
 from workers.generation.builtin.plan import TrainingReport
 from workers.generation.builtin.training import train_builtin_model
 
@@ -44,17 +41,11 @@ def tiny_transformers_model(request: pytest.FixtureRequest, tiny_model_dir: Path
     """A random two-layer Qwen2 folder (rotary positions, grouped KV heads) on the tiny
     model's tokenizer, as the transformers backend loads one: all layers attending in
     full, or the first one over a sliding window of 16 tokens."""
-    torch.manual_seed(0)
-    sliding = request.param == "sliding"
-    config = Qwen2Config(vocab_size=320, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=64, use_sliding_window=sliding,
-                         sliding_window=16, max_window_layers=1)
-    folder = tmp_path_factory.mktemp(f"qwen2-{request.param}")
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(tiny_model_dir / name, folder / name)
-    return folder
+    return random_qwen2(
+        tmp_path_factory.mktemp(f"qwen2-{request.param}"), tiny_model_dir, vocab_size=320,
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=64,
+        use_sliding_window=request.param == "sliding", sliding_window=16, max_window_layers=1)
 
 
 def receive_all(channel: str) -> list[dict]:
