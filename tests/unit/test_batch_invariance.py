@@ -8,9 +8,7 @@ and leave at different lengths and each job run alone.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -18,8 +16,9 @@ from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_f
 from transformers.pytorch_utils import Conv1D
 
 from apps.generation import running
+from tests.generation_fixtures import JOBS, Logits, logits_per_row
 from workers.generation.continuous import ContinuousBatcher
-from workers.generation.engine import BatchItem, RunningBatch, load_model
+from workers.generation.engine import load_model
 from workers.generation.rowwise import (
     BLOCK_ROWS,
     ROWWISE_SDPA,
@@ -28,49 +27,6 @@ from workers.generation.rowwise import (
     blocked_addmm,
     rowwise_sdpa_forward,
 )
-from workers.generation.types import GenerationRequest
-
-PROMPTS = ["Kludge", "Title: Compost\n\n",
-           "A hacker is a person who enjoys exploring the details of programmable systems.\n\n",
-           "Turn the heap every week so the middle stays warm and airy."]
-# (prompt, tokens to write, the step it joins at): joins and leaves at different lengths
-JOBS = [(0, 24, 0), (1, 10, 3), (2, 16, 3), (3, 12, 7), (1, 6, 9)]
-
-Logits = dict[tuple[int, int], list[torch.Tensor]]  # (job, variant) → each step's logits
-
-
-def _request(job: int) -> GenerationRequest:
-    prompt, tokens, _ = JOBS[job]
-    return GenerationRequest(prompt=PROMPTS[prompt], variants=2, max_new_tokens=tokens,
-                             min_new_tokens=tokens, seed=7 * job, temperature=0.9, device="cpu")
-
-
-def _run(loaded: Any, jobs: list[int]) -> Logits:
-    """Every step's logits of each row, the jobs joining at their steps (a job alone starts
-    at once)."""
-    joins = {job: JOBS[job][2] if len(jobs) > 1 else 0 for job in jobs}
-    batch = RunningBatch(loaded)
-    outputs: list[torch.Tensor] = []
-    hook = loaded.model.get_output_embeddings().register_forward_hook(
-        lambda _module, _args, output: outputs.append(output[:, -1].clone()))
-    job_of: dict[int, int] = {}  # the batch's item index → job
-    seen: Logits = defaultdict(list)
-    try:
-        step = 0
-        while step == 0 or batch.rows or max(joins.values()) > step:
-            for job in jobs:
-                if joins[job] == step:
-                    job_of[len(job_of)] = job
-                    batch.admit(BatchItem(_request(job)))
-            order = [(job_of[r.item], r.variant) for r in batch.cached + batch.pending]
-            outputs.clear()
-            batch.step()
-            for key, logits in zip(order, torch.cat(outputs) if outputs else [], strict=True):
-                seen[key].append(logits)
-            step += 1
-    finally:
-        hook.remove()
-    return seen
 
 
 @pytest.mark.parametrize("tiny_transformers_model", ["full"], indirect=True)
@@ -80,10 +36,10 @@ def test_each_rows_logits_match_its_job_run_alone_bit_for_bit(
     loaded = (load_model("builtin", "cpu", tiny_models_dir) if backend == "builtin"
               else load_model(str(tiny_transformers_model), "cpu"))
     assert loaded.model.config._attn_implementation == ROWWISE_SDPA
-    together = _run(loaded, list(range(len(JOBS))))
+    together = logits_per_row(loaded, dict(enumerate(JOBS)))
     alone: Logits = {}
-    for job in range(len(JOBS)):
-        alone.update(_run(loaded, [job]))
+    for job, (prompt, tokens, _) in enumerate(JOBS):
+        alone.update(logits_per_row(loaded, {job: (prompt, tokens, 0)}))
     assert together.keys() == alone.keys()
     for key, steps in alone.items():
         assert len(together[key]) == len(steps) == JOBS[key[0]][1]

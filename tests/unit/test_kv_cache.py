@@ -10,6 +10,7 @@ import pytest
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from tests.generation_fixtures import logits_per_row
 from workers.generation import kv_cache
 from workers.generation.engine import BatchItem, RunningBatch, load_model
 from workers.generation.kv_cache import SPARE_MIN, RoomyLayer
@@ -60,30 +61,10 @@ def test_keys_assigned_from_outside_are_the_start_of_the_next_step() -> None:
     assert torch.equal(values, torch.cat([kept_values, new_values], dim=-2))
 
 
-def _logits_per_step(model: str, models_dir: Path) -> list[torch.Tensor]:
-    """Every step's logits of a batch whose rows have different prompt lengths, one more job
-    joining at the fourth step and rows leaving at different lengths."""
-    loaded = load_model(model, "cpu", models_dir)
-    requests = [GenerationRequest(prompt=prompt, variants=2, max_new_tokens=tokens,
-                                  min_new_tokens=tokens, seed=seed, temperature=0.9,
-                                  device="cpu")
-                for prompt, tokens, seed in [("Kludge", 40, 1), ("Title: Compost\n\n", 12, 2),
-                                             ("Turn the heap every week.", 20, 3)]]
-    batch = RunningBatch(loaded)
-    steps: list[torch.Tensor] = []
-    hook = loaded.model.get_output_embeddings().register_forward_hook(
-        lambda _module, _args, output: steps.append(output[:, -1].clone()))
-    try:
-        batch.admit(BatchItem(requests[0]))
-        batch.admit(BatchItem(requests[1]))
-        for step in range(60):
-            if step == 3:
-                batch.admit(BatchItem(requests[2]))
-            batch.step()
-    finally:
-        hook.remove()
-    assert not batch.rows
-    return steps
+# Rows of different prompt lengths, one more job joining at the fourth step, rows leaving
+# at different lengths, and then one row long enough that its buffers fill and grow in
+# place (at 45 positions, with the tiny model's tokenizer), inside its 64-position context
+GROWING = {0: (0, 50, 0), 1: (1, 6, 0), 2: (1, 4, 3)}
 
 
 @pytest.mark.parametrize("tiny_transformers_model", ["full"], indirect=True)
@@ -91,12 +72,14 @@ def _logits_per_step(model: str, models_dir: Path) -> list[torch.Tensor]:
 def test_the_model_computes_the_same_logits_as_with_concatenating_layers(
         backend: str, tiny_models_dir: Path, tiny_transformers_model: Path) -> None:
     # the built-in GPT-2, and a Qwen2 with rotary positions and grouped KV heads
-    model = "builtin" if backend == "builtin" else str(tiny_transformers_model)
-    roomy = _logits_per_step(model, tiny_models_dir)
+    loaded = load_model("builtin" if backend == "builtin" else str(tiny_transformers_model),
+                        "cpu", tiny_models_dir)
+    roomy = logits_per_row(loaded, GROWING)
     with mock.patch.object(kv_cache, "give_room", lambda cache: None):
-        concatenating = _logits_per_step(model, tiny_models_dir)
-    assert len(roomy) == len(concatenating) > 40
-    differing = [n for n, (a, b) in enumerate(zip(roomy, concatenating, strict=True))
+        concatenating = logits_per_row(loaded, GROWING)
+    assert roomy.keys() == concatenating.keys() and len(roomy[(0, 0)]) == 50
+    differing = [(row, n) for row, steps in roomy.items()
+                 for n, (a, b) in enumerate(zip(steps, concatenating[row], strict=True))
                  if not torch.equal(a, b)]
     assert differing == []
 
