@@ -59,7 +59,7 @@ def _roomy(states: torch.Tensor, needed: int) -> torch.Tensor:
 
 
 def give_room(cache: Any) -> None:
-    """Make a cache's plain layers roomy, in place (their keys and values are kept)."""
+    """Make a cache's layers roomy, in place (their keys and values are kept). The engine
+    calls it only where every layer is a plain DynamicLayer (`engine._is_mergeable`)."""
     for layer in cache.layers:
-        if type(layer) is DynamicLayer:
-            layer.__class__ = RoomyLayer
+        layer.__class__ = RoomyLayer
