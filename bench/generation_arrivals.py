@@ -55,11 +55,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.generation_batching import jobs as batching_jobs
 from bench.stats import loadavg, percentile
 from tests.tiny_plan import TINY_PLAN, TINY_STEPS
 from workers.generation.batching import BatchCollector
@@ -75,8 +77,6 @@ from workers.generation.engine import (
 )
 from workers.generation.types import GeneratedText, GenerationRequest
 
-TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
-          "wizards", "a terminal", "the source"]
 MODES = ("continuous", "static", "continuous_noninvariant", "transformers_cb",
          "one_at_a_time")  # alone last
 # The modes that sample with each job's own generators, so whose texts can match alone's.
@@ -86,14 +86,10 @@ Dispatch = Callable[[BatchItem], Future]
 
 
 def jobs(count: int, tokens: int, device: str, rng: random.Random) -> list[GenerationRequest]:
-    requests = []
-    for n in range(count):
-        length = rng.randint(max(1, tokens // 2), tokens * 3 // 2)
-        requests.append(GenerationRequest(
-            prompt=f"Title: Notes {n} on {TOPICS[n % len(TOPICS)]}\n\n", variants=1,
-            max_new_tokens=length, min_new_tokens=length, seed=1000 * n, temperature=0.8,
-            device=device))
-    return requests
+    """generation_batching's jobs, each writing a length of its own around `tokens`."""
+    lengths = [rng.randint(max(1, tokens // 2), tokens * 3 // 2) for _ in range(count)]
+    return [replace(request, max_new_tokens=length, min_new_tokens=length)
+            for request, length in zip(batching_jobs(count, tokens, device), lengths, strict=True)]
 
 
 

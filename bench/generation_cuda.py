@@ -18,10 +18,12 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.generation_batching import jobs
 from bench.stats import loadavg
 from workers.generation.batching import run_splitting
 from workers.generation.builtin.plan import TrainingPlan
@@ -29,17 +31,11 @@ from workers.generation.builtin.training import train_builtin_model
 from workers.generation.engine import BatchItem, generate, generate_batch, load_model
 from workers.generation.types import GenerationRequest
 
-TOPICS = ["compost", "hackers", "kernels", "the printer", "a mailing list", "bugs", "the net",
-          "wizards", "a terminal", "the source"]
-
 
 def requests(count: int, tokens: int, model: str = "builtin", backend: str = "builtin"
              ) -> list[GenerationRequest]:
-    return [GenerationRequest(prompt=f"Title: Notes {n} on {TOPICS[n % len(TOPICS)]}\n\n",
-                              variants=1, max_new_tokens=tokens, min_new_tokens=tokens,
-                              seed=1000 * n, temperature=0.0, device="cuda", model=model,
-                              backend=backend)
-            for n in range(count)]
+    return [replace(r, temperature=0.0, model=model, backend=backend)
+            for r in jobs(count, tokens, "cuda")]
 
 
 def greedy_batched_vs_sequential(models_dir: Path, jobs: int, tokens: int) -> dict:
